@@ -1,0 +1,97 @@
+"""Copies each Magic Hour output into S3 (SQS-triggered, partial batch failures).
+
+A transient failure fails only its own record and comes back after an explicit, growing delay;
+the last allowed attempt, or a permanent failure, fails the job with `source: download` and the
+message ends on the dead-letter queue. Nothing is deleted from the queue before it is stored and
+recorded.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+
+from pipeline import secret_store
+from pipeline.dal import retry_queue
+from pipeline.logic import downloads
+from pipeline.logic.fetching import DownloadFailed, DownloadForbidden
+from pipeline.magic_hour.client import MagicHourClient
+from pipeline.magic_hour.errors import MagicHourError
+from pipeline.models.tasks import DownloadTask
+from pipeline.observability import logger, metrics, tracer
+from pipeline.settings import get_settings
+
+processor = BatchProcessor(event_type=EventType.SQS)
+settings = get_settings()
+magic_hour = MagicHourClient(
+    settings.magic_hour_base_url,
+    secret_store.magic_hour_api_key,
+    timeout=(settings.magic_hour_connect_timeout_seconds, settings.magic_hour_read_timeout_seconds),
+)
+
+
+class RetryableRecordError(Exception):
+    pass
+
+
+@lru_cache(maxsize=4)
+def _queue_url(arn: str) -> str:
+    return retry_queue.queue_url_from_arn(arn)
+
+
+@tracer.capture_method
+def handle_record(record: SQSRecord) -> None:
+    try:
+        task = DownloadTask.model_validate_json(record.body)
+    except ValidationError as exc:
+        _park(record, None, f"message is not a download task: {exc.errors()[0]['msg']}")
+        return
+    attempt = int(record.attributes.approximate_receive_count or "1")
+    try:
+        downloads.process(task, magic_hour)
+    except (DownloadForbidden, downloads.DownloadGone) as permanent:
+        _park(record, task, str(permanent))
+    except (DownloadFailed, MagicHourError, OSError, ConnectionError) as transient:
+        _retry_or_give_up(record, task, attempt, f"{transient.__class__.__name__}: {transient}")
+    except Exception as unexpected:  # S3/DynamoDB trouble or a bug: retry, never lose the task
+        logger.exception("download attempt failed unexpectedly", extra={"job_id": task.job_id})
+        _retry_or_give_up(record, task, attempt, f"{unexpected.__class__.__name__}: {unexpected}")
+
+
+def _retry_or_give_up(record: SQSRecord, task: DownloadTask, attempt: int, reason: str) -> None:
+    metrics.add_metric(name="DownloadAttemptsFailed", unit="Count", value=1)
+    if attempt >= settings.download_max_attempts:
+        logger.error("download failed on its last attempt", extra={"job_id": task.job_id, "reason": reason})
+        downloads.fail_job(task.job_id, f"output {task.index} could not be downloaded after {attempt} attempts: {reason}")
+        raise RetryableRecordError(reason)  # SQS moves it to the dead-letter queue
+    delays = settings.download_retry_delays_seconds or [0]
+    delay = int(delays[min(attempt - 1, len(delays) - 1)])
+    logger.warning("download attempt failed; will retry",
+                   extra={"job_id": task.job_id, "index": task.index, "attempt": attempt, "delay": delay,
+                          "reason": reason})
+    try:
+        retry_queue.delay_next_attempt(_queue_url(record.event_source_arn), record.receipt_handle, delay)
+    except Exception:  # the queue's own visibility timeout still brings it back
+        logger.exception("could not set the retry delay")
+    raise RetryableRecordError(reason)
+
+
+def _park(record: SQSRecord, task: DownloadTask | None, reason: str) -> None:
+    """Permanent failure: straight to the dead-letter queue, the job failed with the reason."""
+    logger.error("download cannot succeed; dead-lettered", extra={"reason": reason})
+    metrics.add_metric(name="DownloadsDeadLettered", unit="Count", value=1)
+    retry_queue.dead_letter(settings.download_dead_letter_queue_url, record.body, reason)
+    if task is not None:
+        downloads.fail_job(task.job_id, f"output {task.index} cannot be downloaded: {reason}")
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)

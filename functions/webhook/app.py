@@ -1,0 +1,72 @@
+"""Magic Hour's webhook deliveries: authentic, idempotent, order-proof, answered fast.
+
+No call to Magic Hour and no download happens here: the handler verifies, records the state change
+with conditional writes and queues downloads, so it answers in milliseconds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from pipeline import secret_store
+from pipeline.http import error_response, json_response, raw_body
+from pipeline.logic import webhook_delivery
+from pipeline.logic.api_errors import ApiError
+from pipeline.logic.transitions import RetryLater
+from pipeline.observability import logger, metrics, tracer
+from pipeline.settings import get_settings
+from pipeline.timeutil import epoch_seconds
+
+app = APIGatewayRestResolver()
+settings = get_settings()
+
+
+@app.post("/webhooks/magic-hour")
+@tracer.capture_method
+def receive() -> Response[str]:
+    event = app.current_event
+    body = raw_body(event)
+    webhook_delivery.authenticate(
+        body,
+        event.headers.get("magic-hour-event-timestamp"),
+        event.headers.get("magic-hour-event-signature"),
+        secret_store.webhook_secrets(),
+        epoch_seconds(),
+        settings.webhook_tolerance_seconds,
+    )
+    outcome = webhook_delivery.apply(webhook_delivery.parse(body))
+    return json_response(200, {"received": True, "outcome": outcome.value})
+
+
+@app.exception_handler(ApiError)
+def handle_api_error(error: ApiError) -> Response[str]:
+    return error_response(error)
+
+
+@app.exception_handler(RetryLater)
+def handle_retry_later(error: RetryLater) -> Response[str]:
+    return error_response(ApiError(503, "retry_later", str(error), headers={"Retry-After": "5"}))
+
+
+@app.not_found
+def handle_not_found(_: Exception) -> Response[str]:
+    return error_response(ApiError(404, "not_found", "no such route"))
+
+
+@app.exception_handler(Exception)
+def handle_unexpected(error: Exception) -> Response[str]:
+    # A 5xx makes Magic Hour retry; every write above is conditional, so the retry is safe.
+    logger.exception("webhook processing failed")
+    metrics.add_metric(name="WebhookProcessingFailed", unit="Count", value=1)
+    return error_response(ApiError(503, "service_unavailable", "could not process the delivery; retry"))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,72 @@
+"""Settings of the local stack (CONTRACT §2), each overridable from the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+DEFAULT_MAGIC_HOUR_API_KEY = "mh-local-key"
+DEFAULT_WEBHOOK_SECRET = "whsec_local_dev_secret"
+# Standard Webhooks secrets are "whsec_" + base64 of random bytes; this one is for local use only.
+DEFAULT_CALLBACK_SECRET = "whsec_bG9jYWwtY2FsbGJhY2stc2lnbmluZy1zZWNyZXQ="
+
+
+def _api_keys(raw: str) -> dict[str, str]:
+    keys = {}
+    for pair in raw.split(","):
+        if "=" in pair:
+            key, client = pair.split("=", 1)
+            if key.strip() and client.strip():
+                keys[key.strip()] = client.strip()
+    if not keys:
+        raise SystemExit("LOCAL_API_KEYS must hold comma-separated key=client_id pairs")
+    return keys
+
+
+@dataclass(frozen=True)
+class LocalConfig:
+    host: str
+    api_port: int
+    aws_port: int
+    magic_hour_port: int
+    api_keys: dict[str, str]
+    magic_hour_api_key: str
+    webhook_secret: str
+    callback_secret: str
+    schedule_seconds: float
+    region: str
+    stack_name: str
+    stage: str
+    download_retry_delays: str
+
+    @classmethod
+    def from_environment(cls) -> LocalConfig:
+        env = os.environ
+        return cls(
+            host="127.0.0.1",
+            api_port=int(env.get("LOCAL_API_PORT", "3000")),
+            aws_port=int(env.get("LOCAL_AWS_PORT", "5000")),
+            magic_hour_port=int(env.get("LOCAL_MAGIC_HOUR_PORT", "4010")),
+            api_keys=_api_keys(env.get("LOCAL_API_KEYS", "dev-key=local")),
+            magic_hour_api_key=env.get("LOCAL_MAGIC_HOUR_API_KEY", DEFAULT_MAGIC_HOUR_API_KEY),
+            webhook_secret=env.get("LOCAL_WEBHOOK_SECRET", DEFAULT_WEBHOOK_SECRET),
+            callback_secret=env.get("LOCAL_CALLBACK_SECRET", DEFAULT_CALLBACK_SECRET),
+            schedule_seconds=float(env.get("LOCAL_SCHEDULE_SECONDS", "60")),
+            region=env.get("AWS_DEFAULT_REGION", "us-east-1"),
+            stack_name=env.get("LOCAL_STACK_NAME", "magic-hour-local"),
+            stage=env.get("LOCAL_STAGE", "local"),
+            # Production waits 10 s, 30 s, 2 min...; locally a failed download is back within seconds.
+            download_retry_delays=env.get("LOCAL_DOWNLOAD_RETRY_DELAYS", "1,1,2,2,3"),
+        )
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.host}:{self.api_port}"
+
+    @property
+    def aws_url(self) -> str:
+        return f"http://{self.host}:{self.aws_port}"
+
+    @property
+    def magic_hour_url(self) -> str:
+        return f"http://{self.host}:{self.magic_hour_port}"

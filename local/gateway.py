@@ -1,0 +1,172 @@
+"""A local stand-in for API Gateway (REST API): HTTP in, genuine proxy events to the functions.
+
+Routes, which ones need an API key and the answers API Gateway gives on its own (gateway
+responses) all come from template.yaml.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from local.runtime import Invocation
+from local.template import Route
+
+# API Gateway's own payload limit; our functions enforce their smaller limits themselves.
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
+BINARY_TYPES = ("application/octet-stream", "image/", "audio/", "video/")
+
+
+class Gateway:
+    def __init__(
+        self,
+        routes: list[Route],
+        gateway_responses: dict[str, dict[str, Any]],
+        api_keys: dict[str, str],
+        invoke: Callable[[str, dict[str, Any]], Invocation],
+        stage: str,
+    ) -> None:
+        self.routes = routes
+        self.gateway_responses = gateway_responses
+        self.api_keys = api_keys
+        self.invoke = invoke
+        self.stage = stage
+
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        for route in self.routes:
+            if route.method not in (method, "ANY"):
+                continue
+            found = route.pattern.match(path)
+            if found:
+                return route, found.groupdict()
+        return None
+
+    def gateway_response(self, kind: str, default_status: int, message: str) -> tuple[int, dict[str, str], bytes]:
+        spec = self.gateway_responses.get(kind) or self.gateway_responses.get(
+            "DEFAULT_4XX" if default_status < 500 else "DEFAULT_5XX", {}
+        )
+        status = int(spec.get("StatusCode", default_status))
+        template = spec.get("ResponseTemplates", {}).get("application/json")
+        body = (
+            template.replace("$context.error.messageString", json.dumps(message))
+            if template else json.dumps({"message": message})
+        )
+        return status, {"Content-Type": "application/json"}, body.encode()
+
+    def build_event(self, route: Route, params: dict[str, str], method: str, raw_path: str, query: str,
+                    headers: list[tuple[str, str]], body: bytes, api_key: str | None) -> dict[str, Any]:
+        single: dict[str, str] = {}
+        multi: dict[str, list[str]] = {}
+        for name, value in headers:
+            single[name] = value
+            multi.setdefault(name, []).append(value)
+        content_type = next((value for name, value in headers if name.lower() == "content-type"), "")
+        is_binary = any(content_type.startswith(prefix) for prefix in BINARY_TYPES)
+        parsed_query = parse_qs(query, keep_blank_values=True)
+        request_id = str(uuid.uuid4())
+        source_ip = "127.0.0.1"
+        return {
+            "resource": route.path,
+            "path": raw_path,
+            "httpMethod": method,
+            "headers": single or None,
+            "multiValueHeaders": multi or None,
+            "queryStringParameters": {k: v[-1] for k, v in parsed_query.items()} or None,
+            "multiValueQueryStringParameters": parsed_query or None,
+            "pathParameters": params or None,
+            "stageVariables": None,
+            "requestContext": {
+                "resourceId": "local",
+                "resourcePath": route.path,
+                "httpMethod": method,
+                "extendedRequestId": request_id,
+                "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime()),
+                "path": f"/{self.stage}{raw_path}",
+                "accountId": "123456789012",
+                "protocol": "HTTP/1.1",
+                "stage": self.stage,
+                "domainPrefix": "localhost",
+                "requestTimeEpoch": int(time.time() * 1000),
+                "requestId": request_id,
+                "identity": {
+                    "cognitoIdentityPoolId": None, "accountId": None, "cognitoIdentityId": None, "caller": None,
+                    "sourceIp": source_ip, "principalOrgId": None, "accessKey": None,
+                    "cognitoAuthenticationType": None, "cognitoAuthenticationProvider": None, "userArn": None,
+                    "userAgent": single.get("User-Agent") or single.get("user-agent"), "user": None,
+                    "apiKey": api_key if route.api_key_required else None,
+                    "apiKeyId": self.api_keys.get(api_key or "") if route.api_key_required else None,
+                },
+                "domainName": "localhost",
+                "apiId": "local",
+            },
+            "body": (base64.b64encode(body).decode() if is_binary else body.decode("utf-8", "replace")) if body else None,
+            "isBase64Encoded": bool(body) and is_binary,
+        }
+
+    def handle(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes,
+               ) -> tuple[int, dict[str, str] | list[tuple[str, str]], bytes]:
+        parts = urlsplit(target)
+        found = self.match(method, parts.path)
+        if found is None:
+            return self.gateway_response("MISSING_AUTHENTICATION_TOKEN", 403, "Missing Authentication Token")
+        route, params = found
+        if len(body) > MAX_PAYLOAD_BYTES:
+            return self.gateway_response("REQUEST_TOO_LARGE", 413, "Request Too Long")
+        api_key = next((value for name, value in headers if name.lower() == "x-api-key"), None)
+        if route.api_key_required and api_key not in self.api_keys:
+            return self.gateway_response("INVALID_API_KEY", 403, "Forbidden")
+        event = self.build_event(route, params, method, parts.path, parts.query, headers, body, api_key)
+        result = self.invoke(route.function, event)
+        return self._to_http(result)
+
+    def _to_http(self, result: Invocation) -> tuple[int, list[tuple[str, str]], bytes]:
+        payload = result.payload
+        if not result.ok or not isinstance(payload, dict) or "statusCode" not in payload:
+            # What API Gateway answers when the integration fails.
+            status, headers, body = self.gateway_response("DEFAULT_5XX", 502, "Internal server error")
+            return status, list(headers.items()), body
+        headers_out: list[tuple[str, str]] = []
+        for name, value in (payload.get("headers") or {}).items():
+            headers_out.append((name, str(value)))
+        for name, values in (payload.get("multiValueHeaders") or {}).items():
+            if name not in (payload.get("headers") or {}):
+                headers_out.extend((name, str(value)) for value in values)
+        raw = payload.get("body") or ""
+        body = base64.b64decode(raw) if payload.get("isBase64Encoded") else str(raw).encode()
+        return int(payload["statusCode"]), headers_out, body
+
+
+def serve(gateway: Gateway, host: str, port: int) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "local-api-gateway"
+
+        def _respond(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            status, headers, payload = gateway.handle(self.command, self.path, list(self.headers.items()), body)
+            self.send_response(status)
+            items = headers.items() if isinstance(headers, dict) else headers
+            for name, value in items:
+                if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _respond
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+            pass
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="local-api-gateway", daemon=True).start()
+    return server

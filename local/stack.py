@@ -1,0 +1,167 @@
+"""The whole pipeline on one machine: moto server, Magic Hour simulator, API gateway, SQS triggers
+and schedules, with every resource created from template.yaml."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from typing import Any
+
+import requests
+
+from local import resources
+from local.config import LocalConfig
+from local.gateway import Gateway, serve
+from local.runtime import FunctionPool, Invocation
+from local.simulator import SimulatorConfig, start_simulator
+from local.sqs_trigger import QueuePoller
+from local.template import Template, load_template
+
+# Which local value seeds which secret of the template.
+SECRET_SOURCES = {
+    "MagicHourApiKeySecret": "magic_hour_api_key",
+    "MagicHourWebhookSecret": "webhook_secret",
+    "CallbackSigningSecret": "callback_secret",
+}
+WORKERS_PER_FUNCTION = {"SubmitFunction": 4, "WebhookFunction": 4, "DownloaderFunction": 2}
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+class LocalStack:
+    def __init__(self, config: LocalConfig) -> None:
+        self.config = config
+        self.template = Template(load_template())
+        self.pools: dict[str, FunctionPool] = {}
+        self.pollers: list[QueuePoller] = []
+        self._moto: subprocess.Popen[bytes] | None = None
+        self._gateway_server: Any = None
+        self._simulator: Any = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self, warm: bool = True) -> None:
+        config = self.config
+        for name, port in (("API", config.api_port), ("AWS", config.aws_port), ("Magic Hour", config.magic_hour_port)):
+            if not _port_free(config.host, port):
+                raise SystemExit(f"local stack: port {port} ({name}) is in use; stop what uses it or set its LOCAL_*_PORT")
+        self._start_moto()
+        self._simulator = start_simulator(SimulatorConfig(
+            host=config.host, port=config.magic_hour_port, api_key=config.magic_hour_api_key,
+            webhook_secret=config.webhook_secret, webhook_url=f"{config.api_url}/webhooks/magic-hour",
+        ))
+        parameters = self.template.parameter_defaults()
+        parameters.update(self.parameter_overrides())
+        secret_values = {
+            logical: getattr(config, source) for logical, source in SECRET_SOURCES.items()
+        }
+        self.resolver = resources.create_all(
+            self.template, config.aws_url, config.region, config.stack_name, parameters, secret_values
+        )
+        for name, spec in self.template.functions().items():
+            environment = {k: str(v) for k, v in self.resolver.resolve(spec.environment).items()}
+            environment.update(self.runtime_environment(name, spec.memory, spec.timeout))
+            self.pools[name] = FunctionPool(spec, environment, WORKERS_PER_FUNCTION.get(name, 2))
+        if warm:
+            for pool in self.pools.values():
+                pool.warm_up()
+        gateway = Gateway(
+            self.template.routes(), self.template.gateway_responses(), config.api_keys, self.invoke, config.stage
+        )
+        self._gateway_server = serve(gateway, config.host, config.api_port)
+        sqs = resources.client("sqs", config.aws_url, config.region)
+        for trigger in self.template.queue_triggers():
+            poller = QueuePoller(
+                trigger, sqs, self.resolver.refs[trigger.queue],
+                self.resolver.attributes[(trigger.queue, "Arn")], config.region, self.invoke,
+                concurrency=WORKERS_PER_FUNCTION.get(trigger.function, 2), failure_visibility_seconds=1,
+            )
+            poller.start()
+            self.pollers.append(poller)
+
+    def stop(self) -> None:
+        for poller in self.pollers:
+            poller.stop()
+        if self._gateway_server is not None:
+            self._gateway_server.shutdown()
+        if self._simulator is not None:
+            self._simulator.stop()
+        for pool in self.pools.values():
+            pool.shutdown()
+        if self._moto is not None:
+            self._moto.terminate()
+            try:
+                self._moto.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._moto.kill()
+
+    # -- wiring ------------------------------------------------------------------------------
+
+    def parameter_overrides(self) -> dict[str, str]:
+        """What `sam deploy --parameter-overrides` would say for this machine."""
+        return {
+            "MagicHourBaseUrl": self.config.magic_hour_url,
+            "DownloadAllowedHosts": "127.0.0.1,localhost",
+            "DownloadRetryDelays": self.config.download_retry_delays,
+            "RequireHttpsCallbacks": "false",
+            "StageName": self.config.stage,
+            "LogLevel": os.environ.get("LOCAL_LOG_LEVEL", "INFO"),
+        }
+
+    def runtime_environment(self, function: str, memory: int, timeout: int) -> dict[str, str]:
+        """What the Lambda runtime itself puts in a function's environment, pointed at moto."""
+        return {
+            "AWS_ENDPOINT_URL": self.config.aws_url,
+            "AWS_DEFAULT_REGION": self.config.region,
+            "AWS_REGION": self.config.region,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_LAMBDA_FUNCTION_NAME": function,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory),
+            "AWS_LAMBDA_FUNCTION_TIMEOUT": str(timeout),
+            # No X-Ray daemon here; Tracer becomes a no-op, as Powertools documents.
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+
+    def invoke(self, function: str, event: dict[str, Any]) -> Invocation:
+        return self.pools[function].invoke(event)
+
+    def _start_moto(self) -> None:
+        self._moto = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", self.config.host, "-p", str(self.config.aws_port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self._moto.poll() is not None:
+                raise SystemExit("local stack: the moto server exited at start")
+            try:
+                requests.get(f"{self.config.aws_url}/moto-api/", timeout=1)
+                return
+            except requests.RequestException:
+                time.sleep(0.1)
+        raise SystemExit("local stack: the moto server did not start within 30 s")
+
+    def describe(self) -> dict[str, str]:
+        return {
+            "api": self.config.api_url,
+            "webhook": f"{self.config.api_url}/webhooks/magic-hour",
+            "aws": self.config.aws_url,
+            "magic_hour": self.config.magic_hour_url,
+            "jobs_table": self.resolver.refs.get("JobsTable", ""),
+            "download_queue": self.resolver.refs.get("DownloadQueue", ""),
+            "dead_letter_queue": self.resolver.refs.get("DownloadDeadLetterQueue", ""),
+            "bucket": self.resolver.refs.get("OutputBucket", ""),
+        }

@@ -1,0 +1,226 @@
+"""Reading template.yaml the way CloudFormation would, for the local stack.
+
+The local stack has no second description of the system: tables, queues, buckets, secrets, routes,
+event sources and schedules all come from template.yaml, with intrinsic functions resolved against
+the local resources.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "template.yaml"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML with CloudFormation's short-form tags (!Ref, !GetAtt, !Sub, ...)."""
+
+
+def _tag_constructor(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = "Ref" if tag_suffix == "Ref" else f"Fn::{tag_suffix}"
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+        if tag_suffix == "GetAtt":
+            value = str(value).split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _tag_constructor)
+
+
+def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    with path.open() as handle:
+        document: dict[str, Any] = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    return document
+
+
+@dataclass(frozen=True)
+class Route:
+    function: str
+    method: str
+    path: str
+    api_key_required: bool
+    pattern: re.Pattern[str]
+    param_names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class QueueTrigger:
+    function: str
+    queue: str  # logical id
+    batch_size: int
+    report_batch_item_failures: bool
+
+
+@dataclass(frozen=True)
+class Schedule:
+    function: str
+    name: str
+    expression: str
+
+
+@dataclass
+class FunctionSpec:
+    logical_id: str
+    code_uri: str
+    handler: str
+    timeout: int
+    memory: int
+    environment: dict[str, Any] = field(default_factory=dict)
+
+
+class Resolver:
+    """Resolves Ref, Fn::GetAtt, Fn::Sub, Fn::Join and Fn::Select against local values."""
+
+    def __init__(self, parameters: dict[str, str], refs: dict[str, str], attributes: dict[tuple[str, str], str],
+                 pseudo: dict[str, str]) -> None:
+        self.parameters = parameters
+        self.refs = refs
+        self.attributes = attributes
+        self.pseudo = pseudo
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self.resolve(item) for item in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            (key, argument), = value.items()
+            if key == "Ref":
+                return self._ref(str(argument))
+            if key == "Fn::GetAtt":
+                logical, attribute = argument if isinstance(argument, list) else str(argument).split(".", 1)
+                return self.attributes[(logical, attribute)]
+            if key == "Fn::Sub":
+                return self._sub(argument)
+            if key == "Fn::Join":
+                separator, items = argument
+                return separator.join(str(self.resolve(item)) for item in items)
+            if key == "Fn::Select":
+                index, items = argument
+                return self.resolve(items)[int(index)]
+        return {key: self.resolve(item) for key, item in value.items()}
+
+    def _ref(self, name: str) -> str:
+        if name in self.pseudo:
+            return self.pseudo[name]
+        if name in self.parameters:
+            return self.parameters[name]
+        return self.refs[name]
+
+    def _sub(self, argument: Any) -> str:
+        text, variables = (argument, {}) if isinstance(argument, str) else (argument[0], argument[1])
+
+        def replace(match: re.Match[str]) -> str:
+            token = match.group(1)
+            if token in variables:
+                return str(self.resolve(variables[token]))
+            if "." in token:
+                logical, attribute = token.split(".", 1)
+                return self.attributes[(logical, attribute)]
+            return self._ref(token)
+
+        return re.sub(r"\$\{([^}!]+)\}", replace, text)
+
+
+class Template:
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.document = document
+        self.resources: dict[str, dict[str, Any]] = document.get("Resources", {})
+
+    def parameter_defaults(self) -> dict[str, str]:
+        return {
+            name: str(spec["Default"])
+            for name, spec in self.document.get("Parameters", {}).items()
+            if "Default" in spec
+        }
+
+    def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {name: spec for name, spec in self.resources.items() if spec.get("Type") == resource_type}
+
+    def functions(self) -> dict[str, FunctionSpec]:
+        globals_ = self.document.get("Globals", {}).get("Function", {})
+        result = {}
+        for name, spec in self.of_type("AWS::Serverless::Function").items():
+            properties = spec.get("Properties", {})
+            environment = dict(globals_.get("Environment", {}).get("Variables", {}))
+            environment.update(properties.get("Environment", {}).get("Variables", {}))
+            result[name] = FunctionSpec(
+                logical_id=name,
+                code_uri=str(properties["CodeUri"]).rstrip("/"),
+                handler=str(properties.get("Handler", globals_.get("Handler", "app.lambda_handler"))),
+                timeout=int(properties.get("Timeout", globals_.get("Timeout", 3))),
+                memory=int(properties.get("MemorySize", globals_.get("MemorySize", 128))),
+                environment=environment,
+            )
+        return result
+
+    def routes(self) -> list[Route]:
+        apis = self.of_type("AWS::Serverless::Api")
+        routes = []
+        for name, spec in self.of_type("AWS::Serverless::Function").items():
+            for event in spec.get("Properties", {}).get("Events", {}).values():
+                if event.get("Type") != "Api":
+                    continue
+                properties = event["Properties"]
+                api_id = properties.get("RestApiId", {}).get("Ref") if isinstance(properties.get("RestApiId"), dict) else None
+                api_auth = apis.get(api_id or "", {}).get("Properties", {}).get("Auth", {})
+                required = properties.get("Auth", {}).get("ApiKeyRequired", api_auth.get("ApiKeyRequired", False))
+                pattern, params = _path_pattern(properties["Path"])
+                routes.append(Route(name, str(properties["Method"]).upper(), properties["Path"], bool(required),
+                                    pattern, params))
+        # Literal segments beat parameters, as in API Gateway.
+        return sorted(routes, key=lambda route: route.path.count("{"))
+
+    def gateway_responses(self) -> dict[str, dict[str, Any]]:
+        responses: dict[str, dict[str, Any]] = {}
+        for spec in self.of_type("AWS::Serverless::Api").values():
+            responses.update(spec.get("Properties", {}).get("GatewayResponses", {}))
+        return responses
+
+    def queue_triggers(self) -> list[QueueTrigger]:
+        triggers = []
+        for name, spec in self.of_type("AWS::Serverless::Function").items():
+            for event in spec.get("Properties", {}).get("Events", {}).values():
+                if event.get("Type") != "SQS":
+                    continue
+                properties = event["Properties"]
+                queue = properties["Queue"]
+                logical = queue["Fn::GetAtt"][0] if isinstance(queue, dict) and "Fn::GetAtt" in queue else str(queue)
+                triggers.append(QueueTrigger(
+                    name, logical, int(properties.get("BatchSize", 10)),
+                    "ReportBatchItemFailures" in properties.get("FunctionResponseTypes", []),
+                ))
+        return triggers
+
+    def schedules(self) -> list[Schedule]:
+        schedules = []
+        for name, spec in self.of_type("AWS::Serverless::Function").items():
+            for event_name, event in spec.get("Properties", {}).get("Events", {}).items():
+                if event.get("Type") in ("Schedule", "ScheduleV2"):
+                    schedules.append(Schedule(name, event_name, str(event["Properties"].get(
+                        "Schedule", event["Properties"].get("ScheduleExpression", "")))))
+        return schedules
+
+
+def _path_pattern(path: str) -> tuple[re.Pattern[str], tuple[str, ...]]:
+    names: list[str] = []
+    regex = ""
+    for segment in path.strip("/").split("/"):
+        match = re.fullmatch(r"\{([A-Za-z0-9_]+)(\+?)\}", segment)
+        if match:
+            names.append(match.group(1))
+            regex += "/(?P<%s>%s)" % (match.group(1), ".+" if match.group(2) else "[^/]+")
+        else:
+            regex += "/" + re.escape(segment)
+    return re.compile(f"^{regex or '/'}$"), tuple(names)

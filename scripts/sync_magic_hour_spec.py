@@ -1,0 +1,97 @@
+"""Derive the tool catalogue the product ships from Magic Hour's OpenAPI spec.
+
+Usage: python scripts/sync_magic_hour_spec.py [path/to/openapi.json]
+
+Writes shared/pipeline/data/magic_hour_tools.json: for each create endpoint, its kind (from the
+project GET it belongs to), its required fields and its request body as a JSON Schema (draft 7)
+that rejects unknown fields. The product never reads the spec at run time; updating to a new spec
+is running this script and committing the result (tests/unit/test_tool_catalogue.py checks the two
+agree when the spec is beside the project).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SPEC = ROOT.parent / "shared" / "magic-hour" / "openapi.json"
+OUTPUT = ROOT / "shared" / "pipeline" / "data" / "magic_hour_tools.json"
+
+# Keywords that only document a schema; dropping them keeps the shipped file small.
+DOC_ONLY = {"description", "example", "examples", "title", "deprecated", "externalDocs", "xml"}
+# OpenAPI `format` values JSON Schema validators do not know; the type already says it.
+NUMERIC_FORMATS = {"float", "double", "int32", "int64"}
+
+
+def to_json_schema(node: Any) -> Any:
+    """Turn an OpenAPI 3.0 schema object into a strict JSON Schema object."""
+    if isinstance(node, list):
+        return [to_json_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in DOC_ONLY:
+            continue
+        if key == "format" and value in NUMERIC_FORMATS:
+            continue
+        if key == "properties":
+            out[key] = {name: to_json_schema(sub) for name, sub in value.items()}
+        elif key == "default":
+            out[key] = value
+        else:
+            out[key] = to_json_schema(value)
+    if node.get("nullable"):
+        out.pop("nullable", None)
+        if "type" in out:
+            out["type"] = [out["type"], "null"]
+    if out.get("type") == "object" and "properties" in out and "additionalProperties" not in out:
+        # Unknown fields are a caller's typo far more often than a feature: reject them before
+        # any credit is spent.
+        out["additionalProperties"] = False
+    return out
+
+
+def derive(spec: dict[str, Any]) -> dict[str, Any]:
+    tools: dict[str, Any] = {}
+    for path, operations in spec["paths"].items():
+        post = operations.get("post")
+        tag_list = (post or {}).get("tags") or []
+        kind = next(
+            (tag.split()[0].lower() for tag in tag_list if tag.endswith("Projects")), None
+        )
+        if post is None or kind not in {"video", "image", "audio"}:
+            continue
+        tool = path.removeprefix("/v1/")
+        raw_schema = post["requestBody"]["content"]["application/json"]["schema"]
+        schema = to_json_schema(raw_schema)
+        schema["$schema"] = "http://json-schema.org/draft-07/schema#"
+        tools[tool] = {
+            "kind": kind,
+            "summary": post.get("summary", ""),
+            "operation_id": post.get("operationId", ""),
+            "required": sorted(raw_schema.get("required", [])),
+            "request_schema": schema,
+        }
+    return {
+        "source": {"title": spec["info"].get("title"), "version": spec["info"].get("version")},
+        "tools": dict(sorted(tools.items())),
+    }
+
+
+def main(argv: list[str]) -> int:
+    spec_path = Path(argv[1]) if len(argv) > 1 else DEFAULT_SPEC
+    catalogue = derive(json.loads(spec_path.read_text()))
+    OUTPUT.write_text(json.dumps(catalogue, indent=1, sort_keys=False) + "\n")
+    kinds: dict[str, int] = {}
+    for entry in catalogue["tools"].values():
+        kinds[entry["kind"]] = kinds.get(entry["kind"], 0) + 1
+    print(f"wrote {OUTPUT.relative_to(ROOT)}: {len(catalogue['tools'])} tools {kinds}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv))

@@ -1,0 +1,38 @@
+"""boto3 clients, created once per container.
+
+The endpoint is boto3's own business: the standard AWS_ENDPOINT_URL (and per-service
+AWS_ENDPOINT_URL_<SERVICE>) variables point the same code at AWS, the moto server or LocalStack.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
+
+# Standard retry mode backs off on throttling; a short connect timeout keeps a sick endpoint from
+# eating the whole function timeout.
+_CONFIG = Config(retries={"max_attempts": 4, "mode": "standard"}, connect_timeout=3, read_timeout=30)
+
+
+@lru_cache(maxsize=None)
+def dynamodb_table(name: str) -> Any:
+    return boto3.resource("dynamodb", config=_CONFIG).Table(name)
+
+
+@lru_cache(maxsize=1)
+def s3_client() -> S3Client:
+    return boto3.client("s3", config=Config(
+        retries={"max_attempts": 6, "mode": "standard"}, signature_version="s3v4",
+        connect_timeout=3, read_timeout=60))
+
+
+@lru_cache(maxsize=1)
+def sqs_client() -> SQSClient:
+    return boto3.client("sqs", config=_CONFIG)

@@ -1,0 +1,56 @@
+"""Reading jobs for a client: one job, a page of jobs, the tool list."""
+
+from __future__ import annotations
+
+from pipeline import ids
+from pipeline.catalogue import all_tools
+from pipeline.dal import jobs as job_store
+from pipeline.logic.api_errors import ApiError, not_found, validation_failed
+from pipeline.logic.job_view import to_resource
+from pipeline.models.api import JobList, JobResource, ToolList, ToolResource
+from pipeline.models.job import JobStatus
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+
+
+def get_job(client_id: str, job_id: str) -> JobResource:
+    if not ids.is_job_id(job_id):
+        raise not_found()
+    job = job_store.get_job(job_id)
+    # Another client's job answers exactly like a missing one: no way to probe for ids.
+    if job is None or job.client_id != client_id:
+        raise not_found()
+    return to_resource(job)
+
+
+def list_jobs(client_id: str, status: str | None, limit: str | None, cursor: str | None) -> JobList:
+    problems = []
+    status_filter: JobStatus | None = None
+    if status:
+        try:
+            status_filter = JobStatus(status)
+        except ValueError:
+            problems.append({"loc": ["query", "status"], "msg": f"must be one of {[s.value for s in JobStatus]}"})
+    page_size = DEFAULT_LIMIT
+    if limit is not None:
+        if not limit.isdigit() or not 1 <= int(limit) <= MAX_LIMIT:
+            problems.append({"loc": ["query", "limit"], "msg": f"must be an integer from 1 to {MAX_LIMIT}"})
+        else:
+            page_size = int(limit)
+    if problems:
+        raise validation_failed(problems, "query parameters are invalid")
+    try:
+        page = job_store.list_jobs(client_id, status_filter, page_size, cursor or None)
+    except job_store.InvalidCursor as exc:
+        raise ApiError(400, "invalid_cursor", str(exc)) from exc
+    return JobList(jobs=[to_resource(job) for job in page.jobs], next_cursor=page.next_cursor)
+
+
+def list_tools() -> ToolList:
+    return ToolList(
+        tools=[
+            ToolResource(tool=tool.name, kind=tool.kind, required=list(tool.required))
+            for tool in all_tools().values()
+        ]
+    )

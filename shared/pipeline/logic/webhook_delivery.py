@@ -1,0 +1,68 @@
+"""One Magic Hour webhook delivery: authenticate, parse, apply."""
+
+from __future__ import annotations
+
+from pydantic import TypeAdapter, ValidationError
+
+from pipeline.logic import transitions
+from pipeline.logic.api_errors import ApiError
+from pipeline.logic.signature import InvalidSignature, verify
+from pipeline.models.webhook_events import EVENT_TYPES, WebhookEvent
+from pipeline.observability import logger, metrics
+
+MAX_WEBHOOK_BYTES = 1024 * 1024
+_EVENT_ADAPTER: TypeAdapter[WebhookEvent] = TypeAdapter(WebhookEvent)
+
+
+def authenticate(
+    raw_body: bytes, timestamp: str | None, signature: str | None, secrets: list[str], now: int, tolerance: int
+) -> None:
+    if len(raw_body) > MAX_WEBHOOK_BYTES:
+        raise ApiError(413, "payload_too_large", "webhook body is over 1 MB")
+    try:
+        verify(raw_body, timestamp, signature, secrets, now, tolerance)
+    except InvalidSignature as refused:
+        metrics.add_metric(name="WebhookSignatureRejected", unit="Count", value=1)
+        logger.warning("webhook refused", extra={"reason": str(refused)})
+        raise ApiError(401, "invalid_signature", "missing, stale or invalid webhook signature") from refused
+
+
+def parse(raw_body: bytes) -> WebhookEvent:
+    """A signed body that is not a known event is Magic Hour's problem or ours, never a reason to
+    guess: answer 400 (Magic Hour retries) and make it visible."""
+    try:
+        event = _EVENT_ADAPTER.validate_json(raw_body)
+    except ValidationError as exc:
+        metrics.add_metric(name="WebhookMalformed", unit="Count", value=1)
+        kinds = {error["type"] for error in exc.errors()}
+        if "json_invalid" in kinds or "model_type" in kinds or "dict_type" in kinds:
+            logger.error("signed webhook body is not a JSON object")
+            raise ApiError(400, "invalid_json", "webhook body is not a JSON object") from exc
+        if any(error["type"] in ("union_tag_invalid", "union_tag_not_found") for error in exc.errors()):
+            logger.error("signed webhook of unknown type")
+            raise ApiError(
+                400, "unknown_event", f"event type must be one of {sorted(EVENT_TYPES)}"
+            ) from exc
+        logger.error("signed webhook does not match its event schema", extra={"errors": exc.errors()[:3]})
+        raise ApiError(
+            400, "invalid_event", "webhook payload does not match its event schema",
+            details=[{"loc": list(error["loc"]), "msg": error["msg"]} for error in exc.errors()[:10]],
+        ) from exc
+    return event
+
+
+def apply(event: WebhookEvent) -> transitions.Outcome:
+    payload = event.payload
+    update = transitions.ProjectUpdate(
+        kind=event.kind,
+        project_id=payload.id,
+        event=event.event,
+        name=payload.name,
+        credits_charged=payload.credits_charged,
+        downloads=payload.downloads,
+        error=payload.error,
+    )
+    outcome = transitions.apply(update)
+    metrics.add_metric(name=f"Webhook_{outcome.value}", unit="Count", value=1)
+    logger.info("webhook applied", extra={"type": event.type, "project_id": payload.id, "outcome": outcome})
+    return outcome

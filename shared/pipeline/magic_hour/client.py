@@ -1,0 +1,122 @@
+"""Magic Hour over `requests`, with explicit timeouts and no automatic retries (a retried create
+could charge twice; retrying is the caller's decision)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from urllib3.exceptions import NewConnectionError
+
+from pipeline.magic_hour.errors import (
+    MagicHourAuthFailed,
+    MagicHourError,
+    MagicHourNotFound,
+    MagicHourOutcomeUnknown,
+    MagicHourPaymentRequired,
+    MagicHourRateLimited,
+    MagicHourRejected,
+    MagicHourUnavailable,
+)
+from pipeline.models.job import Kind
+
+DEFAULT_RETRY_AFTER_SECONDS = 5
+
+
+@dataclass(frozen=True)
+class CreatedProject:
+    project_id: str
+    credits_charged: int | None
+
+
+class MagicHourClient:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: Callable[[], str],
+        timeout: tuple[float, float] = (3.05, 20.0),
+        session: requests.Session | None = None,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._api_key = api_key
+        self._timeout = timeout
+        self._session = session or requests.Session()
+
+    def create_project(self, tool: str, body: dict[str, Any]) -> CreatedProject:
+        answer = self._call("POST", f"/v1/{tool}", json=body)
+        project_id = answer.get("id")
+        if not isinstance(project_id, str) or not project_id:
+            raise MagicHourOutcomeUnknown("Magic Hour answered the create without a project id")
+        credits = answer.get("credits_charged")
+        return CreatedProject(project_id, credits if isinstance(credits, int) else None)
+
+    def get_project(self, kind: Kind, project_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/v1/{kind}-projects/{project_id}")
+
+    def delete_project(self, kind: Kind, project_id: str) -> None:
+        self._call("DELETE", f"/v1/{kind}-projects/{project_id}")
+
+    def _call(self, method: str, path: str, json: dict[str, Any] | None = None) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {self._api_key()}", "Accept": "application/json"}
+        try:
+            response = self._session.request(
+                method, self._base_url + path, json=json, headers=headers, timeout=self._timeout,
+                allow_redirects=False,
+            )
+        except requests.ConnectTimeout as exc:
+            raise MagicHourUnavailable(f"could not connect to Magic Hour: {exc.__class__.__name__}") from exc
+        except requests.ConnectionError as exc:
+            if _never_connected(exc):
+                raise MagicHourUnavailable("could not connect to Magic Hour") from exc
+            raise MagicHourOutcomeUnknown("connection to Magic Hour dropped before it answered") from exc
+        except requests.Timeout as exc:
+            raise MagicHourOutcomeUnknown("Magic Hour did not answer in time") from exc
+        return _interpret(response)
+
+
+def _never_connected(exc: requests.ConnectionError) -> bool:
+    """True when no connection was made, so Magic Hour cannot have seen the request."""
+    wrapped = exc.args[0] if exc.args else None
+    return isinstance(getattr(wrapped, "reason", None), NewConnectionError)
+
+
+def _interpret(response: requests.Response) -> dict[str, Any]:
+    status = response.status_code
+    if status == 204:
+        return {}
+    body: Any
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if 200 <= status < 300:
+        if not isinstance(body, dict):
+            raise MagicHourOutcomeUnknown(f"Magic Hour answered {status} without a JSON object")
+        return body
+    message = _message_of(body) or response.reason or f"HTTP {status}"
+    if status in (400, 422):
+        raise MagicHourRejected(message, status)
+    if status == 402:
+        raise MagicHourPaymentRequired(message, status)
+    if status in (401, 403):
+        raise MagicHourAuthFailed(message, status)
+    if status == 404:
+        raise MagicHourNotFound(message, status)
+    if status == 429:
+        raise MagicHourRateLimited(message, _retry_after(response))
+    if status >= 500:
+        raise MagicHourUnavailable(message, status)
+    raise MagicHourError(message, status)
+
+
+def _message_of(body: Any) -> str | None:
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return str(body["message"])[:500]
+    return None
+
+
+def _retry_after(response: requests.Response) -> int:
+    value = response.headers.get("Retry-After", "")
+    return int(value) if value.isdigit() else DEFAULT_RETRY_AFTER_SECONDS

@@ -1,0 +1,43 @@
+"""What can go wrong when talking to Magic Hour, sorted by what the caller should do about it."""
+
+from __future__ import annotations
+
+
+class MagicHourError(Exception):
+    def __init__(self, message: str, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+
+
+class MagicHourRejected(MagicHourError):
+    """400/422: the input is wrong; retrying the same request cannot help."""
+
+
+class MagicHourPaymentRequired(MagicHourError):
+    """402: the account has not enough credits."""
+
+
+class MagicHourAuthFailed(MagicHourError):
+    """401/403: our API key (or plan) is wrong: an operator problem, not the caller's."""
+
+
+class MagicHourNotFound(MagicHourError):
+    """404: no such project (or deleted)."""
+
+
+class MagicHourRateLimited(MagicHourError):
+    """429: nothing was created; back off."""
+
+    def __init__(self, message: str, retry_after_seconds: int) -> None:
+        super().__init__(message, 429)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class MagicHourUnavailable(MagicHourError):
+    """5xx or no connection: the request was not processed, so nothing was created."""
+
+
+class MagicHourOutcomeUnknown(MagicHourError):
+    """The request was sent but no answer came back (read timeout, connection dropped):
+    Magic Hour may or may not have created the project."""

@@ -1,0 +1,80 @@
+"""HTTP payloads of our own API (CONTRACT §1)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+METADATA_MAX_BYTES = 2048
+NAME_MAX_CHARS = 100
+
+
+class CreateJobRequest(BaseModel):
+    """The envelope of `POST /v1/jobs`; `input` is checked against the tool's own schema later."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tool: str = Field(min_length=1, max_length=100)
+    input: dict[str, Any]
+    name: str | None = Field(default=None, max_length=NAME_MAX_CHARS)
+    callback_url: str | None = Field(default=None, max_length=2048)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("metadata")
+    @classmethod
+    def _flat_and_small(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key, item in value.items():
+            if isinstance(item, dict | list):
+                raise ValueError(f"metadata must be a flat object; '{key}' holds a nested value")
+        if len(json.dumps(value, separators=(",", ":")).encode()) > METADATA_MAX_BYTES:
+            raise ValueError(f"metadata must be at most {METADATA_MAX_BYTES} bytes as JSON")
+        return value
+
+
+class OutputResource(BaseModel):
+    index: int
+    s3_uri: str
+    size_bytes: int
+    content_type: str
+    sha256: str
+    download_url: str | None = None
+    download_url_expires_at: str | None = None
+
+
+class ErrorResource(BaseModel):
+    code: str
+    message: str
+    source: str
+
+
+class JobResource(BaseModel):
+    job_id: str
+    tool: str
+    kind: str
+    status: str
+    project_id: str | None
+    credits_charged: int | None
+    name: str | None
+    metadata: dict[str, Any]
+    callback_url: str | None
+    created_at: str
+    updated_at: str
+    outputs: list[OutputResource]
+    error: ErrorResource | None
+
+
+class JobList(BaseModel):
+    jobs: list[JobResource]
+    next_cursor: str | None
+
+
+class ToolResource(BaseModel):
+    tool: str
+    kind: str
+    required: list[str]
+
+
+class ToolList(BaseModel):
+    tools: list[ToolResource]

@@ -1,0 +1,85 @@
+"""The job as the pipeline stores it, and the rules of its status."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class JobStatus(StrEnum):
+    SUBMITTING = "submitting"
+    QUEUED = "queued"
+    RENDERING = "rendering"
+    DOWNLOADING = "downloading"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+    @property
+    def rank(self) -> int:
+        """Position on the forward-only path; every terminal status shares the last rank."""
+        return _RANK[self]
+
+
+TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED})
+_RANK = {
+    JobStatus.SUBMITTING: 0,
+    JobStatus.QUEUED: 1,
+    JobStatus.RENDERING: 2,
+    JobStatus.DOWNLOADING: 3,
+    JobStatus.COMPLETED: 4,
+    JobStatus.FAILED: 4,
+    JobStatus.CANCELED: 4,
+}
+
+Kind = Literal["video", "image", "audio"]
+ErrorSource = Literal["submit", "magic_hour", "download"]
+
+
+class JobError(BaseModel):
+    code: str
+    message: str
+    source: ErrorSource
+
+
+class StoredOutput(BaseModel):
+    """One output file once it is safely in S3."""
+
+    index: int
+    s3_key: str
+    size_bytes: int
+    sha256: str
+    content_type: str
+    stored_at: str
+
+
+class Job(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    job_id: str
+    client_id: str
+    tool: str
+    kind: Kind
+    status: JobStatus
+    project_id: str | None = None
+    credits_charged: int | None = None
+    name: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    callback_url: str | None = None
+    created_at: str
+    updated_at: str
+    outputs: dict[str, StoredOutput] = Field(default_factory=dict)
+    output_count: int | None = None
+    error: JobError | None = None
+    request_fingerprint: str | None = None
+    magic_hour_name: str | None = None
+    downloads_queued: bool = False
+
+    def stored_outputs(self) -> list[StoredOutput]:
+        return sorted(self.outputs.values(), key=lambda output: output.index)

@@ -1,0 +1,18 @@
+"""Messages the pipeline puts on its own queues."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from pipeline.models.job import Kind
+
+
+class DownloadTask(BaseModel):
+    """Copy one Magic Hour output into S3."""
+
+    job_id: str
+    project_id: str
+    kind: Kind
+    index: int = Field(ge=0)
+    url: str
+    expires_at: str | None = None

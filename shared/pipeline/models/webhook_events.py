@@ -1,0 +1,111 @@
+"""Magic Hour's webhook deliveries: `{"type": "<kind>.<event>", "payload": <project object>}`.
+
+Tolerant of fields Magic Hour adds later (extra="ignore"); strict about what we act on.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pipeline.models.job import Kind
+
+
+class ProjectError(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    code: str = "unknown_error"
+    message: str = ""
+
+
+class ProjectDownload(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    url: str
+    expires_at: str | None = None
+
+
+class ProjectPayload(BaseModel):
+    """The project object Magic Hour sends (the same as GET /v1/<kind>-projects/{id})."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str = Field(min_length=1, max_length=200)
+    name: str | None = None
+    status: str | None = None
+    credits_charged: int | None = None
+    downloads: list[ProjectDownload] = Field(default_factory=list)
+    error: ProjectError | None = None
+
+
+EventName = Literal["started", "completed", "errored"]
+EVENT_TYPES: dict[str, tuple[Kind, EventName]] = {
+    f"{kind}.{event}": (kind, event)
+    for kind in ("video", "image", "audio")
+    for event in ("started", "completed", "errored")
+}
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    payload: ProjectPayload
+
+    @property
+    def kind(self) -> Kind:
+        return EVENT_TYPES[self.type][0]  # type: ignore[attr-defined, no-any-return]
+
+    @property
+    def event(self) -> EventName:
+        return EVENT_TYPES[self.type][1]  # type: ignore[attr-defined, no-any-return]
+
+
+class VideoStarted(_Event):
+    type: Literal["video.started"]
+
+
+class VideoCompleted(_Event):
+    type: Literal["video.completed"]
+
+
+class VideoErrored(_Event):
+    type: Literal["video.errored"]
+
+
+class ImageStarted(_Event):
+    type: Literal["image.started"]
+
+
+class ImageCompleted(_Event):
+    type: Literal["image.completed"]
+
+
+class ImageErrored(_Event):
+    type: Literal["image.errored"]
+
+
+class AudioStarted(_Event):
+    type: Literal["audio.started"]
+
+
+class AudioCompleted(_Event):
+    type: Literal["audio.completed"]
+
+
+class AudioErrored(_Event):
+    type: Literal["audio.errored"]
+
+
+WebhookEvent = Annotated[
+    VideoStarted
+    | VideoCompleted
+    | VideoErrored
+    | ImageStarted
+    | ImageCompleted
+    | ImageErrored
+    | AudioStarted
+    | AudioCompleted
+    | AudioErrored,
+    Field(discriminator="type"),
+]

@@ -1,0 +1,22 @@
+"""UTC timestamps in the one format the job resource uses."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def now_iso() -> str:
+    return iso(utc_now())
+
+
+def epoch_seconds() -> int:
+    return int(time.time())
