@@ -55,6 +55,11 @@ class Invocation:
 
 
 def _init_worker(environment: dict[str, str], code_dir: str, handler: str, spec: dict[str, Any]) -> None:
+    if spec.get("log_path"):
+        # Function logs (what CloudWatch would hold) go to a file instead of the console.
+        log = os.open(spec["log_path"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
     # A clean slate like Lambda's: nothing from the developer's shell decides which AWS to talk to.
     for name in list(os.environ):
         if name.startswith(("AWS_", "POWERTOOLS_", "_X_AMZN")):
@@ -93,8 +98,10 @@ def _invoke(event: dict[str, Any], timeout: int) -> tuple[bool, Any, str | None]
 
 
 class FunctionPool:
-    def __init__(self, spec: FunctionSpec, environment: dict[str, str], workers: int) -> None:
+    def __init__(self, spec: FunctionSpec, environment: dict[str, str], workers: int,
+                 log_path: str | None = None) -> None:
         self.spec = spec
+        self.log_path = log_path
         self.environment = environment
         self.workers = workers
         self._executor = self._new_executor()
@@ -108,7 +115,7 @@ class FunctionPool:
                 self.environment,
                 str(ROOT / self.spec.code_uri),
                 self.spec.handler,
-                {"name": self.spec.logical_id, "memory": self.spec.memory},
+                {"name": self.spec.logical_id, "memory": self.spec.memory, "log_path": self.log_path},
             ),
         )
 

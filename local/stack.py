@@ -40,8 +40,10 @@ def _port_free(host: str, port: int) -> bool:
 
 
 class LocalStack:
-    def __init__(self, config: LocalConfig) -> None:
+    def __init__(self, config: LocalConfig, function_log: str | None = None, log_requests: bool = False) -> None:
         self.config = config
+        self.log_requests = log_requests
+        self.function_log = function_log
         self.template = Template(load_template())
         self.pools: dict[str, FunctionPool] = {}
         self.pollers: list[QueuePoller] = []
@@ -60,6 +62,7 @@ class LocalStack:
         self._simulator = start_simulator(SimulatorConfig(
             host=config.host, port=config.magic_hour_port, api_key=config.magic_hour_api_key,
             webhook_secret=config.webhook_secret, webhook_url=f"{config.api_url}/webhooks/magic-hour",
+            log_requests=self.log_requests,
         ))
         parameters = self.template.parameter_defaults()
         parameters.update(self.parameter_overrides())
@@ -72,7 +75,9 @@ class LocalStack:
         for name, spec in self.template.functions().items():
             environment = {k: str(v) for k, v in self.resolver.resolve(spec.environment).items()}
             environment.update(self.runtime_environment(name, spec.memory, spec.timeout))
-            self.pools[name] = FunctionPool(spec, environment, WORKERS_PER_FUNCTION.get(name, 2))
+            self.pools[name] = FunctionPool(
+                spec, environment, WORKERS_PER_FUNCTION.get(name, 2), log_path=self.function_log
+            )
         if warm:
             for pool in self.pools.values():
                 pool.warm_up()

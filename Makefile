@@ -1,0 +1,79 @@
+# Two commands matter: `make demo` (the whole pipeline, locally, end to end) and `make test`.
+# Everything else is here for the people who work on it.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+SAM_VENV := .local/sam-venv
+
+export PYTHONDONTWRITEBYTECODE := 1
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: setup demo local test unit integration lint typecheck format validate sam-validate invoke \
+        simulator redrive bench sync-spec build clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
+	@# --compile-bytecode: PYTHONDONTWRITEBYTECODE is set on these machines, and without .pyc
+	@# files every cold start imports ~3x slower.
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode -r pyproject.toml --extra dev
+	@rm -f $(VENV)/.installed-*; touch $@
+
+setup: $(STAMP)  ## create .venv with everything the project needs
+
+demo: setup  ## start the local stack, run video/image/audio jobs through it, show where they landed, stop
+	$(BIN)/python -m local.demo
+
+local: setup  ## run the whole pipeline locally in the foreground (Ctrl-C stops it)
+	$(BIN)/python -m local
+
+simulator: setup  ## run only the Magic Hour simulator
+	$(BIN)/python -m local.simulator
+
+test: setup  ## unit, simulator, integration and end-to-end tests
+	$(BIN)/python -m pytest -q
+
+unit: setup
+	$(BIN)/python -m pytest -q tests/unit
+
+integration: setup
+	$(BIN)/python -m pytest -q tests/integration tests/e2e
+
+lint: setup  ## ruff and mypy
+	$(BIN)/ruff check .
+	$(BIN)/mypy shared functions local scripts
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+validate: setup  ## cfn-lint (always) and sam validate --lint (when the SAM CLI is installed: make sam-validate)
+	$(BIN)/cfn-lint template.yaml
+
+sam-validate: $(SAM_VENV)/bin/sam  ## sam validate --lint, with the SAM CLI in its own venv
+	$(SAM_VENV)/bin/sam validate --lint --region us-east-1
+
+$(SAM_VENV)/bin/sam:
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet aws-sam-cli
+
+build: $(SAM_VENV)/bin/sam  ## sam build (python3.11 arm64; no Docker needed)
+	$(SAM_VENV)/bin/sam build
+
+invoke: setup  ## invoke one function with a sample event: make invoke FN=WebhookFunction EVENT=events/webhook-video-completed.json
+	@test -n "$(FN)" -a -n "$(EVENT)" || (echo "usage: make invoke FN=<SubmitFunction|WebhookFunction|DownloaderFunction> EVENT=events/<file>.json" && exit 2)
+	$(BIN)/python -m local.invoke $(FN) $(EVENT)
+
+redrive: setup  ## move messages from the download dead-letter queue back (against LOCAL_AWS_PORT)
+	$(BIN)/python -m local.redrive
+
+bench: setup  ## measured figures: download memory/throughput, webhook and submit latency
+	$(BIN)/python -m bench
+
+sync-spec: setup  ## re-derive the tool catalogue from ../shared/magic-hour/openapi.json (or SPEC=path)
+	$(BIN)/python scripts/sync_magic_hour_spec.py $(SPEC)
+
+clean:
+	rm -rf .local .pytest_cache .mypy_cache .ruff_cache .aws-sam

@@ -1,0 +1,104 @@
+"""Shared fixtures. Integration and end-to-end tests share one real local stack per session:
+the moto server, the Magic Hour simulator, the local API gateway and the SQS trigger, on free
+ports, with the test's own API keys and secrets (as the contract's independent tests would)."""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+WEBHOOK_SECRET = "whsec_integration_secret"
+MAGIC_HOUR_KEY = "mh-integration-key"
+CLIENT_KEYS = {"key-alpha": "client-alpha", "key-beta": "client-beta"}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclasses.dataclass
+class StackHandle:
+    api: str
+    aws: str
+    magic_hour: str
+    webhook_secret: str
+    stack: Any
+
+    def headers(self, key: str = "key-alpha", **extra: str) -> dict[str, str]:
+        return {"x-api-key": key, "Content-Type": "application/json", **extra}
+
+    def post_job(self, body: Any, key: str = "key-alpha", **headers: str) -> requests.Response:
+        data = body if isinstance(body, (bytes, str)) else None
+        return requests.post(
+            f"{self.api}/v1/jobs", json=None if data is not None else body, data=data,
+            headers=self.headers(key, **headers), timeout=30,
+        )
+
+    def get_job(self, job_id: str, key: str = "key-alpha") -> requests.Response:
+        return requests.get(f"{self.api}/v1/jobs/{job_id}", headers=self.headers(key), timeout=30)
+
+    def wait_for(self, job_id: str, statuses: set[str], timeout: float = 30.0, key: str = "key-alpha") -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        job: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            job = self.get_job(job_id, key).json()
+            if job.get("status") in statuses:
+                return job
+            time.sleep(0.2)
+        raise AssertionError(f"job {job_id} did not reach {statuses} in {timeout}s; last seen {job}")
+
+    def scenario(self, **fields: Any) -> None:
+        requests.put(f"{self.magic_hour}/_sim/scenario", json=fields, timeout=5).raise_for_status()
+
+    def sim_project(self, project_id: str) -> dict[str, Any]:
+        answer = requests.get(f"{self.magic_hour}/_sim/projects/{project_id}", timeout=5)
+        answer.raise_for_status()
+        return dict(answer.json())
+
+    def sim_stats(self) -> dict[str, int]:
+        return dict(requests.get(f"{self.magic_hour}/_sim/stats", timeout=5).json())
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackHandle]:
+    from local.config import LocalConfig
+    from local.stack import LocalStack
+
+    config = dataclasses.replace(
+        LocalConfig.from_environment(),
+        api_port=free_port(), aws_port=free_port(), magic_hour_port=free_port(),
+        api_keys=dict(CLIENT_KEYS), magic_hour_api_key=MAGIC_HOUR_KEY, webhook_secret=WEBHOOK_SECRET,
+        stack_name="pipeline-test", download_retry_delays="1,1,1,1,1",
+    )
+    log_path = Path(tmp_path_factory.mktemp("stack")) / "functions.log"
+    stack = LocalStack(config, function_log=str(log_path))
+    stack.start()
+    try:
+        yield StackHandle(config.api_url, config.aws_url, config.magic_hour_url, WEBHOOK_SECRET, stack)
+    finally:
+        stack.stop()
+
+
+@pytest.fixture
+def stack(local_stack: StackHandle) -> Iterator[StackHandle]:
+    """The shared stack with the simulator's scenario back at its defaults for each test."""
+    requests.delete(f"{local_stack.magic_hour}/_sim/scenario", timeout=5).raise_for_status()
+    local_stack.scenario(render_seconds=0.3)
+    yield local_stack
+    requests.delete(f"{local_stack.magic_hour}/_sim/scenario", timeout=5)
+
+
+@pytest.fixture
+def aws(local_stack: StackHandle) -> Callable[[str], Any]:
+    from local.resources import client
+
+    return lambda service: client(service, local_stack.aws, "us-east-1")
