@@ -6,9 +6,9 @@ import os
 from dataclasses import dataclass
 
 DEFAULT_MAGIC_HOUR_API_KEY = "mh-local-key"
-DEFAULT_WEBHOOK_SECRET = "whsec_local_dev_secret"
+DEFAULT_WEBHOOK_SECRET = "whsec_local_dev_secret"  # noqa: S105 - documented local-only default
 # Standard Webhooks secrets are "whsec_" + base64 of random bytes; this one is for local use only.
-DEFAULT_CALLBACK_SECRET = "whsec_bG9jYWwtY2FsbGJhY2stc2lnbmluZy1zZWNyZXQ="
+DEFAULT_CALLBACK_SECRET = "whsec_bG9jYWwtY2FsbGJhY2stc2lnbmluZy1zZWNyZXQ="  # noqa: S105 - local only
 
 
 def _api_keys(raw: str) -> dict[str, str]:

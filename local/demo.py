@@ -24,9 +24,13 @@ JOBS: list[dict[str, Any]] = [
         "tool": "face-swap",
         "name": "demo video",
         "input": {
-            "start_seconds": 0, "end_seconds": 4,
-            "assets": {"video_source": "file", "video_file_path": "https://example.com/in.mp4",
-                       "image_file_path": "https://example.com/face.png"},
+            "start_seconds": 0,
+            "end_seconds": 4,
+            "assets": {
+                "video_source": "file",
+                "video_file_path": "https://example.com/in.mp4",
+                "image_file_path": "https://example.com/face.png",
+            },
         },
         "metadata": {"demo": "video"},
     },
@@ -57,8 +61,11 @@ def main() -> int:
     started = time.perf_counter()
     try:
         stack.start()
-        print(f"ready in {time.perf_counter() - started:.1f}s: API {config.api_url}, "
-              f"AWS {config.aws_url}, Magic Hour simulator {config.magic_hour_url}\n", flush=True)
+        print(
+            f"ready in {time.perf_counter() - started:.1f}s: API {config.api_url}, "
+            f"AWS {config.aws_url}, Magic Hour simulator {config.magic_hour_url}\n",
+            flush=True,
+        )
         return run_demo(config)
     finally:
         stack.stop()
@@ -69,13 +76,17 @@ def run_demo(config: LocalConfig) -> int:
     api_key = next(iter(config.api_keys))
     headers = {"x-api-key": api_key, "Content-Type": "application/json"}
     # Slow enough to watch the states go by, fast enough for a demo.
-    requests.put(f"{config.magic_hour_url}/_sim/scenario", json={"render_seconds": 2.0}, timeout=5).raise_for_status()
+    requests.put(
+        f"{config.magic_hour_url}/_sim/scenario", json={"render_seconds": 2.0}, timeout=5
+    ).raise_for_status()
 
     job_ids = []
     for job in JOBS:
         answer = requests.post(
-            f"{config.api_url}/v1/jobs", json=job,
-            headers={**headers, "Idempotency-Key": f"demo-{uuid.uuid4()}"}, timeout=30,
+            f"{config.api_url}/v1/jobs",
+            json=job,
+            headers={**headers, "Idempotency-Key": f"demo-{uuid.uuid4()}"},
+            timeout=30,
         )
         body = answer.json()
         if answer.status_code != 202:
@@ -101,23 +112,28 @@ def run_demo(config: LocalConfig) -> int:
                 final[job_id] = job
         time.sleep(0.2)
 
-    simulated = {p["id"]: p for p in requests.get(f"{config.magic_hour_url}/_sim/projects", timeout=5).json()["projects"]}
+    simulated = {
+        p["id"]: p
+        for p in requests.get(f"{config.magic_hour_url}/_sim/projects", timeout=5).json()["projects"]
+    }
     print("\nwhere the outputs landed:")
     ok = len(final) == len(job_ids)
     for job_id in job_ids:
-        job = final.get(job_id)
-        if job is None:
+        if job_id not in final:
             print(f"  {job_id}: did not finish within {TIMEOUT_SECONDS}s")
             ok = False
             continue
+        job = final[job_id]
         print(f"  {job['tool']} ({job['kind']}, {job['status']}, {job['credits_charged']} credits)")
         served = {o["index"]: o["sha256"] for o in simulated.get(job["project_id"], {}).get("outputs", [])}
         for output in job["outputs"]:
             match = "matches" if served.get(output["index"]) == output["sha256"] else "DIFFERS from"
             ok = ok and match == "matches"
             print(f"    [{output['index']}] {output['s3_uri']}")
-            print(f"        {output['size_bytes']} bytes  {output['content_type']}  sha256 {output['sha256']}"
-                  f"  ({match} what Magic Hour served)")
+            print(
+                f"        {output['size_bytes']} bytes  {output['content_type']}  sha256 {output['sha256']}"
+                f"  ({match} what Magic Hour served)"
+            )
         ok = ok and job["status"] == "completed"
     print("\ndemo " + ("succeeded" if ok else "FAILED"))
     return 0 if ok else 1

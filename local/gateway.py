@@ -48,7 +48,9 @@ class Gateway:
                 return route, found.groupdict()
         return None
 
-    def gateway_response(self, kind: str, default_status: int, message: str) -> tuple[int, dict[str, str], bytes]:
+    def gateway_response(
+        self, kind: str, default_status: int, message: str
+    ) -> tuple[int, dict[str, str], bytes]:
         spec = self.gateway_responses.get(kind) or self.gateway_responses.get(
             "DEFAULT_4XX" if default_status < 500 else "DEFAULT_5XX", {}
         )
@@ -56,12 +58,22 @@ class Gateway:
         template = spec.get("ResponseTemplates", {}).get("application/json")
         body = (
             template.replace("$context.error.messageString", json.dumps(message))
-            if template else json.dumps({"message": message})
+            if template
+            else json.dumps({"message": message})
         )
         return status, {"Content-Type": "application/json"}, body.encode()
 
-    def build_event(self, route: Route, params: dict[str, str], method: str, raw_path: str, query: str,
-                    headers: list[tuple[str, str]], body: bytes, api_key: str | None) -> dict[str, Any]:
+    def build_event(
+        self,
+        route: Route,
+        params: dict[str, str],
+        method: str,
+        raw_path: str,
+        query: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        api_key: str | None,
+    ) -> dict[str, Any]:
         single: dict[str, str] = {}
         multi: dict[str, list[str]] = {}
         for name, value in headers:
@@ -96,22 +108,37 @@ class Gateway:
                 "requestTimeEpoch": int(time.time() * 1000),
                 "requestId": request_id,
                 "identity": {
-                    "cognitoIdentityPoolId": None, "accountId": None, "cognitoIdentityId": None, "caller": None,
-                    "sourceIp": source_ip, "principalOrgId": None, "accessKey": None,
-                    "cognitoAuthenticationType": None, "cognitoAuthenticationProvider": None, "userArn": None,
-                    "userAgent": single.get("User-Agent") or single.get("user-agent"), "user": None,
+                    "cognitoIdentityPoolId": None,
+                    "accountId": None,
+                    "cognitoIdentityId": None,
+                    "caller": None,
+                    "sourceIp": source_ip,
+                    "principalOrgId": None,
+                    "accessKey": None,
+                    "cognitoAuthenticationType": None,
+                    "cognitoAuthenticationProvider": None,
+                    "userArn": None,
+                    "userAgent": single.get("User-Agent") or single.get("user-agent"),
+                    "user": None,
                     "apiKey": api_key if route.api_key_required else None,
                     "apiKeyId": self.api_keys.get(api_key or "") if route.api_key_required else None,
                 },
                 "domainName": "localhost",
                 "apiId": "local",
             },
-            "body": (base64.b64encode(body).decode() if is_binary else body.decode("utf-8", "replace")) if body else None,
+            "body": (base64.b64encode(body).decode() if is_binary else body.decode("utf-8", "replace"))
+            if body
+            else None,
             "isBase64Encoded": bool(body) and is_binary,
         }
 
-    def handle(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes,
-               ) -> tuple[int, dict[str, str] | list[tuple[str, str]], bytes]:
+    def handle(
+        self,
+        method: str,
+        target: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+    ) -> tuple[int, dict[str, str] | list[tuple[str, str]], bytes]:
         parts = urlsplit(target)
         found = self.match(method, parts.path)
         if found is None:
@@ -151,7 +178,9 @@ def serve(gateway: Gateway, host: str, port: int) -> ThreadingHTTPServer:
         def _respond(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
-            status, headers, payload = gateway.handle(self.command, self.path, list(self.headers.items()), body)
+            status, headers, payload = gateway.handle(
+                self.command, self.path, list(self.headers.items()), body
+            )
             self.send_response(status)
             items = headers.items() if isinstance(headers, dict) else headers
             for name, value in items:
@@ -163,7 +192,7 @@ def serve(gateway: Gateway, host: str, port: int) -> ThreadingHTTPServer:
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _respond
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
     server = ThreadingHTTPServer((host, port), Handler)

@@ -14,9 +14,13 @@ ACCOUNT_ID = "123456789012"
 
 
 def client(service: str, endpoint: str, region: str) -> Any:
-    return boto3.client(
-        service, endpoint_url=endpoint, region_name=region,
-        aws_access_key_id="local", aws_secret_access_key="local",  # noqa: S106 - moto accepts any
+    factory: Any = boto3.client  # the service name is data here, not a literal the stubs can check
+    return factory(
+        service,
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",  # noqa: S106 - moto accepts any
     )
 
 
@@ -32,15 +36,21 @@ def create_all(
     refs: dict[str, str] = {}
     attributes: dict[tuple[str, str], str] = {}
     pseudo = {
-        "AWS::StackName": stack_name, "AWS::Region": region, "AWS::AccountId": ACCOUNT_ID,
-        "AWS::URLSuffix": "amazonaws.com", "AWS::Partition": "aws",
+        "AWS::StackName": stack_name,
+        "AWS::Region": region,
+        "AWS::AccountId": ACCOUNT_ID,
+        "AWS::URLSuffix": "amazonaws.com",
+        "AWS::Partition": "aws",
     }
     resolver = Resolver(parameters, refs, attributes, pseudo)
 
     for name in template.of_type("AWS::DynamoDB::Table"):
         table_name = f"{stack_name}-{name}"
-        _create_table(client("dynamodb", endpoint, region), table_name,
-                      resolver.resolve(template.resources[name].get("Properties", {})))
+        _create_table(
+            client("dynamodb", endpoint, region),
+            table_name,
+            resolver.resolve(template.resources[name].get("Properties", {})),
+        )
         refs[name] = table_name
         attributes[(name, "Arn")] = f"arn:aws:dynamodb:{region}:{ACCOUNT_ID}:table/{table_name}"
 
@@ -88,7 +98,11 @@ def _create_table(dynamodb: Any, table_name: str, properties: dict[str, Any]) ->
     }
     if properties.get("GlobalSecondaryIndexes"):
         request["GlobalSecondaryIndexes"] = [
-            {"IndexName": index["IndexName"], "KeySchema": index["KeySchema"], "Projection": index["Projection"]}
+            {
+                "IndexName": index["IndexName"],
+                "KeySchema": index["KeySchema"],
+                "Projection": index["Projection"],
+            }
             for index in properties["GlobalSecondaryIndexes"]
         ]
     dynamodb.create_table(**request)
@@ -102,13 +116,21 @@ def _create_table(dynamodb: Any, table_name: str, properties: dict[str, Any]) ->
 
 def _queue_attributes(properties: dict[str, Any]) -> dict[str, str]:
     attributes: dict[str, str] = {}
-    for key in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds"):
+    for key in (
+        "VisibilityTimeout",
+        "MessageRetentionPeriod",
+        "DelaySeconds",
+        "ReceiveMessageWaitTimeSeconds",
+    ):
         if key in properties:
             attributes[key] = str(properties[key])
     if "RedrivePolicy" in properties:
         policy = properties["RedrivePolicy"]
         attributes["RedrivePolicy"] = json.dumps(
-            {"deadLetterTargetArn": policy["deadLetterTargetArn"], "maxReceiveCount": int(policy["maxReceiveCount"])}
+            {
+                "deadLetterTargetArn": policy["deadLetterTargetArn"],
+                "maxReceiveCount": int(policy["maxReceiveCount"]),
+            }
         )
     return attributes
 
@@ -125,10 +147,12 @@ def _create_bucket(s3: Any, bucket: str, region: str, properties: dict[str, Any]
     if "BucketEncryption" in properties:
         s3.put_bucket_encryption(
             Bucket=bucket,
-            ServerSideEncryptionConfiguration={"Rules": [
-                {"ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"]}
-                for rule in properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
-            ]},
+            ServerSideEncryptionConfiguration={
+                "Rules": [
+                    {"ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"]}
+                    for rule in properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+                ]
+            },
         )
     rules = properties.get("LifecycleConfiguration", {}).get("Rules")
     if rules:
@@ -139,7 +163,11 @@ def _create_bucket(s3: Any, bucket: str, region: str, properties: dict[str, Any]
 
 
 def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
-    converted: dict[str, Any] = {"ID": rule.get("Id", "rule"), "Status": rule["Status"], "Filter": {"Prefix": ""}}
+    converted: dict[str, Any] = {
+        "ID": rule.get("Id", "rule"),
+        "Status": rule["Status"],
+        "Filter": {"Prefix": ""},
+    }
     if "AbortIncompleteMultipartUpload" in rule:
         converted["AbortIncompleteMultipartUpload"] = rule["AbortIncompleteMultipartUpload"]
     return converted

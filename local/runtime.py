@@ -69,7 +69,8 @@ def _init_worker(environment: dict[str, str], code_dir: str, handler: str, spec:
     sys.path[:0] = [code_dir, str(SHARED_DIR)]
     module_name, function_name = handler.rsplit(".", 1)
     module_spec = importlib.util.spec_from_file_location(module_name, Path(code_dir) / f"{module_name}.py")
-    assert module_spec is not None and module_spec.loader is not None
+    assert module_spec is not None
+    assert module_spec.loader is not None
     module = importlib.util.module_from_spec(module_spec)
     sys.modules[module_name] = module
     module_spec.loader.exec_module(module)
@@ -98,8 +99,9 @@ def _invoke(event: dict[str, Any], timeout: int) -> tuple[bool, Any, str | None]
 
 
 class FunctionPool:
-    def __init__(self, spec: FunctionSpec, environment: dict[str, str], workers: int,
-                 log_path: str | None = None) -> None:
+    def __init__(
+        self, spec: FunctionSpec, environment: dict[str, str], workers: int, log_path: str | None = None
+    ) -> None:
         self.spec = spec
         self.log_path = log_path
         self.environment = environment

@@ -3,6 +3,7 @@ succeeded (honouring `batchItemFailures`), leave the rest for SQS to redeliver o
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 from collections.abc import Callable
@@ -83,13 +84,13 @@ class QueuePoller:
             self._slots.release()
 
     def _shorten_visibility(self, message: dict[str, Any]) -> None:
-        try:
+        # If this fails the message simply comes back after the queue's own visibility timeout.
+        with contextlib.suppress(Exception):
             self.sqs.change_message_visibility(
-                QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"],
+                QueueUrl=self.queue_url,
+                ReceiptHandle=message["ReceiptHandle"],
                 VisibilityTimeout=self.failure_visibility_seconds,
             )
-        except Exception:  # noqa: S110 - the message simply comes back later
-            pass
 
     def _failed_ids(self, result: Invocation, messages: list[dict[str, Any]]) -> set[str]:
         all_ids = {m["MessageId"] for m in messages}

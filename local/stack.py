@@ -40,7 +40,9 @@ def _port_free(host: str, port: int) -> bool:
 
 
 class LocalStack:
-    def __init__(self, config: LocalConfig, function_log: str | None = None, log_requests: bool = False) -> None:
+    def __init__(
+        self, config: LocalConfig, function_log: str | None = None, log_requests: bool = False
+    ) -> None:
         self.config = config
         self.log_requests = log_requests
         self.function_log = function_log
@@ -55,20 +57,29 @@ class LocalStack:
 
     def start(self, warm: bool = True) -> None:
         config = self.config
-        for name, port in (("API", config.api_port), ("AWS", config.aws_port), ("Magic Hour", config.magic_hour_port)):
+        for name, port in (
+            ("API", config.api_port),
+            ("AWS", config.aws_port),
+            ("Magic Hour", config.magic_hour_port),
+        ):
             if not _port_free(config.host, port):
-                raise SystemExit(f"local stack: port {port} ({name}) is in use; stop what uses it or set its LOCAL_*_PORT")
+                raise SystemExit(
+                    f"local stack: port {port} ({name}) is in use; stop what uses it or set its LOCAL_*_PORT"
+                )
         self._start_moto()
-        self._simulator = start_simulator(SimulatorConfig(
-            host=config.host, port=config.magic_hour_port, api_key=config.magic_hour_api_key,
-            webhook_secret=config.webhook_secret, webhook_url=f"{config.api_url}/webhooks/magic-hour",
-            log_requests=self.log_requests,
-        ))
+        self._simulator = start_simulator(
+            SimulatorConfig(
+                host=config.host,
+                port=config.magic_hour_port,
+                api_key=config.magic_hour_api_key,
+                webhook_secret=config.webhook_secret,
+                webhook_url=f"{config.api_url}/webhooks/magic-hour",
+                log_requests=self.log_requests,
+            )
+        )
         parameters = self.template.parameter_defaults()
         parameters.update(self.parameter_overrides())
-        secret_values = {
-            logical: getattr(config, source) for logical, source in SECRET_SOURCES.items()
-        }
+        secret_values = {logical: getattr(config, source) for logical, source in SECRET_SOURCES.items()}
         self.resolver = resources.create_all(
             self.template, config.aws_url, config.region, config.stack_name, parameters, secret_values
         )
@@ -82,15 +93,24 @@ class LocalStack:
             for pool in self.pools.values():
                 pool.warm_up()
         gateway = Gateway(
-            self.template.routes(), self.template.gateway_responses(), config.api_keys, self.invoke, config.stage
+            self.template.routes(),
+            self.template.gateway_responses(),
+            config.api_keys,
+            self.invoke,
+            config.stage,
         )
         self._gateway_server = serve(gateway, config.host, config.api_port)
         sqs = resources.client("sqs", config.aws_url, config.region)
         for trigger in self.template.queue_triggers():
             poller = QueuePoller(
-                trigger, sqs, self.resolver.refs[trigger.queue],
-                self.resolver.attributes[(trigger.queue, "Arn")], config.region, self.invoke,
-                concurrency=WORKERS_PER_FUNCTION.get(trigger.function, 2), failure_visibility_seconds=1,
+                trigger,
+                sqs,
+                self.resolver.refs[trigger.queue],
+                self.resolver.attributes[(trigger.queue, "Arn")],
+                config.region,
+                self.invoke,
+                concurrency=WORKERS_PER_FUNCTION.get(trigger.function, 2),
+                failure_visibility_seconds=1,
             )
             poller.start()
             self.pollers.append(poller)
@@ -146,7 +166,8 @@ class LocalStack:
     def _start_moto(self) -> None:
         self._moto = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", self.config.host, "-p", str(self.config.aws_port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

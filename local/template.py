@@ -82,8 +82,13 @@ class FunctionSpec:
 class Resolver:
     """Resolves Ref, Fn::GetAtt, Fn::Sub, Fn::Join and Fn::Select against local values."""
 
-    def __init__(self, parameters: dict[str, str], refs: dict[str, str], attributes: dict[tuple[str, str], str],
-                 pseudo: dict[str, str]) -> None:
+    def __init__(
+        self,
+        parameters: dict[str, str],
+        refs: dict[str, str],
+        attributes: dict[tuple[str, str], str],
+        pseudo: dict[str, str],
+    ) -> None:
         self.parameters = parameters
         self.refs = refs
         self.attributes = attributes
@@ -95,7 +100,7 @@ class Resolver:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, argument), = value.items()
+            ((key, argument),) = value.items()
             if key == "Ref":
                 return self._ref(str(argument))
             if key == "Fn::GetAtt":
@@ -173,12 +178,26 @@ class Template:
                 if event.get("Type") != "Api":
                     continue
                 properties = event["Properties"]
-                api_id = properties.get("RestApiId", {}).get("Ref") if isinstance(properties.get("RestApiId"), dict) else None
+                api_id = (
+                    properties.get("RestApiId", {}).get("Ref")
+                    if isinstance(properties.get("RestApiId"), dict)
+                    else None
+                )
                 api_auth = apis.get(api_id or "", {}).get("Properties", {}).get("Auth", {})
-                required = properties.get("Auth", {}).get("ApiKeyRequired", api_auth.get("ApiKeyRequired", False))
+                required = properties.get("Auth", {}).get(
+                    "ApiKeyRequired", api_auth.get("ApiKeyRequired", False)
+                )
                 pattern, params = _path_pattern(properties["Path"])
-                routes.append(Route(name, str(properties["Method"]).upper(), properties["Path"], bool(required),
-                                    pattern, params))
+                routes.append(
+                    Route(
+                        name,
+                        str(properties["Method"]).upper(),
+                        properties["Path"],
+                        bool(required),
+                        pattern,
+                        params,
+                    )
+                )
         # Literal segments beat parameters, as in API Gateway.
         return sorted(routes, key=lambda route: route.path.count("{"))
 
@@ -196,11 +215,19 @@ class Template:
                     continue
                 properties = event["Properties"]
                 queue = properties["Queue"]
-                logical = queue["Fn::GetAtt"][0] if isinstance(queue, dict) and "Fn::GetAtt" in queue else str(queue)
-                triggers.append(QueueTrigger(
-                    name, logical, int(properties.get("BatchSize", 10)),
-                    "ReportBatchItemFailures" in properties.get("FunctionResponseTypes", []),
-                ))
+                logical = (
+                    queue["Fn::GetAtt"][0]
+                    if isinstance(queue, dict) and "Fn::GetAtt" in queue
+                    else str(queue)
+                )
+                triggers.append(
+                    QueueTrigger(
+                        name,
+                        logical,
+                        int(properties.get("BatchSize", 10)),
+                        "ReportBatchItemFailures" in properties.get("FunctionResponseTypes", []),
+                    )
+                )
         return triggers
 
     def schedules(self) -> list[Schedule]:
@@ -208,8 +235,17 @@ class Template:
         for name, spec in self.of_type("AWS::Serverless::Function").items():
             for event_name, event in spec.get("Properties", {}).get("Events", {}).items():
                 if event.get("Type") in ("Schedule", "ScheduleV2"):
-                    schedules.append(Schedule(name, event_name, str(event["Properties"].get(
-                        "Schedule", event["Properties"].get("ScheduleExpression", "")))))
+                    schedules.append(
+                        Schedule(
+                            name,
+                            event_name,
+                            str(
+                                event["Properties"].get(
+                                    "Schedule", event["Properties"].get("ScheduleExpression", "")
+                                )
+                            ),
+                        )
+                    )
         return schedules
 
 
@@ -220,7 +256,7 @@ def _path_pattern(path: str) -> tuple[re.Pattern[str], tuple[str, ...]]:
         match = re.fullmatch(r"\{([A-Za-z0-9_]+)(\+?)\}", segment)
         if match:
             names.append(match.group(1))
-            regex += "/(?P<%s>%s)" % (match.group(1), ".+" if match.group(2) else "[^/]+")
+            regex += f"/(?P<{match.group(1)}>{'.+' if match.group(2) else '[^/]+'})"
         else:
             regex += "/" + re.escape(segment)
     return re.compile(f"^{regex or '/'}$"), tuple(names)

@@ -60,9 +60,7 @@ def derive(spec: dict[str, Any]) -> dict[str, Any]:
     for path, operations in spec["paths"].items():
         post = operations.get("post")
         tag_list = (post or {}).get("tags") or []
-        kind = next(
-            (tag.split()[0].lower() for tag in tag_list if tag.endswith("Projects")), None
-        )
+        kind = next((tag.split()[0].lower() for tag in tag_list if tag.endswith("Projects")), None)
         if post is None or kind not in {"video", "image", "audio"}:
             continue
         tool = path.removeprefix("/v1/")

@@ -39,14 +39,19 @@ class StackHandle:
     def post_job(self, body: Any, key: str = "key-alpha", **headers: str) -> requests.Response:
         data = body if isinstance(body, (bytes, str)) else None
         return requests.post(
-            f"{self.api}/v1/jobs", json=None if data is not None else body, data=data,
-            headers=self.headers(key, **headers), timeout=30,
+            f"{self.api}/v1/jobs",
+            json=None if data is not None else body,
+            data=data,
+            headers=self.headers(key, **headers),
+            timeout=30,
         )
 
     def get_job(self, job_id: str, key: str = "key-alpha") -> requests.Response:
         return requests.get(f"{self.api}/v1/jobs/{job_id}", headers=self.headers(key), timeout=30)
 
-    def wait_for(self, job_id: str, statuses: set[str], timeout: float = 30.0, key: str = "key-alpha") -> dict[str, Any]:
+    def wait_for(
+        self, job_id: str, statuses: set[str], timeout: float = 30.0, key: str = "key-alpha"
+    ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         job: dict[str, Any] = {}
         while time.monotonic() < deadline:
@@ -75,9 +80,14 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackHandl
 
     config = dataclasses.replace(
         LocalConfig.from_environment(),
-        api_port=free_port(), aws_port=free_port(), magic_hour_port=free_port(),
-        api_keys=dict(CLIENT_KEYS), magic_hour_api_key=MAGIC_HOUR_KEY, webhook_secret=WEBHOOK_SECRET,
-        stack_name="pipeline-test", download_retry_delays="1,1,1,1,1",
+        api_port=free_port(),
+        aws_port=free_port(),
+        magic_hour_port=free_port(),
+        api_keys=dict(CLIENT_KEYS),
+        magic_hour_api_key=MAGIC_HOUR_KEY,
+        webhook_secret=WEBHOOK_SECRET,
+        stack_name="pipeline-test",
+        download_retry_delays="1,1,1,1,1",
     )
     log_path = Path(tmp_path_factory.mktemp("stack")) / "functions.log"
     stack = LocalStack(config, function_log=str(log_path))

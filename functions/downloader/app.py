@@ -12,10 +12,9 @@ from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import ValidationError
-
 from pipeline import secret_store
 from pipeline.dal import retry_queue
 from pipeline.logic import downloads
@@ -25,6 +24,7 @@ from pipeline.magic_hour.errors import MagicHourError
 from pipeline.models.tasks import DownloadTask
 from pipeline.observability import logger, metrics, tracer
 from pipeline.settings import get_settings
+from pydantic import ValidationError
 
 processor = BatchProcessor(event_type=EventType.SQS)
 settings = get_settings()
@@ -67,13 +67,22 @@ def _retry_or_give_up(record: SQSRecord, task: DownloadTask, attempt: int, reaso
     metrics.add_metric(name="DownloadAttemptsFailed", unit="Count", value=1)
     if attempt >= settings.download_max_attempts:
         logger.error("download failed on its last attempt", extra={"job_id": task.job_id, "reason": reason})
-        downloads.fail_job(task.job_id, f"output {task.index} could not be downloaded after {attempt} attempts: {reason}")
+        downloads.fail_job(
+            task.job_id, f"output {task.index} could not be downloaded after {attempt} attempts: {reason}"
+        )
         raise RetryableRecordError(reason)  # SQS moves it to the dead-letter queue
     delays = settings.download_retry_delays_seconds or [0]
     delay = int(delays[min(attempt - 1, len(delays) - 1)])
-    logger.warning("download attempt failed; will retry",
-                   extra={"job_id": task.job_id, "index": task.index, "attempt": attempt, "delay": delay,
-                          "reason": reason})
+    logger.warning(
+        "download attempt failed; will retry",
+        extra={
+            "job_id": task.job_id,
+            "index": task.index,
+            "attempt": attempt,
+            "delay": delay,
+            "reason": reason,
+        },
+    )
     try:
         retry_queue.delay_next_attempt(_queue_url(record.event_source_arn), record.receipt_handle, delay)
     except Exception:  # the queue's own visibility timeout still brings it back
@@ -93,5 +102,7 @@ def _park(record: SQSRecord, task: DownloadTask | None, reason: str) -> None:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(
+        event=event, record_handler=handle_record, processor=processor, context=context
+    )

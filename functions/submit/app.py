@@ -7,7 +7,6 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from pipeline import secret_store
 from pipeline.http import client_id_of, error_response, json_response, raw_body
 from pipeline.logic import queries
@@ -85,13 +84,17 @@ def handle_not_found(_: Exception) -> Response[str]:
 
 
 @app.exception_handler(Exception)
-def handle_unexpected(error: Exception) -> Response[str]:
+def handle_unexpected(_: Exception) -> Response[str]:
     # Our own fault (a dependency down, a bug): logged with its trace, answered without one.
     logger.exception("unhandled error")
     metrics.add_metric(name="UnhandledErrors", unit="Count", value=1)
     return error_response(
-        ApiError(503, "service_unavailable", "the service could not complete the request; retry shortly",
-                 headers={"Retry-After": "2"})
+        ApiError(
+            503,
+            "service_unavailable",
+            "the service could not complete the request; retry shortly",
+            headers={"Retry-After": "2"},
+        )
     )
 
 

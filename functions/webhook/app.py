@@ -11,7 +11,6 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from pipeline import secret_store
 from pipeline.http import error_response, json_response, raw_body
 from pipeline.logic import webhook_delivery
@@ -58,7 +57,7 @@ def handle_not_found(_: Exception) -> Response[str]:
 
 
 @app.exception_handler(Exception)
-def handle_unexpected(error: Exception) -> Response[str]:
+def handle_unexpected(_: Exception) -> Response[str]:
     # A 5xx makes Magic Hour retry; every write above is conditional, so the retry is safe.
     logger.exception("webhook processing failed")
     metrics.add_metric(name="WebhookProcessingFailed", unit="Count", value=1)

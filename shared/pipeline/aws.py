@@ -6,7 +6,7 @@ AWS_ENDPOINT_URL_<SERVICE>) variables point the same code at AWS, the moto serve
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -21,16 +21,22 @@ if TYPE_CHECKING:
 _CONFIG = Config(retries={"max_attempts": 4, "mode": "standard"}, connect_timeout=3, read_timeout=30)
 
 
-@lru_cache(maxsize=None)
+@cache
 def dynamodb_table(name: str) -> Any:
     return boto3.resource("dynamodb", config=_CONFIG).Table(name)
 
 
 @lru_cache(maxsize=1)
 def s3_client() -> S3Client:
-    return boto3.client("s3", config=Config(
-        retries={"max_attempts": 6, "mode": "standard"}, signature_version="s3v4",
-        connect_timeout=3, read_timeout=60))
+    return boto3.client(
+        "s3",
+        config=Config(
+            retries={"max_attempts": 6, "mode": "standard"},
+            signature_version="s3v4",
+            connect_timeout=3,
+            read_timeout=60,
+        ),
+    )
 
 
 @lru_cache(maxsize=1)

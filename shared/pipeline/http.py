@@ -35,10 +35,14 @@ def client_id_of(event: APIGatewayProxyEvent) -> str:
     return key_id
 
 
-def json_response(status: int, payload: BaseModel | dict[str, Any], headers: dict[str, str] | None = None) -> Response[str]:
+def json_response(
+    status: int, payload: BaseModel | dict[str, Any], headers: dict[str, str] | None = None
+) -> Response[str]:
     body = payload.model_dump_json() if isinstance(payload, BaseModel) else json.dumps(payload)
     return Response(status_code=status, content_type=JSON, body=body, headers=headers or {})
 
 
 def error_response(error: ApiError) -> Response[str]:
-    return Response(status_code=error.status, content_type=JSON, body=error.body_json(), headers=error.headers)
+    return Response(
+        status_code=error.status, content_type=JSON, body=error.body_json(), headers=error.headers
+    )

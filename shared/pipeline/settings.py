@@ -14,8 +14,9 @@ class Settings(BaseModel):
     download_queue_url: str = ""
     output_bucket_name: str = "outputs"
     magic_hour_base_url: str = "https://api.magichour.ai"
-    magic_hour_api_key_secret: str = "magic-hour/api-key"
-    magic_hour_webhook_secret: str = "magic-hour/webhook-secret"
+    # Names (or ARNs) of the secrets, not the secrets themselves.
+    magic_hour_api_key_secret: str = "magic-hour/api-key"  # noqa: S105
+    magic_hour_webhook_secret: str = "magic-hour/webhook-secret"  # noqa: S105
     # Seconds a cached secret is trusted before Secrets Manager is asked again (rotation lag).
     secret_max_age_seconds: int = 300
     magic_hour_connect_timeout_seconds: float = 3.05

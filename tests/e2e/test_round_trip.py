@@ -11,9 +11,15 @@ import requests
 
 VIDEO = {
     "tool": "face-swap",
-    "input": {"start_seconds": 0, "end_seconds": 3,
-              "assets": {"video_source": "file", "video_file_path": "https://example.com/v.mp4",
-                         "image_file_path": "https://example.com/f.png"}},
+    "input": {
+        "start_seconds": 0,
+        "end_seconds": 3,
+        "assets": {
+            "video_source": "file",
+            "video_file_path": "https://example.com/v.mp4",
+            "image_file_path": "https://example.com/f.png",
+        },
+    },
     "name": "e2e video",
     "metadata": {"order": 17, "source": "e2e"},
 }
@@ -26,7 +32,9 @@ def _s3_bytes(aws: Any, s3_uri: str) -> bytes:
     return bytes(aws("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
 
 
-@pytest.mark.parametrize(("body", "kind", "outputs"), [(VIDEO, "video", 1), (IMAGE, "image", 4), (AUDIO, "audio", 1)])
+@pytest.mark.parametrize(
+    ("body", "kind", "outputs"), [(VIDEO, "video", 1), (IMAGE, "image", 4), (AUDIO, "audio", 1)]
+)
 def test_job_ends_completed_with_the_bytes_magic_hour_served(stack, aws, body, kind, outputs) -> None:
     answer = stack.post_job(body)
     assert answer.status_code == 202, answer.text
@@ -47,7 +55,10 @@ def test_job_ends_completed_with_the_bytes_magic_hour_served(stack, aws, body, k
         assert hashlib.sha256(stored).hexdigest() == output["sha256"] == served[output["index"]]["sha256"]
         assert len(stored) == output["size_bytes"] == served[output["index"]]["size_bytes"]
         # The presigned URL hands the same bytes to the caller.
-        assert hashlib.sha256(requests.get(output["download_url"], timeout=10).content).hexdigest() == output["sha256"]
+        assert (
+            hashlib.sha256(requests.get(output["download_url"], timeout=10).content).hexdigest()
+            == output["sha256"]
+        )
 
 
 def test_output_object_carries_its_sha256_and_job_id_as_metadata(stack, aws) -> None:

@@ -8,7 +8,6 @@ import uuid
 
 import pytest
 import requests
-
 from pipeline.logic.signature import sign
 
 GOOD = {"tool": "ai-voice-generator", "input": {"style": {"prompt": "hi", "voice_name": "Elon Musk"}}}
@@ -26,7 +25,9 @@ def _error(answer: requests.Response, status: int, code: str) -> dict:
 
 
 def _job_count(stack, key: str = "key-alpha") -> int:
-    return len(requests.get(f"{stack.api}/v1/jobs?limit=100", headers=stack.headers(key), timeout=10).json()["jobs"])
+    return len(
+        requests.get(f"{stack.api}/v1/jobs?limit=100", headers=stack.headers(key), timeout=10).json()["jobs"]
+    )
 
 
 @pytest.mark.parametrize(
@@ -42,7 +43,11 @@ def _job_count(stack, key: str = "key-alpha") -> int:
         (json.dumps({**GOOD, "metadata": {"a": {"nested": 1}}}).encode(), 422, "validation_failed"),
         (json.dumps({**GOOD, "metadata": {"big": "x" * 3000}}).encode(), 422, "validation_failed"),
         (json.dumps({**GOOD, "callback_url": "ftp://example.com/x"}).encode(), 422, "validation_failed"),
-        (json.dumps({"tool": "face-swap", "input": {"start_seconds": "zero"}}).encode(), 422, "validation_failed"),
+        (
+            json.dumps({"tool": "face-swap", "input": {"start_seconds": "zero"}}).encode(),
+            422,
+            "validation_failed",
+        ),
         (b"{" + b" " * (300 * 1024) + b"}", 413, "payload_too_large"),
     ],
 )
@@ -55,8 +60,13 @@ def test_bad_create_requests_get_a_precise_4xx_and_leave_no_job(stack, raw, stat
 
 
 def test_input_validation_points_at_the_field(stack) -> None:
-    error = _error(stack.post_job({"tool": "ai-image-generator", "input": {"image_count": 99, "style": {"prompt": "x"}}}),
-                   422, "validation_failed")
+    error = _error(
+        stack.post_job(
+            {"tool": "ai-image-generator", "input": {"image_count": 99, "style": {"prompt": "x"}}}
+        ),
+        422,
+        "validation_failed",
+    )
     assert error["details"][0]["loc"] == ["body", "input", "image_count"]
 
 
@@ -100,9 +110,14 @@ def test_same_idempotency_key_with_another_body_is_409(stack) -> None:
 
 @pytest.mark.parametrize(
     ("create_status", "status", "code", "kept"),
-    [(400, 422, "upstream_rejected", True), (422, 422, "upstream_rejected", True),
-     (402, 402, "insufficient_credits", True), (429, 429, "upstream_rate_limited", False),
-     (500, 503, "upstream_unavailable", False), (503, 503, "upstream_unavailable", False)],
+    [
+        (400, 422, "upstream_rejected", True),
+        (422, 422, "upstream_rejected", True),
+        (402, 402, "insufficient_credits", True),
+        (429, 429, "upstream_rate_limited", False),
+        (500, 503, "upstream_unavailable", False),
+        (503, 503, "upstream_unavailable", False),
+    ],
 )
 def test_magic_hour_failures_map_to_the_contract(stack, create_status, status, code, kept) -> None:
     stack.scenario(create_status=create_status)
@@ -133,8 +148,13 @@ def _webhook(stack, body: bytes, headers: dict[str, str]) -> requests.Response:
     return requests.post(f"{stack.api}/webhooks/magic-hour", data=body, headers=headers, timeout=10)
 
 
-EVENT = json.dumps({"type": "video.completed", "payload": {"id": "cunknownproject000000000000", "status": "complete",
-                                                           "downloads": []}}, separators=(",", ":")).encode()
+EVENT = json.dumps(
+    {
+        "type": "video.completed",
+        "payload": {"id": "cunknownproject000000000000", "status": "complete", "downloads": []},
+    },
+    separators=(",", ":"),
+).encode()
 
 
 @pytest.mark.parametrize(
@@ -160,8 +180,10 @@ def test_tampered_webhook_body_is_401(stack) -> None:
 
 
 def test_signed_but_malformed_webhooks_are_400(stack) -> None:
-    for body, code in ((b"{not json", "invalid_json"),
-                       (b'{"type":"video.exploded","payload":{"id":"x"}}', "unknown_event")):
+    for body, code in (
+        (b"{not json", "invalid_json"),
+        (b'{"type":"video.exploded","payload":{"id":"x"}}', "unknown_event"),
+    ):
         _error(_webhook(stack, body, _signed(stack, body)), 400, code)
 
 

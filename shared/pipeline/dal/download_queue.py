@@ -22,11 +22,10 @@ def send_download_tasks(tasks: Sequence[DownloadTask]) -> None:
         batch = tasks[start : start + _SQS_BATCH]
         answer = sqs_client().send_message_batch(
             QueueUrl=queue_url,
-            Entries=[
-                {"Id": str(task.index), "MessageBody": task.model_dump_json()}
-                for task in batch
-            ],
+            Entries=[{"Id": str(task.index), "MessageBody": task.model_dump_json()} for task in batch],
         )
         failed = answer.get("Failed", [])
         if failed:
-            raise QueueSendFailed(f"SQS refused {len(failed)} download message(s): {failed[0].get('Message')}")
+            raise QueueSendFailed(
+                f"SQS refused {len(failed)} download message(s): {failed[0].get('Message')}"
+            )

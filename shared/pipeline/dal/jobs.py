@@ -102,7 +102,11 @@ def transition(
 ) -> Job | None:
     """Move `job` to `to` if it is still in one of `allowed_from`. The updated job, or None when
     the job had already moved on (the write changed nothing)."""
-    assignments = {"status": to.value, "client_status": f"{job.client_id}#{to.value}", "updated_at": now_iso()}
+    assignments = {
+        "status": to.value,
+        "client_status": f"{job.client_id}#{to.value}",
+        "updated_at": now_iso(),
+    }
     assignments.update(sets or {})
     names = {f"#f{i}": field for i, field in enumerate(assignments)}
     values: dict[str, Any] = {f":v{i}": value for i, value in enumerate(assignments.values())}
@@ -166,7 +170,9 @@ def claim_queueing(job_id: str, lease_seconds: int) -> bool:
             ),
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues={
-                ":downloading": JobStatus.DOWNLOADING.value, ":no": False, ":now": now,
+                ":downloading": JobStatus.DOWNLOADING.value,
+                ":no": False,
+                ":now": now,
                 ":until": now + lease_seconds,
             },
         )
@@ -187,7 +193,8 @@ def record_output(job_id: str, output: StoredOutput) -> Job | None:
             ConditionExpression="#s = :downloading AND attribute_not_exists(outputs.#i)",
             ExpressionAttributeNames={"#i": str(output.index), "#s": "status"},
             ExpressionAttributeValues={
-                ":output": output.model_dump(), ":now": now_iso(),
+                ":output": output.model_dump(),
+                ":now": now_iso(),
                 ":downloading": JobStatus.DOWNLOADING.value,
             },
             ReturnValues="ALL_NEW",
@@ -216,7 +223,9 @@ def list_jobs(client_id: str, status: JobStatus | None, limit: int, cursor: str 
     else:
         index, key_condition = CLIENT_STATUS_INDEX, Key("client_status").eq(f"{client_id}#{status.value}")
     query: dict[str, Any] = {
-        "IndexName": index, "KeyConditionExpression": key_condition, "ScanIndexForward": False,
+        "IndexName": index,
+        "KeyConditionExpression": key_condition,
+        "ScanIndexForward": False,
         "Limit": limit,
     }
     if cursor:

@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 from pipeline.aws import s3_client
 from pipeline.settings import get_settings
 
-# One part in flight per thread, two threads: peak memory is about chunk × (2 + queue), whatever
+# One part in flight per thread, two threads: peak memory is about chunk x (2 + queue), whatever
 # the file size (measured in `make bench`). The classic transfer manager is used on purpose: the
 # CRT one ignores these bounds.
 _MULTIPART_THRESHOLD = 8 * 1024 * 1024
@@ -75,7 +75,9 @@ def set_metadata(key: str, content_type: str, metadata: dict[str, str]) -> None:
     """
     bucket = get_settings().output_bucket_name
     extra: dict[str, Any] = {
-        "ContentType": content_type, "Metadata": metadata, "MetadataDirective": "REPLACE",
+        "ContentType": content_type,
+        "Metadata": metadata,
+        "MetadataDirective": "REPLACE",
     }
     s3_client().copy({"Bucket": bucket, "Key": key}, bucket, key, ExtraArgs=extra)
 

@@ -35,21 +35,38 @@ def process(task: DownloadTask, magic_hour: MagicHourClient) -> Result:
     if str(task.index) in job.outputs:
         return Result(_complete_if_done(job), skipped=True)
     if job.status is not JobStatus.DOWNLOADING:
-        logger.info("job is not downloading; task dropped", extra={"job_id": job.job_id, "status": job.status})
+        logger.info(
+            "job is not downloading; task dropped", extra={"job_id": job.job_id, "status": job.status}
+        )
         return Result(job, skipped=True)
 
     fetched = _already_in_s3(task) or _fetch(task, magic_hour)
     stored = StoredOutput(
-        index=task.index, s3_key=fetched.key, size_bytes=fetched.size_bytes, sha256=fetched.sha256,
-        content_type=fetched.content_type, stored_at=now_iso(),
+        index=task.index,
+        s3_key=fetched.key,
+        size_bytes=fetched.size_bytes,
+        sha256=fetched.sha256,
+        content_type=fetched.content_type,
+        stored_at=now_iso(),
     )
     updated = job_store.record_output(task.job_id, stored)
     metrics.add_metric(name="OutputsStored", unit="Count", value=1)
     metrics.add_metric(name="OutputBytesStored", unit="Bytes", value=fetched.size_bytes)
-    logger.info("output stored", extra={"job_id": task.job_id, "index": task.index,
-                                        "size_bytes": fetched.size_bytes, "sha256": fetched.sha256})
+    logger.info(
+        "output stored",
+        extra={
+            "job_id": task.job_id,
+            "index": task.index,
+            "size_bytes": fetched.size_bytes,
+            "sha256": fetched.sha256,
+        },
+    )
     done = _complete_if_done(updated) if updated is not None else None
-    if done is not None and done.status is JobStatus.COMPLETED and get_settings().delete_project_after_download:
+    if (
+        done is not None
+        and done.status is JobStatus.COMPLETED
+        and get_settings().delete_project_after_download
+    ):
         _delete_project(done, magic_hour)
     return Result(done, skipped=False)
 
@@ -64,7 +81,9 @@ def _already_in_s3(task: DownloadTask) -> FetchedObject | None:
     facts = outputs.head(key)
     if facts is None or not facts.sha256:
         return None
-    return FetchedObject(key, facts.size_bytes, facts.sha256, facts.content_type or "application/octet-stream")
+    return FetchedObject(
+        key, facts.size_bytes, facts.sha256, facts.content_type or "application/octet-stream"
+    )
 
 
 def _fetch(task: DownloadTask, magic_hour: MagicHourClient) -> FetchedObject:
@@ -136,7 +155,9 @@ def _delete_project(job: Job, magic_hour: MagicHourClient) -> None:
         magic_hour.delete_project(job.kind, job.project_id)
     except MagicHourError as exc:
         # The files are safe in S3; a leftover project only costs Magic Hour storage.
-        logger.warning("could not delete project at Magic Hour", extra={"job_id": job.job_id, "error": exc.message})
+        logger.warning(
+            "could not delete project at Magic Hour", extra={"job_id": job.job_id, "error": exc.message}
+        )
 
 
 def fail_job(job_id: str, message: str) -> None:

@@ -8,6 +8,7 @@ import mimetypes
 import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import IO, cast
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -63,7 +64,9 @@ class _HashingReader(io.RawIOBase):
         try:
             chunk: bytes = self._raw.read(size if size and size > 0 else 1024 * 1024, decode_content=True)
         except Exception as exc:  # urllib3 raises several unrelated types for a broken stream
-            raise DownloadFailed(f"connection failed after {self.size} bytes: {exc.__class__.__name__}") from exc
+            raise DownloadFailed(
+                f"connection failed after {self.size} bytes: {exc.__class__.__name__}"
+            ) from exc
         if not chunk and self._declared is not None and self.size != self._declared:
             raise DownloadFailed(f"body ended after {self.size} of {self._declared} declared bytes")
         self.size += len(chunk)
@@ -92,7 +95,7 @@ def fetch_into_s3(
         key = key_for(extension)
         reader = _HashingReader(response, declared_length)
         try:
-            outputs.upload_stream(reader, key, content_type, metadata)
+            outputs.upload_stream(cast("IO[bytes]", reader), key, content_type, metadata)
         except DownloadFailed:
             raise
         except Exception as exc:
@@ -108,7 +111,9 @@ def fetch_into_s3(
 def _open(url: str, allowed_hosts: list[str], timeout: tuple[float, float]) -> requests.Response:
     for _ in range(_MAX_REDIRECTS + 1):
         if not host_allowed(url, allowed_hosts):
-            raise DownloadForbidden(f"refusing to fetch from a host that is not allowed: {urlsplit(url).hostname}")
+            raise DownloadForbidden(
+                f"refusing to fetch from a host that is not allowed: {urlsplit(url).hostname}"
+            )
         try:
             response = requests.get(url, stream=True, timeout=timeout, allow_redirects=False)
         except requests.RequestException as exc:
@@ -131,7 +136,7 @@ def extension_of(url: str, content_type: str) -> str:
     extension = posixpath.splitext(urlsplit(url).path)[1].lstrip(".").lower()
     if extension and extension.isalnum() and len(extension) <= 5:
         return extension
-    guessed = mimetypes.guessextension_of(content_type.split(";")[0].strip()) or ""
+    guessed = mimetypes.guess_extension(content_type.split(";")[0].strip()) or ""
     return guessed.lstrip(".")
 
 

@@ -89,7 +89,9 @@ def submit_once(submission: Submission, magic_hour: MagicHourClient, context: La
     job = job_store.get_job(job_id)
     if job is None:
         raise ApiError(
-            503, "service_unavailable", "an identical request is still being processed; retry shortly",
+            503,
+            "service_unavailable",
+            "an identical request is still being processed; retry shortly",
             headers={"Retry-After": "1"},
         )
     if job.request_fingerprint != submission.fingerprint:

@@ -31,7 +31,9 @@ def list_jobs(client_id: str, status: str | None, limit: str | None, cursor: str
         try:
             status_filter = JobStatus(status)
         except ValueError:
-            problems.append({"loc": ["query", "status"], "msg": f"must be one of {[s.value for s in JobStatus]}"})
+            problems.append(
+                {"loc": ["query", "status"], "msg": f"must be one of {[s.value for s in JobStatus]}"}
+            )
     page_size = DEFAULT_LIMIT
     if limit is not None:
         if not limit.isdigit() or not 1 <= int(limit) <= MAX_LIMIT:

@@ -33,6 +33,8 @@ def verify(
         raise InvalidSignature("timestamp outside the accepted window")
     presented = signature.strip().lower()
     # compare_digest on every secret (no early exit) keeps timing independent of which one matched.
-    matches = [hmac.compare_digest(sign(secret, timestamp, raw_body), presented) for secret in secrets if secret]
+    matches = [
+        hmac.compare_digest(sign(secret, timestamp, raw_body), presented) for secret in secrets if secret
+    ]
     if not any(matches):
         raise InvalidSignature("signature does not match")

@@ -77,7 +77,8 @@ def parse_submission(
         raise ApiError(400, "invalid_json", "request body must be a JSON object")
     if isinstance(document.get("tool"), str) and find_tool(document["tool"]) is None:
         raise ApiError(
-            400, "unknown_tool",
+            400,
+            "unknown_tool",
             f"'{document['tool'][:100]}' is not a Magic Hour tool this deployment accepts; "
             "GET /v1/tools lists them",
         )
@@ -131,7 +132,9 @@ def submit(submission: Submission, job_id: str, magic_hour: MagicHourClient) -> 
     that already existed: that is a retry, and the first attempt owns the project."""
     request = submission.request
     now = now_iso()
-    project_name = ids.project_name_for(job_id, request.name or str(request.input.get("name") or request.tool))
+    project_name = ids.project_name_for(
+        job_id, request.name or str(request.input.get("name") or request.tool)
+    )
     job = Job(
         job_id=job_id,
         client_id=submission.client_id,
@@ -158,7 +161,9 @@ def submit(submission: Submission, job_id: str, magic_hour: MagicHourClient) -> 
     try:
         created = magic_hour.create_project(request.tool, body)
     except (MagicHourRejected, MagicHourPaymentRequired) as refusal:
-        code = "insufficient_credits" if isinstance(refusal, MagicHourPaymentRequired) else "upstream_rejected"
+        code = (
+            "insufficient_credits" if isinstance(refusal, MagicHourPaymentRequired) else "upstream_rejected"
+        )
         metrics.add_metric(name="MagicHourCreateRefused", unit="Count", value=1)
         failed = job_store.fail(
             job, JobError(code=code, message=refusal.message, source="submit"), [JobStatus.SUBMITTING]
@@ -167,10 +172,13 @@ def submit(submission: Submission, job_id: str, magic_hour: MagicHourClient) -> 
     except MagicHourOutcomeUnknown as unknown:
         # The project may exist; keep the job `submitting` so the webhook (by name) or the sweep can
         # settle it. Creating again here could charge twice.
-        logger.warning("Magic Hour create outcome unknown", extra={"job_id": job_id, "error": unknown.message})
+        logger.warning(
+            "Magic Hour create outcome unknown", extra={"job_id": job_id, "error": unknown.message}
+        )
         metrics.add_metric(name="MagicHourCreateOutcomeUnknown", unit="Count", value=1)
         raise ApiError(
-            503, "upstream_unavailable",
+            503,
+            "upstream_unavailable",
             f"Magic Hour did not answer in time; job {job_id} is kept and will be settled. "
             "Retry with the same Idempotency-Key to see it.",
             details=[{"loc": ["job_id"], "msg": job_id}],
@@ -190,7 +198,8 @@ def submit(submission: Submission, job_id: str, magic_hour: MagicHourClient) -> 
 
 def idempotency_conflict() -> ApiError:
     return ApiError(
-        409, "idempotency_conflict",
+        409,
+        "idempotency_conflict",
         "this Idempotency-Key was used with a different request body",
     )
 
@@ -198,7 +207,9 @@ def idempotency_conflict() -> ApiError:
 def _map_transient(failure: MagicHourError) -> ApiError:
     if isinstance(failure, MagicHourRateLimited):
         return ApiError(
-            429, "upstream_rate_limited", f"Magic Hour is rate limiting: {failure.message}",
+            429,
+            "upstream_rate_limited",
+            f"Magic Hour is rate limiting: {failure.message}",
             headers={"Retry-After": str(failure.retry_after_seconds)},
         )
     if isinstance(failure, MagicHourAuthFailed):
@@ -207,11 +218,15 @@ def _map_transient(failure: MagicHourError) -> ApiError:
         return ApiError(502, "upstream_misconfigured", "Magic Hour rejected this deployment's API key")
     if isinstance(failure, MagicHourUnavailable):
         return ApiError(
-            503, "upstream_unavailable", f"Magic Hour is unavailable: {failure.message}",
+            503,
+            "upstream_unavailable",
+            f"Magic Hour is unavailable: {failure.message}",
             headers={"Retry-After": UNAVAILABLE_RETRY_AFTER},
         )
     return ApiError(
-        503, "upstream_unavailable", f"Magic Hour answered unexpectedly: {failure.message}",
+        503,
+        "upstream_unavailable",
+        f"Magic Hour answered unexpectedly: {failure.message}",
         headers={"Retry-After": UNAVAILABLE_RETRY_AFTER},
     )
 
@@ -222,7 +237,9 @@ def refusal_error(job: Job) -> ApiError | None:
         status = _KEPT_FAILURES.get(job.error.code)
         if status is not None:
             return ApiError(
-                status, job.error.code, job.error.message,
+                status,
+                job.error.code,
+                job.error.message,
                 details=[{"loc": ["job_id"], "msg": job.job_id}],
             )
     return None

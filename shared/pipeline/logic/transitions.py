@@ -80,8 +80,11 @@ def apply(update: ProjectUpdate) -> Outcome:
         error = update.error or ProjectError()
         moved = job_store.fail(
             job,
-            JobError(code=error.code, message=error.message or "Magic Hour could not render the job",
-                     source="magic_hour"),
+            JobError(
+                code=error.code,
+                message=error.message or "Magic Hour could not render the job",
+                source="magic_hour",
+            ),
             [JobStatus.QUEUED, JobStatus.RENDERING],
         )
     elif update.event == "canceled":
@@ -134,8 +137,12 @@ def _queue(job: Job, update: ProjectUpdate) -> None:
     assert job.project_id is not None
     tasks = [
         DownloadTask(
-            job_id=job.job_id, project_id=job.project_id, kind=job.kind, index=index,
-            url=download.url, expires_at=download.expires_at,
+            job_id=job.job_id,
+            project_id=job.project_id,
+            kind=job.kind,
+            index=index,
+            url=download.url,
+            expires_at=download.expires_at,
         )
         for index, download in enumerate(update.downloads)
     ]

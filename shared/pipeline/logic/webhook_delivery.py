@@ -15,7 +15,12 @@ _EVENT_ADAPTER: TypeAdapter[WebhookEvent] = TypeAdapter(WebhookEvent)
 
 
 def authenticate(
-    raw_body: bytes, timestamp: str | None, signature: str | None, secrets: list[str], now: int, tolerance: int
+    raw_body: bytes,
+    timestamp: str | None,
+    signature: str | None,
+    secrets: list[str],
+    now: int,
+    tolerance: int,
 ) -> None:
     if len(raw_body) > MAX_WEBHOOK_BYTES:
         raise ApiError(413, "payload_too_large", "webhook body is over 1 MB")
@@ -40,12 +45,12 @@ def parse(raw_body: bytes) -> WebhookEvent:
             raise ApiError(400, "invalid_json", "webhook body is not a JSON object") from exc
         if any(error["type"] in ("union_tag_invalid", "union_tag_not_found") for error in exc.errors()):
             logger.error("signed webhook of unknown type")
-            raise ApiError(
-                400, "unknown_event", f"event type must be one of {sorted(EVENT_TYPES)}"
-            ) from exc
+            raise ApiError(400, "unknown_event", f"event type must be one of {sorted(EVENT_TYPES)}") from exc
         logger.error("signed webhook does not match its event schema", extra={"errors": exc.errors()[:3]})
         raise ApiError(
-            400, "invalid_event", "webhook payload does not match its event schema",
+            400,
+            "invalid_event",
+            "webhook payload does not match its event schema",
             details=[{"loc": list(error["loc"]), "msg": error["msg"]} for error in exc.errors()[:10]],
         ) from exc
     return event

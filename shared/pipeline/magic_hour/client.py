@@ -62,7 +62,11 @@ class MagicHourClient:
         headers = {"Authorization": f"Bearer {self._api_key()}", "Accept": "application/json"}
         try:
             response = self._session.request(
-                method, self._base_url + path, json=json, headers=headers, timeout=self._timeout,
+                method,
+                self._base_url + path,
+                json=json,
+                headers=headers,
+                timeout=self._timeout,
                 allow_redirects=False,
             )
         except requests.ConnectTimeout as exc:

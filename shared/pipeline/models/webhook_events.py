@@ -54,11 +54,11 @@ class _Event(BaseModel):
 
     @property
     def kind(self) -> Kind:
-        return EVENT_TYPES[self.type][0]  # type: ignore[attr-defined, no-any-return]
+        return EVENT_TYPES[self.type][0]  # type: ignore[attr-defined]
 
     @property
     def event(self) -> EventName:
-        return EVENT_TYPES[self.type][1]  # type: ignore[attr-defined, no-any-return]
+        return EVENT_TYPES[self.type][1]  # type: ignore[attr-defined]
 
 
 class VideoStarted(_Event):

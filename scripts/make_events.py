@@ -1,0 +1,124 @@
+"""Regenerate the sample events in events/ (python scripts/make_events.py).
+
+API Gateway events are built by the local gateway itself, so the samples are exactly what the
+functions get locally; the webhook sample carries a valid signature for the documented test secret
+`whsec_test_secret` (Magic Hour's test vector from API.md).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "shared")]
+
+from pipeline.logic.signature import sign  # noqa: E402
+
+from local.gateway import Gateway  # noqa: E402
+from local.template import Template, load_template  # noqa: E402
+
+EVENTS = ROOT / "events"
+TEST_SECRET = "whsec_test_secret"
+VECTOR_TIMESTAMP = "1729314984"
+VECTOR_BODY = (
+    '{"type":"video.completed","payload":{"id":"clx7uu86w0a5qp55yxz315r6r","status":"complete",'
+    '"downloads":[{"url":"https://videos.magichour.ai/id/output.mp4","expires_at":"2024-10-19T05:16:19.027Z"}]}}'
+)
+
+
+def api_event(
+    gateway: Gateway,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+    query: str = "",
+) -> dict[str, object]:
+    found = gateway.match(method, path)
+    assert found is not None, path
+    route, params = found
+    all_headers = {"Host": "localhost:3000", "User-Agent": "sample", **(headers or {})}
+    if route.api_key_required:
+        all_headers["x-api-key"] = "dev-key"
+    return gateway.build_event(
+        route, params, method, path, query, list(all_headers.items()), body, all_headers.get("x-api-key")
+    )
+
+
+def main() -> None:
+    template = Template(load_template())
+    gateway = Gateway(
+        template.routes(),
+        template.gateway_responses(),
+        {"dev-key": "local"},
+        lambda *_: None,  # type: ignore[arg-type]
+        "local",
+    )
+    create = {
+        "tool": "ai-image-generator",
+        "input": {"image_count": 2, "style": {"prompt": "a lighthouse at dawn"}},
+        "name": "sample",
+        "metadata": {"order_id": "A-17"},
+    }
+    samples: dict[str, object] = {
+        "submit-create-job.json": api_event(
+            gateway,
+            "POST",
+            "/v1/jobs",
+            json.dumps(create).encode(),
+            {"Content-Type": "application/json", "Idempotency-Key": "sample-0001"},
+        ),
+        "submit-get-job.json": api_event(gateway, "GET", "/v1/jobs/job_aaaaaaaaaaaaaaaaaaaaaaaaaa"),
+        "submit-list-jobs.json": api_event(gateway, "GET", "/v1/jobs", query="status=completed&limit=10"),
+        "submit-list-tools.json": api_event(gateway, "GET", "/v1/tools"),
+        "webhook-video-completed.json": api_event(
+            gateway,
+            "POST",
+            "/webhooks/magic-hour",
+            VECTOR_BODY.encode(),
+            {
+                "Content-Type": "application/json",
+                "magic-hour-event-timestamp": VECTOR_TIMESTAMP,
+                "magic-hour-event-signature": sign(TEST_SECRET, VECTOR_TIMESTAMP, VECTOR_BODY.encode()),
+            },
+        ),
+        "downloader-sqs-batch.json": {
+            "Records": [
+                {
+                    "messageId": "b7f9ef43-4bfb-4f2e-9e2e-7a1c7f1d2a01",
+                    "receiptHandle": "sample-receipt-handle",
+                    "body": json.dumps(
+                        {
+                            "job_id": "job_aaaaaaaaaaaaaaaaaaaaaaaaaa",
+                            "project_id": "clx7uu86w0a5qp55yxz315r6r",
+                            "kind": "video",
+                            "index": 0,
+                            "url": "https://videos.magichour.ai/id/output.mp4",
+                            "expires_at": "2024-10-19T05:16:19.027Z",
+                        }
+                    ),
+                    "attributes": {
+                        "ApproximateReceiveCount": "1",
+                        "SentTimestamp": "1729314984000",
+                        "SenderId": "AIDAEXAMPLE",
+                        "ApproximateFirstReceiveTimestamp": "1729314984001",
+                    },
+                    "messageAttributes": {},
+                    "md5OfBody": "0" * 32,
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:magic-hour-local-DownloadQueue",
+                    "awsRegion": "us-east-1",
+                }
+            ]
+        },
+    }
+    EVENTS.mkdir(exist_ok=True)
+    for name, event in samples.items():
+        (EVENTS / name).write_text(json.dumps(event, indent=2) + "\n")
+        print(f"wrote events/{name}")
+
+
+if __name__ == "__main__":
+    main()
