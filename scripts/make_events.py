@@ -14,10 +14,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "shared")]
 
-from pipeline.logic.signature import sign  # noqa: E402
-
 from local.gateway import Gateway  # noqa: E402
 from local.template import Template, load_template  # noqa: E402
+from pipeline.logic.signature import sign  # noqa: E402
 
 EVENTS = ROOT / "events"
 TEST_SECRET = "whsec_test_secret"

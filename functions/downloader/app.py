@@ -15,6 +15,8 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+
 from pipeline import secret_store
 from pipeline.dal import retry_queue
 from pipeline.logic import downloads
@@ -24,7 +26,6 @@ from pipeline.magic_hour.errors import MagicHourError
 from pipeline.models.tasks import DownloadTask
 from pipeline.observability import logger, metrics, tracer
 from pipeline.settings import get_settings
-from pydantic import ValidationError
 
 processor = BatchProcessor(event_type=EventType.SQS)
 settings = get_settings()

@@ -11,6 +11,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from pipeline import secret_store
 from pipeline.http import error_response, json_response, raw_body
 from pipeline.logic import webhook_delivery

@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 import requests
+
 from pipeline.logic.signature import sign
 
 GOOD = {"tool": "ai-voice-generator", "input": {"style": {"prompt": "hi", "voice_name": "Elon Musk"}}}

@@ -7,6 +7,7 @@ a job backwards: DynamoDB refuses the write and the caller learns nothing change
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -154,6 +155,12 @@ def mark_downloads_queued(job_id: str) -> None:
         UpdateExpression="SET downloads_queued = :yes REMOVE queue_lease_until",
         ExpressionAttributeValues={":yes": True},
     )
+
+
+def release_queueing(job_id: str) -> None:
+    """Best effort: when this fails too, the lease simply runs out."""
+    with contextlib.suppress(ClientError):
+        _table().update_item(Key={"job_id": job_id}, UpdateExpression="REMOVE queue_lease_until")
 
 
 def claim_queueing(job_id: str, lease_seconds: int) -> bool:

@@ -146,6 +146,11 @@ def _queue(job: Job, update: ProjectUpdate) -> None:
         )
         for index, download in enumerate(update.downloads)
     ]
-    download_queue.send_download_tasks(tasks)
+    try:
+        download_queue.send_download_tasks(tasks)
+    except Exception:
+        # Let the sender's retry take over at once instead of waiting out the lease.
+        job_store.release_queueing(job.job_id)
+        raise
     job_store.mark_downloads_queued(job.job_id)
     metrics.add_metric(name="DownloadsQueued", unit="Count", value=len(tasks))

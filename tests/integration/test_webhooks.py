@@ -1,0 +1,178 @@
+"""The webhook receiver through the local stack over HTTP: authentic, idempotent, order-proof.
+
+Each test switches the simulator's own webhooks off, lets the project finish, and then delivers
+the events it wants (in the order and number it wants) through the simulator's signed
+`POST /_sim/webhooks`, exactly as Magic Hour would send them.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any
+
+import pytest
+import requests
+
+from pipeline import ids
+from pipeline.logic.signature import sign
+
+JOBS = {
+    "video": {"tool": "text-to-video", "input": {"end_seconds": 2, "style": {"prompt": "waves"}}},
+    "image": {"tool": "ai-image-generator", "input": {"image_count": 3, "style": {"prompt": "a fox"}}},
+    "audio": {"tool": "ai-voice-generator", "input": {"style": {"prompt": "hi", "voice_name": "Elon Musk"}}},
+}
+
+
+def quiet_job(stack, kind: str, outcome: str = "complete") -> tuple[dict[str, Any], dict[str, Any]]:
+    """A job whose project finished at the simulator without telling us: (job, project as Magic
+    Hour's GET returns it)."""
+    stack.scenario(webhook_send=False, render_seconds=0.1, outcome=outcome)
+    job = stack.post_job(JOBS[kind]).json()
+    assert job["status"] == "queued", job
+    deadline = time.monotonic() + 10
+    while stack.sim_project(job["project_id"])["status"] not in ("complete", "error", "canceled"):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    project = requests.get(
+        f"{stack.magic_hour}/v1/{kind}-projects/{job['project_id']}",
+        headers={"Authorization": f"Bearer {stack.stack.config.magic_hour_api_key}"}, timeout=5,
+    ).json()
+    return job, project
+
+
+def deliver(stack, event_type: str, payload: dict[str, Any]) -> int:
+    answer = requests.post(f"{stack.magic_hour}/_sim/webhooks", json={"type": event_type, "payload": payload},
+                           timeout=30)
+    answer.raise_for_status()
+    return int(answer.json()["status_code"])
+
+
+def downloads(stack) -> int:
+    return stack.sim_stats()["downloads"]
+
+
+@pytest.mark.parametrize("kind", ["video", "image", "audio"])
+def test_started_then_completed_ends_completed(stack, kind) -> None:
+    job, project = quiet_job(stack, kind)
+    assert deliver(stack, f"{kind}.started", {**project, "status": "rendering", "downloads": []}) == 200
+    assert stack.get_job(job["job_id"]).json()["status"] == "rendering"
+    assert deliver(stack, f"{kind}.completed", project) == 200
+    done = stack.wait_for(job["job_id"], {"completed", "failed"})
+    assert done["status"] == "completed"
+    assert len(done["outputs"]) == len(project["downloads"])
+
+
+@pytest.mark.parametrize("kind", ["video", "image", "audio"])
+def test_errored_fails_the_job_with_magic_hours_error(stack, kind) -> None:
+    job, project = quiet_job(stack, kind, outcome="error")
+    error = {"code": "no_source_face", "message": "No face found in the source image"}
+    assert deliver(stack, f"{kind}.errored", {**project, "status": "error", "error": error}) == 200
+    failed = stack.get_job(job["job_id"]).json()
+    assert failed["status"] == "failed"
+    assert failed["error"] == {**error, "source": "magic_hour"}
+    # A late `started` does not bring it back.
+    assert deliver(stack, f"{kind}.started", {**project, "status": "rendering"}) == 200
+    assert stack.get_job(job["job_id"]).json()["status"] == "failed"
+
+
+def test_completed_before_started_works_and_started_changes_nothing(stack) -> None:
+    job, project = quiet_job(stack, "video")
+    assert deliver(stack, "video.completed", project) == 200
+    assert stack.wait_for(job["job_id"], {"completed"})["status"] == "completed"
+    before = stack.get_job(job["job_id"]).json()
+    assert deliver(stack, "video.started", {**project, "status": "rendering"}) == 200
+    after = stack.get_job(job["job_id"]).json()
+    assert after["status"] == "completed"
+    assert after["updated_at"] == before["updated_at"]
+
+
+def test_ten_concurrent_duplicates_queue_one_download_per_output(stack) -> None:
+    job, project = quiet_job(stack, "image")
+    assert len(project["downloads"]) == 3
+    before = downloads(stack)
+    statuses: list[int] = []
+    barrier = threading.Barrier(10)
+
+    def send() -> None:
+        barrier.wait()
+        statuses.append(deliver(stack, "image.completed", project))
+
+    threads = [threading.Thread(target=send) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [200] * 10
+    done = stack.wait_for(job["job_id"], {"completed", "failed"})
+    assert done["status"] == "completed"
+    time.sleep(1.5)  # any extra message would have been downloaded by now
+    assert downloads(stack) - before == 3
+
+
+def test_duplicate_delivery_later_changes_nothing(stack) -> None:
+    job, project = quiet_job(stack, "audio")
+    assert deliver(stack, "audio.completed", project) == 200
+    done = stack.wait_for(job["job_id"], {"completed"})
+    before = downloads(stack)
+    assert deliver(stack, "audio.completed", project) == 200
+    time.sleep(1.0)
+    assert downloads(stack) == before
+    assert stack.get_job(job["job_id"]).json()["updated_at"] == done["updated_at"]
+
+
+def test_unknown_project_is_acknowledged_and_writes_nothing(stack) -> None:
+    payload = {"id": "cunknown00000000000000000", "name": "made in the web app", "status": "complete",
+               "downloads": [{"url": f"{stack.magic_hour}/nowhere.mp4", "expires_at": None}]}
+    before = downloads(stack)
+    assert deliver(stack, "video.completed", payload) == 200
+    time.sleep(0.5)
+    assert downloads(stack) == before
+
+
+def test_project_name_attaches_an_orphaned_submitting_job(stack, aws) -> None:
+    """Submit wrote the job, Magic Hour created the project, and our write of its id never happened
+    (a crash or a timeout): the first webhook adopts the project by the job id in its name."""
+    from pipeline.dal.jobs import _to_item
+    from pipeline.models.job import Job, JobStatus
+
+    job_id = ids.new_job_id()
+    name = ids.project_name_for(job_id, "orphan")
+    orphan = Job(job_id=job_id, client_id="client-alpha", tool="ai-voice-generator", kind="audio",
+                 status=JobStatus.SUBMITTING, created_at="2026-11-23T00:00:00.000Z",
+                 updated_at="2026-11-23T00:00:00.000Z", magic_hour_name=name)
+    table = stack.stack.resolver.refs["JobsTable"]
+    aws("dynamodb").put_item(TableName=table, Item=_dynamo(_to_item(orphan)))
+    assert stack.get_job(job_id).json()["status"] == "submitting"
+
+    stack.scenario(render_seconds=0.3)  # the simulator's own webhooks do the rest
+    created = requests.post(
+        f"{stack.magic_hour}/v1/ai-voice-generator",
+        json={"name": name, "style": {"prompt": "hi", "voice_name": "Elon Musk"}},
+        headers={"Authorization": f"Bearer {stack.stack.config.magic_hour_api_key}"}, timeout=5,
+    ).json()
+    done = stack.wait_for(job_id, {"completed", "failed"})
+    assert done["status"] == "completed"
+    assert done["project_id"] == created["id"]
+
+
+def test_base64_encoded_body_verifies_on_the_exact_bytes(stack) -> None:
+    job, project = quiet_job(stack, "video")
+    body = json.dumps({"type": "video.completed", "payload": project}, separators=(",", ":")).encode()
+    timestamp = str(int(time.time()))
+    # application/octet-stream makes the gateway hand the body over base64-encoded.
+    answer = requests.post(
+        f"{stack.api}/webhooks/magic-hour", data=body, timeout=10,
+        headers={"Content-Type": "application/octet-stream", "magic-hour-event-timestamp": timestamp,
+                 "magic-hour-event-signature": sign(stack.webhook_secret, timestamp, body)},
+    )
+    assert answer.status_code == 200, answer.text
+    assert stack.wait_for(job["job_id"], {"completed"})["status"] == "completed"
+
+
+def _dynamo(item: dict[str, Any]) -> dict[str, Any]:
+    from boto3.dynamodb.types import TypeSerializer
+
+    serializer = TypeSerializer()
+    return {key: serializer.serialize(value) for key, value in item.items()}
