@@ -15,10 +15,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pipeline.logic.signature import sign
-
 from local.config import LocalConfig
 from local.stack import LocalStack
+from pipeline.logic.signature import sign
 
 
 def resign(event: dict[str, Any], secret: str) -> dict[str, Any]:

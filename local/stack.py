@@ -14,6 +14,7 @@ import requests
 
 from local import resources
 from local.config import LocalConfig
+from local.faults import FaultProxy
 from local.gateway import Gateway, serve
 from local.runtime import FunctionPool, Invocation
 from local.simulator import SimulatorConfig, start_simulator
@@ -41,9 +42,15 @@ def _port_free(host: str, port: int) -> bool:
 
 class LocalStack:
     def __init__(
-        self, config: LocalConfig, function_log: str | None = None, log_requests: bool = False
+        self,
+        config: LocalConfig,
+        function_log: str | None = None,
+        log_requests: bool = False,
+        fault_injection: bool = False,
     ) -> None:
         self.config = config
+        self.fault_injection = fault_injection
+        self.faults: FaultProxy | None = None
         self.log_requests = log_requests
         self.function_log = function_log
         self.template = Template(load_template())
@@ -67,6 +74,9 @@ class LocalStack:
                     f"local stack: port {port} ({name}) is in use; stop what uses it or set its LOCAL_*_PORT"
                 )
         self._start_moto()
+        if self.fault_injection:
+            self.faults = FaultProxy(config.aws_url, config.host)
+            self.faults.start()
         self._simulator = start_simulator(
             SimulatorConfig(
                 host=config.host,
@@ -124,6 +134,8 @@ class LocalStack:
             self._simulator.stop()
         for pool in self.pools.values():
             pool.shutdown()
+        if self.faults is not None:
+            self.faults.stop()
         if self._moto is not None:
             self._moto.terminate()
             try:
@@ -146,7 +158,11 @@ class LocalStack:
 
     def runtime_environment(self, function: str, memory: int, timeout: int) -> dict[str, str]:
         """What the Lambda runtime itself puts in a function's environment, pointed at moto."""
+        faults = {}
+        if self.faults is not None:
+            faults = {"AWS_ENDPOINT_URL_DYNAMODB": self.faults.url, "AWS_ENDPOINT_URL_SQS": self.faults.url}
         return {
+            **faults,
             "AWS_ENDPOINT_URL": self.config.aws_url,
             "AWS_DEFAULT_REGION": self.config.region,
             "AWS_REGION": self.config.region,

@@ -90,7 +90,7 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackHandl
         download_retry_delays="1,1,1,1,1",
     )
     log_path = Path(tmp_path_factory.mktemp("stack")) / "functions.log"
-    stack = LocalStack(config, function_log=str(log_path))
+    stack = LocalStack(config, function_log=str(log_path), fault_injection=True)
     stack.start()
     try:
         yield StackHandle(config.api_url, config.aws_url, config.magic_hour_url, WEBHOOK_SECRET, stack)
@@ -105,6 +105,7 @@ def stack(local_stack: StackHandle) -> Iterator[StackHandle]:
     local_stack.scenario(render_seconds=0.3)
     yield local_stack
     requests.delete(f"{local_stack.magic_hour}/_sim/scenario", timeout=5)
+    local_stack.stack.faults.clear()
 
 
 @pytest.fixture

@@ -176,3 +176,28 @@ def _dynamo(item: dict[str, Any]) -> dict[str, Any]:
 
     serializer = TypeSerializer()
     return {key: serializer.serialize(value) for key, value in item.items()}
+
+
+@pytest.mark.parametrize(
+    ("operation", "after"),
+    [
+        ("UpdateItem", 0),  # DynamoDB down before the job moves: nothing changed, the retry does it all
+        ("SendMessageBatch", 0),  # the job moved, then SQS failed: the retry queues the downloads
+        ("UpdateItem", 1),  # downloads queued, then recording that failed: nothing is queued twice
+    ],
+)
+def test_failure_midway_then_magic_hours_retry_loses_nothing(stack, operation, after) -> None:
+    job, project = quiet_job(stack, "image")
+    before = downloads(stack)
+    # The dependency is down for the whole first delivery (boto3's own retries included)...
+    stack.stack.faults.inject(operation, count=1000, after=after)
+    assert deliver(stack, "image.completed", project) == 503
+    assert stack.get_job(job["job_id"]).json()["status"] in ("queued", "downloading")
+    # ...and back for Magic Hour's retry of the same delivery.
+    stack.stack.faults.clear()
+    assert deliver(stack, "image.completed", project) == 200
+    done = stack.wait_for(job["job_id"], {"completed", "failed"})
+    assert done["status"] == "completed"
+    assert len(done["outputs"]) == 3
+    time.sleep(1.0)
+    assert downloads(stack) - before == 3
