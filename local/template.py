@@ -135,7 +135,9 @@ class Resolver:
                 return self.attributes[(logical, attribute)]
             return self._ref(token)
 
-        return re.sub(r"\$\{([^}!]+)\}", replace, text)
+        # "${!Literal}" is CloudFormation's escape for a literal "${Literal}".
+        resolved = re.sub(r"\$\{([^}!][^}]*)\}", replace, text)
+        return resolved.replace("${!", "${")
 
 
 class Template:

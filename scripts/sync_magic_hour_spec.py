@@ -5,7 +5,7 @@ Usage: python scripts/sync_magic_hour_spec.py [path/to/openapi.json]
 Writes shared/pipeline/data/magic_hour_tools.json: for each create endpoint, its kind (from the
 project GET it belongs to), its required fields and its request body as a JSON Schema (draft 7)
 that rejects unknown fields. The product never reads the spec at run time; updating to a new spec
-is running this script and committing the result (tests/unit/test_tool_catalogue.py checks the two
+is running this script and committing the result (tests/unit/test_catalogue.py checks the two
 agree when the spec is beside the project).
 """
 

@@ -62,7 +62,11 @@ def check_input(tool: Tool, tool_input: dict[str, Any]) -> InputProblem | None:
 
 def _location(problem: SchemaValidationError) -> tuple[str | int, ...]:
     # fastjsonschema paths start with "data"; ours start at the request body.
-    path = [part for part in (problem.path or [])][1:]
+    path: list[str | int] = list(problem.path or [])[1:]
+    if problem.rule == "required" and isinstance(problem.value, dict):
+        # Point at the missing field itself, not at the object that lacks it.
+        missing = [field for field in problem.rule_definition or [] if field not in problem.value]
+        path.extend(missing[:1])
     return ("body", "input", *path)
 
 

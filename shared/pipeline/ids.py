@@ -13,7 +13,7 @@ import secrets
 
 JOB_ID_PREFIX = "job_"
 _JOB_ID_BODY = 26
-JOB_ID_PATTERN = re.compile(rf"^{JOB_ID_PREFIX}[a-z2-7]{{{_JOB_ID_BODY}}}$")
+JOB_ID_PATTERN = re.compile(rf"{JOB_ID_PREFIX}[a-z2-7]{{{_JOB_ID_BODY}}}")
 _NAME_TAG = re.compile(rf"\[({JOB_ID_PREFIX}[a-z2-7]{{{_JOB_ID_BODY}}})\]\s*$")
 MAGIC_HOUR_NAME_MAX = 200
 
@@ -33,7 +33,7 @@ def job_id_for_idempotency_key(client_id: str, idempotency_key: str) -> str:
 
 
 def is_job_id(value: str) -> bool:
-    return bool(JOB_ID_PATTERN.match(value))
+    return bool(JOB_ID_PATTERN.fullmatch(value))
 
 
 def project_name_for(job_id: str, label: str) -> str:

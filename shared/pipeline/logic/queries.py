@@ -36,7 +36,7 @@ def list_jobs(client_id: str, status: str | None, limit: str | None, cursor: str
             )
     page_size = DEFAULT_LIMIT
     if limit is not None:
-        if not limit.isdigit() or not 1 <= int(limit) <= MAX_LIMIT:
+        if not (limit.isascii() and limit.isdigit() and len(limit) <= 3) or not 1 <= int(limit) <= MAX_LIMIT:
             problems.append({"loc": ["query", "limit"], "msg": f"must be an integer from 1 to {MAX_LIMIT}"})
         else:
             page_size = int(limit)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Sequence
+
+_INTEGER = re.compile(r"-?[0-9]{1,15}")
+_HEX_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class InvalidSignature(Exception):
@@ -27,11 +31,13 @@ def verify(
     if not timestamp or not signature:
         raise InvalidSignature("signature headers missing")
     timestamp = timestamp.strip()
-    if not timestamp.isascii() or not timestamp.lstrip("-").isdigit():
+    if not _INTEGER.fullmatch(timestamp):
         raise InvalidSignature("timestamp is not an integer")
     if abs(now - int(timestamp)) > tolerance_seconds:
         raise InvalidSignature("timestamp outside the accepted window")
     presented = signature.strip().lower()
+    if not _HEX_SHA256.fullmatch(presented):
+        raise InvalidSignature("signature is not 64 hex characters")
     # compare_digest on every secret (no early exit) keeps timing independent of which one matched.
     matches = [
         hmac.compare_digest(sign(secret, timestamp, raw_body), presented) for secret in secrets if secret

@@ -70,7 +70,7 @@ def parse_submission(
     if idempotency_key is not None:
         _check_idempotency_key(idempotency_key)
     try:
-        document = json.loads(raw_body)
+        document = json.loads(raw_body, parse_constant=_refuse_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, "invalid_json", "request body is not valid JSON") from exc
     if not isinstance(document, dict):
@@ -106,6 +106,11 @@ def parse_submission(
         fingerprint=hashlib.sha256(canonical.encode()).hexdigest(),
         idempotency_key=idempotency_key,
     )
+
+
+def _refuse_constant(name: str) -> None:
+    # NaN and Infinity are not JSON; Python's parser accepts them unless told otherwise.
+    raise ValueError(f"{name} is not valid JSON")
 
 
 def _check_idempotency_key(key: str) -> None:

@@ -40,7 +40,8 @@ def parse(raw_body: bytes) -> WebhookEvent:
     except ValidationError as exc:
         metrics.add_metric(name="WebhookMalformed", unit="Count", value=1)
         kinds = {error["type"] for error in exc.errors()}
-        if "json_invalid" in kinds or "model_type" in kinds or "dict_type" in kinds:
+        top_level = {error["type"] for error in exc.errors() if not error["loc"]}
+        if "json_invalid" in kinds or top_level & {"model_type", "dict_type", "model_attributes_type"}:
             logger.error("signed webhook body is not a JSON object")
             raise ApiError(400, "invalid_json", "webhook body is not a JSON object") from exc
         if any(error["type"] in ("union_tag_invalid", "union_tag_not_found") for error in exc.errors()):

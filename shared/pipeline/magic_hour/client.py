@@ -123,4 +123,5 @@ def _message_of(body: Any) -> str | None:
 
 def _retry_after(response: requests.Response) -> int:
     value = response.headers.get("Retry-After", "")
-    return int(value) if value.isdigit() else DEFAULT_RETRY_AFTER_SECONDS
+    value = value.strip()
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 7 else DEFAULT_RETRY_AFTER_SECONDS

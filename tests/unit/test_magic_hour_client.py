@@ -1,0 +1,270 @@
+"""How the Magic Hour client maps answers and transport failures (pipeline.magic_hour.client).
+
+A real `requests.Session` is used with a fake transport adapter mounted on it, so the session's own
+behaviour (headers, redirects) is exercised without any network.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import requests
+import urllib3
+from requests.adapters import BaseAdapter
+from requests.structures import CaseInsensitiveDict
+from urllib3.connection import HTTPSConnection
+from urllib3.exceptions import MaxRetryError, NameResolutionError, NewConnectionError, ProtocolError
+
+from pipeline.magic_hour.client import DEFAULT_RETRY_AFTER_SECONDS, CreatedProject, MagicHourClient
+from pipeline.magic_hour.errors import (
+    MagicHourAuthFailed,
+    MagicHourError,
+    MagicHourNotFound,
+    MagicHourOutcomeUnknown,
+    MagicHourPaymentRequired,
+    MagicHourRateLimited,
+    MagicHourRejected,
+    MagicHourUnavailable,
+)
+
+BASE_URL = "https://api.magichour.test/"
+Answer = Callable[[requests.PreparedRequest], requests.Response]
+
+
+def response(
+    status: int,
+    payload: Any = None,
+    headers: dict[str, str] | None = None,
+    raw_body: bytes | None = None,
+    reason: str = "",
+) -> requests.Response:
+    answer = requests.Response()
+    answer.status_code = status
+    answer.reason = reason
+    if raw_body is None:
+        raw_body = b"" if payload is None else json.dumps(payload).encode()
+    answer._content = raw_body
+    answer._content_consumed = True  # type: ignore[attr-defined]
+    answer.headers = CaseInsensitiveDict(headers or {})
+    if payload is not None:
+        answer.headers.setdefault("Content-Type", "application/json")
+    return answer
+
+
+class FakeAdapter(BaseAdapter):
+    """Answers every request from a script; records what was sent and with which options."""
+
+    def __init__(self, *answers: requests.Response | Exception) -> None:
+        super().__init__()
+        self.answers = list(answers)
+        self.sent: list[requests.PreparedRequest] = []
+        self.options: list[dict[str, Any]] = []
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        self.sent.append(request)
+        self.options.append(kwargs)
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        answer.request = request
+        answer.url = request.url or ""
+        return answer
+
+    def close(self) -> None:
+        pass
+
+
+def client_with(
+    *answers: requests.Response | Exception, key: Callable[[], str] = lambda: "mh-key"
+) -> tuple[MagicHourClient, FakeAdapter]:
+    session = requests.Session()
+    adapter = FakeAdapter(*answers)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return MagicHourClient(BASE_URL, key, timeout=(1.0, 2.0), session=session), adapter
+
+
+def create(*answers: requests.Response | Exception) -> CreatedProject:
+    client, _ = client_with(*answers)
+    return client.create_project("face-swap", {"start_seconds": 0})
+
+
+def test_create_success_returns_project_id_and_credits() -> None:
+    client, adapter = client_with(response(200, {"id": "cm2fphlo3000dmfhu8m0dh63z", "credits_charged": 450}))
+    created = client.create_project("face-swap", {"start_seconds": 0, "name": "x [job_a]"})
+    assert created == CreatedProject("cm2fphlo3000dmfhu8m0dh63z", 450)
+    sent = adapter.sent[0]
+    assert sent.method == "POST"
+    assert sent.url == "https://api.magichour.test/v1/face-swap"
+    assert json.loads(sent.body or b"") == {"start_seconds": 0, "name": "x [job_a]"}
+    assert adapter.options[0]["timeout"] == (1.0, 2.0)
+
+
+def test_create_with_non_integer_credits_gives_none() -> None:
+    assert create(response(200, {"id": "p1", "credits_charged": "450"})).credits_charged is None
+
+
+def test_authorization_header_carries_the_bearer_key_from_the_callable() -> None:
+    keys = iter(["first-key", "rotated-key"])
+    client, adapter = client_with(
+        response(200, {"id": "p1"}), response(200, {"id": "p2"}), key=lambda: next(keys)
+    )
+    client.create_project("face-swap", {})
+    client.create_project("face-swap", {})
+    assert adapter.sent[0].headers["Authorization"] == "Bearer first-key"
+    # The key is asked for on every call, so a rotated secret is picked up.
+    assert adapter.sent[1].headers["Authorization"] == "Bearer rotated-key"
+
+
+def test_redirects_are_not_followed() -> None:
+    redirect = response(302, headers={"Location": "https://elsewhere.test/v1/face-swap"}, reason="Found")
+    client, adapter = client_with(redirect, response(200, {"id": "should-not-be-reached"}))
+    with pytest.raises(MagicHourError) as caught:
+        client.create_project("face-swap", {})
+    assert caught.value.status_code == 302
+    assert len(adapter.sent) == 1
+    assert adapter.sent[0].headers["Authorization"] == "Bearer mh-key"
+
+
+def test_get_and_delete_use_the_kind_project_paths() -> None:
+    client, adapter = client_with(response(200, {"id": "p1", "status": "complete"}), response(204))
+    assert client.get_project("image", "p1") == {"id": "p1", "status": "complete"}
+    client.delete_project("audio", "p2")
+    assert (adapter.sent[0].method, adapter.sent[0].url) == (
+        "GET",
+        "https://api.magichour.test/v1/image-projects/p1",
+    )
+    assert (adapter.sent[1].method, adapter.sent[1].url) == (
+        "DELETE",
+        "https://api.magichour.test/v1/audio-projects/p2",
+    )
+
+
+@pytest.mark.parametrize("status", [400, 422])
+def test_400_and_422_are_rejections_with_magic_hours_message(status: int) -> None:
+    with pytest.raises(MagicHourRejected) as caught:
+        create(response(status, {"message": "start_seconds is required"}))
+    assert caught.value.message == "start_seconds is required"
+    assert caught.value.status_code == status
+
+
+def test_402_is_payment_required() -> None:
+    with pytest.raises(MagicHourPaymentRequired) as caught:
+        create(response(402, {"message": "Not enough credits"}))
+    assert caught.value.message == "Not enough credits"
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_401_and_403_are_auth_failures(status: int) -> None:
+    with pytest.raises(MagicHourAuthFailed) as caught:
+        create(response(status, {"message": "Unauthorized"}))
+    assert caught.value.status_code == status
+
+
+def test_404_is_not_found() -> None:
+    client, _ = client_with(response(404, {"message": "Not Found"}))
+    with pytest.raises(MagicHourNotFound):
+        client.get_project("video", "missing")
+
+
+def test_error_without_json_body_uses_the_reason_phrase() -> None:
+    with pytest.raises(MagicHourRejected) as caught:
+        create(response(400, raw_body=b"<html>bad</html>", reason="Bad Request"))
+    assert caught.value.message == "Bad Request"
+
+
+def test_429_with_retry_after_carries_it() -> None:
+    with pytest.raises(MagicHourRateLimited) as caught:
+        create(response(429, {"message": "Too many requests"}, headers={"Retry-After": "17"}))
+    assert caught.value.retry_after_seconds == 17
+    assert caught.value.status_code == 429
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Retry-After": "Wed, 21 Oct 2026 07:28:00 GMT"},
+        {"Retry-After": "-3"},
+        {"Retry-After": "\u00b2"},  # a latin-1 header byte that str.isdigit() calls a digit
+    ],
+)
+def test_429_without_a_usable_retry_after_uses_the_default(headers: dict[str, str]) -> None:
+    with pytest.raises(MagicHourRateLimited) as caught:
+        create(response(429, {"message": "Too many requests"}, headers=headers))
+    assert caught.value.retry_after_seconds == DEFAULT_RETRY_AFTER_SECONDS
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_5xx_is_unavailable(status: int) -> None:
+    with pytest.raises(MagicHourUnavailable) as caught:
+        create(response(status, {"message": "Internal error"}))
+    assert caught.value.status_code == status
+
+
+def test_read_timeout_is_outcome_unknown() -> None:
+    with pytest.raises(MagicHourOutcomeUnknown):
+        create(requests.ReadTimeout("read timed out"))
+
+
+def test_connect_timeout_is_unavailable() -> None:
+    with pytest.raises(MagicHourUnavailable):
+        create(requests.ConnectTimeout("connect timed out"))
+
+
+def _never_connected_error(reason: Exception) -> requests.ConnectionError:
+    pool = urllib3.HTTPSConnectionPool("api.magichour.test", 443)
+    return requests.ConnectionError(MaxRetryError(pool, "/v1/face-swap", reason=reason))
+
+
+def test_connection_refused_is_unavailable() -> None:
+    conn = HTTPSConnection("api.magichour.test", 443)
+    refused = NewConnectionError(conn, "Failed to establish a new connection: [Errno 111] Connection refused")
+    with pytest.raises(MagicHourUnavailable):
+        create(_never_connected_error(refused))
+
+
+def test_name_resolution_failure_is_unavailable() -> None:
+    import socket
+
+    conn = HTTPSConnection("api.magichour.test", 443)
+    with pytest.raises(MagicHourUnavailable):
+        create(
+            _never_connected_error(
+                NameResolutionError("api.magichour.test", conn, socket.gaierror(-2, "nope"))
+            )
+        )
+
+
+def test_connection_reset_mid_request_is_outcome_unknown() -> None:
+    reset = requests.ConnectionError(
+        ProtocolError("Connection aborted.", ConnectionResetError(104, "Connection reset by peer"))
+    )
+    with pytest.raises(MagicHourOutcomeUnknown):
+        create(reset)
+
+
+def test_plain_connection_error_is_outcome_unknown() -> None:
+    with pytest.raises(MagicHourOutcomeUnknown):
+        create(requests.ConnectionError())
+
+
+@pytest.mark.parametrize("payload", [{"credits_charged": 450}, {"id": ""}, {"id": 42}, {"id": None}])
+def test_create_answer_without_a_project_id_is_outcome_unknown(payload: dict[str, Any]) -> None:
+    with pytest.raises(MagicHourOutcomeUnknown):
+        create(response(200, payload))
+
+
+@pytest.mark.parametrize("raw_body", [b"not json", b"[]", b""])
+def test_2xx_without_a_json_object_is_outcome_unknown(raw_body: bytes) -> None:
+    with pytest.raises(MagicHourOutcomeUnknown):
+        create(response(200, raw_body=raw_body))
+
+
+def test_long_error_message_is_capped() -> None:
+    with pytest.raises(MagicHourRejected) as caught:
+        create(response(400, {"message": "m" * 5000}))
+    assert len(caught.value.message) == 500
