@@ -11,7 +11,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 export SAM_CLI_TELEMETRY := 0
 
 .PHONY: setup demo local test unit integration lint typecheck format validate sam-validate invoke \
-        simulator redrive bench sync-spec build clean
+        simulator redrive bench sync-spec openapi build clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -73,6 +73,9 @@ redrive: setup  ## move messages from the download dead-letter queue back (again
 
 bench: setup  ## measured figures: download memory/throughput, webhook and submit latency
 	$(BIN)/python -m bench
+
+openapi: setup  ## regenerate openapi.json from the routes (a test keeps it in sync)
+	$(BIN)/python scripts/export_openapi.py
 
 sync-spec: setup  ## re-derive the tool catalogue from ../shared/magic-hour/openapi.json (or SPEC=path)
 	$(BIN)/python scripts/sync_magic_hour_spec.py $(SPEC)

@@ -18,6 +18,11 @@ from urllib.parse import parse_qs, urlsplit
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128
+    daemon_threads = True
+
+
 @dataclass
 class Fault:
     """Fail `count` calls of `operation` (e.g. "UpdateItem", "SendMessageBatch") after letting
@@ -36,8 +41,7 @@ class FaultProxy:
         self._upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer((host, port), self._handler())
-        self._server.daemon_threads = True
+        self._server = _Server((host, port), self._handler())
         self.url = f"http://{host}:{self._server.server_address[1]}"
 
     def start(self) -> None:

@@ -16,7 +16,7 @@ import requests
 
 WEBHOOK_SECRET = "whsec_integration_secret"
 MAGIC_HOUR_KEY = "mh-integration-key"
-CLIENT_KEYS = {"key-alpha": "client-alpha", "key-beta": "client-beta"}
+CLIENT_KEYS = {"key-alpha": "client-alpha", "key-beta": "client-beta", "key-gamma": "client-gamma"}
 
 
 def free_port() -> int:

@@ -1,12 +1,13 @@
 """Our HTTP API for services: create jobs, read them, list tools (CONTRACT §1)."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: Powertools reads the route signatures at run time
+# to describe the API (scripts/export_openapi.py).
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
 
 from pipeline import secret_store
 from pipeline.http import client_id_of, error_response, json_response, raw_body
@@ -16,6 +17,7 @@ from pipeline.logic.idempotent_submission import submit_once
 from pipeline.logic.job_view import to_resource
 from pipeline.logic.submission import parse_submission, refusal_error
 from pipeline.magic_hour.client import MagicHourClient
+from pipeline.models.api import ErrorBody, JobList, JobResource, ToolList
 from pipeline.observability import logger, metrics, tracer
 from pipeline.settings import get_settings
 
@@ -28,7 +30,44 @@ magic_hour = MagicHourClient(
 )
 
 
-@app.post("/v1/jobs")
+def _answers(ok: int, model: type[BaseModel], description: str, *errors: int) -> dict[int, dict[str, Any]]:
+    """OpenAPI responses of a route (the committed openapi.json is generated from these)."""
+    answers: dict[int, dict[str, Any]] = {
+        ok: {"description": description, "content": {"application/json": {"model": model}}}
+    }
+    for status in (401, *errors):
+        answers[status] = {
+            "description": ERROR_DESCRIPTIONS[status],
+            "content": {"application/json": {"model": ErrorBody}},
+        }
+    return answers
+
+
+ERROR_DESCRIPTIONS = {
+    400: "invalid_json, unknown_tool or invalid_cursor",
+    401: "unauthorized: missing or unknown API key",
+    402: "insufficient_credits: Magic Hour answered 402",
+    404: "not_found: no such job for this client",
+    409: "idempotency_conflict: same Idempotency-Key, different body",
+    413: "payload_too_large: body over 256 KB",
+    422: "validation_failed (details point at the field) or upstream_rejected",
+    429: "upstream_rate_limited (Retry-After set)",
+    502: "upstream_misconfigured: Magic Hour rejected our API key",
+    503: "upstream_unavailable or service_unavailable (Retry-After set)",
+}
+
+
+@app.post(
+    "/v1/jobs",
+    summary="Create a job",
+    description=(
+        "Validates the job and the tool's input, records it, creates the Magic Hour project. "
+        "Optional header Idempotency-Key (1..255 printable ASCII): the same key and body return the "
+        "same job and never create a second project. Request body: CreateJobRequest."
+    ),
+    tags=["jobs"],
+    responses=_answers(202, JobResource, "The job", 400, 402, 409, 413, 422, 429, 502, 503),
+)
 @tracer.capture_method
 def create_job() -> Response[str]:
     event = app.current_event
@@ -46,13 +85,24 @@ def create_job() -> Response[str]:
     return json_response(202, to_resource(job), headers={"Location": f"/v1/jobs/{job.job_id}"})
 
 
-@app.get("/v1/jobs/<job_id>")
+@app.get(
+    "/v1/jobs/<job_id>",
+    summary="Get a job",
+    tags=["jobs"],
+    responses=_answers(200, JobResource, "The job, with presigned download URLs once stored", 404),
+)
 @tracer.capture_method
 def get_job(job_id: str) -> Response[str]:
     return json_response(200, queries.get_job(client_id_of(app.current_event), job_id))
 
 
-@app.get("/v1/jobs")
+@app.get(
+    "/v1/jobs",
+    summary="List jobs",
+    description="Query: status (optional), limit 1..100 (default 20), cursor (next_cursor of the last page).",
+    tags=["jobs"],
+    responses=_answers(200, JobList, "The client's jobs, newest first", 400, 422),
+)
 @tracer.capture_method
 def list_jobs() -> Response[str]:
     event = app.current_event
@@ -67,7 +117,12 @@ def list_jobs() -> Response[str]:
     )
 
 
-@app.get("/v1/tools")
+@app.get(
+    "/v1/tools",
+    summary="List the Magic Hour tools this deployment accepts",
+    tags=["tools"],
+    responses=_answers(200, ToolList, "Tools with their kind and required input fields"),
+)
 def list_tools() -> Response[str]:
     return json_response(200, queries.list_tools())
 

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 import requests
-
 from test_webhooks import deliver, quiet_job  # the same way of making a finished, unannounced project
 
 IMAGES = {"tool": "ai-image-generator", "input": {"image_count": 8, "style": {"prompt": "eight foxes"}}}

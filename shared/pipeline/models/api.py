@@ -78,3 +78,20 @@ class ToolResource(BaseModel):
 
 class ToolList(BaseModel):
     tools: list[ToolResource]
+
+
+class ErrorDetail(BaseModel):
+    loc: list[str | int]
+    msg: str
+
+
+class ErrorInfo(BaseModel):
+    code: str
+    message: str
+    details: list[ErrorDetail] | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every error answer (CONTRACT §1)."""
+
+    error: ErrorInfo

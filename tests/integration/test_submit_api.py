@@ -1,0 +1,162 @@
+"""The client-facing API through the local stack: every tool, idempotency under concurrency and
+crashes, listing, Magic Hour's failures, presigned outputs."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import UTC, datetime
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+from schema_inputs import first_required_path, minimal_valid, without
+
+from pipeline.catalogue import all_tools
+
+TOOLS = sorted(all_tools())
+VOICE = {"tool": "ai-voice-generator", "input": {"style": {"prompt": "hi", "voice_name": "Elon Musk"}}}
+
+
+def test_tools_lists_all_27_with_kind_and_required(stack) -> None:
+    answer = requests.get(f"{stack.api}/v1/tools", headers=stack.headers(), timeout=10)
+    assert answer.status_code == 200
+    tools = {tool["tool"]: tool for tool in answer.json()["tools"]}
+    assert len(tools) == 27
+    assert tools["face-swap"] == {"tool": "face-swap", "kind": "video",
+                                  "required": ["assets", "end_seconds", "start_seconds"]}
+    assert {tool["kind"] for tool in tools.values()} == {"video", "image", "audio"}
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+def test_every_tool_accepts_a_valid_input_and_rejects_an_invalid_one(stack, tool) -> None:
+    schema = all_tools()[tool].request_schema
+    valid = minimal_valid(schema)
+    created = stack.post_job({"tool": tool, "input": valid})
+    assert created.status_code == 202, created.text
+    assert created.json()["kind"] == all_tools()[tool].kind
+
+    creates = stack.sim_stats()["creates"]
+    path = first_required_path(schema)
+    refused = stack.post_job({"tool": tool, "input": without(valid, path)})
+    assert refused.status_code == 422, refused.text
+    error = refused.json()["error"]
+    assert error["code"] == "validation_failed"
+    assert error["details"][0]["loc"] == ["body", "input", *path]
+    assert stack.sim_stats()["creates"] == creates  # no credit spent on a bad input
+
+
+def test_twenty_concurrent_identical_requests_make_one_project(stack) -> None:
+    key = str(uuid.uuid4())
+    stack.scenario(create_delay_seconds=0.5)  # keep the first request in flight while the others arrive
+    creates = stack.sim_stats()["creates"]
+    answers: list[requests.Response] = []
+    barrier = threading.Barrier(20)
+
+    def send() -> None:
+        barrier.wait()
+        answers.append(stack.post_job(VOICE, **{"Idempotency-Key": key}))
+
+    threads = [threading.Thread(target=send) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [a.status_code for a in answers] == [202] * 20, [a.text for a in answers if a.status_code != 202]
+    assert len({a.json()["job_id"] for a in answers}) == 1
+    assert stack.sim_stats()["creates"] - creates == 1
+
+
+def test_retry_after_a_crash_between_create_and_record_makes_no_second_project(stack) -> None:
+    """Magic Hour created the project, then our write of its id failed (DynamoDB down): the caller
+    got a 503. Its retry with the same key finds the job and does not create again; the project's
+    first webhook (its name carries our job id) settles the job."""
+    key = str(uuid.uuid4())
+    creates = stack.sim_stats()["creates"]
+    stack.stack.faults.inject("UpdateItem", count=1000)
+    first = stack.post_job(VOICE, **{"Idempotency-Key": key})
+    stack.stack.faults.clear()
+    assert first.status_code == 503, first.text
+    assert stack.sim_stats()["creates"] - creates == 1
+
+    retry = stack.post_job(VOICE, **{"Idempotency-Key": key})
+    assert retry.status_code == 202, retry.text
+    assert stack.sim_stats()["creates"] - creates == 1
+    job = stack.wait_for(retry.json()["job_id"], {"completed", "failed"})
+    assert job["status"] == "completed"
+    assert job["project_id"]
+
+
+@pytest.mark.parametrize("create_status", [401, 403])
+def test_magic_hour_rejecting_our_key_is_502_and_keeps_no_job(stack, create_status) -> None:
+    stack.scenario(create_status=create_status)
+    answer = stack.post_job(VOICE)
+    assert answer.status_code == 502
+    assert answer.json()["error"]["code"] == "upstream_misconfigured"
+
+
+def test_list_is_newest_first_paged_and_filtered(stack) -> None:
+    headers = stack.headers("key-gamma")
+    made = [stack.post_job(VOICE, key="key-gamma").json()["job_id"] for _ in range(5)]
+    for job_id in made:
+        stack.wait_for(job_id, {"completed"}, key="key-gamma")
+
+    seen: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        query = "limit=2" + (f"&cursor={cursor}" if cursor else "")
+        page = requests.get(f"{stack.api}/v1/jobs?{query}", headers=headers, timeout=10).json()
+        assert len(page["jobs"]) <= 2
+        seen += [job["job_id"] for job in page["jobs"]]
+        pages += 1
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen[:5] == list(reversed(made))
+    assert pages >= 3
+
+    completed = requests.get(f"{stack.api}/v1/jobs?status=completed&limit=100", headers=headers, timeout=10).json()
+    assert {j["job_id"] for j in completed["jobs"]} >= set(made)
+    assert all(j["status"] == "completed" for j in completed["jobs"])
+    queued = requests.get(f"{stack.api}/v1/jobs?status=queued", headers=headers, timeout=10).json()
+    assert not set(made) & {j["job_id"] for j in queued["jobs"]}
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "code"),
+    [("limit=0", 422, "validation_failed"), ("limit=101", 422, "validation_failed"),
+     ("limit=ten", 422, "validation_failed"), ("status=done", 422, "validation_failed"),
+     ("cursor=not-a-cursor", 400, "invalid_cursor")],
+)
+def test_bad_list_queries_are_4xx(stack, query, status, code) -> None:
+    answer = requests.get(f"{stack.api}/v1/jobs?{query}", headers=stack.headers(), timeout=10)
+    assert answer.status_code == status, answer.text
+    assert answer.json()["error"]["code"] == code
+
+
+def test_another_clients_cursor_is_refused(stack) -> None:
+    for _ in range(2):
+        stack.post_job(VOICE, key="key-beta")
+    cursor = requests.get(f"{stack.api}/v1/jobs?limit=1", headers=stack.headers("key-beta"), timeout=10).json()[
+        "next_cursor"]
+    assert cursor
+    answer = requests.get(f"{stack.api}/v1/jobs?cursor={cursor}", headers=stack.headers("key-alpha"), timeout=10)
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "invalid_cursor"
+
+
+def test_other_clients_jobs_never_appear_in_a_list(stack) -> None:
+    mine = stack.post_job(VOICE, key="key-beta").json()["job_id"]
+    listed = requests.get(f"{stack.api}/v1/jobs?limit=100", headers=stack.headers("key-alpha"), timeout=10).json()
+    assert mine not in {job["job_id"] for job in listed["jobs"]}
+
+
+def test_completed_outputs_have_presigned_urls_valid_for_an_hour(stack) -> None:
+    job = stack.wait_for(stack.post_job(VOICE).json()["job_id"], {"completed"})
+    output = job["outputs"][0]
+    query = parse_qs(urlsplit(output["download_url"]).query)
+    assert query["X-Amz-Expires"] == ["3600"]
+    expires = datetime.fromisoformat(output["download_url_expires_at"].replace("Z", "+00:00"))
+    remaining = (expires - datetime.now(UTC)).total_seconds()
+    assert 3500 < remaining <= 3600
