@@ -82,8 +82,10 @@ class FaultProxy:
                 body = self.rfile.read(length) if length else b""
                 operation = _operation(self.headers.get("X-Amz-Target", ""), body)
                 if operation and proxy._should_fail(operation):
-                    payload = (b'{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError",'
-                               b'"message":"injected fault"}')
+                    payload = (
+                        b'{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError",'
+                        b'"message":"injected fault"}'
+                    )
                     self.send_response(500)
                     self.send_header("Content-Type", "application/x-amz-json-1.0")
                     self.send_header("Content-Length", str(len(payload)))

@@ -33,8 +33,12 @@ def build() -> dict[str, Any]:
         )
     )
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
-    schemas["CreateJobRequest"] = CreateJobRequest.model_json_schema(ref_template="#/components/schemas/{model}")
-    document["components"]["securitySchemes"] = {"apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"}}
+    schemas["CreateJobRequest"] = CreateJobRequest.model_json_schema(
+        ref_template="#/components/schemas/{model}"
+    )
+    document["components"]["securitySchemes"] = {
+        "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"}
+    }
     document["security"] = [{"apiKey": []}]
     create = document["paths"]["/v1/jobs"]["post"]
     create["requestBody"] = {
@@ -42,32 +46,63 @@ def build() -> dict[str, Any]:
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CreateJobRequest"}}},
     }
     create["parameters"] = [
-        {"name": "Idempotency-Key", "in": "header", "required": False,
-         "schema": {"type": "string", "minLength": 1, "maxLength": 255}},
+        {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+        },
     ]
     listing = document["paths"]["/v1/jobs"]["get"]
     listing["parameters"] = [
-        {"name": "status", "in": "query", "required": False, "schema": {"type": "string", "enum": [
-            "submitting", "queued", "rendering", "downloading", "completed", "failed", "canceled"]}},
-        {"name": "limit", "in": "query", "required": False,
-         "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
+        {
+            "name": "status",
+            "in": "query",
+            "required": False,
+            "schema": {
+                "type": "string",
+                "enum": [
+                    "submitting",
+                    "queued",
+                    "rendering",
+                    "downloading",
+                    "completed",
+                    "failed",
+                    "canceled",
+                ],
+            },
+        },
+        {
+            "name": "limit",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+        },
         {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}},
     ]
-    document["paths"]["/webhooks/magic-hour"] = {"post": {
-        "summary": "Magic Hour's webhook deliveries",
-        "description": "Authenticated by the magic-hour-event-timestamp and magic-hour-event-signature headers "
-                       "(hex HMAC-SHA256 of `timestamp.body`), not by an API key.",
-        "tags": ["webhooks"],
-        "security": [],
-        "operationId": "magic_hour_webhook",
-        "responses": {
-            str(status): {"description": text, "content": {"application/json": {"schema": {
-                "$ref": "#/components/schemas/ErrorBody"}}}}
-            for status, text in ((400, "invalid_json, unknown_event or invalid_event"),
-                                 (401, "invalid_signature"), (413, "payload_too_large"),
-                                 (503, "processing failed; Magic Hour retries"))
-        } | {"200": {"description": "Received (also for duplicates and unknown projects)"}},
-    }}
+    document["paths"]["/webhooks/magic-hour"] = {
+        "post": {
+            "summary": "Magic Hour's webhook deliveries",
+            "description": "Authenticated by the magic-hour-event-timestamp and "
+            "magic-hour-event-signature headers (hex HMAC-SHA256 of `timestamp.body`), not by an API key.",
+            "tags": ["webhooks"],
+            "security": [],
+            "operationId": "magic_hour_webhook",
+            "responses": {
+                str(status): {
+                    "description": text,
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+                }
+                for status, text in (
+                    (400, "invalid_json, unknown_event or invalid_event"),
+                    (401, "invalid_signature"),
+                    (413, "payload_too_large"),
+                    (503, "processing failed; Magic Hour retries"),
+                )
+            }
+            | {"200": {"description": "Received (also for duplicates and unknown projects)"}},
+        }
+    }
     schemas.setdefault("ErrorBody", ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}"))
     for unused in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
         schemas.pop(unused, None)

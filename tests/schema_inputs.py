@@ -14,7 +14,9 @@ def minimal_valid(schema: dict[str, Any]) -> Any:
         kind = next(k for k in kind if k != "null")
     if kind == "object":
         properties = schema.get("properties", {})
-        return {name: minimal_valid(properties[name]) for name in schema.get("required", []) if name in properties}
+        return {
+            name: minimal_valid(properties[name]) for name in schema.get("required", []) if name in properties
+        }
     if kind == "array":
         return [minimal_valid(schema.get("items", {})) for _ in range(schema.get("minItems", 0))]
     if kind in ("number", "integer"):

@@ -5,6 +5,7 @@
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
@@ -30,9 +31,9 @@ magic_hour = MagicHourClient(
 )
 
 
-def _answers(ok: int, model: type[BaseModel], description: str, *errors: int) -> dict[int, dict[str, Any]]:
+def _answers(ok: int, model: type[BaseModel], description: str, *errors: int) -> dict[int, OpenAPIResponse]:
     """OpenAPI responses of a route (the committed openapi.json is generated from these)."""
-    answers: dict[int, dict[str, Any]] = {
+    answers: dict[int, OpenAPIResponse] = {
         ok: {"description": description, "content": {"application/json": {"model": model}}}
     }
     for status in (401, *errors):

@@ -32,8 +32,13 @@ def _dead_letters(stack, aws, job_id: str, wait: float = 0.0) -> list[dict[str, 
     deadline = time.monotonic() + wait
     found: list[dict[str, Any]] = []
     while True:
-        answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
-                                     VisibilityTimeout=0, MessageAttributeNames=["All"])
+        answer = sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=1,
+            VisibilityTimeout=0,
+            MessageAttributeNames=["All"],
+        )
         found = [m for m in answer.get("Messages", []) if job_id in m["Body"]]
         if found or time.monotonic() >= deadline:
             return found
@@ -53,8 +58,13 @@ def test_eight_outputs_all_stored_and_verified(stack, aws) -> None:
 def test_first_downloads_failing_with_500_are_retried(stack) -> None:
     stack.scenario(download_fail_first=2, download_fail_status=500, outputs=2)
     before = _downloads(stack)
-    job = stack.wait_for(stack.post_job({"tool": "text-to-video", "input": {
-        "end_seconds": 2, "style": {"prompt": "rain"}}}).json()["job_id"], {"completed", "failed"}, timeout=40)
+    job = stack.wait_for(
+        stack.post_job(
+            {"tool": "text-to-video", "input": {"end_seconds": 2, "style": {"prompt": "rain"}}}
+        ).json()["job_id"],
+        {"completed", "failed"},
+        timeout=40,
+    )
     assert job["status"] == "completed", job
     assert len(job["outputs"]) == 2
     # Two refused attempts and one good one per output, no more.
@@ -68,7 +78,11 @@ def test_truncated_responses_are_never_stored(stack, aws) -> None:
     assert job["status"] == "completed", job
     output = job["outputs"][0]
     assert output["size_bytes"] == 3 * 1024 * 1024
-    assert _s3_sha(aws, output["s3_uri"]) == output["sha256"] == stack.sim_project(job["project_id"])["outputs"][0]["sha256"]
+    assert (
+        _s3_sha(aws, output["s3_uri"])
+        == output["sha256"]
+        == stack.sim_project(job["project_id"])["outputs"][0]["sha256"]
+    )
     assert _downloads(stack) - before == 2
 
 
@@ -89,7 +103,10 @@ def test_expired_url_is_refreshed_from_magic_hour(stack, keep_expires_at) -> Non
 
 def test_url_on_a_host_that_is_not_allowed_is_never_fetched(stack, aws) -> None:
     job, project = quiet_job(stack, "video")
-    evil = {**project, "downloads": [{"url": "http://169.254.169.254/latest/meta-data/iam", "expires_at": None}]}
+    evil = {
+        **project,
+        "downloads": [{"url": "http://169.254.169.254/latest/meta-data/iam", "expires_at": None}],
+    }
     before = _downloads(stack)
     assert deliver(stack, "video.completed", evil) == 200
     failed = stack.wait_for(job["job_id"], {"completed", "failed"})
@@ -113,7 +130,9 @@ def test_download_that_keeps_failing_ends_on_the_dlq_with_the_job_failed(stack, 
 def test_poison_message_goes_to_the_dlq(stack, aws) -> None:
     sqs = aws("sqs")
     marker = f"poison-{time.time_ns()}"
-    sqs.send_message(QueueUrl=stack.stack.resolver.refs["DownloadQueue"], MessageBody=json.dumps({"junk": marker}))
+    sqs.send_message(
+        QueueUrl=stack.stack.resolver.refs["DownloadQueue"], MessageBody=json.dumps({"junk": marker})
+    )
     dead = _dead_letters(stack, aws, marker, wait=10)
     assert dead
     assert "not a download task" in dead[0]["MessageAttributes"]["failure_reason"]["StringValue"]
@@ -125,11 +144,19 @@ def test_same_message_twice_leaves_one_unchanged_object(stack, aws) -> None:
     bucket, key = output["s3_uri"].removeprefix("s3://").split("/", 1)
     first = aws("s3").head_object(Bucket=bucket, Key=key)
     project = stack.sim_project(job["project_id"])
-    task = {"job_id": job["job_id"], "project_id": job["project_id"], "kind": "audio", "index": 0,
-            "url": f"{stack.magic_hour}/unused", "expires_at": None}
+    task = {
+        "job_id": job["job_id"],
+        "project_id": job["project_id"],
+        "kind": "audio",
+        "index": 0,
+        "url": f"{stack.magic_hour}/unused",
+        "expires_at": None,
+    }
     before = _downloads(stack)
     for _ in range(2):
-        aws("sqs").send_message(QueueUrl=stack.stack.resolver.refs["DownloadQueue"], MessageBody=json.dumps(task))
+        aws("sqs").send_message(
+            QueueUrl=stack.stack.resolver.refs["DownloadQueue"], MessageBody=json.dumps(task)
+        )
     time.sleep(3)
     after = aws("s3").head_object(Bucket=bucket, Key=key)
     assert after["ETag"] == first["ETag"]

@@ -23,8 +23,11 @@ def test_tools_lists_all_27_with_kind_and_required(stack) -> None:
     assert answer.status_code == 200
     tools = {tool["tool"]: tool for tool in answer.json()["tools"]}
     assert len(tools) == 27
-    assert tools["face-swap"] == {"tool": "face-swap", "kind": "video",
-                                  "required": ["assets", "end_seconds", "start_seconds"]}
+    assert tools["face-swap"] == {
+        "tool": "face-swap",
+        "kind": "video",
+        "required": ["assets", "end_seconds", "start_seconds"],
+    }
     assert {tool["kind"] for tool in tools.values()} == {"video", "image", "audio"}
 
 
@@ -116,7 +119,9 @@ def test_list_is_newest_first_paged_and_filtered(stack) -> None:
     assert seen[:5] == list(reversed(made))
     assert pages >= 3
 
-    completed = requests.get(f"{stack.api}/v1/jobs?status=completed&limit=100", headers=headers, timeout=10).json()
+    completed = requests.get(
+        f"{stack.api}/v1/jobs?status=completed&limit=100", headers=headers, timeout=10
+    ).json()
     assert {j["job_id"] for j in completed["jobs"]} >= set(made)
     assert all(j["status"] == "completed" for j in completed["jobs"])
     queued = requests.get(f"{stack.api}/v1/jobs?status=queued", headers=headers, timeout=10).json()
@@ -125,9 +130,13 @@ def test_list_is_newest_first_paged_and_filtered(stack) -> None:
 
 @pytest.mark.parametrize(
     ("query", "status", "code"),
-    [("limit=0", 422, "validation_failed"), ("limit=101", 422, "validation_failed"),
-     ("limit=ten", 422, "validation_failed"), ("status=done", 422, "validation_failed"),
-     ("cursor=not-a-cursor", 400, "invalid_cursor")],
+    [
+        ("limit=0", 422, "validation_failed"),
+        ("limit=101", 422, "validation_failed"),
+        ("limit=ten", 422, "validation_failed"),
+        ("status=done", 422, "validation_failed"),
+        ("cursor=not-a-cursor", 400, "invalid_cursor"),
+    ],
 )
 def test_bad_list_queries_are_4xx(stack, query, status, code) -> None:
     answer = requests.get(f"{stack.api}/v1/jobs?{query}", headers=stack.headers(), timeout=10)
@@ -138,17 +147,22 @@ def test_bad_list_queries_are_4xx(stack, query, status, code) -> None:
 def test_another_clients_cursor_is_refused(stack) -> None:
     for _ in range(2):
         stack.post_job(VOICE, key="key-beta")
-    cursor = requests.get(f"{stack.api}/v1/jobs?limit=1", headers=stack.headers("key-beta"), timeout=10).json()[
-        "next_cursor"]
+    cursor = requests.get(
+        f"{stack.api}/v1/jobs?limit=1", headers=stack.headers("key-beta"), timeout=10
+    ).json()["next_cursor"]
     assert cursor
-    answer = requests.get(f"{stack.api}/v1/jobs?cursor={cursor}", headers=stack.headers("key-alpha"), timeout=10)
+    answer = requests.get(
+        f"{stack.api}/v1/jobs?cursor={cursor}", headers=stack.headers("key-alpha"), timeout=10
+    )
     assert answer.status_code == 400
     assert answer.json()["error"]["code"] == "invalid_cursor"
 
 
 def test_other_clients_jobs_never_appear_in_a_list(stack) -> None:
     mine = stack.post_job(VOICE, key="key-beta").json()["job_id"]
-    listed = requests.get(f"{stack.api}/v1/jobs?limit=100", headers=stack.headers("key-alpha"), timeout=10).json()
+    listed = requests.get(
+        f"{stack.api}/v1/jobs?limit=100", headers=stack.headers("key-alpha"), timeout=10
+    ).json()
     assert mine not in {job["job_id"] for job in listed["jobs"]}
 
 

@@ -37,14 +37,16 @@ def quiet_job(stack, kind: str, outcome: str = "complete") -> tuple[dict[str, An
         time.sleep(0.05)
     project = requests.get(
         f"{stack.magic_hour}/v1/{kind}-projects/{job['project_id']}",
-        headers={"Authorization": f"Bearer {stack.stack.config.magic_hour_api_key}"}, timeout=5,
+        headers={"Authorization": f"Bearer {stack.stack.config.magic_hour_api_key}"},
+        timeout=5,
     ).json()
     return job, project
 
 
 def deliver(stack, event_type: str, payload: dict[str, Any]) -> int:
-    answer = requests.post(f"{stack.magic_hour}/_sim/webhooks", json={"type": event_type, "payload": payload},
-                           timeout=30)
+    answer = requests.post(
+        f"{stack.magic_hour}/_sim/webhooks", json={"type": event_type, "payload": payload}, timeout=30
+    )
     answer.raise_for_status()
     return int(answer.json()["status_code"])
 
@@ -123,8 +125,12 @@ def test_duplicate_delivery_later_changes_nothing(stack) -> None:
 
 
 def test_unknown_project_is_acknowledged_and_writes_nothing(stack) -> None:
-    payload = {"id": "cunknown00000000000000000", "name": "made in the web app", "status": "complete",
-               "downloads": [{"url": f"{stack.magic_hour}/nowhere.mp4", "expires_at": None}]}
+    payload = {
+        "id": "cunknown00000000000000000",
+        "name": "made in the web app",
+        "status": "complete",
+        "downloads": [{"url": f"{stack.magic_hour}/nowhere.mp4", "expires_at": None}],
+    }
     before = downloads(stack)
     assert deliver(stack, "video.completed", payload) == 200
     time.sleep(0.5)
@@ -139,9 +145,16 @@ def test_project_name_attaches_an_orphaned_submitting_job(stack, aws) -> None:
 
     job_id = ids.new_job_id()
     name = ids.project_name_for(job_id, "orphan")
-    orphan = Job(job_id=job_id, client_id="client-alpha", tool="ai-voice-generator", kind="audio",
-                 status=JobStatus.SUBMITTING, created_at="2026-11-23T00:00:00.000Z",
-                 updated_at="2026-11-23T00:00:00.000Z", magic_hour_name=name)
+    orphan = Job(
+        job_id=job_id,
+        client_id="client-alpha",
+        tool="ai-voice-generator",
+        kind="audio",
+        status=JobStatus.SUBMITTING,
+        created_at="2026-11-23T00:00:00.000Z",
+        updated_at="2026-11-23T00:00:00.000Z",
+        magic_hour_name=name,
+    )
     table = stack.stack.resolver.refs["JobsTable"]
     aws("dynamodb").put_item(TableName=table, Item=_dynamo(_to_item(orphan)))
     assert stack.get_job(job_id).json()["status"] == "submitting"
@@ -150,7 +163,8 @@ def test_project_name_attaches_an_orphaned_submitting_job(stack, aws) -> None:
     created = requests.post(
         f"{stack.magic_hour}/v1/ai-voice-generator",
         json={"name": name, "style": {"prompt": "hi", "voice_name": "Elon Musk"}},
-        headers={"Authorization": f"Bearer {stack.stack.config.magic_hour_api_key}"}, timeout=5,
+        headers={"Authorization": f"Bearer {stack.stack.config.magic_hour_api_key}"},
+        timeout=5,
     ).json()
     done = stack.wait_for(job_id, {"completed", "failed"})
     assert done["status"] == "completed"
@@ -163,9 +177,14 @@ def test_base64_encoded_body_verifies_on_the_exact_bytes(stack) -> None:
     timestamp = str(int(time.time()))
     # application/octet-stream makes the gateway hand the body over base64-encoded.
     answer = requests.post(
-        f"{stack.api}/webhooks/magic-hour", data=body, timeout=10,
-        headers={"Content-Type": "application/octet-stream", "magic-hour-event-timestamp": timestamp,
-                 "magic-hour-event-signature": sign(stack.webhook_secret, timestamp, body)},
+        f"{stack.api}/webhooks/magic-hour",
+        data=body,
+        timeout=10,
+        headers={
+            "Content-Type": "application/octet-stream",
+            "magic-hour-event-timestamp": timestamp,
+            "magic-hour-event-signature": sign(stack.webhook_secret, timestamp, body),
+        },
     )
     assert answer.status_code == 200, answer.text
     assert stack.wait_for(job["job_id"], {"completed"})["status"] == "completed"

@@ -37,4 +37,6 @@ def test_error_answers_use_the_contract_shape() -> None:
     assert set(error["required"]) == {"code", "message"}
     create = document["paths"]["/v1/jobs"]["post"]
     assert {"202", "400", "401", "402", "409", "413", "422", "429", "502", "503"} <= set(create["responses"])
-    assert create["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/CreateJobRequest")
+    assert create["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/CreateJobRequest"
+    )

@@ -124,4 +124,6 @@ def _message_of(body: Any) -> str | None:
 def _retry_after(response: requests.Response) -> int:
     value = response.headers.get("Retry-After", "")
     value = value.strip()
-    return int(value) if value.isascii() and value.isdigit() and len(value) < 7 else DEFAULT_RETRY_AFTER_SECONDS
+    return (
+        int(value) if value.isascii() and value.isdigit() and len(value) < 7 else DEFAULT_RETRY_AFTER_SECONDS
+    )
