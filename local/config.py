@@ -38,6 +38,7 @@ class LocalConfig:
     stack_name: str
     stage: str
     download_retry_delays: str
+    callback_retry_delays: str
 
     @classmethod
     def from_environment(cls) -> LocalConfig:
@@ -57,6 +58,7 @@ class LocalConfig:
             stage=env.get("LOCAL_STAGE", "local"),
             # Production waits 10 s, 30 s, 2 min...; locally a failed download is back within seconds.
             download_retry_delays=env.get("LOCAL_DOWNLOAD_RETRY_DELAYS", "1,1,2,2,3"),
+            callback_retry_delays=env.get("LOCAL_CALLBACK_RETRY_DELAYS", "1,1,2,2,3"),
         )
 
     @property

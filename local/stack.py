@@ -17,6 +17,7 @@ from local.config import LocalConfig
 from local.faults import FaultProxy
 from local.gateway import Gateway, serve
 from local.runtime import FunctionPool, Invocation
+from local.scheduler import Scheduler
 from local.simulator import SimulatorConfig, start_simulator
 from local.sqs_trigger import QueuePoller
 from local.template import Template, load_template
@@ -27,7 +28,13 @@ SECRET_SOURCES = {
     "MagicHourWebhookSecret": "webhook_secret",
     "CallbackSigningSecret": "callback_secret",
 }
-WORKERS_PER_FUNCTION = {"SubmitFunction": 4, "WebhookFunction": 4, "DownloaderFunction": 2}
+WORKERS_PER_FUNCTION = {
+    "SubmitFunction": 4,
+    "WebhookFunction": 4,
+    "DownloaderFunction": 2,
+    "SweepFunction": 1,
+    "CallbackFunction": 2,
+}
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -56,6 +63,7 @@ class LocalStack:
         self.template = Template(load_template())
         self.pools: dict[str, FunctionPool] = {}
         self.pollers: list[QueuePoller] = []
+        self.scheduler: Scheduler | None = None
         self._moto: subprocess.Popen[bytes] | None = None
         self._gateway_server: Any = None
         self._simulator: Any = None
@@ -124,8 +132,18 @@ class LocalStack:
             )
             poller.start()
             self.pollers.append(poller)
+        self.scheduler = Scheduler(
+            self.template.schedules(),
+            config.schedule_seconds,
+            self.invoke,
+            config.region,
+            resources.ACCOUNT_ID,
+        )
+        self.scheduler.start()
 
     def stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.stop()
         for poller in self.pollers:
             poller.stop()
         if self._gateway_server is not None:
@@ -146,8 +164,22 @@ class LocalStack:
     # -- wiring ------------------------------------------------------------------------------
 
     def parameter_overrides(self) -> dict[str, str]:
-        """What `sam deploy --parameter-overrides` would say for this machine."""
+        """What `sam deploy --parameter-overrides` would say for this machine. The sweep's
+        thresholds scale with the local schedule period, so a missed webhook is recovered within a
+        few periods."""
+        period = self.config.schedule_seconds
+
+        def periods(count: float) -> str:
+            return str(max(1, round(period * count)))
+
         return {
+            "SweepQuietSeconds": periods(1),
+            "SweepBackoffBaseSeconds": periods(1),
+            "SweepBackoffMaxSeconds": periods(4),
+            "SweepSubmitGraceSeconds": periods(3),
+            "SweepDownloadStuckSeconds": periods(3),
+            "CallbackRetryDelays": self.config.callback_retry_delays,
+            "AllowPrivateCallbackAddresses": "true",
             "MagicHourBaseUrl": self.config.magic_hour_url,
             "DownloadAllowedHosts": "127.0.0.1,localhost",
             "DownloadRetryDelays": self.config.download_retry_delays,

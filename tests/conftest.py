@@ -15,6 +15,7 @@ import pytest
 import requests
 
 WEBHOOK_SECRET = "whsec_integration_secret"
+CALLBACK_SECRET = "whsec_dGVzdC1jYWxsYmFjay1zZWNyZXQtMzItYnl0ZXMhIQ=="
 MAGIC_HOUR_KEY = "mh-integration-key"
 CLIENT_KEYS = {"key-alpha": "client-alpha", "key-beta": "client-beta", "key-gamma": "client-gamma"}
 
@@ -73,8 +74,7 @@ class StackHandle:
         return dict(requests.get(f"{self.magic_hour}/_sim/stats", timeout=5).json())
 
 
-@pytest.fixture(scope="session")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackHandle]:
+def start_stack(tmp_path_factory: pytest.TempPathFactory, schedule_seconds: float) -> tuple[Any, StackHandle]:
     from local.config import LocalConfig
     from local.stack import LocalStack
 
@@ -86,14 +86,25 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackHandl
         api_keys=dict(CLIENT_KEYS),
         magic_hour_api_key=MAGIC_HOUR_KEY,
         webhook_secret=WEBHOOK_SECRET,
+        callback_secret=CALLBACK_SECRET,
         stack_name="pipeline-test",
         download_retry_delays="1,1,1,1,1",
+        callback_retry_delays="1,1,1",
+        schedule_seconds=schedule_seconds,
     )
     log_path = Path(tmp_path_factory.mktemp("stack")) / "functions.log"
     stack = LocalStack(config, function_log=str(log_path), fault_injection=True)
     stack.start()
+    return stack, StackHandle(config.api_url, config.aws_url, config.magic_hour_url, WEBHOOK_SECRET, stack)
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackHandle]:
+    """The shared stack. Its sweep runs hourly, so a test that drives a job by hand sees only what
+    it does itself; tests of the sweep use their own stack with a one-second schedule."""
+    stack, handle = start_stack(tmp_path_factory, schedule_seconds=3600)
     try:
-        yield StackHandle(config.api_url, config.aws_url, config.magic_hour_url, WEBHOOK_SECRET, stack)
+        yield handle
     finally:
         stack.stop()
 

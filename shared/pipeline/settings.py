@@ -40,9 +40,37 @@ class Settings(BaseModel):
     # How long a duplicate `completed` delivery waits for the winner to finish queueing downloads.
     webhook_queue_wait_seconds: float = 3.0
     job_ttl_days: int = 90
+    # Reconciliation sweep. A job that has not moved for `quiet` seconds is checked at Magic Hour,
+    # then again after base, 2 x base, 4 x base ... up to max; one still unsettled after `give_up`
+    # seconds fails. A `submitting` job without a project fails after `submit_grace` (it is never
+    # submitted twice); a `downloading` job quiet for `download_stuck` has its missing outputs
+    # queued again.
+    sweep_quiet_seconds: int = 300
+    sweep_backoff_base_seconds: int = 60
+    sweep_backoff_max_seconds: int = 1800
+    sweep_submit_grace_seconds: int = 900
+    sweep_download_stuck_seconds: int = 7200
+    sweep_give_up_seconds: int = 86400
+    sweep_batch_limit: int = 200
+    # Client callbacks (Standard Webhooks), delivered from their own queue.
+    callback_queue_url: str = ""
+    callback_dead_letter_queue_url: str = ""
+    callback_signing_secret: str = "callbacks/signing-secret"  # noqa: S105 - a name, not a secret
+    callback_timeout_seconds: float = 5.0
+    # Growing delays between attempts, about 24 h in all; then the callback is `failed`.
+    callback_retry_delays_seconds: list[int] = Field(
+        default_factory=lambda: [30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800]
+    )
+    # Deployed, callback URLs must not resolve to private, loopback or link-local addresses.
+    callback_allow_private_addresses: bool = False
     idempotency_ttl_seconds: int = 24 * 3600
 
-    @field_validator("download_allowed_hosts", "download_retry_delays_seconds", mode="before")
+    @field_validator(
+        "download_allowed_hosts",
+        "download_retry_delays_seconds",
+        "callback_retry_delays_seconds",
+        mode="before",
+    )
     @classmethod
     def _split_list(cls, value: object) -> object:
         if isinstance(value, str):

@@ -20,3 +20,7 @@ def now_iso() -> str:
 
 def epoch_seconds() -> int:
     return int(time.time())
+
+
+def epoch_of(iso_text: str) -> int:
+    return int(datetime.fromisoformat(iso_text.replace("Z", "+00:00")).timestamp())

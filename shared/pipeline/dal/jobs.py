@@ -22,6 +22,9 @@ from pipeline.settings import get_settings
 from pipeline.timeutil import epoch_seconds, now_iso
 
 CLIENT_INDEX = "ClientJobsIndex"
+ACTIVE_INDEX = "ActiveJobsIndex"
+# The partition of the sweep's sparse index: present only while a job still needs watching.
+ACTIVE = "1"
 CLIENT_STATUS_INDEX = "ClientStatusJobsIndex"
 PROJECT_INDEX = "ProjectIndex"
 
@@ -54,6 +57,9 @@ def _to_item(job: Job) -> dict[str, Any]:
     item["client_status"] = f"{job.client_id}#{job.status.value}"
     item["client_created"] = f"{job.created_at}#{job.job_id}"
     item["expires_at_epoch"] = epoch_seconds() + get_settings().job_ttl_days * 86400
+    if not job.status.is_terminal:
+        item["active"] = ACTIVE
+        item["next_check_at"] = epoch_seconds() + get_settings().sweep_quiet_seconds
     return item
 
 
@@ -94,38 +100,43 @@ def delete_submitting_job(job_id: str) -> None:
 
 
 def transition(
-    job: Job,
-    to: JobStatus,
-    allowed_from: Iterable[JobStatus],
-    sets: dict[str, Any] | None = None,
-    extra_condition: str | None = None,
-    extra_values: dict[str, Any] | None = None,
+    job: Job, to: JobStatus, allowed_from: Iterable[JobStatus], sets: dict[str, Any] | None = None
 ) -> Job | None:
     """Move `job` to `to` if it is still in one of `allowed_from`. The updated job, or None when
-    the job had already moved on (the write changed nothing)."""
-    assignments = {
+    the job had already moved on (the write changed nothing).
+
+    Every move also tells the reconciliation sweep when to look at the job next; a job leaves the
+    sweep's index when it ends, unless a client callback is still owed.
+    """
+    now = epoch_seconds()
+    assignments: dict[str, Any] = {
         "status": to.value,
         "client_status": f"{job.client_id}#{to.value}",
         "updated_at": now_iso(),
     }
+    removals: list[str] = []
+    if to.is_terminal and not job.callback_url:
+        removals = ["active", "next_check_at"]
+    else:
+        assignments.update(
+            {"active": ACTIVE, "next_check_at": now + get_settings().sweep_quiet_seconds, "sweep_checks": 0}
+        )
+    if to.is_terminal and job.callback_url:
+        assignments.update({"callback_state": "pending", "callback_attempts": 0})
     assignments.update(sets or {})
-    names = {f"#f{i}": field for i, field in enumerate(assignments)}
+    names = {f"#f{i}": field for i, field in enumerate([*assignments, *removals])}
     values: dict[str, Any] = {f":v{i}": value for i, value in enumerate(assignments.values())}
-    allowed = [status.value for status in allowed_from]
-    from_placeholders = []
-    for i, status in enumerate(allowed):
-        values[f":from{i}"] = status
-        from_placeholders.append(f":from{i}")
-    condition = f"#status IN ({', '.join(from_placeholders)})"
-    if extra_condition:
-        condition = f"{condition} AND ({extra_condition})"
-        values.update(extra_values or {})
+    for i, status in enumerate(allowed_from):
+        values[f":from{i}"] = status.value
     names["#status"] = "status"
+    expression = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(assignments)))
+    if removals:
+        expression += " REMOVE " + ", ".join(f"#f{len(assignments) + i}" for i in range(len(removals)))
     try:
         answer = _table().update_item(
             Key={"job_id": job.job_id},
-            UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(assignments))),
-            ConditionExpression=condition,
+            UpdateExpression=expression,
+            ConditionExpression=f"#status IN ({', '.join(k for k in values if k.startswith(':from'))})",
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
             ReturnValues="ALL_NEW",
@@ -266,3 +277,60 @@ def _decode_cursor(cursor: str, client_id: str) -> dict[str, Any]:
     if not valid:
         raise InvalidCursor("cursor is not one this API issued")
     return dict(key)
+
+
+def due_for_check(now: int, limit: int) -> list[Job]:
+    """Jobs the sweep should look at now: not moved for a while, or owed a callback."""
+    answer = _table().query(
+        IndexName=ACTIVE_INDEX,
+        KeyConditionExpression=Key("active").eq(ACTIVE) & Key("next_check_at").lte(now),
+        Limit=limit,
+    )
+    return [_from_item(item) for item in answer.get("Items", [])]
+
+
+def postpone_check(job_id: str, next_check_at: int, checks: int) -> None:
+    """The sweep looked and nothing changed: look again later (backing off)."""
+    with contextlib.suppress(ClientError):
+        _table().update_item(
+            Key={"job_id": job_id},
+            UpdateExpression="SET next_check_at = :at, sweep_checks = :checks",
+            ConditionExpression="attribute_exists(active)",
+            ExpressionAttributeValues={":at": next_check_at, ":checks": checks},
+        )
+
+
+def mark_callback_queued(job_id: str) -> None:
+    _table().update_item(
+        Key={"job_id": job_id},
+        UpdateExpression="SET callback_queued = :yes",
+        ExpressionAttributeValues={":yes": True},
+    )
+
+
+def record_callback_attempt(job_id: str, outcome: str, error: str | None) -> Job | None:
+    """Count one delivery attempt; `outcome` is `delivered`, `failed` (given up) or `pending`.
+    A settled callback takes the job out of the sweep's index."""
+    settled = outcome in ("delivered", "failed")
+    expression = (
+        "SET callback_state = :state, callback_attempts = if_not_exists(callback_attempts, :zero) + :one"
+    )
+    values: dict[str, Any] = {":state": outcome, ":zero": 0, ":one": 1, ":pending": "pending"}
+    if error is not None:
+        expression += ", callback_last_error = :error"
+        values[":error"] = error[:500]
+    if settled:
+        expression += " REMOVE active, next_check_at"
+    try:
+        answer = _table().update_item(
+            Key={"job_id": job_id},
+            UpdateExpression=expression,
+            ConditionExpression="callback_state = :pending",
+            ExpressionAttributeValues=values,
+            ReturnValues="ALL_NEW",
+        )
+    except ClientError as exc:
+        if _is_condition_failure(exc):
+            return None
+        raise
+    return _from_item(answer["Attributes"])

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from pipeline.dal import jobs as job_store
 from pipeline.dal import outputs
+from pipeline.logic import callbacks
 from pipeline.logic.fetching import DownloadRefused, FetchedObject, extension_of, fetch_into_s3
 from pipeline.magic_hour.client import MagicHourClient
 from pipeline.magic_hour.errors import MagicHourError, MagicHourNotFound
@@ -143,6 +144,7 @@ def _complete_if_done(job: Job) -> Job:
         return job
     completed = job_store.transition(job, JobStatus.COMPLETED, [JobStatus.DOWNLOADING])
     if completed is not None:
+        callbacks.announce_end(completed)
         metrics.add_metric(name="JobsCompleted", unit="Count", value=1)
         logger.info("job completed", extra={"job_id": job.job_id, "outputs": len(job.outputs)})
         return completed
@@ -164,9 +166,11 @@ def fail_job(job_id: str, message: str) -> None:
     job = job_store.get_job(job_id)
     if job is None:
         return
-    job_store.fail(
+    failed = job_store.fail(
         job,
         JobError(code="download_failed", message=message, source="download"),
         [JobStatus.DOWNLOADING],
     )
+    if failed is not None:
+        callbacks.announce_end(failed)
     metrics.add_metric(name="DownloadsFailedForGood", unit="Count", value=1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from pipeline.dal import outputs
-from pipeline.models.api import ErrorResource, JobResource, OutputResource
+from pipeline.models.api import CallbackResource, ErrorResource, JobResource, OutputResource
 from pipeline.models.job import Job
 from pipeline.settings import get_settings
 from pipeline.timeutil import iso, utc_now
@@ -39,4 +39,9 @@ def to_resource(job: Job) -> JobResource:
             for output in job.stored_outputs()
         ],
         error=ErrorResource(**job.error.model_dump()) if job.error else None,
+        callback=CallbackResource(
+            state=job.callback_state, attempts=job.callback_attempts, last_error=job.callback_last_error
+        )
+        if job.callback_url and job.callback_state
+        else None,
     )

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from pipeline import ids
 from pipeline.catalogue import Tool, check_input, find_tool
 from pipeline.dal import jobs as job_store
+from pipeline.logic import callbacks
 from pipeline.logic.api_errors import ApiError, validation_failed
 from pipeline.magic_hour.client import MagicHourClient
 from pipeline.magic_hour.errors import (
@@ -173,6 +174,8 @@ def submit(submission: Submission, job_id: str, magic_hour: MagicHourClient) -> 
         failed = job_store.fail(
             job, JobError(code=code, message=refusal.message, source="submit"), [JobStatus.SUBMITTING]
         )
+        if failed is not None:
+            callbacks.announce_end(failed)
         return failed or job
     except MagicHourOutcomeUnknown as unknown:
         # The project may exist; keep the job `submitting` so the webhook (by name) or the sweep can

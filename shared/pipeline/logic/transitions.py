@@ -15,6 +15,7 @@ from typing import Literal
 from pipeline import ids
 from pipeline.dal import download_queue
 from pipeline.dal import jobs as job_store
+from pipeline.logic import callbacks
 from pipeline.models.job import Job, JobError, JobStatus, Kind
 from pipeline.models.tasks import DownloadTask
 from pipeline.models.webhook_events import ProjectDownload, ProjectError
@@ -91,7 +92,15 @@ def apply(update: ProjectUpdate) -> Outcome:
         moved = job_store.transition(job, JobStatus.CANCELED, [JobStatus.QUEUED, JobStatus.RENDERING])
     else:
         return _start_downloads(job, update)
-    return Outcome.APPLIED if moved is not None else Outcome.ALREADY_APPLIED
+    return _outcome(moved)
+
+
+def _outcome(moved: Job | None) -> Outcome:
+    if moved is None:
+        return Outcome.ALREADY_APPLIED
+    if moved.status.is_terminal:
+        callbacks.announce_end(moved)
+    return Outcome.APPLIED
 
 
 def _start_downloads(job: Job, update: ProjectUpdate) -> Outcome:
@@ -99,7 +108,7 @@ def _start_downloads(job: Job, update: ProjectUpdate) -> Outcome:
         moved = job_store.transition(
             job, JobStatus.COMPLETED, [JobStatus.QUEUED, JobStatus.RENDERING], {"output_count": 0}
         )
-        return Outcome.APPLIED if moved is not None else Outcome.ALREADY_APPLIED
+        return _outcome(moved)
     moved = job_store.transition(
         job,
         JobStatus.DOWNLOADING,
@@ -133,19 +142,34 @@ def _ensure_queued(job_id: str, update: ProjectUpdate) -> Outcome:
         time.sleep(_WAIT_POLL_SECONDS)
 
 
-def _queue(job: Job, update: ProjectUpdate) -> None:
+def requeue_missing(job: Job, downloads: list[ProjectDownload]) -> int:
+    """Queue again the outputs of a downloading job that are not stored yet (their messages were
+    lost, or dead-lettered and not redriven). The downloader skips what is already stored."""
+    missing = [index for index in range(len(downloads)) if str(index) not in job.outputs]
+    if missing:
+        download_queue.send_download_tasks(_tasks(job, downloads, missing))
+        job_store.mark_downloads_queued(job.job_id)
+        metrics.add_metric(name="DownloadsRequeued", unit="Count", value=len(missing))
+    return len(missing)
+
+
+def _tasks(job: Job, downloads: list[ProjectDownload], indexes: list[int]) -> list[DownloadTask]:
     assert job.project_id is not None
-    tasks = [
+    return [
         DownloadTask(
             job_id=job.job_id,
             project_id=job.project_id,
             kind=job.kind,
             index=index,
-            url=download.url,
-            expires_at=download.expires_at,
+            url=downloads[index].url,
+            expires_at=downloads[index].expires_at,
         )
-        for index, download in enumerate(update.downloads)
+        for index in indexes
     ]
+
+
+def _queue(job: Job, update: ProjectUpdate) -> None:
+    tasks = _tasks(job, update.downloads, list(range(len(update.downloads))))
     try:
         download_queue.send_download_tasks(tasks)
     except Exception:

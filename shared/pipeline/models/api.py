@@ -49,6 +49,15 @@ class ErrorResource(BaseModel):
     source: str
 
 
+class CallbackResource(BaseModel):
+    """Delivery of the job's callback: `pending` until a 2xx (`delivered`) or the retries run out
+    (`failed`)."""
+
+    state: str
+    attempts: int
+    last_error: str | None = None
+
+
 class JobResource(BaseModel):
     job_id: str
     tool: str
@@ -63,6 +72,7 @@ class JobResource(BaseModel):
     updated_at: str
     outputs: list[OutputResource]
     error: ErrorResource | None
+    callback: CallbackResource | None = None
 
 
 class JobList(BaseModel):

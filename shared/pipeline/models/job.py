@@ -80,6 +80,11 @@ class Job(BaseModel):
     request_fingerprint: str | None = None
     magic_hour_name: str | None = None
     downloads_queued: bool = False
+    sweep_checks: int = 0
+    callback_state: Literal["pending", "delivered", "failed"] | None = None
+    callback_attempts: int = 0
+    callback_last_error: str | None = None
+    callback_queued: bool = False
 
     def stored_outputs(self) -> list[StoredOutput]:
         return sorted(self.outputs.values(), key=lambda output: output.index)

@@ -16,3 +16,11 @@ class DownloadTask(BaseModel):
     index: int = Field(ge=0)
     url: str
     expires_at: str | None = None
+
+
+class CallbackTask(BaseModel):
+    """Tell a client its job ended. `webhook_id` stays the same across retries, so the receiver
+    can drop repeats (Standard Webhooks)."""
+
+    job_id: str
+    webhook_id: str

@@ -1,0 +1,72 @@
+"""Delivers client callbacks from the callback queue (Standard Webhooks signatures).
+
+A failed attempt comes back after an explicit, growing delay (about 24 h in all); then the
+callback is marked `failed` on the job, and the message is dead-lettered for the record. The
+job's own status is never touched here.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+
+from pipeline.dal import retry_queue
+from pipeline.logic import callbacks
+from pipeline.models.tasks import CallbackTask
+from pipeline.observability import logger, metrics, tracer
+from pipeline.settings import get_settings
+
+processor = BatchProcessor(event_type=EventType.SQS)
+settings = get_settings()
+
+
+class CallbackRetry(Exception):
+    pass
+
+
+@lru_cache(maxsize=4)
+def _queue_url(arn: str) -> str:
+    return retry_queue.queue_url_from_arn(arn)
+
+
+@tracer.capture_method
+def handle_record(record: SQSRecord) -> None:
+    try:
+        task = CallbackTask.model_validate_json(record.body)
+    except ValidationError:
+        logger.error("message is not a callback task; dropped")
+        metrics.add_metric(name="CallbackMalformed", unit="Count", value=1)
+        return
+    attempt = int(record.attributes.approximate_receive_count or "1")
+    try:
+        callbacks.deliver(task)
+    except callbacks.CallbackRefused as refused:
+        logger.warning("callback URL refused", extra={"job_id": task.job_id, "reason": str(refused)})
+        callbacks.give_up(task.job_id, str(refused))
+    except callbacks.CallbackFailed as failed:
+        delays = settings.callback_retry_delays_seconds
+        if attempt > len(delays):
+            logger.warning("callback failed on its last attempt", extra={"job_id": task.job_id})
+            callbacks.give_up(task.job_id, str(failed))
+            retry_queue.dead_letter(settings.callback_dead_letter_queue_url, record.body, str(failed))
+            return
+        callbacks.note_failed_attempt(task.job_id, str(failed))
+        retry_queue.delay_next_attempt(
+            _queue_url(record.event_source_arn), record.receipt_handle, delays[attempt - 1]
+        )
+        raise CallbackRetry(str(failed)) from failed
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(
+        event=event, record_handler=handle_record, processor=processor, context=context
+    )

@@ -1,0 +1,11 @@
+"""The callback queue: one message per ended job that has a callback URL."""
+
+from __future__ import annotations
+
+from pipeline.aws import sqs_client
+from pipeline.models.tasks import CallbackTask
+from pipeline.settings import get_settings
+
+
+def send_callback_task(task: CallbackTask) -> None:
+    sqs_client().send_message(QueueUrl=get_settings().callback_queue_url, MessageBody=task.model_dump_json())

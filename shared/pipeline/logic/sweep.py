@@ -1,0 +1,167 @@
+"""Reconciliation: nothing stays stuck. Webhooks get lost, a canceled project sends none, and a
+crash can leave a job between two writes; the sweep asks Magic Hour and applies what it learns
+through the same transitions the webhook uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pipeline.dal import jobs as job_store
+from pipeline.logic import callbacks, transitions
+from pipeline.magic_hour.client import MagicHourClient
+from pipeline.magic_hour.errors import MagicHourError, MagicHourNotFound
+from pipeline.models.job import Job, JobError, JobStatus
+from pipeline.models.webhook_events import ProjectDownload, ProjectError
+from pipeline.observability import logger, metrics
+from pipeline.settings import get_settings
+from pipeline.timeutil import epoch_of
+
+# What a project's status at Magic Hour means for our job (statuses without an entry mean "wait").
+_EVENT_FOR_STATUS: dict[str, transitions.ProjectEvent] = {
+    "rendering": "started",
+    "complete": "completed",
+    "error": "errored",
+    "canceled": "canceled",
+}
+
+
+@dataclass
+class SweepReport:
+    checked: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+    def count(self, outcome: str) -> None:
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+
+
+def run(now: int, magic_hour: MagicHourClient) -> SweepReport:
+    report = SweepReport()
+    for job in job_store.due_for_check(now, get_settings().sweep_batch_limit):
+        report.checked += 1
+        try:
+            outcome = check(job, now, magic_hour)
+        except MagicHourError as exc:
+            logger.warning(
+                "Magic Hour unavailable for the sweep", extra={"job_id": job.job_id, "error": exc.message}
+            )
+            outcome = "magic_hour_unavailable"
+            _postpone(job, now)
+        except Exception:  # one bad job must not stop the sweep
+            logger.exception("sweep could not check a job", extra={"job_id": job.job_id})
+            outcome = "error"
+            _postpone(job, now)
+        report.count(outcome)
+        metrics.add_metric(name=f"Sweep_{outcome}", unit="Count", value=1)
+    return report
+
+
+def check(job: Job, now: int, magic_hour: MagicHourClient) -> str:
+    settings = get_settings()
+    if job.status.is_terminal:
+        return _owed_callback(job, now)
+    age = now - epoch_of(job.created_at)
+    if age > settings.sweep_give_up_seconds:
+        return _give_up(job, age)
+    if job.status is JobStatus.SUBMITTING and job.project_id is None:
+        if age < settings.sweep_submit_grace_seconds:
+            _postpone(job, now)
+            return "waiting_for_project"
+        # The create's outcome never became known and no webhook named this job: it is never
+        # submitted again (that could charge twice); the caller gets a clear failure instead.
+        failed = job_store.fail(
+            job,
+            JobError(
+                code="submit_unconfirmed",
+                message="Magic Hour never confirmed the project for this job; it was not submitted again",
+                source="submit",
+            ),
+            [JobStatus.SUBMITTING],
+        )
+        if failed is not None:
+            callbacks.announce_end(failed)
+        return "submit_unconfirmed"
+    assert job.project_id is not None
+    try:
+        project = magic_hour.get_project(job.kind, job.project_id)
+    except MagicHourNotFound:
+        return _fail(job, "project_not_found", "the project no longer exists at Magic Hour", "magic_hour")
+    status = str(project.get("status") or "")
+    downloads = [
+        ProjectDownload.model_validate(d) for d in project.get("downloads") or [] if isinstance(d, dict)
+    ]
+    if job.status is JobStatus.DOWNLOADING:
+        return _downloading(job, now, downloads)
+    event = _EVENT_FOR_STATUS.get(status)
+    if event is None or (event == "started" and job.status is not JobStatus.QUEUED):
+        _postpone(job, now)
+        return "unchanged"
+    raw_error = project.get("error")
+    update = transitions.ProjectUpdate(
+        kind=job.kind,
+        project_id=job.project_id,
+        event=event,
+        name=project.get("name") or job.magic_hour_name,
+        credits_charged=project.get("credits_charged")
+        if isinstance(project.get("credits_charged"), int)
+        else None,
+        downloads=downloads,
+        error=ProjectError.model_validate(raw_error) if isinstance(raw_error, dict) else None,
+    )
+    outcome = transitions.apply(update)
+    if outcome is transitions.Outcome.APPLIED:
+        logger.info("sweep moved a job", extra={"job_id": job.job_id, "project_status": status})
+        return f"recovered_{event}"
+    _postpone(job, now)
+    return "unchanged"
+
+
+def _downloading(job: Job, now: int, downloads: list[ProjectDownload]) -> str:
+    quiet_for = now - epoch_of(job.updated_at)
+    stuck = quiet_for >= get_settings().sweep_download_stuck_seconds
+    if (
+        not job.downloads_queued and job_store.claim_queueing(job.job_id, transitions.QUEUE_LEASE_SECONDS)
+    ) or (job.downloads_queued and stuck):
+        requeued = transitions.requeue_missing(job, downloads)
+        _postpone(job, now)
+        if requeued:
+            logger.warning(
+                "sweep queued missing downloads again", extra={"job_id": job.job_id, "count": requeued}
+            )
+            return "downloads_requeued"
+    _postpone(job, now)
+    return "downloading"
+
+
+def _owed_callback(job: Job, now: int) -> str:
+    if job.callback_state == "pending" and not job.callback_queued:
+        callbacks.announce_end(job)
+        _postpone(job, now)
+        return "callback_queued"
+    _postpone(job, now)
+    return "callback_in_flight"
+
+
+def _give_up(job: Job, age: int) -> str:
+    source = {"submitting": "submit", "downloading": "download"}.get(job.status.value, "magic_hour")
+    return _fail(job, "gave_up", f"the job made no progress for {age} s; the sweep gave up on it", source)
+
+
+def _fail(job: Job, code: str, message: str, source: str) -> str:
+    failed = job_store.fail(
+        job,
+        JobError(code=code, message=message, source=source),  # type: ignore[arg-type]
+        [JobStatus.SUBMITTING, JobStatus.QUEUED, JobStatus.RENDERING, JobStatus.DOWNLOADING],
+    )
+    if failed is not None:
+        callbacks.announce_end(failed)
+    return code
+
+
+def _postpone(job: Job, now: int) -> None:
+    """Back off: base, 2 x base, 4 x base, ... up to the maximum."""
+    settings = get_settings()
+    delay = min(
+        settings.sweep_backoff_base_seconds * 2 ** min(job.sweep_checks, 20),
+        settings.sweep_backoff_max_seconds,
+    )
+    job_store.postpone_check(job.job_id, now + delay, job.sweep_checks + 1)

@@ -1,0 +1,272 @@
+"""Nothing stuck, and the caller hears back: the reconciliation sweep (on its own stack with a
+one-second schedule) and client callbacks, through the local stack over HTTP."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+import requests
+from boto3.dynamodb.types import TypeSerializer
+from conftest import CALLBACK_SECRET, StackHandle, start_stack
+from standardwebhooks.webhooks import Webhook
+
+from pipeline import ids
+from pipeline.dal.jobs import _to_item
+from pipeline.models.job import Job, JobStatus
+from pipeline.timeutil import iso
+
+VOICE = {"tool": "ai-voice-generator", "input": {"style": {"prompt": "hi", "voice_name": "Elon Musk"}}}
+IMAGES = {"tool": "ai-image-generator", "input": {"image_count": 2, "style": {"prompt": "two owls"}}}
+VIDEO = {"tool": "text-to-video", "input": {"end_seconds": 2, "style": {"prompt": "rain"}}}
+
+
+@pytest.fixture(scope="module")
+def sweeping(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackHandle]:
+    stack, handle = start_stack(tmp_path_factory, schedule_seconds=1)
+    try:
+        yield handle
+    finally:
+        stack.stop()
+
+
+@pytest.fixture
+def swept(sweeping: StackHandle) -> Iterator[StackHandle]:
+    requests.delete(f"{sweeping.magic_hour}/_sim/scenario", timeout=5).raise_for_status()
+    yield sweeping
+    requests.delete(f"{sweeping.magic_hour}/_sim/scenario", timeout=5)
+
+
+def _put_job(stack: StackHandle, job: Job) -> None:
+    serializer = TypeSerializer()
+    item = _to_item(job)
+    if "active" in item:
+        item["next_check_at"] = int(time.time())  # due now, whatever this process's settings say
+    item = {key: serializer.serialize(value) for key, value in item.items()}
+    from local.resources import client
+
+    client("dynamodb", stack.aws, "us-east-1").put_item(
+        TableName=stack.stack.resolver.refs["JobsTable"], Item=item
+    )
+
+
+def _create_at_magic_hour(stack: StackHandle, tool: str, body: dict[str, Any]) -> dict[str, Any]:
+    answer = requests.post(
+        f"{stack.magic_hour}/v1/{tool}",
+        json=body,
+        timeout=5,
+        headers={"Authorization": f"Bearer {stack.stack.config.magic_hour_api_key}"},
+    )
+    answer.raise_for_status()
+    return dict(answer.json())
+
+
+# -- the sweep ----------------------------------------------------------------------------------
+
+
+def test_jobs_complete_through_the_sweep_when_no_webhook_ever_comes(swept) -> None:
+    swept.scenario(webhook_send=False, render_seconds=0.3)
+    job_ids = [swept.post_job(body).json()["job_id"] for body in (VIDEO, IMAGES, VOICE)]
+    for job_id in job_ids:
+        job = swept.wait_for(job_id, {"completed", "failed", "canceled"}, timeout=30)
+        assert job["status"] == "completed", job
+        served = {o["index"]: o["sha256"] for o in swept.sim_project(job["project_id"])["outputs"]}
+        assert {o["index"]: o["sha256"] for o in job["outputs"]} == served
+    assert swept.sim_stats()["webhook_attempts"] == 0
+
+
+def test_a_canceled_project_ends_the_job_canceled(swept) -> None:
+    swept.scenario(outcome="canceled", render_seconds=0.3)  # Magic Hour sends no event for this
+    job = swept.wait_for(
+        swept.post_job(VOICE).json()["job_id"], {"completed", "failed", "canceled"}, timeout=30
+    )
+    assert job["status"] == "canceled"
+    assert job["outputs"] == []
+
+
+def test_an_orphaned_submitting_job_with_no_project_fails_without_a_second_submit(swept) -> None:
+    """Our first write happened, the create never reached Magic Hour, and no webhook names the
+    job: after the grace period it fails with source `submit`, and Magic Hour is never called."""
+    creates = swept.sim_stats()["creates"]
+    job_id = ids.new_job_id()
+    now = iso(datetime.now(UTC))
+    _put_job(
+        swept,
+        Job(
+            job_id=job_id,
+            client_id="client-alpha",
+            tool="ai-voice-generator",
+            kind="audio",
+            status=JobStatus.SUBMITTING,
+            created_at=now,
+            updated_at=now,
+            magic_hour_name=ids.project_name_for(job_id, "lost"),
+        ),
+    )
+    job = swept.wait_for(job_id, {"failed", "completed"}, timeout=30)
+    assert job["status"] == "failed"
+    assert job["error"]["source"] == "submit"
+    assert job["error"]["code"] == "submit_unconfirmed"
+    assert swept.sim_stats()["creates"] == creates
+
+
+def test_an_orphaned_submitting_job_whose_project_exists_is_attached(swept) -> None:
+    job_id = ids.new_job_id()
+    now = iso(datetime.now(UTC))
+    name = ids.project_name_for(job_id, "found")
+    _put_job(
+        swept,
+        Job(
+            job_id=job_id,
+            client_id="client-alpha",
+            tool="ai-voice-generator",
+            kind="audio",
+            status=JobStatus.SUBMITTING,
+            created_at=now,
+            updated_at=now,
+            magic_hour_name=name,
+        ),
+    )
+    project = _create_at_magic_hour(swept, "ai-voice-generator", {"name": name, **VOICE["input"]})
+    job = swept.wait_for(job_id, {"failed", "completed"}, timeout=30)
+    assert job["status"] == "completed"
+    assert job["project_id"] == project["id"]
+
+
+def test_a_downloading_job_whose_messages_vanished_gets_them_queued_again(swept) -> None:
+    swept.scenario(render_seconds=0.1, webhook_send=False, outputs=2)
+    job_id = ids.new_job_id()
+    project = _create_at_magic_hour(
+        swept, "text-to-video", {"name": ids.project_name_for(job_id, "x"), **VIDEO["input"]}
+    )
+    while swept.sim_project(project["id"])["status"] != "complete":
+        time.sleep(0.05)
+    quiet_since = iso(datetime.now(UTC) - timedelta(seconds=30))
+    _put_job(
+        swept,
+        Job(
+            job_id=job_id,
+            client_id="client-alpha",
+            tool="text-to-video",
+            kind="video",
+            status=JobStatus.DOWNLOADING,
+            project_id=project["id"],
+            created_at=quiet_since,
+            updated_at=quiet_since,
+            output_count=2,
+            downloads_queued=True,
+        ),
+    )
+    job = swept.wait_for(job_id, {"failed", "completed"}, timeout=30)
+    assert job["status"] == "completed"
+    assert len(job["outputs"]) == 2
+
+
+# -- client callbacks ---------------------------------------------------------------------------
+
+
+class Receiver:
+    """A client's callback endpoint that fails its first `failures` deliveries."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.deliveries: list[tuple[int, dict[str, str], bytes]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                status = 500 if len(receiver.deliveries) < receiver.failures else 204
+                receiver.deliveries.append((status, dict(self.headers.items()), body))
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/magic"
+
+    def accepted(self) -> list[tuple[int, dict[str, str], bytes]]:
+        return [d for d in self.deliveries if d[0] < 300]
+
+
+@pytest.fixture
+def receiver_factory() -> Iterator[Any]:
+    made: list[Receiver] = []
+
+    def make(failures: int) -> Receiver:
+        made.append(Receiver(failures))
+        return made[-1]
+
+    yield make
+    for receiver in made:
+        receiver.server.shutdown()
+
+
+def _wait_callback(stack: StackHandle, job_id: str, states: set[str]) -> dict[str, Any]:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        job = stack.get_job(job_id).json()
+        if (job.get("callback") or {}).get("state") in states:
+            return dict(job)
+        time.sleep(0.2)
+    raise AssertionError(f"callback of {job_id} never reached {states}: {job.get('callback')}")
+
+
+def test_callback_retried_until_accepted_once_and_signed(stack, receiver_factory) -> None:
+    receiver = receiver_factory(failures=2)
+    job_id = stack.post_job({**VOICE, "callback_url": receiver.url}).json()["job_id"]
+    job = _wait_callback(stack, job_id, {"delivered", "failed"})
+    assert job["callback"]["state"] == "delivered"
+    assert job["callback"]["attempts"] == 3
+    assert [status for status, _, _ in receiver.deliveries] == [500, 500, 204]
+    accepted = receiver.accepted()
+    assert len(accepted) == 1
+    _, headers, body = accepted[0]
+    lowered = {k.lower(): v for k, v in headers.items()}
+    Webhook(CALLBACK_SECRET).verify(body, lowered)  # raises if the signature is wrong
+    assert {h["Webhook-Id"] if "Webhook-Id" in h else h["webhook-id"] for _, h, _ in receiver.deliveries} == {
+        lowered["webhook-id"]
+    }
+    resource = json.loads(body)
+    assert resource["job_id"] == job_id
+    assert resource["status"] == "completed"
+    assert resource["outputs"]
+
+
+def test_callback_that_always_fails_ends_failed_and_leaves_the_job_alone(stack, receiver_factory) -> None:
+    receiver = receiver_factory(failures=1000)
+    job_id = stack.post_job({**VOICE, "callback_url": receiver.url}).json()["job_id"]
+    job = _wait_callback(stack, job_id, {"delivered", "failed"})
+    assert job["callback"]["state"] == "failed"
+    assert job["callback"]["attempts"] == 4  # the first try and one per configured delay (1,1,1)
+    assert "500" in job["callback"]["last_error"]
+    assert job["status"] == "completed"
+    assert len(receiver.deliveries) == 4
+
+
+def test_failed_jobs_call_back_too(stack, receiver_factory) -> None:
+    receiver = receiver_factory(failures=0)
+    stack.scenario(create_status=422)
+    answer = stack.post_job({**VOICE, "callback_url": receiver.url})
+    assert answer.status_code == 422
+    deadline = time.monotonic() + 15
+    while not receiver.accepted() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    ((_, _, body),) = receiver.accepted()
+    assert json.loads(body)["status"] == "failed"
+    assert json.loads(body)["error"]["code"] == "upstream_rejected"
+
+
+def test_jobs_without_a_callback_show_none(stack) -> None:
+    job = stack.wait_for(stack.post_job(VOICE).json()["job_id"], {"completed"})
+    assert job["callback"] is None
