@@ -71,19 +71,20 @@ def _retry_or_give_up(record: SQSRecord, task: DownloadTask, attempt: int, reaso
         downloads.fail_job(
             task.job_id, f"output {task.index} could not be downloaded after {attempt} attempts: {reason}"
         )
-        raise RetryableRecordError(reason)  # SQS moves it to the dead-letter queue
-    delays = settings.download_retry_delays_seconds or [0]
-    delay = int(delays[min(attempt - 1, len(delays) - 1)])
-    logger.warning(
-        "download attempt failed; will retry",
-        extra={
-            "job_id": task.job_id,
-            "index": task.index,
-            "attempt": attempt,
-            "delay": delay,
-            "reason": reason,
-        },
-    )
+        delay = 0  # back at once, so SQS moves it to the dead-letter queue now
+    else:
+        delays = settings.download_retry_delays_seconds or [0]
+        delay = int(delays[min(attempt - 1, len(delays) - 1)])
+        logger.warning(
+            "download attempt failed; will retry",
+            extra={
+                "job_id": task.job_id,
+                "index": task.index,
+                "attempt": attempt,
+                "delay": delay,
+                "reason": reason,
+            },
+        )
     try:
         retry_queue.delay_next_attempt(_queue_url(record.event_source_arn), record.receipt_handle, delay)
     except Exception:  # the queue's own visibility timeout still brings it back

@@ -31,8 +31,10 @@ class CallbackRefused(Exception):
     """The URL can never be delivered to (for example it points into a private network)."""
 
 
-def webhook_id_for(job_id: str) -> str:
-    return f"msg_{job_id}"
+def webhook_id_for(job: Job) -> str:
+    """Stable across retries of one callback; a job that ends again (a download failure redriven
+    to success) gets a new one, so receivers that drop repeats do not drop it."""
+    return f"msg_{job.job_id}_{job.status.value}"
 
 
 def announce_end(job: Job) -> None:
@@ -41,9 +43,7 @@ def announce_end(job: Job) -> None:
     if not job.callback_url or job.callback_state != "pending":
         return
     try:
-        callback_queue.send_callback_task(
-            CallbackTask(job_id=job.job_id, webhook_id=webhook_id_for(job.job_id))
-        )
+        callback_queue.send_callback_task(CallbackTask(job_id=job.job_id, webhook_id=webhook_id_for(job)))
         job_store.mark_callback_queued(job.job_id)
     except Exception:
         logger.exception("could not queue the callback; the sweep will", extra={"job_id": job.job_id})

@@ -35,6 +35,10 @@ def process(task: DownloadTask, magic_hour: MagicHourClient) -> Result:
         return Result(None, skipped=True)
     if str(task.index) in job.outputs:
         return Result(_complete_if_done(job), skipped=True)
+    if job.status is JobStatus.FAILED and job.error is not None and job.error.source == "download":
+        # A dead-lettered download redriven after a fix: the job is downloading again.
+        job = job_store.transition(job, JobStatus.DOWNLOADING, [JobStatus.FAILED], {"error": None}) or job
+        logger.info("job revived by a redriven download", extra={"job_id": job.job_id})
     if job.status is not JobStatus.DOWNLOADING:
         logger.info(
             "job is not downloading; task dropped", extra={"job_id": job.job_id, "status": job.status}

@@ -1,0 +1,33 @@
+"""The parts of one simulator instance, wired together, with an orderly shutdown."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from local.simulator.config import SimulatorConfig
+from local.simulator.lifecycle import Lifecycle
+from local.simulator.scheduler import Scheduler
+from local.simulator.signing import UrlSigner
+from local.simulator.state import Store
+from local.simulator.tools import ToolCatalogue
+from local.simulator.views import UrlFactory
+from local.simulator.webhooks import WebhookSender
+
+
+class Runtime:
+    def __init__(self, config: SimulatorConfig) -> None:
+        self.config = config
+        self.catalogue = ToolCatalogue(config.tools_path)
+        self.store = Store(config.max_upload_total_bytes)
+        self.urls = UrlFactory(UrlSigner())
+        self.scheduler = Scheduler()
+        self.executor = ThreadPoolExecutor(
+            max_workers=config.webhook_workers, thread_name_prefix="sim-webhook"
+        )
+        self.sender = WebhookSender(config, self.store, self.scheduler, self.executor)
+        self.lifecycle = Lifecycle(self.store, self.scheduler, self.sender, self.urls)
+
+    def close(self) -> None:
+        self.scheduler.stop()
+        # Deliveries in flight may wait on a slow receiver; stopping must not wait for them.
+        self.executor.shutdown(wait=False, cancel_futures=True)

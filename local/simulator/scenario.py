@@ -1,0 +1,93 @@
+"""The fault-injection scenario (CONTRACT section 3): defaults, validation and merging."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from local.simulator.schema import compile_schema, validate
+
+DEFAULT_ERROR: dict[str, str] = {
+    "code": "unknown_error",
+    "message": "An unknown error occurred while rendering. Please try again.",
+}
+
+# The contract names 400/402/422/429/500/503; the other statuses Magic Hour documents are accepted
+# too because forcing them costs nothing and helps test the pipeline's mapping of each.
+CREATE_STATUSES = (200, 400, 401, 402, 403, 422, 429, 500, 502, 503, 504)
+
+_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "render_seconds": {"type": "number", "minimum": 0, "maximum": 86400},
+        "outcome": {"type": "string", "enum": ["complete", "error", "canceled"]},
+        "error": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"code": {"type": "string", "minLength": 1}, "message": {"type": "string"}},
+        },
+        "outputs": {"type": "integer", "minimum": 0, "maximum": 100},
+        "output_bytes": {"type": "integer", "minimum": 0, "maximum": 1 << 40},
+        "create_status": {"type": "integer", "enum": list(CREATE_STATUSES)},
+        "create_delay_seconds": {"type": "number", "minimum": 0, "maximum": 3600},
+        "webhook_send": {"type": "boolean"},
+        "webhook_started": {"type": "boolean"},
+        "webhook_duplicates": {"type": "integer", "minimum": 0, "maximum": 20},
+        "webhook_reverse_order": {"type": "boolean"},
+        "webhook_bad_signature": {"type": "boolean"},
+        "webhook_delay_seconds": {"type": "number", "minimum": 0, "maximum": 86400},
+        "download_expire_seconds": {"type": "number", "minimum": 0},
+        "download_fail_first": {"type": "integer", "minimum": 0},
+        "download_fail_status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "download_truncate_first": {"type": "integer", "minimum": 0},
+        "download_bytes_per_second": {"type": ["number", "null"], "exclusiveMinimum": 0},
+    },
+}
+_VALIDATOR = compile_schema(_SCHEMA)
+_INTEGER_FIELDS = frozenset(
+    name for name, spec in _SCHEMA["properties"].items() if spec.get("type") == "integer"
+)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    render_seconds: float = 0.5
+    outcome: str = "complete"
+    error: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_ERROR))
+    outputs: int = 1
+    output_bytes: int = 65536
+    create_status: int = 200
+    create_delay_seconds: float = 0
+    webhook_send: bool = True
+    webhook_started: bool = True
+    webhook_duplicates: int = 0
+    webhook_reverse_order: bool = False
+    webhook_bad_signature: bool = False
+    webhook_delay_seconds: float = 0
+    download_expire_seconds: float = 86400
+    download_fail_first: int = 0
+    download_fail_status: int = 500
+    download_truncate_first: int = 0
+    download_bytes_per_second: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def merged(self, patch: Any) -> Scenario:
+        """A copy with `patch` applied; raises ValidationFailed naming the bad field."""
+        validate(_VALIDATOR, patch)
+        assert isinstance(patch, Mapping)  # guaranteed by the schema; narrows the type
+        changes: dict[str, Any] = {}
+        for name, value in patch.items():
+            if name == "error":
+                # A partial error object keeps the other key, so {"code": "x"} is enough to set.
+                changes[name] = {**self.error, **value}
+            elif name in _INTEGER_FIELDS:
+                # JSON Schema accepts 2.0 as an integer; counters and sizes must be real ints.
+                changes[name] = int(value)
+            else:
+                changes[name] = value
+        return dataclasses.replace(self, **changes)

@@ -1,0 +1,127 @@
+"""The create endpoints, driven by the product's tool catalogue instead of one route per tool."""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, cast
+
+from local.simulator.schema import Validator, compile_schema, validate
+
+Kind = Literal["video", "image", "audio"]
+
+# Magic Hour's `type` values for the spec's tools; anything newer falls back to the upper-cased name,
+# which is fine because clients are told to treat `type` as opaque.
+_PROJECT_TYPES: dict[str, str] = {
+    "ai-talking-photo": "TALKING_PHOTO",
+    "ai-video-editor": "VIDEO_EDITOR",
+    "animation": "ANIMATION",
+    "audio-to-video": "AUDIO_TO_VIDEO",
+    "auto-subtitle-generator": "AUTO_SUBTITLE",
+    "character-replace": "CHARACTER_REPLACE",
+    "face-swap": "FACE_SWAP",
+    "image-to-video": "IMAGE_TO_VIDEO",
+    "lip-sync": "LIP_SYNC",
+    "text-to-video": "TEXT_TO_VIDEO",
+    "video-to-video": "VIDEO_TO_VIDEO",
+    "ai-clothes-changer": "CLOTHES_CHANGER",
+    "ai-face-editor": "FACE_EDITOR",
+    "ai-gif-generator": "AI_GIF",
+    "ai-headshot-generator": "AI_HEADSHOT",
+    "ai-image-editor": "AI_IMAGE_EDITOR",
+    "ai-image-generator": "AI_IMAGE",
+    "ai-image-upscaler": "IMAGE_UPSCALER",
+    "ai-meme-generator": "AI_MEME",
+    "ai-qr-code-generator": "QR_CODE",
+    "body-swap": "BODY_SWAP",
+    "face-swap-photo": "FACE_SWAP",
+    "head-swap": "HEAD_SWAP",
+    "image-background-remover": "BACKGROUND_REMOVER",
+    "photo-colorizer": "PHOTO_COLORIZER",
+    "ai-voice-generator": "VOICE_GENERATOR",
+    "ai-voice-cloner": "VOICE_CLONER",
+}
+
+_DEFAULT_EXTENSION: dict[Kind, str] = {"video": "mp4", "image": "png", "audio": "mp3"}
+CONTENT_TYPES: dict[str, str] = {
+    "mp4": "video/mp4",
+    "webm": "video/webm",
+    "png": "image/png",
+    "gif": "image/gif",
+    "mp3": "audio/mpeg",
+}
+
+# Credit maths only has to be plausible and deterministic: Magic Hour bills video per frame at 30 fps.
+_VIDEO_CREDITS_PER_SECOND = 30
+_IMAGE_CREDITS_PER_IMAGE = 5
+_AUDIO_CREDITS = 20
+DEFAULT_FPS = 30.0
+DEFAULT_WIDTH = 1280
+DEFAULT_HEIGHT = 720
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    kind: Kind
+    project_type: str
+    schema: dict[str, Any]
+
+    def output_extension(self, body: dict[str, Any]) -> str:
+        # The GIF tool can be asked for mp4/webm; every other tool has one natural format per kind.
+        fmt = body.get("output_format")
+        if self.name == "ai-gif-generator":
+            return fmt if isinstance(fmt, str) and fmt in CONTENT_TYPES else "gif"
+        return _DEFAULT_EXTENSION[self.kind]
+
+    def output_count(self, body: dict[str, Any], scenario_outputs: int) -> int:
+        count = body.get("image_count")
+        if self.kind == "image" and isinstance(count, int) and not isinstance(count, bool):
+            return count
+        return scenario_outputs
+
+    def credits(self, body: dict[str, Any], outputs: int) -> int:
+        if self.kind == "video":
+            seconds = _number(body.get("end_seconds"), 5.0) - _number(body.get("start_seconds"), 0.0)
+            return max(1, math.ceil(seconds * _VIDEO_CREDITS_PER_SECOND))
+        if self.kind == "image":
+            return _IMAGE_CREDITS_PER_IMAGE * max(1, outputs)
+        return _AUDIO_CREDITS
+
+
+def _number(value: Any, default: float) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return default
+
+
+class ToolCatalogue:
+    """The 27 create endpoints; validators are compiled on first use and cached."""
+
+    def __init__(self, path: Path) -> None:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        self._tools: dict[str, Tool] = {}
+        for name, entry in data["tools"].items():
+            kind = cast(Kind, entry["kind"])
+            project_type = _PROJECT_TYPES.get(name, name.upper().replace("-", "_"))
+            self._tools[name] = Tool(name, kind, project_type, entry["request_schema"])
+        self._validators: dict[str, Validator] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> Tool | None:
+        return self._tools.get(name)
+
+    def names(self) -> list[str]:
+        return sorted(self._tools)
+
+    def validate(self, tool: Tool, body: Any) -> None:
+        """Raises ValidationFailed with a message naming the field."""
+        with self._lock:
+            validator = self._validators.get(tool.name)
+            if validator is None:
+                validator = compile_schema(tool.schema)
+                self._validators[tool.name] = validator
+        validate(validator, body)

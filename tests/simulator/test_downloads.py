@@ -1,0 +1,164 @@
+"""Download URLs: deterministic bytes, signatures, expiry and the download_* scenario fields."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import Any
+
+import pytest
+import requests
+
+from .helpers import AUDIO_BODY, FACE_SWAP_BODY, SimClient
+
+
+def completed_urls(sim: SimClient, tool: str = "face-swap", body: Any = FACE_SWAP_BODY) -> list[str]:
+    project_id = sim.create(tool, body)
+    kind = "audio" if tool.startswith("ai-voice") else "video"
+    done = sim.wait_status(kind, project_id)
+    assert done["status"] == "complete"
+    return [d["url"] for d in done["downloads"]]
+
+
+def project_of(url: str) -> str:
+    return url.split("/_files/")[1].split("/")[0]
+
+
+def test_bytes_are_deterministic_and_match_sim_sha(sim: SimClient) -> None:
+    (url,) = completed_urls(sim)
+    project_id = project_of(url)
+    first = requests.get(url, timeout=10)
+    assert first.status_code == 200
+    assert first.headers["Content-Type"] == "video/mp4"
+    again_url = sim.get("video", project_id).json()["downloads"][0]["url"]
+    assert again_url != url
+    assert requests.get(again_url, timeout=10).content == first.content
+    expected = sim.sim_project(project_id)["outputs"][0]["sha256"]
+    assert hashlib.sha256(first.content).hexdigest() == expected
+
+
+def test_tampered_url_is_403(sim: SimClient) -> None:
+    (url,) = completed_urls(sim)
+    base, query = url.split("?")
+    params = dict(part.split("=") for part in query.split("&"))
+    forged_expiry = (
+        f"{base}?expires={int(params['expires']) + 1000}&nonce={params['nonce']}&sig={params['sig']}"
+    )
+    for bad in [base, url.replace("sig=", "sig=00"), forged_expiry, url.replace("/0/", "/1/")]:
+        response = requests.get(bad, timeout=10)
+        assert response.status_code == 403, bad
+    assert sim.stats()["downloads"] == 4
+
+
+def test_download_expire_seconds(sim: SimClient) -> None:
+    sim.scenario(download_expire_seconds=0.5)
+    (url,) = completed_urls(sim)
+    assert requests.get(url, timeout=10).status_code == 200
+    time.sleep(0.6)
+    expired = requests.get(url, timeout=10)
+    assert expired.status_code == 403
+    # A fresh GET hands out a fresh, valid URL.
+    fresh = sim.get("video", project_of(url)).json()["downloads"][0]["url"]
+    assert requests.get(fresh, timeout=10).status_code == 200
+
+
+def test_default_expiry_is_a_day(sim: SimClient) -> None:
+    project_id = sim.create("face-swap", FACE_SWAP_BODY)
+    done = sim.wait_status("video", project_id)
+    expires_at = done["downloads"][0]["expires_at"]
+    from datetime import datetime
+
+    moment = datetime.fromisoformat(expires_at.replace("Z", "+00:00")).timestamp()
+    assert abs(moment - (time.time() + 86400)) < 10
+
+
+@pytest.mark.parametrize("status", [None, 503])
+def test_download_fail_first(sim: SimClient, status: int | None) -> None:
+    fields: dict[str, Any] = {"download_fail_first": 2, "outputs": 2}
+    if status is not None:
+        fields["download_fail_status"] = status
+    sim.scenario(**fields)
+    first_file, second_file = completed_urls(sim)
+    expected = status or 500
+    assert requests.get(first_file, timeout=10).status_code == expected
+    assert requests.get(first_file, timeout=10).status_code == expected
+    assert requests.get(first_file, timeout=10).status_code == 200
+    # The counter is per file.
+    assert requests.get(second_file, timeout=10).status_code == expected
+    assert sim.stats()["downloads"] == 4
+
+
+def test_download_truncate_first(sim: SimClient) -> None:
+    sim.scenario(download_truncate_first=2, output_bytes=200_000)
+    (url,) = completed_urls(sim)
+    for _ in range(2):
+        response = requests.get(url, stream=True, timeout=10)
+        assert response.status_code == 200
+        assert response.headers["Content-Length"] == "200000"  # promises the whole file
+        with pytest.raises(requests.exceptions.ChunkedEncodingError):
+            b"".join(response.iter_content(65536))
+    whole = requests.get(url, timeout=10)
+    assert len(whole.content) == 200_000
+    assert (
+        hashlib.sha256(whole.content).hexdigest() == sim.sim_project(project_of(url))["outputs"][0]["sha256"]
+    )
+
+
+def test_truncation_counts_after_failures(sim: SimClient) -> None:
+    sim.scenario(download_fail_first=1, download_truncate_first=1)
+    (url,) = completed_urls(sim)
+    assert requests.get(url, timeout=10).status_code == 500
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        requests.get(url, timeout=10)
+    assert requests.get(url, timeout=10).status_code == 200
+
+
+def test_download_bytes_per_second(sim: SimClient) -> None:
+    sim.scenario(output_bytes=100_000)
+    (fast_url,) = completed_urls(sim, "ai-voice-generator", AUDIO_BODY)
+    started = time.monotonic()
+    assert len(requests.get(fast_url, timeout=10).content) == 100_000
+    fast = time.monotonic() - started
+
+    sim.scenario(download_bytes_per_second=200_000)
+    (slow_url,) = completed_urls(sim, "ai-voice-generator", AUDIO_BODY)
+    started = time.monotonic()
+    assert len(requests.get(slow_url, timeout=10).content) == 100_000
+    slow = time.monotonic() - started
+    assert slow >= 0.45
+    assert fast < 0.3
+
+
+def test_range_requests(sim: SimClient) -> None:
+    sim.scenario(output_bytes=300_000)
+    (url,) = completed_urls(sim)
+    whole = requests.get(url, timeout=10).content
+    part = requests.get(url, headers={"Range": "bytes=70000-"}, timeout=10)
+    assert part.status_code == 206
+    assert part.headers["Content-Range"] == "bytes 70000-299999/300000"
+    assert part.content == whole[70000:]
+    middle = requests.get(url, headers={"Range": "bytes=65535-65537"}, timeout=10)
+    assert middle.content == whole[65535:65538]
+    assert requests.get(url, headers={"Range": "bytes=400000-"}, timeout=10).status_code == 416
+
+
+def test_deleted_project_files_are_gone(sim: SimClient) -> None:
+    (url,) = completed_urls(sim)
+    project_id = project_of(url)
+    requests.delete(f"{sim.url}/v1/video-projects/{project_id}", headers=sim.auth, timeout=10)
+    assert requests.get(url, timeout=10).status_code == 404
+
+
+def test_64_mb_file_streams_with_correct_sha(sim: SimClient) -> None:
+    size = 64 * 1024 * 1024
+    sim.scenario(output_bytes=size)
+    (url,) = completed_urls(sim)
+    digest = hashlib.sha256()
+    received = 0
+    with requests.get(url, stream=True, timeout=30) as response:
+        assert response.headers["Content-Length"] == str(size)
+        for chunk in response.iter_content(1024 * 1024):
+            digest.update(chunk)
+            received += len(chunk)
+    assert received == size
+    assert digest.hexdigest() == sim.sim_project(project_of(url))["outputs"][0]["sha256"]
