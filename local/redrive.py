@@ -14,9 +14,14 @@ from local.config import LocalConfig
 from local.resources import client
 
 
-def redrive(sqs: object, dead_letter_url: str, source_url: str, limit: int = 10_000) -> int:
+def redrive(sqs: object, dead_letter_url: str, source_url: str) -> int:
+    """Move the messages waiting now; ones that fail again and come back are left for next time."""
+    attributes = sqs.get_queue_attributes(  # type: ignore[attr-defined]
+        QueueUrl=dead_letter_url, AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]
+    waiting = int(attributes.get("ApproximateNumberOfMessages", "0"))
     moved = 0
-    while moved < limit:
+    while moved < waiting:
         answer = sqs.receive_message(  # type: ignore[attr-defined]
             QueueUrl=dead_letter_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, MessageAttributeNames=["All"]
         )
