@@ -40,6 +40,8 @@ class FaultProxy:
         parts = urlsplit(upstream)
         self._upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
         self._faults: list[Fault] = []
+        # Calls seen per operation, so tests can count what reached AWS (e.g. SendMessageBatch).
+        self.calls: dict[str, int] = {}
         self._lock = threading.Lock()
         self._server = _Server((host, port), self._handler())
         self.url = f"http://{host}:{self._server.server_address[1]}"
@@ -62,6 +64,7 @@ class FaultProxy:
 
     def _should_fail(self, operation: str) -> bool:
         with self._lock:
+            self.calls[operation] = self.calls.get(operation, 0) + 1
             for fault in self._faults:
                 if fault.operation != operation or fault.failed >= fault.count:
                     continue

@@ -54,8 +54,10 @@ class LocalStack:
         function_log: str | None = None,
         log_requests: bool = False,
         fault_injection: bool = False,
+        parameters: dict[str, str] | None = None,
     ) -> None:
         self.config = config
+        self.extra_parameters = parameters or {}
         self.fault_injection = fault_injection
         self.faults: FaultProxy | None = None
         self.log_requests = log_requests
@@ -186,6 +188,7 @@ class LocalStack:
             "RequireHttpsCallbacks": "false",
             "StageName": self.config.stage,
             "LogLevel": os.environ.get("LOCAL_LOG_LEVEL", "INFO"),
+            **self.extra_parameters,
         }
 
     def runtime_environment(self, function: str, memory: int, timeout: int) -> dict[str, str]:

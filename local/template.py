@@ -66,7 +66,8 @@ class QueueTrigger:
 class Schedule:
     function: str
     name: str
-    expression: str
+    # As written in the template (it may be a !Ref); locally the period is LOCAL_SCHEDULE_SECONDS.
+    expression: Any
 
 
 @dataclass
@@ -241,10 +242,8 @@ class Template:
                         Schedule(
                             name,
                             event_name,
-                            str(
-                                event["Properties"].get(
-                                    "Schedule", event["Properties"].get("ScheduleExpression", "")
-                                )
+                            event["Properties"].get(
+                                "Schedule", event["Properties"].get("ScheduleExpression", "")
                             ),
                         )
                     )

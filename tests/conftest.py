@@ -74,7 +74,11 @@ class StackHandle:
         return dict(requests.get(f"{self.magic_hour}/_sim/stats", timeout=5).json())
 
 
-def start_stack(tmp_path_factory: pytest.TempPathFactory, schedule_seconds: float) -> tuple[Any, StackHandle]:
+def start_stack(
+    tmp_path_factory: pytest.TempPathFactory,
+    schedule_seconds: float,
+    parameters: dict[str, str] | None = None,
+) -> tuple[Any, StackHandle]:
     from local.config import LocalConfig
     from local.stack import LocalStack
 
@@ -93,7 +97,7 @@ def start_stack(tmp_path_factory: pytest.TempPathFactory, schedule_seconds: floa
         schedule_seconds=schedule_seconds,
     )
     log_path = Path(tmp_path_factory.mktemp("stack")) / "functions.log"
-    stack = LocalStack(config, function_log=str(log_path), fault_injection=True)
+    stack = LocalStack(config, function_log=str(log_path), fault_injection=True, parameters=parameters)
     stack.start()
     return stack, StackHandle(config.api_url, config.aws_url, config.magic_hour_url, WEBHOOK_SECRET, stack)
 

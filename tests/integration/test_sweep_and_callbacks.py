@@ -29,7 +29,10 @@ VIDEO = {"tool": "text-to-video", "input": {"end_seconds": 2, "style": {"prompt"
 
 @pytest.fixture(scope="module")
 def sweeping(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackHandle]:
-    stack, handle = start_stack(tmp_path_factory, schedule_seconds=1)
+    # This stack also runs with the opt-in clean-up at Magic Hour switched on.
+    stack, handle = start_stack(
+        tmp_path_factory, schedule_seconds=1, parameters={"DeleteProjectsAfterDownload": "true"}
+    )
     try:
         yield handle
     finally:
@@ -166,6 +169,16 @@ def test_a_downloading_job_whose_messages_vanished_gets_them_queued_again(swept)
     job = swept.wait_for(job_id, {"failed", "completed"}, timeout=30)
     assert job["status"] == "completed"
     assert len(job["outputs"]) == 2
+
+
+def test_opt_in_deletes_the_project_at_magic_hour_once_outputs_are_stored(swept, local_stack) -> None:
+    job = swept.wait_for(swept.post_job(IMAGES).json()["job_id"], {"completed", "failed"}, timeout=30)
+    assert job["status"] == "completed"
+    assert len(job["outputs"]) == 2
+    assert swept.sim_project(job["project_id"])["deleted"] is True
+    # The default (off) keeps the project.
+    kept = local_stack.wait_for(local_stack.post_job(VOICE).json()["job_id"], {"completed"})
+    assert local_stack.sim_project(kept["project_id"])["deleted"] is False
 
 
 # -- client callbacks ---------------------------------------------------------------------------

@@ -69,13 +69,20 @@ def test_literal_routes_come_before_parameterised_ones(template: Template) -> No
 
 
 def test_sqs_trigger_reports_batch_item_failures(template: Template) -> None:
-    triggers = template.queue_triggers()
-    assert len(triggers) == 1
-    trigger = triggers[0]
-    assert trigger.function == "DownloaderFunction"
+    triggers = {trigger.function: trigger for trigger in template.queue_triggers()}
+    assert set(triggers) == {"DownloaderFunction", "CallbackFunction"}
+    trigger = triggers["DownloaderFunction"]
     assert trigger.queue == "DownloadQueue"
     assert trigger.report_batch_item_failures is True
     assert trigger.batch_size == 2
+    assert triggers["CallbackFunction"].queue == "CallbackQueue"
+    assert triggers["CallbackFunction"].report_batch_item_failures is True
+
+
+def test_the_sweep_is_scheduled(template: Template) -> None:
+    (schedule,) = template.schedules()
+    assert schedule.function == "SweepFunction"
+    assert schedule.expression == {"Ref": "SweepSchedule"}
 
 
 @pytest.mark.parametrize(
@@ -94,7 +101,13 @@ def test_gateway_responses_match_the_contract(
 
 def test_functions_inherit_globals_and_keep_their_own(template: Template) -> None:
     functions = template.functions()
-    assert set(functions) == {"SubmitFunction", "WebhookFunction", "DownloaderFunction"}
+    assert set(functions) == {
+        "SubmitFunction",
+        "WebhookFunction",
+        "DownloaderFunction",
+        "SweepFunction",
+        "CallbackFunction",
+    }
     downloader = functions["DownloaderFunction"]
     assert downloader.timeout == 900
     assert downloader.memory == 1024
