@@ -30,8 +30,17 @@ VIDEO = {"tool": "text-to-video", "input": {"end_seconds": 2, "style": {"prompt"
 @pytest.fixture(scope="module")
 def sweeping(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackHandle]:
     # This stack also runs with the opt-in clean-up at Magic Hour switched on.
+    # This stack also runs with the opt-in clean-up at Magic Hour switched on, and a short create
+    # timeout so a slow Magic Hour can be shown in seconds.
     stack, handle = start_stack(
-        tmp_path_factory, schedule_seconds=1, parameters={"DeleteProjectsAfterDownload": "true"}
+        tmp_path_factory,
+        schedule_seconds=1,
+        parameters={
+            "DeleteProjectsAfterDownload": "true",
+            "MagicHourReadTimeoutSeconds": "1",
+            # Longer than the slow create below takes to produce its first webhook.
+            "SweepSubmitGraceSeconds": "8",
+        },
     )
     try:
         yield handle
@@ -169,6 +178,27 @@ def test_a_downloading_job_whose_messages_vanished_gets_them_queued_again(swept)
     job = swept.wait_for(job_id, {"failed", "completed"}, timeout=30)
     assert job["status"] == "completed"
     assert len(job["outputs"]) == 2
+
+
+def test_a_create_that_times_out_is_settled_without_a_second_project(swept) -> None:
+    """Magic Hour takes longer than our timeout but does create the project: the caller gets a
+    503 naming the job, its retry with the same key gets that job (no second create), and the
+    project's first webhook, whose name carries the job id, settles it."""
+    swept.scenario(create_delay_seconds=2.5, render_seconds=0.5)
+    key = f"slow-{time.time_ns()}"
+    creates = swept.sim_stats()["creates"]
+    first = swept.post_job(VOICE, **{"Idempotency-Key": key})
+    assert first.status_code == 503, first.text
+    assert first.json()["error"]["code"] == "upstream_unavailable"
+    assert first.headers["Retry-After"]
+    job_id = first.json()["error"]["details"][0]["msg"]
+    retry = swept.post_job(VOICE, **{"Idempotency-Key": key})
+    assert retry.status_code == 202, retry.text
+    assert retry.json()["job_id"] == job_id
+    assert retry.json()["status"] in ("submitting", "queued", "rendering", "downloading", "completed")
+    job = swept.wait_for(job_id, {"completed", "failed"}, timeout=30)
+    assert job["status"] == "completed", job
+    assert swept.sim_stats()["creates"] - creates == 1
 
 
 def test_opt_in_deletes_the_project_at_magic_hour_once_outputs_are_stored(swept, local_stack) -> None:
