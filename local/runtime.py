@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import multiprocessing
 import os
+import signal
 import sys
 import time
 import traceback
@@ -55,6 +56,8 @@ class Invocation:
 
 
 def _init_worker(environment: dict[str, str], code_dir: str, handler: str, spec: dict[str, Any]) -> None:
+    # Ctrl-C is for the stack, which stops its workers itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if spec.get("log_path"):
         # Function logs (what CloudWatch would hold) go to a file instead of the console.
         log = os.open(spec["log_path"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)

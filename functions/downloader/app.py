@@ -27,7 +27,9 @@ from pipeline.models.tasks import DownloadTask
 from pipeline.observability import logger, metrics, tracer
 from pipeline.settings import get_settings
 
-processor = BatchProcessor(event_type=EventType.SQS)
+# A batch whose every record failed is still a partial-failure answer (each record has already set
+# its own retry delay), not a function error that would retry them all on the queue's timeout.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 settings = get_settings()
 magic_hour = MagicHourClient(
     settings.magic_hour_base_url,
