@@ -144,6 +144,12 @@ def test_bad_list_queries_are_4xx(stack, query, status, code) -> None:
     assert answer.json()["error"]["code"] == code
 
 
+def test_empty_query_parameters_mean_the_defaults(stack) -> None:
+    answer = requests.get(f"{stack.api}/v1/jobs?status=&limit=&cursor=", headers=stack.headers(), timeout=10)
+    assert answer.status_code == 200, answer.text
+    assert len(answer.json()["jobs"]) <= 20
+
+
 def test_another_clients_cursor_is_refused(stack) -> None:
     for _ in range(2):
         stack.post_job(VOICE, key="key-beta")

@@ -35,7 +35,7 @@ def list_jobs(client_id: str, status: str | None, limit: str | None, cursor: str
                 {"loc": ["query", "status"], "msg": f"must be one of {[s.value for s in JobStatus]}"}
             )
     page_size = DEFAULT_LIMIT
-    if limit is not None:
+    if limit:  # absent or empty: the default
         if not (limit.isascii() and limit.isdigit() and len(limit) <= 3) or not 1 <= int(limit) <= MAX_LIMIT:
             problems.append({"loc": ["query", "limit"], "msg": f"must be an integer from 1 to {MAX_LIMIT}"})
         else:
