@@ -268,3 +268,19 @@ def test_long_error_message_is_capped() -> None:
     with pytest.raises(MagicHourRejected) as caught:
         create(response(400, {"message": "m" * 5000}))
     assert len(caught.value.message) == 500
+
+
+def test_an_unreadable_api_key_is_unavailable_and_sends_nothing() -> None:
+    from pipeline.magic_hour.client import MagicHourClient
+    from pipeline.magic_hour.errors import MagicHourUnavailable
+
+    class NoNetwork(requests.Session):
+        def request(self, *args, **kwargs):  # type: ignore[no-untyped-def, override]
+            raise AssertionError("nothing may be sent without a key")
+
+    def broken_key() -> str:
+        raise RuntimeError("secrets manager down")
+
+    client = MagicHourClient("https://api.example", broken_key, session=NoNetwork())
+    with pytest.raises(MagicHourUnavailable):
+        client.create_project("face-swap", {})

@@ -59,7 +59,11 @@ class MagicHourClient:
         self._call("DELETE", f"/v1/{kind}-projects/{project_id}")
 
     def _call(self, method: str, path: str, json: dict[str, Any] | None = None) -> dict[str, Any]:
-        headers = {"Authorization": f"Bearer {self._api_key()}", "Accept": "application/json"}
+        try:
+            api_key = self._api_key()
+        except Exception as exc:  # the secret store is down or the secret is missing: nothing was sent
+            raise MagicHourUnavailable("the Magic Hour API key could not be read") from exc
+        headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
         try:
             response = self._session.request(
                 method,
@@ -77,6 +81,10 @@ class MagicHourClient:
             raise MagicHourOutcomeUnknown("connection to Magic Hour dropped before it answered") from exc
         except requests.Timeout as exc:
             raise MagicHourOutcomeUnknown("Magic Hour did not answer in time") from exc
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
+            raise MagicHourOutcomeUnknown("Magic Hour's answer was cut off") from exc
+        except requests.RequestException as exc:  # refused before sending (bad URL and the like)
+            raise MagicHourUnavailable(f"could not call Magic Hour: {exc.__class__.__name__}") from exc
         return _interpret(response)
 
 
