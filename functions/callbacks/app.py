@@ -7,7 +7,6 @@ job's own status is never touched here.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -31,10 +30,6 @@ settings = get_settings()
 class CallbackRetry(Exception):
     pass
 
-
-@lru_cache(maxsize=4)
-def _queue_url(arn: str) -> str:
-    return retry_queue.queue_url_from_arn(arn)
 
 
 @tracer.capture_method
@@ -60,7 +55,7 @@ def handle_record(record: SQSRecord) -> None:
             return
         callbacks.note_failed_attempt(task.job_id, str(failed))
         retry_queue.delay_next_attempt(
-            _queue_url(record.event_source_arn), record.receipt_handle, delays[attempt - 1]
+            record.event_source_arn, record.receipt_handle, delays[attempt - 1]
         )
         raise CallbackRetry(str(failed)) from failed
 

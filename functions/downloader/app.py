@@ -8,7 +8,6 @@ recorded.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -17,11 +16,10 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from pipeline import secret_store
 from pipeline.dal import retry_queue
 from pipeline.logic import downloads
 from pipeline.logic.fetching import DownloadFailed, DownloadForbidden
-from pipeline.magic_hour.client import MagicHourClient
+from pipeline.magic_hour.client import client_from_settings
 from pipeline.magic_hour.errors import MagicHourError
 from pipeline.models.tasks import DownloadTask
 from pipeline.observability import logger, metrics, tracer
@@ -31,20 +29,12 @@ from pipeline.settings import get_settings
 # its own retry delay), not a function error that would retry them all on the queue's timeout.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 settings = get_settings()
-magic_hour = MagicHourClient(
-    settings.magic_hour_base_url,
-    secret_store.magic_hour_api_key,
-    timeout=(settings.magic_hour_connect_timeout_seconds, settings.magic_hour_read_timeout_seconds),
-)
+magic_hour = client_from_settings()
 
 
 class RetryableRecordError(Exception):
     pass
 
-
-@lru_cache(maxsize=4)
-def _queue_url(arn: str) -> str:
-    return retry_queue.queue_url_from_arn(arn)
 
 
 @tracer.capture_method
@@ -88,7 +78,7 @@ def _retry_or_give_up(record: SQSRecord, task: DownloadTask, attempt: int, reaso
             },
         )
     try:
-        retry_queue.delay_next_attempt(_queue_url(record.event_source_arn), record.receipt_handle, delay)
+        retry_queue.delay_next_attempt(record.event_source_arn, record.receipt_handle, delay)
     except Exception:  # the queue's own visibility timeout still brings it back
         logger.exception("could not set the retry delay")
     raise RetryableRecordError(reason)

@@ -10,25 +10,20 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from pipeline import secret_store
 from pipeline.http import client_id_of, error_response, json_response, raw_body
 from pipeline.logic import queries
 from pipeline.logic.api_errors import ApiError
 from pipeline.logic.idempotent_submission import submit_once
 from pipeline.logic.job_view import to_resource
 from pipeline.logic.submission import parse_submission, refusal_error
-from pipeline.magic_hour.client import MagicHourClient
+from pipeline.magic_hour.client import client_from_settings
 from pipeline.models.api import ErrorBody, JobList, JobResource, ToolList
 from pipeline.observability import logger, metrics, tracer
 from pipeline.settings import get_settings
 
 app = APIGatewayRestResolver()
 settings = get_settings()
-magic_hour = MagicHourClient(
-    settings.magic_hour_base_url,
-    secret_store.magic_hour_api_key,
-    timeout=(settings.magic_hour_connect_timeout_seconds, settings.magic_hour_read_timeout_seconds),
-)
+magic_hour = client_from_settings()
 
 
 def _answers(ok: int, model: type[BaseModel], description: str, *errors: int) -> dict[int, OpenAPIResponse]:

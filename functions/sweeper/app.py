@@ -8,19 +8,12 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from pipeline import secret_store
 from pipeline.logic import sweep
-from pipeline.magic_hour.client import MagicHourClient
+from pipeline.magic_hour.client import client_from_settings
 from pipeline.observability import logger, metrics, tracer
-from pipeline.settings import get_settings
 from pipeline.timeutil import epoch_seconds
 
-settings = get_settings()
-magic_hour = MagicHourClient(
-    settings.magic_hour_base_url,
-    secret_store.magic_hour_api_key,
-    timeout=(settings.magic_hour_connect_timeout_seconds, settings.magic_hour_read_timeout_seconds),
-)
+magic_hour = client_from_settings()
 
 
 @logger.inject_lambda_context

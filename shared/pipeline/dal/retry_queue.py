@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from pipeline.aws import sqs_client
 
 
+@lru_cache(maxsize=8)
 def queue_url_from_arn(arn: str) -> str:
     """arn:aws:sqs:region:account:name -> the queue URL, through the configured endpoint."""
     name = arn.rsplit(":", 1)[-1]
@@ -12,9 +15,12 @@ def queue_url_from_arn(arn: str) -> str:
     return sqs_client().get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
 
 
-def delay_next_attempt(queue_url: str, receipt_handle: str, delay_seconds: int) -> None:
+def delay_next_attempt(queue_arn: str, receipt_handle: str, delay_seconds: int) -> None:
+    """Bring a failed message back after `delay_seconds` instead of the queue's visibility timeout."""
     sqs_client().change_message_visibility(
-        QueueUrl=queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=max(0, min(delay_seconds, 43200))
+        QueueUrl=queue_url_from_arn(queue_arn),
+        ReceiptHandle=receipt_handle,
+        VisibilityTimeout=max(0, min(delay_seconds, 43200)),
     )
 
 

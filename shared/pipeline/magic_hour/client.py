@@ -88,6 +88,19 @@ class MagicHourClient:
         return _interpret(response)
 
 
+def client_from_settings() -> MagicHourClient:
+    """The client every function uses: base URL and timeouts from settings, key from the secret store."""
+    from pipeline import secret_store
+    from pipeline.settings import get_settings
+
+    settings = get_settings()
+    return MagicHourClient(
+        settings.magic_hour_base_url,
+        secret_store.magic_hour_api_key,
+        timeout=(settings.magic_hour_connect_timeout_seconds, settings.magic_hour_read_timeout_seconds),
+    )
+
+
 def _never_connected(exc: requests.ConnectionError) -> bool:
     """True when no connection was made, so Magic Hour cannot have seen the request."""
     wrapped = exc.args[0] if exc.args else None
