@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import functools
 import time
 from typing import Any
@@ -74,7 +76,14 @@ class Lifecycle:
             project.status = "rendering"
             project.updated_at = time.time()
             scenario = project.scenario
-            if scenario.webhook_send and scenario.webhook_started and not project.deleted:
+            if (
+                scenario.webhook_send
+                and scenario.webhook_started
+                and not project.deleted
+                and not (
+                    project.kind == "image" and _skips_started(project.id, scenario.image_started_skip_ratio)
+                )
+            ):
                 event = (f"{project.kind}.started", api_project(project, self._urls))
                 if scenario.webhook_reverse_order:
                     project.held_events.append(event)
@@ -133,3 +142,11 @@ def _video_info(body: dict[str, Any]) -> VideoInfo:
         start_seconds=number("start_seconds", 0.0),
         end_seconds=number("end_seconds", 5.0),
     )
+
+
+def _skips_started(project_id: str, ratio: float) -> bool:
+    """Whether this image project is one whose `image.started` Magic Hour skips (stable per id)."""
+    if ratio <= 0:
+        return False
+    bucket = int.from_bytes(hashlib.sha256(project_id.encode()).digest()[:4], "big") / 2**32
+    return bucket < ratio

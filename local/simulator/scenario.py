@@ -35,6 +35,7 @@ _SCHEMA: dict[str, Any] = {
         "create_delay_seconds": {"type": "number", "minimum": 0, "maximum": 3600},
         "webhook_send": {"type": "boolean"},
         "webhook_started": {"type": "boolean"},
+        "image_started_skip_ratio": {"type": "number", "minimum": 0, "maximum": 1},
         "webhook_duplicates": {"type": "integer", "minimum": 0, "maximum": 20},
         "webhook_reverse_order": {"type": "boolean"},
         "webhook_bad_signature": {"type": "boolean"},
@@ -63,6 +64,9 @@ class Scenario:
     create_delay_seconds: float = 0
     webhook_send: bool = True
     webhook_started: bool = True
+    # Magic Hour "may skip" image.started. Off by default (the contract's default sends it); a
+    # ratio skips it for about that share of image projects, chosen by project id (reproducible).
+    image_started_skip_ratio: float = 0.0
     webhook_duplicates: int = 0
     webhook_reverse_order: bool = False
     webhook_bad_signature: bool = False

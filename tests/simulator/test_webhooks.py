@@ -70,6 +70,17 @@ def test_webhook_started_false(sim: SimClient, receiver: Receiver) -> None:
     assert [d.type for d in receiver.quiet_for(0.4)] == ["video.completed"]
 
 
+def test_image_started_skip_ratio_skips_it_for_image_projects_only(
+    sim: SimClient, receiver: Receiver
+) -> None:
+    sim.scenario(image_started_skip_ratio=1.0, render_seconds=0.2)
+    sim.create("ai-image-generator", IMAGE_BODY)
+    receiver.wait_for(1)
+    assert [d.type for d in receiver.quiet_for(0.4)] == ["image.completed"]
+    sim.create("ai-voice-generator", AUDIO_BODY)  # other kinds still announce their start
+    assert sorted(d.type for d in receiver.wait_for(3)[1:]) == ["audio.completed", "audio.started"]
+
+
 def test_webhook_duplicates(sim: SimClient, receiver: Receiver) -> None:
     sim.scenario(webhook_duplicates=2)
     sim.create("face-swap", FACE_SWAP_BODY)
