@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import functools
+import hashlib
 import time
 from typing import Any
 
