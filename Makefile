@@ -43,7 +43,7 @@ integration: setup
 
 lint: setup  ## ruff and mypy
 	$(BIN)/ruff check .
-	$(BIN)/mypy shared local scripts
+	$(BIN)/mypy shared local scripts bench
 	@# Every function's module is called app.py (Lambda's handler path), so each is checked alone.
 	@for handler in functions/*/app.py; do $(BIN)/mypy $$handler || exit 1; done
 

@@ -41,9 +41,12 @@ class QueuePoller:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, wait_seconds: float = 0) -> None:
+        """Stop polling; with `wait_seconds`, also wait for the last long poll to end."""
         self._stop.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
+        if wait_seconds and self._thread.is_alive():
+            self._thread.join(timeout=wait_seconds)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -68,7 +71,7 @@ class QueuePoller:
 
     def _deliver(self, messages: list[dict[str, Any]]) -> None:
         try:
-            result = self.invoke(self.trigger.function, self._event(messages))
+            result = self.invoke(self.trigger.function, self.event_for(messages))
             failed_ids = self._failed_ids(result, messages)
             done = [m for m in messages if m["MessageId"] not in failed_ids]
             if done:
@@ -103,7 +106,7 @@ class QueuePoller:
         # Like Lambda: an identifier that is not in the batch fails the whole batch.
         return all_ids if ids - all_ids else ids
 
-    def _event(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
+    def event_for(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
         return {"Records": [self._record(message) for message in messages]}
 
     def _record(self, message: dict[str, Any]) -> dict[str, Any]:

@@ -231,6 +231,10 @@ class LocalStack:
                 time.sleep(0.1)
         raise SystemExit("local stack: the moto server did not start within 30 s")
 
+    @property
+    def moto_pid(self) -> int | None:
+        return self._moto.pid if self._moto is not None else None
+
     def describe(self) -> dict[str, str]:
         return {
             "api": self.config.api_url,

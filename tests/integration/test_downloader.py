@@ -72,12 +72,12 @@ def test_first_downloads_failing_with_500_are_retried(stack) -> None:
 
 
 def test_truncated_responses_are_never_stored(stack, aws) -> None:
-    stack.scenario(download_truncate_first=1, output_bytes=3 * 1024 * 1024)
+    stack.scenario(download_truncate_first=1, output_bytes=20 * 1024 * 1024)  # multipart-sized
     before = _downloads(stack)
     job = stack.wait_for(stack.post_job(AUDIO).json()["job_id"], {"completed", "failed"}, timeout=40)
     assert job["status"] == "completed", job
     output = job["outputs"][0]
-    assert output["size_bytes"] == 3 * 1024 * 1024
+    assert output["size_bytes"] == 20 * 1024 * 1024
     assert (
         _s3_sha(aws, output["s3_uri"])
         == output["sha256"]

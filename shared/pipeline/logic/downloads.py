@@ -102,7 +102,9 @@ def _fetch(task: DownloadTask, magic_hour: MagicHourClient) -> FetchedObject:
     except DownloadRefused:
         logger.info("download URL refused; asking Magic Hour for a fresh one", extra={"job_id": task.job_id})
         fetched = _fetch_url(task, _fresh_url(task, magic_hour), timeout)
-    outputs.set_metadata(fetched.key, fetched.content_type, {**_metadata(task), "sha256": fetched.sha256})
+    outputs.set_metadata(
+        fetched.key, fetched.size_bytes, fetched.content_type, {**_metadata(task), "sha256": fetched.sha256}
+    )
     return fetched
 
 
