@@ -113,6 +113,29 @@ def main() -> None:
             ]
         },
     }
+    samples["sweeper-scheduled.json"] = {
+        "version": "0",
+        "id": "5f1e2c7a-53c4-4b36-9a8c-0f4d1a2b3c4d",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": "2026-11-23T06:00:00Z",
+        "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/SweepFunction-Sweep"],
+        "detail": {},
+    }
+    callback_record = dict(samples["downloader-sqs-batch.json"]["Records"][0])  # type: ignore[index]
+    callback_record.update(
+        messageId="0c1d7a52-8f0e-4b8e-a1e5-5d7c3f2b9e10",
+        body=json.dumps(
+            {
+                "job_id": "job_aaaaaaaaaaaaaaaaaaaaaaaaaa",
+                "webhook_id": "msg_job_aaaaaaaaaaaaaaaaaaaaaaaaaa_completed",
+            }
+        ),
+        eventSourceARN="arn:aws:sqs:us-east-1:123456789012:magic-hour-local-CallbackQueue",
+    )
+    samples["callbacks-sqs-batch.json"] = {"Records": [callback_record]}
     EVENTS.mkdir(exist_ok=True)
     for name, event in samples.items():
         (EVENTS / name).write_text(json.dumps(event, indent=2) + "\n")

@@ -90,6 +90,16 @@ def test_retry_after_a_crash_between_create_and_record_makes_no_second_project(s
     assert job["project_id"]
 
 
+def test_idempotency_keys_are_scoped_per_client(stack) -> None:
+    key = str(uuid.uuid4())
+    creates = stack.sim_stats()["creates"]
+    alpha = stack.post_job(VOICE, key="key-alpha", **{"Idempotency-Key": key})
+    beta = stack.post_job(VOICE, key="key-beta", **{"Idempotency-Key": key})
+    assert alpha.status_code == beta.status_code == 202
+    assert alpha.json()["job_id"] != beta.json()["job_id"]
+    assert stack.sim_stats()["creates"] - creates == 2
+
+
 @pytest.mark.parametrize("create_status", [401, 403])
 def test_magic_hour_rejecting_our_key_is_502_and_keeps_no_job(stack, create_status) -> None:
     stack.scenario(create_status=create_status)
