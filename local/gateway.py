@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
 import threading
 import time
 import uuid
@@ -201,6 +202,11 @@ def serve(gateway: Gateway, host: str, port: int) -> ThreadingHTTPServer:
         # The stdlib default backlog of 5 resets bursts of concurrent clients.
         request_queue_size = 128
         daemon_threads = True
+
+        def handle_error(self, request: Any, client_address: Any) -> None:
+            # A client that hung up (or a stop mid-request) is not worth a traceback.
+            if not isinstance(sys.exc_info()[1], ConnectionError):
+                super().handle_error(request, client_address)
 
     server = Server((host, port), Handler)
     threading.Thread(target=server.serve_forever, name="local-api-gateway", daemon=True).start()

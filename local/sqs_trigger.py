@@ -64,7 +64,8 @@ class QueuePoller:
                 self._stop.wait(0.5)
                 continue
             messages = answer.get("Messages", [])
-            if not messages:
+            if not messages or self._stop.is_set():
+                # Stopping: what was just received comes back after its visibility timeout.
                 self._slots.release()
                 continue
             self._pool.submit(self._deliver, messages)
