@@ -37,7 +37,9 @@ def test_scenario_defaults_put_merges_delete_resets(make_sim: Any) -> None:
     current = requests.get(url, timeout=10).json()
     assert {key: current[key] for key in DEFAULTS} == DEFAULTS
     assert current["error"]["code"] == "unknown_error"
-    assert set(current) == set(DEFAULTS) | {"error"}
+    # One field beyond the contract, off by default.
+    assert current["image_started_skip_ratio"] == 0
+    assert set(current) == set(DEFAULTS) | {"error", "image_started_skip_ratio"}
 
     first = requests.put(url, json={"outputs": 3}, timeout=10).json()
     second = requests.put(url, json={"render_seconds": 2}, timeout=10).json()
