@@ -1,10 +1,14 @@
 # Two commands matter: `make demo` (the whole pipeline, locally, end to end) and `make test`.
 # Everything else is here for the people who work on it.
 
-PYTHON ?= python3
+# The functions run on Lambda's python3.13: use that interpreter for the venv when the machine has
+# it (pyenv's copy counts even when inactive), else any python3 >= 3.11 (the code supports both).
+PYTHON ?= $(shell for p in python3.13 $(HOME)/.pyenv/versions/3.13*/bin/python3.13 python3; do \
+            $$p -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null && { echo $$p; break; }; done)
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+PYVER  := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+STAMP  := $(VENV)/.installed-$(PYVER)-$(shell cksum pyproject.toml | cut -d' ' -f1)
 SAM_VENV := .local/sam-venv
 
 export PYTHONDONTWRITEBYTECODE := 1
@@ -14,7 +18,9 @@ export SAM_CLI_TELEMETRY := 0
         simulator redrive bench sync-spec openapi build clean
 
 $(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@# A venv made by another Python version is made again.
+	@test -x $(BIN)/python && $(BIN)/python -c 'import sys; assert "%d.%d" % sys.version_info[:2] == "$(PYVER)"' \
+		2>/dev/null || (rm -rf $(VENV) && $(PYTHON) -m venv $(VENV))
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
 	@# --compile-bytecode: PYTHONDONTWRITEBYTECODE is set on these machines, and without .pyc
 	@# files every cold start imports ~3x slower.
@@ -61,8 +67,10 @@ $(SAM_VENV)/bin/sam:
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install --quiet aws-sam-cli
 
-build: $(SAM_VENV)/bin/sam  ## sam build (python3.11 arm64; no Docker needed)
-	$(SAM_VENV)/bin/sam build
+build: $(SAM_VENV)/bin/sam  ## sam build (python3.13, arm64; no Docker; needs python3.13, found as for PYTHON)
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null || \
+		(echo "sam build needs python3.13 (Lambda's runtime); install it (e.g. pyenv install 3.13)" && exit 2)
+	PATH="$$(dirname $$(command -v $(PYTHON))):$$PATH" $(SAM_VENV)/bin/sam build
 
 invoke: setup  ## invoke one function with a sample event: make invoke FN=WebhookFunction EVENT=events/webhook-video-completed.json
 	@test -n "$(FN)" -a -n "$(EVENT)" || (echo "usage: make invoke FN=<SubmitFunction|WebhookFunction|DownloaderFunction> EVENT=events/<file>.json" && exit 2)
