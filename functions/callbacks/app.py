@@ -7,6 +7,7 @@ job's own status is never touched here.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -31,7 +32,6 @@ class CallbackRetry(Exception):
     pass
 
 
-
 @tracer.capture_method
 def handle_record(record: SQSRecord) -> None:
     try:
@@ -47,17 +47,23 @@ def handle_record(record: SQSRecord) -> None:
         logger.warning("callback URL refused", extra={"job_id": task.job_id, "reason": str(refused)})
         callbacks.give_up(task.job_id, str(refused))
     except callbacks.CallbackFailed as failed:
-        delays = settings.callback_retry_delays_seconds
-        if attempt > len(delays):
-            logger.warning("callback failed on its last attempt", extra={"job_id": task.job_id})
-            callbacks.give_up(task.job_id, str(failed))
-            retry_queue.dead_letter(settings.callback_dead_letter_queue_url, record.body, str(failed))
-            return
-        callbacks.note_failed_attempt(task.job_id, str(failed))
-        retry_queue.delay_next_attempt(
-            record.event_source_arn, record.receipt_handle, delays[attempt - 1]
-        )
-        raise CallbackRetry(str(failed)) from failed
+        _retry_or_give_up(record, task, attempt, str(failed))
+    except Exception as unexpected:  # our own trouble (secret store, DynamoDB): it counts as an attempt
+        logger.exception("callback attempt failed unexpectedly", extra={"job_id": task.job_id})
+        _retry_or_give_up(record, task, attempt, f"{unexpected.__class__.__name__}: {unexpected}")
+
+
+def _retry_or_give_up(record: SQSRecord, task: CallbackTask, attempt: int, reason: str) -> None:
+    delays = settings.callback_retry_delays_seconds
+    if attempt > len(delays):
+        logger.warning("callback failed on its last attempt", extra={"job_id": task.job_id})
+        callbacks.give_up(task.job_id, reason)
+        retry_queue.dead_letter(settings.callback_dead_letter_queue_url, record.body, reason)
+        return
+    with contextlib.suppress(Exception):  # counting the attempt must not stop the retry
+        callbacks.note_failed_attempt(task.job_id, reason)
+    retry_queue.delay_next_attempt(record.event_source_arn, record.receipt_handle, delays[attempt - 1])
+    raise CallbackRetry(reason)
 
 
 @logger.inject_lambda_context

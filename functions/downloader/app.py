@@ -36,7 +36,6 @@ class RetryableRecordError(Exception):
     pass
 
 
-
 @tracer.capture_method
 def handle_record(record: SQSRecord) -> None:
     try:
@@ -61,7 +60,9 @@ def _retry_or_give_up(record: SQSRecord, task: DownloadTask, attempt: int, reaso
     if attempt >= settings.download_max_attempts:
         logger.error("download failed on its last attempt", extra={"job_id": task.job_id, "reason": reason})
         downloads.fail_job(
-            task.job_id, f"output {task.index} could not be downloaded after {attempt} attempts: {reason}"
+            task.job_id,
+            task.index,
+            f"output {task.index} could not be downloaded after {attempt} attempts: {reason}",
         )
         delay = 0  # back at once, so SQS moves it to the dead-letter queue now
     else:
@@ -90,7 +91,7 @@ def _park(record: SQSRecord, task: DownloadTask | None, reason: str) -> None:
     metrics.add_metric(name="DownloadsDeadLettered", unit="Count", value=1)
     retry_queue.dead_letter(settings.download_dead_letter_queue_url, record.body, reason)
     if task is not None:
-        downloads.fail_job(task.job_id, f"output {task.index} cannot be downloaded: {reason}")
+        downloads.fail_job(task.job_id, task.index, f"output {task.index} cannot be downloaded: {reason}")
 
 
 @logger.inject_lambda_context

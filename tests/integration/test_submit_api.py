@@ -160,6 +160,20 @@ def test_empty_query_parameters_mean_the_defaults(stack) -> None:
     assert len(answer.json()["jobs"]) <= 20
 
 
+def test_a_cursor_only_continues_the_listing_it_came_from(stack) -> None:
+    for _ in range(2):
+        stack.post_job(VOICE, key="key-beta")
+    page = requests.get(f"{stack.api}/v1/jobs?limit=1", headers=stack.headers("key-beta"), timeout=10).json()
+    assert page["next_cursor"]
+    answer = requests.get(
+        f"{stack.api}/v1/jobs?status=queued&cursor={page['next_cursor']}",
+        headers=stack.headers("key-beta"),
+        timeout=10,
+    )
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "invalid_cursor"
+
+
 def test_another_clients_cursor_is_refused(stack) -> None:
     for _ in range(2):
         stack.post_job(VOICE, key="key-beta")

@@ -151,6 +151,32 @@ def test_an_orphaned_submitting_job_whose_project_exists_is_attached(swept) -> N
     assert job["project_id"] == project["id"]
 
 
+def test_a_project_that_shows_up_after_the_grace_period_is_still_adopted(swept) -> None:
+    """The sweep failed the job (`submit_unconfirmed`), then Magic Hour's webhook for the project
+    it did create arrives: the job takes the project and completes (its outputs were paid for)."""
+    job_id = ids.new_job_id()
+    now = iso(datetime.now(UTC))
+    name = ids.project_name_for(job_id, "late")
+    _put_job(
+        swept,
+        Job(
+            job_id=job_id,
+            client_id="client-alpha",
+            tool="ai-voice-generator",
+            kind="audio",
+            status=JobStatus.SUBMITTING,
+            created_at=now,
+            updated_at=now,
+            magic_hour_name=name,
+        ),
+    )
+    assert swept.wait_for(job_id, {"failed"}, timeout=30)["error"]["code"] == "submit_unconfirmed"
+    project = _create_at_magic_hour(swept, "ai-voice-generator", {"name": name, **VOICE["input"]})
+    job = swept.wait_for(job_id, {"completed"}, timeout=30)
+    assert job["project_id"] == project["id"]
+    assert job["error"] is None
+
+
 def test_a_downloading_job_whose_messages_vanished_gets_them_queued_again(swept) -> None:
     swept.scenario(render_seconds=0.1, webhook_send=False, outputs=2)
     job_id = ids.new_job_id()

@@ -296,3 +296,17 @@ def test_refusal_error_for_a_job_refused_at_submit(code: str, status: int) -> No
 )
 def test_refusal_error_is_none_for_other_jobs(job: Job) -> None:
     assert refusal_error(job) is None
+
+
+def test_deeply_nested_json_is_invalid_json_not_a_crash() -> None:
+    body = b'{"tool":"face-swap","input":{"x":' + b"[" * 20000 + b"]" * 20000 + b"}}"
+    with pytest.raises(ApiError) as caught:
+        parse_submission("client", body, None, True)
+    assert (caught.value.status, caught.value.code) == (400, "invalid_json")
+
+
+def test_numbers_beyond_float_range_are_invalid_json() -> None:
+    body = b'{"tool":"face-swap","input":{"start_seconds":0,"end_seconds":1e400}}'
+    with pytest.raises(ApiError) as caught:
+        parse_submission("client", body, None, True)
+    assert (caught.value.status, caught.value.code) == (400, "invalid_json")

@@ -122,7 +122,7 @@ def transition(
             {"active": ACTIVE, "next_check_at": now + get_settings().sweep_quiet_seconds, "sweep_checks": 0}
         )
     if to.is_terminal and job.callback_url:
-        assignments.update({"callback_state": "pending", "callback_attempts": 0})
+        assignments.update({"callback_state": "pending", "callback_attempts": 0, "callback_queued": False})
     assignments.update(sets or {})
     names = {f"#f{i}": field for i, field in enumerate([*assignments, *removals])}
     values: dict[str, Any] = {f":v{i}": value for i, value in enumerate(assignments.values())}
@@ -153,11 +153,17 @@ def attach_project(job: Job, project_id: str, credits_charged: int | None) -> Jo
     sets: dict[str, Any] = {"project_id": project_id}
     if credits_charged is not None:
         sets["credits_charged"] = credits_charged
-    return transition(job, JobStatus.QUEUED, [JobStatus.SUBMITTING], sets)
+    allowed = [JobStatus.SUBMITTING]
+    if job.status is JobStatus.FAILED and job.project_id is None:
+        # Adopted after the sweep stopped waiting for it (the caller checked why it failed).
+        allowed, sets["error"] = [JobStatus.FAILED], None
+    return transition(job, JobStatus.QUEUED, allowed, sets)
 
 
-def fail(job: Job, error: JobError, allowed_from: Iterable[JobStatus]) -> Job | None:
-    return transition(job, JobStatus.FAILED, allowed_from, {"error": error.model_dump()})
+def fail(
+    job: Job, error: JobError, allowed_from: Iterable[JobStatus], sets: dict[str, Any] | None = None
+) -> Job | None:
+    return transition(job, JobStatus.FAILED, allowed_from, {"error": error.model_dump(), **(sets or {})})
 
 
 def mark_downloads_queued(job_id: str) -> None:
@@ -246,26 +252,29 @@ def list_jobs(client_id: str, status: JobStatus | None, limit: int, cursor: str 
         "ScanIndexForward": False,
         "Limit": limit,
     }
+    scope = status.value if status is not None else ""
     if cursor:
-        query["ExclusiveStartKey"] = _decode_cursor(cursor, client_id)
+        query["ExclusiveStartKey"] = _decode_cursor(cursor, client_id, scope)
     answer = _table().query(**query)
     jobs = [_from_item(item) for item in answer.get("Items", [])]
     last_key = answer.get("LastEvaluatedKey")
-    return JobPage(jobs, _encode_cursor(last_key, client_id) if last_key else None)
+    return JobPage(jobs, _encode_cursor(last_key, client_id, scope) if last_key else None)
 
 
-def _encode_cursor(last_key: dict[str, Any], client_id: str) -> str:
-    document = {"c": client_id, "k": {name: str(value) for name, value in last_key.items()}}
+def _encode_cursor(last_key: dict[str, Any], client_id: str, scope: str) -> str:
+    """Opaque to callers; bound to the client and the status filter it was issued for."""
+    document = {"c": client_id, "s": scope, "k": {name: str(value) for name, value in last_key.items()}}
     return base64.urlsafe_b64encode(json.dumps(document, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str, client_id: str) -> dict[str, Any]:
+def _decode_cursor(cursor: str, client_id: str, scope: str) -> dict[str, Any]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         document = json.loads(base64.urlsafe_b64decode(padded.encode()))
         key = document["k"]
         valid = (
             document["c"] == client_id
+            and document.get("s", "") == scope
             and isinstance(key, dict)
             and all(isinstance(v, str) for v in key.values())
             and set(key) <= {"job_id", "client_id", "client_created", "client_status"}

@@ -17,6 +17,8 @@ from pipeline.observability import logger, metrics
 from pipeline.settings import get_settings
 from pipeline.timeutil import now_iso
 
+DOWNLOAD_FAILED = "download_failed"
+
 
 class DownloadGone(Exception):
     """The output can no longer be fetched (project deleted, no such output): permanent."""
@@ -35,10 +37,14 @@ def process(task: DownloadTask, magic_hour: MagicHourClient) -> Result:
         return Result(None, skipped=True)
     if str(task.index) in job.outputs:
         return Result(_complete_if_done(job), skipped=True)
-    if job.status is JobStatus.FAILED and job.error is not None and job.error.source == "download":
-        # A dead-lettered download redriven after a fix: the job is downloading again.
-        job = job_store.transition(job, JobStatus.DOWNLOADING, [JobStatus.FAILED], {"error": None}) or job
-        logger.info("job revived by a redriven download", extra={"job_id": job.job_id})
+    if _redriven(job, task):
+        # The dead-lettered download that failed the job, redriven after a fix: downloading again.
+        revived = job_store.transition(
+            job, JobStatus.DOWNLOADING, [JobStatus.FAILED], {"error": None, "failed_output_index": None}
+        )
+        if revived is not None:
+            logger.info("job revived by a redriven download", extra={"job_id": job.job_id})
+            job = revived
     if job.status is not JobStatus.DOWNLOADING:
         logger.info(
             "job is not downloading; task dropped", extra={"job_id": job.job_id, "status": job.status}
@@ -74,6 +80,15 @@ def process(task: DownloadTask, magic_hour: MagicHourClient) -> Result:
     ):
         _delete_project(done, magic_hour)
     return Result(done, skipped=False)
+
+
+def _redriven(job: Job, task: DownloadTask) -> bool:
+    return (
+        job.status is JobStatus.FAILED
+        and job.error is not None
+        and job.error.code == DOWNLOAD_FAILED
+        and job.failed_output_index == task.index
+    )
 
 
 def _metadata(task: DownloadTask) -> dict[str, str]:
@@ -168,14 +183,15 @@ def _delete_project(job: Job, magic_hour: MagicHourClient) -> None:
         )
 
 
-def fail_job(job_id: str, message: str) -> None:
+def fail_job(job_id: str, index: int, message: str) -> None:
     job = job_store.get_job(job_id)
     if job is None:
         return
     failed = job_store.fail(
         job,
-        JobError(code="download_failed", message=message, source="download"),
+        JobError(code=DOWNLOAD_FAILED, message=message, source="download"),
         [JobStatus.DOWNLOADING],
+        {"failed_output_index": index},
     )
     if failed is not None:
         callbacks.announce_end(failed)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import string
 from dataclasses import dataclass
 from typing import Any
@@ -71,8 +72,8 @@ def parse_submission(
     if idempotency_key is not None:
         _check_idempotency_key(idempotency_key)
     try:
-        document = json.loads(raw_body, parse_constant=_refuse_constant)
-    except (ValueError, UnicodeDecodeError) as exc:
+        document = json.loads(raw_body, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ApiError(400, "invalid_json", "request body is not valid JSON") from exc
     if not isinstance(document, dict):
         raise ApiError(400, "invalid_json", "request body must be a JSON object")
@@ -112,6 +113,13 @@ def parse_submission(
 def _refuse_constant(name: str) -> None:
     # NaN and Infinity are not JSON; Python's parser accepts them unless told otherwise.
     raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # 1e400 is valid JSON but no number Magic Hour (or JSON out) can take
+        raise ValueError(f"number {text[:20]} is out of range")
+    return value
 
 
 def _check_idempotency_key(key: str) -> None:

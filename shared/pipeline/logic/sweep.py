@@ -25,6 +25,11 @@ _EVENT_FOR_STATUS: dict[str, transitions.ProjectEvent] = {
 }
 
 
+# The callback queue keeps a message 2 days (template.yaml); past that plus a margin, a callback
+# still `pending` has no message left to deliver it.
+CALLBACK_SETTLE_SECONDS = 2 * 86400 + 3600
+
+
 @dataclass
 class SweepReport:
     checked: int = 0
@@ -71,7 +76,7 @@ def check(job: Job, now: int, magic_hour: MagicHourClient) -> str:
         failed = job_store.fail(
             job,
             JobError(
-                code="submit_unconfirmed",
+                code=transitions.SUBMIT_UNCONFIRMED,
                 message="Magic Hour never confirmed the project for this job; it was not submitted again",
                 source="submit",
             ),
@@ -137,6 +142,10 @@ def _owed_callback(job: Job, now: int) -> str:
         callbacks.announce_end(job)
         _postpone(job, now)
         return "callback_queued"
+    if job.callback_state == "pending" and now - epoch_of(job.updated_at) > CALLBACK_SETTLE_SECONDS:
+        # Its message outlived the callback queue's retention: it can never be delivered now.
+        callbacks.give_up(job.job_id, "callback delivery never settled")
+        return "callback_abandoned"
     _postpone(job, now)
     return "callback_in_flight"
 

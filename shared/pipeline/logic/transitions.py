@@ -23,6 +23,8 @@ from pipeline.observability import logger, metrics
 from pipeline.settings import get_settings
 
 ProjectEvent = Literal["started", "completed", "errored", "canceled"]
+# The error of a job whose create never became known within the grace period (see logic/sweep.py).
+SUBMIT_UNCONFIRMED = "submit_unconfirmed"
 # How long one sender may hold the right to queue a job's downloads before another may take over.
 QUEUE_LEASE_SECONDS = 30
 _WAIT_POLL_SECONDS = 0.1
@@ -60,6 +62,15 @@ def find_job(update: ProjectUpdate) -> Job | None:
     return job_store.find_job_by_project(update.project_id)
 
 
+def _unconfirmed(job: Job) -> bool:
+    return (
+        job.status is JobStatus.FAILED
+        and job.project_id is None
+        and job.error is not None
+        and job.error.code == SUBMIT_UNCONFIRMED
+    )
+
+
 def apply(update: ProjectUpdate) -> Outcome:
     job = find_job(update)
     if job is None or job.kind != update.kind:
@@ -67,8 +78,10 @@ def apply(update: ProjectUpdate) -> Outcome:
         logger.info("event for a project we do not know", extra={"project_id": update.project_id})
         return Outcome.UNKNOWN_PROJECT
 
-    if job.status is JobStatus.SUBMITTING:
-        # Submit crashed (or timed out) after Magic Hour created the project: adopt it now.
+    if job.status is JobStatus.SUBMITTING or _unconfirmed(job):
+        # Submit crashed (or timed out) after Magic Hour created the project: adopt it now, also
+        # when the sweep already gave up waiting (the project is real and charged, so its outputs
+        # are worth having).
         adopted = job_store.attach_project(job, update.project_id, update.credits_charged)
         if adopted is not None:
             metrics.add_metric(name="OrphanProjectsAttached", unit="Count", value=1)

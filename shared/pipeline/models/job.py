@@ -80,6 +80,8 @@ class Job(BaseModel):
     request_fingerprint: str | None = None
     magic_hour_name: str | None = None
     downloads_queued: bool = False
+    # The output whose download failed the job: only its own (redriven) message may revive it.
+    failed_output_index: int | None = None
     sweep_checks: int = 0
     callback_state: Literal["pending", "delivered", "failed"] | None = None
     callback_attempts: int = 0
