@@ -216,7 +216,15 @@ class LocalStack:
 
     def _start_moto(self) -> None:
         self._moto = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", self.config.host, "-p", str(self.config.aws_port)],
+            [
+                sys.executable,
+                "-m",
+                "local.moto_server",
+                "-H",
+                self.config.host,
+                "-p",
+                str(self.config.aws_port),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
