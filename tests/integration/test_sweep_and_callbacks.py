@@ -68,6 +68,28 @@ def _put_job(stack: StackHandle, job: Job) -> None:
     )
 
 
+def _orphan(stack: StackHandle, label: str) -> tuple[str, str]:
+    """A job left `submitting` with no project id, as a crash between submit's two writes leaves
+    it: (job id, the Magic Hour project name that carries it)."""
+    job_id = ids.new_job_id()
+    now = iso(datetime.now(UTC))
+    name = ids.project_name_for(job_id, label)
+    _put_job(
+        stack,
+        Job(
+            job_id=job_id,
+            client_id="client-alpha",
+            tool="ai-voice-generator",
+            kind="audio",
+            status=JobStatus.SUBMITTING,
+            created_at=now,
+            updated_at=now,
+            magic_hour_name=name,
+        ),
+    )
+    return job_id, name
+
+
 def _create_at_magic_hour(stack: StackHandle, tool: str, body: dict[str, Any]) -> dict[str, Any]:
     answer = requests.post(
         f"{stack.magic_hour}/v1/{tool}",
@@ -106,21 +128,7 @@ def test_an_orphaned_submitting_job_with_no_project_fails_without_a_second_submi
     """Our first write happened, the create never reached Magic Hour, and no webhook names the
     job: after the grace period it fails with source `submit`, and Magic Hour is never called."""
     creates = swept.sim_stats()["creates"]
-    job_id = ids.new_job_id()
-    now = iso(datetime.now(UTC))
-    _put_job(
-        swept,
-        Job(
-            job_id=job_id,
-            client_id="client-alpha",
-            tool="ai-voice-generator",
-            kind="audio",
-            status=JobStatus.SUBMITTING,
-            created_at=now,
-            updated_at=now,
-            magic_hour_name=ids.project_name_for(job_id, "lost"),
-        ),
-    )
+    job_id, _ = _orphan(swept, "lost")
     job = swept.wait_for(job_id, {"failed", "completed"}, timeout=30)
     assert job["status"] == "failed"
     assert job["error"]["source"] == "submit"
@@ -129,22 +137,7 @@ def test_an_orphaned_submitting_job_with_no_project_fails_without_a_second_submi
 
 
 def test_an_orphaned_submitting_job_whose_project_exists_is_attached(swept) -> None:
-    job_id = ids.new_job_id()
-    now = iso(datetime.now(UTC))
-    name = ids.project_name_for(job_id, "found")
-    _put_job(
-        swept,
-        Job(
-            job_id=job_id,
-            client_id="client-alpha",
-            tool="ai-voice-generator",
-            kind="audio",
-            status=JobStatus.SUBMITTING,
-            created_at=now,
-            updated_at=now,
-            magic_hour_name=name,
-        ),
-    )
+    job_id, name = _orphan(swept, "found")
     project = _create_at_magic_hour(swept, "ai-voice-generator", {"name": name, **VOICE["input"]})
     job = swept.wait_for(job_id, {"failed", "completed"}, timeout=30)
     assert job["status"] == "completed"
@@ -154,22 +147,7 @@ def test_an_orphaned_submitting_job_whose_project_exists_is_attached(swept) -> N
 def test_a_project_that_shows_up_after_the_grace_period_is_still_adopted(swept) -> None:
     """The sweep failed the job (`submit_unconfirmed`), then Magic Hour's webhook for the project
     it did create arrives: the job takes the project and completes (its outputs were paid for)."""
-    job_id = ids.new_job_id()
-    now = iso(datetime.now(UTC))
-    name = ids.project_name_for(job_id, "late")
-    _put_job(
-        swept,
-        Job(
-            job_id=job_id,
-            client_id="client-alpha",
-            tool="ai-voice-generator",
-            kind="audio",
-            status=JobStatus.SUBMITTING,
-            created_at=now,
-            updated_at=now,
-            magic_hour_name=name,
-        ),
-    )
+    job_id, name = _orphan(swept, "late")
     assert swept.wait_for(job_id, {"failed"}, timeout=30)["error"]["code"] == "submit_unconfirmed"
     project = _create_at_magic_hour(swept, "ai-voice-generator", {"name": name, **VOICE["input"]})
     job = swept.wait_for(job_id, {"completed"}, timeout=30)
