@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, field_validator
 class Settings(BaseModel):
     jobs_table_name: str = "jobs"
     idempotency_table_name: str = "idempotency"
+    clients_table_name: str = "clients"
     download_queue_url: str = ""
     output_bucket_name: str = "outputs"
     magic_hour_base_url: str = "https://api.magichour.ai"

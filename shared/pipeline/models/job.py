@@ -9,6 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class JobStatus(StrEnum):
+    # Accepted, not yet sent to Magic Hour: over the concurrency limit, or Magic Hour answered the
+    # create 429/500/503 (nothing created) and the pipeline retries it.
+    WAITING = "waiting"
     SUBMITTING = "submitting"
     QUEUED = "queued"
     RENDERING = "rendering"
@@ -29,6 +32,7 @@ class JobStatus(StrEnum):
 
 TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED})
 _RANK = {
+    JobStatus.WAITING: -1,
     JobStatus.SUBMITTING: 0,
     JobStatus.QUEUED: 1,
     JobStatus.RENDERING: 2,
