@@ -39,6 +39,9 @@ class LocalConfig:
     stage: str
     download_retry_delays: str
     callback_retry_delays: str
+    magic_hour_max_concurrency: int = 0
+    create_deadline_seconds: int = 60
+    create_retry_delays: str = "1,1,2,2,3"
 
     @classmethod
     def from_environment(cls) -> LocalConfig:
@@ -59,6 +62,10 @@ class LocalConfig:
             # Production waits 10 s, 30 s, 2 min...; locally a failed download is back within seconds.
             download_retry_delays=env.get("LOCAL_DOWNLOAD_RETRY_DELAYS", "1,1,2,2,3"),
             callback_retry_delays=env.get("LOCAL_CALLBACK_RETRY_DELAYS", "1,1,2,2,3"),
+            magic_hour_max_concurrency=int(env.get("LOCAL_MAGIC_HOUR_MAX_CONCURRENCY", "0")),
+            # Deployed, a refused create is retried for hours; locally for a minute, in seconds.
+            create_deadline_seconds=int(env.get("LOCAL_CREATE_DEADLINE_SECONDS", "60")),
+            create_retry_delays=env.get("LOCAL_CREATE_RETRY_DELAYS", "1,1,2,2,3"),
         )
 
     @property

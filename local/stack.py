@@ -34,6 +34,7 @@ WORKERS_PER_FUNCTION = {
     "DownloaderFunction": 2,
     "SweepFunction": 1,
     "CallbackFunction": 2,
+    "DispatchFunction": 2,
 }
 
 
@@ -174,11 +175,24 @@ class LocalStack:
         def periods(count: float) -> str:
             return str(max(1, round(period * count)))
 
+        # The grace before an unconfirmed create fails must outlast the create timeout plus two
+        # sweeps (the functions check it), whatever the local period.
+        read_timeout = float(
+            self.extra_parameters.get(
+                "MagicHourReadTimeoutSeconds",
+                self.template.parameter_defaults()["MagicHourReadTimeoutSeconds"],
+            )
+        )
+        grace = max(round(period * 3), int(read_timeout + 3.05 + 2 * period) + 10)
         return {
             "SweepQuietSeconds": periods(1),
             "SweepBackoffBaseSeconds": periods(1),
             "SweepBackoffMaxSeconds": periods(4),
-            "SweepSubmitGraceSeconds": periods(3),
+            "SweepSubmitGraceSeconds": str(grace),
+            "SweepIntervalMinutes": f"{period / 60:.6g}",
+            "MagicHourMaxConcurrency": str(self.config.magic_hour_max_concurrency),
+            "CreateDeadlineSeconds": str(self.config.create_deadline_seconds),
+            "CreateRetryDelays": self.config.create_retry_delays,
             "SweepDownloadStuckSeconds": periods(3),
             "CallbackRetryDelays": self.config.callback_retry_delays,
             "AllowPrivateCallbackAddresses": "true",

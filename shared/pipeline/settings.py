@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 
 class Settings(BaseModel):
@@ -65,11 +65,40 @@ class Settings(BaseModel):
     # Deployed, callback URLs must not resolve to private, loopback or link-local addresses.
     callback_allow_private_addresses: bool = False
     idempotency_ttl_seconds: int = 24 * 3600
+    # Magic Hour's plan caps renders at once (3 on Creator, 5 on Pro); 0 = no cap of ours. Jobs
+    # over it wait (`waiting`) and are created by the dispatcher as slots free.
+    magic_hour_max_concurrency: int = Field(default=0, ge=0, le=1000)
+    dispatch_queue_url: str = ""
+    # A create that Magic Hour answers 429/500/503 (nothing created) is retried after these delays
+    # (or its Retry-After, whichever is longer; the last value repeats) until the deadline, counted
+    # from the job's submission; then the job fails upstream_rate_limited/upstream_unavailable.
+    create_retry_delays_seconds: list[int] = Field(default_factory=lambda: [5, 15, 30, 60, 120, 300])
+    create_deadline_seconds: int = Field(default=10800, ge=1)
+    # The sweep's schedule period; the submit grace must outlast a create timeout plus two sweeps.
+    sweep_interval_minutes: float = Field(default=5, gt=0)
+
+    @model_validator(mode="after")
+    def _grace_outlasts_a_create(self) -> Settings:
+        # A `submitting` job whose create outcome is unknown must not fail before Magic Hour could
+        # have answered and the sweep could have looked twice: failing it earlier would make a
+        # charged project late, and a client that trusted the failure might pay again.
+        minimum = (
+            self.magic_hour_connect_timeout_seconds
+            + self.magic_hour_read_timeout_seconds
+            + 2 * self.sweep_interval_minutes * 60
+        )
+        if self.sweep_submit_grace_seconds <= minimum:
+            raise ValueError(
+                f"sweep_submit_grace_seconds ({self.sweep_submit_grace_seconds}) must be longer than the "
+                f"Magic Hour create timeout plus two sweep periods ({minimum:g} s)"
+            )
+        return self
 
     @field_validator(
         "download_allowed_hosts",
         "download_retry_delays_seconds",
         "callback_retry_delays_seconds",
+        "create_retry_delays_seconds",
         mode="before",
     )
     @classmethod

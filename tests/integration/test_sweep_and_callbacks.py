@@ -144,15 +144,24 @@ def test_an_orphaned_submitting_job_whose_project_exists_is_attached(swept) -> N
     assert job["project_id"] == project["id"]
 
 
-def test_a_project_that_shows_up_after_the_grace_period_is_still_adopted(swept) -> None:
+def test_a_project_that_shows_up_after_the_grace_period_keeps_the_job_failed(swept) -> None:
     """The sweep failed the job (`submit_unconfirmed`), then Magic Hour's webhook for the project
-    it did create arrives: the job takes the project and completes (its outputs were paid for)."""
+    it did create arrives: the failure stands (a terminal status is final, and the client may
+    have acted on it), but the paid-for outputs are stored, listed apart."""
     job_id, name = _orphan(swept, "late")
     assert swept.wait_for(job_id, {"failed"}, timeout=30)["error"]["code"] == "submit_unconfirmed"
     project = _create_at_magic_hour(swept, "ai-voice-generator", {"name": name, **VOICE["input"]})
-    job = swept.wait_for(job_id, {"completed"}, timeout=30)
-    assert job["project_id"] == project["id"]
-    assert job["error"] is None
+    deadline = time.monotonic() + 30
+    job = swept.get_job(job_id).json()
+    while not job["late_outputs"] and time.monotonic() < deadline:
+        time.sleep(0.2)
+        job = swept.get_job(job_id).json()
+    assert job["status"] == "failed"
+    assert job["error"]["code"] == "submit_unconfirmed"
+    assert job["project_id"] is None
+    assert job["outputs"] == []
+    served = {o["index"]: o["sha256"] for o in swept.sim_project(project["id"])["outputs"]}
+    assert {o["index"]: o["sha256"] for o in job["late_outputs"]} == served
 
 
 def test_a_downloading_job_whose_messages_vanished_gets_them_queued_again(swept) -> None:
@@ -186,16 +195,16 @@ def test_a_downloading_job_whose_messages_vanished_gets_them_queued_again(swept)
 
 def test_a_create_that_times_out_is_settled_without_a_second_project(swept) -> None:
     """Magic Hour takes longer than our timeout but does create the project: the caller gets a
-    503 naming the job, its retry with the same key gets that job (no second create), and the
-    project's first webhook, whose name carries the job id, settles it."""
+    202 with the job `submitting`, its retry with the same key gets that job (no second create),
+    and the project's first webhook, whose name carries the job id, settles it."""
     swept.scenario(create_delay_seconds=2.5, render_seconds=0.5)
     key = f"slow-{time.time_ns()}"
     creates = swept.sim_stats()["creates"]
     first = swept.post_job(VOICE, **{"Idempotency-Key": key})
-    assert first.status_code == 503, first.text
-    assert first.json()["error"]["code"] == "upstream_unavailable"
-    assert first.headers["Retry-After"]
-    job_id = first.json()["error"]["details"][0]["msg"]
+    assert first.status_code == 202, first.text
+    assert first.json()["status"] == "submitting"
+    assert first.json()["project_id"] is None
+    job_id = first.json()["job_id"]
     retry = swept.post_job(VOICE, **{"Idempotency-Key": key})
     assert retry.status_code == 202, retry.text
     assert retry.json()["job_id"] == job_id

@@ -198,10 +198,18 @@ def test_429_without_a_usable_retry_after_uses_the_default(headers: dict[str, st
     assert caught.value.retry_after_seconds == DEFAULT_RETRY_AFTER_SECONDS
 
 
-@pytest.mark.parametrize("status", [500, 502, 503])
-def test_5xx_is_unavailable(status: int) -> None:
+@pytest.mark.parametrize("status", [500, 503])
+def test_500_and_503_are_unavailable(status: int) -> None:
     with pytest.raises(MagicHourUnavailable) as caught:
         create(response(status, {"message": "Internal error"}))
+    assert caught.value.status_code == status
+
+
+@pytest.mark.parametrize("status", [502, 504])
+def test_a_gateway_error_is_an_unknown_outcome(status: int) -> None:
+    # A proxy can fail after Magic Hour committed the project: never retried as "nothing created".
+    with pytest.raises(MagicHourOutcomeUnknown) as caught:
+        create(response(status, {"message": "Bad gateway"}))
     assert caught.value.status_code == status
 
 

@@ -70,7 +70,8 @@ def test_literal_routes_come_before_parameterised_ones(template: Template) -> No
 
 def test_sqs_trigger_reports_batch_item_failures(template: Template) -> None:
     triggers = {trigger.function: trigger for trigger in template.queue_triggers()}
-    assert set(triggers) == {"DownloaderFunction", "CallbackFunction"}
+    assert set(triggers) == {"DownloaderFunction", "CallbackFunction", "DispatchFunction"}
+    assert triggers["DispatchFunction"].queue == "DispatchQueue"
     trigger = triggers["DownloaderFunction"]
     assert trigger.queue == "DownloadQueue"
     assert trigger.report_batch_item_failures is True
@@ -82,7 +83,7 @@ def test_sqs_trigger_reports_batch_item_failures(template: Template) -> None:
 def test_the_sweep_is_scheduled(template: Template) -> None:
     (schedule,) = template.schedules()
     assert schedule.function == "SweepFunction"
-    assert schedule.expression == {"Ref": "SweepSchedule"}
+    assert schedule.expression == {"Fn::Sub": "rate(${SweepIntervalMinutes} minutes)"}
 
 
 @pytest.mark.parametrize(
@@ -107,6 +108,7 @@ def test_functions_inherit_globals_and_keep_their_own(template: Template) -> Non
         "DownloaderFunction",
         "SweepFunction",
         "CallbackFunction",
+        "DispatchFunction",
     }
     downloader = functions["DownloaderFunction"]
     assert downloader.timeout == 900

@@ -17,7 +17,8 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from pipeline.aws import dynamodb_table
-from pipeline.models.job import Job, JobError, JobStatus, StoredOutput
+from pipeline.dal import slots
+from pipeline.models.job import SLOT_STATUSES, Job, JobError, JobStatus, StoredOutput
 from pipeline.settings import get_settings
 from pipeline.timeutil import epoch_seconds, now_iso
 
@@ -27,10 +28,20 @@ ACTIVE_INDEX = "ActiveJobsIndex"
 ACTIVE = "1"
 CLIENT_STATUS_INDEX = "ClientStatusJobsIndex"
 PROJECT_INDEX = "ProjectIndex"
+# The fair queue: sparse (only `waiting` jobs carry `waiting`), ordered by fair_key.
+WAITING_INDEX = "WaitingJobsIndex"
+WAITING = "1"
 
 
 class InvalidCursor(ValueError):
     pass
+
+
+@dataclass(frozen=True)
+class WaitingEntry:
+    job_id: str
+    fair_key: str
+    next_attempt_at: int | None
 
 
 @dataclass(frozen=True)
@@ -48,9 +59,14 @@ def _is_condition_failure(error: ClientError) -> bool:
 
 
 def _to_item(job: Job) -> dict[str, Any]:
-    item: dict[str, Any] = job.model_dump(exclude={"metadata", "outputs", "error"}, exclude_none=True)
+    item: dict[str, Any] = job.model_dump(
+        exclude={"metadata", "outputs", "late_outputs", "error", "input"}, exclude_none=True
+    )
     item["metadata_json"] = json.dumps(job.metadata, separators=(",", ":"))
+    # As a string: DynamoDB numbers cannot hold every JSON number a tool input may carry.
+    item["input_json"] = json.dumps(job.input, separators=(",", ":"))
     item["outputs"] = {key: output.model_dump() for key, output in job.outputs.items()}
+    item["late_outputs"] = {key: output.model_dump() for key, output in job.late_outputs.items()}
     if job.error is not None:
         item["error"] = job.error.model_dump()
     item["status"] = job.status.value
@@ -60,12 +76,16 @@ def _to_item(job: Job) -> dict[str, Any]:
     if not job.status.is_terminal:
         item["active"] = ACTIVE
         item["next_check_at"] = epoch_seconds() + get_settings().sweep_quiet_seconds
+    if job.status is JobStatus.WAITING:
+        assert job.fair_key is not None, "a waiting job needs its place in the fair queue"
+        item["waiting"] = WAITING
     return item
 
 
 def _from_item(item: dict[str, Any]) -> Job:
     data = dict(item)
     data["metadata"] = json.loads(data.pop("metadata_json", "{}") or "{}")
+    data["input"] = json.loads(data.pop("input_json", "{}") or "{}")
     return Job.model_validate(data)
 
 
@@ -85,18 +105,40 @@ def get_job(job_id: str) -> Job | None:
     return _from_item(item) if item else None
 
 
-def delete_submitting_job(job_id: str) -> None:
-    """Remove a job whose create certainly made nothing at Magic Hour (so a retry may start over)."""
+def delete_submitting_job(job: Job) -> None:
+    """Remove a job whose create certainly made nothing at Magic Hour (so a retry may start over),
+    giving back its slot in the same transaction."""
+    delete: dict[str, Any] = {
+        "Key": {"job_id": job.job_id},
+        "ConditionExpression": "#s = :submitting",
+        "ExpressionAttributeNames": {"#s": "status"},
+        "ExpressionAttributeValues": {":submitting": JobStatus.SUBMITTING.value},
+    }
     try:
-        _table().delete_item(
-            Key={"job_id": job_id},
-            ConditionExpression="#s = :submitting",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={":submitting": JobStatus.SUBMITTING.value},
-        )
+        if job.slot is None:
+            _table().delete_item(**delete)
+        else:
+            _transact(
+                [{"Delete": {"TableName": _table().name, **delete}}, slots.give_back(job.slot, job.job_id)]
+            )
     except ClientError as error:
-        if not _is_condition_failure(error):
+        if not _is_condition_failure(error) and not _is_cancelled(error):
             raise
+
+
+def _is_cancelled(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "TransactionCanceledException"
+
+
+def _cancelled_by(error: ClientError) -> list[bool]:
+    """Per part of a cancelled transaction: did its own condition fail?"""
+    reasons = error.response.get("CancellationReasons") or []
+    return [reason.get("Code") == "ConditionalCheckFailed" for reason in reasons]
+
+
+def _transact(parts: list[dict[str, Any]]) -> None:
+    # The table resource's client takes plain Python values, like the resource itself.
+    _table().meta.client.transact_write_items(TransactItems=parts)
 
 
 def transition(
@@ -106,7 +148,9 @@ def transition(
     the job had already moved on (the write changed nothing).
 
     Every move also tells the reconciliation sweep when to look at the job next; a job leaves the
-    sweep's index when it ends, unless a client callback is still owed.
+    sweep's index when it ends, unless a client callback is still owed. A job leaving the statuses
+    Magic Hour renders in gives back its concurrency slot in the same transaction; a job entering
+    `waiting` joins the fair queue, and leaves it with its next move.
     """
     now = epoch_seconds()
     assignments: dict[str, Any] = {
@@ -123,6 +167,13 @@ def transition(
         )
     if to.is_terminal and job.callback_url:
         assignments.update({"callback_state": "pending", "callback_attempts": 0, "callback_queued": False})
+    if to is JobStatus.WAITING:
+        assignments["waiting"] = WAITING
+    else:
+        removals.append("waiting")
+    releases = job.slot is not None and to not in SLOT_STATUSES
+    if releases:
+        removals.append("slot")
     assignments.update(sets or {})
     names = {f"#f{i}": field for i, field in enumerate([*assignments, *removals])}
     values: dict[str, Any] = {f":v{i}": value for i, value in enumerate(assignments.values())}
@@ -132,12 +183,145 @@ def transition(
     expression = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(assignments)))
     if removals:
         expression += " REMOVE " + ", ".join(f"#f{len(assignments) + i}" for i in range(len(removals)))
+    condition = f"#status IN ({', '.join(k for k in values if k.startswith(':from'))})"
+    update: dict[str, Any] = {
+        "Key": {"job_id": job.job_id},
+        "UpdateExpression": expression,
+        "ConditionExpression": condition,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+    }
+    if releases:
+        assert job.slot is not None
+        names["#slot"] = "slot"
+        values[":slot"] = job.slot
+        update["ConditionExpression"] = f"{condition} AND #slot = :slot"
+        return _transition_releasing(job, job.slot, update)
+    try:
+        answer = _table().update_item(**update, ReturnValues="ALL_NEW")
+    except ClientError as error:
+        if _is_condition_failure(error):
+            return None
+        raise
+    return _from_item(answer["Attributes"])
+
+
+def _transition_releasing(job: Job, slot: int, update: dict[str, Any]) -> Job | None:
+    try:
+        _transact([{"Update": {"TableName": _table().name, **update}}, slots.give_back(slot, job.job_id)])
+    except ClientError as error:
+        if not _is_cancelled(error):
+            raise
+        job_refused, slot_refused = [*_cancelled_by(error), False, False][:2]
+        if job_refused:
+            return None
+        if not slot_refused:
+            raise
+        # The slot was already reclaimed (the sweep found it stale): move the job alone.
+        try:
+            _table().update_item(**update)
+        except ClientError as inner:
+            if _is_condition_failure(inner):
+                return None
+            raise
+    return get_job(job.job_id)
+
+
+def claim_for_create(job: Job, slot: int | None) -> Job | None:
+    """Move a `waiting` job to `submitting`, taking `slot` in the same transaction when the
+    deployment has a concurrency limit. None when the job is no longer waiting or the slot was
+    taken meanwhile (the caller looks again)."""
+    sets: dict[str, Any] = {"slot": slot} if slot is not None else {}
+    if slot is None:
+        return transition(job, JobStatus.SUBMITTING, [JobStatus.WAITING], sets)
+    update = {
+        "Key": {"job_id": job.job_id},
+        "UpdateExpression": (
+            "SET #s = :submitting, client_status = :cs, updated_at = :now, slot = :slot REMOVE waiting"
+        ),
+        "ConditionExpression": "#s = :waiting",
+        "ExpressionAttributeNames": {"#s": "status"},
+        "ExpressionAttributeValues": {
+            ":submitting": JobStatus.SUBMITTING.value,
+            ":waiting": JobStatus.WAITING.value,
+            ":cs": f"{job.client_id}#{JobStatus.SUBMITTING.value}",
+            ":now": now_iso(),
+            ":slot": slot,
+        },
+    }
+    try:
+        _transact([slots.take(slot, job.job_id), {"Update": {"TableName": _table().name, **update}}])
+    except ClientError as error:
+        if _is_cancelled(error):
+            return None
+        raise
+    return get_job(job.job_id)
+
+
+def waiting_jobs(limit: int) -> list[WaitingEntry]:
+    """The head of the fair queue, fairest first."""
+    answer = _table().query(
+        IndexName=WAITING_INDEX, KeyConditionExpression=Key("waiting").eq(WAITING), Limit=limit
+    )
+    return [
+        WaitingEntry(
+            job_id=str(item["job_id"]),
+            fair_key=str(item["fair_key"]),
+            next_attempt_at=int(item["next_attempt_at"]) if item.get("next_attempt_at") is not None else None,
+        )
+        for item in answer.get("Items", [])
+    ]
+
+
+def slot_holding_jobs(limit: int) -> list[Job]:
+    """Active jobs that hold a slot (the sweep checks each slot's holder against this)."""
+    found: list[Job] = []
+    query: dict[str, Any] = {
+        "IndexName": ACTIVE_INDEX,
+        "KeyConditionExpression": Key("active").eq(ACTIVE),
+        "FilterExpression": "attribute_exists(slot)",
+    }
+    while len(found) < limit:
+        answer = _table().query(**query)
+        found.extend(_from_item(item) for item in answer.get("Items", []))
+        if "LastEvaluatedKey" not in answer:
+            break
+        query["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+    return found
+
+
+def attach_project(job: Job, project_id: str, credits_charged: int | None) -> Job | None:
+    """Record the Magic Hour project of a job still `submitting` (from its create, or recovered by
+    the name tag). A job that already ended is never reopened: see `claim_late_project`."""
+    sets: dict[str, Any] = {"project_id": project_id}
+    if credits_charged is not None:
+        sets["credits_charged"] = credits_charged
+    # From `waiting` too: a project Magic Hour made although it refused the create is real and
+    # charged; adopting it is what keeps the dispatcher from creating (and charging) it again.
+    return transition(job, JobStatus.QUEUED, [JobStatus.SUBMITTING, JobStatus.WAITING], sets)
+
+
+def claim_late_project(
+    job: Job, project_id: str, credits_charged: int | None, output_count: int
+) -> Job | None:
+    """A project Magic Hour completed for a job that had already failed: note it once, so its
+    outputs are stored under the job (apart from `outputs`) while the job stays failed."""
+    values: dict[str, Any] = {
+        ":project": project_id,
+        ":count": output_count,
+        ":failed": JobStatus.FAILED.value,
+        ":now": now_iso(),
+    }
+    expression = "SET late_project_id = :project, late_output_count = :count, updated_at = :now"
+    if credits_charged is not None:
+        expression += ", late_credits_charged = :credits"
+        values[":credits"] = credits_charged
     try:
         answer = _table().update_item(
             Key={"job_id": job.job_id},
             UpdateExpression=expression,
-            ConditionExpression=f"#status IN ({', '.join(k for k in values if k.startswith(':from'))})",
-            ExpressionAttributeNames=names,
+            ConditionExpression="#s = :failed AND attribute_not_exists(late_project_id)",
+            ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues=values,
             ReturnValues="ALL_NEW",
         )
@@ -148,16 +332,21 @@ def transition(
     return _from_item(answer["Attributes"])
 
 
-def attach_project(job: Job, project_id: str, credits_charged: int | None) -> Job | None:
-    """Record the Magic Hour project of a job still `submitting` (from submit, or recovered by name)."""
-    sets: dict[str, Any] = {"project_id": project_id}
-    if credits_charged is not None:
-        sets["credits_charged"] = credits_charged
-    allowed = [JobStatus.SUBMITTING]
-    if job.status is JobStatus.FAILED and job.project_id is None:
-        # Adopted after the sweep stopped waiting for it (the caller checked why it failed).
-        allowed, sets["error"] = [JobStatus.FAILED], None
-    return transition(job, JobStatus.QUEUED, allowed, sets)
+def record_late_output(job_id: str, output: StoredOutput) -> Job | None:
+    try:
+        answer = _table().update_item(
+            Key={"job_id": job_id},
+            UpdateExpression="SET late_outputs.#i = :output",
+            ConditionExpression="attribute_exists(late_project_id) AND attribute_not_exists(late_outputs.#i)",
+            ExpressionAttributeNames={"#i": str(output.index)},
+            ExpressionAttributeValues={":output": output.model_dump()},
+            ReturnValues="ALL_NEW",
+        )
+    except ClientError as error:
+        if _is_condition_failure(error):
+            return get_job(job_id)
+        raise
+    return _from_item(answer["Attributes"])
 
 
 def fail(

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from pipeline.dal import jobs as job_store
 from pipeline.dal import outputs
-from pipeline.logic import callbacks
+from pipeline.logic import moves
 from pipeline.logic.fetching import DownloadRefused, FetchedObject, extension_of, fetch_into_s3
 from pipeline.magic_hour.client import MagicHourClient
 from pipeline.magic_hour.errors import MagicHourError, MagicHourNotFound
@@ -35,11 +35,13 @@ def process(task: DownloadTask, magic_hour: MagicHourClient) -> Result:
     if job is None:
         logger.warning("download for a job that no longer exists", extra={"job_id": task.job_id})
         return Result(None, skipped=True)
+    if task.late:
+        return _process_late(job, task, magic_hour)
     if str(task.index) in job.outputs:
         return Result(_complete_if_done(job), skipped=True)
     if _redriven(job, task):
         # The dead-lettered download that failed the job, redriven after a fix: downloading again.
-        revived = job_store.transition(
+        revived = moves.move(
             job, JobStatus.DOWNLOADING, [JobStatus.FAILED], {"error": None, "failed_output_index": None}
         )
         if revived is not None:
@@ -51,27 +53,8 @@ def process(task: DownloadTask, magic_hour: MagicHourClient) -> Result:
         )
         return Result(job, skipped=True)
 
-    fetched = _already_in_s3(task) or _fetch(task, magic_hour)
-    stored = StoredOutput(
-        index=task.index,
-        s3_key=fetched.key,
-        size_bytes=fetched.size_bytes,
-        sha256=fetched.sha256,
-        content_type=fetched.content_type,
-        stored_at=now_iso(),
-    )
+    stored = _store(task, magic_hour)
     updated = job_store.record_output(task.job_id, stored)
-    metrics.add_metric(name="OutputsStored", unit="Count", value=1)
-    metrics.add_metric(name="OutputBytesStored", unit="Bytes", value=fetched.size_bytes)
-    logger.info(
-        "output stored",
-        extra={
-            "job_id": task.job_id,
-            "index": task.index,
-            "size_bytes": fetched.size_bytes,
-            "sha256": fetched.sha256,
-        },
-    )
     done = _complete_if_done(updated) if updated is not None else None
     if (
         done is not None
@@ -80,6 +63,38 @@ def process(task: DownloadTask, magic_hour: MagicHourClient) -> Result:
     ):
         _delete_project(done, magic_hour)
     return Result(done, skipped=False)
+
+
+def _store(task: DownloadTask, magic_hour: MagicHourClient) -> StoredOutput:
+    fetched = _already_in_s3(task) or _fetch(task, magic_hour)
+    metrics.add_metric(name="OutputsStored", unit="Count", value=1)
+    metrics.add_metric(name="OutputBytesStored", unit="Bytes", value=fetched.size_bytes)
+    logger.info(
+        "output stored",
+        extra={
+            "job_id": task.job_id,
+            "index": task.index,
+            "late": task.late,
+            "size_bytes": fetched.size_bytes,
+            "sha256": fetched.sha256,
+        },
+    )
+    return StoredOutput(
+        index=task.index,
+        s3_key=fetched.key,
+        size_bytes=fetched.size_bytes,
+        sha256=fetched.sha256,
+        content_type=fetched.content_type,
+        stored_at=now_iso(),
+    )
+
+
+def _process_late(job: Job, task: DownloadTask, magic_hour: MagicHourClient) -> Result:
+    """An output of a project completed after its job failed: stored and listed apart; the job's
+    status stays what it was."""
+    if job.late_project_id != task.project_id or str(task.index) in job.late_outputs:
+        return Result(job, skipped=True)
+    return Result(job_store.record_late_output(task.job_id, _store(task, magic_hour)), skipped=False)
 
 
 def _redriven(job: Job, task: DownloadTask) -> bool:
@@ -163,9 +178,8 @@ def _complete_if_done(job: Job) -> Job:
         return job
     if len(job.outputs) < job.output_count:
         return job
-    completed = job_store.transition(job, JobStatus.COMPLETED, [JobStatus.DOWNLOADING])
+    completed = moves.move(job, JobStatus.COMPLETED, [JobStatus.DOWNLOADING])
     if completed is not None:
-        callbacks.announce_end(completed)
         metrics.add_metric(name="JobsCompleted", unit="Count", value=1)
         logger.info("job completed", extra={"job_id": job.job_id, "outputs": len(job.outputs)})
         return completed
@@ -187,12 +201,10 @@ def fail_job(job_id: str, index: int, message: str) -> None:
     job = job_store.get_job(job_id)
     if job is None:
         return
-    failed = job_store.fail(
+    moves.fail(
         job,
         JobError(code=DOWNLOAD_FAILED, message=message, source="download"),
         [JobStatus.DOWNLOADING],
         {"failed_output_index": index},
     )
-    if failed is not None:
-        callbacks.announce_end(failed)
     metrics.add_metric(name="DownloadsFailedForGood", unit="Count", value=1)

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from pipeline.dal import outputs
 from pipeline.models.api import CallbackResource, ErrorResource, JobResource, OutputResource
-from pipeline.models.job import Job
+from pipeline.models.job import Job, StoredOutput
 from pipeline.settings import get_settings
 from pipeline.timeutil import iso, utc_now
 
@@ -26,22 +26,24 @@ def to_resource(job: Job) -> JobResource:
         callback_url=job.callback_url,
         created_at=job.created_at,
         updated_at=job.updated_at,
-        outputs=[
-            OutputResource(
-                index=output.index,
-                s3_uri=outputs.s3_uri(output.s3_key),
-                size_bytes=output.size_bytes,
-                content_type=output.content_type,
-                sha256=output.sha256,
-                download_url=outputs.presigned_get(output.s3_key, ttl),
-                download_url_expires_at=expires_at,
-            )
-            for output in job.stored_outputs()
-        ],
+        outputs=[_output(output, ttl, expires_at) for output in job.stored_outputs()],
+        late_outputs=[_output(output, ttl, expires_at) for output in job.stored_late_outputs()],
         error=ErrorResource(**job.error.model_dump()) if job.error else None,
         callback=CallbackResource(
             state=job.callback_state, attempts=job.callback_attempts, last_error=job.callback_last_error
         )
         if job.callback_url and job.callback_state
         else None,
+    )
+
+
+def _output(output: StoredOutput, ttl: int, expires_at: str) -> OutputResource:
+    return OutputResource(
+        index=output.index,
+        s3_uri=outputs.s3_uri(output.s3_key),
+        size_bytes=output.size_bytes,
+        content_type=output.content_type,
+        sha256=output.sha256,
+        download_url=outputs.presigned_get(output.s3_key, ttl),
+        download_url_expires_at=expires_at,
     )

@@ -20,21 +20,14 @@ from pydantic import ValidationError
 from pipeline import ids
 from pipeline.catalogue import Tool, check_input, find_tool
 from pipeline.dal import jobs as job_store
-from pipeline.logic import callbacks
+from pipeline.dal import slots
+from pipeline.logic import creation, dispatch, moves
 from pipeline.logic.api_errors import ApiError, validation_failed
 from pipeline.magic_hour.client import MagicHourClient
-from pipeline.magic_hour.errors import (
-    MagicHourAuthFailed,
-    MagicHourError,
-    MagicHourOutcomeUnknown,
-    MagicHourPaymentRequired,
-    MagicHourRateLimited,
-    MagicHourRejected,
-    MagicHourUnavailable,
-)
 from pipeline.models.api import CreateJobRequest
-from pipeline.models.job import Job, JobError, JobStatus
-from pipeline.observability import logger, metrics
+from pipeline.models.job import Job, JobStatus
+from pipeline.observability import logger
+from pipeline.settings import get_settings
 from pipeline.timeutil import now_iso
 
 MAX_BODY_BYTES = 256 * 1024
@@ -142,10 +135,12 @@ def _check_callback_url(url: str, require_https: bool) -> None:
 
 
 def submit(submission: Submission, job_id: str, magic_hour: MagicHourClient) -> Job:
-    """Write the job, create the Magic Hour project, record it. Never calls Magic Hour for a job
-    that already existed: that is a retry, and the first attempt owns the project."""
+    """Write the job, then create its Magic Hour project when a slot is free (else it waits for the
+    dispatcher). Never calls Magic Hour for a job that already existed: that is a retry, and the
+    first attempt owns the project."""
     request = submission.request
     now = now_iso()
+    limited = get_settings().magic_hour_max_concurrency > 0
     project_name = ids.project_name_for(
         job_id, request.name or str(request.input.get("name") or request.tool)
     )
@@ -154,7 +149,7 @@ def submit(submission: Submission, job_id: str, magic_hour: MagicHourClient) -> 
         client_id=submission.client_id,
         tool=request.tool,
         kind=submission.tool.kind,
-        status=JobStatus.SUBMITTING,
+        status=JobStatus.WAITING if limited else JobStatus.SUBMITTING,
         name=request.name,
         metadata=request.metadata,
         callback_url=request.callback_url,
@@ -162,6 +157,9 @@ def submit(submission: Submission, job_id: str, magic_hour: MagicHourClient) -> 
         updated_at=now,
         request_fingerprint=submission.fingerprint,
         magic_hour_name=project_name,
+        input=request.input,
+        callback_state="pending" if request.callback_url else None,
+        fair_key=slots.fair_key(slots.next_round_for(submission.client_id), now, job_id) if limited else None,
     )
     if not job_store.put_new_job(job):
         existing = job_store.get_job(job_id)
@@ -170,46 +168,26 @@ def submit(submission: Submission, job_id: str, magic_hour: MagicHourClient) -> 
         if existing.request_fingerprint != submission.fingerprint:
             raise idempotency_conflict()
         return existing
-
-    body = {**request.input, "name": project_name}
+    if limited:
+        claimed = dispatch.claim_now(job)
+        if claimed is None:
+            moves.wake_dispatcher()
+            logger.info(
+                "job waits for a Magic Hour slot", extra={"job_id": job_id, "client_id": job.client_id}
+            )
+            return job_store.get_job(job_id) or job
+        job = claimed
     try:
-        created = magic_hour.create_project(request.tool, body)
-    except (MagicHourRejected, MagicHourPaymentRequired) as refusal:
-        code = (
-            "insufficient_credits" if isinstance(refusal, MagicHourPaymentRequired) else "upstream_rejected"
-        )
-        metrics.add_metric(name="MagicHourCreateRefused", unit="Count", value=1)
-        failed = job_store.fail(
-            job, JobError(code=code, message=refusal.message, source="submit"), [JobStatus.SUBMITTING]
-        )
-        if failed is not None:
-            callbacks.announce_end(failed)
-        return failed or job
-    except MagicHourOutcomeUnknown as unknown:
-        # The project may exist; keep the job `submitting` so the webhook (by name) or the sweep can
-        # settle it. Creating again here could charge twice.
-        logger.warning(
-            "Magic Hour create outcome unknown", extra={"job_id": job_id, "error": unknown.message}
-        )
-        metrics.add_metric(name="MagicHourCreateOutcomeUnknown", unit="Count", value=1)
+        return creation.create(job, magic_hour, inline=True)
+    except creation.CreateNotSent as not_sent:
+        if not_sent.code == creation.MISCONFIGURED:
+            raise ApiError(502, not_sent.code, not_sent.message) from not_sent
         raise ApiError(
             503,
-            "upstream_unavailable",
-            f"Magic Hour did not answer in time; job {job_id} is kept and will be settled. "
-            "Retry with the same Idempotency-Key to see it.",
-            details=[{"loc": ["job_id"], "msg": job_id}],
+            not_sent.code,
+            f"{not_sent.message}; retry shortly",
             headers={"Retry-After": UNAVAILABLE_RETRY_AFTER},
-        ) from unknown
-    except MagicHourError as failure:
-        # Nothing was created at Magic Hour: drop the job so a retry starts clean.
-        job_store.delete_submitting_job(job_id)
-        raise _map_transient(failure) from failure
-
-    attached = job_store.attach_project(job, created.project_id, created.credits_charged)
-    metrics.add_metric(name="JobsSubmitted", unit="Count", value=1)
-    if attached is None:  # the webhook got there first (it recovers jobs by project name)
-        return job_store.get_job(job_id) or job
-    return attached
+        ) from not_sent
 
 
 def idempotency_conflict() -> ApiError:
@@ -217,33 +195,6 @@ def idempotency_conflict() -> ApiError:
         409,
         "idempotency_conflict",
         "this Idempotency-Key was used with a different request body",
-    )
-
-
-def _map_transient(failure: MagicHourError) -> ApiError:
-    if isinstance(failure, MagicHourRateLimited):
-        return ApiError(
-            429,
-            "upstream_rate_limited",
-            f"Magic Hour is rate limiting: {failure.message}",
-            headers={"Retry-After": str(failure.retry_after_seconds)},
-        )
-    if isinstance(failure, MagicHourAuthFailed):
-        logger.error("Magic Hour rejected our API key", extra={"status": failure.status_code})
-        metrics.add_metric(name="MagicHourAuthFailed", unit="Count", value=1)
-        return ApiError(502, "upstream_misconfigured", "Magic Hour rejected this deployment's API key")
-    if isinstance(failure, MagicHourUnavailable):
-        return ApiError(
-            503,
-            "upstream_unavailable",
-            f"Magic Hour is unavailable: {failure.message}",
-            headers={"Retry-After": UNAVAILABLE_RETRY_AFTER},
-        )
-    return ApiError(
-        503,
-        "upstream_unavailable",
-        f"Magic Hour answered unexpectedly: {failure.message}",
-        headers={"Retry-After": UNAVAILABLE_RETRY_AFTER},
     )
 
 

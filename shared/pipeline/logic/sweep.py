@@ -7,10 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pipeline.dal import jobs as job_store
-from pipeline.logic import callbacks, transitions
+from pipeline.dal import slots
+from pipeline.logic import callbacks, creation, dispatch, moves, transitions
 from pipeline.magic_hour.client import MagicHourClient
 from pipeline.magic_hour.errors import MagicHourError, MagicHourNotFound
-from pipeline.models.job import Job, JobError, JobStatus
+from pipeline.models.job import SLOT_STATUSES, Job, JobError, JobStatus
 from pipeline.models.webhook_events import ProjectDownload, ProjectError
 from pipeline.observability import logger, metrics
 from pipeline.settings import get_settings
@@ -57,7 +58,29 @@ def run(now: int, magic_hour: MagicHourClient) -> SweepReport:
             _postpone(job, now)
         report.count(outcome)
         metrics.add_metric(name=f"Sweep_{outcome}", unit="Count", value=1)
+    reclaimed = reclaim_stale_slots()
+    if reclaimed:
+        report.outcomes["slots_reclaimed"] = reclaimed
+    if job_store.waiting_jobs(1):
+        moves.wake_dispatcher()  # a lost wake-up never leaves a job waiting for ever
     return report
+
+
+def reclaim_stale_slots() -> int:
+    """Give back slots whose holder no longer holds them (its job vanished, or moved on without
+    the slot — neither happens by design, since slots move in the same transaction as jobs)."""
+    reclaimed = 0
+    for index, job_id in slots.holders().items():
+        job = job_store.get_job(job_id)
+        if job is not None and job.slot == index and job.status in SLOT_STATUSES:
+            continue
+        if slots.reclaim(index, job_id):
+            reclaimed += 1
+            logger.warning("reclaimed a stale Magic Hour slot", extra={"job_id": job_id, "slot": index})
+            metrics.add_metric(name="SlotsReclaimed", unit="Count", value=1)
+    if reclaimed:
+        moves.wake_dispatcher()
+    return reclaimed
 
 
 def check(job: Job, now: int, magic_hour: MagicHourClient) -> str:
@@ -67,13 +90,15 @@ def check(job: Job, now: int, magic_hour: MagicHourClient) -> str:
     age = now - epoch_of(job.created_at)
     if age > settings.sweep_give_up_seconds:
         return _give_up(job, age)
+    if job.status is JobStatus.WAITING:
+        return _waiting(job, now)
     if job.status is JobStatus.SUBMITTING and job.project_id is None:
         if age < settings.sweep_submit_grace_seconds:
             _postpone(job, now)
             return "waiting_for_project"
         # The create's outcome never became known and no webhook named this job: it is never
         # submitted again (that could charge twice); the caller gets a clear failure instead.
-        failed = job_store.fail(
+        moves.fail(
             job,
             JobError(
                 code=transitions.SUBMIT_UNCONFIRMED,
@@ -82,8 +107,6 @@ def check(job: Job, now: int, magic_hour: MagicHourClient) -> str:
             ),
             [JobStatus.SUBMITTING],
         )
-        if failed is not None:
-            callbacks.announce_end(failed)
         return "submit_unconfirmed"
     assert job.project_id is not None
     try:
@@ -150,19 +173,35 @@ def _owed_callback(job: Job, now: int) -> str:
     return "callback_in_flight"
 
 
+def _waiting(job: Job, now: int) -> str:
+    if dispatch.past_deadline(job, now):
+        creation.fail_past_deadline(
+            job, job.last_create_error or creation.UNAVAILABLE, job.create_attempts, [JobStatus.WAITING]
+        )
+        return "create_deadline_passed"
+    _postpone(job, now)  # run() wakes the dispatcher once for all waiting jobs
+    return "waiting"
+
+
 def _give_up(job: Job, age: int) -> str:
-    source = {"submitting": "submit", "downloading": "download"}.get(job.status.value, "magic_hour")
+    source = {"waiting": "submit", "submitting": "submit", "downloading": "download"}.get(
+        job.status.value, "magic_hour"
+    )
     return _fail(job, "gave_up", f"the job made no progress for {age} s; the sweep gave up on it", source)
 
 
 def _fail(job: Job, code: str, message: str, source: str) -> str:
-    failed = job_store.fail(
+    moves.fail(
         job,
         JobError(code=code, message=message, source=source),  # type: ignore[arg-type]
-        [JobStatus.SUBMITTING, JobStatus.QUEUED, JobStatus.RENDERING, JobStatus.DOWNLOADING],
+        [
+            JobStatus.WAITING,
+            JobStatus.SUBMITTING,
+            JobStatus.QUEUED,
+            JobStatus.RENDERING,
+            JobStatus.DOWNLOADING,
+        ],
     )
-    if failed is not None:
-        callbacks.announce_end(failed)
     return code
 
 

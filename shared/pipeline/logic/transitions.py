@@ -15,7 +15,7 @@ from typing import Literal
 from pipeline import ids
 from pipeline.dal import download_queue
 from pipeline.dal import jobs as job_store
-from pipeline.logic import callbacks
+from pipeline.logic import moves
 from pipeline.models.job import Job, JobError, JobStatus, Kind
 from pipeline.models.tasks import DownloadTask
 from pipeline.models.webhook_events import ProjectDownload, ProjectError
@@ -62,15 +62,6 @@ def find_job(update: ProjectUpdate) -> Job | None:
     return job_store.find_job_by_project(update.project_id)
 
 
-def _unconfirmed(job: Job) -> bool:
-    return (
-        job.status is JobStatus.FAILED
-        and job.project_id is None
-        and job.error is not None
-        and job.error.code == SUBMIT_UNCONFIRMED
-    )
-
-
 def apply(update: ProjectUpdate) -> Outcome:
     job = find_job(update)
     if job is None or job.kind != update.kind:
@@ -78,21 +69,30 @@ def apply(update: ProjectUpdate) -> Outcome:
         logger.info("event for a project we do not know", extra={"project_id": update.project_id})
         return Outcome.UNKNOWN_PROJECT
 
-    if job.status is JobStatus.SUBMITTING or _unconfirmed(job):
-        # Submit crashed (or timed out) after Magic Hour created the project: adopt it now, also
-        # when the sweep already gave up waiting (the project is real and charged, so its outputs
-        # are worth having).
-        adopted = job_store.attach_project(job, update.project_id, update.credits_charged)
+    if job.status.is_terminal:
+        # A terminal status is final. A project Magic Hour completed for a job that had already
+        # failed (its create looked lost, or the sweep gave up) is still charged: keep its outputs.
+        if update.event == "completed" and _may_have_late_outputs(job, update):
+            return _late_project(job, update)
+        return Outcome.ALREADY_APPLIED
+
+    if job.status in (JobStatus.SUBMITTING, JobStatus.WAITING):
+        # Submit crashed, timed out or got a 502/504 after Magic Hour created the project: adopt it
+        # now. Only a job still waiting for its project may be adopted (the name tag alone never
+        # reopens or rewrites a job that has one).
+        adopted = moves.attach(job, update.project_id, update.credits_charged)
         if adopted is not None:
             metrics.add_metric(name="OrphanProjectsAttached", unit="Count", value=1)
             logger.info("attached project to submitting job", extra={"job_id": job.job_id})
         job = adopted or job_store.get_job(job.job_id) or job
+        if job.status.is_terminal:
+            return Outcome.ALREADY_APPLIED
 
     if update.event == "started":
-        moved = job_store.transition(job, JobStatus.RENDERING, [JobStatus.QUEUED])
+        moved = moves.move(job, JobStatus.RENDERING, [JobStatus.QUEUED])
     elif update.event == "errored":
         error = update.error or ProjectError()
-        moved = job_store.fail(
+        moved = moves.fail(
             job,
             JobError(
                 code=error.code,
@@ -102,27 +102,64 @@ def apply(update: ProjectUpdate) -> Outcome:
             [JobStatus.QUEUED, JobStatus.RENDERING],
         )
     elif update.event == "canceled":
-        moved = job_store.transition(job, JobStatus.CANCELED, [JobStatus.QUEUED, JobStatus.RENDERING])
+        moved = moves.move(job, JobStatus.CANCELED, [JobStatus.QUEUED, JobStatus.RENDERING])
     else:
         return _start_downloads(job, update)
     return _outcome(moved)
 
 
 def _outcome(moved: Job | None) -> Outcome:
-    if moved is None:
-        return Outcome.ALREADY_APPLIED
-    if moved.status.is_terminal:
-        callbacks.announce_end(moved)
-    return Outcome.APPLIED
+    return Outcome.ALREADY_APPLIED if moved is None else Outcome.APPLIED
+
+
+def _may_have_late_outputs(job: Job, update: ProjectUpdate) -> bool:
+    """A failed job whose own outputs were never being downloaded, and a project that is its own
+    (or, for a job that never learnt its project id, one whose name carries the job id)."""
+    if job.status is not JobStatus.FAILED or (job.error is not None and job.error.source == "download"):
+        return False
+    if job.late_project_id is not None:
+        return job.late_project_id == update.project_id
+    return job.project_id in (None, update.project_id)
+
+
+def _late_project(job: Job, update: ProjectUpdate) -> Outcome:
+    claimed = job_store.claim_late_project(
+        job, update.project_id, update.credits_charged, len(update.downloads)
+    )
+    if claimed is not None:
+        metrics.add_metric(name="LateProjects", unit="Count", value=1)
+        metrics.add_metric(
+            name="CreditsChargedOnFailedJobs", unit="Count", value=float(update.credits_charged or 0)
+        )
+        logger.warning(
+            "Magic Hour completed a project for a job that had already failed; storing its outputs apart",
+            extra={
+                "job_id": job.job_id,
+                "client_id": job.client_id,
+                "project_id": update.project_id,
+                "credits_charged": update.credits_charged,
+            },
+        )
+    current = claimed or job_store.get_job(job.job_id)
+    if current is None or not update.downloads:
+        return Outcome.APPLIED if claimed is not None else Outcome.ALREADY_APPLIED
+    # Also on a repeat: the first delivery may have died before queueing (the downloader skips
+    # what is stored).
+    missing = [i for i in range(len(update.downloads)) if str(i) not in current.late_outputs]
+    if missing:
+        download_queue.send_download_tasks(
+            _tasks(current, update.project_id, update.downloads, missing, late=True)
+        )
+    return Outcome.APPLIED if claimed is not None else Outcome.ALREADY_APPLIED
 
 
 def _start_downloads(job: Job, update: ProjectUpdate) -> Outcome:
     if not update.downloads:
-        moved = job_store.transition(
+        moved = moves.move(
             job, JobStatus.COMPLETED, [JobStatus.QUEUED, JobStatus.RENDERING], {"output_count": 0}
         )
         return _outcome(moved)
-    moved = job_store.transition(
+    moved = moves.move(
         job,
         JobStatus.DOWNLOADING,
         [JobStatus.QUEUED, JobStatus.RENDERING],
@@ -160,29 +197,32 @@ def requeue_missing(job: Job, downloads: list[ProjectDownload]) -> int:
     lost, or dead-lettered and not redriven). The downloader skips what is already stored."""
     missing = [index for index in range(len(downloads)) if str(index) not in job.outputs]
     if missing:
-        download_queue.send_download_tasks(_tasks(job, downloads, missing))
+        assert job.project_id is not None
+        download_queue.send_download_tasks(_tasks(job, job.project_id, downloads, missing))
         job_store.mark_downloads_queued(job.job_id)
         metrics.add_metric(name="DownloadsRequeued", unit="Count", value=len(missing))
     return len(missing)
 
 
-def _tasks(job: Job, downloads: list[ProjectDownload], indexes: list[int]) -> list[DownloadTask]:
-    assert job.project_id is not None
+def _tasks(
+    job: Job, project_id: str, downloads: list[ProjectDownload], indexes: list[int], late: bool = False
+) -> list[DownloadTask]:
     return [
         DownloadTask(
             job_id=job.job_id,
-            project_id=job.project_id,
+            project_id=project_id,
             kind=job.kind,
             index=index,
             url=downloads[index].url,
             expires_at=downloads[index].expires_at,
+            late=late,
         )
         for index in indexes
     ]
 
 
 def _queue(job: Job, update: ProjectUpdate) -> None:
-    tasks = _tasks(job, update.downloads, list(range(len(update.downloads))))
+    tasks = _tasks(job, update.project_id, update.downloads, list(range(len(update.downloads))))
     try:
         download_queue.send_download_tasks(tasks)
     except Exception:

@@ -13,6 +13,7 @@ from urllib3.exceptions import NewConnectionError
 from pipeline.magic_hour.errors import (
     MagicHourAuthFailed,
     MagicHourError,
+    MagicHourKeyUnavailable,
     MagicHourNotFound,
     MagicHourOutcomeUnknown,
     MagicHourPaymentRequired,
@@ -62,7 +63,7 @@ class MagicHourClient:
         try:
             api_key = self._api_key()
         except Exception as exc:  # the secret store is down or the secret is missing: nothing was sent
-            raise MagicHourUnavailable("the Magic Hour API key could not be read") from exc
+            raise MagicHourKeyUnavailable("the Magic Hour API key could not be read") from exc
         headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
         try:
             response = self._session.request(
@@ -131,6 +132,8 @@ def _interpret(response: requests.Response) -> dict[str, Any]:
         raise MagicHourNotFound(message, status)
     if status == 429:
         raise MagicHourRateLimited(message, _retry_after(response))
+    if status in (502, 504):
+        raise MagicHourOutcomeUnknown(f"Magic Hour's gateway answered {status}: {message}", status)
     if status >= 500:
         raise MagicHourUnavailable(message, status)
     raise MagicHourError(message, status)

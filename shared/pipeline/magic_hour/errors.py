@@ -35,9 +35,14 @@ class MagicHourRateLimited(MagicHourError):
 
 
 class MagicHourUnavailable(MagicHourError):
-    """5xx or no connection: the request was not processed, so nothing was created."""
+    """500/503 or no connection: the request was not processed, so nothing was created."""
+
+
+class MagicHourKeyUnavailable(MagicHourUnavailable):
+    """Our own secret store could not give us the API key: nothing was sent."""
 
 
 class MagicHourOutcomeUnknown(MagicHourError):
-    """The request was sent but no answer came back (read timeout, connection dropped):
-    Magic Hour may or may not have created the project."""
+    """The request was sent but no usable answer came back (read timeout, connection dropped, or
+    a 502/504 from a proxy in front of Magic Hour, which can fail after Magic Hour committed):
+    Magic Hour may or may not have created the project, so it is never sent again."""

@@ -73,6 +73,9 @@ class JobResource(BaseModel):
     outputs: list[OutputResource]
     error: ErrorResource | None
     callback: CallbackResource | None = None
+    # Outputs of a project Magic Hour completed after the job had already failed (the job stays
+    # failed; the credits were spent, so the files are kept).
+    late_outputs: list[OutputResource] = Field(default_factory=list)
 
 
 class JobList(BaseModel):

@@ -24,23 +24,11 @@ class JobStatus(StrEnum):
     def is_terminal(self) -> bool:
         return self in TERMINAL_STATUSES
 
-    @property
-    def rank(self) -> int:
-        """Position on the forward-only path; every terminal status shares the last rank."""
-        return _RANK[self]
-
 
 TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED})
-_RANK = {
-    JobStatus.WAITING: -1,
-    JobStatus.SUBMITTING: 0,
-    JobStatus.QUEUED: 1,
-    JobStatus.RENDERING: 2,
-    JobStatus.DOWNLOADING: 3,
-    JobStatus.COMPLETED: 4,
-    JobStatus.FAILED: 4,
-    JobStatus.CANCELED: 4,
-}
+# While a job is in one of these, Magic Hour may be rendering it: it counts against the plan's
+# concurrency (Magic Hour counts its projects `queued` or `rendering`; `submitting` may be one).
+SLOT_STATUSES = frozenset({JobStatus.SUBMITTING, JobStatus.QUEUED, JobStatus.RENDERING})
 
 Kind = Literal["video", "image", "audio"]
 ErrorSource = Literal["submit", "magic_hour", "download"]
@@ -91,6 +79,26 @@ class Job(BaseModel):
     callback_attempts: int = 0
     callback_last_error: str | None = None
     callback_queued: bool = False
+    # The tool input as the client sent it (s3:// values kept): a `waiting` job is created later.
+    input: dict[str, Any] = Field(default_factory=dict)
+    # The Magic Hour concurrency slot this job holds while Magic Hour may be rendering it
+    # (submitting, queued, rendering); None when it holds none (no limit, or released).
+    slot: int | None = None
+    # Place in the fair queue while `waiting`: round-robin between clients, FIFO within one.
+    fair_key: str | None = None
+    # Creates Magic Hour refused with 429/500/503 (nothing created), and when to try again.
+    create_attempts: int = 0
+    next_attempt_at: int | None = None
+    last_create_error: str | None = None
+    # A project Magic Hour reported for this job after it had already failed: charged, so its
+    # outputs are stored, but listed apart and the job stays failed (a terminal status is final).
+    late_project_id: str | None = None
+    late_output_count: int | None = None
+    late_credits_charged: int | None = None
+    late_outputs: dict[str, StoredOutput] = Field(default_factory=dict)
 
     def stored_outputs(self) -> list[StoredOutput]:
         return sorted(self.outputs.values(), key=lambda output: output.index)
+
+    def stored_late_outputs(self) -> list[StoredOutput]:
+        return sorted(self.late_outputs.values(), key=lambda output: output.index)

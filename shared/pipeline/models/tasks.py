@@ -16,6 +16,9 @@ class DownloadTask(BaseModel):
     index: int = Field(ge=0)
     url: str
     expires_at: str | None = None
+    # An output of a project Magic Hour completed after the job had failed: stored under the job's
+    # `late_outputs`, the job stays failed.
+    late: bool = False
 
 
 class CallbackTask(BaseModel):

@@ -1,0 +1,35 @@
+"""Creates `waiting` jobs at Magic Hour as concurrency slots free, fairest first.
+
+Triggered by wake-ups on the dispatch queue (a message carries no job). Each invocation takes
+jobs from the head of the fair queue until no slot is free, nothing is due, or its time runs low.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from pipeline.logic import dispatch
+from pipeline.magic_hour.client import client_from_settings
+from pipeline.observability import logger, metrics, tracer
+from pipeline.settings import get_settings
+
+magic_hour = client_from_settings()
+settings = get_settings()
+# One create may take the whole Magic Hour timeout; stop taking jobs before that no longer fits.
+_RESERVE_MS = int(
+    (settings.magic_hour_connect_timeout_seconds + settings.magic_hour_read_timeout_seconds + 5) * 1000
+)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:  # noqa: ARG001 - wake-ups only
+    report = dispatch.run(magic_hour, lambda: context.get_remaining_time_in_millis() > _RESERVE_MS)
+    if report.created or report.outcomes:
+        logger.info("dispatch done", extra=asdict(report))
+    # Every record is handled by this one pass: none is reported as failed.
+    return {"batchItemFailures": []}

@@ -1,0 +1,124 @@
+"""The dispatcher: creates `waiting` jobs at Magic Hour as slots free, fairest first.
+
+Woken through the dispatch queue whenever a job starts waiting, a slot is given back, or a retry
+delay ends (and by every sweep while jobs wait). Any number may run at once: a job is taken with
+a conditional write (and its slot in the same transaction), so two dispatchers never create the
+same job and never hold more slots than the limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pipeline.dal import jobs as job_store
+from pipeline.dal import slots
+from pipeline.logic import creation, moves
+from pipeline.magic_hour.client import MagicHourClient
+from pipeline.models.job import Job, JobStatus
+from pipeline.observability import logger
+from pipeline.settings import get_settings
+from pipeline.timeutil import epoch_of, epoch_seconds
+
+# How much of the queue's head one look reads: enough to step over jobs whose retry is not due.
+_QUEUE_HEAD = 25
+MAX_CREATES_PER_RUN = 50
+
+
+@dataclass
+class DispatchReport:
+    created: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+    def count(self, outcome: str) -> None:
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+
+
+def run(magic_hour: MagicHourClient, time_left: Callable[[], bool]) -> DispatchReport:
+    report = DispatchReport()
+    limit = get_settings().magic_hour_max_concurrency
+    while report.created < MAX_CREATES_PER_RUN:
+        if not time_left():
+            moves.wake_dispatcher()  # a fresh invocation carries on
+            report.count("out_of_time")
+            break
+        job = next_due_job(epoch_seconds())
+        if job is None:
+            break
+        if past_deadline(job, epoch_seconds()):
+            creation.fail_past_deadline(
+                job, job.last_create_error or creation.UNAVAILABLE, job.create_attempts, [JobStatus.WAITING]
+            )
+            report.count("past_deadline")
+            continue
+        slot = None
+        if limit:
+            slot = slots.free_slot(limit)
+            if slot is None:
+                report.count("no_slot")
+                break  # the next slot given back wakes a dispatcher
+        claimed = job_store.claim_for_create(job, slot)
+        if claimed is None:
+            report.count("raced")
+            continue
+        slots.note_dispatched(slots.round_of(job.fair_key))
+        result = creation.create(claimed, magic_hour, inline=False)
+        report.created += 1
+        report.count(result.status.value)
+    return report
+
+
+def next_due_job(now: int) -> Job | None:
+    """The fairest waiting job whose retry (if any) is due. When only later ones wait, a delayed
+    wake-up is left for the earliest of them."""
+    head = job_store.waiting_jobs(_QUEUE_HEAD)
+    later: list[int] = []
+    for entry in head:
+        if entry.next_attempt_at is not None and entry.next_attempt_at > now:
+            later.append(entry.next_attempt_at)
+            continue
+        job = job_store.get_job(entry.job_id)
+        if job is not None and job.status is JobStatus.WAITING:
+            return job
+    if later:
+        moves.wake_dispatcher(min(later) - now)
+    return None
+
+
+def past_deadline(job: Job, now: int) -> bool:
+    """Only a job Magic Hour has refused runs against the create deadline; one that waits for a
+    slot of our own waits its turn (the sweep's give-up still bounds it)."""
+    return (
+        job.create_attempts > 0 and now >= epoch_of(job.created_at) + get_settings().create_deadline_seconds
+    )
+
+
+def ahead_of(job: Job, now: int) -> bool:
+    """Whether another job that is due waits ahead of this one in the fair queue."""
+    for entry in job_store.waiting_jobs(_QUEUE_HEAD):
+        if entry.job_id == job.job_id or (job.fair_key is not None and entry.fair_key >= job.fair_key):
+            return False
+        if entry.next_attempt_at is None or entry.next_attempt_at <= now:
+            return True
+    return False
+
+
+def claim_now(job: Job) -> Job | None:
+    """Submit's own try: take a slot for a new job at once, unless the limit is reached or others
+    wait ahead of it (fair share holds for every client)."""
+    limit = get_settings().magic_hour_max_concurrency
+    if ahead_of(job, epoch_seconds()):
+        return None
+    for _ in range(3):  # another job may take the free slot first
+        slot = slots.free_slot(limit)
+        if slot is None:
+            return None
+        claimed = job_store.claim_for_create(job, slot)
+        if claimed is not None:
+            slots.note_dispatched(slots.round_of(job.fair_key))
+            return claimed
+        current = job_store.get_job(job.job_id)
+        if current is None or current.status is not JobStatus.WAITING:
+            return None  # a dispatcher took it: it creates it, never this request too
+    logger.info("no slot could be taken at submit; the job waits", extra={"job_id": job.job_id})
+    return None

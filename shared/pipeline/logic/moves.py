@@ -1,0 +1,57 @@
+"""Moving a job, and what every move brings with it.
+
+All of the pipeline's status changes go through here, so the consequences of a move are decided
+in one place: a job that ends announces its ending (once: only the write that ended it gets here
+with a job), and a job that gives back its Magic Hour slot wakes the dispatcher so the next
+waiting job is created without waiting for the sweep.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from pipeline.dal import dispatch_queue
+from pipeline.dal import jobs as job_store
+from pipeline.logic import callbacks
+from pipeline.models.job import Job, JobError, JobStatus
+from pipeline.observability import logger
+
+
+def move(
+    job: Job, to: JobStatus, allowed_from: Iterable[JobStatus], sets: dict[str, Any] | None = None
+) -> Job | None:
+    moved = job_store.transition(job, to, allowed_from, sets)
+    _after(job, moved)
+    return moved
+
+
+def fail(
+    job: Job, error: JobError, allowed_from: Iterable[JobStatus], sets: dict[str, Any] | None = None
+) -> Job | None:
+    moved = job_store.fail(job, error, allowed_from, sets)
+    _after(job, moved)
+    return moved
+
+
+def attach(job: Job, project_id: str, credits_charged: int | None) -> Job | None:
+    moved = job_store.attach_project(job, project_id, credits_charged)
+    _after(job, moved)
+    return moved
+
+
+def wake_dispatcher(delay_seconds: int = 0) -> None:
+    """Best effort: the sweep wakes the dispatcher too while jobs wait."""
+    try:
+        dispatch_queue.send_wakeup(delay_seconds)
+    except Exception:
+        logger.exception("could not wake the dispatcher; the sweep will")
+
+
+def _after(before: Job, after: Job | None) -> None:
+    if after is None:
+        return
+    if before.slot is not None and after.slot is None:
+        wake_dispatcher()
+    if after.status.is_terminal:
+        callbacks.announce_end(after)
