@@ -121,7 +121,8 @@ def test_a_burst_waits_for_slots_and_never_exceeds_the_limit(slots: StackHandle)
         assert {job["status"] for job in jobs} <= {"waiting", "queued", "submitting"}
         assert sum(job["status"] == "waiting" for job in jobs) >= 12 - LIMIT
         waiting = next(job for job in jobs if job["status"] == "waiting")
-        assert waiting["project_id"] is None and waiting["error"] is None
+        assert waiting["project_id"] is None
+        assert waiting["error"] is None
         for job in jobs:
             done = slots.wait_for(job["job_id"], {"completed", "failed"}, timeout=90)
             assert done["status"] == "completed", done
