@@ -136,18 +136,23 @@ def test_a_burst_waits_for_slots_and_never_exceeds_the_limit(slots: StackHandle)
 
 
 def test_another_clients_single_job_waits_at_most_one_slot_release(slots: StackHandle) -> None:
-    slots.scenario(render_seconds=1.0)
+    slots.scenario(render_seconds=3.0)
     burst = [slots.post_job(VOICE, key="key-alpha").json() for _ in range(6)]
     single = slots.post_job(VOICE, key="key-beta").json()
-    assert single["status"] == "waiting"
+    # (It may even take a slot at once, if one freed meanwhile: it is next in line either way.)
+    assert single["status"] in ("waiting", "queued")
     slots.wait_for(single["job_id"], {"completed"}, timeout=60, key="key-beta")
-    order = [
-        ids.job_id_from_project_name(p["name"])
-        for p in sorted(_projects(slots), key=lambda p: p["created_at"])
-    ]
     burst_ids = [job["job_id"] for job in burst]
-    # The burst's first LIMIT jobs took the free slots at once; the single job gets the next one.
-    assert order.index(single["job_id"]) <= LIMIT
+    ours = {*burst_ids, single["job_id"]}
+    created = sorted(
+        (p for p in _projects(slots) if ids.job_id_from_project_name(p["name"]) in ours),
+        key=lambda p: p["created_at"],
+    )
+    order = [ids.job_id_from_project_name(p["name"]) for p in created]
+    single_created = created[order.index(single["job_id"])]["created_at"]
+    # Burst jobs created after the single job was submitted but before it: at most one slot's worth.
+    overtook = [p for p in created if single["created_at"] < p["created_at"] < single_created]
+    assert len(overtook) <= 1, (single["created_at"], [(p["name"], p["created_at"]) for p in created])
     # FIFO within the burst.
     created_from_burst = [job_id for job_id in order if job_id in burst_ids]
     assert created_from_burst == burst_ids[: len(created_from_burst)]
@@ -198,10 +203,12 @@ def test_a_stale_slot_is_reclaimed_by_the_sweep(slots: StackHandle) -> None:
                 "holder": {"S": ids.new_job_id()},
             },
         )
+    stale = set(_holders(slots).values())
     job = slots.post_job(VOICE).json()
-    assert job["status"] == "waiting"
+    # Without the sweep's reclaim the job would wait for ever (the stale holders never end).
     done = slots.wait_for(job["job_id"], {"completed"}, timeout=30)
     assert done["project_id"]
+    assert not stale & set(_holders(slots).values())
 
 
 def test_a_webhook_never_reopens_a_failed_job(slots: StackHandle) -> None:
