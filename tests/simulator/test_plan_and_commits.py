@@ -111,9 +111,7 @@ def test_max_active_is_the_peak_not_the_current_count(make_sim: Any) -> None:
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
-def test_create_commits_runs_the_project_behind_a_5xx(
-    make_sim: Any, receiver: Receiver, status: int
-) -> None:
+def test_create_commits_runs_the_project_behind_a_5xx(make_sim: Any, receiver: Receiver, status: int) -> None:
     sim = make_sim(webhook_url=receiver.url)
     sim.scenario(create_status=status, create_commits=True, render_seconds=0.2)
     name = "clip [job_01HXYZ]"
