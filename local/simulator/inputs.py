@@ -99,8 +99,10 @@ def fetch_one(field: str, url: str, kind: Kind, limits: FetchLimits) -> InputFil
                 if time.monotonic() > deadline:
                     return _partial(field, kind, url, status, size, f"slower than {limits.total_seconds} s")
                 digest.update(chunk)
-    except requests.RequestException as exc:
-        # The exception text may quote the URL (a presigned one); only its class is kept.
+    except (requests.RequestException, ValueError) as exc:
+        # ValueError: URLs requests cannot even encode. Whatever the cause, the fetch must end in a
+        # record, or the project would hold its plan slot for ever. The exception text may quote
+        # the URL (a presigned one), so only its class is kept.
         return InputFile(field, kind, url, fetched=True, problem=type(exc).__name__)
     return InputFile(
         field, kind, url, fetched=True, status_code=200, size_bytes=size, sha256=digest.hexdigest()

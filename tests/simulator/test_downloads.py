@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 import tracemalloc
 from typing import Any
@@ -320,3 +321,18 @@ def test_a_terabyte_file_serves_any_range_in_flat_memory(sim: SimClient) -> None
         tracemalloc.stop()
     assert received == length
     assert peak < 16 * 1024 * 1024, peak
+
+
+def test_request_log_leaves_out_signatures(
+    make_sim: Any, receiver: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="werkzeug")
+    sim = make_sim(log_requests=True, webhook_url=receiver.url)
+    sim.scenario(render_seconds=0.05)
+    (url,) = completed_urls(sim)
+    assert requests.get(url, timeout=10).status_code == 200
+    signature = url.split("sig=")[1]
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "/_files/" in logged
+    assert signature not in logged
+    assert "sig=" not in logged
