@@ -307,3 +307,66 @@ def test_field_kind(path: str, tool_kind: Any, kind: str) -> None:
 )
 def test_is_fetched(url: str, fetched: bool) -> None:
     assert is_fetched(url) is fetched
+
+
+@pytest.fixture(scope="module")
+def moto_s3() -> Iterator[Any]:
+    """An S3 client on a real local AWS endpoint (the local stack's moto server), with one bucket."""
+    import socket
+    import subprocess
+    import sys
+
+    import boto3
+    from botocore.config import Config
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local.moto_server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(f"{endpoint}/moto-api/", timeout=1)
+                break
+            except requests.RequestException:
+                assert process.poll() is None, "moto exited at start"
+                assert time.monotonic() < deadline, "moto did not start"
+                time.sleep(0.1)
+        client = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",  # moto accepts any credentials
+            config=Config(signature_version="s3v4"),
+        )
+        client.create_bucket(Bucket="inputs")
+        yield client
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_presigned_local_aws_urls_are_fetched(sim: SimClient, moto_s3: Any) -> None:
+    data = pattern(2_000_000)
+    moto_s3.put_object(Bucket="inputs", Key="clip.mp4", Body=data)
+    good = moto_s3.generate_presigned_url(
+        "get_object", Params={"Bucket": "inputs", "Key": "clip.mp4"}, ExpiresIn=300
+    )
+    missing = moto_s3.generate_presigned_url(
+        "get_object", Params={"Bucket": "inputs", "Key": "nope.png"}, ExpiresIn=300
+    )
+    project_id = sim.create("face-swap", face_swap(good, missing))
+    video, image = sim.sim_project(project_id)["inputs"]
+    assert (video["fetched"], video["status_code"], video["size_bytes"]) == (True, 200, len(data))
+    assert video["sha256"] == hashlib.sha256(data).hexdigest()
+    assert (image["fetched"], image["status_code"]) == (True, 404)
+    done = sim.wait_status("video", project_id)
+    assert done["error"]["code"] == "invalid_image_file"
+    assert "X-Amz" not in done["error"]["message"]
