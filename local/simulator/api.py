@@ -13,7 +13,8 @@ from local.simulator.downloads import serve_download
 from local.simulator.ids import iso_timestamp, new_cuid
 from local.simulator.responses import json_error, json_response
 from local.simulator.runtime import Runtime
-from local.simulator.schema import ValidationFailed, compile_schema, validate
+from local.simulator.schema import ValidationFailed, compile_schema, require_finite_numbers, validate
+from local.simulator.tools import Unprocessable
 from local.simulator.views import FILES_PREFIX, UPLOADS_PREFIX, api_project, create_answer
 
 _COLLECTIONS = {"video-projects": "video", "image-projects": "image", "audio-projects": "audio"}
@@ -32,6 +33,12 @@ _FORCED_MESSAGES: dict[int, str] = {
 }
 _RETRY_AFTER_STATUSES = frozenset({429, 503})
 _RETRY_AFTER_SECONDS = "1"
+# The forced statuses create_commits applies to: those a proxy could answer after Magic Hour acted.
+_COMMITTING_STATUSES = frozenset({500, 502, 503, 504})
+_PLAN_FULL_MESSAGE = (
+    "You have reached the maximum number of concurrent jobs for your plan. "
+    "Please wait for a job to finish and try again."
+)
 
 _UPLOAD_REQUEST = compile_schema(
     {
@@ -62,9 +69,22 @@ def parse_json_body() -> Any:
     if not raw.strip():
         raise ValidationFailed("Missing request body")
     try:
-        return json.loads(raw)
-    except ValueError as exc:
+        body = json.loads(raw, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as exc:
+        # RecursionError: nesting deeper than the parser's stack, which is no body Magic Hour takes.
         raise ValidationFailed("Invalid JSON body") from exc
+    require_finite_numbers(body)
+    return body
+
+
+def _refuse_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON; Python's parser accepts them unless told otherwise.
+    raise ValueError(f"{name} is not JSON")
+
+
+def _forced_error(status: int, kind: str) -> Response:
+    headers = {"Retry-After": _RETRY_AFTER_SECONDS} if status in _RETRY_AFTER_STATUSES else {}
+    return json_error(status, _FORCED_MESSAGES[status].format(kind=kind), headers)
 
 
 def is_authorized(header: str | None, api_key: str) -> bool:
@@ -98,14 +118,22 @@ def register(app: Flask, rt: Runtime) -> None:
             return json_error(400, str(exc))
         with store.lock:
             scenario = store.scenario
+        try:
+            project = rt.lifecycle.plan(tool, cast(dict[str, Any], body), scenario)
+        except Unprocessable:
+            return json_error(422, _FORCED_MESSAGES[422].format(kind=tool.kind))
         if scenario.create_delay_seconds > 0:
             time.sleep(scenario.create_delay_seconds)
-        if scenario.create_status != 200:
+        status = scenario.create_status
+        commits = status == 200 or (scenario.create_commits and status in _COMMITTING_STATUSES)
+        if not commits:
             # A refused create leaves no project behind, like Magic Hour's 4xx and pre-id 5xx.
-            status = scenario.create_status
-            headers = {"Retry-After": _RETRY_AFTER_SECONDS} if status in _RETRY_AFTER_STATUSES else {}
-            return json_error(status, _FORCED_MESSAGES[status].format(kind=tool.kind), headers)
-        project = rt.lifecycle.create(tool, cast(dict[str, Any], body), scenario)
+            return _forced_error(status, tool.kind)
+        if not rt.lifecycle.start(project):
+            return json_error(429, _PLAN_FULL_MESSAGE, {"Retry-After": _RETRY_AFTER_SECONDS})
+        if status != 200:
+            # create_commits: Magic Hour committed the project, but the answer is lost on the way.
+            return _forced_error(status, tool.kind)
         return json_response(create_answer(project))
 
     @app.route("/v1/<collection>/<project_id>", methods=["GET", "DELETE"])
@@ -121,6 +149,7 @@ def register(app: Flask, rt: Runtime) -> None:
             if request.method == "DELETE":
                 project.deleted = True
                 project.updated_at = time.time()
+                store.refresh_active(project)
                 return Response(status=204)
             body = api_project(project, rt.urls)
         return json_response(body)

@@ -37,6 +37,11 @@ class SimulatorConfig:
     # Uploads live in memory; these bounds keep a long-running local stack from growing forever.
     max_upload_bytes: int = 128 * 1024 * 1024
     max_upload_total_bytes: int = 512 * 1024 * 1024
+    # Input files are fetched while the create waits, so each is bounded in time and size (streamed,
+    # so memory stays flat whatever the size).
+    input_timeout_seconds: float = 5.0
+    input_total_seconds: float = 15.0
+    input_max_bytes: int = 1 << 30
     log_requests: bool = True
     tools_path: Path = field(default=DEFAULT_TOOLS_PATH)
 

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from local.simulator.ids import new_cuid
+from local.simulator.inputs import FetchLimits, fetch_inputs, input_error
 from local.simulator.scenario import Scenario
 from local.simulator.scheduler import Scheduler
 from local.simulator.state import TERMINAL_STATUSES, OutputFile, Project, Store, VideoInfo
@@ -22,13 +23,22 @@ _RENDER_START_FRACTION = 1 / 3
 
 
 class Lifecycle:
-    def __init__(self, store: Store, scheduler: Scheduler, sender: WebhookSender, urls: UrlFactory) -> None:
+    def __init__(
+        self,
+        store: Store,
+        scheduler: Scheduler,
+        sender: WebhookSender,
+        urls: UrlFactory,
+        fetch_limits: FetchLimits,
+    ) -> None:
+        self._fetch_limits = fetch_limits
         self._store = store
         self._scheduler = scheduler
         self._sender = sender
         self._urls = urls
 
-    def create(self, tool: Tool, body: dict[str, Any], scenario: Scenario) -> Project:
+    def plan(self, tool: Tool, body: dict[str, Any], scenario: Scenario) -> Project:
+        """The project a create would make; raises Unprocessable for a body no bill can be made for."""
         now = time.time()
         extension = tool.output_extension(body)
         count = tool.output_count(body, scenario.outputs)
@@ -37,7 +47,7 @@ class Lifecycle:
             for index in range(count)
         ]
         name = body.get("name")
-        project = Project(
+        return Project(
             id=new_cuid(),
             tool=tool.name,
             kind=tool.kind,
@@ -51,15 +61,26 @@ class Lifecycle:
             video=_video_info(body) if tool.kind == "video" else None,
             updated_at=now,
         )
+
+    def start(self, project: Project) -> bool:
+        """Admits the project (False: the plan's concurrent slots are full), reads its inputs, and
+        sets its timers. The inputs are fetched before the create is answered, as Magic Hour does."""
+        now = time.time()
+        project.created_at = project.updated_at = now
+        if not self._store.admit(project, project.scenario.plan_concurrency):
+            return False
         with self._store.lock:
-            self._store.add_project(project)
             generation = self._store.generation
-        render = scenario.render_seconds
+        # Outside the lock: a slow input must not stall every other request.
+        inputs = fetch_inputs(project.body, project.kind, self._fetch_limits)
+        with self._store.lock:
+            project.inputs = inputs
+        render = project.scenario.render_seconds
         self._scheduler.call_later(
             render * _RENDER_START_FRACTION, functools.partial(self._start_rendering, project.id, generation)
         )
         self._scheduler.call_later(render, functools.partial(self._finish, project.id, generation))
-        return project
+        return True
 
     def _live(self, project_id: str, generation: int) -> Project | None:
         if self._store.generation != generation:
@@ -74,6 +95,7 @@ class Lifecycle:
                 return
             project.status = "rendering"
             project.updated_at = time.time()
+            self._store.refresh_active(project)
             scenario = project.scenario
             if (
                 scenario.webhook_send
@@ -97,15 +119,17 @@ class Lifecycle:
             if project is None or project.status in TERMINAL_STATUSES:
                 return
             scenario = project.scenario
-            project.status = scenario.outcome
+            unreadable = input_error(project.inputs)
+            project.status = "error" if unreadable is not None else scenario.outcome
             project.updated_at = time.time()
-            if scenario.outcome == "error":
-                project.error = dict(scenario.error)
+            self._store.refresh_active(project)
+            if project.status == "error":
+                project.error = unreadable if unreadable is not None else dict(scenario.error)
             if scenario.webhook_send and not project.deleted:
                 # Cancellation has no event of its own, as on the real service.
-                if scenario.outcome == "complete":
+                if project.status == "complete":
                     events.append((f"{project.kind}.completed", api_project(project, self._urls)))
-                elif scenario.outcome == "error":
+                elif project.status == "error":
                     events.append((f"{project.kind}.errored", api_project(project, self._urls)))
                 # With webhook_reverse_order the held-back started event follows the terminal one.
                 events.extend(project.held_events)

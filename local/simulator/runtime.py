@@ -5,6 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from local.simulator.config import SimulatorConfig
+from local.simulator.inputs import FetchLimits
 from local.simulator.lifecycle import Lifecycle
 from local.simulator.scheduler import Scheduler
 from local.simulator.signing import UrlSigner
@@ -25,7 +26,12 @@ class Runtime:
             max_workers=config.webhook_workers, thread_name_prefix="sim-webhook"
         )
         self.sender = WebhookSender(config, self.store, self.scheduler, self.executor)
-        self.lifecycle = Lifecycle(self.store, self.scheduler, self.sender, self.urls)
+        fetch_limits = FetchLimits(
+            read_timeout_seconds=config.input_timeout_seconds,
+            total_seconds=config.input_total_seconds,
+            max_bytes=config.input_max_bytes,
+        )
+        self.lifecycle = Lifecycle(self.store, self.scheduler, self.sender, self.urls, fetch_limits)
 
     def close(self) -> None:
         self.scheduler.stop()

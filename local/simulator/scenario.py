@@ -32,6 +32,8 @@ _SCHEMA: dict[str, Any] = {
         "outputs": {"type": "integer", "minimum": 0, "maximum": 100},
         "output_bytes": {"type": "integer", "minimum": 0, "maximum": 1 << 40},
         "create_status": {"type": "integer", "enum": list(CREATE_STATUSES)},
+        "create_commits": {"type": "boolean"},
+        "plan_concurrency": {"type": "integer", "minimum": 0, "maximum": 100000},
         "create_delay_seconds": {"type": "number", "minimum": 0, "maximum": 3600},
         "webhook_send": {"type": "boolean"},
         "webhook_started": {"type": "boolean"},
@@ -40,11 +42,13 @@ _SCHEMA: dict[str, Any] = {
         "webhook_reverse_order": {"type": "boolean"},
         "webhook_bad_signature": {"type": "boolean"},
         "webhook_delay_seconds": {"type": "number", "minimum": 0, "maximum": 86400},
-        "download_expire_seconds": {"type": "number", "minimum": 0},
-        "download_fail_first": {"type": "integer", "minimum": 0},
+        # Ten years: expiry is signed in integer milliseconds, so it must stay a finite number.
+        "download_expire_seconds": {"type": "number", "minimum": 0, "maximum": 315360000},
+        "download_fail_first": {"type": "integer", "minimum": 0, "maximum": 1000000},
         "download_fail_status": {"type": "integer", "minimum": 400, "maximum": 599},
-        "download_truncate_first": {"type": "integer", "minimum": 0},
-        "download_bytes_per_second": {"type": ["number", "null"], "exclusiveMinimum": 0},
+        "download_truncate_first": {"type": "integer", "minimum": 0, "maximum": 1000000},
+        # At least a byte a second: slower would make a throttled answer sleep for ever.
+        "download_bytes_per_second": {"type": ["number", "null"], "minimum": 1, "maximum": 1 << 40},
     },
 }
 _VALIDATOR = compile_schema(_SCHEMA)
@@ -61,6 +65,11 @@ class Scenario:
     outputs: int = 1
     output_bytes: int = 65536
     create_status: int = 200
+    # With a forced 5xx: the project is created and runs all the same, as when a proxy in front of
+    # Magic Hour fails after the create committed.
+    create_commits: bool = False
+    # The plan's concurrent renders (Magic Hour: 3, 5 or unlimited); 0 = unlimited.
+    plan_concurrency: int = 0
     create_delay_seconds: float = 0
     webhook_send: bool = True
     webhook_started: bool = True

@@ -20,6 +20,18 @@ class _QuietRequestHandler(WSGIRequestHandler):
         pass
 
 
+class _RedactingRequestHandler(WSGIRequestHandler):
+    """Logs each request without its query string: download and upload URLs are signed there."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        full_path = self.path
+        self.path = full_path.split("?", 1)[0]
+        try:
+            super().log_request(code, size)
+        finally:
+            self.path = full_path
+
+
 class RunningSimulator:
     """A started simulator; `url` has the real port even when port 0 was asked for."""
 
@@ -71,7 +83,7 @@ def start_simulator(config: SimulatorConfig | None = None) -> RunningSimulator:
             cfg.port,
             create_app(runtime),
             threaded=True,
-            request_handler=None if cfg.log_requests else _QuietRequestHandler,
+            request_handler=_RedactingRequestHandler if cfg.log_requests else _QuietRequestHandler,
         )
     except BaseException:
         runtime.close()

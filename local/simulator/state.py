@@ -10,8 +10,10 @@ from typing import Any
 from local.simulator.scenario import Scenario
 from local.simulator.tools import Kind
 
-STAT_NAMES = ("creates", "gets", "deletes", "downloads", "webhook_attempts")
+STAT_NAMES = ("creates", "gets", "deletes", "downloads", "webhook_attempts", "rejected_creates")
 TERMINAL_STATUSES = frozenset({"complete", "error", "canceled"})
+# The statuses that hold one of the plan's concurrent render slots.
+ACTIVE_STATUSES = frozenset({"queued", "rendering"})
 MAX_DELIVERY_RECORDS = 1000
 
 
@@ -37,6 +39,37 @@ class VideoInfo:
     end_seconds: float
 
 
+@dataclass(frozen=True)
+class InputFile:
+    """One `*_file_path` of a create body and what fetching it gave (CONTRACT section 3)."""
+
+    field: str  # key path in the body, e.g. assets.video_file_path
+    kind: Kind
+    url: str
+    fetched: bool
+    status_code: int | None = None
+    size_bytes: int | None = None
+    sha256: str | None = None
+    # Why the fetch did not give a whole file (timeout, too large, ...); never shown to clients.
+    problem: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.fetched and (self.status_code != 200 or self.problem is not None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "field": self.field,
+            "kind": self.kind,
+            "url": self.url,
+            "fetched": self.fetched,
+            "status_code": self.status_code,
+            "size_bytes": self.size_bytes,
+            "sha256": self.sha256,
+            "problem": self.problem,
+        }
+
+
 @dataclass
 class Project:
     id: str
@@ -60,6 +93,11 @@ class Project:
     # The started payload held back when webhook_reverse_order asks for it after the terminal event.
     held_events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
+    inputs: list[InputFile] = field(default_factory=list)
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE_STATUSES and not self.deleted
 
     @property
     def credits_charged(self) -> int:
@@ -130,6 +168,9 @@ class Store:
         self.stats: dict[str, int] = dict.fromkeys(STAT_NAMES, 0)
         self.uploads: OrderedDict[str, Upload] = OrderedDict()
         self.deliveries: deque[DeliveryRecord] = deque(maxlen=MAX_DELIVERY_RECORDS)
+        # Ids of the projects holding a plan slot, kept exact under `lock` by every status change.
+        self.active: set[str] = set()
+        self.max_active = 0
         # Bumped by reset so timers of projects from before the reset find nothing to do.
         self.generation = 0
         self._delivery_ids = 0
@@ -142,15 +183,33 @@ class Store:
 
     def stats_snapshot(self) -> dict[str, int]:
         with self.lock:
-            return dict(self.stats)
+            return {**self.stats, "max_active": self.max_active}
 
     def project(self, project_id: str) -> Project | None:
         with self.lock:
             return self.projects.get(project_id)
 
-    def add_project(self, project: Project) -> None:
+    def admit(self, project: Project, plan_concurrency: int) -> bool:
+        """Adds the project unless the plan's concurrent slots are all taken (0 = unlimited).
+
+        Check and insert happen under one lock hold, so concurrent creates can never overshoot.
+        """
         with self.lock:
+            if plan_concurrency > 0 and len(self.active) >= plan_concurrency:
+                self.stats["rejected_creates"] += 1
+                return False
             self.projects[project.id] = project
+            self.refresh_active(project)
+            return True
+
+    def refresh_active(self, project: Project) -> None:
+        """Call (under `lock`) after every change of a project's status or deleted flag."""
+        with self.lock:
+            if project.active:
+                self.active.add(project.id)
+                self.max_active = max(self.max_active, len(self.active))
+            else:
+                self.active.discard(project.id)
 
     def new_delivery(
         self, event_type: str, project_id: str | None, url: str, copy: int, bad_signature: bool
@@ -180,6 +239,8 @@ class Store:
             self.scenario = Scenario()
             self.projects.clear()
             self.stats = dict.fromkeys(STAT_NAMES, 0)
+            self.active.clear()
+            self.max_active = 0
             self.uploads.clear()
             self._upload_bytes = 0
             self.deliveries.clear()

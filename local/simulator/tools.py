@@ -58,9 +58,16 @@ CONTENT_TYPES: dict[str, str] = {
 _VIDEO_CREDITS_PER_SECOND = 30
 _IMAGE_CREDITS_PER_IMAGE = 5
 _AUDIO_CREDITS = 20
+_MAX_IMAGE_COUNT = 16
+# Credits beyond this lose precision in JSON (JavaScript numbers), so no real bill can be that large.
+MAX_CREDITS = 2**53 - 1
 DEFAULT_FPS = 30.0
 DEFAULT_WIDTH = 1280
 DEFAULT_HEIGHT = 720
+
+
+class Unprocessable(ValueError):
+    """A valid body Magic Hour still cannot take (its 422 "Unable to create <kind>")."""
 
 
 @dataclass(frozen=True)
@@ -79,14 +86,22 @@ class Tool:
 
     def output_count(self, body: dict[str, Any], scenario_outputs: int) -> int:
         count = body.get("image_count")
-        if self.kind == "image" and isinstance(count, int) and not isinstance(count, bool):
-            return count
-        return scenario_outputs
+        if self.kind != "image" or isinstance(count, bool) or not isinstance(count, int | float):
+            return scenario_outputs
+        # Schemas bound image_count (1..16, or an enum of them); these guards only keep a body the
+        # schema let through from making an absurd number of files.
+        if count != int(count) or not 1 <= count <= _MAX_IMAGE_COUNT:
+            raise Unprocessable(f"image_count must be a whole number from 1 to {_MAX_IMAGE_COUNT}")
+        return int(count)
 
     def credits(self, body: dict[str, Any], outputs: int) -> int:
+        """Raises Unprocessable when the bill is no finite, JSON-safe number (e.g. 1.7e308 seconds)."""
         if self.kind == "video":
             seconds = _number(body.get("end_seconds"), 5.0) - _number(body.get("start_seconds"), 0.0)
-            return max(1, math.ceil(seconds * _VIDEO_CREDITS_PER_SECOND))
+            frames = seconds * _VIDEO_CREDITS_PER_SECOND
+            if not math.isfinite(frames) or frames > MAX_CREDITS:
+                raise Unprocessable("The requested duration is too long")
+            return max(1, math.ceil(frames))
         if self.kind == "image":
             return _IMAGE_CREDITS_PER_IMAGE * max(1, outputs)
         return _AUDIO_CREDITS
@@ -94,7 +109,10 @@ class Tool:
 
 def _number(value: Any, default: float) -> float:
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError as exc:  # an integer beyond any float
+            raise Unprocessable("A number is out of range") from exc
     return default
 
 

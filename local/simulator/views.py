@@ -134,8 +134,9 @@ def sim_project_snapshot(project: Project) -> dict[str, Any]:
                 "download_requests": project.download_requests.get(output.index, 0),
             }
             for output in project.outputs
-            if project.scenario.outcome == "complete"
+            if project.scenario.outcome == "complete" and not any(item.failed for item in project.inputs)
         ],
+        "inputs": [item.to_json() for item in project.inputs],
         "webhook_events": list(project.events),
         "scenario": project.scenario.to_json(),
         "request": project.body,

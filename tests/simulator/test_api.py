@@ -228,7 +228,15 @@ def test_stats_count_requests(sim: SimClient) -> None:
     done = sim.wait_status("video", project_id)
     requests.get(done["downloads"][0]["url"], timeout=10)
     stats = sim.stats()
-    assert set(stats) == {"creates", "gets", "deletes", "downloads", "webhook_attempts"}
+    assert set(stats) == {
+        "creates",
+        "gets",
+        "deletes",
+        "downloads",
+        "webhook_attempts",
+        "rejected_creates",
+        "max_active",
+    }
     assert stats["creates"] == 2
     assert stats["gets"] >= 1
     assert stats["downloads"] == 1
@@ -240,7 +248,9 @@ def test_reset_forgets_everything(sim: SimClient) -> None:
     sim.create("face-swap", FACE_SWAP_BODY)
     assert requests.post(f"{sim.url}/_sim/reset", timeout=10).status_code == 200
     assert requests.get(f"{sim.url}/_sim/projects", timeout=10).json() == {"projects": []}
-    assert sim.stats() == dict.fromkeys(["creates", "gets", "deletes", "downloads", "webhook_attempts"], 0)
+    assert sim.stats() == dict.fromkeys(
+        ["creates", "gets", "deletes", "downloads", "webhook_attempts", "rejected_creates", "max_active"], 0
+    )
     assert requests.get(f"{sim.url}/_sim/scenario", timeout=10).json()["outputs"] == 1
 
 

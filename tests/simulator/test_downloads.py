@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
+import tracemalloc
 from typing import Any
 
 import pytest
 import requests
+
+from local.simulator.content import iter_bytes
 
 from .helpers import AUDIO_BODY, FACE_SWAP_BODY, SimClient
 
@@ -162,3 +166,173 @@ def test_64_mb_file_streams_with_correct_sha(sim: SimClient) -> None:
             received += len(chunk)
     assert received == size
     assert digest.hexdigest() == sim.sim_project(project_of(url))["outputs"][0]["sha256"]
+
+
+def ranged(url: str, spec: str, **headers: str) -> requests.Response:
+    return requests.get(url, headers={"Range": spec, **headers}, timeout=30)
+
+
+def test_full_answers_advertise_ranges(sim: SimClient) -> None:
+    (url,) = completed_urls(sim)
+    response = requests.get(url, timeout=10)
+    assert response.status_code == 200
+    assert response.headers["Accept-Ranges"] == "bytes"
+    assert "Content-Range" not in response.headers
+
+
+def test_concatenated_ranges_hash_to_the_whole_file(sim: SimClient) -> None:
+    size = 1_000_003  # not a multiple of the 64 KiB block, nor of the range size
+    sim.scenario(output_bytes=size)
+    (url,) = completed_urls(sim)
+    digest = hashlib.sha256()
+    step = 131_071
+    for start in range(0, size, step):
+        end = min(start + step, size) - 1
+        part = ranged(url, f"bytes={start}-{end}")
+        assert part.status_code == 206
+        assert part.headers["Content-Range"] == f"bytes {start}-{end}/{size}"
+        assert part.headers["Content-Length"] == str(end - start + 1)
+        assert part.headers["Accept-Ranges"] == "bytes"
+        assert len(part.content) == end - start + 1
+        digest.update(part.content)
+    assert digest.hexdigest() == sim.sim_project(project_of(url))["outputs"][0]["sha256"]
+    assert sim.stats()["downloads"] == -(-size // step)  # every ranged request is one download
+
+
+def test_range_forms(sim: SimClient) -> None:
+    size = 200_000
+    sim.scenario(output_bytes=size)
+    (url,) = completed_urls(sim)
+    whole = requests.get(url, timeout=10).content
+    cases = {
+        "bytes=-100": (size - 100, size),
+        "bytes=-5000000": (0, size),  # a suffix longer than the file is the whole file
+        "bytes=0-99999999": (0, size),  # the end is clipped to the file
+        "bytes=199999-": (size - 1, size),
+        "bytes=0-0": (0, 1),
+        "BYTES = 10-19": (10, 20),
+    }
+    for spec, (start, stop) in cases.items():
+        part = ranged(url, spec)
+        assert part.status_code == 206, spec
+        assert part.headers["Content-Range"] == f"bytes {start}-{stop - 1}/{size}", spec
+        assert part.content == whole[start:stop], spec
+
+
+@pytest.mark.parametrize("spec", ["bytes=200000-", "bytes=250000-260000", "bytes=-0"])
+def test_unsatisfiable_range_is_416(sim: SimClient, spec: str) -> None:
+    sim.scenario(output_bytes=200_000)
+    (url,) = completed_urls(sim)
+    response = ranged(url, spec)
+    assert response.status_code == 416
+    assert response.headers["Content-Range"] == "bytes */200000"
+    assert response.content == b""
+
+
+@pytest.mark.parametrize(
+    "spec", ["bytes=0-1,5-6", "bytes=5-3", "items=0-1", "bytes=abc", "bytes=-", "bytes=1-2-3"]
+)
+def test_ranges_a_server_may_ignore_get_the_whole_file(sim: SimClient, spec: str) -> None:
+    sim.scenario(output_bytes=5000)
+    (url,) = completed_urls(sim)
+    response = ranged(url, spec)
+    assert response.status_code == 200
+    assert len(response.content) == 5000
+
+
+def test_if_range(sim: SimClient) -> None:
+    sim.scenario(output_bytes=5000)
+    (url,) = completed_urls(sim)
+    etag = requests.head(url, timeout=10).headers["ETag"]
+    assert ranged(url, "bytes=0-9", **{"If-Range": etag}).status_code == 206
+    stale = ranged(url, "bytes=0-9", **{"If-Range": '"another-file"'})
+    assert stale.status_code == 200
+    assert len(stale.content) == 5000
+
+
+def test_head_answers_the_headers_only(sim: SimClient) -> None:
+    sim.scenario(output_bytes=123_457, download_fail_first=1)
+    (url,) = completed_urls(sim, "ai-voice-generator", AUDIO_BODY)
+    head = requests.head(url, timeout=10)
+    assert head.status_code == 200
+    assert head.headers["Content-Length"] == "123457"
+    assert head.headers["Accept-Ranges"] == "bytes"
+    assert head.headers["Content-Type"] == "audio/mpeg"
+    assert head.content == b""
+    ranged_head = requests.head(url, headers={"Range": "bytes=100-"}, timeout=10)
+    assert ranged_head.status_code == 206
+    assert ranged_head.headers["Content-Length"] == str(123_457 - 100)
+    # HEAD is no download: the first GET still meets the scenario's failure.
+    assert sim.stats()["downloads"] == 0
+    assert requests.get(url, timeout=10).status_code == 500
+    assert requests.get(url, timeout=10).status_code == 200
+    assert requests.head(url.replace("sig=", "sig=0"), timeout=10).status_code == 403
+
+
+def test_faults_apply_per_ranged_request(sim: SimClient) -> None:
+    sim.scenario(output_bytes=300_000, download_fail_first=1, download_truncate_first=1)
+    (url,) = completed_urls(sim)
+    assert ranged(url, "bytes=0-99999").status_code == 500
+    short = requests.get(url, headers={"Range": "bytes=100000-199999"}, stream=True, timeout=10)
+    assert short.status_code == 206
+    assert short.headers["Content-Length"] == "100000"
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        b"".join(short.iter_content(65536))
+    whole = ranged(url, "bytes=100000-199999")
+    assert whole.status_code == 206
+    assert len(whole.content) == 100_000
+
+
+def test_throttling_and_expiry_apply_per_ranged_request(sim: SimClient) -> None:
+    sim.scenario(output_bytes=1_000_000, download_bytes_per_second=200_000, download_expire_seconds=3)
+    (url,) = completed_urls(sim)
+    started = time.monotonic()
+    assert len(ranged(url, "bytes=0-99999").content) == 100_000
+    assert time.monotonic() - started >= 0.45  # the rate holds for a slice, not only for whole files
+    deadline = time.monotonic() + 10
+    while ranged(url, "bytes=0-9").status_code != 403:
+        assert time.monotonic() < deadline, "the URL never expired"
+        time.sleep(0.1)
+
+
+def test_a_terabyte_file_serves_any_range_in_flat_memory(sim: SimClient) -> None:
+    size = 1 << 40
+    sim.scenario(output_bytes=size)
+    project_id = sim.create("face-swap", FACE_SWAP_BODY)
+    url = sim.wait_status("video", project_id)["downloads"][0]["url"]
+    assert requests.head(url, timeout=10).headers["Content-Length"] == str(size)
+    tail = ranged(url, "bytes=-1000")
+    assert tail.headers["Content-Range"] == f"bytes {size - 1000}-{size - 1}/{size}"
+    assert tail.content == b"".join(iter_bytes(project_id, 0, size - 1000, size))
+    # 128 MiB from the middle, streamed: traced memory (server thread included) stays small.
+    start = size // 2 + 12345
+    length = 128 * 1024 * 1024
+    tracemalloc.start()
+    try:
+        received = 0
+        with requests.get(
+            url, headers={"Range": f"bytes={start}-{start + length - 1}"}, stream=True, timeout=60
+        ) as response:
+            assert response.status_code == 206
+            for chunk in response.iter_content(1024 * 1024):
+                received += len(chunk)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert received == length
+    assert peak < 16 * 1024 * 1024, peak
+
+
+def test_request_log_leaves_out_signatures(
+    make_sim: Any, receiver: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="werkzeug")
+    sim = make_sim(log_requests=True, webhook_url=receiver.url)
+    sim.scenario(render_seconds=0.05)
+    (url,) = completed_urls(sim)
+    assert requests.get(url, timeout=10).status_code == 200
+    signature = url.split("sig=")[1]
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "/_files/" in logged
+    assert signature not in logged
+    assert "sig=" not in logged
