@@ -16,7 +16,7 @@ from conftest import MAGIC_HOUR_KEY, StackHandle, start_stack
 from pipeline import ids
 
 VOICE = {"tool": "ai-voice-generator", "input": {"style": {"prompt": "hi", "voice_name": "Elon Musk"}}}
-LIMIT = 2
+LIMIT = 3
 
 
 def _eventually(check: Callable[[], Any], timeout: float, what: str) -> Any:
@@ -115,7 +115,9 @@ def _submit_all(stack: StackHandle, bodies: list[tuple[str, dict[str, Any]]]) ->
 
 
 def test_a_burst_waits_for_slots_and_never_exceeds_the_limit(slots: StackHandle) -> None:
-    slots.scenario(render_seconds=0.6, webhook_duplicates=2)
+    # Magic Hour's plan allows what our limit allows: it should never have to refuse a create.
+    slots.scenario(render_seconds=0.6, webhook_duplicates=2, plan_concurrency=LIMIT)
+    before = slots.sim_stats()
     with ActiveWatcher(slots) as watcher:
         jobs = _submit_all(slots, [("key-alpha", VOICE)] * 12)
         assert {job["status"] for job in jobs} <= {"waiting", "queued", "submitting"}
@@ -128,6 +130,10 @@ def test_a_burst_waits_for_slots_and_never_exceeds_the_limit(slots: StackHandle)
             assert done["status"] == "completed", done
     assert 0 < watcher.most <= LIMIT
     assert watcher.samples > 10
+    after = slots.sim_stats()
+    assert after["rejected_creates"] == before["rejected_creates"]
+    assert after["max_active"] <= LIMIT
+    assert after["creates"] - before["creates"] == len(jobs)
     # One Magic Hour project per job, whatever the duplicates.
     names = [p["name"] for p in _projects(slots)]
     for job in jobs:
@@ -245,3 +251,41 @@ def test_a_webhook_never_reopens_a_failed_job(slots: StackHandle) -> None:
     assert job["project_id"] is None
     assert job["outputs"] == []
     assert job["late_outputs"][0]["sha256"] == donor["outputs"][0]["sha256"]
+
+
+def test_magic_hours_plan_limit_alone_makes_jobs_wait_not_fail(stack: StackHandle) -> None:
+    """No limit of ours (the shared stack): Magic Hour's 429s for its plan limit leave the jobs
+    waiting, and the pipeline's retries get every one of them created."""
+    stack.scenario(render_seconds=0.5, plan_concurrency=2)
+    before = stack.sim_stats()
+    jobs = _submit_all(stack, [("key-alpha", VOICE)] * 6)
+    assert "waiting" in {job["status"] for job in jobs}
+    for job in jobs:
+        done = stack.wait_for(job["job_id"], {"completed", "failed"}, timeout=60)
+        assert done["status"] == "completed", done
+    after = stack.sim_stats()
+    assert after["rejected_creates"] > before["rejected_creates"]
+    assert after["max_active"] <= 2
+    names = [p["name"] for p in _projects(stack)]
+    for job in jobs:
+        assert sum(ids.job_id_from_project_name(name) == job["job_id"] for name in names) == 1
+
+
+@pytest.mark.parametrize("create_status", [502, 504])
+def test_a_gateway_error_after_magic_hour_committed_is_settled_without_a_second_create(
+    stack: StackHandle, create_status: int
+) -> None:
+    stack.scenario(create_status=create_status, create_commits=True, render_seconds=0.3)
+    before = stack.sim_stats()["creates"]
+    key = f"gateway-{create_status}-{time.time_ns()}"
+    first = stack.post_job(VOICE, **{"Idempotency-Key": key})
+    assert first.status_code == 202, first.text
+    job = first.json()
+    assert job["status"] == "submitting"
+    assert job["project_id"] is None
+    replay = stack.post_job(VOICE, **{"Idempotency-Key": key})
+    assert replay.json()["job_id"] == job["job_id"]
+    done = stack.wait_for(job["job_id"], {"completed", "failed"}, timeout=30)
+    assert done["status"] == "completed", done
+    assert done["project_id"]
+    assert stack.sim_stats()["creates"] - before == 1
