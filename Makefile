@@ -15,7 +15,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 export SAM_CLI_TELEMETRY := 0
 
 .PHONY: setup demo local test unit integration lint typecheck format validate sam-validate invoke \
-        simulator redrive bench sync-spec openapi build clean
+        simulator redrive bench bench-slots sync-spec openapi build clean
 
 $(STAMP): pyproject.toml
 	@# A venv made by another Python version is made again.
@@ -81,6 +81,9 @@ redrive: setup  ## move messages from the download dead-letter queue back (again
 
 bench: setup  ## measured figures: download memory/throughput, webhook and submit latency
 	$(BIN)/python -m bench
+
+bench-slots: setup  ## a burst against Magic Hour's plan limit: slots, 429s, fairness (about 2 minutes)
+	$(BIN)/python -m bench.slots
 
 openapi: setup  ## regenerate openapi.json from the routes (a test keeps it in sync)
 	$(BIN)/python scripts/export_openapi.py
