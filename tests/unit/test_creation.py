@@ -41,6 +41,7 @@ class Recorder:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, Any]] = []
+        self.streak = 0
 
     def move(self, job: Job, to: JobStatus, allowed: Any, sets: dict[str, Any] | None = None) -> Job:
         self.calls.append(("move", (to, list(allowed), sets)))
@@ -53,6 +54,10 @@ class Recorder:
     def attach(self, job: Job, project_id: str, credits: int | None) -> Job:
         self.calls.append(("attach", (project_id, credits)))
         return job.model_copy(update={"status": JobStatus.QUEUED, "project_id": project_id})
+
+    def set_hold(self, until: int, streak: int) -> None:
+        self.streak = streak
+        self.calls.append(("hold", streak))
 
     def wake(self, delay: int = 0) -> None:
         self.calls.append(("wake", delay))
@@ -74,6 +79,9 @@ def recorder(monkeypatch: pytest.MonkeyPatch) -> Recorder:
     monkeypatch.setattr(creation.job_store, "delete_submitting_job", rec.delete)
     monkeypatch.setattr(creation.job_store, "get_job", lambda job_id: None)
     monkeypatch.setattr(creation.slots, "next_round_for", lambda client_id: 7)
+    monkeypatch.setattr(creation.slots, "hold", lambda: (0, rec.streak))
+    monkeypatch.setattr(creation.slots, "set_hold", rec.set_hold)
+    monkeypatch.setattr(creation.slots, "clear_hold", lambda: rec.calls.append(("clear_hold", None)))
     settings = Settings(create_retry_delays_seconds=[2, 10, 60], create_deadline_seconds=3600)
     monkeypatch.setattr(creation, "get_settings", lambda: settings)
     return rec
@@ -99,7 +107,8 @@ def test_a_created_project_is_attached_and_the_body_carries_the_name_tag(recorde
     magic_hour = FakeMagicHour(CreatedProject("proj_1", 12))
     job = creation.create(_job(), magic_hour, inline=True)  # type: ignore[arg-type]
     assert job.status is JobStatus.QUEUED
-    assert recorder.calls == [("attach", ("proj_1", 12))]
+    # Magic Hour had room: a pause left by an earlier refusal ends.
+    assert recorder.calls == [("clear_hold", None), ("attach", ("proj_1", 12))]
     assert magic_hour.bodies == [
         {"style": {"prompt": "hi"}, "name": "voice [job_aaaaaaaaaaaaaaaaaaaaaaaaaa]"}
     ]
@@ -142,12 +151,13 @@ def test_an_unknown_outcome_changes_nothing_and_is_never_retried(
         (MagicHourUnavailable("down", 500), "upstream_unavailable", 2),
     ],
 )
-def test_nothing_created_means_waiting_with_a_delay(
+def test_nothing_created_means_waiting_and_a_pause_for_every_create(
     recorder: Recorder, error: Exception, code: str, delay: int
 ) -> None:
     job = creation.create(_job(), FakeMagicHour(error), inline=True)  # type: ignore[arg-type]
     assert job.status is JobStatus.WAITING
-    (kind, (to, allowed, sets)), wake = recorder.calls
+    hold, (kind, (to, allowed, sets)), wake = recorder.calls
+    assert hold == ("hold", 1)
     assert (kind, to, allowed) == ("move", JobStatus.WAITING, [JobStatus.SUBMITTING])
     assert sets["create_attempts"] == 1
     assert sets["last_create_error"] == code
@@ -155,7 +165,7 @@ def test_nothing_created_means_waiting_with_a_delay(
     assert wake == ("wake", delay)
 
 
-def test_retry_delays_grow_and_the_last_one_repeats(recorder: Recorder) -> None:
+def test_the_pause_grows_with_refusals_in_a_row_and_the_last_delay_repeats(recorder: Recorder) -> None:
     waits = []
     for attempts in range(5):
         recorder.calls.clear()
@@ -165,8 +175,9 @@ def test_retry_delays_grow_and_the_last_one_repeats(recorder: Recorder) -> None:
             inline=False,
         )
         waits.append(recorder.calls[-1][1])
-        assert recorder.calls[0][1][2]["fair_key"] == "k"  # a job keeps its place in the queue
+        assert recorder.calls[1][1][2]["fair_key"] == "k"  # a job keeps its place in the queue
     assert waits == [2, 10, 60, 60, 60]
+    assert recorder.streak == 5
 
 
 def test_past_the_deadline_the_job_fails_with_the_last_reason(recorder: Recorder) -> None:
@@ -195,4 +206,4 @@ def test_inline_our_own_failure_removes_the_job_and_says_so(
 def test_in_the_dispatcher_a_rejected_key_waits_for_the_operator(recorder: Recorder) -> None:
     job = creation.create(_job(), FakeMagicHour(MagicHourAuthFailed("no", 403)), inline=False)  # type: ignore[arg-type]
     assert job.status is JobStatus.WAITING
-    assert recorder.calls[0][1][2]["last_create_error"] == "upstream_misconfigured"
+    assert recorder.calls[1][1][2]["last_create_error"] == "upstream_misconfigured"

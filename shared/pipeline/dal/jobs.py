@@ -41,7 +41,6 @@ class InvalidCursor(ValueError):
 class WaitingEntry:
     job_id: str
     fair_key: str
-    next_attempt_at: int | None
 
 
 @dataclass(frozen=True)
@@ -267,7 +266,6 @@ def waiting_jobs(limit: int) -> list[WaitingEntry]:
         WaitingEntry(
             job_id=str(item["job_id"]),
             fair_key=str(item["fair_key"]),
-            next_attempt_at=int(item["next_attempt_at"]) if item.get("next_attempt_at") is not None else None,
         )
         for item in answer.get("Items", [])
     ]

@@ -97,6 +97,31 @@ def reclaim(index: int, job_id: str) -> bool:
     return True
 
 
+def hold() -> tuple[int, int]:
+    """(until when no create may be sent, how many refusals in a row led to it). Magic Hour's
+    429/500/503 speak for the whole account, so the pause is the pipeline's, not one job's."""
+    item = clients.get_item(PIPELINE, DISPATCH) or {}
+    return int(item.get("hold_until", 0)), int(item.get("hold_streak", 0))
+
+
+def set_hold(until: int, streak: int) -> None:
+    clients.table().update_item(
+        Key={"client_id": PIPELINE, "item": DISPATCH},
+        UpdateExpression="SET hold_until = :until, hold_streak = :streak",
+        ExpressionAttributeValues={":until": until, ":streak": streak},
+    )
+
+
+def clear_hold() -> None:
+    """A create went through: Magic Hour has room again."""
+    with contextlib.suppress(ClientError):
+        clients.table().update_item(
+            Key={"client_id": PIPELINE, "item": DISPATCH},
+            UpdateExpression="REMOVE hold_until, hold_streak",
+            ConditionExpression="attribute_exists(hold_streak)",
+        )
+
+
 def dispatched_round() -> int:
     item = clients.get_item(PIPELINE, DISPATCH) or {}
     return int(item.get("round", 0))

@@ -86,6 +86,7 @@ def create(job: Job, magic_hour: MagicHourClient, *, inline: bool) -> Job:
         if failure.status_code is not None and 400 <= failure.status_code < 500:
             return _refused(job, "upstream_rejected", failure.message)
         return retry_later(job, UNAVAILABLE, failure.message, 0)
+    slots.clear_hold()
     attached = moves.attach(job, created.project_id, created.credits_charged)
     metrics.add_metric(name="JobsSubmitted", unit="Count", value=1)
     if attached is None:  # the webhook got there first (it recovers jobs by project name)
@@ -104,8 +105,11 @@ def _refused(job: Job, code: str, message: str) -> Job:
 
 
 def retry_later(job: Job, code: str, message: str, retry_after: int) -> Job:
-    """Nothing was created: back to `waiting`, tried again after a growing delay, or failed once
-    the create deadline has passed."""
+    """Nothing was created: back to `waiting`, or failed once the create deadline has passed.
+
+    Magic Hour's refusal speaks for the account, not for this job, so it pauses every create
+    (growing with each refusal in a row, at least Retry-After); when the pause ends the dispatcher
+    takes waiting jobs in fair order again, so no client's retries jump the queue."""
     settings = get_settings()
     now = epoch_seconds()
     attempts = job.create_attempts + 1
@@ -117,20 +121,16 @@ def retry_later(job: Job, code: str, message: str, retry_after: int) -> Job:
             extra={"job_id": job.job_id, "client_id": job.client_id, "code": code},
         )
         return fail_past_deadline(job, code, attempts, [JobStatus.SUBMITTING]) or job
+    _, streak = slots.hold()
     delays = settings.create_retry_delays_seconds
-    delay = max(retry_after, delays[min(attempts, len(delays)) - 1])
-    delay = max(1, min(delay, deadline_at - now))
+    delay = max(1, retry_after, delays[min(streak + 1, len(delays)) - 1])
+    slots.set_hold(now + delay, streak + 1)
     fair_key = job.fair_key or slots.fair_key(slots.next_round_for(job.client_id), now_iso(), job.job_id)
     waiting = moves.move(
         job,
         JobStatus.WAITING,
         [JobStatus.SUBMITTING],
-        {
-            "create_attempts": attempts,
-            "next_attempt_at": now + delay,
-            "last_create_error": code,
-            "fair_key": fair_key,
-        },
+        {"create_attempts": attempts, "last_create_error": code, "fair_key": fair_key},
     )
     logger.info(
         "Magic Hour could not take the create; the job waits",
@@ -142,7 +142,7 @@ def retry_later(job: Job, code: str, message: str, retry_after: int) -> Job:
             "retry_in": delay,
         },
     )
-    moves.wake_dispatcher(delay)
+    moves.wake_dispatcher(min(delay, max(1, deadline_at - now)))
     return waiting or job_store.get_job(job.job_id) or job
 
 

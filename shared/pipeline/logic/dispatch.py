@@ -20,7 +20,8 @@ from pipeline.observability import logger
 from pipeline.settings import get_settings
 from pipeline.timeutil import epoch_of, epoch_seconds
 
-# How much of the queue's head one look reads: enough to step over jobs whose retry is not due.
+# How much of the queue's head one look reads: enough to step over entries the index still shows
+# for jobs that have just left it.
 _QUEUE_HEAD = 25
 MAX_CREATES_PER_RUN = 50
 
@@ -42,7 +43,13 @@ def run(magic_hour: MagicHourClient, time_left: Callable[[], bool]) -> DispatchR
             moves.wake_dispatcher()  # a fresh invocation carries on
             report.count("out_of_time")
             break
-        job = next_due_job(epoch_seconds())
+        now = epoch_seconds()
+        hold_until, _ = slots.hold()
+        if hold_until > now:
+            moves.wake_dispatcher(hold_until - now)
+            report.count("on_hold")
+            break
+        job = next_due_job()
         if job is None:
             break
         if past_deadline(job, epoch_seconds()):
@@ -65,23 +72,17 @@ def run(magic_hour: MagicHourClient, time_left: Callable[[], bool]) -> DispatchR
         result = creation.create(claimed, magic_hour, inline=False)
         report.created += 1
         report.count(result.status.value)
+        if result.status is JobStatus.WAITING:
+            break  # Magic Hour has no room: the pause it set decides when to look again
     return report
 
 
-def next_due_job(now: int) -> Job | None:
-    """The fairest waiting job whose retry (if any) is due. When only later ones wait, a delayed
-    wake-up is left for the earliest of them."""
-    head = job_store.waiting_jobs(_QUEUE_HEAD)
-    later: list[int] = []
-    for entry in head:
-        if entry.next_attempt_at is not None and entry.next_attempt_at > now:
-            later.append(entry.next_attempt_at)
-            continue
+def next_due_job() -> Job | None:
+    """The fairest job still waiting (the index may lag a write by a moment)."""
+    for entry in job_store.waiting_jobs(_QUEUE_HEAD):
         job = job_store.get_job(entry.job_id)
         if job is not None and job.status is JobStatus.WAITING:
             return job
-    if later:
-        moves.wake_dispatcher(min(later) - now)
     return None
 
 
@@ -93,21 +94,20 @@ def past_deadline(job: Job, now: int) -> bool:
     )
 
 
-def ahead_of(job: Job, now: int) -> bool:
-    """Whether another job that is due waits ahead of this one in the fair queue."""
-    for entry in job_store.waiting_jobs(_QUEUE_HEAD):
-        if entry.job_id == job.job_id or (job.fair_key is not None and entry.fair_key >= job.fair_key):
-            return False
-        if entry.next_attempt_at is None or entry.next_attempt_at <= now:
-            return True
+def ahead_of(job: Job) -> bool:
+    """Whether another job waits ahead of this one in the fair queue."""
+    for entry in job_store.waiting_jobs(1):
+        return entry.job_id != job.job_id and (job.fair_key is None or entry.fair_key < job.fair_key)
     return False
 
 
 def claim_now(job: Job) -> Job | None:
     """Submit's own try: take a slot for a new job at once, unless the limit is reached or others
-    wait ahead of it (fair share holds for every client)."""
+    wait ahead of it (fair share holds for every client). A pause after Magic Hour's last
+    refusal does not stop it: each new job gets its one immediate try, and waits in fair order
+    if Magic Hour refuses it too."""
     limit = get_settings().magic_hour_max_concurrency
-    if ahead_of(job, epoch_seconds()):
+    if ahead_of(job):
         return None
     for _ in range(3):  # another job may take the free slot first
         slot = slots.free_slot(limit)

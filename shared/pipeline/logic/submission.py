@@ -140,7 +140,7 @@ def submit(submission: Submission, job_id: str, magic_hour: MagicHourClient) -> 
     first attempt owns the project."""
     request = submission.request
     now = now_iso()
-    limited = get_settings().magic_hour_max_concurrency > 0
+    waits = get_settings().magic_hour_max_concurrency > 0
     project_name = ids.project_name_for(
         job_id, request.name or str(request.input.get("name") or request.tool)
     )
@@ -149,7 +149,7 @@ def submit(submission: Submission, job_id: str, magic_hour: MagicHourClient) -> 
         client_id=submission.client_id,
         tool=request.tool,
         kind=submission.tool.kind,
-        status=JobStatus.WAITING if limited else JobStatus.SUBMITTING,
+        status=JobStatus.WAITING if waits else JobStatus.SUBMITTING,
         name=request.name,
         metadata=request.metadata,
         callback_url=request.callback_url,
@@ -159,7 +159,7 @@ def submit(submission: Submission, job_id: str, magic_hour: MagicHourClient) -> 
         magic_hour_name=project_name,
         input=request.input,
         callback_state="pending" if request.callback_url else None,
-        fair_key=slots.fair_key(slots.next_round_for(submission.client_id), now, job_id) if limited else None,
+        fair_key=slots.fair_key(slots.next_round_for(submission.client_id), now, job_id) if waits else None,
     )
     if not job_store.put_new_job(job):
         existing = job_store.get_job(job_id)
@@ -168,7 +168,7 @@ def submit(submission: Submission, job_id: str, magic_hour: MagicHourClient) -> 
         if existing.request_fingerprint != submission.fingerprint:
             raise idempotency_conflict()
         return existing
-    if limited:
+    if waits:
         claimed = dispatch.claim_now(job)
         if claimed is None:
             moves.wake_dispatcher()

@@ -86,9 +86,8 @@ class Job(BaseModel):
     slot: int | None = None
     # Place in the fair queue while `waiting`: round-robin between clients, FIFO within one.
     fair_key: str | None = None
-    # Creates Magic Hour refused with 429/500/503 (nothing created), and when to try again.
+    # Creates Magic Hour refused with 429/500/503 (nothing created), and the last reason.
     create_attempts: int = 0
-    next_attempt_at: int | None = None
     last_create_error: str | None = None
     # A project Magic Hour reported for this job after it had already failed: charged, so its
     # outputs are stored, but listed apart and the job stays failed (a terminal status is final).
