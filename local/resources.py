@@ -82,6 +82,16 @@ def create_all(
         arn = secrets.create_secret(Name=secret_name, SecretString=value)["ARN"]
         refs[name] = arn
 
+    # Not created on the endpoint (nothing local reads logs or assumes roles); their names and ARNs
+    # are what the roles' policies name, and local/iam.py enforces those policies.
+    for name in template.of_type("AWS::Logs::LogGroup"):
+        group = f"/aws/lambda/{stack_name}-{name}"
+        refs[name] = group
+        attributes[(name, "Arn")] = f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:{group}:*"
+    for name in template.of_type("AWS::IAM::Role"):
+        refs[name] = f"{stack_name}-{name}"
+        attributes[(name, "Arn")] = f"arn:aws:iam::{ACCOUNT_ID}:role/{stack_name}-{name}"
+
     for name in template.of_type("AWS::Serverless::Api"):
         refs[name] = "local"
     for name in template.of_type("AWS::Serverless::LayerVersion"):

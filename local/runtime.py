@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from local.iam import Place, Policy
 from local.template import FunctionSpec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,6 +69,12 @@ def _init_worker(environment: dict[str, str], code_dir: str, handler: str, spec:
         if name.startswith(("AWS_", "POWERTOOLS_", "_X_AMZN")):
             del os.environ[name]
     os.environ.update(environment)
+    if spec.get("policy") is not None:
+        # Before the handler's import, so every boto3 client it ever makes is checked against the
+        # function's role, as AWS would check the role's credentials.
+        from local import iam
+
+        iam.install(spec["policy"], spec["place"])
     # Lambda puts the function's code first on the path, then the layers (/opt/python).
     sys.path[:0] = [code_dir, str(SHARED_DIR)]
     module_name, function_name = handler.rsplit(".", 1)
@@ -103,9 +110,17 @@ def _invoke(event: dict[str, Any], timeout: int) -> tuple[bool, Any, str | None]
 
 class FunctionPool:
     def __init__(
-        self, spec: FunctionSpec, environment: dict[str, str], workers: int, log_path: str | None = None
+        self,
+        spec: FunctionSpec,
+        environment: dict[str, str],
+        workers: int,
+        log_path: str | None = None,
+        policy: Policy | None = None,
+        place: Place | None = None,
     ) -> None:
         self.spec = spec
+        self.policy = policy
+        self.place = place
         self.log_path = log_path
         self.environment = environment
         self.workers = workers
@@ -120,7 +135,13 @@ class FunctionPool:
                 self.environment,
                 str(ROOT / self.spec.code_uri),
                 self.spec.handler,
-                {"name": self.spec.logical_id, "memory": self.spec.memory, "log_path": self.log_path},
+                {
+                    "name": self.spec.logical_id,
+                    "memory": self.spec.memory,
+                    "log_path": self.log_path,
+                    "policy": self.policy,
+                    "place": self.place,
+                },
             ),
         )
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import requests
 
-from local import resources
+from local import iam, resources
 from local.config import LocalConfig
 from local.faults import FaultProxy
 from local.gateway import Gateway, serve
@@ -104,11 +104,19 @@ class LocalStack:
         self.resolver = resources.create_all(
             self.template, config.aws_url, config.region, config.stack_name, parameters, secret_values
         )
+        # Each function may call only what its role in template.yaml allows (local/iam.py).
+        policies = iam.function_policies(self.template.document, self.resolver, config.region)
+        place = iam.place_of(self.template, self.resolver, config.region, resources.ACCOUNT_ID)
         for name, spec in self.template.functions().items():
             environment = {k: str(v) for k, v in self.resolver.resolve(spec.environment).items()}
             environment.update(self.runtime_environment(name, spec.memory, spec.timeout))
             self.pools[name] = FunctionPool(
-                spec, environment, WORKERS_PER_FUNCTION.get(name, 2), log_path=self.function_log
+                spec,
+                environment,
+                WORKERS_PER_FUNCTION.get(name, 2),
+                log_path=self.function_log,
+                policy=policies[name],
+                place=place,
             )
         if warm:
             for pool in self.pools.values():
@@ -121,8 +129,10 @@ class LocalStack:
             config.stage,
         )
         self._gateway_server = serve(gateway, config.host, config.api_port)
-        sqs = resources.client("sqs", config.aws_url, config.region)
         for trigger in self.template.queue_triggers():
+            # Lambda's poller receives and deletes with the function's role: so does this one.
+            sqs = resources.client("sqs", config.aws_url, config.region)
+            iam.Enforcer(policies[trigger.function], place).attach(sqs)
             poller = QueuePoller(
                 trigger,
                 sqs,
