@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from local.iam import CLIENT_HELPERS, actions_of
 
@@ -34,6 +35,10 @@ LIBRARY_ACTIONS: dict[str, tuple[str, ...]] = {
         "dynamodb:DeleteItem",
     ),
 }
+# Beyond what AWS authorizes the call against: S3 answers HeadObject of a missing key with 403
+# instead of 404 unless the caller may list the bucket, so code that tells "not there" by a 404
+# uses s3:ListBucket too.
+STATIC_EXTRA: dict[tuple[str, str], tuple[str, ...]] = {("s3", "HeadObject"): ("s3:ListBucket",)}
 # DynamoDB Table resource methods -> operations.
 _TABLE_METHODS = {
     "put_item": "PutItem",
@@ -281,6 +286,9 @@ def _calls_in(
         for operation in operations:
             for action in actions_of(service, operation, _transact_kinds(node)):
                 uses.append(Use(action, where))
+            if method not in ("copy", "download_file", "download_fileobj"):
+                # (the transfer manager's own HeadObject is of an object it knows is there)
+                uses.extend(Use(action, where) for action in STATIC_EXTRA.get((service, operation), ()))
     return uses
 
 
@@ -319,3 +327,71 @@ def actions_used(handler: Path) -> dict[str, list[Use]]:
             else:
                 pending.append(target)
     return dict(used)
+
+
+def platform_actions(document: dict[str, Any], function: str) -> dict[str, str]:
+    """What Lambda itself does with the function's role, from the template: action -> why."""
+    globals_ = document.get("Globals", {}).get("Function", {})
+    properties = document["Resources"][function].get("Properties", {})
+    actions = {
+        "logs:CreateLogStream": "the Lambda runtime writes the function's logs",
+        "logs:PutLogEvents": "the Lambda runtime writes the function's logs",
+    }
+    if "LoggingConfig" not in properties and "LoggingConfig" not in globals_:
+        actions["logs:CreateLogGroup"] = "no log group of its own: Lambda creates /aws/lambda/<name>"
+    if properties.get("Tracing", globals_.get("Tracing")) == "Active":
+        actions["xray:PutTraceSegments"] = "Tracing: Active"
+        actions["xray:PutTelemetryRecords"] = "Tracing: Active"
+    for event in properties.get("Events", {}).values():
+        if event.get("Type") == "SQS":
+            for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"):
+                actions[action] = "its SQS event source polls with the function's role"
+    return actions
+
+
+def handler_path(document: dict[str, Any], function: str) -> Path:
+    properties = document["Resources"][function]["Properties"]
+    module = str(properties.get("Handler", "app.lambda_handler")).rsplit(".", 1)[0]
+    return ROOT / str(properties["CodeUri"]).strip("/") / f"{module}.py"
+
+
+def report() -> dict[str, dict[str, list[str]]]:
+    """Per function: actions granted by its role, used by its code (where), used by Lambda itself."""
+    from local.iam import role_statements, sam_transform
+    from local.template import load_template
+
+    document = load_template()
+    roles = role_statements(sam_transform(document))
+    result = {}
+    for function, (_, statements) in sorted(roles.items()):
+        granted = sorted(
+            {
+                str(action)
+                for statement in statements
+                if statement.get("Effect") == "Allow"
+                for action in (
+                    statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                )
+            }
+        )
+        used = actions_used(handler_path(document, function))
+        result[function] = {
+            "granted": granted,
+            "code": sorted(used),
+            "platform": sorted(platform_actions(document, function)),
+            "where": sorted({f"{action} <- {use.where}" for action, uses in used.items() for use in uses}),
+        }
+    return result
+
+
+if __name__ == "__main__":
+    for name, facts in report().items():
+        print(f"{name}: {len(facts['granted'])} actions granted")
+        needed = set(facts["code"]) | set(facts["platform"])
+        for action in facts["granted"]:
+            source = (
+                "code" if action in facts["code"] else "Lambda" if action in facts["platform"] else "UNUSED"
+            )
+            print(f"  {action:34} {source}")
+        for action in sorted(needed - set(facts["granted"])):
+            print(f"  {action:34} MISSING (used, not granted)")
