@@ -42,7 +42,7 @@ def create_all(
         "AWS::URLSuffix": "amazonaws.com",
         "AWS::Partition": "aws",
     }
-    resolver = Resolver(parameters, refs, attributes, pseudo)
+    resolver = Resolver(parameters, refs, attributes, pseudo, template.document.get("Conditions", {}))
 
     for name in template.of_type("AWS::DynamoDB::Table"):
         table_name = f"{stack_name}-{name}"
@@ -164,6 +164,8 @@ def _create_bucket(s3: Any, bucket: str, region: str, properties: dict[str, Any]
                 ]
             },
         )
+    if properties.get("VersioningConfiguration", {}).get("Status") == "Enabled":
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     rules = properties.get("LifecycleConfiguration", {}).get("Rules")
     if rules:
         s3.put_bucket_lifecycle_configuration(
@@ -173,11 +175,22 @@ def _create_bucket(s3: Any, bucket: str, region: str, properties: dict[str, Any]
 
 
 def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """CloudFormation's shape of a lifecycle rule -> S3's."""
     converted: dict[str, Any] = {
         "ID": rule.get("Id", "rule"),
         "Status": rule["Status"],
-        "Filter": {"Prefix": ""},
+        "Filter": {"Prefix": rule.get("Prefix", "")},
     }
     if "AbortIncompleteMultipartUpload" in rule:
-        converted["AbortIncompleteMultipartUpload"] = rule["AbortIncompleteMultipartUpload"]
+        converted["AbortIncompleteMultipartUpload"] = {
+            "DaysAfterInitiation": int(rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"])
+        }
+    if "ExpirationInDays" in rule:
+        converted["Expiration"] = {"Days": int(rule["ExpirationInDays"])}
+    if "ExpiredObjectDeleteMarker" in rule:
+        converted["Expiration"] = {"ExpiredObjectDeleteMarker": bool(rule["ExpiredObjectDeleteMarker"])}
+    if "NoncurrentVersionExpiration" in rule:
+        converted["NoncurrentVersionExpiration"] = {
+            "NoncurrentDays": int(rule["NoncurrentVersionExpiration"]["NoncurrentDays"])
+        }
     return converted

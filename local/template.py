@@ -80,8 +80,13 @@ class FunctionSpec:
     environment: dict[str, Any] = field(default_factory=dict)
 
 
+# What `!Ref AWS::NoValue` resolves to: the property or list item is left out.
+NO_VALUE: Any = object()
+
+
 class Resolver:
-    """Resolves Ref, Fn::GetAtt, Fn::Sub, Fn::Join and Fn::Select against local values."""
+    """Resolves Ref, Fn::GetAtt, Fn::Sub, Fn::Join, Fn::Select and Fn::If (with the template's
+    Conditions) against local values."""
 
     def __init__(
         self,
@@ -89,19 +94,26 @@ class Resolver:
         refs: dict[str, str],
         attributes: dict[tuple[str, str], str],
         pseudo: dict[str, str],
+        conditions: dict[str, Any] | None = None,
     ) -> None:
         self.parameters = parameters
         self.refs = refs
         self.attributes = attributes
         self.pseudo = pseudo
+        self.conditions = conditions or {}
 
     def resolve(self, value: Any) -> Any:
         if isinstance(value, list):
-            return [self.resolve(item) for item in value]
+            return [item for item in (self.resolve(item) for item in value) if item is not NO_VALUE]
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
             ((key, argument),) = value.items()
+            if key == "Ref" and argument == "AWS::NoValue":
+                return NO_VALUE
+            if key == "Fn::If":
+                name, if_true, if_false = argument
+                return self.resolve(if_true if self.condition(name) else if_false)
             if key == "Ref":
                 return self._ref(str(argument))
             if key == "Fn::GetAtt":
@@ -115,7 +127,26 @@ class Resolver:
             if key == "Fn::Select":
                 index, items = argument
                 return self.resolve(items)[int(index)]
-        return {key: self.resolve(item) for key, item in value.items()}
+        resolved = {key: self.resolve(item) for key, item in value.items()}
+        return {key: item for key, item in resolved.items() if item is not NO_VALUE}
+
+    def condition(self, name: str) -> bool:
+        return self._truth(self.conditions[name])
+
+    def _truth(self, expression: Any) -> bool:
+        ((key, argument),) = expression.items()
+        if key == "Condition":
+            return self.condition(str(argument))
+        if key == "Fn::Equals":
+            left, right = (self.resolve(item) for item in argument)
+            return str(left) == str(right)
+        if key == "Fn::Not":
+            return not self._truth(argument[0])
+        if key == "Fn::And":
+            return all(self._truth(item) for item in argument)
+        if key == "Fn::Or":
+            return any(self._truth(item) for item in argument)
+        raise ValueError(f"unsupported condition function {key}")
 
     def _ref(self, name: str) -> str:
         if name in self.pseudo:
