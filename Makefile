@@ -8,23 +8,28 @@ PYTHON ?= $(shell for p in python3.13 $(HOME)/.pyenv/versions/3.13*/bin/python3.
 VENV   := .venv
 BIN    := $(VENV)/bin
 PYVER  := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-STAMP  := $(VENV)/.installed-$(PYVER)-$(shell cksum pyproject.toml | cut -d' ' -f1)
+STAMP  := $(VENV)/.installed-$(PYVER)-$(shell cat pyproject.toml shared/requirements.txt | cksum | cut -d' ' -f1)
 SAM_VENV := .local/sam-venv
+# checkov pins its own boto3 (older than ours), so it gets a venv of its own, like the SAM CLI.
+CHECKOV_VERSION := 3.3.30
+CHECKOV_VENV := .local/checkov-$(CHECKOV_VERSION)
 
 export PYTHONDONTWRITEBYTECODE := 1
 export SAM_CLI_TELEMETRY := 0
 
 .PHONY: setup demo local test unit integration lint typecheck format validate sam-validate invoke \
-        simulator redrive bench bench-slots sync-spec openapi build clean
+        simulator redrive bench bench-slots sync-spec openapi build clean security requirements lock-check
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml shared/requirements.txt
 	@# A venv made by another Python version is made again.
 	@test -x $(BIN)/python && $(BIN)/python -c 'import sys; assert "%d.%d" % sys.version_info[:2] == "$(PYVER)"' \
 		2>/dev/null || (rm -rf $(VENV) && $(PYTHON) -m venv $(VENV))
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
 	@# --compile-bytecode: PYTHONDONTWRITEBYTECODE is set on these machines, and without .pyc
 	@# files every cold start imports ~3x slower.
-	$(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode -r pyproject.toml --extra dev
+	@# The layer's lock as constraints: tests run the exact versions Lambda gets.
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode -r pyproject.toml --extra dev \
+		-c shared/requirements.txt
 	@rm -f $(VENV)/.installed-*; touch $@
 
 setup: $(STAMP)  ## create .venv with everything the project needs
@@ -59,6 +64,24 @@ format: setup
 
 validate: setup  ## cfn-lint (always) and sam validate --lint (when the SAM CLI is installed: make sam-validate)
 	$(BIN)/cfn-lint template.yaml
+
+security: setup $(CHECKOV_VENV)/bin/checkov  ## checkov and cfn-lint's serverless rules on the template, bandit on the Lambda code, the lock
+	@# Every finding is fixed or suppressed in place with its reason (template Metadata, # nosec).
+	$(BIN)/cfn-lint template.yaml -a cfn_lint_serverless.rules
+	$(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation --quiet --compact --skip-download
+	@# What ships to Lambda; local/, scripts/ and bench/ are checked by ruff's flake8-bandit (S) rules.
+	$(BIN)/bandit -q -r shared functions
+	$(BIN)/python scripts/lock_requirements.py --check
+
+$(CHECKOV_VENV)/bin/checkov: | setup
+	rm -rf $(CHECKOV_VENV) && $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(BIN)/uv pip install --quiet --python $(CHECKOV_VENV)/bin/python checkov==$(CHECKOV_VERSION)
+
+requirements: setup  ## regenerate shared/requirements.txt (hashes, Lambda's platform) from pyproject.toml
+	$(BIN)/python scripts/lock_requirements.py
+
+lock-check: setup  ## does shared/requirements.txt agree with pyproject.toml? (offline)
+	$(BIN)/python scripts/lock_requirements.py --check
 
 sam-validate: $(SAM_VENV)/bin/sam  ## sam validate --lint, with the SAM CLI in its own venv
 	$(SAM_VENV)/bin/sam validate --lint --region us-east-1

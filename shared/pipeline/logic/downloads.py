@@ -187,7 +187,7 @@ def _complete_if_done(job: Job) -> Job:
 
 
 def _delete_project(job: Job, magic_hour: MagicHourClient) -> None:
-    assert job.project_id is not None
+    assert job.project_id is not None  # narrows the type; the caller checked it  # nosec B101
     try:
         magic_hour.delete_project(job.kind, job.project_id)
     except MagicHourError as exc:

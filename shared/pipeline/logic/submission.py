@@ -85,7 +85,7 @@ def parse_submission(
             "request body breaks the job schema",
         ) from exc
     tool = find_tool(request.tool)
-    assert tool is not None  # checked above, before the envelope
+    assert tool is not None  # narrows the type; checked above, before the envelope  # nosec B101
     problem = check_input(tool, request.input)
     if problem is not None:
         raise validation_failed(

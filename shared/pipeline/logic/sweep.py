@@ -108,7 +108,7 @@ def check(job: Job, now: int, magic_hour: MagicHourClient) -> str:
             [JobStatus.SUBMITTING],
         )
         return "submit_unconfirmed"
-    assert job.project_id is not None
+    assert job.project_id is not None  # narrows the type; the branch above returned without one  # nosec B101
     try:
         project = magic_hour.get_project(job.kind, job.project_id)
     except MagicHourNotFound:
