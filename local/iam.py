@@ -335,6 +335,8 @@ def sam_transform(document: Mapping[str, Any], region: str = "us-east-1") -> dic
         {},
         get_managed_policy_map=lambda: {name: f"arn:aws:iam::aws:policy/{name}" for name in MANAGED_POLICIES},
     )
+    # Hand its usage metrics to the translator's offline (no-op) publisher, or it warns at exit.
+    translator.metrics.publish()
     return transformed
 
 
