@@ -284,6 +284,11 @@ def _calls_in(
         elif method in _operations(service):
             operations = [_operations(service)[method]]
         for operation in operations:
+            if operation in ("TransactWriteItems", "TransactGetItems") and not _transact_kinds(node):
+                # The parts are built elsewhere (passed in): resolved once every reachable scope
+                # is known, from the transaction parts they build.
+                uses.append(Use(f"<{operation}>", where))
+                continue
             for action in actions_of(service, operation, _transact_kinds(node)):
                 uses.append(Use(action, where))
             if method not in ("copy", "download_file", "download_fileobj"):
@@ -326,6 +331,11 @@ def actions_used(handler: Path) -> dict[str, list[Use]]:
                 pending.extend(q for q in scopes if q.startswith(f"{target}."))
             else:
                 pending.append(target)
+    kinds = sorted({kind for q in seen if q in scopes for kind in _transact_kinds(scopes[q][1])})
+    for operation in ("TransactWriteItems", "TransactGetItems"):
+        for use in used.pop(f"<{operation}>", []):
+            for action in actions_of("dynamodb", operation, kinds):
+                used[action].append(Use(action, f"{use.where} (transaction parts built elsewhere)"))
     return dict(used)
 
 

@@ -18,7 +18,14 @@ from local import code_actions
 from local.iam import sam_transform
 from local.template import load_template
 
-FUNCTIONS = ["SubmitFunction", "WebhookFunction", "DownloaderFunction", "SweepFunction", "CallbackFunction"]
+FUNCTIONS = [
+    "SubmitFunction",
+    "WebhookFunction",
+    "DownloaderFunction",
+    "SweepFunction",
+    "CallbackFunction",
+    "DispatchFunction",
+]
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +96,11 @@ def test_the_internet_facing_webhook_cannot_put_delete_or_scan(
 
 def test_sqs_functions_poll_only_their_own_queue() -> None:
     document = sam_transform(load_template())
-    for function, queue in (("DownloaderFunction", "DownloadQueue"), ("CallbackFunction", "CallbackQueue")):
+    for function, queue in (
+        ("DownloaderFunction", "DownloadQueue"),
+        ("CallbackFunction", "CallbackQueue"),
+        ("DispatchFunction", "DispatchQueue"),
+    ):
         statements = document["Resources"][f"{function}Role"]["Properties"]["Policies"][0]["PolicyDocument"][
             "Statement"
         ]
@@ -152,3 +163,15 @@ def test_scan_finds_direct_boto3_clients_and_transactions(tmp_path: Path) -> Non
         "    boto3.client('sqs').delete_message_batch(QueueUrl='q', Entries=[])\n",
     )
     assert sorted(used) == ["dynamodb:ConditionCheckItem", "dynamodb:PutItem", "sqs:DeleteMessage"]
+
+
+def test_scan_resolves_transaction_parts_built_in_other_functions(tmp_path: Path) -> None:
+    # delete_submitting_job passes a Delete of the job and slots.give_back's Update to _transact.
+    used = _scan(
+        tmp_path,
+        "from pipeline.dal import jobs\n\n"
+        "def handler(event, context):\n"
+        "    jobs.delete_submitting_job(None)\n",
+    )
+    assert sorted(used) == ["dynamodb:DeleteItem", "dynamodb:UpdateItem"]
+    assert any("transaction parts built elsewhere" in use.where for use in used["dynamodb:UpdateItem"])

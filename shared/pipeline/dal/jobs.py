@@ -76,7 +76,7 @@ def _to_item(job: Job) -> dict[str, Any]:
         item["active"] = ACTIVE
         item["next_check_at"] = epoch_seconds() + get_settings().sweep_quiet_seconds
     if job.status is JobStatus.WAITING:
-        assert job.fair_key is not None, "a waiting job needs its place in the fair queue"
+        assert job.fair_key is not None, "a waiting job needs its place in the fair queue"  # nosec B101
         item["waiting"] = WAITING
     return item
 
@@ -191,7 +191,7 @@ def transition(
         "ExpressionAttributeValues": values,
     }
     if releases:
-        assert job.slot is not None
+        assert job.slot is not None  # narrows the type; releases only when it holds a slot  # nosec B101
         names["#slot"] = "slot"
         values[":slot"] = job.slot
         update["ConditionExpression"] = f"{condition} AND #slot = :slot"

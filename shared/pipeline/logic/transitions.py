@@ -197,7 +197,7 @@ def requeue_missing(job: Job, downloads: list[ProjectDownload]) -> int:
     lost, or dead-lettered and not redriven). The downloader skips what is already stored."""
     missing = [index for index in range(len(downloads)) if str(index) not in job.outputs]
     if missing:
-        assert job.project_id is not None
+        assert job.project_id is not None  # narrows the type; a downloading job has its project  # nosec B101
         download_queue.send_download_tasks(_tasks(job, job.project_id, downloads, missing))
         job_store.mark_downloads_queued(job.job_id)
         metrics.add_metric(name="DownloadsRequeued", unit="Count", value=len(missing))
