@@ -166,8 +166,10 @@ def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
     converted: dict[str, Any] = {
         "ID": rule.get("Id", "rule"),
         "Status": rule["Status"],
-        "Filter": {"Prefix": ""},
+        "Filter": {"Prefix": rule.get("Prefix", "")},
     }
     if "AbortIncompleteMultipartUpload" in rule:
         converted["AbortIncompleteMultipartUpload"] = rule["AbortIncompleteMultipartUpload"]
+    if "ExpirationInDays" in rule:
+        converted["Expiration"] = {"Days": int(rule["ExpirationInDays"])}
     return converted

@@ -47,6 +47,7 @@ def test_routes_and_their_api_key_requirements(template: Template) -> None:
         ("GET", "/v1/jobs"),
         ("GET", "/v1/jobs/{job_id}"),
         ("GET", "/v1/tools"),
+        ("POST", "/v1/uploads"),
         ("POST", "/webhooks/magic-hour"),
     }
     for key in [
@@ -54,6 +55,7 @@ def test_routes_and_their_api_key_requirements(template: Template) -> None:
         ("GET", "/v1/jobs"),
         ("GET", "/v1/jobs/{job_id}"),
         ("GET", "/v1/tools"),
+        ("POST", "/v1/uploads"),
     ]:
         assert routes[key].api_key_required is True, key
         assert routes[key].function == "SubmitFunction"
@@ -301,3 +303,44 @@ def test_every_table_in_the_template_is_on_demand_with_ttl_and_pitr(template: Te
         assert properties["BillingMode"] == "PAY_PER_REQUEST", name
         assert properties["TimeToLiveSpecification"]["Enabled"] is True, name
         assert properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True, name
+
+
+def test_input_bucket_is_private_encrypted_tls_only_and_expires_uploads(document: dict[str, Any]) -> None:
+    properties = resource(document, "InputBucket")
+    assert all(properties["PublicAccessBlockConfiguration"].values())
+    (encryption,) = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms")
+    expiring = [rule for rule in properties["LifecycleConfiguration"]["Rules"] if "ExpirationInDays" in rule]
+    assert expiring == [
+        {
+            "Id": "ExpireUploads",
+            "Status": "Enabled",
+            "Prefix": "uploads/",
+            "ExpirationInDays": {"Ref": "InputUploadExpiryDays"},
+        }
+    ]
+    (statement,) = resource(document, "InputBucketPolicy")["PolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Deny"
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert {"Fn::Sub": "${InputBucket.Arn}/*"} in statement["Resource"]
+
+
+def test_allowed_input_buckets_become_one_object_arn_each(document: dict[str, Any]) -> None:
+    """The Fn::Split/Fn::Join expression granting GetObject on InputBucketNames, evaluated the way
+    CloudFormation would for two buckets."""
+    policies = document["Resources"]["SubmitFunction"]["Properties"]["Policies"]
+    (conditional,) = [policy for policy in policies if "Fn::If" in policy]
+    condition, granted, otherwise = conditional["Fn::If"]
+    assert condition == "HasInputBuckets"
+    assert otherwise == {"Ref": "AWS::NoValue"}
+    (statement,) = granted["Statement"]
+    assert statement["Action"] == ["s3:GetObject"]
+    separator, (template_text, variables) = (
+        statement["Resource"]["Fn::Split"][0],
+        statement["Resource"]["Fn::Split"][1]["Fn::Sub"],
+    )
+    join_separator, split = variables["Buckets"]["Fn::Join"]
+    assert split == {"Fn::Split": [",", {"Ref": "InputBucketNames"}]}
+    names = "media-in,partner.assets".split(",")
+    arns = template_text.replace("${Buckets}", join_separator.join(names)).split(separator)
+    assert arns == ["arn:aws:s3:::media-in/*", "arn:aws:s3:::partner.assets/*"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pipeline.dal import jobs as job_store
 from pipeline.dal import slots
-from pipeline.logic import moves
+from pipeline.logic import inputs, moves
 from pipeline.magic_hour.client import MagicHourClient
 from pipeline.magic_hour.errors import (
     MagicHourAuthFailed,
@@ -47,7 +47,8 @@ class CreateNotSent(Exception):
 
 
 def magic_hour_body(job: Job) -> dict[str, object]:
-    return {**job.input, "name": job.magic_hour_name}
+    # s3:// inputs become fetchable URLs for this create only; the job keeps the s3:// values.
+    return {**inputs.for_magic_hour(job.input), "name": job.magic_hour_name}
 
 
 def create(job: Job, magic_hour: MagicHourClient, *, inline: bool) -> Job:
