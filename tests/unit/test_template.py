@@ -341,6 +341,6 @@ def test_allowed_input_buckets_become_one_object_arn_each(document: dict[str, An
     )
     join_separator, split = variables["Buckets"]["Fn::Join"]
     assert split == {"Fn::Split": [",", {"Ref": "InputBucketNames"}]}
-    names = "media-in,partner.assets".split(",")
+    names = ["media-in", "partner.assets"]
     arns = template_text.replace("${Buckets}", join_separator.join(names)).split(separator)
     assert arns == ["arn:aws:s3:::media-in/*", "arn:aws:s3:::partner.assets/*"]
