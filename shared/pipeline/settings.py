@@ -84,6 +84,9 @@ class Settings(BaseModel):
     input_url_ttl_seconds: int = Field(default=6 * 3600, ge=60, le=7 * 24 * 3600)
     # How long a client has to PUT the bytes to its upload URL.
     upload_url_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    # s3:// inputs of at least this many bytes are copied into Magic Hour's own storage instead of
+    # being handed over as a presigned GET; 0: never, 1: always.
+    magic_hour_upload_min_bytes: int = Field(default=0, ge=0)
 
     @model_validator(mode="after")
     def _grace_outlasts_a_create(self) -> Settings:

@@ -17,12 +17,16 @@ import requests
 from conftest import StackHandle, start_stack
 
 PARTNER_BUCKET = "partner-media"
+# Inputs of at least this size go into Magic Hour's own storage; the other tests' inputs are smaller.
+COPY_MIN_BYTES = 100_000
 
 
 @pytest.fixture(scope="module")
 def uploads_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackHandle]:
     stack, handle = start_stack(
-        tmp_path_factory, schedule_seconds=3600, parameters={"InputBucketNames": PARTNER_BUCKET}
+        tmp_path_factory,
+        schedule_seconds=3600,
+        parameters={"InputBucketNames": PARTNER_BUCKET, "MagicHourUploadMinBytes": str(COPY_MIN_BYTES)},
     )
     try:
         yield handle
@@ -234,3 +238,19 @@ def test_an_object_of_an_allowed_bucket_works_for_every_client(sx: StackHandle) 
 
     detail = refused_field(sx, face_swap(f"s3://{PARTNER_BUCKET}/library/missing.png"))
     assert detail["loc"] == ["body", "input", "assets", "image_file_path"]
+
+
+def test_a_large_input_is_copied_into_magic_hours_own_storage(sx: StackHandle) -> None:
+    data = os.urandom(COPY_MIN_BYTES + 50_000)
+    file_path = uploaded(sx, data)
+    answer = sx.post_job(face_swap(file_path))
+    assert answer.status_code == 202, answer.text
+    job = sx.wait_for(answer.json()["job_id"], {"completed", "failed"})
+    assert job["status"] == "completed", job
+
+    handed = sim_input(sx, job["project_id"], "assets.image_file_path")
+    assert handed["url"].startswith("api-assets/")  # a Magic Hour file_path, not a URL of ours
+    assert handed["url"].endswith(".png")
+    copied = requests.get(f"{sx.magic_hour}/_uploads/{handed['url']}", timeout=10)
+    assert copied.status_code == 200
+    assert hashlib.sha256(copied.content).hexdigest() == hashlib.sha256(data).hexdigest()

@@ -3,16 +3,20 @@ copy of the input Magic Hour gets. S3 is faked at the dal seam; presigning is bo
 
 from __future__ import annotations
 
+import io
 import json
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from botocore.exceptions import ClientError
 
 from pipeline.dal import inputs as input_store
 from pipeline.logic import inputs
 from pipeline.logic.api_errors import ApiError
 from pipeline.logic.submission import parse_submission
+from pipeline.magic_hour.client import UploadUrl
+from pipeline.magic_hour.errors import MagicHourUnavailable
 from pipeline.models.api import CreateUploadRequest
 from pipeline.settings import Settings
 
@@ -279,3 +283,104 @@ def test_bad_upload_requests_get_precise_errors(raw: bytes, status: int, code: s
 
 def test_every_accepted_extension_has_a_media_type() -> None:
     assert set(inputs.ACCEPTED_EXTENSIONS) == set(inputs.MEDIA_TYPES)
+
+
+# -- Magic Hour's own upload (MagicHourUploadMinBytes) -----------------------------------------
+
+
+class FakeMagicHour:
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, str]] = []
+        self.put: list[tuple[str, bytes, int]] = []
+
+    def upload_url(self, asset_type: str, extension: str) -> UploadUrl:
+        self.asked.append((asset_type, extension))
+        return UploadUrl(
+            f"https://storage.test/{len(self.asked)}",
+            f"api-assets/{len(self.asked)}/{asset_type}.{extension}",
+        )
+
+    def put_file(self, upload_url: str, body: io.BytesIO, size_bytes: int) -> None:
+        self.put.append((upload_url, body.read(), size_bytes))
+
+
+@pytest.fixture
+def copying(s3: FakeS3, monkeypatch: pytest.MonkeyPatch) -> FakeMagicHour:
+    settings = Settings(
+        input_bucket_name=BUCKET, input_bucket_names=[SHARED], magic_hour_upload_min_bytes=1000
+    )
+    monkeypatch.setattr(inputs, "get_settings", lambda: settings)
+    contents: dict[tuple[str, str], bytes] = {}
+
+    def open_object(bucket: str, key: str) -> tuple[io.BytesIO, int]:
+        if (bucket, key) not in s3.objects:
+            raise ClientError({"Error": {"Code": "NoSuchKey", "Message": "gone"}}, "GetObject")
+        data = contents.setdefault((bucket, key), bytes(s3.objects[(bucket, key)]))
+        return io.BytesIO(data), len(data)
+
+    monkeypatch.setattr(input_store, "open_object", open_object)
+    return FakeMagicHour()
+
+
+def test_objects_at_the_threshold_are_copied_to_magic_hour_and_smaller_ones_presigned(
+    s3: FakeS3, copying: FakeMagicHour
+) -> None:
+    big, small = f"s3://{SHARED}/big.png", f"s3://{SHARED}/small.png"
+    s3.put(big, size=1000)
+    s3.put(small, size=999)
+    given = inputs.for_magic_hour(
+        {"assets": {"image_file_path": big, "background_image_file_path": small}},
+        cast(Any, copying),
+    )
+    assert given["assets"]["image_file_path"] == "api-assets/1/image.png"
+    assert copying.put == [("https://storage.test/1", bytes(1000), 1000)]
+    assert "X-Amz-Signature" in given["assets"]["background_image_file_path"]
+
+
+def test_one_object_named_twice_is_copied_once(s3: FakeS3, copying: FakeMagicHour) -> None:
+    big = f"s3://{SHARED}/big.mp4"
+    s3.put(big, size=5000)
+    given = inputs.for_magic_hour({"a_file_path": big, "b": [{"video_file_path": big}]}, cast(Any, copying))
+    assert given["a_file_path"] == given["b"][0]["video_file_path"]
+    assert len(copying.put) == 1
+
+
+def test_without_a_magic_hour_client_everything_is_presigned(s3: FakeS3, copying: FakeMagicHour) -> None:
+    big = f"s3://{SHARED}/big.mp4"
+    s3.put(big, size=5000)
+    assert "X-Amz-Signature" in inputs.for_magic_hour({"video_file_path": big})["video_file_path"]
+    assert copying.put == []
+
+
+def test_an_input_that_cannot_be_read_fails_like_a_create_that_sent_nothing(
+    s3: FakeS3, copying: FakeMagicHour, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    big = f"s3://{SHARED}/big.mp4"
+    s3.put(big, size=5000)
+    monkeypatch.setattr(
+        input_store,
+        "open_object",
+        lambda *_: (_ for _ in ()).throw(ClientError({"Error": {"Code": "SlowDown"}}, "GetObject")),
+    )
+    with pytest.raises(MagicHourUnavailable) as caught:
+        inputs.for_magic_hour({"assets": {"video_file_path": big}}, cast(Any, copying))
+    assert "video_file_path" in caught.value.message
+    assert SHARED not in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("field", "extension", "expected"),
+    [
+        ("video_file_path", "webm", "video"),
+        ("audio_file_path", "webm", "audio"),
+        ("person_file_path", "png", "image"),
+        ("new_face", "jpg", "image"),
+        ("target_file_path", "mp4", "video"),
+        ("video_file_path", "gif", "video"),
+        ("image_file_path", "exe", None),
+    ],
+)
+def test_the_asset_type_comes_from_the_field_then_the_extension(
+    field: str, extension: str, expected: str | None
+) -> None:
+    assert inputs._asset_type(field, extension) == expected

@@ -8,6 +8,7 @@ buckets, PutObject on the input bucket's uploads).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import IO
 
 from botocore.exceptions import ClientError
 
@@ -56,3 +57,10 @@ def presigned_get(bucket: str, key: str, expires_in: int, content_type: str | No
         # Whatever the uploader sent as Content-Type, the fetcher sees the type of the extension.
         params["ResponseContentType"] = content_type
     return s3_client().generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in)
+
+
+def open_object(bucket: str, key: str) -> tuple[IO[bytes], int]:
+    """The object's body as a stream (read it to the end or close it) and its size."""
+    answer = s3_client().get_object(Bucket=bucket, Key=key)
+    body: IO[bytes] = answer["Body"]  # type: ignore[assignment]  # StreamingBody reads like a file
+    return body, int(answer["ContentLength"])

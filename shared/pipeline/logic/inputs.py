@@ -14,17 +14,21 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from pipeline.catalogue import InputProblem
 from pipeline.dal import inputs as input_store
 from pipeline.logic.api_errors import ApiError, validation_failed
+from pipeline.magic_hour.client import MagicHourClient
+from pipeline.magic_hour.errors import MagicHourUnavailable
 from pipeline.models.api import CreateUploadRequest, UploadResource
+from pipeline.models.job import Kind
 from pipeline.settings import get_settings
 from pipeline.timeutil import iso, utc_now
 
@@ -177,33 +181,77 @@ def check_s3_inputs(client_id: str, tool_input: dict[str, Any]) -> list[InputPro
     return problems
 
 
-def for_magic_hour(tool_input: dict[str, Any]) -> dict[str, Any]:
-    """A copy of the input with every `s3://` file value replaced by a URL Magic Hour can fetch.
+def for_magic_hour(tool_input: dict[str, Any], magic_hour: MagicHourClient | None = None) -> dict[str, Any]:
+    """A copy of the input with every `s3://` file value replaced by something Magic Hour can fetch.
 
-    Signing is local (no request to S3), so this is cheap and a new URL per create costs nothing;
-    idempotency never sees these URLs, only the client's `s3://` values.
+    That is a presigned GET (signing is local: no request to S3, and a new URL per create costs
+    nothing), or, for objects of at least `magic_hour_upload_min_bytes` when that is set, a
+    `file_path` in Magic Hour's own storage the object was just copied to. Idempotency never sees
+    either, only the client's `s3://` values. Any failure here is raised as MagicHourUnavailable:
+    nothing was created at Magic Hour yet, so the create may be tried again.
     """
-    rewritten = _rewrite(tool_input, False)
+    settings = get_settings()
+    threshold = settings.magic_hour_upload_min_bytes if magic_hour is not None else 0
+    handed: dict[str, str] = {}
+
+    def fetchable(uri: str, field: str) -> str:
+        if uri not in handed:
+            try:
+                handed[uri] = _hand_over(uri, field, threshold, magic_hour, settings.input_url_ttl_seconds)
+            except (BotoCoreError, ClientError, OSError) as exc:
+                raise MagicHourUnavailable(
+                    f"the s3:// input in {field} could not be read ({exc.__class__.__name__})"
+                ) from exc
+        return handed[uri]
+
+    rewritten = _rewrite(tool_input, None, fetchable)
     assert isinstance(rewritten, dict)
     return rewritten
 
 
-def _rewrite(node: Any, file_field: bool) -> Any:
+def _rewrite(node: Any, field: str | None, convert: Callable[[str, str], str]) -> Any:
+    """`field` is the name of the file field `node` is (or is an item of), else None."""
     if isinstance(node, dict):
-        return {key: _rewrite(value, is_file_field(str(key))) for key, value in node.items()}
+        return {
+            key: _rewrite(value, str(key) if is_file_field(str(key)) else None, convert)
+            for key, value in node.items()
+        }
     if isinstance(node, list):
-        return [_rewrite(item, file_field) for item in node]
-    if file_field and isinstance(node, str) and _is_s3(node):
-        return _fetchable_url(node)
+        return [_rewrite(item, field, convert) for item in node]
+    if field is not None and isinstance(node, str) and _is_s3(node):
+        return convert(node, field)
     return node
 
 
-def _fetchable_url(uri: str) -> str:
+def _hand_over(
+    uri: str, field: str, threshold: int, magic_hour: MagicHourClient | None, ttl_seconds: int
+) -> str:
     bucket, key = _split(uri) or ("", "")
     extension = key.rsplit(".", 1)[-1].lower() if "." in key else ""
-    return input_store.presigned_get(
-        bucket, key, get_settings().input_url_ttl_seconds, MEDIA_TYPES.get(extension)
-    )
+    asset_type = _asset_type(field, extension)
+    if magic_hour is not None and threshold > 0 and asset_type is not None:
+        found = input_store.head(bucket, key)
+        if found is not None and found.size_bytes >= threshold:
+            target = magic_hour.upload_url(asset_type, extension)
+            body, size = input_store.open_object(bucket, key)
+            try:
+                magic_hour.put_file(target.upload_url, body, size)
+            finally:
+                body.close()
+            return target.file_path
+    return input_store.presigned_get(bucket, key, ttl_seconds, MEDIA_TYPES.get(extension))
+
+
+def _asset_type(field: str, extension: str) -> Kind | None:
+    """What Magic Hour's upload API calls the file: the kind named in the field, else the only
+    kind the extension belongs to; None when Magic Hour would not take the extension at all."""
+    kinds = [kind for kind, extensions in EXTENSIONS.items() if extension in extensions]
+    if not kinds:
+        return None
+    for word in field.split("_"):
+        if word in kinds:
+            return cast(Kind, word)
+    return cast(Kind, kinds[0])
 
 
 def _is_s3(value: str) -> bool:
