@@ -142,7 +142,17 @@ def test_an_empty_object_is_refused(s3: FakeS3) -> None:
     assert "empty" in problems(s3, face_swap(UPLOAD))[("body", "input", "assets", "video_file_path")]
 
 
-@pytest.mark.parametrize("uri", ["s3://", "s3://bucket-only", "s3://Bad_Bucket/key.mp4", "s3:///key.mp4"])
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "s3://",
+        "s3://bucket-only",
+        "s3://Bad_Bucket/key.mp4",
+        "s3:///key.mp4",
+        f"s3://{SHARED}/lone-\udd9c.mp4",
+        f"s3://{SHARED}/" + "k" * 1025,
+    ],
+)
 def test_malformed_s3_uris_are_refused(s3: FakeS3, uri: str) -> None:
     found = problems(s3, face_swap(uri))
     assert "s3://<bucket>/<key>" in found[("body", "input", "assets", "video_file_path")]

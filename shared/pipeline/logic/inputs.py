@@ -260,11 +260,11 @@ def _is_s3(value: str) -> bool:
 
 def _split(uri: str) -> tuple[str, str] | None:
     bucket, _, key = uri[5:].partition("/")
-    if (
-        not _BUCKET_NAME.match(bucket)
-        or not key
-        or len(key.encode("utf-8", "surrogatepass")) > _MAX_KEY_BYTES
-    ):
+    try:
+        size = len(key.encode("utf-8"))
+    except UnicodeEncodeError:  # a lone surrogate: no S3 key, and boto3 could not even send it
+        return None
+    if not _BUCKET_NAME.match(bucket) or not key or size > _MAX_KEY_BYTES:
         return None
     return bucket, key
 
