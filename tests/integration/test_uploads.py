@@ -254,3 +254,33 @@ def test_a_large_input_is_copied_into_magic_hours_own_storage(sx: StackHandle) -
     copied = requests.get(f"{sx.magic_hour}/_uploads/{handed['url']}", timeout=10)
     assert copied.status_code == 200
     assert hashlib.sha256(copied.content).hexdigest() == hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def one_slot_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackHandle]:
+    stack, handle = start_stack(
+        tmp_path_factory, schedule_seconds=3600, parameters={"MagicHourMaxConcurrency": "1"}
+    )
+    try:
+        yield handle
+    finally:
+        stack.stop()
+
+
+def test_a_job_that_waited_for_a_slot_hands_its_upload_over_when_the_dispatcher_creates_it(
+    one_slot_stack: StackHandle,
+) -> None:
+    """With one slot, the second job waits; the dispatcher (its own function and role) signs the
+    URL when it finally creates the project, not submit."""
+    sx = one_slot_stack
+    sx.scenario(render_seconds=1.0)
+    data = os.urandom(4000)
+    file_path = uploaded(sx, data)
+    first = sx.post_job(face_swap(file_path))
+    second = sx.post_job(face_swap(file_path))
+    assert first.status_code == second.status_code == 202, (first.text, second.text)
+    assert second.json()["status"] == "waiting"
+    job = sx.wait_for(second.json()["job_id"], {"completed", "failed"}, timeout=60)
+    assert job["status"] == "completed", job
+    fetched = sim_input(sx, job["project_id"], "assets.image_file_path")
+    assert (fetched["status_code"], fetched["sha256"]) == (200, hashlib.sha256(data).hexdigest())

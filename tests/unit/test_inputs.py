@@ -394,3 +394,11 @@ def test_the_asset_type_comes_from_the_field_then_the_extension(
     field: str, extension: str, expected: str | None
 ) -> None:
     assert inputs._asset_type(field, extension) == expected
+
+
+def test_an_input_the_role_may_not_read_fails_like_a_create_that_sent_nothing(
+    s3: FakeS3, copying: FakeMagicHour
+) -> None:
+    s3.denied.add(SHARED)
+    with pytest.raises(MagicHourUnavailable):
+        inputs.for_magic_hour({"assets": {"video_file_path": f"s3://{SHARED}/big.mp4"}}, cast(Any, copying))

@@ -325,10 +325,21 @@ def test_input_bucket_is_private_encrypted_tls_only_and_expires_uploads(document
     assert {"Fn::Sub": "${InputBucket.Arn}/*"} in statement["Resource"]
 
 
-def test_allowed_input_buckets_become_one_object_arn_each(document: dict[str, Any]) -> None:
-    """The Fn::Split/Fn::Join expression granting GetObject on InputBucketNames, evaluated the way
-    CloudFormation would for two buckets."""
-    policies = document["Resources"]["SubmitFunction"]["Properties"]["Policies"]
+@pytest.mark.parametrize("function", ["SubmitFunction", "DispatchFunction"])
+def test_allowed_input_buckets_become_one_object_arn_each(document: dict[str, Any], function: str) -> None:
+    """Each function that creates Magic Hour projects presigns s3:// inputs with its own role: the
+    Fn::Split/Fn::Join expression granting GetObject on InputBucketNames, evaluated the way
+    CloudFormation would for two buckets, and the input bucket's uploads."""
+    policies = document["Resources"][function]["Properties"]["Policies"]
+    granted_uploads = [
+        statement
+        for policy in policies
+        if isinstance(policy, dict) and "Statement" in policy
+        for statement in policy["Statement"]
+        if statement.get("Resource") == {"Fn::Sub": "${InputBucket.Arn}/uploads/*"}
+    ]
+    assert granted_uploads
+    assert "s3:GetObject" in granted_uploads[0]["Action"]
     (conditional,) = [policy for policy in policies if "Fn::If" in policy]
     condition, granted, otherwise = conditional["Fn::If"]
     assert condition == "HasInputBuckets"

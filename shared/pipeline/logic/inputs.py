@@ -198,7 +198,7 @@ def for_magic_hour(tool_input: dict[str, Any], magic_hour: MagicHourClient | Non
         if uri not in handed:
             try:
                 handed[uri] = _hand_over(uri, field, threshold, magic_hour, settings.input_url_ttl_seconds)
-            except (BotoCoreError, ClientError, OSError) as exc:
+            except (BotoCoreError, ClientError, OSError, input_store.InputUnreadable) as exc:
                 raise MagicHourUnavailable(
                     f"the s3:// input in {field} could not be read ({exc.__class__.__name__})"
                 ) from exc
