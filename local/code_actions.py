@@ -367,7 +367,7 @@ def handler_path(document: dict[str, Any], function: str) -> Path:
 
 def report() -> dict[str, dict[str, list[str]]]:
     """Per function: actions granted by its role, used by its code (where), used by Lambda itself."""
-    from local.iam import role_statements, sam_transform
+    from local.iam import every_statement, role_statements, sam_transform
     from local.template import load_template
 
     document = load_template()
@@ -377,7 +377,7 @@ def report() -> dict[str, dict[str, list[str]]]:
         granted = sorted(
             {
                 str(action)
-                for statement in statements
+                for statement in every_statement(statements)
                 if statement.get("Effect") == "Allow"
                 for action in (
                     statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]

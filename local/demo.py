@@ -1,16 +1,21 @@
 """`make demo`: the whole round trip on this machine, narrated.
 
-Starts the local stack, submits a video, an image (several outputs) and an audio job through the
-HTTP API, shows each job move, prints where every output landed in S3 with its size and sha256
-(checked against what the simulator served), and stops the stack.
+Starts the local stack, uploads a small generated image (POST /v1/uploads, then a PUT to the
+presigned URL), submits a video job that names it as `s3://...`, an image job (several outputs)
+and an audio job through the HTTP API, shows each job move, shows what Magic Hour fetched of the
+upload, prints where every output landed in S3 with its size and sha256 (checked against what the
+simulator served), and stops the stack.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import struct
 import sys
 import time
 import uuid
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +34,7 @@ JOBS: list[dict[str, Any]] = [
             "assets": {
                 "video_source": "file",
                 "video_file_path": "https://example.com/in.mp4",
+                # Replaced by the s3:// file_path of the demo's own upload (see upload_face).
                 "image_file_path": "https://example.com/face.png",
             },
         },
@@ -72,6 +78,42 @@ def main() -> int:
         print("\nlocal stack stopped", flush=True)
 
 
+def demo_png(width: int = 48, height: int = 48) -> bytes:
+    """A small, valid RGB PNG (a gradient), made here so the demo needs no file of its own."""
+    rows = b"".join(
+        b"\x00" + bytes(value for x in range(width) for value in (x * 5 % 256, y * 5 % 256, 160))
+        for y in range(height)
+    )
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def upload_face(config: LocalConfig, headers: dict[str, str], data: bytes) -> str | None:
+    """POST /v1/uploads, then PUT the bytes to the presigned URL: the file_path is an input now."""
+    answer = requests.post(
+        f"{config.api_url}/v1/uploads", json={"extension": "png"}, headers=headers, timeout=10
+    )
+    if answer.status_code != 201:
+        print(f"upload answered {answer.status_code}: {answer.text}")
+        return None
+    upload = answer.json()
+    put = requests.put(upload["upload_url"], data=data, headers=upload["upload_headers"], timeout=30)
+    if put.status_code != 200:
+        print(f"PUT to the upload URL answered {put.status_code}")
+        return None
+    print(f"uploaded a {len(data)}-byte PNG -> {upload['file_path']}")
+    return str(upload["file_path"])
+
+
 def run_demo(config: LocalConfig) -> int:
     api_key = next(iter(config.api_keys))
     headers = {"x-api-key": api_key, "Content-Type": "application/json"}
@@ -79,6 +121,12 @@ def run_demo(config: LocalConfig) -> int:
     requests.put(
         f"{config.magic_hour_url}/_sim/scenario", json={"render_seconds": 2.0}, timeout=5
     ).raise_for_status()
+
+    face = demo_png()
+    face_path = upload_face(config, headers, face)
+    if face_path is None:
+        return 1
+    JOBS[0]["input"]["assets"]["image_file_path"] = face_path
 
     job_ids = []
     for job in JOBS:
@@ -125,6 +173,16 @@ def run_demo(config: LocalConfig) -> int:
             continue
         job = final[job_id]
         print(f"  {job['tool']} ({job['kind']}, {job['status']}, {job['credits_charged']} credits)")
+        for fetched in simulated.get(job["project_id"], {}).get("inputs", []):
+            if not fetched["fetched"]:
+                continue
+            same = fetched["sha256"] == hashlib.sha256(face).hexdigest()
+            ok = ok and same
+            verdict = "the uploaded file" if same else "NOT the uploaded file"
+            print(
+                f"    Magic Hour fetched {fetched['field']}: {fetched['size_bytes']} bytes, "
+                f"status {fetched['status_code']} ({verdict})"
+            )
         served = {o["index"]: o["sha256"] for o in simulated.get(job["project_id"], {}).get("outputs", [])}
         for output in job["outputs"]:
             match = "matches" if served.get(output["index"]) == output["sha256"] else "DIFFERS from"

@@ -363,6 +363,19 @@ def role_statements(transformed: Mapping[str, Any]) -> dict[str, tuple[str, list
     return result
 
 
+def every_statement(statements: Iterable[Any]) -> list[dict[str, Any]]:
+    """The statements a role may hold, whichever way its conditions go: each branch of an
+    `Fn::If` statement counts (for static listings; enforcement resolves the conditions)."""
+    found: list[dict[str, Any]] = []
+    for statement in statements:
+        if isinstance(statement, dict) and set(statement) == {"Fn::If"}:
+            _, if_true, if_false = statement["Fn::If"]
+            found.extend(every_statement([if_true, if_false]))
+        elif isinstance(statement, dict) and "Effect" in statement:
+            found.append(statement)
+    return found
+
+
 def function_policies(document: Mapping[str, Any], resolver: Resolver, region: str) -> dict[str, Policy]:
     """Every function's policy, with Ref/GetAtt/Sub resolved against the local resources."""
     return {

@@ -277,4 +277,5 @@ class LocalStack:
             "download_queue": self.resolver.refs.get("DownloadQueue", ""),
             "dead_letter_queue": self.resolver.refs.get("DownloadDeadLetterQueue", ""),
             "bucket": self.resolver.refs.get("OutputBucket", ""),
+            "input_bucket": self.resolver.refs.get("InputBucket", ""),
         }

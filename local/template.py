@@ -85,8 +85,8 @@ NO_VALUE: Any = object()
 
 
 class Resolver:
-    """Resolves Ref, Fn::GetAtt, Fn::Sub, Fn::Join, Fn::Select and Fn::If (with the template's
-    Conditions) against local values."""
+    """Resolves Ref, Fn::GetAtt, Fn::Sub, Fn::Join, Fn::Select, Fn::Split and Fn::If (with the
+    template's Conditions) against local values."""
 
     def __init__(
         self,
@@ -123,10 +123,13 @@ class Resolver:
                 return self._sub(argument)
             if key == "Fn::Join":
                 separator, items = argument
-                return separator.join(str(self.resolve(item)) for item in items)
+                return separator.join(str(item) for item in self.resolve(items))
             if key == "Fn::Select":
                 index, items = argument
                 return self.resolve(items)[int(index)]
+            if key == "Fn::Split":
+                separator, text = argument
+                return str(self.resolve(text)).split(separator)
         resolved = {key: self.resolve(item) for key, item in value.items()}
         return {key: item for key, item in resolved.items() if item is not NO_VALUE}
 

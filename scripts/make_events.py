@@ -72,6 +72,13 @@ def main() -> None:
         "submit-get-job.json": api_event(gateway, "GET", "/v1/jobs/job_aaaaaaaaaaaaaaaaaaaaaaaaaa"),
         "submit-list-jobs.json": api_event(gateway, "GET", "/v1/jobs", query="status=completed&limit=10"),
         "submit-list-tools.json": api_event(gateway, "GET", "/v1/tools"),
+        "submit-create-upload.json": api_event(
+            gateway,
+            "POST",
+            "/v1/uploads",
+            json.dumps({"extension": "mp4"}).encode(),
+            {"Content-Type": "application/json"},
+        ),
         "webhook-video-completed.json": api_event(
             gateway,
             "POST",

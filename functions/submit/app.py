@@ -11,13 +11,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from pipeline.http import client_id_of, error_response, json_response, raw_body
-from pipeline.logic import queries
+from pipeline.logic import inputs, queries
 from pipeline.logic.api_errors import ApiError
 from pipeline.logic.idempotent_submission import submit_once
 from pipeline.logic.job_view import to_resource
 from pipeline.logic.submission import parse_submission, refusal_error
 from pipeline.magic_hour.client import client_from_settings
-from pipeline.models.api import ErrorBody, JobList, JobResource, ToolList
+from pipeline.models.api import ErrorBody, JobList, JobResource, ToolList, UploadResource
 from pipeline.observability import logger, metrics, tracer
 from pipeline.settings import get_settings
 
@@ -121,6 +121,25 @@ def list_jobs() -> Response[str]:
 )
 def list_tools() -> Response[str]:
     return json_response(200, queries.list_tools())
+
+
+@app.post(
+    "/v1/uploads",
+    summary="Upload an input file",
+    description=(
+        'Body: CreateUploadRequest ({"extension": "mp4"}, optional content_type). PUT the file\'s '
+        "bytes to upload_url (with upload_headers) before expires_at, then use file_path (s3://...) "
+        "in any *_file_path field of a job's input. Only this client can use it."
+    ),
+    tags=["uploads"],
+    responses=_answers(201, UploadResource, "Where to PUT the file, and its file_path", 400, 413, 422, 503),
+)
+@tracer.capture_method(capture_response=False)  # the answer carries a presigned URL
+def create_upload() -> Response[str]:
+    event = app.current_event
+    client_id = client_id_of(event)
+    request = inputs.parse_upload_request(raw_body(event))
+    return json_response(201, inputs.create_upload(client_id, request))
 
 
 @app.exception_handler(ApiError)

@@ -76,6 +76,17 @@ class Settings(BaseModel):
     create_deadline_seconds: int = Field(default=10800, ge=1)
     # The sweep's schedule period; the submit grace must outlast a create timeout plus two sweeps.
     sweep_interval_minutes: float = Field(default=5, gt=0)
+    # Inputs from S3 (POST /v1/uploads and s3:// file paths). The input bucket holds uploads under
+    # uploads/<client>/; `input_bucket_names` are other buckets any client may name.
+    input_bucket_name: str = ""
+    input_bucket_names: list[str] = Field(default_factory=list)
+    # How long the presigned GET handed to Magic Hour works (see README, "Inputs from S3").
+    input_url_ttl_seconds: int = Field(default=6 * 3600, ge=60, le=7 * 24 * 3600)
+    # How long a client has to PUT the bytes to its upload URL.
+    upload_url_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    # s3:// inputs of at least this many bytes are copied into Magic Hour's own storage instead of
+    # being handed over as a presigned GET; 0: never, 1: always.
+    magic_hour_upload_min_bytes: int = Field(default=0, ge=0)
 
     @model_validator(mode="after")
     def _grace_outlasts_a_create(self) -> Settings:
@@ -99,6 +110,7 @@ class Settings(BaseModel):
         "download_retry_delays_seconds",
         "callback_retry_delays_seconds",
         "create_retry_delays_seconds",
+        "input_bucket_names",
         mode="before",
     )
     @classmethod

@@ -154,7 +154,11 @@ def test_the_template_roles_resolve_to_the_local_resources() -> None:
         attributes[(name, "Arn")] = f"arn:{name}"
         attributes[(name, "QueueName")] = name
     resolver = Resolver(
-        {}, refs, attributes, {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT_ID, "AWS::Partition": "aws"}
+        template.parameter_defaults(),
+        refs,
+        attributes,
+        {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT_ID, "AWS::Partition": "aws"},
+        template.document.get("Conditions", {}),
     )
     policies = iam.function_policies(template.document, resolver, REGION)
     webhook = policies["WebhookFunction"]

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from local import code_actions
-from local.iam import sam_transform
+from local.iam import every_statement, sam_transform
 from local.template import load_template
 
 FUNCTIONS = [
@@ -77,7 +77,7 @@ def test_no_grant_is_a_wildcard_action() -> None:
             continue
         assert not resource["Properties"].get("ManagedPolicyArns"), name
         for policy in resource["Properties"]["Policies"]:
-            for statement in policy["PolicyDocument"]["Statement"]:
+            for statement in every_statement(policy["PolicyDocument"]["Statement"]):
                 actions = (
                     statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
                 )
@@ -104,7 +104,7 @@ def test_sqs_functions_poll_only_their_own_queue() -> None:
         statements = document["Resources"][f"{function}Role"]["Properties"]["Policies"][0]["PolicyDocument"][
             "Statement"
         ]
-        polling = [s for s in statements if "sqs:ReceiveMessage" in s["Action"]]
+        polling = [s for s in every_statement(statements) if "sqs:ReceiveMessage" in s["Action"]]
         assert polling == [
             {
                 "Effect": "Allow",

@@ -47,6 +47,7 @@ def test_routes_and_their_api_key_requirements(template: Template) -> None:
         ("GET", "/v1/jobs"),
         ("GET", "/v1/jobs/{job_id}"),
         ("GET", "/v1/tools"),
+        ("POST", "/v1/uploads"),
         ("POST", "/webhooks/magic-hour"),
     }
     for key in [
@@ -54,6 +55,7 @@ def test_routes_and_their_api_key_requirements(template: Template) -> None:
         ("GET", "/v1/jobs"),
         ("GET", "/v1/jobs/{job_id}"),
         ("GET", "/v1/tools"),
+        ("POST", "/v1/uploads"),
     ]:
         assert routes[key].api_key_required is True, key
         assert routes[key].function == "SubmitFunction"
@@ -301,3 +303,50 @@ def test_every_table_in_the_template_is_on_demand_with_ttl_and_pitr(template: Te
         assert properties["BillingMode"] == "PAY_PER_REQUEST", name
         assert properties["TimeToLiveSpecification"]["Enabled"] is True, name
         assert properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True, name
+
+
+def test_input_bucket_is_private_encrypted_tls_only_and_expires_uploads(document: dict[str, Any]) -> None:
+    properties = resource(document, "InputBucket")
+    assert all(properties["PublicAccessBlockConfiguration"].values())
+    (encryption,) = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms")
+    expiring = [rule for rule in properties["LifecycleConfiguration"]["Rules"] if "ExpirationInDays" in rule]
+    assert expiring == [
+        {
+            "Id": "ExpireUploads",
+            "Status": "Enabled",
+            "Prefix": "uploads/",
+            "ExpirationInDays": {"Ref": "InputUploadExpiryDays"},
+        }
+    ]
+    (statement,) = resource(document, "InputBucketPolicy")["PolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Deny"
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert {"Fn::Sub": "${InputBucket.Arn}/*"} in statement["Resource"]
+
+
+@pytest.mark.parametrize("function", ["SubmitFunction", "DispatchFunction"])
+@pytest.mark.parametrize("buckets", ["", "media-in,partner.assets"])
+def test_allowed_input_buckets_become_one_object_arn_each(
+    document: dict[str, Any], function: str, buckets: str
+) -> None:
+    """Each function that creates Magic Hour projects presigns s3:// inputs with its own role: its
+    uploads in the input bucket, and (only when InputBucketNames lists some) GetObject on each
+    allowed bucket's objects, resolved the way CloudFormation would."""
+    from local import iam
+
+    template = Template(document)
+    attributes = {(name, "Arn"): f"arn:aws:s3:::{name.lower()}" for name in template.resources}
+    attributes.update({(name, "QueueName"): name for name in template.resources})
+    resolver = Resolver(
+        {**template.parameter_defaults(), "InputBucketNames": buckets},
+        {name: f"ref-{name}" for name in template.resources},
+        attributes,
+        {"AWS::Region": "us-east-1", "AWS::AccountId": "123456789012", "AWS::Partition": "aws"},
+        document.get("Conditions", {}),
+    )
+    policy = iam.function_policies(document, resolver, "us-east-1")[function]
+    assert policy.allows("s3:GetObject", "arn:aws:s3:::inputbucket/uploads/client/x.png")
+    for name in ("media-in", "partner.assets"):
+        assert policy.allows("s3:GetObject", f"arn:aws:s3:::{name}/in/x.mp4") is bool(buckets)
+    assert not policy.allows("s3:GetObject", "arn:aws:s3:::other-bucket/in/x.mp4")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pipeline.dal import jobs as job_store
 from pipeline.dal import slots
-from pipeline.logic import moves
+from pipeline.logic import inputs, moves
 from pipeline.magic_hour.client import MagicHourClient
 from pipeline.magic_hour.errors import (
     MagicHourAuthFailed,
@@ -46,14 +46,17 @@ class CreateNotSent(Exception):
         self.message = message
 
 
-def magic_hour_body(job: Job) -> dict[str, object]:
-    return {**job.input, "name": job.magic_hour_name}
+def magic_hour_body(job: Job, magic_hour: MagicHourClient | None = None) -> dict[str, object]:
+    # s3:// inputs become fetchable URLs (or Magic Hour uploads) for this create only; the job
+    # keeps the s3:// values. Called inside create's try: one that cannot be handed over raises
+    # MagicHourUnavailable, so the job waits and is tried again like a create that sent nothing.
+    return {**inputs.for_magic_hour(job.input, magic_hour), "name": job.magic_hour_name}
 
 
 def create(job: Job, magic_hour: MagicHourClient, *, inline: bool) -> Job:
     """Send the create of a `submitting` job and apply the answer. Returns the job as it stands."""
     try:
-        created = magic_hour.create_project(job.tool, magic_hour_body(job))
+        created = magic_hour.create_project(job.tool, magic_hour_body(job, magic_hour))
     except (MagicHourRejected, MagicHourPaymentRequired) as refusal:
         code = (
             "insufficient_credits" if isinstance(refusal, MagicHourPaymentRequired) else "upstream_rejected"

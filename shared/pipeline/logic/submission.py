@@ -21,7 +21,7 @@ from pipeline import ids
 from pipeline.catalogue import Tool, check_input, find_tool
 from pipeline.dal import jobs as job_store
 from pipeline.dal import slots
-from pipeline.logic import creation, dispatch, moves
+from pipeline.logic import creation, dispatch, inputs, moves
 from pipeline.logic.api_errors import ApiError, validation_failed
 from pipeline.magic_hour.client import MagicHourClient
 from pipeline.models.api import CreateJobRequest
@@ -93,6 +93,12 @@ def parse_submission(
         )
     if request.callback_url is not None:
         _check_callback_url(request.callback_url, require_https_callbacks)
+    # Last: it asks S3 about each s3:// input, so everything cheaper is refused first.
+    s3_problems = inputs.check_s3_inputs(client_id, request.input)
+    if s3_problems:
+        raise validation_failed(
+            [{"loc": list(p.loc), "msg": p.msg} for p in s3_problems], "an s3:// input cannot be used"
+        )
     canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
     return Submission(
         client_id=client_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 import requests
 from urllib3.exceptions import NewConnectionError
@@ -24,12 +24,35 @@ from pipeline.magic_hour.errors import (
 from pipeline.models.job import Kind
 
 DEFAULT_RETRY_AFTER_SECONDS = 5
+# An input file streamed to Magic Hour's storage may be large; each read of the answer waits this long.
+_UPLOAD_READ_TIMEOUT_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
 class CreatedProject:
     project_id: str
     credits_charged: int | None
+
+
+@dataclass(frozen=True)
+class UploadUrl:
+    upload_url: str
+    file_path: str
+
+
+class _Sized:
+    """A stream with a known length, so `requests` sends Content-Length (signed storage URLs
+    refuse chunked bodies) and reads it block by block instead of all at once."""
+
+    def __init__(self, body: IO[bytes], size_bytes: int) -> None:
+        self._body = body
+        self._size = size_bytes
+
+    def __len__(self) -> int:
+        return self._size
+
+    def read(self, amount: int = -1) -> bytes:
+        return self._body.read(amount)
 
 
 class MagicHourClient:
@@ -58,6 +81,32 @@ class MagicHourClient:
 
     def delete_project(self, kind: Kind, project_id: str) -> None:
         self._call("DELETE", f"/v1/{kind}-projects/{project_id}")
+
+    def upload_url(self, asset_type: Kind, extension: str) -> UploadUrl:
+        """A place in Magic Hour's own storage for one input file (nothing is charged)."""
+        answer = self._call(
+            "POST", "/v1/files/upload-urls", json={"items": [{"type": asset_type, "extension": extension}]}
+        )
+        items = answer.get("items")
+        item = items[0] if isinstance(items, list) and items and isinstance(items[0], dict) else {}
+        url, file_path = item.get("upload_url"), item.get("file_path")
+        if not isinstance(url, str) or not isinstance(file_path, str) or not url or not file_path:
+            raise MagicHourUnavailable("Magic Hour answered the upload request without an upload URL")
+        return UploadUrl(url, file_path)
+
+    def put_file(self, upload_url: str, body: IO[bytes], size_bytes: int) -> None:
+        """Streams `size_bytes` from `body` to an upload URL (a signed storage URL: no bearer token)."""
+        try:
+            response = self._session.put(
+                upload_url,
+                data=_Sized(body, size_bytes),
+                timeout=(self._timeout[0], _UPLOAD_READ_TIMEOUT_SECONDS),
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            raise MagicHourUnavailable(f"could not upload to Magic Hour: {exc.__class__.__name__}") from exc
+        if not 200 <= response.status_code < 300:
+            raise MagicHourUnavailable(f"Magic Hour's storage answered the upload {response.status_code}")
 
     def _call(self, method: str, path: str, json: dict[str, Any] | None = None) -> dict[str, Any]:
         try:

@@ -108,3 +108,27 @@ class ErrorBody(BaseModel):
     """Every error answer (CONTRACT §1)."""
 
     error: ErrorInfo
+
+
+class CreateUploadRequest(BaseModel):
+    """The body of `POST /v1/uploads`: the file's extension (checked against what Magic Hour
+    accepts) and, optionally, a Content-Type to sign into the upload URL."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    extension: str = Field(min_length=1, max_length=10)
+    content_type: str | None = Field(
+        default=None,
+        max_length=127,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*$",
+    )
+
+
+class UploadResource(BaseModel):
+    """Where to PUT the bytes (`upload_url`, with `upload_headers`), and the `file_path` to use as
+    a `*_file_path` input afterwards."""
+
+    file_path: str
+    upload_url: str
+    expires_at: str
+    upload_headers: dict[str, str] = Field(default_factory=dict)
