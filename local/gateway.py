@@ -7,6 +7,7 @@ responses) all come from template.yaml.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import sys
 import threading
@@ -171,6 +172,11 @@ class Gateway:
         return int(payload["statusCode"]), headers_out, body
 
 
+def _plain_error(status: int, code: str, message: str) -> tuple[int, dict[str, str], bytes]:
+    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    return status, {"Content-Type": "application/json"}, body
+
+
 def serve(gateway: Gateway, host: str, port: int) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -179,21 +185,48 @@ def serve(gateway: Gateway, host: str, port: int) -> ThreadingHTTPServer:
         disable_nagle_algorithm = True
 
         def _respond(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
+            declared = self.headers.get("Content-Length") or "0"
+            if not (declared.isascii() and declared.isdigit()):
+                self.close_connection = True  # the body's end is unknown: nothing more can be read
+                self._send(*_plain_error(400, "bad_request", "Content-Length is not a number"))
+                return
+            length = int(declared)
+            if length > MAX_PAYLOAD_BYTES:
+                # Answered without reading what API Gateway would never accept either.
+                self.close_connection = True
+                self._send(*gateway.gateway_response("REQUEST_TOO_LARGE", 413, "Request Too Long"))
+                return
             body = self.rfile.read(length) if length else b""
-            status, headers, payload = gateway.handle(
-                self.command, self.path, list(self.headers.items()), body
-            )
+            self._send(*gateway.handle(self.command, self.path, list(self.headers.items()), body))
+
+        def _send(self, status: int, headers: dict[str, str] | list[tuple[str, str]], payload: bytes) -> None:
             self.send_response(status)
             items = headers.items() if isinstance(headers, dict) else headers
             for name, value in items:
                 if name.lower() not in ("content-length", "connection", "transfer-encoding"):
                     self.send_header(name, value)
             self.send_header("Content-Length", str(len(payload)))
+            if self.close_connection:
+                self.send_header("Connection", "close")
             self.end_headers()
-            self.wfile.write(payload)
+            if self.command != "HEAD":
+                self.wfile.write(payload)
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _respond
+        def __getattr__(self, name: str) -> Any:
+            # Every method, TRACE and made-up ones included, goes to the routes (where an unrouted
+            # one gets the template's JSON 404, as deployed), never to the stdlib's HTML 501.
+            if name.startswith("do_"):
+                return self._respond
+            raise AttributeError(name)
+
+        def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:  # noqa: ARG002
+            # The stdlib answers malformed requests (bad request line, headers too long, ...) with
+            # an HTML page; ours are JSON error bodies like every other answer.
+            codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+            fallback = "bad_request" if code < 500 else "service_unavailable"
+            self.close_connection = True
+            with contextlib.suppress(OSError):  # the client is gone
+                self._send(*_plain_error(code, codes.get(code, fallback), message or "bad request"))
 
         def log_message(self, format: str, *args: Any) -> None:
             pass

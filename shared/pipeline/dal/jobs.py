@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
+from pipeline import ids
 from pipeline.aws import dynamodb_table
 from pipeline.dal import slots
 from pipeline.models.job import SLOT_STATUSES, Job, JobError, JobStatus, StoredOutput
@@ -454,19 +456,33 @@ def _encode_cursor(last_key: dict[str, Any], client_id: str, scope: str) -> str:
     return base64.urlsafe_b64encode(json.dumps(document, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
+# A cursor is DynamoDB's LastEvaluatedKey, so a forged one reaches DynamoDB as ExclusiveStartKey:
+# anything but exactly the key of the index queried (the table key plus the index's keys, of this
+# client and this status filter) makes DynamoDB answer ValidationException. So every part is
+# checked: names, types, formats, and that they belong to this client and listing.
+_CURSOR_MAX_CHARS = 1024
+_CREATED = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z#(?P<job_id>[a-z0-9_]{1,64})", re.ASCII)
+
+
 def _decode_cursor(cursor: str, client_id: str, scope: str) -> dict[str, Any]:
     try:
+        if len(cursor) > _CURSOR_MAX_CHARS or not cursor.isascii():
+            raise ValueError("not a cursor")
         padded = cursor + "=" * (-len(cursor) % 4)
         document = json.loads(base64.urlsafe_b64decode(padded.encode()))
         key = document["k"]
+        if not isinstance(key, dict) or not all(isinstance(value, str) for value in key.values()):
+            raise TypeError("cursor key is not a map of strings")
+        partition = ("client_status", f"{client_id}#{scope}") if scope else ("client_id", client_id)
+        created = _CREATED.fullmatch(key.get("client_created", ""))
         valid = (
             document["c"] == client_id
             and document.get("s", "") == scope
-            and isinstance(key, dict)
-            and all(isinstance(v, str) for v in key.values())
-            and set(key) <= {"job_id", "client_id", "client_created", "client_status"}
-            and key.get("client_id", client_id) == client_id
-            and key.get("client_status", f"{client_id}#").startswith(f"{client_id}#")
+            and set(key) == {"job_id", "client_created", partition[0]}
+            and key[partition[0]] == partition[1]
+            and ids.is_job_id(key["job_id"])
+            and created is not None
+            and created["job_id"] == key["job_id"]
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise InvalidCursor("cursor is not one this API issued") from exc

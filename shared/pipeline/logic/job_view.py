@@ -29,10 +29,14 @@ def to_resource(job: Job) -> JobResource:
         outputs=[_output(output, ttl, expires_at) for output in job.stored_outputs()],
         late_outputs=[_output(output, ttl, expires_at) for output in job.stored_late_outputs()],
         error=ErrorResource(**job.error.model_dump()) if job.error else None,
+        # A job with a callback_url owes a callback from the start (CONTRACT §1): `pending` with no
+        # attempt until the job ends and the sender records its first one.
         callback=CallbackResource(
-            state=job.callback_state, attempts=job.callback_attempts, last_error=job.callback_last_error
+            state=job.callback_state or "pending",
+            attempts=job.callback_attempts,
+            last_error=job.callback_last_error,
         )
-        if job.callback_url and job.callback_state
+        if job.callback_url
         else None,
     )
 

@@ -8,8 +8,9 @@ still be matched to its job (by the webhook, or by the sweep) instead of being c
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
-import math
+import re
 import string
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,7 @@ from pipeline import ids
 from pipeline.catalogue import Tool, check_input, find_tool
 from pipeline.dal import jobs as job_store
 from pipeline.dal import slots
-from pipeline.logic import creation, dispatch, inputs, moves
+from pipeline.logic import creation, dispatch, inputs, moves, strict_json
 from pipeline.logic.api_errors import ApiError, validation_failed
 from pipeline.magic_hour.client import MagicHourClient
 from pipeline.models.api import CreateJobRequest
@@ -65,11 +66,12 @@ def parse_submission(
     if idempotency_key is not None:
         _check_idempotency_key(idempotency_key)
     try:
-        document = json.loads(raw_body, parse_constant=_refuse_constant, parse_float=_finite_float)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        document = strict_json.loads(raw_body)
+    except strict_json.NotJson as exc:
         raise ApiError(400, "invalid_json", "request body is not valid JSON") from exc
     if not isinstance(document, dict):
         raise ApiError(400, "invalid_json", "request body must be a JSON object")
+    _refuse_lone_surrogates(document)
     if isinstance(document.get("tool"), str) and find_tool(document["tool"]) is None:
         raise ApiError(
             400,
@@ -109,16 +111,18 @@ def parse_submission(
     )
 
 
-def _refuse_constant(name: str) -> None:
-    # NaN and Infinity are not JSON; Python's parser accepts them unless told otherwise.
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if math.isinf(value):  # 1e400 is valid JSON but no number Magic Hour (or JSON out) can take
-        raise ValueError(f"number {text[:20]} is out of range")
-    return value
+def _refuse_lone_surrogates(document: dict[str, Any]) -> None:
+    """Anywhere in the body (input included): such a string can be neither stored nor answered,
+    and refusing it before the tool is even looked at keeps it out of every message we write."""
+    found = strict_json.lone_surrogate(document)
+    if found is None:
+        return
+    loc, where = found
+    what = "a key holds" if where == "key" else "holds"
+    raise validation_failed(
+        [{"loc": ["body", *loc], "msg": f"{what} a lone surrogate escape (not Unicode text)"}],
+        "request body holds text that is not valid Unicode",
+    )
 
 
 def _check_idempotency_key(key: str) -> None:
@@ -130,14 +134,46 @@ def _check_idempotency_key(key: str) -> None:
 
 
 def _check_callback_url(url: str, require_https: bool) -> None:
-    parts = urlsplit(url)
-    allowed = ("https",) if require_https else ("https", "http")
-    if parts.scheme not in allowed or not parts.hostname or parts.username or parts.password:
+    if not _is_callback_url(url, ("https",) if require_https else ("https", "http")):
         need = "an https URL" if require_https else "an http(s) URL"
         raise validation_failed(
-            [{"loc": ["body", "callback_url"], "msg": f"must be {need} with a host and no credentials"}],
+            [
+                {
+                    "loc": ["body", "callback_url"],
+                    "msg": f"must be {need} with a valid host, a port in 1..65535 and no credentials",
+                }
+            ],
             "callback_url is invalid",
         )
+
+
+# One DNS label (RFC 1123, plus the underscore some internal names carry; IDNs in punycode form).
+_DNS_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\Z")
+
+
+def _is_callback_url(url: str, schemes: tuple[str, ...]) -> bool:
+    """A URL the callback sender can certainly POST to later: everything a later parse could
+    trip over (bad brackets, a port out of range, whitespace, a host that is no host name) is
+    found now, while the caller can still be told."""
+    if not url.isascii() or any(char.isspace() or not char.isprintable() for char in url):
+        return False
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port  # both parse lazily and raise ValueError
+    except ValueError:
+        return False
+    if parts.scheme not in schemes or not host or parts.username is not None or parts.password is not None:
+        return False
+    if port is not None and not 1 <= port <= 65535:
+        return False
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return True
+    labels = host.removesuffix(".").split(".")
+    return len(host) <= 253 and all(_DNS_LABEL.match(label) for label in labels)
 
 
 def submit(submission: Submission, job_id: str, magic_hour: MagicHourClient) -> Job:

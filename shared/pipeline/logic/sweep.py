@@ -12,7 +12,7 @@ from pipeline.logic import callbacks, creation, dispatch, moves, transitions
 from pipeline.magic_hour.client import MagicHourClient
 from pipeline.magic_hour.errors import MagicHourError, MagicHourNotFound
 from pipeline.models.job import SLOT_STATUSES, Job, JobError, JobStatus
-from pipeline.models.webhook_events import ProjectDownload, ProjectError
+from pipeline.models.webhook_events import ProjectDownload, ProjectError, storable_credits
 from pipeline.observability import logger, metrics
 from pipeline.settings import get_settings
 from pipeline.timeutil import epoch_of
@@ -129,9 +129,7 @@ def check(job: Job, now: int, magic_hour: MagicHourClient) -> str:
         project_id=job.project_id,
         event=event,
         name=project.get("name") or job.magic_hour_name,
-        credits_charged=project.get("credits_charged")
-        if isinstance(project.get("credits_charged"), int)
-        else None,
+        credits_charged=storable_credits(project.get("credits_charged"))[0],
         downloads=downloads,
         error=ProjectError.model_validate(raw_error) if isinstance(raw_error, dict) else None,
     )

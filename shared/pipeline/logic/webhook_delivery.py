@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import TypeAdapter, ValidationError
 
-from pipeline.logic import transitions
+from pipeline.logic import strict_json, transitions
 from pipeline.logic.api_errors import ApiError
 from pipeline.logic.signature import InvalidSignature, verify
 from pipeline.models.webhook_events import EVENT_TYPES, WebhookEvent
@@ -36,6 +36,14 @@ def parse(raw_body: bytes) -> WebhookEvent:
     """A signed body that is not a known event is Magic Hour's problem or ours, never a reason to
     guess: answer 400 (Magic Hour retries) and make it visible."""
     try:
+        # pydantic's own parser takes NaN and Infinity (then reports a bad `type`): JSON as the
+        # RFC says first, so a body that is not JSON is called that.
+        strict_json.loads(raw_body)
+    except strict_json.NotJson as exc:
+        metrics.add_metric(name="WebhookMalformed", unit="Count", value=1)
+        logger.error("signed webhook body is not strict JSON")
+        raise ApiError(400, "invalid_json", "webhook body is not valid JSON") from exc
+    try:
         event = _EVENT_ADAPTER.validate_json(raw_body)
     except ValidationError as exc:
         metrics.add_metric(name="WebhookMalformed", unit="Count", value=1)
@@ -54,6 +62,10 @@ def parse(raw_body: bytes) -> WebhookEvent:
             "webhook payload does not match its event schema",
             details=[{"loc": list(error["loc"]), "msg": error["msg"]} for error in exc.errors()[:10]],
         ) from exc
+    if event.payload.credits_out_of_range:
+        # Applied all the same (the project is real and paid for), with credits unknown.
+        metrics.add_metric(name="MagicHourCreditsOutOfRange", unit="Count", value=1)
+        logger.warning("webhook credits_charged out of range", extra={"project_id": event.payload.id})
     return event
 
 

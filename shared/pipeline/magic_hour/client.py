@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, TypeGuard
 
 import requests
 from urllib3.exceptions import NewConnectionError
@@ -22,6 +22,7 @@ from pipeline.magic_hour.errors import (
     MagicHourUnavailable,
 )
 from pipeline.models.job import Kind
+from pipeline.models.webhook_events import storable_credits
 
 DEFAULT_RETRY_AFTER_SECONDS = 5
 # An input file streamed to Magic Hour's storage may be large; each read of the answer waits this long.
@@ -32,6 +33,9 @@ _UPLOAD_READ_TIMEOUT_SECONDS = 60.0
 class CreatedProject:
     project_id: str
     credits_charged: int | None
+    # Magic Hour answered a credits_charged we cannot store (negative, absurd, not a number): it is
+    # recorded as unknown instead. The project is real and paid for; it is never dropped over this.
+    credits_out_of_range: bool = False
 
 
 @dataclass(frozen=True)
@@ -71,10 +75,12 @@ class MagicHourClient:
     def create_project(self, tool: str, body: dict[str, Any]) -> CreatedProject:
         answer = self._call("POST", f"/v1/{tool}", json=body)
         project_id = answer.get("id")
-        if not isinstance(project_id, str) or not project_id:
-            raise MagicHourOutcomeUnknown("Magic Hour answered the create without a project id")
-        credits = answer.get("credits_charged")
-        return CreatedProject(project_id, credits if isinstance(credits, int) else None)
+        if not _is_project_id(project_id):
+            # No id we can store and look up: whether a project exists is unknown (the webhook
+            # still finds its job by name), never a reason to create again.
+            raise MagicHourOutcomeUnknown("Magic Hour answered the create without a usable project id")
+        credits, out_of_range = storable_credits(answer.get("credits_charged"))
+        return CreatedProject(project_id, credits, out_of_range)
 
     def get_project(self, kind: Kind, project_id: str) -> dict[str, Any]:
         return self._call("GET", f"/v1/{kind}-projects/{project_id}")
@@ -136,6 +142,12 @@ class MagicHourClient:
         except requests.RequestException as exc:  # refused before sending (bad URL and the like)
             raise MagicHourUnavailable(f"could not call Magic Hour: {exc.__class__.__name__}") from exc
         return _interpret(response)
+
+
+def _is_project_id(value: Any) -> TypeGuard[str]:
+    # Ids are short cuids; bounds as for webhook payloads (ProjectPayload.id), printable ASCII so it
+    # is safe in a DynamoDB key and in a URL path.
+    return isinstance(value, str) and 1 <= len(value) <= 200 and value.isascii() and value.isprintable()
 
 
 def client_from_settings() -> MagicHourClient:

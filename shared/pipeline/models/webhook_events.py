@@ -5,11 +5,31 @@ Tolerant of fields Magic Hour adds later (extra="ignore"); strict about what we 
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import math
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pipeline.models.job import Kind
+
+# Far above any real project (Magic Hour charges thousands of credits for a long video) and far
+# below what DynamoDB's numbers (38 digits) and JSON clients (2^53) can hold.
+MAX_CREDITS = 10**12
+
+
+def storable_credits(value: Any) -> tuple[int | None, bool]:
+    """Magic Hour's `credits_charged` as we may store it, and whether the value it sent was out of
+    range. Never a reason to refuse the answer it came in: that would lose the project it names
+    (paid for). An absent value is simply unknown (None, in range)."""
+    if value is None:
+        return None, False
+    if isinstance(value, bool):
+        return None, True
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and 0 <= value <= MAX_CREDITS:
+        return value, False
+    return None, True
 
 
 class ProjectError(BaseModel):
@@ -35,8 +55,19 @@ class ProjectPayload(BaseModel):
     name: str | None = None
     status: str | None = None
     credits_charged: int | None = None
+    # True when Magic Hour sent a credits_charged we cannot store (negative, absurd, not a
+    # number): recorded as unknown (None) instead, and the event is applied all the same.
+    credits_out_of_range: bool = False
     downloads: list[ProjectDownload] = Field(default_factory=list)
     error: ProjectError | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable_credits(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "credits_charged" in data:
+            credits, out_of_range = storable_credits(data["credits_charged"])
+            data = {**data, "credits_charged": credits, "credits_out_of_range": out_of_range}
+        return data
 
 
 EventName = Literal["started", "completed", "errored"]
