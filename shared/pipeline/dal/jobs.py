@@ -461,7 +461,9 @@ def _encode_cursor(last_key: dict[str, Any], client_id: str, scope: str) -> str:
 # client and this status filter) makes DynamoDB answer ValidationException. So every part is
 # checked: names, types, formats, and that they belong to this client and listing.
 _CURSOR_MAX_CHARS = 1024
-_CREATED = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z#(?P<job_id>[a-z0-9_]{1,64})", re.ASCII)
+_CREATED = re.compile(
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z#(?P<job_id>[a-z0-9_]{1,64})", re.ASCII
+)
 
 
 def _decode_cursor(cursor: str, client_id: str, scope: str) -> dict[str, Any]:
