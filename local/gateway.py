@@ -180,6 +180,9 @@ def _plain_error(status: int, code: str, message: str) -> tuple[int, dict[str, s
 def serve(gateway: Gateway, host: str, port: int) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # A request line without a version would be answered as HTTP/0.9: no status line, no
+        # headers. Nobody speaks 0.9; the JSON error for such a line needs its headers.
+        default_request_version = "HTTP/1.1"
         server_version = "local-api-gateway"
         # Headers and body go out in separate writes; without this, Nagle holds the body ~40 ms.
         disable_nagle_algorithm = True
@@ -222,11 +225,13 @@ def serve(gateway: Gateway, host: str, port: int) -> ThreadingHTTPServer:
         def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:  # noqa: ARG002
             # The stdlib answers malformed requests (bad request line, headers too long, ...) with
             # an HTML page; ours are JSON error bodies like every other answer.
+            # The stdlib calls this only for requests it cannot parse (its 505 for an unknown HTTP
+            # version included): the client's fault, a 4xx.
+            status = code if code < 500 else 400
             codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
-            fallback = "bad_request" if code < 500 else "service_unavailable"
             self.close_connection = True
             with contextlib.suppress(OSError):  # the client is gone
-                self._send(*_plain_error(code, codes.get(code, fallback), message or "bad request"))
+                self._send(*_plain_error(status, codes.get(status, "bad_request"), message or "bad request"))
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
