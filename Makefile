@@ -18,7 +18,8 @@ export PYTHONDONTWRITEBYTECODE := 1
 export SAM_CLI_TELEMETRY := 0
 
 .PHONY: setup demo local test unit integration lint typecheck format validate sam-validate invoke \
-        simulator redrive bench bench-slots sync-spec openapi build clean security requirements lock-check
+        simulator redrive bench bench-slots sync-spec openapi build clean security requirements lock-check \
+        fuzz
 
 $(STAMP): pyproject.toml shared/requirements.txt
 	@# A venv made by another Python version is made again.
@@ -51,6 +52,9 @@ unit: setup
 
 integration: setup
 	$(BIN)/python -m pytest -q tests/integration tests/e2e
+
+fuzz: setup  ## property-based fuzzing of every entry point, longer than in `make test` (FUZZ_EXAMPLES=5000 per entry point)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-5000} $(BIN)/python -m pytest -q --timeout=0 tests/integration/test_fuzz.py
 
 lint: setup  ## ruff and mypy
 	$(BIN)/ruff check .

@@ -1,0 +1,404 @@
+"""Property-based fuzzing of every entry point of the local stack (issue #16).
+
+Hypothesis generates requests (mutated valid jobs, random JSON, raw bytes, JSON's non-standard
+tokens, lone surrogates, forged cursors, odd ids, methods, routes and headers, signed random
+webhooks) and every answer must be ours: never a 5xx, always JSON with the contract's error body,
+and a refused request changes nothing (no job row, no Magic Hour create).
+
+FUZZ_EXAMPLES scales the run (examples per entry point, default 500: about 2,500 requests in
+well under 90 s here); `make fuzz` runs it longer. FUZZ_REPORT names a file for the histogram.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import time
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import pytest
+import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pipeline.catalogue import all_tools
+from pipeline.logic.signature import sign
+from pipeline.models.job import JobStatus
+from pipeline.models.webhook_events import EVENT_TYPES
+from tests.schema_inputs import minimal_valid
+
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "500"))
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,  # nothing written into the repository; failures print their reproduction
+    suppress_health_check=list(HealthCheck),
+)
+# Every error code the API answers with (README's error table lists the same).
+KNOWN_CODES = {
+    "invalid_json",
+    "unknown_tool",
+    "invalid_cursor",
+    "unauthorized",
+    "invalid_signature",
+    "not_found",
+    "idempotency_conflict",
+    "payload_too_large",
+    "validation_failed",
+    "upstream_rejected",
+    "insufficient_credits",
+    "budget_exceeded",
+    "unknown_event",
+    "invalid_event",
+    "bad_request",
+}
+# Refusals after which a job is kept `failed` (Magic Hour looked at it): every other refusal
+# must leave no row and no create.
+KEPT = {"upstream_rejected", "insufficient_credits"}
+
+HISTOGRAM: Counter[tuple[str, int]] = Counter()
+SESSION = requests.Session()
+
+# -- values ----------------------------------------------------------------------------------------
+
+SURROGATE_TEXT = st.builds(
+    lambda before, lone, after: before + lone + after,
+    st.text(max_size=3),
+    st.characters(categories=["Cs"]),
+    st.text(max_size=3),
+)
+TEXT = st.one_of(
+    st.text(max_size=20),
+    SURROGATE_TEXT,
+    st.sampled_from(
+        [
+            "",
+            "x" * 101,
+            "x" * 3000,
+            "https://[x]/",
+            "http://[::1",
+            "https://client.example:99999/h",
+            "s3://bucket/key",
+            "job_abcdefghijklmnopqrstuvwxyz",
+            "\u0000",
+            "\U0001f98a",
+        ]
+    ),
+)
+# JSON's non-standard and edge tokens, written into the text as they are (json.dumps cannot).
+RAW_TOKENS = ["NaN", "Infinity", "-Infinity", "1e400", "-1e400", "1e60", "-0", "1e-400", "1" + "0" * 70]
+RAW = st.sampled_from(RAW_TOKENS).map(lambda token: f"@@RAW:{token}@@")
+NUMBERS = st.one_of(
+    st.integers(min_value=-(10**70), max_value=10**70),
+    st.integers(min_value=-5, max_value=100),
+    st.floats(allow_nan=False, allow_infinity=False),
+)
+LEAVES = st.one_of(st.none(), st.booleans(), NUMBERS, TEXT, RAW)
+JSON_VALUES = st.recursive(
+    LEAVES,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def to_json(document: Any) -> bytes:
+    text = json.dumps(document)
+    return re.sub(r'"@@RAW:(.*?)@@"', lambda found: found.group(1), text).encode()
+
+
+def mutate(document: Any, draw: st.DrawFn) -> Any:
+    """`document` with one value somewhere in it replaced, added or removed."""
+    if not isinstance(document, dict | list) or not document or draw(st.integers(0, 3)) == 0:
+        return draw(JSON_VALUES)
+    if isinstance(document, list):
+        index = draw(st.integers(0, len(document) - 1))
+        return [*document[:index], mutate(document[index], draw), *document[index + 1 :]]
+    key = draw(st.sampled_from(sorted(document, key=str)))
+    action = draw(st.sampled_from(["deeper", "replace", "remove", "add"]))
+    copy = dict(document)
+    if action == "remove":
+        copy.pop(key)
+    elif action == "add":
+        copy[draw(TEXT)] = draw(JSON_VALUES)
+    elif action == "replace":
+        copy[key] = draw(JSON_VALUES)
+    else:
+        copy[key] = mutate(copy[key], draw)
+    return copy
+
+
+TOOLS = sorted(all_tools())
+
+
+@st.composite
+def job_bodies(draw: st.DrawFn) -> bytes:
+    shape = draw(st.sampled_from(["valid", "mutated", "mutated", "mutated", "json", "bytes"]))
+    if shape == "bytes":
+        return draw(st.binary(max_size=200))
+    if shape == "json":
+        return to_json(draw(JSON_VALUES))
+    tool = draw(st.sampled_from(TOOLS))
+    document: dict[str, Any] = {"tool": tool, "input": minimal_valid(all_tools()[tool].request_schema)}
+    if draw(st.booleans()):
+        document["name"] = draw(TEXT)
+    if draw(st.booleans()):
+        document["metadata"] = draw(st.dictionaries(TEXT, LEAVES, max_size=3))
+    if draw(st.integers(0, 4)) == 0:
+        document["callback_url"] = draw(
+            st.sampled_from(["http://127.0.0.1:9/hook", "https://client.example/h"]) | TEXT
+        )
+    for _ in range(draw(st.integers(1, 3)) if shape == "mutated" else 0):
+        document = mutate(document, draw)
+    return to_json(document)
+
+
+HEADER_VALUES = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=0, max_size=300)
+API_KEYS = st.sampled_from(["key-alpha"] * 8 + ["key-beta", "wrong", ""])
+
+
+def headers_for(draw: st.DrawFn, **fixed: str) -> dict[str, str]:
+    headers = {
+        "Content-Type": draw(st.sampled_from(["application/json", "text/plain", "application/octet-stream"]))
+    }
+    key = draw(API_KEYS)
+    if key:
+        headers["x-api-key"] = key
+    for _ in range(draw(st.integers(0, 2))):
+        headers[draw(st.from_regex(r"x-[a-z]{1,12}", fullmatch=True))] = draw(HEADER_VALUES)
+    headers.update(fixed)
+    return headers
+
+
+# -- checks ----------------------------------------------------------------------------------------
+
+
+def check(entry: str, answer: requests.Response, allowed: set[int]) -> dict[str, Any] | None:
+    """The answer is ours and allowed; its error (or None)."""
+    HISTOGRAM[(entry, answer.status_code)] += 1
+    assert answer.status_code < 500, (entry, answer.status_code, answer.text[:500])
+    assert answer.status_code in allowed, (entry, answer.status_code, answer.text[:500])
+    assert answer.headers.get("Content-Type", "").startswith("application/json"), answer.text[:200]
+    body = answer.json()
+    if answer.status_code < 400:
+        return None
+    assert set(body) == {"error"}, body
+    error = body["error"]
+    assert error["code"] in KNOWN_CODES, error
+    assert isinstance(error["message"], str)
+    assert error["message"]
+    assert "Traceback" not in answer.text
+    return dict(error)
+
+
+@pytest.fixture
+def quiet(stack) -> Any:
+    """Accepted jobs stay `queued`: no webhooks, downloads or callbacks behind the fuzzing."""
+    stack.scenario(webhook_send=False, render_seconds=3600)
+    return stack
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _histogram(request: pytest.FixtureRequest) -> Iterator[None]:
+    started = time.monotonic()
+    yield
+    lines = [f"fuzz: {sum(HISTOGRAM.values())} requests in {time.monotonic() - started:.1f} s"]
+    for entry in sorted({entry for entry, _ in HISTOGRAM}):
+        statuses = {status: n for (e, status), n in sorted(HISTOGRAM.items()) if e == entry}
+        lines.append(f"  {entry}: {statuses}")
+    report = "\n".join(lines)
+    if os.environ.get("FUZZ_REPORT"):
+        with open(os.environ["FUZZ_REPORT"], "w") as out:
+            out.write(report + "\n")
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line("\n" + report)
+
+
+def _rows(stack, aws) -> int:
+    table = stack.stack.resolver.resolve({"Ref": "JobsTable"})
+    return int(aws("dynamodb").scan(TableName=table, Select="COUNT")["Count"])
+
+
+# -- entry points ----------------------------------------------------------------------------------
+
+
+def test_create_job(quiet, aws) -> None:
+    stack = quiet
+    rows = _rows(stack, aws)
+    creates_at_start = stack.sim_stats()["creates"]
+    kept: set[str] = set()
+
+    @FUZZ
+    @given(data=st.data())
+    def run(data: st.DataObject) -> None:
+        raw = data.draw(job_bodies())
+        extra: dict[str, str] = {}
+        if data.draw(st.booleans()):
+            extra["Idempotency-Key"] = data.draw(HEADER_VALUES | st.sampled_from(["k", "same-key"]))
+        sent_headers = headers_for(data.draw, **extra)
+        creates = stack.sim_stats()["creates"]
+        answer = SESSION.post(f"{stack.api}/v1/jobs", data=raw, headers=sent_headers, timeout=30)
+        error = check("POST /v1/jobs", answer, {202, 400, 401, 402, 409, 413, 422})
+        if error is None:
+            kept.add(answer.json()["job_id"])
+        elif error["code"] in KEPT:
+            kept.add(error["details"][0]["msg"])
+        else:
+            assert stack.sim_stats()["creates"] == creates, (error, raw[:300])
+
+    run()
+    # Every row written and every project created belongs to an accepted (or kept) job.
+    assert _rows(stack, aws) - rows == len(kept)
+    assert stack.sim_stats()["creates"] - creates_at_start == len(kept)
+
+
+def _issued_cursor(stack) -> tuple[str, str]:
+    for _ in range(2):
+        stack.post_job(
+            {"tool": "ai-voice-generator", "input": {"style": {"prompt": "hi", "voice_name": "Elon Musk"}}}
+        )
+    plain = SESSION.get(f"{stack.api}/v1/jobs?limit=1", headers=stack.headers(), timeout=10).json()
+    scoped = SESSION.get(
+        f"{stack.api}/v1/jobs?limit=1&status=queued", headers=stack.headers(), timeout=10
+    ).json()
+    assert plain["next_cursor"]
+    assert scoped["next_cursor"]
+    return plain["next_cursor"], scoped["next_cursor"]
+
+
+@st.composite
+def cursors(draw: st.DrawFn, issued: tuple[str, str]) -> str:
+    shape = draw(st.sampled_from(["issued", "flipped", "document", "forged", "text"]))
+    base = draw(st.sampled_from(issued))
+    if shape == "issued":
+        return base
+    if shape == "flipped":
+        index = draw(st.integers(0, len(base) - 1))
+        return base[:index] + draw(st.sampled_from("AZaz09-_=.%")) + base[index + 1 :]
+    if shape == "text":
+        return draw(TEXT)
+    if shape == "document":
+        document: Any = draw(JSON_VALUES)
+    else:
+        document = json.loads(base64.urlsafe_b64decode(base + "=" * (-len(base) % 4)))
+        document = mutate(document, draw)
+    return base64.urlsafe_b64encode(to_json(document)).decode().rstrip("=")
+
+
+def test_list_jobs(quiet) -> None:
+    stack = quiet
+    issued = _issued_cursor(stack)
+    statuses = st.sampled_from([s.value for s in JobStatus]) | TEXT
+
+    @FUZZ
+    @given(data=st.data())
+    def run(data: st.DataObject) -> None:
+        query: dict[str, str] = {}
+        if data.draw(st.booleans()):
+            query["status"] = data.draw(statuses)
+        if data.draw(st.booleans()):
+            query["limit"] = data.draw(st.sampled_from(["1", "100", "0", "101", "-1", "1e2", "٣"]) | TEXT)
+        if data.draw(st.booleans()):
+            query["cursor"] = data.draw(cursors(issued))
+        encoded = urlencode({k: v.encode("utf-8", "surrogatepass") for k, v in query.items()})
+        answer = SESSION.get(f"{stack.api}/v1/jobs?{encoded}", headers=headers_for(data.draw), timeout=30)
+        check("GET /v1/jobs", answer, {200, 400, 401, 422})
+
+    run()
+
+
+def test_get_job(quiet) -> None:
+    stack = quiet
+    real = stack.post_job(
+        {"tool": "ai-voice-generator", "input": {"style": {"prompt": "hi", "voice_name": "Elon Musk"}}}
+    )
+    job_id = real.json()["job_id"]
+
+    @FUZZ
+    @given(data=st.data())
+    def run(data: st.DataObject) -> None:
+        candidate = data.draw(
+            st.sampled_from([job_id, job_id.upper(), job_id + "x", "job_" + "a" * 26, "..", "%2e%2e"]) | TEXT
+        )
+        path = quote(candidate.encode("utf-8", "surrogatepass"), safe="") or "x"
+        answer = SESSION.get(f"{stack.api}/v1/jobs/{path}", headers=headers_for(data.draw), timeout=30)
+        check("GET /v1/jobs/{id}", answer, {200, 401, 404})
+
+    run()
+
+
+def test_tools_and_routes(quiet) -> None:
+    stack = quiet
+    methods = st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "PROPFIND"]) | (
+        st.from_regex(r"[A-Z]{1,10}", fullmatch=True)
+    )
+    known = st.sampled_from(
+        ["/v1/tools", "/v1/jobs", "/v1/jobs/x", "/webhooks/magic-hour", "/v1", "/", "/v1/tools/"]
+    )
+    segments = st.lists(st.text(max_size=8).map(lambda s: quote(s, safe="")), max_size=4).map(
+        lambda p: "/" + "/".join(p)
+    )
+
+    @FUZZ
+    @given(data=st.data())
+    def run(data: st.DataObject) -> None:
+        method, path = data.draw(methods), data.draw(known | segments)
+        if data.draw(st.integers(0, 3)) == 0:  # the tool list itself, with fuzzed query and headers
+            method, path = "GET", "/v1/tools"
+        query = data.draw(st.sampled_from(["", "?x=1", "?status=queued", "?%ff=%fe"]))
+        body = data.draw(st.binary(max_size=50)) if method not in ("GET", "HEAD") else b""
+        answer = SESSION.request(
+            method, f"{stack.api}{path}{query}", data=body, headers=headers_for(data.draw), timeout=30
+        )
+        entry = "GET /v1/tools" if (method, path) == ("GET", "/v1/tools") else "other routes"
+        check(entry, answer, {200, 202, 400, 401, 404, 409, 413, 422})
+
+    run()
+
+
+@st.composite
+def webhook_bodies(draw: st.DrawFn) -> bytes:
+    shape = draw(st.sampled_from(["event", "event", "event", "json", "bytes"]))
+    if shape == "bytes":
+        return draw(st.binary(max_size=200))
+    if shape == "json":
+        return to_json(draw(JSON_VALUES))
+    payload: dict[str, Any] = {
+        "id": draw(st.sampled_from(["cm2fphlo3000dmfhu8m0dh63z", "fuzz-project"]) | TEXT),
+        "status": draw(st.sampled_from(["queued", "rendering", "complete", "error"]) | TEXT),
+        "credits_charged": draw(NUMBERS | RAW | LEAVES),
+        "name": draw(st.sampled_from(["fuzz [job_abcdefghijklmnopqrstuvwxyz]", "x"]) | TEXT),
+        "downloads": draw(st.lists(st.fixed_dictionaries({"url": TEXT}), max_size=2) | JSON_VALUES),
+        "error": draw(st.none() | st.fixed_dictionaries({"code": TEXT, "message": TEXT})),
+    }
+    event = {"type": draw(st.sampled_from(sorted(EVENT_TYPES)) | TEXT), "payload": payload}
+    for _ in range(draw(st.integers(0, 2))):
+        event = mutate(event, draw)
+    return to_json(event)
+
+
+def test_webhooks(quiet) -> None:
+    stack = quiet
+
+    @FUZZ
+    @given(data=st.data())
+    def run(data: st.DataObject) -> None:
+        body = data.draw(webhook_bodies())
+        timestamp = str(int(time.time()) + data.draw(st.sampled_from([0] * 9 + [-301, 400])))
+        headers = {"Content-Type": "application/json", "magic-hour-event-timestamp": timestamp}
+        signing = data.draw(st.sampled_from(["good"] * 9 + ["wrong", "none", "garbage"]))
+        if signing == "good":
+            headers["magic-hour-event-signature"] = sign(stack.webhook_secret, timestamp, body)
+        elif signing == "wrong":
+            headers["magic-hour-event-signature"] = sign("whsec_not_ours", timestamp, body)
+        elif signing == "garbage":
+            headers["magic-hour-event-signature"] = data.draw(HEADER_VALUES)
+        answer = SESSION.post(f"{stack.api}/webhooks/magic-hour", data=body, headers=headers, timeout=30)
+        check("POST /webhooks/magic-hour", answer, {200, 400, 401, 413})
+
+    run()
