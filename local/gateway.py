@@ -228,7 +228,7 @@ def serve(gateway: Gateway, host: str, port: int) -> ThreadingHTTPServer:
             # The stdlib calls this only for requests it cannot parse (its 505 for an unknown HTTP
             # version included): the client's fault, a 4xx.
             status = code if code < 500 else 400
-            codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+            codes = {404: "not_found", 413: "payload_too_large"}
             self.close_connection = True
             with contextlib.suppress(OSError):  # the client is gone
                 self._send(*_plain_error(status, codes.get(status, "bad_request"), message or "bad request"))
