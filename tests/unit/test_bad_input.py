@@ -433,3 +433,17 @@ def test_a_delivered_callback_shows_as_delivered() -> None:
     )
     assert resource.callback is not None
     assert (resource.callback.state, resource.callback.attempts) == ("delivered", 2)
+
+
+def test_webhook_error_text_is_bounded_not_refused() -> None:
+    payload = ProjectPayload.model_validate(
+        {"id": "p", "error": {"code": "c" * 5000, "message": "m" * 900_000}}
+    )
+    assert payload.error is not None
+    assert (len(payload.error.code), len(payload.error.message)) == (100, 1000)
+
+
+def test_webhook_error_with_null_fields_gets_the_defaults() -> None:
+    payload = ProjectPayload.model_validate({"id": "p", "error": {"code": None, "message": None}})
+    assert payload.error is not None
+    assert (payload.error.code, payload.error.message) == ("unknown_error", "")

@@ -8,13 +8,14 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from pipeline.models.job import Kind
 
 # Far above any real project (Magic Hour charges thousands of credits for a long video) and far
 # below what DynamoDB's numbers (38 digits) and JSON clients (2^53) can hold.
 MAX_CREDITS = 10**12
+ERROR_TEXT_MAX = {"code": 100, "message": 1000}
 
 
 def storable_credits(value: Any) -> tuple[int | None, bool]:
@@ -37,6 +38,15 @@ class ProjectError(BaseModel):
 
     code: str = "unknown_error"
     message: str = ""
+
+    @field_validator("code", "message", mode="before")
+    @classmethod
+    def _bounded_text(cls, value: Any, info: ValidationInfo) -> Any:
+        # Kept on the job (a DynamoDB item of at most 400 KB) and shown to clients: a long text
+        # from Magic Hour is cut, never a reason to fail the event that ends the job.
+        if value is None:
+            return "unknown_error" if info.field_name == "code" else ""
+        return value[: ERROR_TEXT_MAX[info.field_name or ""]] if isinstance(value, str) else value
 
 
 class ProjectDownload(BaseModel):
