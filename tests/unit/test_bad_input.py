@@ -16,7 +16,7 @@ from pipeline.logic import strict_json, webhook_delivery
 from pipeline.logic.api_errors import ApiError
 from pipeline.logic.job_view import to_resource
 from pipeline.logic.submission import parse_submission
-from pipeline.models.job import Job, JobStatus
+from pipeline.models.job import Job, JobError, JobStatus
 from pipeline.models.webhook_events import MAX_CREDITS, ProjectPayload, storable_credits
 from pipeline.observability import metrics
 from tests.schema_inputs import minimal_valid
@@ -447,3 +447,16 @@ def test_webhook_error_with_null_fields_gets_the_defaults() -> None:
     payload = ProjectPayload.model_validate({"id": "p", "error": {"code": None, "message": None}})
     assert payload.error is not None
     assert (payload.error.code, payload.error.message) == ("unknown_error", "")
+
+
+def test_a_job_stored_with_lone_surrogates_still_renders_as_json() -> None:
+    # Stored before the edge refused them (or sent by Magic Hour): the listing must not 503.
+    job = _job(
+        name="\udbff",
+        metadata={"\udd9c": "v\ud800"},
+        error=JobError(code="x\udfff", message="m\udd9c", source="magic_hour"),
+    )
+    rendered = to_resource(job).model_dump_json()
+    assert json.loads(rendered)["name"] == "\ufffd"
+    assert json.loads(rendered)["metadata"] == {"\ufffd": "v\ufffd"}
+    assert json.loads(rendered)["error"]["message"] == "m\ufffd"

@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TypeVar, cast
 
 from pipeline.dal import outputs
+from pipeline.logic import strict_json
 from pipeline.models.api import CallbackResource, ErrorResource, JobResource, OutputResource
 from pipeline.models.job import Job, StoredOutput
 from pipeline.settings import get_settings
 from pipeline.timeutil import iso, utc_now
+
+T = TypeVar("T")
+
+
+def _readable(value: T) -> T:
+    """Text a JSON answer can carry. Lone surrogates are refused at the edge now, but jobs stored
+    before that (or text Magic Hour sent) could hold one, and then every listing that included the
+    job failed to serialize: 503 for that client on every page, for ever."""
+    if isinstance(value, str) and strict_json.has_surrogate(value):
+        # Through UTF-16 with surrogatepass and back: each lone surrogate becomes U+FFFD.
+        return cast(T, value.encode("utf-16", "surrogatepass").decode("utf-16", "replace"))
+    return value
 
 
 def to_resource(job: Job) -> JobResource:
@@ -21,20 +35,24 @@ def to_resource(job: Job) -> JobResource:
         status=job.status.value,
         project_id=job.project_id,
         credits_charged=job.credits_charged,
-        name=job.name,
-        metadata=job.metadata,
+        name=_readable(job.name),
+        metadata={_readable(key): _readable(value) for key, value in job.metadata.items()},
         callback_url=job.callback_url,
         created_at=job.created_at,
         updated_at=job.updated_at,
         outputs=[_output(output, ttl, expires_at) for output in job.stored_outputs()],
         late_outputs=[_output(output, ttl, expires_at) for output in job.stored_late_outputs()],
-        error=ErrorResource(**job.error.model_dump()) if job.error else None,
+        error=ErrorResource(
+            code=_readable(job.error.code), message=_readable(job.error.message), source=job.error.source
+        )
+        if job.error
+        else None,
         # A job with a callback_url owes a callback from the start (CONTRACT §1): `pending` with no
         # attempt until the job ends and the sender records its first one.
         callback=CallbackResource(
             state=job.callback_state or "pending",
             attempts=job.callback_attempts,
-            last_error=job.callback_last_error,
+            last_error=_readable(job.callback_last_error),
         )
         if job.callback_url
         else None,
