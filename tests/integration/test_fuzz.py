@@ -18,6 +18,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -106,9 +107,29 @@ JSON_VALUES = st.recursive(
 )
 
 
-def to_json(document: Any) -> bytes:
+NOT_JSON_TOKENS = ["NaN", "Infinity", "-Infinity", "1e400", "-1e400"]  # RFC 8259 has none of them
+
+
+@dataclass(frozen=True)
+class Body:
+    raw: bytes
+    # What the answer must then be, whatever else the body holds (None: anything allowed).
+    not_json: bool = False  # a NaN/Infinity/out-of-range token: invalid_json
+    lone_surrogate: bool = False  # a string that is no Unicode text
+
+
+def to_json(document: Any) -> Body:
     text = json.dumps(document)
-    return re.sub(r'"@@RAW:(.*?)@@"', lambda found: found.group(1), text).encode()
+    try:
+        json.dumps(document, ensure_ascii=False).encode("utf-8")
+        lone = False
+    except UnicodeEncodeError:  # only a lone surrogate cannot be UTF-8
+        lone = True
+    return Body(
+        re.sub(r'"@@RAW:(.*?)@@"', lambda found: found.group(1), text).encode(),
+        not_json=any(f'"@@RAW:{token}@@"' in text for token in NOT_JSON_TOKENS),
+        lone_surrogate=lone,
+    )
 
 
 def mutate(document: Any, draw: st.DrawFn) -> Any:
@@ -136,10 +157,10 @@ TOOLS = sorted(all_tools())
 
 
 @st.composite
-def job_bodies(draw: st.DrawFn) -> bytes:
+def job_bodies(draw: st.DrawFn) -> Body:
     shape = draw(st.sampled_from(["valid", "mutated", "mutated", "mutated", "json", "bytes"]))
     if shape == "bytes":
-        return draw(st.binary(max_size=200))
+        return Body(draw(st.binary(max_size=200)))
     if shape == "json":
         return to_json(draw(JSON_VALUES))
     tool = draw(st.sampled_from(TOOLS))
@@ -236,20 +257,26 @@ def test_create_job(quiet, aws) -> None:
     @FUZZ
     @given(data=st.data())
     def run(data: st.DataObject) -> None:
-        raw = data.draw(job_bodies())
+        body = data.draw(job_bodies())
         extra: dict[str, str] = {}
         if data.draw(st.booleans()):
             extra["Idempotency-Key"] = data.draw(HEADER_VALUES | st.sampled_from(["k", "same-key"]))
         sent_headers = headers_for(data.draw, **extra)
         creates = stack.sim_stats()["creates"]
-        answer = SESSION.post(f"{stack.api}/v1/jobs", data=raw, headers=sent_headers, timeout=30)
+        answer = SESSION.post(f"{stack.api}/v1/jobs", data=body.raw, headers=sent_headers, timeout=30)
         error = check("POST /v1/jobs", answer, {202, 400, 401, 402, 409, 413, 422})
+        key_ok = 1 <= len(extra.get("Idempotency-Key", "k")) <= 255  # HEADER_VALUES are printable ASCII
+        if sent_headers.get("x-api-key") in ("key-alpha", "key-beta") and key_ok:
+            if body.not_json:
+                assert (error or {}).get("code") == "invalid_json", (answer.text, body.raw[:300])
+            elif body.lone_surrogate and body.raw.startswith(b"{"):
+                assert (error or {}).get("code") == "validation_failed", (answer.text, body.raw[:300])
         if error is None:
             kept.add(answer.json()["job_id"])
         elif error["code"] in KEPT:
             kept.add(error["details"][0]["msg"])
         else:
-            assert stack.sim_stats()["creates"] == creates, (error, raw[:300])
+            assert stack.sim_stats()["creates"] == creates, (error, body.raw[:300])
 
     run()
     # Every row written and every project created belongs to an accepted (or kept) job.
@@ -273,7 +300,7 @@ def _issued_cursor(stack) -> tuple[str, str]:
 
 @st.composite
 def cursors(draw: st.DrawFn, issued: tuple[str, str]) -> str:
-    shape = draw(st.sampled_from(["issued", "flipped", "document", "forged", "text"]))
+    shape = draw(st.sampled_from(["issued", "flipped", "document", "forged", "key", "key", "text"]))
     base = draw(st.sampled_from(issued))
     if shape == "issued":
         return base
@@ -284,10 +311,18 @@ def cursors(draw: st.DrawFn, issued: tuple[str, str]) -> str:
         return draw(TEXT)
     if shape == "document":
         document: Any = draw(JSON_VALUES)
+    elif shape == "key":  # the issued key with parts left out, added or changed
+        document = json.loads(base64.urlsafe_b64decode(base + "=" * (-len(base) % 4)))
+        names = sorted(document["k"])
+        kept = draw(st.lists(st.sampled_from(names), unique=True, max_size=len(names)))
+        key = {name: document["k"][name] for name in kept}
+        for _ in range(draw(st.integers(0, 2))):
+            key[draw(st.sampled_from([*names, "status", "project_id"]) | TEXT)] = draw(TEXT)
+        document["k"] = key
     else:
         document = json.loads(base64.urlsafe_b64decode(base + "=" * (-len(base) % 4)))
         document = mutate(document, draw)
-    return base64.urlsafe_b64encode(to_json(document)).decode().rstrip("=")
+    return base64.urlsafe_b64encode(to_json(document).raw).decode().rstrip("=")
 
 
 def test_list_jobs(quiet) -> None:
@@ -362,10 +397,10 @@ def test_tools_and_routes(quiet) -> None:
 
 
 @st.composite
-def webhook_bodies(draw: st.DrawFn) -> bytes:
+def webhook_bodies(draw: st.DrawFn) -> Body:
     shape = draw(st.sampled_from(["event", "event", "event", "json", "bytes"]))
     if shape == "bytes":
-        return draw(st.binary(max_size=200))
+        return Body(draw(st.binary(max_size=200)))
     if shape == "json":
         return to_json(draw(JSON_VALUES))
     payload: dict[str, Any] = {
@@ -389,16 +424,19 @@ def test_webhooks(quiet) -> None:
     @given(data=st.data())
     def run(data: st.DataObject) -> None:
         body = data.draw(webhook_bodies())
-        timestamp = str(int(time.time()) + data.draw(st.sampled_from([0] * 9 + [-301, 400])))
+        offset = data.draw(st.sampled_from([0] * 9 + [-301, 400]))
+        timestamp = str(int(time.time()) + offset)
         headers = {"Content-Type": "application/json", "magic-hour-event-timestamp": timestamp}
         signing = data.draw(st.sampled_from(["good"] * 9 + ["wrong", "none", "garbage"]))
         if signing == "good":
-            headers["magic-hour-event-signature"] = sign(stack.webhook_secret, timestamp, body)
+            headers["magic-hour-event-signature"] = sign(stack.webhook_secret, timestamp, body.raw)
         elif signing == "wrong":
-            headers["magic-hour-event-signature"] = sign("whsec_not_ours", timestamp, body)
+            headers["magic-hour-event-signature"] = sign("whsec_not_ours", timestamp, body.raw)
         elif signing == "garbage":
             headers["magic-hour-event-signature"] = data.draw(HEADER_VALUES)
-        answer = SESSION.post(f"{stack.api}/webhooks/magic-hour", data=body, headers=headers, timeout=30)
-        check("POST /webhooks/magic-hour", answer, {200, 400, 401, 413})
+        answer = SESSION.post(f"{stack.api}/webhooks/magic-hour", data=body.raw, headers=headers, timeout=30)
+        error = check("POST /webhooks/magic-hour", answer, {200, 400, 401, 413})
+        if signing == "good" and offset == 0 and (body.not_json or body.lone_surrogate):
+            assert (error or {}).get("code") == "invalid_json", (answer.text, body.raw[:300])
 
     run()
