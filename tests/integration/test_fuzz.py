@@ -5,7 +5,7 @@ tokens, lone surrogates, forged cursors, odd ids, methods, routes and headers, s
 webhooks) and every answer must be ours: never a 5xx, always JSON with the contract's error body,
 and a refused request changes nothing (no job row, no Magic Hour create).
 
-FUZZ_EXAMPLES scales the run (examples per entry point, default 500: about 2,500 requests in
+FUZZ_EXAMPLES scales the run (examples per entry point, default 700: about 3,500 requests in
 well under 90 s here); `make fuzz` runs it longer. FUZZ_REPORT names a file for the histogram.
 """
 
@@ -33,7 +33,7 @@ from pipeline.models.job import JobStatus
 from pipeline.models.webhook_events import EVENT_TYPES
 from tests.schema_inputs import minimal_valid
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "500"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "700"))
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -158,7 +158,7 @@ TOOLS = sorted(all_tools())
 
 @st.composite
 def job_bodies(draw: st.DrawFn) -> Body:
-    shape = draw(st.sampled_from(["valid", "mutated", "mutated", "mutated", "json", "bytes"]))
+    shape = draw(st.sampled_from(["valid", "poisoned", "poisoned", "mutated", "mutated", "json", "bytes"]))
     if shape == "bytes":
         return Body(draw(st.binary(max_size=200)))
     if shape == "json":
@@ -175,7 +175,53 @@ def job_bodies(draw: st.DrawFn) -> Body:
         )
     for _ in range(draw(st.integers(1, 3)) if shape == "mutated" else 0):
         document = mutate(document, draw)
+    if shape == "poisoned":
+        document = poison(document, draw)
     return to_json(document)
+
+
+# Values that once got past validation and broke something later (issue #16), and their kin.
+NASTY = st.one_of(
+    SURROGATE_TEXT,
+    RAW,
+    st.integers(min_value=10**15, max_value=10**70),
+    st.floats(min_value=1e15, max_value=1e300),
+    st.sampled_from(
+        ["http://[::1", "https://[x]/", "https://a.example:99999/", "https://a.example:0/", "https:// a/"]
+    ),
+)
+
+
+def poison(document: dict[str, Any], draw: st.DrawFn) -> dict[str, Any]:
+    """A valid job with exactly one nasty value: in the envelope, a metadata key, or an input leaf."""
+    copy = json.loads(json.dumps(document))
+    target = draw(st.sampled_from(["name", "metadata", "metadata_key", "callback_url", "input"]))
+    if target == "metadata_key":
+        copy["metadata"] = {draw(SURROGATE_TEXT): "v"}
+    elif target == "metadata":
+        copy["metadata"] = {"k": draw(NASTY)}
+    elif target == "input":
+        leaves = list(_leaf_paths(copy["input"]))
+        if leaves:
+            *parents, last = draw(st.sampled_from(leaves))
+            node = copy["input"]
+            for name in parents:
+                node = node[name]
+            node[last] = draw(NASTY)
+    else:
+        copy[target] = draw(NASTY)
+    return copy
+
+
+def _leaf_paths(node: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    if isinstance(node, dict):
+        for name, value in node.items():
+            yield from _leaf_paths(value, (*path, name))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _leaf_paths(value, (*path, index))
+    elif path:
+        yield path
 
 
 HEADER_VALUES = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=0, max_size=300)
