@@ -282,8 +282,10 @@ def _histogram(request: pytest.FixtureRequest) -> Iterator[None]:
         with open(os.environ["FUZZ_REPORT"], "w") as out:
             out.write(report + "\n")
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line("\n" + report)
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if reporter is not None and capture is not None:
+        with capture.global_and_fixture_disabled():  # teardown output is captured otherwise
+            reporter.write_line("\n" + report)
 
 
 def _rows(stack, aws) -> int:
