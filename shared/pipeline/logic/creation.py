@@ -90,6 +90,13 @@ def create(job: Job, magic_hour: MagicHourClient, *, inline: bool) -> Job:
             return _refused(job, "upstream_rejected", failure.message)
         return retry_later(job, UNAVAILABLE, failure.message, 0)
     slots.clear_hold()
+    if created.credits_out_of_range:
+        # Kept as unknown rather than lose the project over a number DynamoDB cannot hold.
+        metrics.add_metric(name="MagicHourCreditsOutOfRange", unit="Count", value=1)
+        logger.warning(
+            "Magic Hour answered credits out of range; recorded as unknown",
+            extra={"job_id": job.job_id, "client_id": job.client_id, "project_id": created.project_id},
+        )
     attached = moves.attach(job, created.project_id, created.credits_charged)
     metrics.add_metric(name="JobsSubmitted", unit="Count", value=1)
     if attached is None:  # the webhook got there first (it recovers jobs by project name)
