@@ -1,0 +1,81 @@
+"""The lazy tracer: importing a handler never loads the X-Ray SDK; a disabled tracer never does."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipeline.observability import LazyTracer, tracing_enabled
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("function", ["submit", "webhook", "downloader", "sweeper", "callbacks"])
+def test_importing_a_handler_loads_no_tracing_sdk(function: str) -> None:
+    code = (
+        "import sys, json; sys.path[:0] = [sys.argv[1], sys.argv[2]]; import app; "
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('aws_xray_sdk'))))"
+    )
+    env = {"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1", "LAMBDA_TASK_ROOT": "/var/task"}
+    answer = subprocess.run(
+        [sys.executable, "-c", code, str(ROOT / "functions" / function), str(ROOT / "shared")],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=60,
+    )
+    assert json.loads(answer.stdout.strip().splitlines()[-1]) == []
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({"LAMBDA_TASK_ROOT": "/var/task"}, True),
+        ({}, False),
+        ({"LAMBDA_TASK_ROOT": "/var/task", "POWERTOOLS_TRACE_DISABLED": "true"}, False),
+        ({"LAMBDA_TASK_ROOT": "/var/task", "POWERTOOLS_TRACE_DISABLED": "0"}, True),
+        ({"LAMBDA_TASK_ROOT": "/var/task", "AWS_SAM_LOCAL": "true"}, False),
+    ],
+)
+def test_tracing_follows_powertools_rule(environ: dict[str, str], expected: bool) -> None:
+    assert tracing_enabled(environ) is expected
+
+
+def test_disabled_tracer_calls_through_without_building_the_real_one(monkeypatch) -> None:
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    tracer = LazyTracer()
+
+    @tracer.capture_method
+    def double(value: int) -> int:
+        return value * 2
+
+    assert double(21) == 42
+    assert tracer._tracer is None
+
+
+def test_enabled_tracer_builds_the_real_one_once_on_first_call(monkeypatch) -> None:
+    monkeypatch.setenv("LAMBDA_TASK_ROOT", "/var/task")
+    monkeypatch.delenv("POWERTOOLS_TRACE_DISABLED", raising=False)
+    tracer = LazyTracer()
+    built: list[str] = []
+
+    class FakeTracer:
+        def capture_method(self, function):
+            built.append("capture_method")
+            return lambda *a, **k: ("traced", function(*a, **k))
+
+    monkeypatch.setattr(tracer, "real", lambda: FakeTracer())
+
+    @tracer.capture_method
+    def double(value: int) -> int:
+        return value * 2
+
+    assert built == []
+    assert double(2) == ("traced", 4)
+    assert double(3) == ("traced", 6)
+    assert built == ["capture_method"]
