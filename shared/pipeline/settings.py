@@ -28,6 +28,9 @@ class Settings(BaseModel):
     # Hosts the downloader may fetch from (SSRF guard). Suffix match on the host name.
     download_allowed_hosts: list[str] = Field(default_factory=lambda: ["magichour.ai"])
     download_chunk_bytes: int = 8 * 1024 * 1024
+    # Ranges fetched (and parts uploaded) at once for a server that honours Range; memory holds at
+    # most this many parts of download_chunk_bytes.
+    download_parallel_ranges: int = Field(default=4, ge=1, le=16)
     download_connect_timeout_seconds: float = 5.0
     download_read_timeout_seconds: float = 60.0
     # Explicit, growing delays between download attempts (the message's visibility is set to the

@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import cast
+from urllib.parse import urlencode
 
-from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
 from pipeline.aws import s3_client
 from pipeline.settings import get_settings
 
-# Memory is bounded by the parts held at once, not by the file size: at most
-# `_PARTS_IN_MEMORY` chunks are read ahead of the two upload threads (s3transfer's default is 10,
-# which measured ~112 MiB above baseline for 8 MiB parts; see `make bench`). The classic transfer
-# manager is used on purpose: the CRT one ignores these bounds.
-_PARTS_IN_MEMORY = 2
-# CopyObject copies up to 5 GiB in one request; larger objects need a multipart copy.
-_SINGLE_COPY_LIMIT = 5 * 1024**3
-_COPY_PART_BYTES = 1024**3
-_MULTIPART_THRESHOLD = 8 * 1024 * 1024
+# Each output is written exactly once: the sha256 is only known after the last byte, and S3 fixes
+# an object's metadata when it is written, so the sha256 lives in the job record and in this object
+# tag (set in the same PutObject for a single-part output, by one PutObjectTagging after a
+# multipart upload). No server-side copy: that rewrote every byte a second time (a third of the
+# downloader's time at 1 GB, `make bench`).
+SHA256_TAG = "sha256"
 
 
 @dataclass(frozen=True)
@@ -27,6 +24,12 @@ class ObjectFacts:
     size_bytes: int
     sha256: str | None
     content_type: str | None
+
+
+def _no_copy(body: bytes | bytearray) -> bytes:
+    # botocore sends any bytes-like body (its type stubs say bytes); bytes(body) would hold every
+    # part twice in memory.
+    return cast("bytes", body)
 
 
 def output_key(job_id: str, project_id: str, index: int, extension: str) -> str:
@@ -40,66 +43,78 @@ def s3_uri(key: str) -> str:
 
 
 def head(key: str) -> ObjectFacts | None:
+    """The object's size and type, and its sha256 tag (None until the upload was verified)."""
+    bucket = get_settings().output_bucket_name
     try:
-        answer = s3_client().head_object(Bucket=get_settings().output_bucket_name, Key=key)
+        answer = s3_client().head_object(Bucket=bucket, Key=key)
+        tags = s3_client().get_object_tagging(Bucket=bucket, Key=key)["TagSet"]
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
             return None
         raise
     return ObjectFacts(
         size_bytes=int(answer["ContentLength"]),
-        sha256=answer.get("Metadata", {}).get("sha256"),
+        sha256=next((tag["Value"] for tag in tags if tag["Key"] == SHA256_TAG), None),
         content_type=answer.get("ContentType"),
     )
 
 
-def upload_stream(stream: IO[bytes], key: str, content_type: str, metadata: dict[str, str]) -> None:
-    chunk = get_settings().download_chunk_bytes
-    config = TransferConfig(
-        multipart_threshold=_MULTIPART_THRESHOLD,
-        multipart_chunksize=chunk,
-        max_concurrency=2,
-        use_threads=True,
-        preferred_transfer_client="classic",
-    )
-    # Not a TransferConfig argument, but an s3transfer setting it passes on.
-    config.max_in_memory_upload_chunks = _PARTS_IN_MEMORY
-    s3_client().upload_fileobj(
-        stream,
-        get_settings().output_bucket_name,
-        key,
-        ExtraArgs={"ContentType": content_type, "Metadata": metadata},
-        Config=config,
+def put_whole(
+    key: str, body: bytes | bytearray, content_type: str, metadata: dict[str, str], sha256: str
+) -> None:
+    """A body that fits in one part: one request, already tagged with its verified sha256."""
+    s3_client().put_object(
+        Bucket=get_settings().output_bucket_name,
+        Key=key,
+        Body=_no_copy(body),
+        ContentType=content_type,
+        Metadata=metadata,
+        Tagging=urlencode({SHA256_TAG: sha256}),
     )
 
 
-def set_metadata(key: str, size_bytes: int, content_type: str, metadata: dict[str, str]) -> None:
-    """Replace an object's metadata in place (server-side copy; no bytes pass through us).
+def start_multipart(key: str, content_type: str, metadata: dict[str, str]) -> str:
+    answer = s3_client().create_multipart_upload(
+        Bucket=get_settings().output_bucket_name, Key=key, ContentType=content_type, Metadata=metadata
+    )
+    return str(answer["UploadId"])
 
-    The sha256 is only known once the last byte is streamed, after S3 already fixed the metadata
-    of the upload, so it is added by this copy: one request up to 5 GiB, 1 GiB parts beyond.
-    """
-    bucket = get_settings().output_bucket_name
-    if size_bytes <= _SINGLE_COPY_LIMIT:
-        s3_client().copy_object(
-            Bucket=bucket,
-            Key=key,
-            CopySource={"Bucket": bucket, "Key": key},
-            ContentType=content_type,
-            Metadata=metadata,
-            MetadataDirective="REPLACE",
-            # A new full-object checksum for the copy: the upload's was per part (multipart), and
-            # carrying it over makes checksum-validating readers reject the object.
-            ChecksumAlgorithm="CRC32",
-        )
-        return
-    extra: dict[str, Any] = {
-        "ContentType": content_type,
-        "Metadata": metadata,
-        "MetadataDirective": "REPLACE",
-    }
-    config = TransferConfig(multipart_threshold=_COPY_PART_BYTES, multipart_chunksize=_COPY_PART_BYTES)
-    s3_client().copy({"Bucket": bucket, "Key": key}, bucket, key, ExtraArgs=extra, Config=config)
+
+def upload_part(key: str, upload_id: str, number: int, body: bytes | bytearray) -> str:
+    """One part (thread-safe: boto3 clients are). Returns its ETag."""
+    answer = s3_client().upload_part(
+        Bucket=get_settings().output_bucket_name,
+        Key=key,
+        UploadId=upload_id,
+        PartNumber=number,
+        Body=_no_copy(body),
+    )
+    return str(answer["ETag"])
+
+
+def complete_multipart(key: str, upload_id: str, etags: list[str]) -> None:
+    s3_client().complete_multipart_upload(
+        Bucket=get_settings().output_bucket_name,
+        Key=key,
+        UploadId=upload_id,
+        MultipartUpload={
+            "Parts": [{"PartNumber": number, "ETag": etag} for number, etag in enumerate(etags, start=1)]
+        },
+    )
+
+
+def abort_multipart(key: str, upload_id: str) -> None:
+    s3_client().abort_multipart_upload(Bucket=get_settings().output_bucket_name, Key=key, UploadId=upload_id)
+
+
+def tag_sha256(key: str, sha256: str) -> None:
+    """Mark a completed multipart object as verified (tags can be set after the write; metadata
+    cannot)."""
+    s3_client().put_object_tagging(
+        Bucket=get_settings().output_bucket_name,
+        Key=key,
+        Tagging={"TagSet": [{"Key": SHA256_TAG, "Value": sha256}]},
+    )
 
 
 def presigned_get(key: str, expires_in: int) -> str:

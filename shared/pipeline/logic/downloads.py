@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pipeline.dal import jobs as job_store
 from pipeline.dal import outputs
 from pipeline.logic import moves
-from pipeline.logic.fetching import DownloadRefused, FetchedObject, extension_of, fetch_into_s3
+from pipeline.logic.fetching import DownloadRefused, FetchedObject, Transfer, extension_of, fetch_into_s3
 from pipeline.magic_hour.client import MagicHourClient
 from pipeline.magic_hour.errors import MagicHourError, MagicHourNotFound
 from pipeline.models.job import Job, JobError, JobStatus, StoredOutput
@@ -111,7 +111,8 @@ def _metadata(task: DownloadTask) -> dict[str, str]:
 
 
 def _already_in_s3(task: DownloadTask) -> FetchedObject | None:
-    """An earlier attempt stored and verified the object but died before recording it."""
+    """An earlier attempt stored and verified the object (its sha256 tag is only set after
+    verification) but died before recording it."""
     key = outputs.output_key(task.job_id, task.project_id, task.index, extension_of(task.url, ""))
     facts = outputs.head(key)
     if facts is None or not facts.sha256:
@@ -132,9 +133,6 @@ def _fetch(task: DownloadTask, magic_hour: MagicHourClient) -> FetchedObject:
     except DownloadRefused:
         logger.info("download URL refused; asking Magic Hour for a fresh one", extra={"job_id": task.job_id})
         fetched = _fetch_url(task, _fresh_url(task, magic_hour), timeout)
-    outputs.set_metadata(
-        fetched.key, fetched.size_bytes, fetched.content_type, {**_metadata(task), "sha256": fetched.sha256}
-    )
     return fetched
 
 
@@ -146,6 +144,7 @@ def _fetch_url(task: DownloadTask, url: str, timeout: tuple[float, float]) -> Fe
         _metadata(task),
         settings.download_allowed_hosts,
         timeout,
+        Transfer(part_bytes=settings.download_chunk_bytes, parallel_ranges=settings.download_parallel_ranges),
     )
 
 
