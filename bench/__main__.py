@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+BENCHMARKS = ("burst", "download", "submit", "webhook", "cold", "artifact")
 METHOD = {
     "units": "sizes binary (1GB = 1024**3 bytes); RSS in MiB; throughput in MiB/s; latency in ms",
     "downloads": (
@@ -29,7 +30,17 @@ METHOD = {
     "an unrouted path (no function) on new vs kept-alive connections; moto_get_item is one "
     "DynamoDB GetItem against the moto server, for scale",
     "cold_start": "handler module import in a fresh interpreter with the function's environment; "
-    "process = interpreter start to exit, measured by the parent",
+    "process = interpreter start to exit, measured by the parent; ratio = process / a fresh process "
+    "that only imports boto3, same environment, same run",
+    "burst": "N jobs (one 64 KB image each) posted by 8 concurrent clients through the gateway, with "
+    "the whole pipeline running (simulator webhooks, download event source mapping); time from the "
+    "first POST until our list endpoint shows all completed; Magic Hour calls from the simulator's "
+    "counters; per function, invocations and durations as the local runtime timed them",
+    "artifact_cold_start": "the layer as sam build makes it, for this machine's architecture (the "
+    "arm64 build's compiled extensions cannot load here; pure-Python modules are the same bytes), "
+    "plus each function's code, read-only, imported by `python -S` (stdlib + function + layer "
+    "only), without and with bytecode (bench.artifact compile, unchecked-hash), next to a bare "
+    "import boto3 from the same layer",
 }
 
 
@@ -48,10 +59,11 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         "--completed", type=int, default=10, help="timed signed *.completed deliveries (default 10)"
     )
     parser.add_argument("--cold-runs", type=int, default=5, help="fresh processes per function (default 5)")
+    parser.add_argument("--burst", type=int, default=200, help="jobs in the throughput burst (default 200)")
     parser.add_argument(
         "--only",
-        default="download,submit,webhook,cold",
-        help="comma-separated subset of download,submit,webhook,cold (webhook needs submit)",
+        default=",".join(BENCHMARKS),
+        help=f"comma-separated subset of {','.join(BENCHMARKS)} (webhook needs submit)",
     )
     parser.add_argument("--output", default=None, help="results file (default bench-results/latest.json)")
     return parser.parse_args(argv)
@@ -66,14 +78,14 @@ def main(argv: list[str] | None = None) -> int:
     from pathlib import Path
     from typing import Any
 
-    from bench import coldstart, download, latency, report
+    from bench import burst, coldstart, download, latency, report
     from bench.harness import BenchFailure, Harness
     from bench.lambda_env import ROOT
     from bench.units import parse_sizes
 
     args = _arguments(argv)
     wanted = {part.strip() for part in args.only.split(",") if part.strip()}
-    unknown = wanted - {"download", "submit", "webhook", "cold"}
+    unknown = wanted - set(BENCHMARKS)
     if unknown:
         raise SystemExit(f"--only: unknown benchmark(s) {sorted(unknown)}")
     if "webhook" in wanted:
@@ -111,6 +123,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         harness.start()
         results["stack_start_s"] = round(harness.started_seconds, 2)
+        if "burst" in wanted:
+            results["burst"], found = burst.run(harness, args.burst)
+            failures += found
+        harness.stop_download_trigger()
         if sizes:
             results["downloads"], found = download.run(harness, sizes)
             failures += found
@@ -135,6 +151,10 @@ def main(argv: list[str] | None = None) -> int:
         if "cold" in wanted:
             print(f"  cold start: {args.cold_runs} runs per function ...", file=sys.stderr, flush=True)
             results["cold_start"], found = coldstart.cold_starts(harness, args.cold_runs)
+            failures += found
+        if "artifact" in wanted:
+            print("  cold start on the built artifact ...", file=sys.stderr, flush=True)
+            results["artifact_cold_start"], found = coldstart.artifact_cold_starts(harness, args.cold_runs)
             failures += found
     finally:
         harness.stop()

@@ -39,9 +39,29 @@ def _one(code_dir: str, handler: str, environment: dict[str, str]) -> tuple[floa
     return float(figures["import_seconds"]), wall, figures["memory_kib"].get("VmRSS")
 
 
+BASELINE = "(bare import boto3)"
+
+
+def bare_process_ms(command: list[str], environment: dict[str, str], runs: int, cwd: str) -> list[float]:
+    """Wall time of a whole fresh process, as the parent sees it."""
+    walls = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(
+            command, cwd=cwd, env=environment, check=True, capture_output=True, timeout=_PROBE_TIMEOUT_SECONDS
+        )
+        walls.append((time.perf_counter() - started) * 1000)
+    return walls
+
+
 def cold_starts(harness: Harness, runs: int) -> tuple[dict[str, Any], list[str]]:
     results: dict[str, Any] = {}
     failures: list[str] = []
+    # The yardstick: a process that only imports boto3, with a function's environment.
+    baseline_env = function_environment(harness.environment(harness.functions()[0]))
+    bare = bare_process_ms([sys.executable, "-c", "import boto3"], baseline_env, runs, str(ROOT))
+    baseline = statistics.median(bare)
+    results[BASELINE] = {"runs": runs, "process_median_ms": round(baseline, 1), "ratio_to_boto3": 1.0}
     for function in harness.functions():
         spec = harness.spec(function)
         environment = function_environment(harness.environment(function))
@@ -64,6 +84,97 @@ def cold_starts(harness: Harness, runs: int) -> tuple[dict[str, Any], list[str]]
             "import_min_ms": round(min(imports), 1),
             "import_max_ms": round(max(imports), 1),
             "process_median_ms": round(statistics.median(walls), 1),
+            "ratio_to_boto3": round(statistics.median(walls) / baseline, 2),
             "rss_after_import_mib": kib_to_mib(int(statistics.median(rss))) if rss else None,
         }
     return results, failures
+
+
+_ARTIFACT_PROBE = "import sys; sys.path[:0] = sys.argv[1:3]; import app"
+_ARTIFACT_BASELINE = "import sys; sys.path[:0] = sys.argv[1:2]; import boto3"
+
+
+def artifact_cold_starts(harness: Harness, runs: int) -> tuple[dict[str, Any], list[str]]:
+    """Cold starts on the artifact as Lambda runs it: the layer as `sam build` makes it (for this
+    machine's architecture, see bench.artifact.same_arch_layer) and each function's code,
+    read-only, imported by a fresh `python -S` (no site-packages: only the standard library, the
+    function and the layer are on the path, as /var/task and /opt/python are on Lambda), first
+    without bytecode (what `sam build` ships), then after `python -m bench.artifact compile` (what
+    `make build` ships), each next to a bare `import boto3` from the same layer."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from bench import artifact
+
+    results: dict[str, Any] = {}
+    failures: list[str] = []
+    work = Path(tempfile.mkdtemp(prefix="bench-artifact-"))
+    try:
+        layer = artifact.same_arch_layer(work / "layer")
+        functions = work / "functions"
+        for function in harness.functions():
+            shutil.copytree(ROOT / harness.spec(function).code_uri, functions / function)
+        results["layer"] = _layer_figures(layer, work)
+        for state in ("no_bytecode", "bytecode"):
+            if state == "bytecode":
+                artifact.writable(work)
+                artifact.compile_tree(work)
+            artifact.read_only(work)
+            figures: dict[str, Any] = {}
+            environment = function_environment(harness.environment(harness.functions()[0]))
+            bare = bare_process_ms(
+                [sys.executable, "-S", "-c", _ARTIFACT_BASELINE, str(layer)], environment, runs, str(work)
+            )
+            baseline = statistics.median(bare)
+            figures[BASELINE] = {"runs": runs, "process_median_ms": round(baseline, 1), "ratio_to_boto3": 1.0}
+            for function in harness.functions():
+                code = functions / function
+                environment = function_environment(
+                    {**harness.environment(function), "LAMBDA_TASK_ROOT": str(code)}
+                )
+                try:
+                    walls = bare_process_ms(
+                        [sys.executable, "-S", "-c", _ARTIFACT_PROBE, str(code), str(layer)],
+                        environment,
+                        runs,
+                        str(code),
+                    )
+                except subprocess.CalledProcessError as error:
+                    failures.append(f"artifact cold start {function}: {error.stderr.decode()[-1500:]}")
+                    continue
+                figures[function] = {
+                    "runs": runs,
+                    "process_median_ms": round(statistics.median(walls), 1),
+                    "ratio_to_boto3": round(statistics.median(walls) / baseline, 2),
+                }
+            results[state] = figures
+            artifact.writable(work)
+        results["pyc_files"] = sum(1 for _ in work.rglob("*.pyc"))
+    except (subprocess.SubprocessError, OSError) as error:
+        failures.append(f"artifact cold start: {error}")
+    finally:
+        artifact.writable(work)
+        shutil.rmtree(work, ignore_errors=True)
+    return results, failures
+
+
+def _layer_figures(layer: Any, work: Any) -> dict[str, Any]:
+    from bench import artifact
+
+    boto = sum(
+        artifact.directory_bytes(item)
+        for item in layer.iterdir()
+        if item.is_dir() and item.name.split("-")[0] in artifact.BOTO_FAMILY
+    )
+    total = artifact.directory_bytes(layer)
+    zipped, extract_s = artifact.zipped_bytes(layer, work)
+    zipped_without, extract_without_s = artifact.zipped_bytes(layer, work, exclude=artifact.BOTO_FAMILY)
+    return {
+        "unzipped_mib": kib_to_mib(total // 1024),
+        "boto_family_unzipped_mib": kib_to_mib(boto // 1024),
+        "zipped_mib": kib_to_mib(zipped // 1024),
+        "zipped_without_boto_mib": kib_to_mib(zipped_without // 1024),
+        "extract_s": round(extract_s, 2),
+        "extract_without_boto_s": round(extract_without_s, 2),
+    }

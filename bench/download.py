@@ -12,19 +12,23 @@ downloader's own peak. The message is deleted on success, as the event source ma
 
 Verified afterwards, or the run fails: the job is `completed`, and the stored S3 object (streamed
 back from the moto server and hashed here), the job's recorded sha256 and the object's sha256
-metadata all equal the sha256 of what the simulator served.
+tag all equal the sha256 of what the simulator served.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Any
+
+import requests
 
 from bench.harness import DOWNLOAD_FUNCTION, VIDEO_JOB, BenchFailure, Harness
 from bench.lambda_env import ROOT, function_environment
@@ -32,6 +36,8 @@ from bench.procfs import RssSampler, memory_kib
 from bench.units import MIB, format_size, kib_to_mib
 
 DEFAULT_SIZES = "1MB,64MB,1GB"
+# Sizes at and above this get the raw GET / raw upload references measured next to them.
+_REFERENCE_MIN_BYTES = 64 * MIB
 # The probe process is killed if it runs longer than this (plus the Lambda timeout's own cap).
 _FLOOR_SECONDS = 60.0
 _WORST_BYTES_PER_SECOND = 4 * MIB
@@ -78,6 +84,12 @@ def _s3_sha256(harness: Harness, s3_uri: str) -> tuple[str, int, dict[str, str]]
         digest.update(chunk)
         size += len(chunk)
     return digest.hexdigest(), size, dict(answer.get("Metadata", {}))
+
+
+def _sha256_tag(harness: Harness, s3_uri: str) -> str | None:
+    bucket, key = s3_uri.removeprefix("s3://").split("/", 1)
+    tags = harness.aws("s3").get_object_tagging(Bucket=bucket, Key=key)["TagSet"]
+    return next((tag["Value"] for tag in tags if tag["Key"] == "sha256"), None)
 
 
 def _delete_object(harness: Harness, s3_uri: str) -> None:
@@ -173,6 +185,8 @@ def measure(harness: Harness, size: int, figures: dict[str, Any]) -> None:
     lambda_timeout = harness.spec(DOWNLOAD_FUNCTION).timeout
     job_id, expected_sha, _project_id, message = _prepare(harness, size)
     figures["job_id"] = job_id
+    if size >= _REFERENCE_MIN_BYTES:
+        figures["reference"] = references(harness, size, json.loads(message["Body"])["url"])
     moto_pid = harness.moto_pid()
     moto_before = kib_to_mib(_rss(moto_pid))
     with tempfile.TemporaryDirectory(prefix="bench-download-") as workdir:
@@ -197,6 +211,9 @@ def measure(harness: Harness, size: int, figures: dict[str, Any]) -> None:
         QueueUrl=harness.download_queue_url, ReceiptHandle=message["ReceiptHandle"]
     )
     figures.update(_verify(harness, job_id, size, expected_sha))
+    limit = (figures.get("reference") or {}).get("limit_mib_per_s")
+    if limit and figures.get("handler_mib_per_s"):
+        figures["ratio_to_limit"] = round(figures["handler_mib_per_s"] / limit, 2)
     figures["ok"] = True
 
 
@@ -209,8 +226,7 @@ def _figures(result: dict[str, Any], wall: float, size: int, sampler: RssSampler
     before = result.get("before_invoke_kib", {})
     after = result.get("after_invoke_kib", {})
     phases = result.get("phases", {})
-    stream = phases.get("upload_stream", {})
-    copy = phases.get("set_metadata", {})
+    stream = phases.get("fetch_into_s3", {})
     handler_seconds = result.get("handler_seconds")
     stream_seconds = stream.get("seconds")
     peak_kib = after.get("VmHWM") if result.get("peak_reset") else None
@@ -229,7 +245,6 @@ def _figures(result: dict[str, Any], wall: float, size: int, sampler: RssSampler
         "rss_after_mib": kib_to_mib(after.get("VmRSS")),
         "sampled_peak_rss_mib": kib_to_mib(sampler.peak_kib("downloader")),
         "stream_s": _round(stream_seconds, 2),
-        "metadata_copy_s": _round(copy.get("seconds"), 2),
         "handler_s": _round(handler_seconds, 2),
         "process_wall_s": round(wall, 2),
         "stream_mib_per_s": _round(size / MIB / stream_seconds if stream_seconds else None, 1),
@@ -250,11 +265,11 @@ def _verify(harness: Harness, job_id: str, size: int, expected_sha: str) -> dict
         )
     output = job["outputs"][0]
     started = time.perf_counter()
-    stored_sha, stored_size, metadata = _s3_sha256(harness, output["s3_uri"])
+    stored_sha, stored_size, _metadata = _s3_sha256(harness, output["s3_uri"])
     checked = {
         "sha256 of the stored S3 object": stored_sha,
         "sha256 the job recorded": output["sha256"],
-        "sha256 in the object's metadata": metadata.get("sha256"),
+        "sha256 in the object's tag": _sha256_tag(harness, output["s3_uri"]),
     }
     wrong = {name: value for name, value in checked.items() if value != expected_sha}
     if wrong or stored_size != size or output["size_bytes"] != size:
@@ -271,6 +286,51 @@ def _verify(harness: Harness, job_id: str, size: int, expected_sha: str) -> dict
         "sha256_verified": True,
         "s3_uri": output["s3_uri"],
         "verify_s": round(verify_seconds, 2),
+    }
+
+
+class _Zeros(io.RawIOBase):
+    """`size` bytes from one reused block, non-seekable like an HTTP body."""
+
+    def __init__(self, size: int) -> None:
+        self._left = size
+        self._block = bytes(8 * MIB)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        count = min(len(buffer), self._left, len(self._block))
+        buffer[:count] = self._block[:count]
+        self._left -= count
+        return count
+
+
+def references(harness: Harness, size: int, url: str) -> dict[str, Any]:
+    """What the two ends allow, measured just before the pipeline in the same run: one plain
+    streamed GET of the same file from the simulator (read and dropped), and one plain boto3
+    upload_fileobj (default TransferConfig) of as many bytes into the same moto S3."""
+    started = time.perf_counter()
+    got = 0
+    with requests.get(url, stream=True, timeout=(5, 120)) as answer:
+        answer.raise_for_status()
+        while chunk := answer.raw.read(MIB):
+            got += len(chunk)
+    get_s = time.perf_counter() - started
+    if got != size:
+        raise BenchFailure(f"reference GET read {got} of {size} bytes")
+    s3 = harness.aws("s3")
+    bucket = harness.stack.resolver.refs["OutputBucket"]
+    key = f"bench-reference/{uuid.uuid4().hex}"
+    started = time.perf_counter()
+    s3.upload_fileobj(io.BufferedReader(_Zeros(size), buffer_size=MIB), bucket, key)
+    upload_s = time.perf_counter() - started
+    s3.delete_object(Bucket=bucket, Key=key)
+    get_rate, upload_rate = size / MIB / get_s, size / MIB / upload_s
+    return {
+        "raw_get_mib_per_s": round(get_rate, 1),
+        "raw_upload_mib_per_s": round(upload_rate, 1),
+        "limit_mib_per_s": round(min(get_rate, upload_rate), 1),
     }
 
 

@@ -5,9 +5,10 @@ process already runs with exactly the function's environment (set by the parent)
 the figures as JSON. stdout/stderr are the function's log (the parent points them at a file).
 
 Memory: VmRSS/VmHWM right after the import (cold start), then the peak is reset and VmHWM read
-again after each phase, so `invoke_peak` is the peak of the invocation alone. The two phases of
-the download (streaming into S3, then the metadata copy) are timed by wrapping the two functions of
-pipeline.dal.outputs that the downloader calls through the module; nothing else is changed.
+again after each phase, so `invoke_peak` is the peak of the invocation alone. The copy itself
+(GET + sha256 + every part written into S3 once + the sha256 tag) is timed by wrapping
+pipeline.logic.downloads.fetch_into_s3, which the downloader calls through that module; nothing
+else is changed.
 """
 
 from __future__ import annotations
@@ -24,14 +25,14 @@ from typing import Any
 from bench import procfs
 from bench.lambda_env import LambdaContext, load_handler
 
-PHASES = ("upload_stream", "set_metadata")
+PHASES = ("fetch_into_s3",)
 
 
 def _instrument(phases: dict[str, dict[str, Any]]) -> None:
-    from pipeline.dal import outputs  # already imported by the handler's module
+    from pipeline.logic import downloads  # already imported by the handler's module
 
     for name in PHASES:
-        original: Callable[..., Any] = getattr(outputs, name)
+        original: Callable[..., Any] = getattr(downloads, name)
 
         def timed(
             *args: Any, _original: Callable[..., Any] = original, _name: str = name, **kwargs: Any
@@ -45,7 +46,7 @@ def _instrument(phases: dict[str, dict[str, Any]]) -> None:
                     "memory_kib": procfs.memory_kib(),
                 }
 
-        setattr(outputs, name, timed)
+        setattr(downloads, name, timed)
 
 
 def run(spec: dict[str, Any]) -> dict[str, Any]:

@@ -1,9 +1,10 @@
 """The local stack for the benchmarks, and the few requests every benchmark makes against it.
 
 The stack is local.stack.LocalStack, unchanged, on free ports. Two things differ from `make local`:
-- the SQS event source mapping of the download queue is stopped right after start, so the
-  benchmark itself receives each genuine download message and hands it to a fresh, measured
-  process (see bench/download.py); webhooks still queue the downloads exactly as they would;
+- the SQS event source mapping of the download queue is stopped after the burst (bench/burst.py,
+  which needs the whole pipeline), so the benchmark itself receives each genuine download message
+  and hands it to a fresh, measured process (see bench/download.py); webhooks still queue the
+  downloads exactly as they would;
 - the schedules' period (LOCAL_SCHEDULE_SECONDS) is an hour, so no scheduled function (the sweep)
   runs during the few minutes of measurements and competes with them for the two cores.
 """
@@ -84,10 +85,14 @@ class Harness:
     def start(self) -> None:
         started = time.perf_counter()
         self.stack.start(warm=True)
-        for poller in self.download_pollers():
-            # Its last long poll (1 s) ends on an empty queue: nothing exists to receive yet.
-            poller.stop(wait_seconds=5)
         self.started_seconds = time.perf_counter() - started
+
+    def stop_download_trigger(self) -> None:
+        """From now on the benchmark receives the download messages itself (after the burst,
+        which needs the whole pipeline, has run)."""
+        for poller in self.download_pollers():
+            # Its last long poll (1 s) ends on an empty queue: every burst job is completed.
+            poller.stop(wait_seconds=5)
 
     def stop(self) -> None:
         self.stack.stop()
@@ -157,6 +162,11 @@ class Harness:
         url = f"{self.config.magic_hour_url}/_sim/scenario"
         requests.delete(url, timeout=5).raise_for_status()
         requests.put(url, json=fields, timeout=5).raise_for_status()
+
+    def sim_stats(self) -> dict[str, int]:
+        answer = requests.get(f"{self.config.magic_hour_url}/_sim/stats", timeout=10)
+        answer.raise_for_status()
+        return {name: int(value) for name, value in answer.json().items() if isinstance(value, int)}
 
     def sim_project(self, project_id: str, timeout: float = 10) -> dict[str, Any]:
         answer = requests.get(f"{self.config.magic_hour_url}/_sim/projects/{project_id}", timeout=timeout)

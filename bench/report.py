@@ -31,10 +31,13 @@ def render(results: dict[str, Any]) -> str:
                 ("peak", 7),
                 ("peak-base", 9),
                 ("life-peak", 9),
-                ("stream MiB/s", 12),
-                ("stream s", 8),
-                ("meta-copy s", 11),
+                ("copy MiB/s", 10),
+                ("copy s", 7),
                 ("handler s", 9),
+                ("MiB/s", 6),
+                ("raw GET", 7),
+                ("raw PUT", 7),
+                ("ratio", 5),
                 ("wall s", 7),
                 ("moto peak", 9),
                 ("sha256", 8),
@@ -48,8 +51,11 @@ def render(results: dict[str, Any]) -> str:
                     d.get("lifetime_peak_rss_mib"),
                     d.get("stream_mib_per_s"),
                     d.get("stream_s"),
-                    d.get("metadata_copy_s"),
                     d.get("handler_s"),
+                    d.get("handler_mib_per_s"),
+                    (d.get("reference") or {}).get("raw_get_mib_per_s"),
+                    (d.get("reference") or {}).get("raw_upload_mib_per_s"),
+                    d.get("ratio_to_limit"),
                     d.get("process_wall_s"),
                     (d.get("moto_rss_mib") or {}).get("peak_during"),
                     "ok" if d.get("sha256_verified") else "FAILED",
@@ -62,8 +68,12 @@ def render(results: dict[str, Any]) -> str:
             "life-peak = the process's VmHWM;"
         )
         lines.append(
-            "  stream = GET + sha256 + multipart upload into S3; meta-copy = the S3 copy that adds "
-            "the sha256 metadata (moto emulates it slowly); moto peak = the moto server's RSS"
+            "  copy = GET (parallel ranges) + sha256 + each part written once + the sha256 tag; "
+            "handler = the whole invocation (MiB/s of it);"
+        )
+        lines.append(
+            "  raw GET / raw PUT = one plain GET from the simulator / one plain upload_fileobj into "
+            "the same moto, same run; ratio = handler MiB/s / min(raw GET, raw PUT); moto peak = its RSS"
         )
         largest = max(downloads, key=lambda d: d.get("size_bytes", 0))
         timeline = largest.get("rss_timeline_s_mib") or []
@@ -101,9 +111,30 @@ def render(results: dict[str, Any]) -> str:
             )
         lines += _table([("request", 31), ("n", 4), ("p50", 8), ("p95", 8), ("max", 8)], rows)
         lines.append("")
+    burst = results.get("burst")
+    if burst:
+        calls = burst.get("magic_hour_calls", {})
+        lines.append(
+            f"Burst: {burst['jobs']} jobs through the whole local stack: {burst['completed']} completed in "
+            f"{burst['all_completed_s']} s = {burst['jobs_per_s']} jobs/s "
+            f"(submitted in {burst['submitted_s']} s); "
+            f"Magic Hour calls per job: {burst['creates_per_job']} creates, {burst['gets_per_job']} GETs "
+            f"({calls.get('downloads', 0)} downloads in all)"
+        )
+        lines += _table(
+            [("function", 20), ("invocations", 11), ("per job", 7), ("median ms", 9), ("mean ms", 8)],
+            [
+                [name, f["invocations"], f["per_job"], f["median_ms"], f["mean_ms"]]
+                for name, f in burst.get("functions", {}).items()
+            ],
+        )
+        lines.append("")
     cold = results.get("cold_start")
     if cold:
-        lines.append("Cold start: import of the handler module in a fresh process (ms; RSS MiB)")
+        lines.append(
+            "Cold start: import of the handler module in a fresh process, source tree (ms; RSS MiB); "
+            "ratio = process / bare `import boto3` process"
+        )
         lines += _table(
             [
                 ("function", 20),
@@ -112,21 +143,57 @@ def render(results: dict[str, Any]) -> str:
                 ("min", 8),
                 ("max", 8),
                 ("process", 8),
+                ("ratio", 5),
                 ("RSS", 6),
             ],
             [
                 [
                     name,
                     c["runs"],
-                    c["import_median_ms"],
-                    c["import_min_ms"],
-                    c["import_max_ms"],
+                    c.get("import_median_ms"),
+                    c.get("import_min_ms"),
+                    c.get("import_max_ms"),
                     c["process_median_ms"],
-                    c["rss_after_import_mib"],
+                    c.get("ratio_to_boto3"),
+                    c.get("rss_after_import_mib"),
                 ]
                 for name, c in cold.items()
             ],
         )
+        lines.append("")
+    built = results.get("artifact_cold_start")
+    if built and built.get("bytecode"):
+        lines.append(
+            "Cold start on the built artifact (read-only, python -S, whole process ms; ratio to a bare "
+            "import boto3 from the same layer)"
+        )
+        plain, compiled = built.get("no_bytecode", {}), built["bytecode"]
+        lines += _table(
+            [("function", 20), ("no .pyc", 8), ("ratio", 5), ("with .pyc", 9), ("ratio", 5), ("speedup", 7)],
+            [
+                [
+                    name,
+                    (plain.get(name) or {}).get("process_median_ms"),
+                    (plain.get(name) or {}).get("ratio_to_boto3"),
+                    c["process_median_ms"],
+                    c["ratio_to_boto3"],
+                    round(plain[name]["process_median_ms"] / c["process_median_ms"], 2)
+                    if name in plain
+                    else None,
+                ]
+                for name, c in compiled.items()
+            ],
+        )
+        layer = built.get("layer") or {}
+        if layer:
+            lines.append(
+                f"  layer: {layer['unzipped_mib']} MiB unzipped "
+                f"({layer['boto_family_unzipped_mib']} MiB of it "
+                f"boto3/botocore/s3transfer/jmespath/dateutil/six), {layer['zipped_mib']} MiB zipped "
+                f"(without boto3 family {layer['zipped_without_boto_mib']} MiB); extract "
+                f"{layer['extract_s']} s ({layer['extract_without_boto_s']} s without); "
+                f"{built.get('pyc_files')} .pyc"
+            )
         lines.append("")
     failures = results.get("failures") or []
     if failures:
