@@ -1,6 +1,7 @@
 """Pipeline throughput: a burst of jobs through the whole local stack (gateway, submit, simulator
 webhooks, webhook, download queue and its event source mapping, downloader) until every job is
-`completed`, with Magic Hour API calls per job counted by the simulator (GET /_sim/stats) and each
+`completed`, with Magic Hour API calls per job counted by the simulator (GET /_sim/stats), DynamoDB
+and SQS calls per operation counted by the local stack's proxy (local/faults.py), and each
 function's invocations timed where the local runtime runs them (FunctionPool.invoke, so the figure
 includes the hop to the worker process), for the cost per 1,000 jobs.
 """
@@ -17,6 +18,8 @@ from typing import Any
 import requests
 
 from bench.harness import Harness
+from bench.procfs import memory_kib
+from bench.units import kib_to_mib
 
 # One small image per job: the burst measures the pipeline's own work, not the file size.
 BURST_JOB: dict[str, Any] = {
@@ -73,9 +76,16 @@ def _completed(harness: Harness, wanted: set[str]) -> tuple[int, int]:
     return counts[0], counts[1]
 
 
+def _peak_rss_mib(harness: Harness, function: str) -> float | None:
+    peaks = [memory_kib(pid).get("VmHWM") for pid in harness.worker_pids(function)]
+    found = [peak for peak in peaks if peak]
+    return kib_to_mib(max(found)) if found else None
+
+
 def run(harness: Harness, jobs: int) -> tuple[dict[str, Any], list[str]]:
     harness.scenario(render_seconds=0.5, outputs=1, output_bytes=65536)
     stats_before = harness.sim_stats()
+    aws_before = harness.aws_calls()
     durations = _timed_pools(harness)
     print(f"  burst: {jobs} jobs ...", file=sys.stderr, flush=True)
 
@@ -106,6 +116,12 @@ def run(harness: Harness, jobs: int) -> tuple[dict[str, Any], list[str]]:
     finally:
         _restore_pools(harness)
     stats_after = harness.sim_stats()
+    aws_after = harness.aws_calls()
+    aws_calls = {
+        name: aws_after[name] - aws_before.get(name, 0)
+        for name in sorted(aws_after)
+        if aws_after[name] - aws_before.get(name, 0)
+    }
     calls = {name: stats_after.get(name, 0) - stats_before.get(name, 0) for name in stats_after}
     failures: list[str] = []
     if refused:
@@ -119,6 +135,8 @@ def run(harness: Harness, jobs: int) -> tuple[dict[str, Any], list[str]]:
             "median_ms": round(statistics.median(values), 1) if values else None,
             "mean_ms": round(statistics.fmean(values), 1) if values else None,
             "total_s": round(sum(values) / 1000, 2),
+            # VmHWM of each warm worker: its peak since it started (import included).
+            "peak_rss_mib": _peak_rss_mib(harness, name),
         }
         for name, values in sorted(durations.items())
     }
@@ -133,6 +151,10 @@ def run(harness: Harness, jobs: int) -> tuple[dict[str, Any], list[str]]:
         "creates_per_job": round(calls.get("creates", 0) / max(1, len(wanted)), 3),
         "gets_per_job": round(calls.get("gets", 0) / max(1, len(wanted)), 3),
         "functions": per_function,
+        "aws_calls": aws_calls,
+        "aws_calls_per_job": {
+            name: round(count / max(1, len(wanted)), 2) for name, count in aws_calls.items()
+        },
     }
     if not failures and summary["gets_per_job"] != 0:
         failures.append(f"burst: {calls.get('gets')} Magic Hour GETs on the happy path (goal 0)")

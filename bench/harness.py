@@ -76,7 +76,9 @@ class Harness:
             schedule_seconds=SCHEDULE_SECONDS,
         )
         self.log_path = log_path
-        self.stack = LocalStack(self.config, function_log=str(log_path))
+        # fault_injection puts the local stack's counting proxy between the functions and moto for
+        # DynamoDB and SQS (no faults are injected): the burst reads its per-operation counts.
+        self.stack = LocalStack(self.config, function_log=str(log_path), fault_injection=True)
         self.api_key = next(iter(self.config.api_keys))
         self.started_seconds = 0.0
 
@@ -110,6 +112,15 @@ class Harness:
 
     def download_pollers(self) -> list[QueuePoller]:
         return [poller for poller in self.stack.pollers if poller.trigger.function == DOWNLOAD_FUNCTION]
+
+    def aws_calls(self) -> dict[str, int]:
+        """DynamoDB and SQS calls the functions made so far, per operation."""
+        return dict(self.stack.faults.calls) if self.stack.faults is not None else {}
+
+    def worker_pids(self, function: str) -> list[int]:
+        """The local runtime's worker processes of one function (one per warm environment)."""
+        executor = self.stack.pools[function]._executor
+        return list(getattr(executor, "_processes", {}) or {})
 
     def moto_pid(self) -> int | None:
         return self.stack.moto_pid

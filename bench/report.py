@@ -122,12 +122,25 @@ def render(results: dict[str, Any]) -> str:
             f"({calls.get('downloads', 0)} downloads in all)"
         )
         lines += _table(
-            [("function", 20), ("invocations", 11), ("per job", 7), ("median ms", 9), ("mean ms", 8)],
             [
-                [name, f["invocations"], f["per_job"], f["median_ms"], f["mean_ms"]]
+                ("function", 20),
+                ("invocations", 11),
+                ("per job", 7),
+                ("median ms", 9),
+                ("mean ms", 8),
+                ("peak RSS", 8),
+            ],
+            [
+                [name, f["invocations"], f["per_job"], f["median_ms"], f["mean_ms"], f.get("peak_rss_mib")]
                 for name, f in burst.get("functions", {}).items()
             ],
         )
+        per_job = burst.get("aws_calls_per_job") or {}
+        if per_job:
+            lines.append(
+                "  DynamoDB/SQS calls per job: "
+                + ", ".join(f"{name} {count}" for name, count in per_job.items())
+            )
         lines.append("")
     cold = results.get("cold_start")
     if cold:
