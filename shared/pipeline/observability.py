@@ -14,7 +14,7 @@ import functools
 import os
 import threading
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from aws_lambda_powertools import Logger, Metrics
 
@@ -54,13 +54,27 @@ class LazyTracer:
                 self._tracer = Tracer()
             return self._tracer
 
-    def capture_lambda_handler(self, handler: F) -> F:
-        return self._lazily("capture_lambda_handler", handler)
+    @overload
+    def capture_lambda_handler(self, handler: F) -> F: ...
+    @overload
+    def capture_lambda_handler(self, handler: None = None, **options: Any) -> Callable[[F], F]: ...
+    def capture_lambda_handler(self, handler: F | None = None, **options: Any) -> F | Callable[[F], F]:
+        """`@tracer.capture_lambda_handler` or `@tracer.capture_lambda_handler(capture_response=...)`,
+        as with Powertools' Tracer."""
+        if handler is None:
+            return lambda function: self._lazily("capture_lambda_handler", function, options)
+        return self._lazily("capture_lambda_handler", handler, options)
 
-    def capture_method(self, method: F) -> F:
-        return self._lazily("capture_method", method)
+    @overload
+    def capture_method(self, method: F) -> F: ...
+    @overload
+    def capture_method(self, method: None = None, **options: Any) -> Callable[[F], F]: ...
+    def capture_method(self, method: F | None = None, **options: Any) -> F | Callable[[F], F]:
+        if method is None:
+            return lambda function: self._lazily("capture_method", function, options)
+        return self._lazily("capture_method", method, options)
 
-    def _lazily(self, decorator: str, function: F) -> F:
+    def _lazily(self, decorator: str, function: F, options: dict[str, Any]) -> F:
         traced: list[Callable[..., Any]] = []
 
         @functools.wraps(function)
@@ -68,7 +82,7 @@ class LazyTracer:
             if not tracing_enabled():
                 return function(*args, **kwargs)
             if not traced:
-                traced.append(getattr(self.real(), decorator)(function))
+                traced.append(getattr(self.real(), decorator)(function, **options))
             return traced[0](*args, **kwargs)
 
         return call  # type: ignore[return-value]

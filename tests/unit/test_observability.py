@@ -14,7 +14,9 @@ from pipeline.observability import LazyTracer, tracing_enabled
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("function", ["submit", "webhook", "downloader", "sweeper", "callbacks"])
+@pytest.mark.parametrize(
+    "function", sorted(path.name for path in (ROOT / "functions").iterdir() if (path / "app.py").exists())
+)
 def test_importing_a_handler_loads_no_tracing_sdk(function: str) -> None:
     code = (
         "import sys, json; sys.path[:0] = [sys.argv[1], sys.argv[2]]; import app; "
@@ -79,3 +81,24 @@ def test_enabled_tracer_builds_the_real_one_once_on_first_call(monkeypatch) -> N
     assert double(2) == ("traced", 4)
     assert double(3) == ("traced", 6)
     assert built == ["capture_method"]
+
+
+def test_decorator_options_reach_the_real_tracer(monkeypatch) -> None:
+    monkeypatch.setenv("LAMBDA_TASK_ROOT", "/var/task")
+    monkeypatch.delenv("POWERTOOLS_TRACE_DISABLED", raising=False)
+    tracer = LazyTracer()
+    seen: list[dict[str, object]] = []
+
+    class FakeTracer:
+        def capture_lambda_handler(self, function, **options):
+            seen.append(options)
+            return function
+
+    monkeypatch.setattr(tracer, "real", lambda: FakeTracer())
+
+    @tracer.capture_lambda_handler(capture_response=False)
+    def handler(event, context):
+        return "ok"
+
+    assert handler({}, None) == "ok"
+    assert seen == [{"capture_response": False}]
