@@ -61,11 +61,13 @@ def test_job_ends_completed_with_the_bytes_magic_hour_served(stack, aws, body, k
         )
 
 
-def test_output_object_carries_its_sha256_and_job_id_as_metadata(stack, aws) -> None:
+def test_output_object_carries_its_sha256_tag_and_job_id_metadata(stack, aws) -> None:
     job = stack.wait_for(stack.post_job(AUDIO).json()["job_id"], {"completed"})
     output = job["outputs"][0]
     bucket, key = output["s3_uri"].removeprefix("s3://").split("/", 1)
     head = aws("s3").head_object(Bucket=bucket, Key=key)
-    assert head["Metadata"]["sha256"] == output["sha256"]
+    # Written once: the sha256 is a tag added after the verified write, not metadata (a copy).
+    tags = aws("s3").get_object_tagging(Bucket=bucket, Key=key)["TagSet"]
+    assert tags == [{"Key": "sha256", "Value": output["sha256"]}]
     assert head["Metadata"]["job-id"] == job["job_id"]
     assert head["ContentType"] == output["content_type"] == "audio/mpeg"
