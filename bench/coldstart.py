@@ -42,16 +42,19 @@ def _one(code_dir: str, handler: str, environment: dict[str, str]) -> tuple[floa
 BASELINE = "(bare import boto3)"
 
 
-def bare_process_ms(command: list[str], environment: dict[str, str], runs: int, cwd: str) -> list[float]:
+def _process_ms(command: list[str], environment: dict[str, str], cwd: str) -> float:
     """Wall time of a whole fresh process, as the parent sees it."""
-    walls = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        subprocess.run(
-            command, cwd=cwd, env=environment, check=True, capture_output=True, timeout=_PROBE_TIMEOUT_SECONDS
-        )
-        walls.append((time.perf_counter() - started) * 1000)
-    return walls
+    started = time.perf_counter()
+    subprocess.run(
+        command, cwd=cwd, env=environment, check=True, capture_output=True, timeout=_PROBE_TIMEOUT_SECONDS
+    )
+    return (time.perf_counter() - started) * 1000
+
+
+def _paired_ratio(walls: list[float], baseline: list[float]) -> float:
+    """Median of per-round ratios: each function runs right after the baseline in every round, so
+    a load swing on the shared machine moves both sides of one ratio alike."""
+    return round(statistics.median(w / b for w, b in zip(walls, baseline, strict=True)), 2)
 
 
 def cold_starts(harness: Harness, runs: int) -> tuple[dict[str, Any], list[str]]:
@@ -59,33 +62,49 @@ def cold_starts(harness: Harness, runs: int) -> tuple[dict[str, Any], list[str]]
     failures: list[str] = []
     # The yardstick: a process that only imports boto3, with a function's environment.
     baseline_env = function_environment(harness.environment(harness.functions()[0]))
-    bare = bare_process_ms([sys.executable, "-c", "import boto3"], baseline_env, runs, str(ROOT))
-    baseline = statistics.median(bare)
-    results[BASELINE] = {"runs": runs, "process_median_ms": round(baseline, 1), "ratio_to_boto3": 1.0}
-    for function in harness.functions():
-        spec = harness.spec(function)
-        environment = function_environment(harness.environment(function))
-        imports: list[float] = []
-        walls: list[float] = []
-        rss: list[int] = []
-        try:
-            for _ in range(runs):
-                seconds, wall, resident = _one(str(ROOT / spec.code_uri), spec.handler, environment)
-                imports.append(seconds * 1000)
-                walls.append(wall * 1000)
-                if resident is not None:
-                    rss.append(resident)
-        except (RuntimeError, subprocess.TimeoutExpired) as error:
-            failures.append(f"cold start {function}: {error}")
+    functions = harness.functions()
+    environments = {name: function_environment(harness.environment(name)) for name in functions}
+    bare: list[float] = []
+    imports: dict[str, list[float]] = {name: [] for name in functions}
+    walls: dict[str, list[float]] = {name: [] for name in functions}
+    rss: dict[str, list[int]] = {name: [] for name in functions}
+    broken: set[str] = set()
+    for _ in range(runs):  # rounds: the baseline, then every function once
+        bare.append(_process_ms([sys.executable, "-c", "import boto3"], baseline_env, str(ROOT)))
+        for function in functions:
+            if function in broken:
+                continue
+            spec = harness.spec(function)
+            try:
+                seconds, wall, resident = _one(
+                    str(ROOT / spec.code_uri), spec.handler, environments[function]
+                )
+            except (RuntimeError, subprocess.TimeoutExpired) as error:
+                failures.append(f"cold start {function}: {error}")
+                broken.add(function)
+                continue
+            imports[function].append(seconds * 1000)
+            walls[function].append(wall * 1000)
+            if resident is not None:
+                rss[function].append(resident)
+    results[BASELINE] = {
+        "runs": runs,
+        "process_median_ms": round(statistics.median(bare), 1),
+        "ratio_to_boto3": 1.0,
+    }
+    for function in functions:
+        if function in broken:
             continue
         results[function] = {
             "runs": runs,
-            "import_median_ms": round(statistics.median(imports), 1),
-            "import_min_ms": round(min(imports), 1),
-            "import_max_ms": round(max(imports), 1),
-            "process_median_ms": round(statistics.median(walls), 1),
-            "ratio_to_boto3": round(statistics.median(walls) / baseline, 2),
-            "rss_after_import_mib": kib_to_mib(int(statistics.median(rss))) if rss else None,
+            "import_median_ms": round(statistics.median(imports[function]), 1),
+            "import_min_ms": round(min(imports[function]), 1),
+            "import_max_ms": round(max(imports[function]), 1),
+            "process_median_ms": round(statistics.median(walls[function]), 1),
+            "ratio_to_boto3": _paired_ratio(walls[function], bare),
+            "rss_after_import_mib": kib_to_mib(int(statistics.median(rss[function])))
+            if rss[function]
+            else None,
         }
     return results, failures
 
@@ -122,35 +141,43 @@ def artifact_cold_starts(harness: Harness, runs: int) -> tuple[dict[str, Any], l
                 artifact.compile_tree(work)
             artifact.read_only(work)
             figures: dict[str, Any] = {}
-            environment = function_environment(harness.environment(harness.functions()[0]))
-            bare = bare_process_ms(
-                [sys.executable, "-S", "-c", _ARTIFACT_BASELINE, str(layer)], environment, runs, str(work)
-            )
-            baseline = statistics.median(bare)
-            figures[BASELINE] = {"runs": runs, "process_median_ms": round(baseline, 1), "ratio_to_boto3": 1.0}
-            for function in harness.functions():
-                code = functions / function
-                environment = function_environment(
-                    {**harness.environment(function), "LAMBDA_TASK_ROOT": str(code)}
-                )
-                try:
-                    walls = bare_process_ms(
-                        [sys.executable, "-S", "-c", _ARTIFACT_PROBE, str(code), str(layer)],
-                        environment,
-                        runs,
-                        str(code),
+            baseline_env = function_environment(harness.environment(harness.functions()[0]))
+            bare: list[float] = []
+            walls: dict[str, list[float]] = {name: [] for name in harness.functions()}
+            for _ in range(runs):  # rounds: the baseline, then every function once
+                bare.append(
+                    _process_ms(
+                        [sys.executable, "-S", "-c", _ARTIFACT_BASELINE, str(layer)], baseline_env, str(work)
                     )
-                except subprocess.CalledProcessError as error:
-                    failures.append(f"artifact cold start {function}: {error.stderr.decode()[-1500:]}")
-                    continue
+                )
+                for function in harness.functions():
+                    code = functions / function
+                    environment = function_environment(
+                        {**harness.environment(function), "LAMBDA_TASK_ROOT": str(code)}
+                    )
+                    walls[function].append(
+                        _process_ms(
+                            [sys.executable, "-S", "-c", _ARTIFACT_PROBE, str(code), str(layer)],
+                            environment,
+                            str(code),
+                        )
+                    )
+            figures[BASELINE] = {
+                "runs": runs,
+                "process_median_ms": round(statistics.median(bare), 1),
+                "ratio_to_boto3": 1.0,
+            }
+            for function, measured in walls.items():
                 figures[function] = {
                     "runs": runs,
-                    "process_median_ms": round(statistics.median(walls), 1),
-                    "ratio_to_boto3": round(statistics.median(walls) / baseline, 2),
+                    "process_median_ms": round(statistics.median(measured), 1),
+                    "ratio_to_boto3": _paired_ratio(measured, bare),
                 }
             results[state] = figures
             artifact.writable(work)
         results["pyc_files"] = sum(1 for _ in work.rglob("*.pyc"))
+    except subprocess.CalledProcessError as error:
+        failures.append(f"artifact cold start: {error}: {(error.stderr or b'').decode()[-1500:]}")
     except (subprocess.SubprocessError, OSError) as error:
         failures.append(f"artifact cold start: {error}")
     finally:
