@@ -58,7 +58,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--completed", type=int, default=10, help="timed signed *.completed deliveries (default 10)"
     )
-    parser.add_argument("--cold-runs", type=int, default=5, help="fresh processes per function, interleaved with a bare import boto3 (default 5)")
+    parser.add_argument(
+        "--cold-runs",
+        type=int,
+        default=5,
+        help="fresh processes per function, interleaved with a bare import boto3 (default 5)",
+    )
     parser.add_argument("--burst", type=int, default=200, help="jobs in the throughput burst (default 200)")
     parser.add_argument(
         "--only",
