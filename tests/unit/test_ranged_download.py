@@ -209,14 +209,18 @@ def test_a_range_cut_short_is_fetched_again(files: FileServer, s3_calls: Counter
     assert _stored("cut.mp4") == BODY
 
 
-@pytest.mark.parametrize("mode", ["wrong", "changed"])
-def test_a_mismatched_range_is_never_stored(files: FileServer, s3_calls: Counter[str], mode: str) -> None:
-    files.mode, files.bad_request = mode, 3
+@pytest.mark.parametrize(("mode", "bad_request"), [("wrong", 3), ("changed", 3), ("wrong", 1)])
+def test_a_mismatched_range_is_never_stored(
+    files: FileServer, s3_calls: Counter[str], mode: str, bad_request: int
+) -> None:
+    files.mode, files.bad_request = mode, bad_request
+    key = f"{mode}-{bad_request}.mp4"
     with pytest.raises(DownloadFailed, match=r"Content-Range|not 206"):
-        _fetch(files, f"{mode}.mp4")
-    assert not _exists(f"{mode}.mp4")
-    assert s3_calls["CompleteMultipartUpload"] == 0
-    assert s3_calls["AbortMultipartUpload"] == 1
+        _fetch(files, key)
+    assert not _exists(key)
+    assert s3_calls["CompleteMultipartUpload"] == s3_calls["PutObject"] == 0
+    # A later range failing aborts the upload it started; a bad first range never starts one.
+    assert s3_calls["AbortMultipartUpload"] == s3_calls["CreateMultipartUpload"] == (bad_request > 1)
     assert aws.s3_client().list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
 
 

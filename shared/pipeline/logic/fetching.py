@@ -121,6 +121,12 @@ def fetch_into_s3(
             validator = _validator(response)
             copy = _RangedCopy(url, total, validator, timeout, transfer)
             first_range = (0, min(transfer.part_bytes, total) - 1)
+            expected = f"bytes 0-{first_range[1]}/{total}"
+            if response.headers.get("Content-Range", "").strip() != expected:
+                raise DownloadFailed(
+                    f"the first range answered Content-Range {response.headers.get('Content-Range')!r}, "
+                    f"not {expected!r}"
+                )
             try:
                 first = _read_exactly(response, first_range[1] + 1)
             except DownloadFailed:  # cut short: fetched again like any other range
