@@ -130,14 +130,28 @@ def same_arch_layer(target: Path) -> Path:
             "x86_64-manylinux2014" if os.uname().machine == "x86_64" else "aarch64-manylinux2014",
             "--only-binary",
             ":all:",
+            # Exactly the locked set: the lock names every package, transitive ones included.
+            "--no-deps",
             "-r",
-            str(ROOT / "shared" / "requirements.txt"),
+            str(_versions_only(ROOT / "shared" / "requirements.txt", target)),
         ],
         check=True,
         timeout=600,
     )
     shutil.copytree(ROOT / "shared" / "pipeline", python / "pipeline", ignore=_no_caches)
     return python
+
+
+def _versions_only(lock: Path, work: Path) -> Path:
+    """The lock's `name==version` lines without its hashes: those are of the arm64 wheels, and
+    this copy is for the machine's own architecture."""
+    joined = lock.read_text().replace("\\\n", " ")
+    pins = [
+        line.split()[0] for line in joined.splitlines() if line.strip() and not line.lstrip().startswith("#")
+    ]
+    plain = work / "requirements-versions.txt"
+    plain.write_text("\n".join(pins) + "\n")
+    return plain
 
 
 def _no_caches(_directory: str, names: list[str]) -> list[str]:
