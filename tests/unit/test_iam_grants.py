@@ -137,7 +137,8 @@ def test_scan_maps_helpers_and_presigning_to_iam_actions(tmp_path: Path) -> None
         tmp_path,
         "from pipeline.dal import outputs\n\n"
         "def handler(event, context):\n"
-        "    outputs.upload_stream(None, 'k', 'video/mp4', {})\n"
+        "    upload = outputs.start_multipart('k', 'video/mp4', {})\n"
+        "    outputs.abort_multipart('k', upload)\n"
         "    outputs.presigned_get('k', 60)\n",
     )
     assert sorted(used) == ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"]
