@@ -218,6 +218,10 @@ def test_opt_in_deletes_the_project_at_magic_hour_once_outputs_are_stored(swept,
     job = swept.wait_for(swept.post_job(IMAGES).json()["job_id"], {"completed", "failed"}, timeout=30)
     assert job["status"] == "completed"
     assert len(job["outputs"]) == 2
+    # The delete follows the job's completion (same invocation, just after it).
+    deadline = time.monotonic() + 10
+    while not swept.sim_project(job["project_id"])["deleted"] and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert swept.sim_project(job["project_id"])["deleted"] is True
     # The default (off) keeps the project.
     kept = local_stack.wait_for(local_stack.post_job(VOICE).json()["job_id"], {"completed"})
