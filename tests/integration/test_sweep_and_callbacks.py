@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import requests
 from boto3.dynamodb.types import TypeSerializer
-from conftest import CALLBACK_SECRET, StackHandle, start_stack
+from conftest import StackHandle, start_stack
 from standardwebhooks.webhooks import Webhook
 
 from pipeline import ids
@@ -278,6 +278,12 @@ def _wait_callback(stack: StackHandle, job_id: str, states: set[str]) -> dict[st
     raise AssertionError(f"callback of {job_id} never reached {states}: {job.get('callback')}")
 
 
+def _callback_secret(stack: StackHandle, key: str) -> str:
+    answer = requests.get(f"{stack.api}/v1/callback-secret", headers=stack.headers(key), timeout=10)
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["secret"])
+
+
 def test_callback_retried_until_accepted_once_and_signed(stack, receiver_factory) -> None:
     receiver = receiver_factory(failures=2)
     job_id = stack.post_job({**VOICE, "callback_url": receiver.url}).json()["job_id"]
@@ -289,7 +295,7 @@ def test_callback_retried_until_accepted_once_and_signed(stack, receiver_factory
     assert len(accepted) == 1
     _, headers, body = accepted[0]
     lowered = {k.lower(): v for k, v in headers.items()}
-    Webhook(CALLBACK_SECRET).verify(body, lowered)  # raises if the signature is wrong
+    Webhook(_callback_secret(stack, "key-alpha")).verify(body, lowered)  # raises if the signature is wrong
     assert {h["Webhook-Id"] if "Webhook-Id" in h else h["webhook-id"] for _, h, _ in receiver.deliveries} == {
         lowered["webhook-id"]
     }

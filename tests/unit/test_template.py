@@ -48,6 +48,8 @@ def test_routes_and_their_api_key_requirements(template: Template) -> None:
         ("GET", "/v1/jobs/{job_id}"),
         ("GET", "/v1/tools"),
         ("POST", "/v1/uploads"),
+        ("GET", "/v1/callback-secret"),
+        ("POST", "/v1/callback-secret/rotate"),
         ("POST", "/webhooks/magic-hour"),
     }
     for key in [
@@ -56,6 +58,8 @@ def test_routes_and_their_api_key_requirements(template: Template) -> None:
         ("GET", "/v1/jobs/{job_id}"),
         ("GET", "/v1/tools"),
         ("POST", "/v1/uploads"),
+        ("GET", "/v1/callback-secret"),
+        ("POST", "/v1/callback-secret/rotate"),
     ]:
         assert routes[key].api_key_required is True, key
         assert routes[key].function == "SubmitFunction"
@@ -253,7 +257,7 @@ def test_template_list_parameter_defaults_parse_like_the_code_defaults(template:
     hosts = _from_environment(
         {"DOWNLOAD_ALLOWED_HOSTS": defaults["DownloadAllowedHosts"]}
     ).download_allowed_hosts
-    assert "magichour.ai" in hosts
+    assert hosts == Settings().download_allowed_hosts == ["videos.magichour.ai"]
 
 
 def test_every_environment_variable_is_a_settings_field(template: Template) -> None:

@@ -14,6 +14,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from pipeline.dal import outputs
+from pipeline.settings import get_settings
 
 _MAX_REDIRECTS = 3
 _GENERIC_TYPES = {"", "application/octet-stream", "binary/octet-stream"}
@@ -40,10 +41,10 @@ class FetchedObject:
     content_type: str
 
 
-def host_allowed(url: str, allowed_hosts: list[str]) -> bool:
+def host_allowed(url: str, allowed_hosts: list[str], require_https: bool = False) -> bool:
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
-    if parts.scheme not in ("https", "http") or not host:
+    if parts.scheme not in (("https",) if require_https else ("https", "http")) or not host:
         return False
     return any(host == allowed or host.endswith("." + allowed) for allowed in allowed_hosts)
 
@@ -109,10 +110,13 @@ def fetch_into_s3(
 
 
 def _open(url: str, allowed_hosts: list[str], timeout: tuple[float, float]) -> requests.Response:
+    # Deployed, every hop (redirects too) must be https: a signed URL never crosses in clear text.
+    require_https = get_settings().download_require_https
     for _ in range(_MAX_REDIRECTS + 1):
-        if not host_allowed(url, allowed_hosts):
+        if not host_allowed(url, allowed_hosts, require_https):
             raise DownloadForbidden(
-                f"refusing to fetch from a host that is not allowed: {urlsplit(url).hostname}"
+                f"refusing to fetch from a host or scheme that is not allowed: "
+                f"{urlsplit(url).scheme}://{urlsplit(url).hostname}"
             )
         try:
             response = requests.get(url, stream=True, timeout=timeout, allow_redirects=False)
