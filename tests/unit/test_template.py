@@ -84,6 +84,8 @@ def test_sqs_trigger_reports_batch_item_failures(template: Template) -> None:
     assert trigger.batch_size == 2
     assert triggers["CallbackFunction"].queue == "CallbackQueue"
     assert triggers["CallbackFunction"].report_batch_item_failures is True
+    # One callback per invocation: a hanging receiver never holds back another client's record.
+    assert triggers["CallbackFunction"].batch_size == 1
 
 
 def test_the_sweep_is_scheduled(template: Template) -> None:
