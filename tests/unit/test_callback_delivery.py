@@ -4,9 +4,11 @@ hostile receivers on 127.0.0.1 sockets, a fake resolver for DNS."""
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -26,8 +28,9 @@ from pipeline.logic.callbacks import (
 class Receiver:
     """A TCP server whose answer is scripted: `behave(connection)` runs once the request is in."""
 
-    def __init__(self, behave: Callable[[socket.socket], None]) -> None:
+    def __init__(self, behave: Callable[[socket.socket], None], tls: ssl.SSLContext | None = None) -> None:
         self.behave = behave
+        self.tls = tls
         self.requests: list[bytes] = []
         self.sent = 0
         self.server = socket.socket()
@@ -46,6 +49,12 @@ class Receiver:
             threading.Thread(target=self._one, args=(connection,), daemon=True).start()
 
     def _one(self, connection: socket.socket) -> None:
+        if self.tls is not None:
+            try:
+                connection = self.tls.wrap_socket(connection, server_side=True)
+            except OSError:  # the client refused our certificate
+                connection.close()
+                return
         with connection:
             data = b""
             connection.settimeout(10)
@@ -73,12 +82,14 @@ class Receiver:
 
 
 @pytest.fixture
-def receivers() -> Iterator[Callable[[Callable[[Receiver, socket.socket], None]], Receiver]]:
+def receivers() -> Iterator[Callable[..., Receiver]]:
     made: list[Receiver] = []
 
-    def make(behave: Callable[[Receiver, socket.socket], None]) -> Receiver:
+    def make(
+        behave: Callable[[Receiver, socket.socket], None], tls: ssl.SSLContext | None = None
+    ) -> Receiver:
         holder: list[Receiver] = []
-        receiver = Receiver(lambda connection: behave(holder[0], connection))
+        receiver = Receiver(lambda connection: behave(holder[0], connection), tls)
         holder.append(receiver)
         made.append(receiver)
         return receiver
@@ -206,6 +217,20 @@ def test_address_vetting(address: str, refused: bool) -> None:
     assert (address_refusal(address) is not None) is refused
 
 
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("::ffff:8.8.8.8", "IPv4-mapped"),
+        ("64:ff9b::808:808", "NAT64"),
+        ("::8.8.8.8", "IPv4-compatible"),
+        ("2002:808:808::", "6to4"),
+    ],
+)
+def test_translated_ipv6_is_refused_for_what_it_is(address: str, reason: str) -> None:
+    # Public IPv4 inside: refused because the range leads to IPv4, not for its embedded address.
+    assert reason in (address_refusal(address) or "")
+
+
 def _resolver(*answers: list[str]) -> tuple[Callable[..., list[Any]], list[str]]:
     calls: list[str] = []
     queue = list(answers)
@@ -276,3 +301,112 @@ def test_an_unresolvable_name_is_a_failed_attempt_not_a_refusal() -> None:
 
     with pytest.raises(CallbackFailed):
         resolve_destination("https://hooks.example/h", True, False, resolver=broken)
+
+
+# -- https: the certificate is checked against the name, the connection goes to the address ----
+
+
+def _certificate_authority(tmp_path: Any) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A throwaway CA and a server certificate for hooks.example: (client context, server context)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def name(common: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+
+    now = datetime.now(UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(name("test ca"))
+        .issuer_name(name("test ca"))
+        .public_key(ca_key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - timedelta(hours=1))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name("hooks.example"))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(2)
+        .not_valid_before(now - timedelta(hours=1))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("hooks.example")]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    pem = serialization.Encoding.PEM
+    (tmp_path / "server.pem").write_bytes(
+        certificate.public_bytes(pem)
+        + key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    client = ssl.create_default_context(cadata=ca.public_bytes(pem).decode())
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(tmp_path / "server.pem")
+    return client, server
+
+
+@pytest.fixture
+def tls(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> ssl.SSLContext:
+    client, server = _certificate_authority(tmp_path)
+    monkeypatch.setattr(callbacks, "_TLS", client)
+    return server
+
+
+def _tls_receiver(
+    receivers: Any, server: ssl.SSLContext, answer: Callable[[Receiver, socket.socket], None]
+) -> Receiver:
+    return receivers(answer, tls=server)
+
+
+def _https(receiver: Receiver, host: str) -> Destination:
+    return Destination(
+        "https", host, receiver.port, "/hook", ((socket.AF_INET, ("127.0.0.1", receiver.port)),)
+    )
+
+
+def test_https_to_the_pinned_address_with_the_certificate_checked_against_the_name(receivers, tls) -> None:
+    receiver = _tls_receiver(receivers, tls, lambda r, c: r.send(c, b"HTTP/1.1 202 Accepted\r\n\r\n"))
+    assert _post(_https(receiver, "hooks.example")) == 202
+    assert f"Host: hooks.example:{receiver.port}".encode() in receiver.requests[0]
+    # The same address under another name: its certificate does not match, nothing is sent.
+    with pytest.raises(CallbackFailed, match="SSLCertVerificationError"):
+        _post(_https(receiver, "other.example"))
+    assert len(receiver.requests) == 1
+
+
+def test_https_trickle_is_cut_at_the_deadline(receivers, tls) -> None:
+    def trickle(r: Receiver, connection: socket.socket) -> None:
+        for byte in b"HTTP/1.1 200 OK\r\n\r\n":
+            r.send(connection, bytes([byte]))
+            time.sleep(0.3)
+
+    receiver = _tls_receiver(receivers, tls, trickle)
+    started = time.monotonic()
+    with pytest.raises(CallbackFailed, match="no answer within"):
+        _post(_https(receiver, "hooks.example"), total=1.0)
+    assert time.monotonic() - started < 2.0
