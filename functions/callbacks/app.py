@@ -61,6 +61,10 @@ def _retry_or_give_up(record: SQSRecord, task: CallbackTask, attempt: int, reaso
         callbacks.give_up(task.job_id, reason)
         retry_queue.dead_letter(settings.callback_dead_letter_queue_url, record.body, reason)
         return
+    logger.warning(
+        "callback attempt failed; will retry",
+        extra={"job_id": task.job_id, "attempt": attempt, "delay": delays[attempt - 1], "reason": reason},
+    )
     with contextlib.suppress(Exception):  # counting the attempt must not stop the retry
         callbacks.note_failed_attempt(task.job_id, reason)
     retry_queue.delay_next_attempt(record.event_source_arn, record.receipt_handle, delays[attempt - 1])
