@@ -1,4 +1,4 @@
-"""Nothing secret in telemetry: a whole round trip (job, outputs, presigned URLs, callback,
+"""Nothing secret in telemetry: a whole round trip (job, outputs, presigned URLs, an upload, callback,
 callback secrets and their rotation, a signed webhook that breaks its schema) through the local
 stack with distinctive secrets, then every function log line is searched for them."""
 
@@ -60,6 +60,10 @@ def test_no_secret_or_signed_url_in_any_function_log(stack: StackHandle) -> None
         query = parse_qs(urlsplit(output["download_url"]).query)
         signed_values += query.get("X-Amz-Signature", []) + query.get("X-Amz-Credential", [])
     assert len(signed_values) > 1
+    # An upload URL (presigned PUT).
+    upload = requests.post(f"{stack.api}/v1/uploads", json={"extension": "mp4"}, headers=headers, timeout=10)
+    assert upload.status_code == 201, upload.text
+    signed_values += parse_qs(urlsplit(upload.json()["upload_url"]).query)["X-Amz-Signature"]
     # The simulator's own signed download URLs for this project (what the webhook carried).
     project = requests.get(
         f"{stack.magic_hour}/v1/image-projects/{job['project_id']}",
