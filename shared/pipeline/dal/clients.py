@@ -35,9 +35,10 @@ def get_profile(client_id: str) -> dict[str, Any]:
 
 # -- callback secret versions (the secrets themselves are derived, never stored) -----------------
 
-CALLBACK_SECRET_VERSION = "callback_secret_version"  # noqa: S105 - attribute names, not secrets
-CALLBACK_SECRET_PREVIOUS_VERSION = "callback_secret_previous_version"  # noqa: S105
-CALLBACK_SECRET_ROTATED_AT = "callback_secret_rotated_at"  # noqa: S105
+# Attribute names, not secrets.
+CALLBACK_SECRET_VERSION = "callback_secret_version"  # noqa: S105  # nosec B105
+CALLBACK_SECRET_PREVIOUS_VERSION = "callback_secret_previous_version"  # noqa: S105  # nosec B105
+CALLBACK_SECRET_ROTATED_AT = "callback_secret_rotated_at"  # noqa: S105  # nosec B105
 
 
 def rotate_callback_secret(client_id: str, now: float) -> dict[str, Any]:

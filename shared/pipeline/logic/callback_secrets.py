@@ -23,7 +23,8 @@ from standardwebhooks.webhooks import Webhook
 from pipeline import secret_store
 from pipeline.dal import clients
 
-SECRET_PREFIX = "whsec_"  # noqa: S105 - the Standard Webhooks prefix, not a secret
+# The Standard Webhooks prefix, not a secret.
+SECRET_PREFIX = "whsec_"  # noqa: S105  # nosec B105
 ROTATION_OVERLAP_SECONDS = 24 * 3600
 # Domain separation: the same master could one day derive other keys.
 _PURPOSE = b"magic-hour-pipeline/callback-secret/v1"
