@@ -208,6 +208,7 @@ class LocalStack:
             "AllowPrivateCallbackAddresses": "true",
             "MagicHourBaseUrl": self.config.magic_hour_url,
             "DownloadAllowedHosts": "127.0.0.1,localhost",
+            "RequireHttpsDownloads": "false",
             "DownloadRetryDelays": self.config.download_retry_delays,
             "RequireHttpsCallbacks": "false",
             "StageName": self.config.stage,

@@ -79,6 +79,8 @@ def main() -> None:
             json.dumps({"extension": "mp4"}).encode(),
             {"Content-Type": "application/json"},
         ),
+        "submit-get-callback-secret.json": api_event(gateway, "GET", "/v1/callback-secret"),
+        "submit-rotate-callback-secret.json": api_event(gateway, "POST", "/v1/callback-secret/rotate"),
         "webhook-video-completed.json": api_event(
             gateway,
             "POST",

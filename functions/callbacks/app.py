@@ -48,9 +48,10 @@ def handle_record(record: SQSRecord) -> None:
         callbacks.give_up(task.job_id, str(refused))
     except callbacks.CallbackFailed as failed:
         _retry_or_give_up(record, task, attempt, str(failed))
-    except Exception as unexpected:  # our own trouble (secret store, DynamoDB): it counts as an attempt
+    except Exception:  # our own trouble (secret store, DynamoDB): it counts as an attempt
         logger.exception("callback attempt failed unexpectedly", extra={"job_id": task.job_id})
-        _retry_or_give_up(record, task, attempt, f"{unexpected.__class__.__name__}: {unexpected}")
+        # Raw botocore text can name accounts and roles: the client sees a stable, plain reason.
+        _retry_or_give_up(record, task, attempt, callbacks.INTERNAL_ERROR)
 
 
 def _retry_or_give_up(record: SQSRecord, task: CallbackTask, attempt: int, reason: str) -> None:
@@ -60,6 +61,10 @@ def _retry_or_give_up(record: SQSRecord, task: CallbackTask, attempt: int, reaso
         callbacks.give_up(task.job_id, reason)
         retry_queue.dead_letter(settings.callback_dead_letter_queue_url, record.body, reason)
         return
+    logger.warning(
+        "callback attempt failed; will retry",
+        extra={"job_id": task.job_id, "attempt": attempt, "delay": delays[attempt - 1], "reason": reason},
+    )
     with contextlib.suppress(Exception):  # counting the attempt must not stop the retry
         callbacks.note_failed_attempt(task.job_id, reason)
     retry_queue.delay_next_attempt(record.event_source_arn, record.receipt_handle, delays[attempt - 1])

@@ -52,7 +52,8 @@ def handle_record(record: SQSRecord) -> None:
         _retry_or_give_up(record, task, attempt, f"{transient.__class__.__name__}: {transient}")
     except Exception as unexpected:  # S3/DynamoDB trouble or a bug: retry, never lose the task
         logger.exception("download attempt failed unexpectedly", extra={"job_id": task.job_id})
-        _retry_or_give_up(record, task, attempt, f"{unexpected.__class__.__name__}: {unexpected}")
+        # Raw botocore text can name accounts and roles: the job's error gets a stable, plain reason.
+        _retry_or_give_up(record, task, attempt, f"internal error ({unexpected.__class__.__name__})")
 
 
 def _retry_or_give_up(record: SQSRecord, task: DownloadTask, attempt: int, reason: str) -> None:

@@ -11,13 +11,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from pipeline.http import client_id_of, error_response, json_response, raw_body
-from pipeline.logic import inputs, queries
+from pipeline.logic import callback_secrets, inputs, queries
 from pipeline.logic.api_errors import ApiError
 from pipeline.logic.idempotent_submission import submit_once
 from pipeline.logic.job_view import to_resource
 from pipeline.logic.submission import parse_submission, refusal_error
 from pipeline.magic_hour.client import client_from_settings
-from pipeline.models.api import ErrorBody, JobList, JobResource, ToolList, UploadResource
+from pipeline.models.api import CallbackSecret, ErrorBody, JobList, JobResource, ToolList, UploadResource
 from pipeline.observability import logger, metrics, tracer
 from pipeline.settings import get_settings
 
@@ -64,7 +64,7 @@ ERROR_DESCRIPTIONS = {
     tags=["jobs"],
     responses=_answers(202, JobResource, "The job", 400, 402, 409, 413, 422, 429, 502, 503),
 )
-@tracer.capture_method
+@tracer.capture_method(capture_response=False)  # job resources carry presigned URLs
 def create_job() -> Response[str]:
     event = app.current_event
     client_id = client_id_of(event)
@@ -87,7 +87,7 @@ def create_job() -> Response[str]:
     tags=["jobs"],
     responses=_answers(200, JobResource, "The job, with presigned download URLs once stored", 404),
 )
-@tracer.capture_method
+@tracer.capture_method(capture_response=False)  # presigned URLs stay out of traces
 def get_job(job_id: str) -> Response[str]:
     return json_response(200, queries.get_job(client_id_of(app.current_event), job_id))
 
@@ -99,7 +99,7 @@ def get_job(job_id: str) -> Response[str]:
     tags=["jobs"],
     responses=_answers(200, JobList, "The client's jobs, newest first", 400, 422),
 )
-@tracer.capture_method
+@tracer.capture_method(capture_response=False)  # presigned URLs stay out of traces
 def list_jobs() -> Response[str]:
     event = app.current_event
     return json_response(
@@ -142,6 +142,39 @@ def create_upload() -> Response[str]:
     return json_response(201, inputs.create_upload(client_id, request))
 
 
+@app.get(
+    "/v1/callback-secret",
+    summary="Get your callback signing secret",
+    description=(
+        "The secret that signs your callbacks (Standard Webhooks, whsec_...). It is yours alone: "
+        "no other client's secret verifies your callbacks."
+    ),
+    tags=["callbacks"],
+    responses=_answers(200, CallbackSecret, "Your current callback signing secret", 503),
+)
+@tracer.capture_method(capture_response=False)  # a secret never goes into a trace
+def get_callback_secret() -> Response[str]:
+    secret = callback_secrets.current_secret(client_id_of(app.current_event))
+    return json_response(200, CallbackSecret(secret=secret), headers={"Cache-Control": "no-store"})
+
+
+@app.post(
+    "/v1/callback-secret/rotate",
+    summary="Rotate your callback signing secret",
+    description=(
+        "Makes a new secret and answers it. For 24 h callbacks carry two signatures (the previous "
+        "and the new secret), so receivers can switch without losing a delivery."
+    ),
+    tags=["callbacks"],
+    responses=_answers(200, CallbackSecret, "Your new callback signing secret", 503),
+)
+@tracer.capture_method(capture_response=False)  # a secret never goes into a trace
+def rotate_callback_secret() -> Response[str]:
+    secret = callback_secrets.rotate(client_id_of(app.current_event))
+    logger.info("callback secret rotated")
+    return json_response(200, CallbackSecret(secret=secret), headers={"Cache-Control": "no-store"})
+
+
 @app.exception_handler(ApiError)
 def handle_api_error(error: ApiError) -> Response[str]:
     if error.status >= 500:
@@ -170,7 +203,8 @@ def handle_unexpected(_: Exception) -> Response[str]:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler
+# Answers carry presigned URLs and callback secrets: never captured into traces.
+@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

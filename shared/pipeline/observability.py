@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from aws_lambda_powertools import Logger, Metrics
 
+from pipeline.redaction import RedactingFormatter
+
 if TYPE_CHECKING:
     from aws_lambda_powertools import Tracer
 
@@ -88,6 +90,7 @@ class LazyTracer:
         return call  # type: ignore[return-value]
 
 
-logger = Logger()
+# Every line is redacted on its way out: a signed URL in an exception text never reaches the logs.
+logger = Logger(logger_formatter=RedactingFormatter())
 tracer = LazyTracer()
 metrics = Metrics()

@@ -17,6 +17,14 @@ def magic_hour_api_key() -> str:
     return read_secret(get_settings().magic_hour_api_key_secret).strip()
 
 
+def callback_master_secret() -> str:
+    """The master from which every client's callback secret is derived (never sent anywhere)."""
+    master = read_secret(get_settings().callback_signing_secret).strip()
+    if not master:
+        raise ValueError("the callback master secret is empty")
+    return master
+
+
 def webhook_secrets() -> list[str]:
     """The webhook secrets to accept: the current one, and the next one during a rotation.
 

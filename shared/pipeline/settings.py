@@ -25,8 +25,11 @@ class Settings(BaseModel):
     # Callback URLs must be https when deployed; the local stack allows http for test receivers.
     require_https_callbacks: bool = True
     presigned_url_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
-    # Hosts the downloader may fetch from (SSRF guard). Suffix match on the host name.
-    download_allowed_hosts: list[str] = Field(default_factory=lambda: ["magichour.ai"])
+    # Hosts the downloader may fetch from (SSRF guard). Suffix match on the host name. Magic Hour
+    # serves every output (video, image, audio) from videos.magichour.ai.
+    download_allowed_hosts: list[str] = Field(default_factory=lambda: ["videos.magichour.ai"])
+    # Deployed, outputs are fetched over https only; the local stack's simulator serves http.
+    download_require_https: bool = True
     download_chunk_bytes: int = 8 * 1024 * 1024
     # Ranges fetched (and parts uploaded) at once for a server that honours Range; memory holds at
     # most this many parts of download_chunk_bytes.
@@ -60,7 +63,9 @@ class Settings(BaseModel):
     callback_queue_url: str = ""
     callback_dead_letter_queue_url: str = ""
     callback_signing_secret: str = "callbacks/signing-secret"  # noqa: S105 - a name, not a secret
+    # The whole of one attempt (connect, TLS, send, answer), not a per-read timeout.
     callback_timeout_seconds: float = 5.0
+    callback_connect_timeout_seconds: float = 3.0
     # Growing delays between attempts, about 24 h in all; then the callback is `failed`.
     callback_retry_delays_seconds: list[int] = Field(
         default_factory=lambda: [30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800]

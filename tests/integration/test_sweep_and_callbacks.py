@@ -4,9 +4,11 @@ one-second schedule) and client callbacks, through the local stack over HTTP."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -14,8 +16,9 @@ from typing import Any
 import pytest
 import requests
 from boto3.dynamodb.types import TypeSerializer
-from conftest import CALLBACK_SECRET, StackHandle, start_stack
-from standardwebhooks.webhooks import Webhook
+from conftest import CALLBACK_SECRET as CALLBACK_MASTER
+from conftest import StackHandle, start_stack
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from pipeline import ids
 from pipeline.dal.jobs import _to_item
@@ -272,14 +275,29 @@ def receiver_factory() -> Iterator[Any]:
         receiver.server.shutdown()
 
 
-def _wait_callback(stack: StackHandle, job_id: str, states: set[str]) -> dict[str, Any]:
-    deadline = time.monotonic() + 30
+def _wait_callback(
+    stack: StackHandle,
+    job_id: str,
+    states: set[str],
+    key: str = "key-alpha",
+    timeout: float = 30,
+    attempts: int = 0,
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    job: dict[str, Any] = {}
     while time.monotonic() < deadline:
-        job = stack.get_job(job_id).json()
-        if (job.get("callback") or {}).get("state") in states:
+        job = stack.get_job(job_id, key).json()
+        callback = job.get("callback") or {}
+        if callback.get("state") in states and callback.get("attempts", 0) >= attempts:
             return dict(job)
-        time.sleep(0.2)
+        time.sleep(0.1)
     raise AssertionError(f"callback of {job_id} never reached {states}: {job.get('callback')}")
+
+
+def _callback_secret(stack: StackHandle, key: str) -> str:
+    answer = requests.get(f"{stack.api}/v1/callback-secret", headers=stack.headers(key), timeout=10)
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["secret"])
 
 
 def test_callback_retried_until_accepted_once_and_signed(stack, receiver_factory) -> None:
@@ -293,7 +311,7 @@ def test_callback_retried_until_accepted_once_and_signed(stack, receiver_factory
     assert len(accepted) == 1
     _, headers, body = accepted[0]
     lowered = {k.lower(): v for k, v in headers.items()}
-    Webhook(CALLBACK_SECRET).verify(body, lowered)  # raises if the signature is wrong
+    Webhook(_callback_secret(stack, "key-alpha")).verify(body, lowered)  # raises if the signature is wrong
     assert {h["Webhook-Id"] if "Webhook-Id" in h else h["webhook-id"] for _, h, _ in receiver.deliveries} == {
         lowered["webhook-id"]
     }
@@ -330,3 +348,132 @@ def test_failed_jobs_call_back_too(stack, receiver_factory) -> None:
 def test_jobs_without_a_callback_show_none(stack) -> None:
     job = stack.wait_for(stack.post_job(VOICE).json()["job_id"], {"completed"})
     assert job["callback"] is None
+
+
+# -- each client's own callback secret ----------------------------------------------------------
+
+
+def _rotate(stack: StackHandle, key: str) -> str:
+    answer = requests.post(f"{stack.api}/v1/callback-secret/rotate", headers=stack.headers(key), timeout=10)
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["secret"])
+
+
+def _verifies(secret: str, delivery: tuple[int, dict[str, str], bytes]) -> bool:
+    _, headers, body = delivery
+    try:
+        Webhook(secret).verify(body, {k.lower(): v for k, v in headers.items()})
+    except WebhookVerificationError:
+        return False
+    return True
+
+
+def test_callback_secret_routes_need_a_key_and_answer_each_client_its_own(stack) -> None:
+    for method, path in (("GET", "/v1/callback-secret"), ("POST", "/v1/callback-secret/rotate")):
+        answer = requests.request(method, f"{stack.api}{path}", timeout=10)
+        assert answer.status_code == 401
+        assert answer.json()["error"]["code"] == "unauthorized"
+    alpha = _callback_secret(stack, "key-alpha")
+    assert alpha.startswith("whsec_")
+    assert _callback_secret(stack, "key-alpha") == alpha  # stable until rotated
+    assert _callback_secret(stack, "key-beta") != alpha
+    assert alpha != CALLBACK_MASTER  # the master itself is never handed out
+
+
+def test_a_clients_callback_verifies_with_its_secret_only(stack, receiver_factory) -> None:
+    receiver = receiver_factory(failures=0)
+    job_id = stack.post_job({**VOICE, "callback_url": receiver.url}, key="key-beta").json()["job_id"]
+    _wait_callback(stack, job_id, {"delivered", "failed"}, key="key-beta")
+    (delivery,) = receiver.accepted()
+    assert _verifies(_callback_secret(stack, "key-beta"), delivery)
+    assert not _verifies(_callback_secret(stack, "key-alpha"), delivery)
+    assert not _verifies(_callback_secret(stack, "key-gamma"), delivery)
+    assert not _verifies(CALLBACK_MASTER, delivery)
+
+
+def test_after_a_rotation_callbacks_carry_the_old_and_the_new_signature(stack, receiver_factory) -> None:
+    old = _callback_secret(stack, "key-gamma")
+    new = _rotate(stack, "key-gamma")
+    assert new != old
+    assert _callback_secret(stack, "key-gamma") == new
+    receiver = receiver_factory(failures=0)
+    job_id = stack.post_job({**VOICE, "callback_url": receiver.url}, key="key-gamma").json()["job_id"]
+    _wait_callback(stack, job_id, {"delivered", "failed"}, key="key-gamma")
+    (delivery,) = receiver.accepted()
+    signatures = {k.lower(): v for k, v in delivery[1].items()}["webhook-signature"].split(" ")
+    assert len(signatures) == 2
+    assert _verifies(old, delivery)
+    assert _verifies(new, delivery)
+    assert not _verifies(_callback_secret(stack, "key-alpha"), delivery)
+
+
+def test_concurrent_rotations_each_get_their_own_new_secret(stack) -> None:
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        secrets = list(pool.map(lambda _: _rotate(stack, "key-gamma"), range(4)))
+    assert len(set(secrets)) == 4
+    assert _callback_secret(stack, "key-gamma") in secrets
+
+
+# -- a hostile receiver costs one bounded attempt and delays nobody else ------------------------
+
+
+class HostileReceiver:
+    """Answers every callback by trickling one byte every `pace` seconds, for ever."""
+
+    def __init__(self, pace: float) -> None:
+        self.pace = pace
+        self.connections = 0
+        self.stopped = threading.Event()
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(8)
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}/hooks/slow"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                connection, _ = self.server.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._trickle, args=(connection,), daemon=True).start()
+
+    def _trickle(self, connection: socket.socket) -> None:
+        with connection:
+            try:
+                while not self.stopped.wait(self.pace):
+                    connection.sendall(b"H")
+            except OSError:
+                return
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.server.close()
+
+
+def test_a_trickling_receiver_gets_bounded_attempts_and_delays_no_other_client(
+    stack, receiver_factory
+) -> None:
+    hostile = HostileReceiver(pace=2.0)
+    try:
+        slow_job = stack.post_job({**VOICE, "callback_url": hostile.url}, key="key-beta").json()["job_id"]
+        stack.wait_for(slow_job, {"completed"}, key="key-beta")
+        deadline = time.monotonic() + 10
+        while hostile.connections == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert hostile.connections >= 1  # its attempt is under way now
+        # Another client's callback, queued while the hostile attempt holds a worker.
+        receiver = receiver_factory(failures=0)
+        job_id = stack.post_job({**VOICE, "callback_url": receiver.url}).json()["job_id"]
+        completed = stack.wait_for(job_id, {"completed"})
+        assert completed["callback"]["state"] in {"pending", "delivered"}
+        delivered_by = time.monotonic() + 4.0  # well inside one hostile attempt (5 s)
+        _wait_callback(stack, job_id, {"delivered"}, timeout=6)
+        assert time.monotonic() < delivered_by
+        # The hostile receiver's attempt ended at the deadline and was counted.
+        slow = _wait_callback(stack, slow_job, {"pending", "failed"}, key="key-beta", attempts=1)
+        assert slow["callback"]["attempts"] >= 1
+        assert slow["callback"]["last_error"] == "no answer within 5 s"
+    finally:
+        hostile.stop()

@@ -117,6 +117,8 @@ def s3_calls(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Coun
         "AWS_SECRET_ACCESS_KEY": "test",
         "AWS_DEFAULT_REGION": "us-east-1",
         "OUTPUT_BUCKET_NAME": BUCKET,
+        # The test's file server is plain http on loopback, as the local stack's simulator.
+        "DOWNLOAD_REQUIRE_HTTPS": "false",
     }.items():
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()

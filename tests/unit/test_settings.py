@@ -11,7 +11,8 @@ from pipeline.settings import Settings, _from_environment
 def test_empty_environment_gives_the_defaults() -> None:
     settings = _from_environment({})
     assert settings == Settings()
-    assert settings.download_allowed_hosts == ["magichour.ai"]
+    assert settings.download_allowed_hosts == ["videos.magichour.ai"]
+    assert settings.download_require_https is True
     assert settings.download_retry_delays_seconds == [10, 30, 120, 600, 1800]
     assert settings.require_https_callbacks is True
     assert settings.delete_project_after_download is False

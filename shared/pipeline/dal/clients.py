@@ -31,3 +31,34 @@ def get_item(client_id: str, item: str) -> dict[str, Any] | None:
 
 def get_profile(client_id: str) -> dict[str, Any]:
     return get_item(client_id, PROFILE) or {"client_id": client_id, "item": PROFILE}
+
+
+# -- callback secret versions (the secrets themselves are derived, never stored) -----------------
+
+# Attribute names, not secrets.
+CALLBACK_SECRET_VERSION = "callback_secret_version"  # noqa: S105  # nosec B105
+CALLBACK_SECRET_PREVIOUS_VERSION = "callback_secret_previous_version"  # noqa: S105  # nosec B105
+CALLBACK_SECRET_ROTATED_AT = "callback_secret_rotated_at"  # noqa: S105  # nosec B105
+
+
+def rotate_callback_secret(client_id: str, now: float) -> dict[str, Any]:
+    """Bump the client's callback-secret version in one atomic update and return the new profile.
+
+    Every right-hand side reads the item as it was before this update, so `previous` is exactly
+    the version this rotation replaced, and concurrent rotations get distinct versions."""
+    answer = table().update_item(
+        Key={"client_id": client_id, "item": PROFILE},
+        UpdateExpression=(
+            "SET #previous = if_not_exists(#version, :zero), "
+            "#version = if_not_exists(#version, :zero) + :one, #rotated = :now"
+        ),
+        ExpressionAttributeNames={
+            "#version": CALLBACK_SECRET_VERSION,
+            "#previous": CALLBACK_SECRET_PREVIOUS_VERSION,
+            "#rotated": CALLBACK_SECRET_ROTATED_AT,
+        },
+        ExpressionAttributeValues={":zero": 0, ":one": 1, ":now": int(now)},
+        ReturnValues="ALL_NEW",
+    )
+    attributes: dict[str, Any] = answer["Attributes"]
+    return attributes

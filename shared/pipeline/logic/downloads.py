@@ -14,6 +14,7 @@ from pipeline.magic_hour.errors import MagicHourError, MagicHourNotFound
 from pipeline.models.job import Job, JobError, JobStatus, StoredOutput
 from pipeline.models.tasks import DownloadTask
 from pipeline.observability import logger, metrics
+from pipeline.redaction import for_client
 from pipeline.settings import get_settings
 from pipeline.timeutil import now_iso
 
@@ -202,7 +203,7 @@ def fail_job(job_id: str, index: int, message: str) -> None:
         return
     moves.fail(
         job,
-        JobError(code=DOWNLOAD_FAILED, message=message, source="download"),
+        JobError(code=DOWNLOAD_FAILED, message=for_client(message), source="download"),
         [JobStatus.DOWNLOADING],
         {"failed_output_index": index},
     )

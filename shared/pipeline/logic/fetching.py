@@ -16,6 +16,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from pipeline.dal import outputs
+from pipeline.settings import get_settings
 
 _MAX_REDIRECTS = 3
 _GENERIC_TYPES = {"", "application/octet-stream", "binary/octet-stream"}
@@ -43,10 +44,10 @@ class FetchedObject:
     content_type: str
 
 
-def host_allowed(url: str, allowed_hosts: list[str]) -> bool:
+def host_allowed(url: str, allowed_hosts: list[str], require_https: bool = False) -> bool:
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
-    if parts.scheme not in ("https", "http") or not host:
+    if parts.scheme not in (("https",) if require_https else ("https", "http")) or not host:
         return False
     return any(host == allowed or host.endswith("." + allowed) for allowed in allowed_hosts)
 
@@ -379,10 +380,13 @@ def _open(
         if first_range
         else {}
     )
+    # Deployed, every hop (redirects too) must be https: a signed URL never crosses in clear text.
+    require_https = get_settings().download_require_https
     for _ in range(_MAX_REDIRECTS + 1):
-        if not host_allowed(url, allowed_hosts):
+        if not host_allowed(url, allowed_hosts, require_https):
             raise DownloadForbidden(
-                f"refusing to fetch from a host that is not allowed: {urlsplit(url).hostname}"
+                f"refusing to fetch from a host or scheme that is not allowed: "
+                f"{urlsplit(url).scheme}://{urlsplit(url).hostname}"
             )
         try:
             response = requests.get(url, headers=headers, stream=True, timeout=timeout, allow_redirects=False)

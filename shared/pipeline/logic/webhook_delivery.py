@@ -55,7 +55,7 @@ def parse(raw_body: bytes) -> WebhookEvent:
         if any(error["type"] in ("union_tag_invalid", "union_tag_not_found") for error in exc.errors()):
             logger.error("signed webhook of unknown type")
             raise ApiError(400, "unknown_event", f"event type must be one of {sorted(EVENT_TYPES)}") from exc
-        logger.error("signed webhook does not match its event schema", extra={"errors": exc.errors()[:3]})
+        logger.error("signed webhook does not match its event schema", extra={"errors": _loggable(exc)})
         raise ApiError(
             400,
             "invalid_event",
@@ -67,6 +67,13 @@ def parse(raw_body: bytes) -> WebhookEvent:
         metrics.add_metric(name="MagicHourCreditsOutOfRange", unit="Count", value=1)
         logger.warning("webhook credits_charged out of range", extra={"project_id": event.payload.id})
     return event
+
+
+def _loggable(exc: ValidationError) -> list[dict[str, object]]:
+    # loc, msg and type only: pydantic's `input` would carry Magic Hour's signed download URLs.
+    return [
+        dict(error) for error in exc.errors(include_url=False, include_context=False, include_input=False)[:3]
+    ]
 
 
 def apply(event: WebhookEvent) -> transitions.Outcome:

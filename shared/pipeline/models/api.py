@@ -132,3 +132,9 @@ class UploadResource(BaseModel):
     upload_url: str
     expires_at: str
     upload_headers: dict[str, str] = Field(default_factory=dict)
+
+
+class CallbackSecret(BaseModel):
+    """The calling client's own callback signing secret (Standard Webhooks format)."""
+
+    secret: str
