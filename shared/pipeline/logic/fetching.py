@@ -171,14 +171,14 @@ class _Upload:
         return self
 
     def part(self, number: int, body: bytearray) -> str:
-        assert self._upload_id is not None  # nosec B101  (narrows the type; set by __enter__)
+        assert self._upload_id is not None  # narrows the type; set by __enter__  # nosec B101
         try:
             return outputs.upload_part(self.key, self._upload_id, number, body)
         except Exception as exc:
             raise _upload_failed(exc) from exc
 
     def complete(self, etags: list[str], sha256: str) -> None:
-        assert self._upload_id is not None  # nosec B101  (narrows the type; set by __enter__)
+        assert self._upload_id is not None  # narrows the type; set by __enter__  # nosec B101
         try:
             outputs.complete_multipart(self.key, self._upload_id, etags)
             self._upload_id = None

@@ -205,7 +205,7 @@ def for_magic_hour(tool_input: dict[str, Any], magic_hour: MagicHourClient | Non
         return handed[uri]
 
     rewritten = _rewrite(tool_input, None, fetchable)
-    assert isinstance(rewritten, dict)  # nosec B101  (narrows the type)
+    assert isinstance(rewritten, dict)  # narrows the type  # nosec B101
     return rewritten
 
 
