@@ -20,7 +20,11 @@ magic_hour = client_from_settings()
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:  # noqa: ARG001 - scheduled
-    report = sweep.run(epoch_seconds(), magic_hour)
-    if report.checked:
+    # The request id names this invocation as the lease holder: a retried or overlapping
+    # invocation is another holder and waits its turn.
+    report = sweep.run(
+        epoch_seconds(), magic_hour, context.get_remaining_time_in_millis, holder=context.aws_request_id
+    )
+    if report.checked or report.stopped:
         logger.info("sweep done", extra=asdict(report))
     return asdict(report)

@@ -4,10 +4,11 @@ through the same transitions the webhook uses."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pipeline.dal import jobs as job_store
-from pipeline.dal import slots
+from pipeline.dal import leases, slots
 from pipeline.logic import callbacks, creation, dispatch, moves, transitions
 from pipeline.magic_hour.client import MagicHourClient
 from pipeline.magic_hour.errors import MagicHourError, MagicHourNotFound
@@ -35,34 +36,83 @@ CALLBACK_SETTLE_SECONDS = 2 * 86400 + 3600
 class SweepReport:
     checked: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
+    # Why the sweep stopped early, if it did: "overlap" (another sweep holds the lease) or
+    # "time" (too little of the invocation left for one more Magic Hour call).
+    stopped: str | None = None
 
     def count(self, outcome: str) -> None:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
 
 
-def run(now: int, magic_hour: MagicHourClient) -> SweepReport:
+SWEEP_LEASE = "sweep"
+# Time kept back after the last job: one more check may wait a Magic Hour call out (connect plus
+# read timeout) and a few DynamoDB/SQS writes; the sweep never starts one it cannot finish.
+_WRITES_MARGIN_SECONDS = 5.0
+
+
+def time_needed_per_check_ms() -> int:
+    settings = get_settings()
+    return int(
+        (
+            settings.magic_hour_connect_timeout_seconds
+            + settings.magic_hour_read_timeout_seconds
+            + _WRITES_MARGIN_SECONDS
+        )
+        * 1000
+    )
+
+
+def run(
+    now: int,
+    magic_hour: MagicHourClient,
+    remaining_ms: Callable[[], int] | None = None,
+    holder: str = "sweep",
+) -> SweepReport:
+    """Check every job that is due, one at a time, while there is time for another check.
+
+    `remaining_ms` is the invocation's remaining time (Lambda's context); the lease, held for
+    as long as this invocation may live, keeps a slow sweep and the next scheduled one apart.
+    """
     report = SweepReport()
-    for job in job_store.due_for_check(now, get_settings().sweep_batch_limit):
-        report.checked += 1
-        try:
-            outcome = check(job, now, magic_hour)
-        except MagicHourError as exc:
-            logger.warning(
-                "Magic Hour unavailable for the sweep", extra={"job_id": job.job_id, "error": exc.message}
-            )
-            outcome = "magic_hour_unavailable"
-            _postpone(job, now)
-        except Exception:  # one bad job must not stop the sweep
-            logger.exception("sweep could not check a job", extra={"job_id": job.job_id})
-            outcome = "error"
-            _postpone(job, now)
-        report.count(outcome)
-        metrics.add_metric(name=f"Sweep_{outcome}", unit="Count", value=1)
-    reclaimed = reclaim_stale_slots()
-    if reclaimed:
-        report.outcomes["slots_reclaimed"] = reclaimed
-    if job_store.waiting_jobs(1):
-        moves.wake_dispatcher()  # a lost wake-up never leaves a job waiting for ever
+    budget_ms = remaining_ms() if remaining_ms is not None else 15 * 60 * 1000
+    if not leases.acquire(SWEEP_LEASE, holder, budget_ms // 1000 + 1):
+        logger.warning("another sweep is still running; this one does nothing")
+        report.stopped = "overlap"
+        metrics.add_metric(name="SweepsSkipped", unit="Count", value=1)
+        return report
+    try:
+        needed = time_needed_per_check_ms()
+        for job in job_store.due_for_check(now, get_settings().sweep_batch_limit):
+            if remaining_ms is not None and remaining_ms() < needed:
+                logger.warning("sweep stopped before its timeout", extra={"checked": report.checked})
+                report.stopped = "time"
+                metrics.add_metric(name="SweepsCutShort", unit="Count", value=1)
+                break
+            report.checked += 1
+            try:
+                outcome = check(job, now, magic_hour)
+            except MagicHourError as exc:
+                logger.warning(
+                    "Magic Hour unavailable for the sweep",
+                    extra={"job_id": job.job_id, "client_id": job.client_id, "error": exc.message},
+                )
+                outcome = "magic_hour_unavailable"
+                _postpone(job, now)
+            except Exception:  # one bad job must not stop the sweep
+                logger.exception(
+                    "sweep could not check a job", extra={"job_id": job.job_id, "client_id": job.client_id}
+                )
+                outcome = "error"
+                _postpone(job, now)
+            report.count(outcome)
+            metrics.add_metric(name=f"Sweep_{outcome}", unit="Count", value=1)
+        reclaimed = reclaim_stale_slots()
+        if reclaimed:
+            report.outcomes["slots_reclaimed"] = reclaimed
+        if job_store.waiting_jobs(1):
+            moves.wake_dispatcher()  # a lost wake-up never leaves a job waiting for ever
+    finally:
+        leases.release(SWEEP_LEASE, holder)
     return report
 
 

@@ -1,0 +1,121 @@
+"""The sweep's loop: it stops before its invocation runs out and never runs twice at once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from pipeline.logic import sweep
+from pipeline.models.job import Job, JobStatus
+
+
+def _job(n: int) -> Job:
+    return Job(
+        job_id=f"job_{n}",
+        client_id="c",
+        tool="face-swap",
+        kind="video",
+        status=JobStatus.RENDERING,
+        project_id=f"p{n}",
+        created_at="2026-11-23T00:00:00.000Z",
+        updated_at="2026-11-23T00:00:00.000Z",
+    )
+
+
+class FakeLeases:
+    def __init__(self, held_by: str | None = None) -> None:
+        self.held_by = held_by
+        self.acquired: list[tuple[str, str, int]] = []
+        self.released: list[tuple[str, str]] = []
+
+    def acquire(self, name: str, holder: str, seconds: int) -> bool:
+        if self.held_by not in (None, holder):
+            return False
+        self.held_by = holder
+        self.acquired.append((name, holder, seconds))
+        return True
+
+    def release(self, name: str, holder: str) -> None:
+        self.released.append((name, holder))
+        if self.held_by == holder:
+            self.held_by = None
+
+
+@pytest.fixture
+def wired(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    state: dict[str, Any] = {"checked": [], "leases": FakeLeases(), "jobs": [_job(n) for n in range(10)]}
+    monkeypatch.setattr(sweep.job_store, "due_for_check", lambda now, limit: state["jobs"][:limit])
+    monkeypatch.setattr(sweep, "leases", state["leases"])
+    monkeypatch.setattr(sweep, "reclaim_stale_slots", lambda: 0)
+    monkeypatch.setattr(sweep.job_store, "waiting_jobs", lambda limit: [])
+
+    def check(job: Job, now: int, magic_hour: Any) -> str:
+        state["checked"].append(job.job_id)
+        return "unchanged"
+
+    monkeypatch.setattr(sweep, "check", check)
+    return state
+
+
+def test_every_due_job_is_checked_when_time_allows(wired: dict[str, Any]) -> None:
+    report = sweep.run(0, magic_hour=None, remaining_ms=lambda: 120_000)  # type: ignore[arg-type]
+    assert report.checked == 10
+    assert report.stopped is None
+    assert report.outcomes == {"unchanged": 10}
+
+
+def test_the_sweep_stops_when_one_more_check_might_not_finish(
+    wired: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    needed = sweep.time_needed_per_check_ms()
+    # Each check "takes" one check's worst case: 3.5 checks' worth of time leaves room for 3.
+    clock = {"left": int(needed * 3.5)}
+
+    def remaining() -> int:
+        return clock["left"]
+
+    original_check = sweep.check
+
+    def slow_check(job: Job, now: int, magic_hour: Any) -> str:
+        clock["left"] -= needed
+        return original_check(job, now, magic_hour)
+
+    monkeypatch.setattr(sweep, "check", slow_check)
+    report = sweep.run(0, magic_hour=None, remaining_ms=remaining)  # type: ignore[arg-type]
+    assert report.checked == 3
+    assert report.stopped == "time"
+    assert wired["checked"] == ["job_0", "job_1", "job_2"]
+
+
+def test_the_time_kept_back_covers_a_magic_hour_call() -> None:
+    # 20 s read timeout + 3.05 s connect: a check started with less than that may outlive the sweep.
+    assert sweep.time_needed_per_check_ms() >= 23_050
+
+
+def test_a_sweep_does_nothing_while_another_holds_the_lease(wired: dict[str, Any]) -> None:
+    wired["leases"].held_by = "other-invocation"
+    report = sweep.run(0, magic_hour=None, remaining_ms=lambda: 120_000, holder="me")  # type: ignore[arg-type]
+    assert report.stopped == "overlap"
+    assert report.checked == 0
+    assert wired["checked"] == []
+    assert wired["leases"].released == []  # it must not free the other sweep's lease
+
+
+def test_the_lease_lasts_as_long_as_the_invocation_and_is_released(wired: dict[str, Any]) -> None:
+    sweep.run(0, magic_hour=None, remaining_ms=lambda: 120_000, holder="me")  # type: ignore[arg-type]
+    assert wired["leases"].acquired == [("sweep", "me", 121)]
+    assert wired["leases"].released == [("sweep", "me")]
+    assert wired["leases"].held_by is None
+
+
+def test_the_lease_is_released_when_the_loop_fails(
+    wired: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(now: int, limit: int) -> list[Job]:
+        raise RuntimeError("DynamoDB is down")
+
+    monkeypatch.setattr(sweep.job_store, "due_for_check", broken)
+    with pytest.raises(RuntimeError):
+        sweep.run(0, magic_hour=None, remaining_ms=lambda: 120_000, holder="me")  # type: ignore[arg-type]
+    assert wired["leases"].released == [("sweep", "me")]
