@@ -19,7 +19,7 @@ export SAM_CLI_TELEMETRY := 0
 
 .PHONY: setup demo local test unit integration lint typecheck format validate sam-validate invoke \
         simulator redrive bench bench-slots sync-spec openapi build clean security requirements lock-check \
-        fuzz
+        fuzz ops smoke
 
 $(STAMP): pyproject.toml shared/requirements.txt
 	@# A venv made by another Python version is made again.
@@ -110,6 +110,13 @@ invoke: setup  ## invoke one function with a sample event: make invoke FN=Webhoo
 
 redrive: setup  ## move messages from the download dead-letter queue back (against LOCAL_AWS_PORT)
 	$(BIN)/python -m local.redrive
+
+ops: setup  ## operator commands: make ops ARGS="jobs --stuck" (python -m ops --help; docs/runbook.md)
+	$(BIN)/python -m ops $(ARGS)
+
+smoke: setup  ## one cheap job through a deployed stack: make smoke API_URL=https://... API_KEY=...
+	@test -n "$(API_URL)" -a -n "$(API_KEY)" || (echo "usage: make smoke API_URL=<stack output ApiUrl> API_KEY=<an API key value>" && exit 2)
+	$(BIN)/python -m ops.smoke --api-url "$(API_URL)" --api-key "$(API_KEY)"
 
 bench: setup  ## measured figures: burst throughput, download memory/throughput vs raw GET/PUT, latency, cold starts (source and built artifact)
 	$(BIN)/python -m bench

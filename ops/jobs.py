@@ -1,0 +1,276 @@
+"""Jobs across every client, for operators: find them by status and age, show one, fail one,
+have the sweep look at one again. Every write is conditional, so repeating it changes nothing."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from boto3.dynamodb.conditions import Attr, Key
+from botocore.exceptions import ClientError
+
+# The jobs table's index by status and last move (template.yaml, JobsTable).
+STATUS_INDEX = "StatusUpdatedIndex"
+ACTIVE = "1"  # the sweep's sparse index partition (shared/pipeline/dal/jobs.py)
+NOT_ENDED = ("waiting", "submitting", "queued", "rendering", "downloading")
+ENDED = ("completed", "failed", "canceled")
+STATUSES = NOT_ENDED + ENDED
+OPERATOR_FAILED = "operator_failed"
+_SOURCE_FOR_STATUS = {"waiting": "submit", "submitting": "submit", "downloading": "download"}
+
+
+def iso(moment: datetime) -> str:
+    """The one timestamp format of the jobs table (sorts as text)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def parse_age(text: str) -> timedelta:
+    """`90s`, `15m`, `6h`, `2d` (or plain seconds)."""
+    match = re.fullmatch(r"(\d+)([smhd]?)", text.strip())
+    if not match:
+        raise ValueError(f"not an age: {text!r} (use e.g. 90s, 15m, 6h, 2d)")
+    number, unit = int(match.group(1)), match.group(2) or "s"
+    return timedelta(seconds=number * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit])
+
+
+def find(
+    table: Any,
+    statuses: list[str],
+    older_than: timedelta | None = None,
+    error_code: str | None = None,
+    error_source: str | None = None,
+    client_id: str | None = None,
+    limit: int = 100,
+    now: datetime | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Jobs in `statuses` that have not moved for `older_than`, oldest move first, across clients
+    (one query per status on the status index, never a scan)."""
+    cutoff = iso((now or datetime.now(UTC)) - older_than) if older_than is not None else None
+    filters: list[Any] = []
+    if error_code:
+        filters.append(Attr("error.code").eq(error_code))
+    if error_source:
+        filters.append(Attr("error.source").eq(error_source))
+    if client_id:
+        filters.append(Attr("client_id").eq(client_id))
+    found = 0
+    for status in statuses:
+        condition: Any = Key("status").eq(status)
+        if cutoff:
+            condition = condition & Key("updated_at").lt(cutoff)
+        query: dict[str, Any] = {"IndexName": STATUS_INDEX, "KeyConditionExpression": condition}
+        if filters:
+            combined: Any = filters[0]
+            for extra in filters[1:]:
+                combined = combined & extra
+            query["FilterExpression"] = combined
+        while True:
+            answer = table.query(**query)
+            for item in answer.get("Items", []):
+                yield item
+                found += 1
+                if found >= limit:
+                    return
+            if "LastEvaluatedKey" not in answer:
+                break
+            query["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+
+def get(table: Any, job_id: str) -> dict[str, Any] | None:
+    item: dict[str, Any] | None = table.get_item(Key={"job_id": job_id}, ConsistentRead=True).get("Item")
+    return item
+
+
+def redact_url(url: str | None) -> str | None:
+    """Callback URLs may carry a token in their query or user part: show where, not the secret."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}" + ("?…" if parts.query else "")
+
+
+def summary(item: dict[str, Any]) -> dict[str, Any]:
+    error = item.get("error") or {}
+    return {
+        "job_id": item.get("job_id"),
+        "client_id": item.get("client_id"),
+        "status": item.get("status"),
+        "tool": item.get("tool"),
+        "updated_at": item.get("updated_at"),
+        "created_at": item.get("created_at"),
+        "error": f"{error.get('source')}/{error.get('code')}" if error else None,
+        "callback": item.get("callback_state"),
+    }
+
+
+def story(item: dict[str, Any]) -> dict[str, Any]:
+    """One job as an operator needs it: what it is, where it stands, what happened to it (as far as
+    the item records; the logs query in the runbook shows every step)."""
+    error = item.get("error")
+    outputs = item.get("outputs") or {}
+    events: list[tuple[str, str]] = [(str(item.get("created_at")), "accepted")]
+    if item.get("project_id"):
+        events.append(("", f"project {item['project_id']} at Magic Hour"))
+    for index, output in sorted(outputs.items(), key=lambda pair: int(pair[0])):
+        events.append(
+            (str(output.get("stored_at", "")), f"output {index} stored ({output.get('size_bytes')} B)")
+        )
+    if error:
+        events.append((str(item.get("updated_at")), f"failed: {error.get('source')}/{error.get('code')}"))
+    events.append((str(item.get("updated_at")), f"last move: now {item.get('status')}"))
+    if item.get("callback_state"):
+        events.append(
+            (
+                "",
+                f"callback {item['callback_state']} after {int(item.get('callback_attempts', 0))} attempt(s)"
+                + (f"; last error: {item['callback_last_error']}" if item.get("callback_last_error") else ""),
+            )
+        )
+    watched = item.get("active") == ACTIVE
+    return {
+        "job_id": item.get("job_id"),
+        "client_id": item.get("client_id"),
+        "tool": item.get("tool"),
+        "kind": item.get("kind"),
+        "status": item.get("status"),
+        "project_id": item.get("project_id"),
+        "credits_charged": _number(item.get("credits_charged")),
+        "created_at": item.get("created_at"),
+        "updated_at": item.get("updated_at"),
+        "error": error,
+        "outputs": {
+            k: {"s3_key": v.get("s3_key"), "size_bytes": _number(v.get("size_bytes"))}
+            for k, v in outputs.items()
+        },
+        "output_count": _number(item.get("output_count")),
+        "callback_url": redact_url(item.get("callback_url")),
+        "callback": {
+            "state": item.get("callback_state"),
+            "attempts": _number(item.get("callback_attempts")),
+            "last_error": item.get("callback_last_error"),
+            "queued": item.get("callback_queued"),
+        },
+        "sweep": {
+            "watched": watched,
+            "next_check_at": _when(item.get("next_check_at")) if watched else None,
+            "checks": _number(item.get("sweep_checks")),
+        },
+        "history": [{"at": at, "what": what} for at, what in sorted(events, key=lambda e: e[0] or "~")],
+    }
+
+
+def _number(value: Any) -> int | None:
+    return int(value) if value is not None else None
+
+
+def _when(epoch: Any) -> str | None:
+    return iso(datetime.fromtimestamp(int(epoch), UTC)) if epoch is not None else None
+
+
+def fail(table: Any, job_id: str, reason: str, now: datetime | None = None) -> dict[str, Any] | None:
+    """Fail a job that has not ended (an ended job's status is final). The failed item, or None when
+    it had already ended (repeating this changes nothing)."""
+    item = get(table, job_id)
+    if item is None:
+        raise LookupError(f"no job {job_id}")
+    status = str(item.get("status"))
+    if status not in NOT_ENDED:
+        return None
+    moment = iso(now or datetime.now(UTC))
+    values: dict[str, Any] = {
+        ":failed": "failed",
+        ":client_status": f"{item['client_id']}#failed",
+        ":now": moment,
+        ":error": {
+            "code": OPERATOR_FAILED,
+            "message": f"failed by an operator: {reason}"[:500],
+            "source": _SOURCE_FOR_STATUS.get(status, "magic_hour"),
+        },
+    }
+    expression = "SET #status = :failed, client_status = :client_status, updated_at = :now, #error = :error"
+    if item.get("callback_url"):
+        # Owed a callback: it stays in the sweep's index until the callback settles.
+        expression += ", callback_state = :pending, callback_attempts = :zero, callback_queued = :no"
+        values.update({":pending": "pending", ":zero": 0, ":no": False})
+    else:
+        expression += " REMOVE active, next_check_at"
+    for i, allowed in enumerate(NOT_ENDED):
+        values[f":from{i}"] = allowed
+    try:
+        answer = table.update_item(
+            Key={"job_id": job_id},
+            UpdateExpression=expression,
+            ConditionExpression=f"#status IN ({', '.join(f':from{i}' for i in range(len(NOT_ENDED)))})",
+            ExpressionAttributeNames={"#status": "status", "#error": "error"},
+            ExpressionAttributeValues=values,
+            ReturnValues="ALL_NEW",
+        )
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return None
+        raise
+    failed: dict[str, Any] = answer["Attributes"]
+    return failed
+
+
+def callback_task(item: dict[str, Any]) -> str:
+    """The callback queue's message for an ended job (shared/pipeline/models/tasks.py CallbackTask;
+    the webhook id is the one the pipeline gives this ending, logic/callbacks.py)."""
+    return json.dumps({"job_id": item["job_id"], "webhook_id": f"msg_{item['job_id']}_{item['status']}"})
+
+
+def mark_callback_queued(table: Any, job_id: str) -> None:
+    table.update_item(
+        Key={"job_id": job_id},
+        UpdateExpression="SET callback_queued = :yes",
+        ExpressionAttributeValues={":yes": True},
+    )
+
+
+def resweep(table: Any, job_id: str, now_epoch: int) -> bool:
+    """Make a job the sweep still watches due at its next run, with its back-off reset. False for
+    a job the sweep no longer watches (ended and settled)."""
+    try:
+        table.update_item(
+            Key={"job_id": job_id},
+            UpdateExpression="SET next_check_at = :now, sweep_checks = :zero",
+            ConditionExpression="attribute_exists(active)",
+            ExpressionAttributeValues={":now": now_epoch, ":zero": 0},
+        )
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def reopen_callback(table: Any, job_id: str) -> str:
+    """Before a dead-lettered callback is redelivered: the callback function ignores tasks whose
+    callback is no longer `pending`, so a `failed` one goes back to `pending`. Returns what the job
+    said: `reopened`, `already_pending`, `delivered` or `missing`."""
+    item = get(table, job_id)
+    if item is None or not item.get("callback_url"):
+        return "missing"
+    state = item.get("callback_state")
+    if state in ("delivered", None):
+        return "delivered"
+    if state == "pending":
+        return "already_pending"
+    try:
+        table.update_item(
+            Key={"job_id": job_id},
+            UpdateExpression="SET callback_state = :pending, callback_queued = :yes",
+            ConditionExpression="callback_state = :failed",
+            ExpressionAttributeValues={":pending": "pending", ":failed": "failed", ":yes": True},
+        )
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return "already_pending"
+        raise
+    return "reopened"

@@ -1,0 +1,269 @@
+"""`python -m ops` against the real local stack (its moto server), as an operator would run it."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import StackHandle
+
+from ops.cli import main
+
+pytestmark = pytest.mark.integration
+
+VOICE = {"tool": "ai-voice-generator", "input": {"style": {"prompt": "hi", "voice_name": "Elon Musk"}}}
+STACK_NAME = "pipeline-test"  # tests/conftest.py start_stack
+
+
+class Receiver:
+    """A client's callback endpoint that refuses deliveries while `failing` is set."""
+
+    def __init__(self) -> None:
+        self.failing = True
+        self.deliveries: list[tuple[int, bytes]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                status = 500 if receiver.failing else 204
+                receiver.deliveries.append((status, body))
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks?token=s3cr3t-token"
+
+    def accepted(self) -> list[bytes]:
+        return [body for status, body in self.deliveries if status < 300]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    made = Receiver()
+    yield made
+    made.server.shutdown()
+
+
+@pytest.fixture
+def ops(stack: StackHandle, capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
+    def run(*argv: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = main(["--local", STACK_NAME, "--endpoint-url", stack.aws, *argv])
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run
+
+
+def poll(condition: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"{what} not reached in {timeout}s")
+
+
+def callback_of(stack: StackHandle, job_id: str) -> dict[str, Any]:
+    return dict(stack.get_job(job_id).json().get("callback") or {})
+
+
+def test_jobs_finds_stuck_jobs_across_clients(stack, ops) -> None:
+    stack.scenario(webhook_send=False)
+    alpha = stack.post_job(VOICE, key="key-alpha").json()["job_id"]
+    beta = stack.post_job(VOICE, key="key-beta").json()["job_id"]
+    stack.wait_for(alpha, {"queued", "rendering"})
+    code, out, _ = ops("jobs", "--stuck", "--older-than", "0s", "--limit", "1000")
+    assert code == 0
+    found = {job["job_id"]: job for job in json.loads(out)["jobs"]}
+    assert {alpha, beta} <= set(found)
+    assert found[alpha]["client_id"] == "client-alpha"
+    assert found[beta]["client_id"] == "client-beta"
+    # Young jobs are not stuck by the default threshold (1 h).
+    code, out, _ = ops("jobs", "--stuck")
+    assert alpha not in {job["job_id"] for job in json.loads(out)["jobs"]}
+    # One client only.
+    code, out, _ = ops("jobs", "--stuck", "--older-than", "0s", "--client", "client-beta", "--limit", "1000")
+    ids = {job["job_id"] for job in json.loads(out)["jobs"]}
+    assert beta in ids
+    assert alpha not in ids
+
+
+def test_fail_ends_a_job_sends_its_callback_and_repeating_changes_nothing(stack, ops, receiver) -> None:
+    receiver.failing = False
+    stack.scenario(webhook_send=False)
+    job_id = stack.post_job({**VOICE, "callback_url": receiver.url}).json()["job_id"]
+    stack.wait_for(job_id, {"queued", "rendering"})
+
+    code, out, err = ops("fail", job_id, "--reason", "Magic Hour lost the project")
+    assert code == 0
+    job = stack.get_job(job_id).json()
+    assert job["status"] == "failed"
+    assert job["error"]["code"] == "operator_failed"
+    assert "Magic Hour lost the project" in job["error"]["message"]
+    audit = json.loads(err.strip().splitlines()[-1])
+    assert audit["action"] == "fail"
+    assert audit["job_id"] == job_id
+    body = poll(receiver.accepted, what="the callback")[0]
+    assert json.loads(body)["status"] == "failed"
+    assert poll(lambda: callback_of(stack, job_id).get("state") == "delivered")
+
+    code, out, err = ops("fail", job_id, "--reason", "again")
+    assert code == 0
+    assert "already ended" in out
+    after = stack.get_job(job_id).json()
+    assert after["error"]["message"] == job["error"]["message"]
+    assert len(receiver.accepted()) == 1
+
+
+def test_failed_by_source_and_given_up_are_found(stack, ops) -> None:
+    stack.scenario(webhook_send=False)
+    job_id = stack.post_job(VOICE).json()["job_id"]
+    stack.wait_for(job_id, {"queued", "rendering"})
+    ops("fail", job_id, "--reason", "test")
+    code, out, _ = ops("jobs", "--failed-by", "magic_hour", "--code", "operator_failed", "--limit", "1000")
+    assert code == 0
+    assert job_id in {job["job_id"] for job in json.loads(out)["jobs"]}
+    _, out, _ = ops("jobs", "--failed-by", "download", "--limit", "1000")
+    assert job_id not in {job["job_id"] for job in json.loads(out)["jobs"]}
+    _, out, _ = ops("jobs", "--given-up", "--limit", "1000")
+    assert job_id not in {job["job_id"] for job in json.loads(out)["jobs"]}
+
+
+def test_show_tells_the_story_without_the_callback_token(stack, ops, receiver) -> None:
+    receiver.failing = False
+    job_id = stack.post_job({**VOICE, "callback_url": receiver.url}).json()["job_id"]
+    stack.wait_for(job_id, {"completed"})
+    code, out, _ = ops("show", job_id)
+    assert code == 0
+    shown = json.loads(out)
+    assert shown["status"] == "completed"
+    assert shown["client_id"] == "client-alpha"
+    assert shown["outputs"]["0"]["s3_key"].startswith(f"jobs/{job_id}/")
+    assert next(event["what"] for event in shown["history"]) == "accepted"
+    assert f"filter job_id = '{job_id}'" in shown["logs_query"]
+    assert "s3cr3t-token" not in out
+    assert shown["callback_url"].endswith("/hooks?…")
+    code, _, err = ops("show", "job_doesnotexist")
+    assert code == 1
+    assert "no job" in err
+
+
+def test_resweep_makes_a_watched_job_due_now(stack, ops, aws) -> None:
+    stack.scenario(webhook_send=False)
+    job_id = stack.post_job(VOICE).json()["job_id"]
+    stack.wait_for(job_id, {"queued", "rendering"})
+    table = aws("dynamodb")
+    before = int(
+        table.get_item(TableName=f"{STACK_NAME}-JobsTable", Key={"job_id": {"S": job_id}})["Item"][
+            "next_check_at"
+        ]["N"]
+    )
+    assert before > time.time()
+    assert ops("resweep", job_id)[0] == 0
+    item = table.get_item(TableName=f"{STACK_NAME}-JobsTable", Key={"job_id": {"S": job_id}})["Item"]
+    assert int(item["next_check_at"]["N"]) <= time.time()
+    assert item["sweep_checks"]["N"] == "0"
+
+
+def test_callback_dead_letters_are_really_redelivered(stack, ops, receiver, aws) -> None:
+    job_id = stack.post_job({**VOICE, "callback_url": receiver.url}).json()["job_id"]
+    assert poll(lambda: callback_of(stack, job_id).get("state") == "failed", what="callback failed")
+    sqs = aws("sqs")
+    dlq = sqs.get_queue_url(QueueName=f"{STACK_NAME}-CallbackDeadLetterQueue")["QueueUrl"]
+    poll(
+        lambda: int(
+            sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])[
+                "Attributes"
+            ]["ApproximateNumberOfMessages"]
+        ),
+        what="the dead letter",
+    )
+    receiver.failing = False
+    code, out, _err = ops("redrive", "callback")
+    assert code == 0
+    assert "moved" in out
+    body = poll(receiver.accepted, what="the redelivered callback")[0]
+    assert json.loads(body)["job_id"] == job_id
+    assert poll(lambda: callback_of(stack, job_id).get("state") == "delivered")
+    # Nothing left to redrive: repeating it moves nothing and sends nothing.
+    code, out, _ = ops("redrive", "callback")
+    assert "moved 0" in out
+    assert len(receiver.accepted()) == 1
+
+
+def test_download_dead_letters_are_redriven_and_the_job_completes(stack, ops) -> None:
+    # An outage of the file host that outlasts the six attempts, then ends.
+    stack.scenario(download_fail_first=6, download_fail_status=503)
+    job_id = stack.post_job(VOICE).json()["job_id"]
+    failed = stack.wait_for(job_id, {"failed", "completed"}, timeout=60)
+    assert failed["status"] == "failed"
+    assert failed["error"]["source"] == "download"
+    poll(
+        lambda: json.loads(ops("queues")[1])["download_dead_letter_queue_url"]["visible"],
+        what="the dead letter",
+    )
+    code, _out, _ = ops("redrive", "download")
+    assert code == 0
+    assert stack.wait_for(job_id, {"completed"}, timeout=60)["status"] == "completed"
+
+
+def test_set_budget_writes_the_clients_profile(stack, ops, aws) -> None:
+    table = aws("dynamodb")
+    key = {"client_id": {"S": "client-gamma"}, "item": {"S": "profile"}}
+    for _ in range(2):  # safe to repeat
+        assert ops("set-budget", "client-gamma", "--credits", "500")[0] == 0
+        item = table.get_item(TableName=f"{STACK_NAME}-ClientsTable", Key=key)["Item"]
+        assert item["daily_credit_budget"]["N"] == "500"
+    assert ops("set-budget", "client-gamma", "--unlimited")[0] == 0
+    item = table.get_item(TableName=f"{STACK_NAME}-ClientsTable", Key=key)["Item"]
+    assert "daily_credit_budget" not in item
+
+
+def test_rotating_secrets_never_prints_them(stack, ops, aws, tmp_path: Path) -> None:
+    manager = aws("secretsmanager")
+    webhook_id = f"{STACK_NAME}/magic-hour/webhook-secret"
+    old = manager.get_secret_value(SecretId=webhook_id)["SecretString"]
+    new_file = tmp_path / "new"
+    new_file.write_text("whsec_brand_new_secret\n")
+    try:
+        for _ in range(2):
+            code, out, err = ops(
+                "rotate-secret", "magic-hour-webhook-secret", "--phase", "begin", "--from-file", str(new_file)
+            )
+            assert code == 0
+            stored = json.loads(manager.get_secret_value(SecretId=webhook_id)["SecretString"])
+            assert stored == {"current": old, "next": "whsec_brand_new_secret"}
+            assert "whsec_brand_new_secret" not in out + err
+            assert old not in out + err
+        code, out, err = ops("rotate-secret", "magic-hour-webhook-secret", "--phase", "finish")
+        assert manager.get_secret_value(SecretId=webhook_id)["SecretString"] == "whsec_brand_new_secret"
+        assert "unchanged" in ops("rotate-secret", "magic-hour-webhook-secret", "--phase", "finish")[1]
+    finally:
+        manager.put_secret_value(SecretId=webhook_id, SecretString=old)
+
+    callback_id = f"{STACK_NAME}/callbacks/signing-secret"
+    before = manager.get_secret_value(SecretId=callback_id)["SecretString"]
+    try:
+        code, out, err = ops("rotate-secret", "callback-signing-secret", "--generate")
+        after = manager.get_secret_value(SecretId=callback_id)["SecretString"]
+        assert after != before
+        assert after.startswith("whsec_")
+        assert after not in out + err
+    finally:
+        manager.put_secret_value(SecretId=callback_id, SecretString=before)
+    # A value is never taken from the command line.
+    assert ops("rotate-secret", "magic-hour-api-key")[0] == 1
