@@ -267,3 +267,59 @@ def test_rotating_secrets_never_prints_them(stack, ops, aws, tmp_path: Path) -> 
         manager.put_secret_value(SecretId=callback_id, SecretString=before)
     # A value is never taken from the command line.
     assert ops("rotate-secret", "magic-hour-api-key")[0] == 1
+
+
+# -- make smoke ---------------------------------------------------------------------------------
+
+
+def test_smoke_passes_against_the_local_stack(stack, capsys: pytest.CaptureFixture[str]) -> None:
+    from ops.smoke import main as smoke_main
+
+    code = smoke_main(["--api-url", stack.api, "--api-key", "key-alpha", "--timeout", "60"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "ok   submit POST /v1/jobs" in out
+    assert "ok   download outputs and check sha256" in out
+    assert "matches" in out
+    assert "key-alpha" not in out
+    assert "X-Amz-Signature" not in out
+
+
+def test_smoke_fails_clearly_when_the_job_fails(stack, capsys: pytest.CaptureFixture[str]) -> None:
+    from ops.smoke import main as smoke_main
+
+    stack.scenario(outcome="error")
+    code = smoke_main(["--api-url", stack.api, "--api-key", "key-alpha", "--timeout", "60"])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "smoke test FAILED" in captured.err
+    assert "ended failed" in captured.err
+
+
+def test_smoke_fails_clearly_with_a_wrong_key(stack, capsys: pytest.CaptureFixture[str]) -> None:
+    from ops.smoke import main as smoke_main
+
+    code = smoke_main(["--api-url", stack.api, "--api-key", "not-a-key", "--timeout", "5"])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "HTTP 401 unauthorized" in captured.err
+
+
+def test_smoke_catches_a_corrupted_output(
+    stack, aws, capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:
+    """The check must bite: bytes that differ from the recorded sha256 fail the smoke test."""
+    import ops.smoke as smoke_module
+
+    real_get = smoke_module.requests.get
+
+    def corrupting_get(url: str, **kwargs: Any) -> Any:
+        answer = real_get(url, **kwargs)
+        if "/v1/jobs" not in url:
+            answer.iter_content = lambda size: iter([b"not the stored bytes"])  # type: ignore[method-assign]
+        return answer
+
+    monkeypatch.setattr(smoke_module.requests, "get", corrupting_get)
+    code = smoke_module.main(["--api-url", stack.api, "--api-key", "key-alpha", "--timeout", "60"])
+    assert code == 1
+    assert "sha256" in capsys.readouterr().err
