@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from pipeline.dal import retry_queue
 from pipeline.logic import callbacks
 from pipeline.models.tasks import CallbackTask
-from pipeline.observability import logger, metrics, tracer
+from pipeline.observability import CALLBACKS, emit, logger, metrics, tracer
 from pipeline.settings import get_settings
 
 # A batch whose every record failed is still a partial-failure answer (each record has already set
@@ -38,7 +38,7 @@ def handle_record(record: SQSRecord) -> None:
         task = CallbackTask.model_validate_json(record.body)
     except ValidationError:
         logger.error("message is not a callback task; dropped")
-        metrics.add_metric(name="CallbackMalformed", unit="Count", value=1)
+        emit(CALLBACKS, outcome="malformed")
         return
     attempt = int(record.attributes.approximate_receive_count or "1")
     try:

@@ -22,7 +22,7 @@ from pipeline.logic.fetching import DownloadFailed, DownloadForbidden
 from pipeline.magic_hour.client import client_from_settings
 from pipeline.magic_hour.errors import MagicHourError
 from pipeline.models.tasks import DownloadTask
-from pipeline.observability import logger, metrics, tracer
+from pipeline.observability import DOWNLOADS, emit, logger, metrics, tracer
 from pipeline.settings import get_settings
 
 # A batch whose every record failed is still a partial-failure answer (each record has already set
@@ -57,7 +57,7 @@ def handle_record(record: SQSRecord) -> None:
 
 
 def _retry_or_give_up(record: SQSRecord, task: DownloadTask, attempt: int, reason: str) -> None:
-    metrics.add_metric(name="DownloadAttemptsFailed", unit="Count", value=1)
+    emit(DOWNLOADS, outcome="attempt_failed")
     if attempt >= settings.download_max_attempts:
         logger.error("download failed on its last attempt", extra={"job_id": task.job_id, "reason": reason})
         downloads.fail_job(
@@ -89,7 +89,7 @@ def _retry_or_give_up(record: SQSRecord, task: DownloadTask, attempt: int, reaso
 def _park(record: SQSRecord, task: DownloadTask | None, reason: str) -> None:
     """Permanent failure: straight to the dead-letter queue, the job failed with the reason."""
     logger.error("download cannot succeed; dead-lettered", extra={"reason": reason})
-    metrics.add_metric(name="DownloadsDeadLettered", unit="Count", value=1)
+    emit(DOWNLOADS, outcome="dead_lettered")
     retry_queue.dead_letter(settings.download_dead_letter_queue_url, record.body, reason)
     if task is not None:
         downloads.fail_job(task.job_id, task.index, f"output {task.index} cannot be downloaded: {reason}")

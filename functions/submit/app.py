@@ -18,7 +18,7 @@ from pipeline.logic.job_view import to_resource
 from pipeline.logic.submission import parse_submission, refusal_error
 from pipeline.magic_hour.client import client_from_settings
 from pipeline.models.api import CallbackSecret, ErrorBody, JobList, JobResource, ToolList, UploadResource
-from pipeline.observability import logger, metrics, tracer
+from pipeline.observability import UNHANDLED_ERRORS, emit, logger, metrics, tracer
 from pipeline.settings import get_settings
 
 app = APIGatewayRestResolver()
@@ -191,7 +191,7 @@ def handle_not_found(_: Exception) -> Response[str]:
 def handle_unexpected(_: Exception) -> Response[str]:
     # Our own fault (a dependency down, a bug): logged with its trace, answered without one.
     logger.exception("unhandled error")
-    metrics.add_metric(name="UnhandledErrors", unit="Count", value=1)
+    emit(UNHANDLED_ERRORS)
     return error_response(
         ApiError(
             503,

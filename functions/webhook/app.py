@@ -17,7 +17,7 @@ from pipeline.http import error_response, json_response, raw_body
 from pipeline.logic import webhook_delivery
 from pipeline.logic.api_errors import ApiError
 from pipeline.logic.transitions import RetryLater
-from pipeline.observability import logger, metrics, tracer
+from pipeline.observability import WEBHOOKS, emit, logger, metrics, tracer
 from pipeline.settings import get_settings
 from pipeline.timeutil import epoch_seconds
 
@@ -61,7 +61,7 @@ def handle_not_found(_: Exception) -> Response[str]:
 def handle_unexpected(_: Exception) -> Response[str]:
     # A 5xx makes Magic Hour retry; every write above is conditional, so the retry is safe.
     logger.exception("webhook processing failed")
-    metrics.add_metric(name="WebhookProcessingFailed", unit="Count", value=1)
+    emit(WEBHOOKS, outcome="processing_failed")
     return error_response(ApiError(503, "service_unavailable", "could not process the delivery; retry"))
 
 

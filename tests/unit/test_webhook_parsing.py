@@ -162,9 +162,15 @@ def test_malformed_downloads_is_400_with_details() -> None:
     assert any("downloads" in detail["loc"] for detail in error.details)
 
 
-def test_parse_failure_is_counted() -> None:
+def emitted(out: str, metric: str) -> list[dict[str, Any]]:
+    """The EMF records of `metric` among what the code printed."""
+    records = [json.loads(line) for line in out.splitlines() if line.startswith('{"_aws"')]
+    return [r for r in records if metric in r]
+
+
+def test_parse_failure_is_counted(capsys: pytest.CaptureFixture[str]) -> None:
     refused(b"[]")
-    assert "WebhookMalformed" in metrics.metric_set
+    assert [r["outcome"] for r in emitted(capsys.readouterr().out, "Webhooks")] == ["malformed"]
 
 
 def test_body_over_1_mb_is_413_before_any_signature_work(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -187,13 +193,13 @@ def test_authenticate_accepts_a_good_signature() -> None:
     webhook_delivery.authenticate(raw, str(NOW), sign(SECRET, str(NOW), raw), [SECRET], NOW, 300)
 
 
-def test_authenticate_maps_a_bad_signature_to_401() -> None:
+def test_authenticate_maps_a_bad_signature_to_401(capsys: pytest.CaptureFixture[str]) -> None:
     raw = delivery("video.completed")
     with pytest.raises(ApiError) as caught:
         webhook_delivery.authenticate(raw, str(NOW), "0" * 64, [SECRET], NOW, 300)
     assert (caught.value.status, caught.value.code) == (401, "invalid_signature")
     assert SECRET not in caught.value.body_json()
-    assert "WebhookSignatureRejected" in metrics.metric_set
+    assert [r["outcome"] for r in emitted(capsys.readouterr().out, "Webhooks")] == ["signature_rejected"]
 
 
 def test_authenticate_uses_the_given_tolerance() -> None:

@@ -24,7 +24,7 @@ from pipeline.logic import callback_secrets
 from pipeline.logic.job_view import to_resource
 from pipeline.models.job import Job
 from pipeline.models.tasks import CallbackTask
-from pipeline.observability import logger, metrics
+from pipeline.observability import CALLBACKS, emit, logger
 from pipeline.redaction import for_client
 from pipeline.settings import get_settings
 
@@ -91,7 +91,7 @@ def deliver(task: CallbackTask) -> Job | None:
     )
     if not 200 <= status < 300:
         raise CallbackFailed(f"callback URL answered HTTP {status}")
-    metrics.add_metric(name="CallbacksDelivered", unit="Count", value=1)
+    emit(CALLBACKS, outcome="delivered")
     return job_store.record_callback_attempt(job.job_id, "delivered", None)
 
 
@@ -285,7 +285,7 @@ def _read_status(stream: socket.socket) -> int | None:
 
 
 def give_up(job_id: str, reason: str) -> None:
-    metrics.add_metric(name="CallbacksFailed", unit="Count", value=1)
+    emit(CALLBACKS, outcome="failed")
     job_store.record_callback_attempt(job_id, "failed", for_client(reason))
 
 

@@ -27,7 +27,7 @@ from pipeline.magic_hour.errors import (
     MagicHourRejected,
 )
 from pipeline.models.job import Job, JobError, JobStatus
-from pipeline.observability import logger, metrics
+from pipeline.observability import CREATE_RETRIES, CREDITS_OUT_OF_RANGE, MAGIC_HOUR_CREATES, emit, logger
 from pipeline.settings import get_settings
 from pipeline.timeutil import epoch_of, epoch_seconds, now_iso
 
@@ -67,13 +67,13 @@ def create(job: Job, magic_hour: MagicHourClient, *, inline: bool) -> Job:
             "Magic Hour create outcome unknown; the job waits for its webhook",
             extra={"job_id": job.job_id, "client_id": job.client_id, "error": unknown.message},
         )
-        metrics.add_metric(name="MagicHourCreateOutcomeUnknown", unit="Count", value=1)
+        emit(MAGIC_HOUR_CREATES, outcome="unknown")
         return job_store.get_job(job.job_id) or job
     except (MagicHourAuthFailed, MagicHourKeyUnavailable) as ours:
         auth = isinstance(ours, MagicHourAuthFailed)
         if auth:
             logger.error("Magic Hour rejected our API key", extra={"status": ours.status_code})
-            metrics.add_metric(name="MagicHourAuthFailed", unit="Count", value=1)
+            emit(MAGIC_HOUR_CREATES, outcome="auth_failed")
         if inline:
             job_store.delete_submitting_job(job)
             if job.slot is not None:
@@ -92,13 +92,13 @@ def create(job: Job, magic_hour: MagicHourClient, *, inline: bool) -> Job:
     slots.clear_hold()
     if created.credits_out_of_range:
         # Kept as unknown rather than lose the project over a number DynamoDB cannot hold.
-        metrics.add_metric(name="MagicHourCreditsOutOfRange", unit="Count", value=1)
+        emit(CREDITS_OUT_OF_RANGE)
         logger.warning(
             "Magic Hour answered credits out of range; recorded as unknown",
             extra={"job_id": job.job_id, "client_id": job.client_id, "project_id": created.project_id},
         )
     attached = moves.attach(job, created.project_id, created.credits_charged)
-    metrics.add_metric(name="JobsSubmitted", unit="Count", value=1)
+    emit(MAGIC_HOUR_CREATES, outcome="created")
     if attached is None:  # the webhook got there first (it recovers jobs by project name)
         return job_store.get_job(job.job_id) or job
     logger.info(
@@ -109,7 +109,7 @@ def create(job: Job, magic_hour: MagicHourClient, *, inline: bool) -> Job:
 
 
 def _refused(job: Job, code: str, message: str) -> Job:
-    metrics.add_metric(name="MagicHourCreateRefused", unit="Count", value=1)
+    emit(MAGIC_HOUR_CREATES, outcome="refused")
     failed = moves.fail(job, JobError(code=code, message=message, source="submit"), [JobStatus.SUBMITTING])
     return failed or job_store.get_job(job.job_id) or job
 
@@ -124,7 +124,7 @@ def retry_later(job: Job, code: str, message: str, retry_after: int) -> Job:
     now = epoch_seconds()
     attempts = job.create_attempts + 1
     deadline_at = epoch_of(job.created_at) + settings.create_deadline_seconds
-    metrics.add_metric(name="MagicHourCreateDeferred", unit="Count", value=1)
+    emit(CREATE_RETRIES)
     if now >= deadline_at:
         logger.warning(
             "create deadline passed; job failed",

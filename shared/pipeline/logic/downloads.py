@@ -13,7 +13,7 @@ from pipeline.magic_hour.client import MagicHourClient
 from pipeline.magic_hour.errors import MagicHourError, MagicHourNotFound
 from pipeline.models.job import Job, JobError, JobStatus, StoredOutput
 from pipeline.models.tasks import DownloadTask
-from pipeline.observability import logger, metrics
+from pipeline.observability import DOWNLOADED_BYTES, DOWNLOADS, emit, logger
 from pipeline.redaction import for_client
 from pipeline.settings import get_settings
 from pipeline.timeutil import now_iso
@@ -68,8 +68,8 @@ def process(task: DownloadTask, magic_hour: MagicHourClient) -> Result:
 
 def _store(task: DownloadTask, magic_hour: MagicHourClient) -> StoredOutput:
     fetched = _already_in_s3(task) or _fetch(task, magic_hour)
-    metrics.add_metric(name="OutputsStored", unit="Count", value=1)
-    metrics.add_metric(name="OutputBytesStored", unit="Bytes", value=fetched.size_bytes)
+    emit(DOWNLOADS, outcome="stored")
+    emit(DOWNLOADED_BYTES, fetched.size_bytes)
     logger.info(
         "output stored",
         extra={
@@ -162,7 +162,7 @@ def _expired(expires_at: str | None) -> bool:
 
 
 def _fresh_url(task: DownloadTask, magic_hour: MagicHourClient) -> str:
-    metrics.add_metric(name="DownloadUrlRefreshed", unit="Count", value=1)
+    emit(DOWNLOADS, outcome="url_refreshed")
     try:
         project = magic_hour.get_project(task.kind, task.project_id)
     except MagicHourNotFound as exc:
@@ -180,7 +180,6 @@ def _complete_if_done(job: Job) -> Job:
         return job
     completed = moves.move(job, JobStatus.COMPLETED, [JobStatus.DOWNLOADING])
     if completed is not None:
-        metrics.add_metric(name="JobsCompleted", unit="Count", value=1)
         logger.info("job completed", extra={"job_id": job.job_id, "outputs": len(job.outputs)})
         return completed
     return job_store.get_job(job.job_id) or job
@@ -207,4 +206,4 @@ def fail_job(job_id: str, index: int, message: str) -> None:
         [JobStatus.DOWNLOADING],
         {"failed_output_index": index},
     )
-    metrics.add_metric(name="DownloadsFailedForGood", unit="Count", value=1)
+    emit(DOWNLOADS, outcome="job_failed")

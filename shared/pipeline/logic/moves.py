@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from pipeline import observability
 from pipeline.dal import dispatch_queue
 from pipeline.dal import jobs as job_store
 from pipeline.logic import callbacks
@@ -54,4 +55,7 @@ def _after(before: Job, after: Job | None) -> None:
     if before.slot is not None and after.slot is None:
         wake_dispatcher()
     if after.status.is_terminal:
+        observability.job_ended(
+            after.status.value, after.kind, after.created_at, after.updated_at, after.credits_charged
+        )
         callbacks.announce_end(after)

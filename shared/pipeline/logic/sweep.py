@@ -14,7 +14,7 @@ from pipeline.magic_hour.client import MagicHourClient
 from pipeline.magic_hour.errors import MagicHourError, MagicHourNotFound
 from pipeline.models.job import SLOT_STATUSES, Job, JobError, JobStatus
 from pipeline.models.webhook_events import ProjectDownload, ProjectError, storable_credits
-from pipeline.observability import logger, metrics
+from pipeline.observability import SLOTS_RECLAIMED, SWEEP_CHECKS, SWEEP_RUNS, emit, logger
 from pipeline.settings import get_settings
 from pipeline.timeutil import epoch_of
 
@@ -78,7 +78,7 @@ def run(
     if not leases.acquire(SWEEP_LEASE, holder, budget_ms // 1000 + 1):
         logger.warning("another sweep is still running; this one does nothing")
         report.stopped = "overlap"
-        metrics.add_metric(name="SweepsSkipped", unit="Count", value=1)
+        emit(SWEEP_RUNS, outcome="overlap")
         return report
     try:
         needed = time_needed_per_check_ms()
@@ -86,7 +86,7 @@ def run(
             if remaining_ms is not None and remaining_ms() < needed:
                 logger.warning("sweep stopped before its timeout", extra={"checked": report.checked})
                 report.stopped = "time"
-                metrics.add_metric(name="SweepsCutShort", unit="Count", value=1)
+                emit(SWEEP_RUNS, outcome="cut_short")
                 break
             report.checked += 1
             try:
@@ -105,7 +105,7 @@ def run(
                 outcome = "error"
                 _postpone(job, now)
             report.count(outcome)
-            metrics.add_metric(name=f"Sweep_{outcome}", unit="Count", value=1)
+            emit(SWEEP_CHECKS, outcome=outcome)
         reclaimed = reclaim_stale_slots()
         if reclaimed:
             report.outcomes["slots_reclaimed"] = reclaimed
@@ -127,7 +127,7 @@ def reclaim_stale_slots() -> int:
         if slots.reclaim(index, job_id):
             reclaimed += 1
             logger.warning("reclaimed a stale Magic Hour slot", extra={"job_id": job_id, "slot": index})
-            metrics.add_metric(name="SlotsReclaimed", unit="Count", value=1)
+            emit(SLOTS_RECLAIMED)
     if reclaimed:
         moves.wake_dispatcher()
     return reclaimed

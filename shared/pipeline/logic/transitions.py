@@ -19,7 +19,14 @@ from pipeline.logic import moves
 from pipeline.models.job import Job, JobError, JobStatus, Kind
 from pipeline.models.tasks import DownloadTask
 from pipeline.models.webhook_events import ProjectDownload, ProjectError
-from pipeline.observability import logger, metrics
+from pipeline.observability import (
+    CREDITS_CHARGED,
+    DOWNLOAD_TASKS,
+    LATE_PROJECTS,
+    ORPHAN_PROJECTS_ATTACHED,
+    emit,
+    logger,
+)
 from pipeline.settings import get_settings
 
 ProjectEvent = Literal["started", "completed", "errored", "canceled"]
@@ -65,7 +72,6 @@ def find_job(update: ProjectUpdate) -> Job | None:
 def apply(update: ProjectUpdate) -> Outcome:
     job = find_job(update)
     if job is None or job.kind != update.kind:
-        metrics.add_metric(name="UnknownProjectEvents", unit="Count", value=1)
         logger.info("event for a project we do not know", extra={"project_id": update.project_id})
         return Outcome.UNKNOWN_PROJECT
 
@@ -82,7 +88,7 @@ def apply(update: ProjectUpdate) -> Outcome:
         # reopens or rewrites a job that has one).
         adopted = moves.attach(job, update.project_id, update.credits_charged)
         if adopted is not None:
-            metrics.add_metric(name="OrphanProjectsAttached", unit="Count", value=1)
+            emit(ORPHAN_PROJECTS_ATTACHED)
             logger.info("attached project to submitting job", extra={"job_id": job.job_id})
         job = adopted or job_store.get_job(job.job_id) or job
         if job.status.is_terminal:
@@ -127,10 +133,8 @@ def _late_project(job: Job, update: ProjectUpdate) -> Outcome:
         job, update.project_id, update.credits_charged, len(update.downloads)
     )
     if claimed is not None:
-        metrics.add_metric(name="LateProjects", unit="Count", value=1)
-        metrics.add_metric(
-            name="CreditsChargedOnFailedJobs", unit="Count", value=float(update.credits_charged or 0)
-        )
+        emit(LATE_PROJECTS)
+        emit(CREDITS_CHARGED, float(update.credits_charged or 0), status="failed")
         logger.warning(
             "Magic Hour completed a project for a job that had already failed; storing its outputs apart",
             extra={
@@ -200,7 +204,7 @@ def requeue_missing(job: Job, downloads: list[ProjectDownload]) -> int:
         assert job.project_id is not None  # narrows the type; a downloading job has its project  # nosec B101
         download_queue.send_download_tasks(_tasks(job, job.project_id, downloads, missing))
         job_store.mark_downloads_queued(job.job_id)
-        metrics.add_metric(name="DownloadsRequeued", unit="Count", value=len(missing))
+        emit(DOWNLOAD_TASKS, len(missing), outcome="requeued")
     return len(missing)
 
 
@@ -230,4 +234,4 @@ def _queue(job: Job, update: ProjectUpdate) -> None:
         job_store.release_queueing(job.job_id)
         raise
     job_store.mark_downloads_queued(job.job_id)
-    metrics.add_metric(name="DownloadsQueued", unit="Count", value=len(tasks))
+    emit(DOWNLOAD_TASKS, len(tasks), outcome="queued")

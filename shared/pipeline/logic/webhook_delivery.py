@@ -8,7 +8,7 @@ from pipeline.logic import strict_json, transitions
 from pipeline.logic.api_errors import ApiError
 from pipeline.logic.signature import InvalidSignature, verify
 from pipeline.models.webhook_events import EVENT_TYPES, WebhookEvent
-from pipeline.observability import logger, metrics
+from pipeline.observability import CREDITS_OUT_OF_RANGE, WEBHOOKS, emit, logger
 
 MAX_WEBHOOK_BYTES = 1024 * 1024
 _EVENT_ADAPTER: TypeAdapter[WebhookEvent] = TypeAdapter(WebhookEvent)
@@ -27,7 +27,7 @@ def authenticate(
     try:
         verify(raw_body, timestamp, signature, secrets, now, tolerance)
     except InvalidSignature as refused:
-        metrics.add_metric(name="WebhookSignatureRejected", unit="Count", value=1)
+        emit(WEBHOOKS, outcome="signature_rejected")
         logger.warning("webhook refused", extra={"reason": str(refused)})
         raise ApiError(401, "invalid_signature", "missing, stale or invalid webhook signature") from refused
 
@@ -40,13 +40,13 @@ def parse(raw_body: bytes) -> WebhookEvent:
         # RFC says first, so a body that is not JSON is called that.
         strict_json.loads(raw_body)
     except strict_json.NotJson as exc:
-        metrics.add_metric(name="WebhookMalformed", unit="Count", value=1)
+        emit(WEBHOOKS, outcome="malformed")
         logger.error("signed webhook body is not strict JSON")
         raise ApiError(400, "invalid_json", "webhook body is not valid JSON") from exc
     try:
         event = _EVENT_ADAPTER.validate_json(raw_body)
     except ValidationError as exc:
-        metrics.add_metric(name="WebhookMalformed", unit="Count", value=1)
+        emit(WEBHOOKS, outcome="malformed")
         kinds = {error["type"] for error in exc.errors()}
         top_level = {error["type"] for error in exc.errors() if not error["loc"]}
         if "json_invalid" in kinds or top_level & {"model_type", "dict_type", "model_attributes_type"}:
@@ -64,7 +64,7 @@ def parse(raw_body: bytes) -> WebhookEvent:
         ) from exc
     if event.payload.credits_out_of_range:
         # Applied all the same (the project is real and paid for), with credits unknown.
-        metrics.add_metric(name="MagicHourCreditsOutOfRange", unit="Count", value=1)
+        emit(CREDITS_OUT_OF_RANGE)
         logger.warning("webhook credits_charged out of range", extra={"project_id": event.payload.id})
     return event
 
@@ -88,6 +88,6 @@ def apply(event: WebhookEvent) -> transitions.Outcome:
         error=payload.error,
     )
     outcome = transitions.apply(update)
-    metrics.add_metric(name=f"Webhook_{outcome.value}", unit="Count", value=1)
+    emit(WEBHOOKS, outcome=outcome.value)
     logger.info("webhook applied", extra={"type": event.type, "project_id": payload.id, "outcome": outcome})
     return outcome
