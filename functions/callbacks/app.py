@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from pipeline.dal import retry_queue
 from pipeline.logic import callbacks
 from pipeline.models.tasks import CallbackTask
-from pipeline.observability import CALLBACKS, emit, logger, metrics, tracer
+from pipeline.observability import CALLBACKS, about_job, emit, logger, metrics, tracer
 from pipeline.settings import get_settings
 
 # A batch whose every record failed is still a partial-failure answer (each record has already set
@@ -34,12 +34,14 @@ class CallbackRetry(Exception):
 
 @tracer.capture_method
 def handle_record(record: SQSRecord) -> None:
+    about_job(None)
     try:
         task = CallbackTask.model_validate_json(record.body)
     except ValidationError:
         logger.error("message is not a callback task; dropped")
         emit(CALLBACKS, outcome="malformed")
         return
+    about_job(task.job_id)
     attempt = int(record.attributes.approximate_receive_count or "1")
     try:
         callbacks.deliver(task)
@@ -71,7 +73,7 @@ def _retry_or_give_up(record: SQSRecord, task: CallbackTask, attempt: int, reaso
     raise CallbackRetry(reason)
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:

@@ -22,7 +22,7 @@ from pipeline.logic.fetching import DownloadFailed, DownloadForbidden
 from pipeline.magic_hour.client import client_from_settings
 from pipeline.magic_hour.errors import MagicHourError
 from pipeline.models.tasks import DownloadTask
-from pipeline.observability import DOWNLOADS, emit, logger, metrics, tracer
+from pipeline.observability import DOWNLOADS, about_job, emit, logger, metrics, tracer
 from pipeline.settings import get_settings
 
 # A batch whose every record failed is still a partial-failure answer (each record has already set
@@ -38,11 +38,13 @@ class RetryableRecordError(Exception):
 
 @tracer.capture_method
 def handle_record(record: SQSRecord) -> None:
+    about_job(None)
     try:
         task = DownloadTask.model_validate_json(record.body)
     except ValidationError as exc:
         _park(record, None, f"message is not a download task: {exc.errors()[0]['msg']}")
         return
+    about_job(task.job_id)
     attempt = int(record.attributes.approximate_receive_count or "1")
     try:
         downloads.process(task, magic_hour)
@@ -95,7 +97,7 @@ def _park(record: SQSRecord, task: DownloadTask | None, reason: str) -> None:
         downloads.fail_job(task.job_id, task.index, f"output {task.index} cannot be downloaded: {reason}")
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:

@@ -202,7 +202,7 @@ def handle_unexpected(_: Exception) -> Response[str]:
     )
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
 # Answers carry presigned URLs and callback secrets: never captured into traces.
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics

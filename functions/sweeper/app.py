@@ -16,7 +16,7 @@ from pipeline.timeutil import epoch_seconds
 magic_hour = client_from_settings()
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:  # noqa: ARG001 - scheduled

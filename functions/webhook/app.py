@@ -65,7 +65,7 @@ def handle_unexpected(_: Exception) -> Response[str]:
     return error_response(ApiError(503, "service_unavailable", "could not process the delivery; retry"))
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

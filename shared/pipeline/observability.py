@@ -111,6 +111,16 @@ NAMESPACE = "MagicHourPipeline"  # template.yaml sets POWERTOOLS_METRICS_NAMESPA
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 
+def about_job(job_id: str | None, client_id: str | None = None) -> None:
+    """From here on, every log line names this job (and its client), so one Logs Insights query
+    on `job_id` tells a job's whole story across functions. None: lines about no job. Handlers
+    clear it per invocation (inject_lambda_context(clear_state=True)); batch handlers per record."""
+    logger.remove_keys(["job_id", "client_id"])
+    keys = {k: v for k, v in (("job_id", job_id), ("client_id", client_id)) if v}
+    if keys:
+        logger.append_keys(**keys)
+
+
 @dataclass(frozen=True)
 class Metric:
     name: str

@@ -323,3 +323,41 @@ def test_smoke_catches_a_corrupted_output(
     code = smoke_module.main(["--api-url", stack.api, "--api-key", "key-alpha", "--timeout", "60"])
     assert code == 1
     assert "sha256" in capsys.readouterr().err
+
+
+# -- one job's story in the logs ------------------------------------------------------------------
+
+
+def _log_lines(stack: StackHandle) -> list[dict[str, Any]]:
+    lines = []
+    for raw in Path(stack.stack.function_log).read_text().splitlines():
+        if raw.startswith("{") and '"level"' in raw:
+            lines.append(json.loads(raw))
+    return lines
+
+
+def _lines_about(stack: StackHandle, job_id: str) -> list[dict[str, Any]]:
+    return [line for line in _log_lines(stack) if line.get("job_id") == job_id]
+
+
+def test_every_function_names_the_job_and_its_client_on_its_log_lines(stack, receiver) -> None:
+    """What the runbook's Logs Insights query relies on: filter job_id = X shows the job's story."""
+    stack.scenario(download_fail_first=1)  # one retried download: the downloader logs about it
+    receiver.failing = False
+    job_id = stack.post_job({**VOICE, "callback_url": receiver.url}).json()["job_id"]
+    stack.wait_for(job_id, {"completed"})
+    poll(lambda: callback_of(stack, job_id).get("state") == "delivered")
+    poll(
+        lambda: {"webhook", "downloader"} <= {line["service"] for line in _lines_about(stack, job_id)},
+        what="log lines of the webhook and the downloader",
+    )
+    story = _lines_about(stack, job_id)
+    webhook_lines = [line for line in story if line["service"] == "webhook"]
+    assert webhook_lines
+    assert all(line.get("client_id") == "client-alpha" for line in webhook_lines)
+    # The next job's lines, in the same warm containers, never carry the first job's id.
+    other = stack.post_job(VOICE, key="key-beta").json()["job_id"]
+    stack.wait_for(other, {"completed"}, key="key-beta")
+    poll(lambda: _lines_about(stack, other), what="log lines of the second job")
+    leaked = [line for line in _log_lines(stack) if other in json.dumps(line) and line.get("job_id") != other]
+    assert leaked == []

@@ -27,7 +27,7 @@ from pipeline.logic.api_errors import ApiError, validation_failed
 from pipeline.magic_hour.client import MagicHourClient
 from pipeline.models.api import CreateJobRequest
 from pipeline.models.job import Job, JobStatus
-from pipeline.observability import logger
+from pipeline.observability import about_job, logger
 from pipeline.settings import get_settings
 from pipeline.timeutil import now_iso
 
@@ -180,6 +180,7 @@ def submit(submission: Submission, job_id: str, magic_hour: MagicHourClient) -> 
     """Write the job, then create its Magic Hour project when a slot is free (else it waits for the
     dispatcher). Never calls Magic Hour for a job that already existed: that is a retry, and the
     first attempt owns the project."""
+    about_job(job_id, submission.client_id)
     request = submission.request
     now = now_iso()
     waits = get_settings().magic_hour_max_concurrency > 0

@@ -14,7 +14,7 @@ from pipeline.magic_hour.client import MagicHourClient
 from pipeline.magic_hour.errors import MagicHourError, MagicHourNotFound
 from pipeline.models.job import SLOT_STATUSES, Job, JobError, JobStatus
 from pipeline.models.webhook_events import ProjectDownload, ProjectError, storable_credits
-from pipeline.observability import SLOTS_RECLAIMED, SWEEP_CHECKS, SWEEP_RUNS, emit, logger
+from pipeline.observability import SLOTS_RECLAIMED, SWEEP_CHECKS, SWEEP_RUNS, about_job, emit, logger
 from pipeline.settings import get_settings
 from pipeline.timeutil import epoch_of
 
@@ -89,6 +89,7 @@ def run(
                 emit(SWEEP_RUNS, outcome="cut_short")
                 break
             report.checked += 1
+            about_job(job.job_id, job.client_id)
             try:
                 outcome = check(job, now, magic_hour)
             except MagicHourError as exc:
@@ -112,6 +113,7 @@ def run(
         if job_store.waiting_jobs(1):
             moves.wake_dispatcher()  # a lost wake-up never leaves a job waiting for ever
     finally:
+        about_job(None)
         leases.release(SWEEP_LEASE, holder)
     return report
 

@@ -24,6 +24,7 @@ from pipeline.observability import (
     DOWNLOAD_TASKS,
     LATE_PROJECTS,
     ORPHAN_PROJECTS_ATTACHED,
+    about_job,
     emit,
     logger,
 )
@@ -74,6 +75,7 @@ def apply(update: ProjectUpdate) -> Outcome:
     if job is None or job.kind != update.kind:
         logger.info("event for a project we do not know", extra={"project_id": update.project_id})
         return Outcome.UNKNOWN_PROJECT
+    about_job(job.job_id, job.client_id)
 
     if job.status.is_terminal:
         # A terminal status is final. A project Magic Hour completed for a job that had already
