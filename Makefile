@@ -58,7 +58,7 @@ fuzz: setup  ## property-based fuzzing of every entry point, longer than in `mak
 
 lint: setup  ## ruff and mypy
 	$(BIN)/ruff check .
-	$(BIN)/mypy shared local scripts bench
+	$(BIN)/mypy shared local scripts bench ops
 	@# Every function's module is called app.py (Lambda's handler path), so each is checked alone.
 	@for handler in functions/*/app.py; do $(BIN)/mypy $$handler || exit 1; done
 

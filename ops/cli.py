@@ -130,15 +130,16 @@ def parser() -> argparse.ArgumentParser:
 def resolve(args: argparse.Namespace) -> tuple[targets.Session, targets.Targets]:
     endpoint = args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
     overrides = {name: getattr(args, name) for name in targets.field_names()}
+    stack = None if args.local else args.stack  # --local wins over OPS_STACK from the environment
     explicit = any(overrides.values()) and not args.local
-    local = None if (args.stack or explicit) else (args.local or targets.LOCAL_STACK_NAME)
+    local = None if (stack or explicit) else (args.local or targets.LOCAL_STACK_NAME)
     if local and not endpoint:
         endpoint = f"http://127.0.0.1:{os.environ.get('LOCAL_AWS_PORT', '5000')}"
     session = targets.Session(
         endpoint, args.region, local_credentials=bool(local) and "AWS_ACCESS_KEY_ID" not in os.environ
     )
-    if args.stack:
-        found = targets.from_stack_outputs(session.client("cloudformation"), args.stack)
+    if stack:
+        found = targets.from_stack_outputs(session.client("cloudformation"), stack)
     elif local:
         found = targets.from_local_naming(session.client("sqs"), local)
     else:

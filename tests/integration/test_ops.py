@@ -361,3 +361,29 @@ def test_every_function_names_the_job_and_its_client_on_its_log_lines(stack, rec
     poll(lambda: _lines_about(stack, other), what="log lines of the second job")
     leaked = [line for line in _log_lines(stack) if other in json.dumps(line) and line.get("job_id") != other]
     assert leaked == []
+
+
+# -- the sweep never overlaps itself ------------------------------------------------------------
+
+
+def test_a_sweep_does_nothing_while_another_holds_the_lease(stack, aws) -> None:
+    table = f"{STACK_NAME}-ClientsTable"
+    lease = {"client_id": {"S": "#leases"}, "item": {"S": "sweep"}}
+    dynamodb = aws("dynamodb")
+    dynamodb.put_item(
+        TableName=table,
+        Item={**lease, "holder": {"S": "a-slow-sweep"}, "until": {"N": str(int(time.time()) + 600)}},
+    )
+    try:
+        blocked = stack.stack.invoke("SweepFunction", {"source": "aws.events"})
+        assert blocked.ok, blocked.error
+        assert blocked.payload["stopped"] == "overlap"
+        assert blocked.payload["checked"] == 0
+        # The other sweep's lease is left alone.
+        assert dynamodb.get_item(TableName=table, Key=lease)["Item"]["holder"]["S"] == "a-slow-sweep"
+    finally:
+        dynamodb.delete_item(TableName=table, Key=lease)
+    free = stack.stack.invoke("SweepFunction", {"source": "aws.events"})
+    assert free.ok, free.error
+    assert free.payload["stopped"] is None
+    assert "Item" not in dynamodb.get_item(TableName=table, Key=lease)  # released when done
