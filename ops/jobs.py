@@ -194,12 +194,16 @@ def fail(table: Any, job_id: str, reason: str, now: datetime | None = None) -> d
         },
     }
     expression = "SET #status = :failed, client_status = :client_status, updated_at = :now, #error = :error"
+    # Out of the dispatcher's fair queue; a Magic Hour slot it held is given back by the sweep
+    # (a slot whose job no longer names it is stale, shared/pipeline/logic/sweep.py).
+    removals = ["waiting", "slot"]
     if item.get("callback_url"):
         # Owed a callback: it stays in the sweep's index until the callback settles.
         expression += ", callback_state = :pending, callback_attempts = :zero, callback_queued = :no"
         values.update({":pending": "pending", ":zero": 0, ":no": False})
     else:
-        expression += " REMOVE active, next_check_at"
+        removals += ["active", "next_check_at"]
+    expression += " REMOVE " + ", ".join(removals)
     for i, allowed in enumerate(NOT_ENDED):
         values[f":from{i}"] = allowed
     try:

@@ -368,7 +368,7 @@ def test_every_function_names_the_job_and_its_client_on_its_log_lines(stack, rec
 
 def test_a_sweep_does_nothing_while_another_holds_the_lease(stack, aws) -> None:
     table = f"{STACK_NAME}-ClientsTable"
-    lease = {"client_id": {"S": "#leases"}, "item": {"S": "sweep"}}
+    lease = {"client_id": {"S": "#pipeline"}, "item": {"S": "lease#sweep"}}
     dynamodb = aws("dynamodb")
     dynamodb.put_item(
         TableName=table,

@@ -27,7 +27,14 @@ from pipeline.magic_hour.errors import (
     MagicHourRejected,
 )
 from pipeline.models.job import Job, JobError, JobStatus
-from pipeline.observability import CREATE_RETRIES, CREDITS_OUT_OF_RANGE, MAGIC_HOUR_CREATES, emit, logger
+from pipeline.observability import (
+    CREATE_RETRIES,
+    CREDITS_OUT_OF_RANGE,
+    MAGIC_HOUR_CREATES,
+    about_job,
+    emit,
+    logger,
+)
 from pipeline.settings import get_settings
 from pipeline.timeutil import epoch_of, epoch_seconds, now_iso
 
@@ -55,6 +62,7 @@ def magic_hour_body(job: Job, magic_hour: MagicHourClient | None = None) -> dict
 
 def create(job: Job, magic_hour: MagicHourClient, *, inline: bool) -> Job:
     """Send the create of a `submitting` job and apply the answer. Returns the job as it stands."""
+    about_job(job.job_id, job.client_id)
     try:
         created = magic_hour.create_project(job.tool, magic_hour_body(job, magic_hour))
     except (MagicHourRejected, MagicHourPaymentRequired) as refusal:

@@ -107,6 +107,7 @@ def run(
                 _postpone(job, now)
             report.count(outcome)
             emit(SWEEP_CHECKS, outcome=outcome)
+        about_job(None)
         reclaimed = reclaim_stale_slots()
         if reclaimed:
             report.outcomes["slots_reclaimed"] = reclaimed
