@@ -15,6 +15,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -93,6 +94,12 @@ def parser() -> argparse.ArgumentParser:
 
     show = commands.add_parser("show", help="one job, with what is known of its history")
     show.add_argument("job_id")
+    show.add_argument(
+        "--logs",
+        type=float,
+        metavar="HOURS",
+        help="deployed stacks: also every log line about it (Logs Insights)",
+    )
 
     fail = commands.add_parser("fail", help="fail a job that has not ended (its callback is sent)")
     fail.add_argument("job_id")
@@ -167,6 +174,13 @@ def run(args: argparse.Namespace, session: targets.Session, where: targets.Targe
             raise LookupError(f"no job {args.job_id}")
         story = jobs.story(item)
         story["logs_query"] = logs_query(args.job_id)
+        if args.logs:
+            groups = [g for g in where.log_groups if "/aws/lambda/" in g]
+            if not groups:
+                raise LookupError(
+                    "--logs needs a deployed stack (--stack NAME): its log groups are its outputs"
+                )
+            story["logs"] = job_logs(session.client("logs"), groups, args.job_id, args.logs)
         out(story)
         return 0
     if command == "fail":
@@ -329,6 +343,40 @@ def _rotate(args: argparse.Namespace, session: targets.Session, where: targets.T
     log("rotate-secret", secret=args.secret, phase=args.phase, result=result)
     print(f"{args.secret}: {result} (functions pick it up within 5 minutes)")
     return 0
+
+
+def job_logs(
+    logs: Any,
+    groups: list[str],
+    job_id: str,
+    hours: float,
+    timeout: float = 60.0,
+    now: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[dict[str, str]]:
+    """Run the job's Logs Insights query over the function log groups and wait for its rows."""
+    end = int(now())
+    query_id = logs.start_query(
+        logGroupNames=groups,
+        startTime=end - int(hours * 3600),
+        endTime=end,
+        queryString=logs_query(job_id),
+        limit=1000,
+    )["queryId"]
+    deadline = now() + timeout
+    while True:
+        answer = logs.get_query_results(queryId=query_id)
+        if answer["status"] in ("Complete", "Failed", "Cancelled", "Timeout", "Unknown"):
+            break
+        if now() > deadline:
+            raise LookupError(f"the logs query did not finish in {timeout:.0f}s (query {query_id})")
+        sleep(1.0)
+    if answer["status"] != "Complete":
+        raise LookupError(f"the logs query ended {answer['status']}")
+    return [
+        {cell["field"]: cell["value"] for cell in row if not cell["field"].startswith("@ptr")}
+        for row in answer.get("results", [])
+    ]
 
 
 def logs_query(job_id: str) -> str:

@@ -181,3 +181,52 @@ def test_explicit_names_need_no_stack(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_the_logs_query_filters_on_the_job() -> None:
     assert "filter job_id = 'job_1'" in cli.logs_query("job_1")
+
+
+class FakeLogs:
+    def __init__(self, statuses: list[str]) -> None:
+        self.statuses = statuses
+        self.started: dict[str, Any] = {}
+
+    def start_query(self, **request: Any) -> dict[str, str]:
+        self.started = request
+        return {"queryId": "q1"}
+
+    def get_query_results(self, queryId: str) -> dict[str, Any]:
+        status = self.statuses.pop(0)
+        rows = [
+            [
+                {"field": "@timestamp", "value": "t1"},
+                {"field": "message", "value": "m"},
+                {"field": "@ptr", "value": "x"},
+            ]
+        ]
+        return {"status": status, "results": rows if status == "Complete" else []}
+
+
+def test_the_job_logs_are_the_rows_of_its_query_once_complete() -> None:
+    logs = FakeLogs(["Running", "Running", "Complete"])
+    naps: list[float] = []
+    rows = cli.job_logs(
+        logs, ["/aws/lambda/s-SubmitFunction"], "job_1", 2, now=lambda: 10_000.0, sleep=naps.append
+    )
+    assert rows == [{"@timestamp": "t1", "message": "m"}]
+    assert logs.started["logGroupNames"] == ["/aws/lambda/s-SubmitFunction"]
+    assert logs.started["startTime"] == 10_000 - 7200
+    assert "job_1" in logs.started["queryString"]
+    assert naps == [1.0, 1.0]
+
+
+def test_a_query_that_never_finishes_is_reported() -> None:
+    clock = iter(range(0, 1000, 30))
+    with pytest.raises(LookupError, match="did not finish"):
+        cli.job_logs(
+            FakeLogs(["Running"] * 50),
+            ["g"],
+            "job_1",
+            1,
+            now=lambda: float(next(clock)),
+            sleep=lambda _: None,
+        )
+    with pytest.raises(LookupError, match="ended Failed"):
+        cli.job_logs(FakeLogs(["Failed"]), ["g"], "job_1", 1, sleep=lambda _: None)
