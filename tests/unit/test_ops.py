@@ -1,4 +1,4 @@
-"""The ops command's plain parts, with fakes at the AWS seam (tests/integration/test_ops.py drives
+"""The ops command's plain parts, with fakes at the AWS seam (tests/integration/test_ops_command.py drives
 it against the local stack)."""
 
 from __future__ import annotations
