@@ -8,10 +8,11 @@ reverses exactly what the marker recorded, once. Usage is then a single item rea
 
 from __future__ import annotations
 
+import random
+import time
 from dataclasses import dataclass
 from typing import Any
 
-from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
 from pipeline.dal import clients
@@ -23,7 +24,7 @@ BUDGET_FIELD = "daily_credit_budget"
 # A refund and a charge of the same job can race (the webhook fails a job while submit is still
 # recording its charge); each retries on the other's write, a few times at most.
 _REFUND_ATTEMPTS = 4
-_serializer = TypeSerializer()
+_CONFLICT_ATTEMPTS = 6
 
 
 @dataclass(frozen=True)
@@ -37,32 +38,37 @@ def charge_item(job_id: str) -> str:
     return f"charge#{job_id}"
 
 
-def _typed(values: dict[str, Any]) -> dict[str, Any]:
-    return {name: _serializer.serialize(value) for name, value in values.items()}
-
-
 def _expiry() -> int:
     return epoch_seconds() + USAGE_TTL_DAYS * 86400
 
 
 def _transact(items: list[dict[str, Any]]) -> bool:
-    """False when a condition in the transaction failed (nothing was written)."""
-    try:
-        clients.table().meta.client.transact_write_items(TransactItems=items)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException":
-            return False
-        raise
-    return True
+    """False when a condition in the transaction failed (nothing was written). The table
+    resource's client takes plain Python values here, as the table's own calls do."""
+    for attempt in range(_CONFLICT_ATTEMPTS):
+        try:
+            clients.table().meta.client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            codes = {reason.get("Code") for reason in exc.response.get("CancellationReasons") or []}
+            if "ConditionalCheckFailed" in codes:
+                return False
+            # Another client request's transaction on the same day counter: DynamoDB cancels rather
+            # than queues, and boto3 does not retry a cancelled transaction.
+            if "TransactionConflict" in codes and attempt + 1 < _CONFLICT_ATTEMPTS:
+                time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))  # noqa: S311 - jitter only
+                continue
+            raise
+        return True
+    raise AssertionError("unreachable")
 
 
 def _usage_update(client_id: str, day: str, credits: int, jobs: int) -> dict[str, Any]:
     return {
         "Update": {
             "TableName": clients.table().name,
-            "Key": _typed({"client_id": client_id, "item": clients.usage_item(day)}),
+            "Key": {"client_id": client_id, "item": clients.usage_item(day)},
             "UpdateExpression": "ADD credits_charged :credits, jobs :jobs SET expires_at_epoch = :expires",
-            "ExpressionAttributeValues": _typed({":credits": credits, ":jobs": jobs, ":expires": _expiry()}),
+            "ExpressionAttributeValues": {":credits": credits, ":jobs": jobs, ":expires": _expiry()},
         }
     }
 
@@ -82,7 +88,7 @@ def record_charge(client_id: str, job_id: str, credits: int, day: str) -> bool:
             {
                 "Put": {
                     "TableName": clients.table().name,
-                    "Item": _typed(marker),
+                    "Item": marker,
                     "ConditionExpression": "attribute_not_exists(#item)",
                     "ExpressionAttributeNames": {"#item": "item"},
                 }
@@ -112,11 +118,11 @@ def record_refund(client_id: str, job_id: str) -> bool:
                 {
                     "Update": {
                         "TableName": clients.table().name,
-                        "Key": _typed({"client_id": client_id, "item": charge_item(job_id)}),
+                        "Key": {"client_id": client_id, "item": charge_item(job_id)},
                         "UpdateExpression": "SET refunded = :yes",
                         "ConditionExpression": "attribute_exists(#item) AND attribute_not_exists(refunded)",
                         "ExpressionAttributeNames": {"#item": "item"},
-                        "ExpressionAttributeValues": _typed({":yes": True}),
+                        "ExpressionAttributeValues": {":yes": True},
                     }
                 },
                 _usage_update(client_id, str(marker["day"]), -credits, -1),

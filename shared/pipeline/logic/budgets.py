@@ -20,7 +20,7 @@ from pipeline.models.api import UsageReport
 from pipeline.models.job import Job, JobStatus
 from pipeline.observability import logger, metrics
 
-_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # ASCII digits only (\d takes any script)
 
 
 class BudgetExceeded(Exception):
