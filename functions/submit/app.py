@@ -202,6 +202,10 @@ def get_usage() -> Response[str]:
 
 @app.exception_handler(budgets.BudgetExceeded)
 def handle_budget_exceeded(exceeded: budgets.BudgetExceeded) -> Response[str]:
+    logger.info(
+        "daily credit budget reached",
+        extra={"client_id": exceeded.client_id, "budget": exceeded.budget, "spent": exceeded.spent},
+    )
     # Retry-After points at the next UTC midnight, when the day's spending starts again from 0.
     return error_response(
         ApiError(

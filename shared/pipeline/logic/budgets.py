@@ -58,11 +58,15 @@ def check_new_submission(client_id: str, idempotency_key: str | None) -> None:
     """The budget check of a create request. A replay of a job that already exists is no new
     spending: it passes, so the client still gets its job (or the same 409) after the budget is
     reached."""
-    if idempotency_key is not None:
-        job_id = ids.job_id_for_idempotency_key(client_id, idempotency_key)
-        if job_store.get_job(job_id) is not None:
-            return
-    check_budget(client_id, utc_today())
+    try:
+        check_budget(client_id, utc_today())
+    except BudgetExceeded:
+        # Looked up only when refusing, so a create under budget pays no extra read.
+        if idempotency_key is not None:
+            job_id = ids.job_id_for_idempotency_key(client_id, idempotency_key)
+            if job_store.get_job(job_id) is not None:
+                return
+        raise
 
 
 def parse_day(raw: str | None) -> str:
