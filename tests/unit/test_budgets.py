@@ -217,3 +217,17 @@ def test_only_a_job_magic_hour_failed_is_refunded(
     error = JobError(code="boom", message="boom", source=source) if source else None
     budgets.refund_if_failed(_job("job_1", status, error))
     assert store.refunds == ([("client-a", "job_1")] if refunded else [])
+
+
+def test_a_job_the_sweep_fails_is_refunded(store: FakeUsage, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.logic import sweep
+
+    rendering = _job("job_1", JobStatus.RENDERING)
+
+    def fail(job: Job, error: JobError, *_: Any) -> Job:
+        return job.model_copy(update={"status": JobStatus.FAILED, "error": error})
+
+    monkeypatch.setattr(sweep.job_store, "fail", fail)
+    monkeypatch.setattr(sweep.callbacks, "announce_end", lambda job: None)
+    sweep._fail(rendering, "project_not_found", "gone", "magic_hour")
+    assert store.refunds == [("client-a", "job_1")]
