@@ -3,6 +3,8 @@ own whose clients have budgets (LOCAL_CLIENT_BUDGETS): alpha 500 credits, gamma 
 
 from __future__ import annotations
 
+import math
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -172,6 +174,59 @@ def test_a_project_adopted_from_its_webhook_is_charged_once(stack: StackHandle) 
     job = stack.wait_for(job_id, {"completed", "failed"}, timeout=30, key="key-beta")
     assert job["status"] == "completed"
     assert counters(stack, "key-beta") == (before[0] + VOICE_CREDITS, before[1] + 1)
+
+
+def set_budget(stack: StackHandle, client_id: str, credits: int | None) -> None:
+    """What the operator command does: the budget on the client's profile item."""
+    from local.resources import client
+
+    dynamodb = client("dynamodb", stack.aws, "us-east-1")
+    key = {"client_id": {"S": client_id}, "item": {"S": "profile"}}
+    table = stack.stack.resolver.refs["ClientsTable"]
+    if credits is None:
+        dynamodb.update_item(TableName=table, Key=key, UpdateExpression="REMOVE daily_credit_budget")
+    else:
+        dynamodb.update_item(
+            TableName=table,
+            Key=key,
+            UpdateExpression="SET daily_credit_budget = :c",
+            ExpressionAttributeValues={":c": {"N": str(credits)}},
+        )
+
+
+def test_a_burst_overshoots_by_at_most_the_jobs_in_flight_and_counts_exactly(stack: StackHandle) -> None:
+    from local.stack import WORKERS_PER_FUNCTION
+
+    spent, jobs = counters(stack, "key-beta")
+    headroom = 2 * VIDEO_CREDITS
+    set_budget(stack, "client-beta", spent + headroom)
+    try:
+        answers: list[requests.Response] = []
+        barrier = threading.Barrier(8)
+
+        def send() -> None:
+            barrier.wait()
+            answers.append(stack.post_job(VIDEO, "key-beta"))
+
+        threads = [threading.Thread(target=send) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        statuses = sorted(answer.status_code for answer in answers)
+        admitted = statuses.count(202)
+        assert statuses == [202] * admitted + [402] * (8 - admitted), [a.text for a in answers]
+        # Admitted while under budget: at most the jobs counted before reaching it, plus one per
+        # submit worker (the creates in flight at once).
+        assert math.ceil(headroom / VIDEO_CREDITS) <= admitted
+        assert admitted <= math.ceil(headroom / VIDEO_CREDITS) - 1 + WORKERS_PER_FUNCTION["SubmitFunction"]
+        # Concurrent charges of different jobs all count.
+        assert counters(stack, "key-beta") == (spent + admitted * VIDEO_CREDITS, jobs + admitted)
+        assert stack.post_job(VIDEO, "key-beta").status_code == 402
+        print(f"burst of 8 against {headroom} credits of headroom: {admitted} admitted")
+    finally:
+        set_budget(stack, "client-beta", None)
+    assert stack.post_job(VOICE, "key-beta").status_code == 202
 
 
 def test_usage_without_a_budget_and_for_another_day(stack: StackHandle) -> None:
