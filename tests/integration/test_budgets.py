@@ -164,13 +164,15 @@ def test_a_failed_job_is_refunded_and_stops_counting(stack: StackHandle) -> None
 
 
 def test_a_project_adopted_from_its_webhook_is_charged_once(stack: StackHandle) -> None:
-    """The create outlives our timeout (503, job kept `submitting`); the project's webhook adopts
+    """The create outlives our timeout (202, job kept `submitting`); the project's webhook adopts
     it, and that is when its credits are counted."""
     before = counters(stack, "key-beta")
     stack.scenario(create_delay_seconds=2, render_seconds=0.5)
     slow = stack.post_job(VOICE, "key-beta")
-    assert slow.status_code == 503, slow.text
-    job_id = slow.json()["error"]["details"][0]["msg"]
+    assert slow.status_code == 202, slow.text
+    assert slow.json()["status"] == "submitting"
+    assert counters(stack, "key-beta") == before  # not known to be charged yet
+    job_id = slow.json()["job_id"]
     job = stack.wait_for(job_id, {"completed", "failed"}, timeout=30, key="key-beta")
     assert job["status"] == "completed"
     assert counters(stack, "key-beta") == (before[0] + VOICE_CREDITS, before[1] + 1)
