@@ -231,6 +231,21 @@ def test_a_burst_overshoots_by_at_most_the_jobs_in_flight_and_counts_exactly(sta
     assert stack.post_job(VOICE, "key-beta").status_code == 202
 
 
+def test_a_waiting_job_is_charged_when_it_is_created(stack: StackHandle) -> None:
+    """Magic Hour answers 429: the job waits (nothing charged), and counts once the dispatcher
+    has created it."""
+    before = counters(stack, "key-beta")
+    stack.scenario(create_status=429)
+    waiting = stack.post_job(VOICE, "key-beta")
+    assert waiting.status_code == 202, waiting.text
+    assert waiting.json()["status"] == "waiting"
+    assert counters(stack, "key-beta") == before
+    requests.delete(f"{stack.magic_hour}/_sim/scenario", timeout=5).raise_for_status()
+    job = stack.wait_for(waiting.json()["job_id"], {"completed", "failed"}, timeout=60, key="key-beta")
+    assert job["status"] == "completed", job
+    assert counters(stack, "key-beta") == (before[0] + VOICE_CREDITS, before[1] + 1)
+
+
 def test_usage_without_a_budget_and_for_another_day(stack: StackHandle) -> None:
     answer = usage(stack, "key-beta", "?day=")
     assert answer.status_code == 200
