@@ -54,6 +54,8 @@ def wake_dispatcher(delay_seconds: int = 0) -> None:
 def _after(before: Job, after: Job | None) -> None:
     if after is None:
         return
+    # First: from this write on the job reads `failed`, and its usage should agree at once.
+    budgets.refund_if_failed(after)
     if before.slot is not None and after.slot is None:
         wake_dispatcher()
     if after.status.is_terminal:
@@ -61,4 +63,3 @@ def _after(before: Job, after: Job | None) -> None:
             after.status.value, after.kind, after.created_at, after.updated_at, after.credits_charged
         )
         callbacks.announce_end(after)
-        budgets.refund_if_failed(after)
