@@ -18,7 +18,7 @@ from pipeline.dal import usage
 from pipeline.logic.api_errors import validation_failed
 from pipeline.models.api import UsageReport
 from pipeline.models.job import Job, JobStatus
-from pipeline.observability import logger, metrics
+from pipeline.observability import BUDGETS, emit, logger
 
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # ASCII digits only (\d takes any script)
 
@@ -50,7 +50,7 @@ def check_budget(client_id: str, today: str) -> None:
         return
     spent = usage.usage_of(client_id, today).credits_charged
     if spent >= budget:
-        metrics.add_metric(name="BudgetExceeded", unit="Count", value=1)
+        emit(BUDGETS, outcome="exceeded")
         raise BudgetExceeded(client_id, today, budget, spent)
 
 
@@ -102,7 +102,7 @@ def record_charge(client_id: str, job_id: str, credits: int | None) -> None:
         usage.record_charge(client_id, job_id, credits or 0, utc_today())
     except Exception:
         logger.exception("could not record a job's charge", extra={"job_id": job_id})
-        metrics.add_metric(name="UsageNotRecorded", unit="Count", value=1)
+        emit(BUDGETS, outcome="not_recorded")
 
 
 def refund_if_failed(job: Job) -> None:
@@ -114,4 +114,4 @@ def refund_if_failed(job: Job) -> None:
         usage.record_refund(job.client_id, job.job_id)
     except Exception:
         logger.exception("could not record a job's refund", extra={"job_id": job.job_id})
-        metrics.add_metric(name="UsageNotRecorded", unit="Count", value=1)
+        emit(BUDGETS, outcome="not_recorded")
