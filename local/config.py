@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 DEFAULT_MAGIC_HOUR_API_KEY = "mh-local-key"
 DEFAULT_WEBHOOK_SECRET = "whsec_local_dev_secret"  # noqa: S105 - documented local-only default
@@ -21,6 +21,19 @@ def _api_keys(raw: str) -> dict[str, str]:
     if not keys:
         raise SystemExit("LOCAL_API_KEYS must hold comma-separated key=client_id pairs")
     return keys
+
+
+def _client_budgets(raw: str) -> dict[str, int]:
+    """`client_id=credits,...`: each client's daily credit budget (none by default)."""
+    budgets = {}
+    for pair in raw.split(","):
+        if not pair.strip():
+            continue
+        client, _, credits = pair.partition("=")
+        if not client.strip() or not credits.strip().isdigit():
+            raise SystemExit("LOCAL_CLIENT_BUDGETS must hold comma-separated client_id=credits pairs")
+        budgets[client.strip()] = int(credits.strip())
+    return budgets
 
 
 @dataclass(frozen=True)
@@ -42,6 +55,8 @@ class LocalConfig:
     magic_hour_max_concurrency: int = 0
     create_deadline_seconds: int = 60
     create_retry_delays: str = "1,1,2,2,3"
+    # Seeded into the clients table as each client's daily credit budget.
+    client_budgets: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def from_environment(cls) -> LocalConfig:
@@ -66,6 +81,7 @@ class LocalConfig:
             # Deployed, a refused create is retried for hours; locally for a minute, in seconds.
             create_deadline_seconds=int(env.get("LOCAL_CREATE_DEADLINE_SECONDS", "60")),
             create_retry_delays=env.get("LOCAL_CREATE_RETRY_DELAYS", "1,1,2,2,3"),
+            client_budgets=_client_budgets(env.get("LOCAL_CLIENT_BUDGETS", "")),
         )
 
     @property

@@ -104,6 +104,7 @@ class LocalStack:
         self.resolver = resources.create_all(
             self.template, config.aws_url, config.region, config.stack_name, parameters, secret_values
         )
+        self._seed_client_budgets()
         # Each function may call only what its role in template.yaml allows (local/iam.py).
         policies = iam.function_policies(self.template.document, self.resolver, config.region)
         place = iam.place_of(self.template, self.resolver, config.region, resources.ACCOUNT_ID)
@@ -235,6 +236,17 @@ class LocalStack:
             "POWERTOOLS_TRACE_DISABLED": "true",
             "PYTHONDONTWRITEBYTECODE": "1",
         }
+
+    def _seed_client_budgets(self) -> None:
+        """What the operator command does when deployed: a budget on each client's profile item."""
+        dynamodb = resources.client("dynamodb", self.config.aws_url, self.config.region)
+        for client_id, credits in self.config.client_budgets.items():
+            dynamodb.update_item(
+                TableName=self.resolver.refs["ClientsTable"],
+                Key={"client_id": {"S": client_id}, "item": {"S": "profile"}},
+                UpdateExpression="SET daily_credit_budget = :credits",
+                ExpressionAttributeValues={":credits": {"N": str(credits)}},
+            )
 
     def invoke(self, function: str, event: dict[str, Any]) -> Invocation:
         return self.pools[function].invoke(event)

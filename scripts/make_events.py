@@ -81,6 +81,7 @@ def main() -> None:
         ),
         "submit-get-callback-secret.json": api_event(gateway, "GET", "/v1/callback-secret"),
         "submit-rotate-callback-secret.json": api_event(gateway, "POST", "/v1/callback-secret/rotate"),
+        "submit-get-usage.json": api_event(gateway, "GET", "/v1/usage", query="day=2026-11-23"),
         "webhook-video-completed.json": api_event(
             gateway,
             "POST",

@@ -11,13 +11,21 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from pipeline.http import client_id_of, error_response, json_response, raw_body
-from pipeline.logic import callback_secrets, inputs, queries
+from pipeline.logic import budgets, callback_secrets, inputs, queries
 from pipeline.logic.api_errors import ApiError
 from pipeline.logic.idempotent_submission import submit_once
 from pipeline.logic.job_view import to_resource
 from pipeline.logic.submission import parse_submission, refusal_error
 from pipeline.magic_hour.client import client_from_settings
-from pipeline.models.api import CallbackSecret, ErrorBody, JobList, JobResource, ToolList, UploadResource
+from pipeline.models.api import (
+    CallbackSecret,
+    ErrorBody,
+    JobList,
+    JobResource,
+    ToolList,
+    UploadResource,
+    UsageReport,
+)
 from pipeline.observability import UNHANDLED_ERRORS, emit, logger, metrics, tracer
 from pipeline.settings import get_settings
 
@@ -42,7 +50,7 @@ def _answers(ok: int, model: type[BaseModel], description: str, *errors: int) ->
 ERROR_DESCRIPTIONS = {
     400: "invalid_json, unknown_tool or invalid_cursor",
     401: "unauthorized: missing or unknown API key",
-    402: "insufficient_credits: Magic Hour answered 402",
+    402: "insufficient_credits (Magic Hour answered 402) or budget_exceeded (daily credit budget spent)",
     404: "not_found: no such job for this client",
     409: "idempotency_conflict: same Idempotency-Key, different body",
     413: "payload_too_large: body over 256 KB",
@@ -74,6 +82,7 @@ def create_job() -> Response[str]:
         event.headers.get("idempotency-key"),
         settings.require_https_callbacks,
     )
+    budgets.check_new_submission(client_id, submission.idempotency_key)
     job = submit_once(submission, magic_hour, app.lambda_context)
     refused = refusal_error(job)
     if refused is not None:
@@ -173,6 +182,39 @@ def rotate_callback_secret() -> Response[str]:
     secret = callback_secrets.rotate(client_id_of(app.current_event))
     logger.info("callback secret rotated")
     return json_response(200, CallbackSecret(secret=secret), headers={"Cache-Control": "no-store"})
+
+
+@app.get(
+    "/v1/usage",
+    summary="The client's spending for one UTC day",
+    description=(
+        "Query: day YYYY-MM-DD (default today, UTC). Credits charged and jobs that day (failed jobs "
+        "excluded: Magic Hour refunds them), and the client's daily credit budget (null when none)."
+    ),
+    tags=["usage"],
+    responses=_answers(200, UsageReport, "Usage of the day", 422),
+)
+@tracer.capture_method
+def get_usage() -> Response[str]:
+    event = app.current_event
+    return json_response(200, budgets.usage_report(client_id_of(event), event.get_query_string_value("day")))
+
+
+@app.exception_handler(budgets.BudgetExceeded)
+def handle_budget_exceeded(exceeded: budgets.BudgetExceeded) -> Response[str]:
+    logger.info(
+        "daily credit budget reached",
+        extra={"client_id": exceeded.client_id, "budget": exceeded.budget, "spent": exceeded.spent},
+    )
+    # Retry-After points at the next UTC midnight, when the day's spending starts again from 0.
+    return error_response(
+        ApiError(
+            402,
+            "budget_exceeded",
+            f"{exceeded}; no job was created. Spending starts again at 00:00 UTC",
+            headers={"Retry-After": str(budgets.seconds_until_next_utc_day())},
+        )
+    )
 
 
 @app.exception_handler(ApiError)

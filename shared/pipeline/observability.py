@@ -163,6 +163,9 @@ CREDITS_OUT_OF_RANGE = Metric("MagicHourCreditsOutOfRange", "Count")
 ORPHAN_PROJECTS_ATTACHED = Metric("OrphanProjectsAttached", "Count")
 # An error no handler expected (the submit API answered 503 for it).
 UNHANDLED_ERRORS = Metric("UnhandledErrors", "Count")
+# Daily credit budgets. outcome: exceeded (a create refused, 402) | not_recorded (a charge or
+# refund that could not be written: the day's usage is off by that job).
+BUDGETS = Metric("Budgets", "Count", ("outcome",))
 
 CATALOGUE = (
     MAGIC_HOUR_CREATES,
@@ -182,6 +185,7 @@ CATALOGUE = (
     CREDITS_OUT_OF_RANGE,
     ORPHAN_PROJECTS_ATTACHED,
     UNHANDLED_ERRORS,
+    BUDGETS,
 )
 
 

@@ -50,6 +50,7 @@ def test_routes_and_their_api_key_requirements(template: Template) -> None:
         ("POST", "/v1/uploads"),
         ("GET", "/v1/callback-secret"),
         ("POST", "/v1/callback-secret/rotate"),
+        ("GET", "/v1/usage"),
         ("POST", "/webhooks/magic-hour"),
     }
     for key in [
@@ -60,6 +61,7 @@ def test_routes_and_their_api_key_requirements(template: Template) -> None:
         ("POST", "/v1/uploads"),
         ("GET", "/v1/callback-secret"),
         ("POST", "/v1/callback-secret/rotate"),
+        ("GET", "/v1/usage"),
     ]:
         assert routes[key].api_key_required is True, key
         assert routes[key].function == "SubmitFunction"

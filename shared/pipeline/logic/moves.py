@@ -14,7 +14,7 @@ from typing import Any
 from pipeline import observability
 from pipeline.dal import dispatch_queue
 from pipeline.dal import jobs as job_store
-from pipeline.logic import callbacks
+from pipeline.logic import budgets, callbacks
 from pipeline.models.job import Job, JobError, JobStatus
 from pipeline.observability import logger
 
@@ -37,6 +37,8 @@ def fail(
 
 def attach(job: Job, project_id: str, credits_charged: int | None) -> Job | None:
     moved = job_store.attach_project(job, project_id, credits_charged)
+    if moved is not None:  # Magic Hour charged the project: one attach per job succeeds
+        budgets.record_charge(moved.client_id, moved.job_id, credits_charged)
     _after(job, moved)
     return moved
 
@@ -52,6 +54,8 @@ def wake_dispatcher(delay_seconds: int = 0) -> None:
 def _after(before: Job, after: Job | None) -> None:
     if after is None:
         return
+    # First: from this write on the job reads `failed`, and its usage should agree at once.
+    budgets.refund_if_failed(after)
     if before.slot is not None and after.slot is None:
         wake_dispatcher()
     if after.status.is_terminal:

@@ -138,3 +138,12 @@ class CallbackSecret(BaseModel):
     """The calling client's own callback signing secret (Standard Webhooks format)."""
 
     secret: str
+
+
+class UsageReport(BaseModel):
+    """`GET /v1/usage`: what one client was charged on one UTC day (failed jobs excluded)."""
+
+    day: str
+    credits_charged: int
+    jobs: int
+    daily_credit_budget: int | None
