@@ -29,7 +29,7 @@ _RESERVE_MS = int(
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:  # noqa: ARG001 - wake-ups only
     report = dispatch.run(magic_hour, lambda: context.get_remaining_time_in_millis() > _RESERVE_MS)
-    if report.created or report.outcomes:
+    if report.jobs_created or report.outcomes:
         logger.info("dispatch done", extra=asdict(report))
     # Every record is handled by this one pass: none is reported as failed.
     return {"batchItemFailures": []}

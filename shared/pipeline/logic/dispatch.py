@@ -28,7 +28,7 @@ MAX_CREATES_PER_RUN = 50
 
 @dataclass
 class DispatchReport:
-    created: int = 0
+    jobs_created: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
 
     def count(self, outcome: str) -> None:
@@ -38,7 +38,7 @@ class DispatchReport:
 def run(magic_hour: MagicHourClient, time_left: Callable[[], bool]) -> DispatchReport:
     report = DispatchReport()
     limit = get_settings().magic_hour_max_concurrency
-    while report.created < MAX_CREATES_PER_RUN:
+    while report.jobs_created < MAX_CREATES_PER_RUN:
         if not time_left():
             moves.wake_dispatcher()  # a fresh invocation carries on
             report.count("out_of_time")
@@ -70,7 +70,7 @@ def run(magic_hour: MagicHourClient, time_left: Callable[[], bool]) -> DispatchR
             continue
         slots.note_dispatched(slots.round_of(job.fair_key))
         result = creation.create(claimed, magic_hour, inline=False)
-        report.created += 1
+        report.jobs_created += 1
         report.count(result.status.value)
         if result.status is JobStatus.WAITING:
             break  # Magic Hour has no room: the pause it set decides when to look again
