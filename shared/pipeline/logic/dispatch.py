@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 from pipeline.dal import jobs as job_store
 from pipeline.dal import slots
-from pipeline.logic import creation, moves
+from pipeline.logic import budgets, creation, moves
 from pipeline.magic_hour.client import MagicHourClient
-from pipeline.models.job import Job, JobStatus
+from pipeline.models.job import Job, JobError, JobStatus
 from pipeline.observability import logger
 from pipeline.settings import get_settings
 from pipeline.timeutil import epoch_of, epoch_seconds
@@ -58,6 +58,9 @@ def run(magic_hour: MagicHourClient, time_left: Callable[[], bool]) -> DispatchR
             )
             report.count("past_deadline")
             continue
+        if over_budget(job):
+            report.count("budget_exceeded")
+            continue
         slot = None
         if limit:
             slot = slots.free_slot(limit)
@@ -75,6 +78,19 @@ def run(magic_hour: MagicHourClient, time_left: Callable[[], bool]) -> DispatchR
         if result.status is JobStatus.WAITING:
             break  # Magic Hour has no room: the pause it set decides when to look again
     return report
+
+
+def over_budget(job: Job) -> bool:
+    """A job that waited while its client's spending reached the daily budget is not sent: it
+    fails as the submission would have been refused (402 budget_exceeded) had it come now."""
+    try:
+        budgets.check_budget(job.client_id, budgets.utc_today())
+    except budgets.BudgetExceeded as exceeded:
+        moves.fail(
+            job, JobError(code="budget_exceeded", message=str(exceeded), source="submit"), [JobStatus.WAITING]
+        )
+        return True
+    return False
 
 
 def next_due_job() -> Job | None:
