@@ -1,12 +1,12 @@
 """Derive the tool catalogue the product ships from Magic Hour's OpenAPI spec.
 
-Usage: python scripts/sync_magic_hour_spec.py [path/to/openapi.json]
+Usage: python scripts/sync_magic_hour_spec.py [path/to/openapi.json]   (default: spec/magic-hour/openapi.json)
 
 Writes shared/pipeline/data/magic_hour_tools.json: for each create endpoint, its kind (from the
 project GET it belongs to), its required fields and its request body as a JSON Schema (draft 7)
 that rejects unknown fields. The product never reads the spec at run time; updating to a new spec
-is running this script and committing the result (tests/unit/test_catalogue.py checks the two
-agree when the spec is beside the project).
+is copying it over spec/magic-hour/openapi.json, running this script and committing both
+(tests/unit/test_catalogue.py checks the two agree).
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SPEC = ROOT.parent / "shared" / "magic-hour" / "openapi.json"
+# A copy of Magic Hour's published spec lives in the repository, so a clean clone can re-derive
+# (and the tests can check) the catalogue; updating is replacing that file and running this script.
+DEFAULT_SPEC = ROOT / "spec" / "magic-hour" / "openapi.json"
 OUTPUT = ROOT / "shared" / "pipeline" / "data" / "magic_hour_tools.json"
 
 # Keywords that only document a schema; dropping them keeps the shipped file small.

@@ -14,7 +14,7 @@ import pytest
 from pipeline import catalogue
 
 ROOT = Path(__file__).resolve().parents[2]
-SPEC_PATH = ROOT.parent / "shared" / "magic-hour" / "openapi.json"
+SPEC_PATH = ROOT / "spec" / "magic-hour" / "openapi.json"
 SYNC_SCRIPT = ROOT / "scripts" / "sync_magic_hour_spec.py"
 
 VIDEO_TOOLS = {
@@ -215,8 +215,11 @@ def _load_sync_script() -> Any:
 
 
 def test_committed_catalogue_matches_the_spec() -> None:
-    if not SPEC_PATH.is_file():
-        pytest.skip(reason=f"Magic Hour spec not beside the project ({SPEC_PATH} is absent)")
     derived = _load_sync_script().derive(json.loads(SPEC_PATH.read_text()))
     committed = json.loads(catalogue.CATALOGUE_PATH.read_text())
-    assert derived == committed, "run `python scripts/sync_magic_hour_spec.py` and commit the result"
+    assert derived == committed, "run `make sync-spec` and commit the result"
+
+
+def test_sync_script_defaults_to_the_spec_in_the_repository() -> None:
+    assert _load_sync_script().DEFAULT_SPEC == SPEC_PATH
+    assert SPEC_PATH.is_file()
