@@ -1,0 +1,230 @@
+"""In-memory stand-ins for the seams of the pipeline's logic: the job store (pipeline.dal.jobs), the
+download, dispatch and callback queues. Unit tests install them with `install(monkeypatch)`.
+
+The fake job store keeps the semantics the logic relies on: every move names the statuses it may
+start from and changes nothing otherwise; a job leaving the statuses Magic Hour renders in gives
+back its slot in the same write; a late project is claimed once, only on a failed job; the right to
+queue a job's downloads is a lease. It records every write that succeeded, so a test can say
+exactly what a call changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from pipeline.dal import callback_queue, dispatch_queue, download_queue
+from pipeline.dal import jobs as job_store
+from pipeline.models.job import SLOT_STATUSES, Job, JobError, JobStatus
+from pipeline.models.tasks import CallbackTask, DownloadTask
+from pipeline.timeutil import epoch_seconds, now_iso
+
+Write = tuple[Any, ...]
+
+
+@dataclass
+class FakeJobStore:
+    jobs: dict[str, Job] = field(default_factory=dict)
+    writes: list[Write] = field(default_factory=list)
+    released_slots: list[int] = field(default_factory=list)
+    # queue_lease_until per job (not a field of Job: the logic never reads it, only the store).
+    leases: dict[str, int] = field(default_factory=dict)
+    postponed: dict[str, tuple[int, int]] = field(default_factory=dict)
+    callbacks_queued: list[str] = field(default_factory=list)
+
+    def put(self, job: Job, lease_until: int | None = None) -> Job:
+        self.jobs[job.job_id] = job.model_copy(deep=True)
+        if lease_until is not None:
+            self.leases[job.job_id] = lease_until
+        return job
+
+    # --- the functions of pipeline.dal.jobs the logic calls -------------------------------------
+
+    def get_job(self, job_id: str) -> Job | None:
+        job = self.jobs.get(job_id)
+        return job.model_copy(deep=True) if job is not None else None
+
+    def find_job_by_project(self, project_id: str) -> Job | None:
+        for job in self.jobs.values():
+            if job.project_id == project_id:
+                return job.model_copy(deep=True)
+        return None
+
+    def transition(
+        self, job: Job, to: JobStatus, allowed_from: Iterable[JobStatus], sets: dict[str, Any] | None = None
+    ) -> Job | None:
+        return self._transition(job, to, list(allowed_from), sets, record=("transition", to.value))
+
+    def fail(
+        self,
+        job: Job,
+        error: JobError,
+        allowed_from: Iterable[JobStatus],
+        sets: dict[str, Any] | None = None,
+    ) -> Job | None:
+        return self._transition(
+            job,
+            JobStatus.FAILED,
+            list(allowed_from),
+            {"error": error.model_dump(), **(sets or {})},
+            record=("fail", error.code, error.source),
+        )
+
+    def attach_project(self, job: Job, project_id: str, credits_charged: int | None) -> Job | None:
+        sets: dict[str, Any] = {"project_id": project_id}
+        if credits_charged is not None:
+            sets["credits_charged"] = credits_charged
+        return self._transition(
+            job,
+            JobStatus.QUEUED,
+            [JobStatus.SUBMITTING, JobStatus.WAITING],
+            sets,
+            record=("attach_project", project_id),
+        )
+
+    def claim_late_project(
+        self, job: Job, project_id: str, credits_charged: int | None, output_count: int
+    ) -> Job | None:
+        stored = self.jobs.get(job.job_id)
+        if stored is None or stored.status is not JobStatus.FAILED or stored.late_project_id is not None:
+            return None
+        update: dict[str, Any] = {
+            "late_project_id": project_id,
+            "late_output_count": output_count,
+            "updated_at": now_iso(),
+        }
+        if credits_charged is not None:
+            update["late_credits_charged"] = credits_charged
+        self.jobs[job.job_id] = stored.model_copy(update=update)
+        self.writes.append(("claim_late_project", project_id))
+        return self.get_job(job.job_id)
+
+    def mark_downloads_queued(self, job_id: str) -> None:
+        stored = self.jobs[job_id]
+        self.jobs[job_id] = stored.model_copy(update={"downloads_queued": True})
+        self.leases.pop(job_id, None)
+        self.writes.append(("mark_downloads_queued",))
+
+    def release_queueing(self, job_id: str) -> None:
+        self.leases.pop(job_id, None)
+        self.writes.append(("release_queueing",))
+
+    def claim_queueing(self, job_id: str, lease_seconds: int) -> bool:
+        stored = self.jobs.get(job_id)
+        now = epoch_seconds()
+        if (
+            stored is None
+            or stored.status is not JobStatus.DOWNLOADING
+            or stored.downloads_queued
+            or self.leases.get(job_id, 0) >= now
+        ):
+            return False
+        self.leases[job_id] = now + lease_seconds
+        self.writes.append(("claim_queueing",))
+        return True
+
+    def postpone_check(self, job_id: str, next_check_at: int, checks: int) -> None:
+        # Not a write a test compares (every sweep check ends with one): kept apart.
+        self.postponed[job_id] = (next_check_at, checks)
+
+    def mark_callback_queued(self, job_id: str) -> None:
+        stored = self.jobs[job_id]
+        self.jobs[job_id] = stored.model_copy(update={"callback_queued": True})
+
+    def record_callback_attempt(self, job_id: str, outcome: str, error: str | None) -> Job | None:
+        stored = self.jobs.get(job_id)
+        if stored is None or stored.callback_state != "pending":
+            return None
+        update: dict[str, Any] = {
+            "callback_state": outcome,
+            "callback_attempts": stored.callback_attempts + 1,
+        }
+        if error is not None:
+            update["callback_last_error"] = error[:500]
+        self.jobs[job_id] = stored.model_copy(update=update)
+        self.writes.append(("record_callback_attempt", outcome))
+        return self.get_job(job_id)
+
+    # --- semantics of pipeline.dal.jobs.transition -----------------------------------------------
+
+    def _transition(
+        self,
+        job: Job,
+        to: JobStatus,
+        allowed_from: list[JobStatus],
+        sets: dict[str, Any] | None,
+        record: Write,
+    ) -> Job | None:
+        stored = self.jobs.get(job.job_id)
+        if stored is None or stored.status not in allowed_from:
+            return None
+        releases = job.slot is not None and to not in SLOT_STATUSES
+        # The real write conditions the release on the job still holding the slot it names.
+        if releases and stored.slot != job.slot:
+            return None
+        data = stored.model_dump()
+        data.update({"status": to, "updated_at": now_iso(), "sweep_checks": 0})
+        if to.is_terminal and job.callback_url:
+            data.update({"callback_state": "pending", "callback_attempts": 0, "callback_queued": False})
+        if releases:
+            assert job.slot is not None
+            data["slot"] = None
+            self.released_slots.append(job.slot)
+        data.update(sets or {})
+        self.jobs[job.job_id] = Job.model_validate(data)
+        self.writes.append(record)
+        return self.get_job(job.job_id)
+
+
+@dataclass
+class FakeQueues:
+    downloads: list[DownloadTask] = field(default_factory=list)
+    wakeups: list[int] = field(default_factory=list)
+    callbacks: list[CallbackTask] = field(default_factory=list)
+    fail_download_send: bool = False
+
+    def send_download_tasks(self, tasks: Iterable[DownloadTask]) -> None:
+        if self.fail_download_send:
+            raise download_queue.QueueSendFailed("SQS refused")
+        self.downloads.extend(tasks)
+
+    def send_wakeup(self, delay_seconds: int = 0) -> None:
+        self.wakeups.append(delay_seconds)
+
+    def send_callback_task(self, task: CallbackTask) -> None:
+        self.callbacks.append(task)
+
+
+@dataclass
+class Fakes:
+    store: FakeJobStore
+    queues: FakeQueues
+
+
+def install(monkeypatch: pytest.MonkeyPatch) -> Fakes:
+    """Replace the job store and the queues everywhere the logic reaches them (every logic module
+    calls them through their module, so patching the module's functions is enough)."""
+    store = FakeJobStore()
+    queues = FakeQueues()
+    for name in (
+        "get_job",
+        "find_job_by_project",
+        "transition",
+        "fail",
+        "attach_project",
+        "claim_late_project",
+        "mark_downloads_queued",
+        "release_queueing",
+        "claim_queueing",
+        "postpone_check",
+        "mark_callback_queued",
+        "record_callback_attempt",
+    ):
+        monkeypatch.setattr(job_store, name, getattr(store, name))
+    monkeypatch.setattr(download_queue, "send_download_tasks", queues.send_download_tasks)
+    monkeypatch.setattr(dispatch_queue, "send_wakeup", queues.send_wakeup)
+    monkeypatch.setattr(callback_queue, "send_callback_task", queues.send_callback_task)
+    return Fakes(store, queues)
