@@ -12,6 +12,8 @@ import pytest
 import requests
 from test_webhooks import deliver, quiet_job  # the same way of making a finished, unannounced project
 
+from tests.observe import wait_drained
+
 IMAGES = {"tool": "ai-image-generator", "input": {"image_count": 8, "style": {"prompt": "eight foxes"}}}
 AUDIO = {"tool": "ai-voice-generator", "input": {"style": {"prompt": "hi", "voice_name": "Elon Musk"}}}
 
@@ -92,7 +94,11 @@ def test_expired_url_is_refreshed_from_magic_hour(stack, keep_expires_at) -> Non
     stack.scenario(download_expire_seconds=1)
     job, project = quiet_job(stack, "audio")
     stack.scenario(download_expire_seconds=1)
-    time.sleep(1.5)  # the URLs in `project` are now expired
+    deadline = time.monotonic() + 10
+    # Until the URLs in `project` have expired (a HEAD is no download: it is not counted).
+    while requests.head(project["downloads"][0]["url"], timeout=5).status_code != 403:
+        assert time.monotonic() < deadline, "the download URL never expired"
+        time.sleep(0.1)
     if not keep_expires_at:
         project = {**project, "downloads": [{"url": d["url"]} for d in project["downloads"]]}
     gets = stack.sim_stats()["gets"]
@@ -145,20 +151,27 @@ def test_same_message_twice_leaves_one_unchanged_object(stack, aws) -> None:
     bucket, key = output["s3_uri"].removeprefix("s3://").split("/", 1)
     first = aws("s3").head_object(Bucket=bucket, Key=key)
     project = stack.sim_project(job["project_id"])
+    served = requests.get(
+        f"{stack.magic_hour}/v1/audio-projects/{job['project_id']}",
+        headers={"Authorization": f"Bearer {stack.stack.config.magic_hour_api_key}"},
+        timeout=5,
+    ).json()
     task = {
         "job_id": job["job_id"],
         "project_id": job["project_id"],
         "kind": "audio",
         "index": 0,
-        "url": f"{stack.magic_hour}/unused",
+        # The output's real URL: a download the downloader should skip would be counted.
+        "url": served["downloads"][0]["url"],
         "expires_at": None,
     }
+    wait_drained(stack)
     before = _downloads(stack)
     for _ in range(2):
         aws("sqs").send_message(
             QueueUrl=stack.stack.resolver.refs["DownloadQueue"], MessageBody=json.dumps(task)
         )
-    time.sleep(3)
+    wait_drained(stack)
     after = aws("s3").head_object(Bucket=bucket, Key=key)
     assert after["ETag"] == first["ETag"]
     assert after["LastModified"] == first["LastModified"]

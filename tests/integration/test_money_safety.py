@@ -14,6 +14,7 @@ import requests
 from conftest import MAGIC_HOUR_KEY, StackHandle, start_stack
 
 from pipeline import ids
+from tests.observe import download_batches
 
 VOICE = {"tool": "ai-voice-generator", "input": {"style": {"prompt": "hi", "voice_name": "Elon Musk"}}}
 LIMIT = 3
@@ -251,6 +252,18 @@ def test_a_webhook_never_reopens_a_failed_job(slots: StackHandle) -> None:
     assert job["project_id"] is None
     assert job["outputs"] == []
     assert job["late_outputs"][0]["sha256"] == donor["outputs"][0]["sha256"]
+    # A repeat of `completed` once the late output is stored queues nothing (the downloader would
+    # skip a stored output, so only the wire shows it).
+    batches = download_batches(slots)
+    delivered = requests.post(
+        f"{slots.magic_hour}/_sim/webhooks", json={"type": "audio.completed", "payload": payload}, timeout=10
+    ).json()
+    assert delivered["status_code"] == 200
+    assert download_batches(slots) == batches
+    stored = slots.get_job(job_id).json()["late_outputs"]
+    assert [(o["s3_uri"], o["sha256"]) for o in stored] == [
+        (o["s3_uri"], o["sha256"]) for o in job["late_outputs"]
+    ]
 
 
 def test_magic_hours_plan_limit_alone_makes_jobs_wait_not_fail(stack: StackHandle) -> None:

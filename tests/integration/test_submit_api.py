@@ -12,7 +12,9 @@ import pytest
 import requests
 from schema_inputs import first_required_path, minimal_valid, without
 
+from pipeline import ids
 from pipeline.catalogue import all_tools
+from tests.observe import all_jobs
 
 TOOLS = sorted(all_tools())
 VOICE = {"tool": "ai-voice-generator", "input": {"style": {"prompt": "hi", "voice_name": "Elon Musk"}}}
@@ -103,9 +105,23 @@ def test_idempotency_keys_are_scoped_per_client(stack) -> None:
 @pytest.mark.parametrize("create_status", [401, 403])
 def test_magic_hour_rejecting_our_key_is_502_and_keeps_no_job(stack, create_status) -> None:
     stack.scenario(create_status=create_status)
-    answer = stack.post_job(VOICE)
+    key = str(uuid.uuid4())
+    before = {job["job_id"] for job in all_jobs(stack)}
+    answer = stack.post_job(VOICE, **{"Idempotency-Key": key})
     assert answer.status_code == 502
     assert answer.json()["error"]["code"] == "upstream_misconfigured"
+    # No job: not under the id this key names, not in the client's list.
+    job_id = ids.job_id_for_idempotency_key("client-alpha", key)
+    assert stack.get_job(job_id).status_code == 404
+    assert {job["job_id"] for job in all_jobs(stack)} == before
+    # Once the key is fixed, the same request starts over and is created (nothing was kept).
+    requests.delete(f"{stack.magic_hour}/_sim/scenario", timeout=5).raise_for_status()
+    creates = stack.sim_stats()["creates"]
+    retry = stack.post_job(VOICE, **{"Idempotency-Key": key})
+    assert retry.status_code == 202, retry.text
+    assert retry.json()["job_id"] == job_id
+    assert retry.json()["status"] != "failed"
+    assert stack.sim_stats()["creates"] - creates == 1
 
 
 def test_list_is_newest_first_paged_and_filtered(stack) -> None:
@@ -129,11 +145,9 @@ def test_list_is_newest_first_paged_and_filtered(stack) -> None:
     assert seen[:5] == list(reversed(made))
     assert pages >= 3
 
-    completed = requests.get(
-        f"{stack.api}/v1/jobs?status=completed&limit=100", headers=headers, timeout=10
-    ).json()
-    assert {j["job_id"] for j in completed["jobs"]} >= set(made)
-    assert all(j["status"] == "completed" for j in completed["jobs"])
+    completed = all_jobs(stack, "key-gamma", status="completed")
+    assert {j["job_id"] for j in completed} >= set(made)
+    assert all(j["status"] == "completed" for j in completed)
     queued = requests.get(f"{stack.api}/v1/jobs?status=queued", headers=headers, timeout=10).json()
     assert not set(made) & {j["job_id"] for j in queued["jobs"]}
 
@@ -190,10 +204,8 @@ def test_another_clients_cursor_is_refused(stack) -> None:
 
 def test_other_clients_jobs_never_appear_in_a_list(stack) -> None:
     mine = stack.post_job(VOICE, key="key-beta").json()["job_id"]
-    listed = requests.get(
-        f"{stack.api}/v1/jobs?limit=100", headers=stack.headers("key-alpha"), timeout=10
-    ).json()
-    assert mine not in {job["job_id"] for job in listed["jobs"]}
+    assert mine not in {job["job_id"] for job in all_jobs(stack, "key-alpha")}
+    assert mine in {job["job_id"] for job in all_jobs(stack, "key-beta")}
 
 
 def test_completed_outputs_have_presigned_urls_valid_for_an_hour(stack) -> None:

@@ -173,7 +173,9 @@ def test_a_downloading_job_whose_messages_vanished_gets_them_queued_again(swept)
     project = _create_at_magic_hour(
         swept, "text-to-video", {"name": ids.project_name_for(job_id, "x"), **VIDEO["input"]}
     )
+    deadline = time.monotonic() + 10
     while swept.sim_project(project["id"])["status"] != "complete":
+        assert time.monotonic() < deadline, "the project never completed"
         time.sleep(0.05)
     quiet_since = iso(datetime.now(UTC) - timedelta(seconds=30))
     _put_job(

@@ -17,6 +17,7 @@ import requests
 
 from pipeline import ids
 from pipeline.logic.signature import sign
+from tests.observe import download_batches, wait_drained
 
 JOBS = {
     "video": {"tool": "text-to-video", "input": {"end_seconds": 2, "style": {"prompt": "waves"}}},
@@ -115,27 +116,64 @@ def test_ten_concurrent_duplicates_queue_one_download_per_output(stack) -> None:
     assert stack.stack.faults.calls.get("SendMessageBatch", 0) - batches_before == 1
 
 
+def deliver_signed(stack, event_type: str, payload: dict[str, Any]) -> requests.Response:
+    """Straight to our webhook route, signed as Magic Hour signs, to read our answer's outcome."""
+    body = json.dumps({"type": event_type, "payload": payload}).encode()
+    timestamp = str(int(time.time()))
+    return requests.post(
+        f"{stack.api}/webhooks/magic-hour",
+        data=body,
+        timeout=30,
+        headers={
+            "Content-Type": "application/json",
+            "magic-hour-event-timestamp": timestamp,
+            "magic-hour-event-signature": sign(stack.webhook_secret, timestamp, body),
+        },
+    )
+
+
 def test_duplicate_delivery_later_changes_nothing(stack) -> None:
     job, project = quiet_job(stack, "audio")
     assert deliver(stack, "audio.completed", project) == 200
     done = stack.wait_for(job["job_id"], {"completed"})
-    before = downloads(stack)
-    assert deliver(stack, "audio.completed", project) == 200
-    time.sleep(1.0)
+    wait_drained(stack)
+    batches, before = download_batches(stack), downloads(stack)
+    answer = deliver_signed(stack, "audio.completed", project)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["outcome"] == "already_applied"
+    # Downloads are queued before the webhook answers: none reached SQS, and none ran.
+    assert download_batches(stack) == batches
+    wait_drained(stack)
     assert downloads(stack) == before
     assert stack.get_job(job["job_id"]).json()["updated_at"] == done["updated_at"]
 
 
 def test_unknown_project_is_acknowledged_and_writes_nothing(stack) -> None:
-    payload = {
-        "id": "cunknown00000000000000000",
-        "name": "made in the web app",
-        "status": "complete",
-        "downloads": [{"url": f"{stack.magic_hour}/nowhere.mp4", "expires_at": None}],
-    }
-    before = downloads(stack)
-    assert deliver(stack, "video.completed", payload) == 200
-    time.sleep(0.5)
+    # A project made outside the pipeline, with real download URLs: a download queued for it
+    # would be fetched and counted.
+    stack.scenario(webhook_send=False, render_seconds=0.1)
+    auth = {"Authorization": f"Bearer {stack.stack.config.magic_hour_api_key}"}
+    created = requests.post(
+        f"{stack.magic_hour}/v1/text-to-video",
+        json={"name": "made in the web app", **JOBS["video"]["input"]},
+        headers=auth,
+        timeout=5,
+    ).json()
+    deadline = time.monotonic() + 10
+    while stack.sim_project(created["id"])["status"] != "complete":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    payload = requests.get(
+        f"{stack.magic_hour}/v1/video-projects/{created['id']}", headers=auth, timeout=5
+    ).json()
+    assert payload["downloads"]
+    wait_drained(stack)
+    batches, before = download_batches(stack), downloads(stack)
+    answer = deliver_signed(stack, "video.completed", payload)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["outcome"] == "unknown_project"
+    assert download_batches(stack) == batches
+    wait_drained(stack)
     assert downloads(stack) == before
 
 
@@ -220,5 +258,6 @@ def test_failure_midway_then_magic_hours_retry_loses_nothing(stack, operation, a
     done = stack.wait_for(job["job_id"], {"completed", "failed"})
     assert done["status"] == "completed"
     assert len(done["outputs"]) == 3
-    time.sleep(1.0)
+    # Nothing queued twice: once the queue drained, exactly one download per output ran.
+    wait_drained(stack)
     assert downloads(stack) - before == 3

@@ -1,0 +1,53 @@
+"""Ways for integration tests to observe the stack without sleeping: every page of a client's jobs
+(a list capped at 100 stops counting once a client has more), the download messages that reached
+SQS (counted on the wire by the fault proxy), and a queue that has drained (nothing visible, in
+flight or delayed: whatever was going to happen has happened)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import requests
+
+from local.resources import client
+
+
+def all_jobs(stack: Any, key: str = "key-alpha", status: str | None = None) -> list[dict[str, Any]]:
+    jobs: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        params = {
+            "limit": "100",
+            **({"status": status} if status else {}),
+            **({"cursor": cursor} if cursor else {}),
+        }
+        answer = requests.get(f"{stack.api}/v1/jobs", params=params, headers=stack.headers(key), timeout=10)
+        answer.raise_for_status()
+        page = answer.json()
+        jobs.extend(page["jobs"])
+        cursor = page["next_cursor"]
+        if not cursor:
+            return jobs
+
+
+def download_batches(stack: Any) -> int:
+    """SendMessageBatch calls that reached SQS: the pipeline queues downloads only this way."""
+    return int(stack.stack.faults.calls.get("SendMessageBatch", 0))
+
+
+def wait_drained(stack: Any, queue: str = "DownloadQueue", timeout: float = 30.0) -> None:
+    sqs = client("sqs", stack.aws, "us-east-1")
+    url = stack.stack.resolver.refs[queue]
+    names = [
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesNotVisible",
+        "ApproximateNumberOfMessagesDelayed",
+    ]
+    deadline = time.monotonic() + timeout
+    while True:
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+        if all(int(attributes.get(name, 0)) == 0 for name in names):
+            return
+        assert time.monotonic() < deadline, f"{queue} did not drain in {timeout}s: {attributes}"
+        time.sleep(0.1)
