@@ -19,7 +19,7 @@ export SAM_CLI_TELEMETRY := 0
 
 .PHONY: setup demo local test unit integration lint typecheck format validate sam-validate invoke \
         simulator redrive bench bench-slots sync-spec openapi build clean security requirements lock-check \
-        fuzz ops smoke
+        fuzz ops smoke mutants
 
 $(STAMP): pyproject.toml shared/requirements.txt
 	@# A venv made by another Python version is made again.
@@ -55,6 +55,15 @@ integration: setup
 
 fuzz: setup  ## property-based fuzzing of every entry point, longer than in `make test` (FUZZ_EXAMPLES=5000 per entry point)
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-5000} $(BIN)/python -m pytest -q --timeout=0 tests/integration/test_fuzz.py
+
+MUTMUT_TREE := .local/mutmut
+MUTMUT_LINKS := tests local scripts functions events docs spec openapi.json template.yaml README.md pyproject.toml
+
+mutants: setup  ## mutation testing of the state machine and money-safety logic with the unit tests (JOBS=2 workers)
+	@# mutmut only finds a package at the top of the tree (or under src/); ours is shared/pipeline.
+	@mkdir -p $(MUTMUT_TREE)
+	@cd $(MUTMUT_TREE) && ln -sfn ../../shared/pipeline pipeline && for p in $(MUTMUT_LINKS); do ln -sfn ../../$$p $$p; done
+	cd $(MUTMUT_TREE) && ../../$(BIN)/mutmut run --max-children $(or $(JOBS),2); ../../$(BIN)/mutmut results
 
 lint: setup  ## ruff and mypy
 	$(BIN)/ruff check .
@@ -105,7 +114,8 @@ build: $(SAM_VENV)/bin/sam  ## sam build (python3.13, arm64; no Docker; needs py
 	$(PYTHON) -m bench.artifact compile .aws-sam/build
 
 invoke: setup  ## invoke one function with a sample event: make invoke FN=WebhookFunction EVENT=events/webhook-video-completed.json
-	@test -n "$(FN)" -a -n "$(EVENT)" || (echo "usage: make invoke FN=<SubmitFunction|WebhookFunction|DownloaderFunction> EVENT=events/<file>.json" && exit 2)
+	@# The function names come from template.yaml, so the usage line cannot fall behind it.
+	@test -n "$(FN)" -a -n "$(EVENT)" || (echo "usage: make invoke FN=<$$(sed -n 's/^  \([A-Za-z]\+Function\):$$/\1/p' template.yaml | paste -sd'|')> EVENT=events/<file>.json" && exit 2)
 	$(BIN)/python -m local.invoke $(FN) $(EVENT)
 
 redrive: setup  ## move messages from the download dead-letter queue back (against LOCAL_AWS_PORT)
