@@ -134,6 +134,15 @@ class FakeJobStore:
         stored = self.jobs[job_id]
         self.jobs[job_id] = stored.model_copy(update={"callback_queued": True})
 
+    def delete_submitting_job(self, job: Job) -> None:
+        stored = self.jobs.get(job.job_id)
+        if stored is None or stored.status is not JobStatus.SUBMITTING:
+            return
+        del self.jobs[job.job_id]
+        if job.slot is not None:
+            self.released_slots.append(job.slot)
+        self.writes.append(("delete_submitting_job",))
+
     def record_callback_attempt(self, job_id: str, outcome: str, error: str | None) -> Job | None:
         stored = self.jobs.get(job_id)
         if stored is None or stored.callback_state != "pending":
@@ -174,6 +183,8 @@ class FakeJobStore:
             data["slot"] = None
             self.released_slots.append(job.slot)
         data.update(sets or {})
+        if "queue_lease_until" in data:  # not a Job field: the store keeps it beside the job
+            self.leases[job.job_id] = int(data.pop("queue_lease_until"))
         self.jobs[job.job_id] = Job.model_validate(data)
         self.writes.append(record)
         return self.get_job(job.job_id)
@@ -222,6 +233,7 @@ def install(monkeypatch: pytest.MonkeyPatch) -> Fakes:
         "postpone_check",
         "mark_callback_queued",
         "record_callback_attempt",
+        "delete_submitting_job",
     ):
         monkeypatch.setattr(job_store, name, getattr(store, name))
     monkeypatch.setattr(download_queue, "send_download_tasks", queues.send_download_tasks)

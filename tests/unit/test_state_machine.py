@@ -757,3 +757,118 @@ def test_an_ended_job_whose_callback_is_in_flight_is_left_alone(fakes: Fakes) ->
     assert run_check(fakes, job, "complete", now) == "callback_in_flight"
     assert fakes.store.writes == []
     assert fakes.queues.callbacks == []
+
+
+# --- what mutation testing showed unguarded --------------------------------------------------------
+
+
+def test_a_job_completed_without_outputs_records_that_it_has_none(fakes: Fakes) -> None:
+    fakes.store.put(make_job(JobStatus.RENDERING, output_count=None))
+    assert transitions.apply(EVENTS["completed_no_downloads"]) is Outcome.APPLIED
+    job = fakes.store.get_job(JOB_ID)
+    assert job is not None
+    assert (job.status, job.output_count) == (JobStatus.COMPLETED, 0)
+
+
+def test_moving_to_downloading_takes_the_queueing_lease(
+    fakes: Fakes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fakes.store.put(make_job(JobStatus.RENDERING, downloads_queued=True))
+
+    # Recording "queued" fails after the messages went out (DynamoDB down): the lease stays held.
+    def broken(job_id: str) -> None:
+        raise RuntimeError("DynamoDB down")
+
+    monkeypatch.setattr(transitions.job_store, "mark_downloads_queued", broken)
+    with pytest.raises(RuntimeError):
+        transitions.apply(EVENTS["completed"])
+    job = fakes.store.get_job(JOB_ID)
+    assert job is not None
+    assert (job.status, job.downloads_queued) == (JobStatus.DOWNLOADING, False)
+    assert fakes.store.leases[JOB_ID] >= epoch_seconds() + transitions.QUEUE_LEASE_SECONDS - 1
+    # So a duplicate right away waits for the lease instead of queueing everything a second time.
+    with pytest.raises(transitions.RetryLater):
+        transitions.apply(EVENTS["completed"])
+    assert len(fakes.queues.downloads) == 2
+
+
+def test_a_repeat_of_completed_waits_for_the_other_delivery_to_finish(
+    fakes: Fakes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fakes.store.put(make_job(JobStatus.DOWNLOADING, downloads_queued=False), lease_until=epoch_seconds() + 30)
+    real_claim = fakes.store.claim_queueing
+
+    def other_delivery_finishes(job_id: str, lease_seconds: int) -> bool:
+        taken = real_claim(job_id, lease_seconds)
+        fakes.store.jobs[job_id] = fakes.store.jobs[job_id].model_copy(update={"downloads_queued": True})
+        return taken
+
+    monkeypatch.setattr(transitions.job_store, "claim_queueing", other_delivery_finishes)
+    assert transitions.apply(EVENTS["completed"]) is Outcome.ALREADY_APPLIED
+    assert fakes.queues.downloads == []
+
+
+def test_a_late_duplicate_without_downloads_is_already_applied(fakes: Fakes) -> None:
+    fakes.store.put(make_job(JobStatus.FAILED, late_project_id=PROJECT, late_output_count=0))
+    assert transitions.apply(EVENTS["completed_no_downloads"]) is Outcome.ALREADY_APPLIED
+    assert fakes.store.writes == []
+
+
+def test_the_sweep_postpones_a_job_the_transition_did_not_move(
+    fakes: Fakes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = epoch_seconds()
+    monkeypatch.setattr(sweep.transitions, "apply", lambda update: Outcome.ALREADY_APPLIED)
+    assert run_check(fakes, make_job(JobStatus.QUEUED, sweep_checks=1), "complete", now) == "unchanged"
+    assert fakes.store.postponed[JOB_ID] == (now + 120, 2)
+
+
+def test_an_ended_job_whose_callback_is_exactly_at_the_queues_retention_is_left_alone(fakes: Fakes) -> None:
+    now = epoch_seconds()
+    job = make_job(
+        JobStatus.FAILED,
+        callback_state="pending",
+        callback_queued=True,
+        updated_at=created_ago(sweep.CALLBACK_SETTLE_SECONDS, now),
+    )
+    assert run_check(fakes, job, "complete", now) == "callback_in_flight"
+
+
+def test_an_abandoned_callback_says_why(fakes: Fakes) -> None:
+    now = epoch_seconds()
+    job = make_job(
+        JobStatus.FAILED,
+        callback_state="pending",
+        callback_queued=True,
+        updated_at=created_ago(sweep.CALLBACK_SETTLE_SECONDS + 1, now),
+    )
+    run_check(fakes, job, "complete", now)
+    stored = fakes.store.get_job(JOB_ID)
+    assert stored is not None
+    assert (stored.callback_state, stored.callback_last_error) == (
+        "failed",
+        "callback delivery never settled",
+    )
+
+
+def test_moves_pass_their_extra_fields_to_the_store(fakes: Fakes) -> None:
+    from pipeline.logic import moves
+
+    fakes.store.put(make_job(JobStatus.RENDERING))
+    error = JobError(code="x", message="y", source="magic_hour")
+    assert moves.fail(make_job(JobStatus.RENDERING), error, [JobStatus.RENDERING], {"output_count": 3})
+    stored = fakes.store.get_job(JOB_ID)
+    assert stored is not None
+    assert (stored.status, stored.output_count) == (JobStatus.FAILED, 3)
+
+
+def test_waking_the_dispatcher_never_fails_the_move(fakes: Fakes, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.logic import moves
+
+    def down(delay_seconds: int = 0) -> None:
+        raise RuntimeError("SQS down")
+
+    monkeypatch.setattr(moves.dispatch_queue, "send_wakeup", down)
+    fakes.store.put(make_job(JobStatus.RENDERING))
+    assert transitions.apply(EVENTS["canceled"]) is Outcome.APPLIED
+    assert fakes.store.released_slots == [0]

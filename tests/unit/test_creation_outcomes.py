@@ -1,0 +1,193 @@
+"""What creation leaves in the job store for each Magic Hour answer (logic/creation.py), on the
+in-memory store of tests/fakes.py: the retry schedule at the create deadline's edges, the reason a
+job fails with, and that a caller always gets the job as stored."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from test_creation import FakeMagicHour
+
+from pipeline import ids
+from pipeline.logic import creation
+from pipeline.magic_hour.client import CreatedProject
+from pipeline.magic_hour.errors import (
+    MagicHourError,
+    MagicHourKeyUnavailable,
+    MagicHourOutcomeUnknown,
+    MagicHourRateLimited,
+    MagicHourRejected,
+    MagicHourUnavailable,
+)
+from pipeline.models.job import Job, JobStatus
+from pipeline.settings import Settings
+from pipeline.timeutil import iso
+from tests.fakes import Fakes, install
+
+JOB_ID = ids.job_id_for_idempotency_key("client-a", "creation")
+NOW = 1_900_000_000
+DEADLINE = 3600
+SETTINGS = Settings(create_retry_delays_seconds=[2, 10, 60], create_deadline_seconds=DEADLINE)
+
+
+class Tools(FakeMagicHour):
+    def __init__(self, answer: CreatedProject | Exception) -> None:
+        super().__init__(answer)
+        self.tools: list[str] = []
+
+    def create_project(self, tool: str, body: dict[str, Any]) -> CreatedProject:
+        self.tools.append(tool)
+        return super().create_project(tool, body)
+
+
+@pytest.fixture
+def fakes(monkeypatch: pytest.MonkeyPatch) -> Fakes:
+    monkeypatch.setattr(creation, "get_settings", lambda: SETTINGS)
+    monkeypatch.setattr(creation, "epoch_seconds", lambda: NOW)
+    rounds: list[str] = []
+    monkeypatch.setattr(creation.slots, "next_round_for", lambda client_id: rounds.append(client_id) or 3)
+    installed = install(monkeypatch)
+    installed.rounds = rounds  # type: ignore[attr-defined]
+    return installed
+
+
+def submitting(age: int, **changes: Any) -> Job:
+    from datetime import UTC, datetime
+
+    created = iso(datetime.fromtimestamp(NOW - age, UTC))
+    fields: dict[str, Any] = {
+        "job_id": JOB_ID,
+        "client_id": "client-a",
+        "tool": "ai-voice-generator",
+        "kind": "audio",
+        "status": JobStatus.SUBMITTING,
+        "created_at": created,
+        "updated_at": created,
+        "magic_hour_name": ids.project_name_for(JOB_ID, "voice"),
+    }
+    return Job(**{**fields, **changes})
+
+
+def create(fakes: Fakes, job: Job, answer: CreatedProject | Exception, inline: bool = False) -> Job:
+    fakes.store.put(job)
+    return creation.create(job, Tools(answer), inline=inline)  # type: ignore[arg-type]
+
+
+def test_the_create_names_the_jobs_tool(fakes: Fakes) -> None:
+    magic_hour = Tools(CreatedProject("proj_1", 5))
+    fakes.store.put(submitting(0))
+    creation.create(submitting(0), magic_hour, inline=True)  # type: ignore[arg-type]
+    assert magic_hour.tools == ["ai-voice-generator"]
+
+
+def test_an_unknown_outcome_returns_the_job_as_stored(fakes: Fakes) -> None:
+    # Meanwhile the webhook adopted the project (it recovers jobs by the name tag).
+    job = submitting(0)
+    fakes.store.put(job.model_copy(update={"status": JobStatus.QUEUED, "project_id": "proj_w"}))
+    result = creation.create(job, Tools(MagicHourOutcomeUnknown("timeout")), inline=True)  # type: ignore[arg-type]
+    assert (result.status, result.project_id) == (JobStatus.QUEUED, "proj_w")
+    assert fakes.store.writes == []
+
+
+def test_a_project_the_webhook_attached_first_is_returned_as_stored(fakes: Fakes) -> None:
+    job = submitting(0)
+    fakes.store.put(job.model_copy(update={"status": JobStatus.RENDERING, "project_id": "proj_1"}))
+    result = creation.create(job, Tools(CreatedProject("proj_1", 5)), inline=True)  # type: ignore[arg-type]
+    assert result.status is JobStatus.RENDERING
+    assert fakes.store.writes == []
+
+
+def test_a_refusal_that_lost_the_race_returns_the_job_as_stored(fakes: Fakes) -> None:
+    job = submitting(0)
+    fakes.store.put(job.model_copy(update={"status": JobStatus.QUEUED, "project_id": "proj_w"}))
+    result = creation.create(job, Tools(MagicHourRejected("bad", 422)), inline=False)  # type: ignore[arg-type]
+    assert result.status is JobStatus.QUEUED
+
+
+@pytest.mark.parametrize("status_code", [400, 409, 499])
+def test_any_other_4xx_is_a_refusal(fakes: Fakes, status_code: int) -> None:
+    result = create(fakes, submitting(0), MagicHourError("no", status_code))
+    assert result.status is JobStatus.FAILED
+    assert fakes.store.writes == [("fail", "upstream_rejected", "submit")]
+
+
+@pytest.mark.parametrize("status_code", [None, 500, 501])
+def test_any_other_failure_waits(fakes: Fakes, status_code: int | None) -> None:
+    result = create(fakes, submitting(0), MagicHourError("no", status_code))
+    assert result.status is JobStatus.WAITING
+    assert result.last_create_error == "upstream_unavailable"
+
+
+def test_an_unreadable_key_makes_a_dispatched_job_wait_as_unavailable(fakes: Fakes) -> None:
+    result = create(fakes, submitting(0), MagicHourKeyUnavailable("no key"))
+    assert (result.status, result.last_create_error) == (JobStatus.WAITING, "upstream_unavailable")
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        (creation.MagicHourAuthFailed("no", 401), "Magic Hour rejected this deployment's API key"),
+        (MagicHourKeyUnavailable("x"), "the Magic Hour API key could not be read"),
+    ],
+)
+def test_inline_our_own_failure_says_what_happened(fakes: Fakes, error: Exception, message: str) -> None:
+    with pytest.raises(creation.CreateNotSent) as caught:
+        create(fakes, submitting(0), error, inline=True)
+    assert caught.value.message == message
+    assert str(caught.value) == message
+    assert fakes.store.writes == [("delete_submitting_job",)]
+    assert fakes.store.get_job(JOB_ID) is None
+
+
+def test_a_retry_is_scheduled_after_the_delay(fakes: Fakes) -> None:
+    result = create(fakes, submitting(0, fair_key="k"), MagicHourUnavailable("down", 503))
+    assert result.next_attempt_at == NOW + 2
+    assert result.fair_key == "k"
+    assert result.create_attempts == 1
+
+
+def test_a_job_without_a_place_in_the_queue_gets_one_of_its_own_client(fakes: Fakes) -> None:
+    result = create(fakes, submitting(0), MagicHourUnavailable("down", 503))
+    assert result.fair_key is not None
+    assert result.fair_key.startswith("000000000003#")
+    assert result.fair_key.endswith(JOB_ID)
+    assert "T" in result.fair_key  # carries the time it joined the queue
+    assert fakes.rounds == ["client-a"]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("left", "delay"), [(5, 5), (1, 1)])
+def test_a_retry_never_waits_past_the_deadline(fakes: Fakes, left: int, delay: int) -> None:
+    result = create(fakes, submitting(DEADLINE - left), MagicHourRateLimited("slow", 60))
+    assert result.status is JobStatus.WAITING
+    assert result.next_attempt_at == NOW + delay
+
+
+def test_at_the_deadline_exactly_the_job_fails(fakes: Fakes) -> None:
+    result = create(fakes, submitting(DEADLINE, create_attempts=2), MagicHourRateLimited("slow", 1))
+    assert result.status is JobStatus.FAILED
+    assert result.error is not None
+    assert result.error.message == (
+        "Magic Hour kept answering 429 (rate limited) for the whole create deadline (3 attempts); "
+        "nothing was created or charged"
+    )
+
+
+@pytest.mark.parametrize(
+    ("code", "what"),
+    [
+        (creation.RATE_LIMITED, "kept answering 429 (rate limited)"),
+        (creation.MISCONFIGURED, "kept rejecting this deployment's API key"),
+        (creation.UNAVAILABLE, "stayed unavailable"),
+    ],
+)
+def test_a_job_failed_at_the_deadline_says_why(fakes: Fakes, code: str, what: str) -> None:
+    job = submitting(0)
+    fakes.store.put(job)
+    failed = creation.fail_past_deadline(job, code, 4, [JobStatus.SUBMITTING])
+    assert failed is not None
+    assert failed.error is not None
+    assert failed.error.code == code
+    assert failed.error.message == (
+        f"Magic Hour {what} for the whole create deadline (4 attempts); nothing was created or charged"
+    )
