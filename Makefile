@@ -63,6 +63,8 @@ mutants: setup  ## mutation testing of the state machine and money-safety logic 
 	@# mutmut only finds a package at the top of the tree (or under src/); ours is shared/pipeline.
 	@mkdir -p $(MUTMUT_TREE)
 	@cd $(MUTMUT_TREE) && ln -sfn ../../shared/pipeline pipeline && for p in $(MUTMUT_LINKS); do ln -sfn ../../$$p $$p; done
+	@# mutmut keeps the verdicts of an earlier run even when new tests would kill its survivors.
+	@rm -rf $(MUTMUT_TREE)/mutants
 	cd $(MUTMUT_TREE) && ../../$(BIN)/mutmut run --max-children $(or $(JOBS),2); ../../$(BIN)/mutmut results
 
 lint: setup  ## ruff and mypy
