@@ -49,6 +49,12 @@ def fakes(monkeypatch: pytest.MonkeyPatch) -> Fakes:
     monkeypatch.setattr(creation.slots, "next_round_for", lambda client_id: rounds.append(client_id) or 3)
     installed = install(monkeypatch)
     installed.rounds = rounds  # type: ignore[attr-defined]
+    # Magic Hour's refusals pause every create (the pipeline's hold, in the clients table).
+    holds: list[tuple[int, int]] = []
+    monkeypatch.setattr(creation.slots, "hold", lambda: (0, 0))
+    monkeypatch.setattr(creation.slots, "set_hold", lambda until, streak: holds.append((until, streak)))
+    monkeypatch.setattr(creation.slots, "clear_hold", lambda: holds.append((0, 0)))
+    installed.holds = holds  # type: ignore[attr-defined]
     return installed
 
 
@@ -79,6 +85,7 @@ def test_the_create_names_the_jobs_tool(fakes: Fakes) -> None:
     fakes.store.put(submitting(0))
     creation.create(submitting(0), magic_hour, inline=True)  # type: ignore[arg-type]
     assert magic_hour.tools == ["ai-voice-generator"]
+    assert fakes.holds == [(0, 0)]  # a create that went through lifts the pause  # type: ignore[attr-defined]
 
 
 def test_an_unknown_outcome_returns_the_job_as_stored(fakes: Fakes) -> None:
@@ -142,7 +149,8 @@ def test_inline_our_own_failure_says_what_happened(fakes: Fakes, error: Exceptio
 
 def test_a_retry_is_scheduled_after_the_delay(fakes: Fakes) -> None:
     result = create(fakes, submitting(0, fair_key="k"), MagicHourUnavailable("down", 503))
-    assert result.next_attempt_at == NOW + 2
+    assert fakes.holds == [(NOW + 2, 1)]  # type: ignore[attr-defined]
+    assert fakes.queues.wakeups == [2]
     assert result.fair_key == "k"
     assert result.create_attempts == 1
 
@@ -160,7 +168,7 @@ def test_a_job_without_a_place_in_the_queue_gets_one_of_its_own_client(fakes: Fa
 def test_a_retry_never_waits_past_the_deadline(fakes: Fakes, left: int, delay: int) -> None:
     result = create(fakes, submitting(DEADLINE - left), MagicHourRateLimited("slow", 60))
     assert result.status is JobStatus.WAITING
-    assert result.next_attempt_at == NOW + delay
+    assert fakes.queues.wakeups == [delay]
 
 
 def test_at_the_deadline_exactly_the_job_fails(fakes: Fakes) -> None:
