@@ -57,7 +57,7 @@ fuzz: setup  ## property-based fuzzing of every entry point, longer than in `mak
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-5000} $(BIN)/python -m pytest -q --timeout=0 tests/integration/test_fuzz.py
 
 MUTMUT_TREE := .local/mutmut
-MUTMUT_LINKS := tests local scripts functions events docs spec openapi.json template.yaml README.md pyproject.toml
+MUTMUT_LINKS := tests local scripts functions events docs spec openapi.json template.yaml README.md pyproject.toml bench
 
 mutants: setup  ## mutation testing of the state machine and money-safety logic with the unit tests (JOBS=2 workers)
 	@# mutmut only finds a package at the top of the tree (or under src/); ours is shared/pipeline.
