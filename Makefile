@@ -62,7 +62,7 @@ MUTMUT_LINKS := tests local scripts functions events docs spec openapi.json temp
 mutants: setup  ## mutation testing of the state machine and money-safety logic with the unit tests (JOBS=2 workers)
 	@# mutmut only finds a package at the top of the tree (or under src/); ours is shared/pipeline.
 	@mkdir -p $(MUTMUT_TREE)
-	@cd $(MUTMUT_TREE) && ln -sfn ../../shared/pipeline pipeline && for p in $(MUTMUT_LINKS); do ln -sfn ../../$$p $$p; done
+	@cd $(MUTMUT_TREE) && ln -sfn $(CURDIR)/shared/pipeline pipeline && for p in $(MUTMUT_LINKS); do ln -sfn $(CURDIR)/$$p $$p; done
 	@# mutmut keeps the verdicts of an earlier run even when new tests would kill its survivors.
 	@rm -rf $(MUTMUT_TREE)/mutants
 	cd $(MUTMUT_TREE) && ../../$(BIN)/mutmut run --max-children $(or $(JOBS),2); ../../$(BIN)/mutmut results

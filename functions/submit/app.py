@@ -55,9 +55,8 @@ ERROR_DESCRIPTIONS = {
     409: "idempotency_conflict: same Idempotency-Key, different body",
     413: "payload_too_large: body over 256 KB",
     422: "validation_failed (details point at the field) or upstream_rejected",
-    429: "upstream_rate_limited (Retry-After set)",
     502: "upstream_misconfigured: Magic Hour rejected our API key",
-    503: "upstream_unavailable or service_unavailable (Retry-After set)",
+    503: "service_unavailable: our own dependency failed; retry (Retry-After set)",
 }
 
 
@@ -70,7 +69,7 @@ ERROR_DESCRIPTIONS = {
         "same job and never create a second project. Request body: CreateJobRequest."
     ),
     tags=["jobs"],
-    responses=_answers(202, JobResource, "The job", 400, 402, 409, 413, 422, 429, 502, 503),
+    responses=_answers(202, JobResource, "The job", 400, 402, 409, 413, 422, 502, 503),
 )
 @tracer.capture_method(capture_response=False)  # job resources carry presigned URLs
 def create_job() -> Response[str]:
