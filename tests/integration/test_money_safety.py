@@ -269,7 +269,10 @@ def test_a_webhook_never_reopens_a_failed_job(slots: StackHandle) -> None:
 def test_magic_hours_plan_limit_alone_makes_jobs_wait_not_fail(stack: StackHandle) -> None:
     """No limit of ours (the shared stack): Magic Hour's 429s for its plan limit leave the jobs
     waiting, and the pipeline's retries get every one of them created."""
-    stack.scenario(render_seconds=0.5, plan_concurrency=2)
+    # Projects of earlier tests on this stack may still be rendering: the plan has room for two more.
+    busy = sum(p["status"] in ("queued", "rendering") for p in _projects(stack))
+    plan = busy + 2
+    stack.scenario(render_seconds=0.5, plan_concurrency=plan)
     before = stack.sim_stats()
     # (The simulator's max_active counts since its start, across tests: watched here instead.)
     with ActiveWatcher(stack) as watcher:
@@ -280,7 +283,7 @@ def test_magic_hours_plan_limit_alone_makes_jobs_wait_not_fail(stack: StackHandl
             assert done["status"] == "completed", done
     after = stack.sim_stats()
     assert after["rejected_creates"] > before["rejected_creates"]
-    assert watcher.most <= 2
+    assert watcher.most <= plan
     names = [p["name"] for p in _projects(stack)]
     for job in jobs:
         assert sum(ids.job_id_from_project_name(name) == job["job_id"] for name in names) == 1
