@@ -25,9 +25,13 @@ class QueuePoller:
         invoke: Callable[[str, dict[str, Any]], Invocation],
         concurrency: int,
         failure_visibility_seconds: int,
+        local_sqs: Any = None,
     ) -> None:
         self.trigger = trigger
         self.sqs = sqs
+        # Shortening a failed batch's visibility is the local stack's own speed-up, not a call
+        # Lambda's poller makes, so it is not checked against the function's role.
+        self.local_sqs = local_sqs or sqs
         self.queue_url = queue_url
         self.queue_arn = queue_arn
         self.region = region
@@ -90,7 +94,7 @@ class QueuePoller:
     def _shorten_visibility(self, message: dict[str, Any]) -> None:
         # If this fails the message simply comes back after the queue's own visibility timeout.
         with contextlib.suppress(Exception):
-            self.sqs.change_message_visibility(
+            self.local_sqs.change_message_visibility(
                 QueueUrl=self.queue_url,
                 ReceiptHandle=message["ReceiptHandle"],
                 VisibilityTimeout=self.failure_visibility_seconds,

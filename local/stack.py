@@ -143,6 +143,7 @@ class LocalStack:
                 self.invoke,
                 concurrency=WORKERS_PER_FUNCTION.get(trigger.function, 2),
                 failure_visibility_seconds=1,
+                local_sqs=resources.client("sqs", config.aws_url, config.region),
             )
             poller.start()
             self.pollers.append(poller)
