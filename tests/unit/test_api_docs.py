@@ -134,7 +134,7 @@ def test_every_job_status_is_documented() -> None:
 
 
 def test_the_repository_does_not_reach_outside_itself() -> None:
-    # A clean clone must have everything: no link to, import of or read from ../shared.
+    # A clean clone must have everything: no link to, import of or read from the reference folder beside it.
     outside = re.compile(
         r"/work/shared|(?<!\.\./)\.\./shared/(?!pipeline)|\"shared\"\s*/\s*\"(magic-hour|CONTRACT)"
         r"|shared/(magic-hour|CONTRACT|LOCAL-AWS)"
