@@ -373,7 +373,7 @@ def _certificate_authority(tmp_path: Any) -> tuple[ssl.SSLContext, ssl.SSLContex
 @pytest.fixture
 def tls(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> ssl.SSLContext:
     client, server = _certificate_authority(tmp_path)
-    monkeypatch.setattr(callbacks, "_TLS", client)
+    monkeypatch.setattr(callbacks, "_tls", lambda: client)
     return server
 
 

@@ -122,14 +122,9 @@ class FakeRaw:
         return chunk
 
 
-class FakeResponse:
-    def __init__(self, raw: FakeRaw) -> None:
-        self.raw = raw
-
-
 def reader_for(chunks: list[bytes | Exception], declared: int | None) -> tuple[_HashingReader, FakeRaw]:
     raw = FakeRaw(chunks)
-    return _HashingReader(FakeResponse(raw), declared), raw  # type: ignore[arg-type]
+    return _HashingReader(raw, declared), raw  # type: ignore[arg-type]
 
 
 def drain(reader: _HashingReader, size: int = 4) -> bytes:

@@ -1,22 +1,29 @@
 """How the Magic Hour client maps answers and transport failures (pipeline.magic_hour.client).
 
-A real `requests.Session` is used with a fake transport adapter mounted on it, so the session's own
-behaviour (headers, redirects) is exercised without any network.
+Answers and urllib3's own exceptions come from a scripted pool at the seam; the transport
+failures that decide whether a create may have happened (refused, silent, cut off, reset) are
+also produced for real, by sockets on this machine.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import requests
 import urllib3
-from requests.adapters import BaseAdapter
-from requests.structures import CaseInsensitiveDict
 from urllib3.connection import HTTPSConnection
-from urllib3.exceptions import MaxRetryError, NameResolutionError, NewConnectionError, ProtocolError
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    NameResolutionError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+)
 
 from pipeline.magic_hour.client import DEFAULT_RETRY_AFTER_SECONDS, CreatedProject, MagicHourClient
 from pipeline.magic_hour.errors import (
@@ -31,7 +38,6 @@ from pipeline.magic_hour.errors import (
 )
 
 BASE_URL = "https://api.magichour.test/"
-Answer = Callable[[requests.PreparedRequest], requests.Response]
 
 
 def response(
@@ -40,54 +46,53 @@ def response(
     headers: dict[str, str] | None = None,
     raw_body: bytes | None = None,
     reason: str = "",
-) -> requests.Response:
-    answer = requests.Response()
-    answer.status_code = status
-    answer.reason = reason
+) -> urllib3.HTTPResponse:
     if raw_body is None:
         raw_body = b"" if payload is None else json.dumps(payload).encode()
-    answer._content = raw_body
-    answer._content_consumed = True  # type: ignore[attr-defined]
-    answer.headers = CaseInsensitiveDict(headers or {})
+    answer_headers = dict(headers or {})
     if payload is not None:
-        answer.headers.setdefault("Content-Type", "application/json")
-    return answer
+        answer_headers.setdefault("Content-Type", "application/json")
+    return urllib3.HTTPResponse(body=raw_body, headers=answer_headers, status=status, reason=reason)
 
 
-class FakeAdapter(BaseAdapter):
+@dataclass
+class Sent:
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: Any
+    options: dict[str, Any]
+
+
+class FakePool:
     """Answers every request from a script; records what was sent and with which options."""
 
-    def __init__(self, *answers: requests.Response | Exception) -> None:
-        super().__init__()
+    def __init__(self, *answers: urllib3.HTTPResponse | Exception) -> None:
         self.answers = list(answers)
-        self.sent: list[requests.PreparedRequest] = []
-        self.options: list[dict[str, Any]] = []
+        self.sent: list[Sent] = []
 
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        self.sent.append(request)
-        self.options.append(kwargs)
+    def request(self, method: str, url: str, **options: Any) -> urllib3.HTTPResponse:
+        headers = options.pop("headers", {})
+        body = options.pop("json", None)
+        if body is not None:
+            body = json.dumps(body).encode()
+        self.sent.append(
+            Sent(method, url, headers, body if body is not None else options.get("body"), options)
+        )
         answer = self.answers.pop(0)
         if isinstance(answer, Exception):
             raise answer
-        answer.request = request
-        answer.url = request.url or ""
         return answer
-
-    def close(self) -> None:
-        pass
 
 
 def client_with(
-    *answers: requests.Response | Exception, key: Callable[[], str] = lambda: "mh-key"
-) -> tuple[MagicHourClient, FakeAdapter]:
-    session = requests.Session()
-    adapter = FakeAdapter(*answers)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return MagicHourClient(BASE_URL, key, timeout=(1.0, 2.0), session=session), adapter
+    *answers: urllib3.HTTPResponse | Exception, key: Callable[[], str] = lambda: "mh-key"
+) -> tuple[MagicHourClient, FakePool]:
+    pool = FakePool(*answers)
+    return MagicHourClient(BASE_URL, key, timeout=(1.0, 2.0), http=pool), pool  # type: ignore[arg-type]
 
 
-def create(*answers: requests.Response | Exception) -> CreatedProject:
+def create(*answers: urllib3.HTTPResponse | Exception) -> CreatedProject:
     client, _ = client_with(*answers)
     return client.create_project("face-swap", {"start_seconds": 0})
 
@@ -100,7 +105,11 @@ def test_create_success_returns_project_id_and_credits() -> None:
     assert sent.method == "POST"
     assert sent.url == "https://api.magichour.test/v1/face-swap"
     assert json.loads(sent.body or b"") == {"start_seconds": 0, "name": "x [job_a]"}
-    assert adapter.options[0]["timeout"] == (1.0, 2.0)
+    timeout = sent.options["timeout"]
+    assert (timeout.connect_timeout, timeout.read_timeout) == (1.0, 2.0)
+    # Never retried, never redirected by the library: a second send could be a second charge.
+    assert sent.options["retries"] is False
+    assert sent.options["redirect"] is False
 
 
 def test_create_with_non_integer_credits_gives_none() -> None:
@@ -214,50 +223,145 @@ def test_a_gateway_error_is_an_unknown_outcome(status: int) -> None:
 
 
 def test_read_timeout_is_outcome_unknown() -> None:
+    pool = urllib3.HTTPSConnectionPool("api.magichour.test", 443)
     with pytest.raises(MagicHourOutcomeUnknown):
-        create(requests.ReadTimeout("read timed out"))
+        create(ReadTimeoutError(pool, "/v1/face-swap", "read timed out"))
 
 
 def test_connect_timeout_is_unavailable() -> None:
     with pytest.raises(MagicHourUnavailable):
-        create(requests.ConnectTimeout("connect timed out"))
-
-
-def _never_connected_error(reason: Exception) -> requests.ConnectionError:
-    pool = urllib3.HTTPSConnectionPool("api.magichour.test", 443)
-    return requests.ConnectionError(MaxRetryError(pool, "/v1/face-swap", reason=reason))
+        create(ConnectTimeoutError("connect timed out"))
 
 
 def test_connection_refused_is_unavailable() -> None:
     conn = HTTPSConnection("api.magichour.test", 443)
     refused = NewConnectionError(conn, "Failed to establish a new connection: [Errno 111] Connection refused")
     with pytest.raises(MagicHourUnavailable):
-        create(_never_connected_error(refused))
+        create(refused)
 
 
 def test_name_resolution_failure_is_unavailable() -> None:
-    import socket
-
     conn = HTTPSConnection("api.magichour.test", 443)
     with pytest.raises(MagicHourUnavailable):
-        create(
-            _never_connected_error(
-                NameResolutionError("api.magichour.test", conn, socket.gaierror(-2, "nope"))
-            )
-        )
+        create(NameResolutionError("api.magichour.test", conn, socket.gaierror(-2, "nope")))
 
 
 def test_connection_reset_mid_request_is_outcome_unknown() -> None:
-    reset = requests.ConnectionError(
-        ProtocolError("Connection aborted.", ConnectionResetError(104, "Connection reset by peer"))
-    )
+    reset = ProtocolError("Connection aborted.", ConnectionResetError(104, "Connection reset by peer"))
     with pytest.raises(MagicHourOutcomeUnknown):
         create(reset)
 
 
-def test_plain_connection_error_is_outcome_unknown() -> None:
+def test_a_socket_error_outside_urllib3s_wrapping_is_outcome_unknown() -> None:
     with pytest.raises(MagicHourOutcomeUnknown):
-        create(requests.ConnectionError())
+        create(ConnectionResetError(104, "Connection reset by peer"))
+
+
+# -- the same decisions against real sockets -------------------------------------------------------
+
+
+@pytest.fixture
+def server() -> Iterator[Callable[[Callable[[socket.socket], None]], str]]:
+    """A one-connection TCP server on this machine whose behaviour each test scripts."""
+    listeners: list[socket.socket] = []
+    threads: list[threading.Thread] = []
+
+    def start(behave: Callable[[socket.socket], None]) -> str:
+        listener = socket.create_server(("127.0.0.1", 0))
+        listeners.append(listener)
+
+        def serve() -> None:
+            connection, _ = listener.accept()
+            with connection:
+                behave(connection)
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        threads.append(thread)
+        return f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+    yield start
+    for listener in listeners:
+        listener.close()
+    for thread in threads:
+        thread.join(timeout=5)
+
+
+def _read_request(connection: socket.socket) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = connection.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def test_real_refused_connection_is_unavailable() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]  # closed again below: nothing listens there
+    client = MagicHourClient(f"http://127.0.0.1:{port}", lambda: "k", timeout=(1.0, 1.0))
+    with pytest.raises(MagicHourUnavailable):
+        client.create_project("face-swap", {})
+
+
+def test_real_silent_server_is_outcome_unknown(server: Callable[..., str]) -> None:
+    received = threading.Event()
+
+    def silent(connection: socket.socket) -> None:
+        _read_request(connection)
+        received.set()
+        connection.recv(1)  # holds the connection open until the client gives up
+
+    client = MagicHourClient(server(silent), lambda: "k", timeout=(1.0, 0.3))
+    with pytest.raises(MagicHourOutcomeUnknown):
+        client.create_project("face-swap", {})
+    assert received.is_set()
+
+
+def test_real_answer_cut_off_is_outcome_unknown(server: Callable[..., str]) -> None:
+    def cut(connection: socket.socket) -> None:
+        _read_request(connection)
+        connection.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"id": "p')
+
+    client = MagicHourClient(server(cut), lambda: "k", timeout=(1.0, 2.0))
+    with pytest.raises(MagicHourOutcomeUnknown):
+        client.create_project("face-swap", {})
+
+
+def test_real_redirect_is_not_followed(server: Callable[..., str]) -> None:
+    def redirect(connection: socket.socket) -> None:
+        _read_request(connection)
+        connection.sendall(
+            b"HTTP/1.1 307 Temporary Redirect\r\nLocation: /v1/elsewhere\r\nContent-Length: 0\r\n\r\n"
+        )
+
+    client = MagicHourClient(server(redirect), lambda: "k", timeout=(1.0, 2.0))
+    with pytest.raises(MagicHourError) as caught:
+        client.create_project("face-swap", {})
+    assert caught.value.status_code == 307
+
+
+def test_put_file_streams_with_a_content_length(server: Callable[..., str]) -> None:
+    import io
+
+    seen: list[bytes] = []
+
+    def storage(connection: socket.socket) -> None:
+        data = _read_request(connection)
+        head, _, body = data.partition(b"\r\n\r\n")
+        while len(body) < 5000:
+            body += connection.recv(65536)
+        seen.extend([head, body])
+        connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+
+    client = MagicHourClient(BASE_URL, lambda: "k", timeout=(1.0, 2.0))
+    client.put_file(server(storage) + "/upload?sig=x", io.BytesIO(b"x" * 5000), 5000)
+    head, body = seen
+    assert b"content-length: 5000" in head.lower()
+    assert b"transfer-encoding" not in head.lower()
+    assert b"authorization" not in head.lower()  # a signed URL: our bearer key never goes there
+    assert body == b"x" * 5000
 
 
 @pytest.mark.parametrize("payload", [{"credits_charged": 450}, {"id": ""}, {"id": 42}, {"id": None}])
@@ -282,13 +386,13 @@ def test_an_unreadable_api_key_is_unavailable_and_sends_nothing() -> None:
     from pipeline.magic_hour.client import MagicHourClient
     from pipeline.magic_hour.errors import MagicHourUnavailable
 
-    class NoNetwork(requests.Session):
-        def request(self, *args, **kwargs):  # type: ignore[no-untyped-def, override]
+    class NoNetwork(FakePool):
+        def request(self, method: str, url: str, **options: Any) -> urllib3.HTTPResponse:
             raise AssertionError("nothing may be sent without a key")
 
     def broken_key() -> str:
         raise RuntimeError("secrets manager down")
 
-    client = MagicHourClient("https://api.example", broken_key, session=NoNetwork())
+    client = MagicHourClient("https://api.example", broken_key, timeout=(1.0, 1.0), http=NoNetwork())  # type: ignore[arg-type]
     with pytest.raises(MagicHourUnavailable):
         client.create_project("face-swap", {})

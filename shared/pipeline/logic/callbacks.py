@@ -4,6 +4,7 @@ delivered from a queue with retries, never inline with the work that ended the j
 from __future__ import annotations
 
 import contextlib
+import functools
 import ipaddress
 import re
 import socket
@@ -183,7 +184,13 @@ def resolve_destination(
 # The status line is all we need from an answer; nothing beyond this many bytes is ever read.
 MAX_ANSWER_BYTES = 4096
 _STATUS_LINE = re.compile(rb"^HTTP/1\.[01] ([0-9]{3})[ \r]")
-_TLS = ssl.create_default_context(cafile=certifi.where())
+
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    # Loading the CA bundle costs ~15 ms; only the callbacks function ever needs it, and every
+    # function that announces a job's end imports this module.
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 def post_once(
@@ -216,7 +223,7 @@ def post_once(
             raw.settimeout(max(deadline - time.monotonic(), 0.001))
             stream: socket.socket = raw
             if destination.scheme == "https":
-                stream = _TLS.wrap_socket(raw, server_hostname=destination.host)
+                stream = _tls().wrap_socket(raw, server_hostname=destination.host)
             stream.sendall(request)
             status = _read_status(stream)
             if status is not None:

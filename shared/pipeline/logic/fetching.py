@@ -7,13 +7,14 @@ import hashlib
 import io
 import mimetypes
 import posixpath
-import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
-import requests
+import certifi
+import urllib3
+from urllib3.exceptions import HTTPError
 
 from pipeline.dal import outputs
 from pipeline.settings import get_settings
@@ -22,6 +23,11 @@ _MAX_REDIRECTS = 3
 _GENERIC_TYPES = {"", "application/octet-stream", "binary/octet-stream"}
 _EXPIRED_STATUSES = {401, 403, 404, 410}
 _READ_BYTES = 1024 * 1024
+_REDIRECT_STATUSES = {301, 302, 303, 307, 308}
+# One pool for the warm container: thread-safe, so the parallel ranges share it, and big enough
+# that none of their connections is thrown away (Transfer.parallel_ranges is at most 16).
+_HTTP = urllib3.PoolManager(ca_certs=certifi.where(), retries=False, maxsize=17)
+Answer = urllib3.BaseHTTPResponse
 
 
 class DownloadFailed(Exception):
@@ -55,8 +61,8 @@ def host_allowed(url: str, allowed_hosts: list[str], require_https: bool = False
 class _HashingReader(io.RawIOBase):
     """A file-like view of the response body that hashes and counts what passes through."""
 
-    def __init__(self, response: requests.Response, declared_length: int | None) -> None:
-        self._raw = response.raw
+    def __init__(self, response: Answer, declared_length: int | None) -> None:
+        self._raw = response
         self._declared = declared_length
         self.sha256 = hashlib.sha256()
         self.size = 0
@@ -111,11 +117,11 @@ def fetch_into_s3(
     """
     transfer = transfer or Transfer()
     response, url = _open(url, allowed_hosts, timeout, first_range=(0, transfer.part_bytes - 1))
-    with response:
+    with _closing(response):
         extension = extension_of(url, response.headers.get("Content-Type", ""))
         content_type = _content_type(response.headers.get("Content-Type", ""), extension)
         key = key_for(extension)
-        if response.status_code == 206:
+        if response.status == 206:
             total = _total_of(response.headers.get("Content-Range", ""))
             if not total:
                 raise DownloadFailed("the first range answer carried no usable Content-Range")
@@ -193,7 +199,7 @@ class _Upload:
 
 
 def _stream(
-    response: requests.Response,
+    response: Answer,
     key: str,
     content_type: str,
     metadata: dict[str, str],
@@ -263,7 +269,6 @@ class _RangedCopy:
         self._validator = validator
         self._timeout = timeout
         self._transfer = transfer
-        self._sessions = threading.local()
 
     def run(self, upload: _Upload, first: bytearray) -> tuple[int, str]:
         size = self._transfer.part_bytes
@@ -301,13 +306,6 @@ class _RangedCopy:
         body = self.fetch_range(byte_range)
         return body, upload.part(index + 1, body)
 
-    def _session(self) -> requests.Session:
-        session: requests.Session | None = getattr(self._sessions, "session", None)
-        if session is None:
-            session = requests.Session()
-            self._sessions.session = session
-        return session
-
     def fetch_range(self, byte_range: tuple[int, int]) -> bytearray:
         start, end = byte_range
         headers = {"Range": f"bytes={start}-{end}", "Accept-Encoding": "identity"}
@@ -317,18 +315,16 @@ class _RangedCopy:
         failure = DownloadFailed(f"range {start}-{end} was never fetched")
         for _ in range(max(1, self._transfer.range_attempts)):
             try:
-                response = self._session().get(
-                    self._url, headers=headers, stream=True, timeout=self._timeout, allow_redirects=False
-                )
-            except requests.RequestException as exc:
+                response = _get(self._url, headers, self._timeout)
+            except (HTTPError, OSError) as exc:
                 failure = DownloadFailed(f"range {start}-{end} failed: {exc.__class__.__name__}")
                 continue
-            with response:
-                if response.status_code in _EXPIRED_STATUSES:
-                    raise DownloadRefused(f"download URL answered {response.status_code} for a range")
-                if response.status_code != 206:
+            with _closing(response):
+                if response.status in _EXPIRED_STATUSES:
+                    raise DownloadRefused(f"download URL answered {response.status} for a range")
+                if response.status != 206:
                     raise DownloadFailed(
-                        f"range {start}-{end} answered {response.status_code}, not 206 (file changed?)"
+                        f"range {start}-{end} answered {response.status}, not 206 (file changed?)"
                     )
                 expected = f"bytes {start}-{end}/{self._total}"
                 answered = response.headers.get("Content-Range", "").strip()
@@ -343,7 +339,7 @@ class _RangedCopy:
         raise failure
 
 
-def _read_exactly(response: requests.Response, length: int) -> bytearray:
+def _read_exactly(response: Answer, length: int) -> bytearray:
     """The whole body, which must be exactly `length` bytes."""
     reader = _HashingReader(response, length)
     body = _fill(reader, length)
@@ -352,7 +348,7 @@ def _read_exactly(response: requests.Response, length: int) -> bytearray:
     return body
 
 
-def _validator(response: requests.Response) -> str | None:
+def _validator(response: Answer) -> str | None:
     """What If-Range may carry: a strong ETag, else Last-Modified (a weak ETag never matches)."""
     etag = response.headers.get("ETag", "")
     if etag and not etag.startswith("W/"):
@@ -371,7 +367,7 @@ def _open(
     allowed_hosts: list[str],
     timeout: tuple[float, float],
     first_range: tuple[int, int] | None = None,
-) -> tuple[requests.Response, str]:
+) -> tuple[Answer, str]:
     """The first answer (following at most a few redirects, each checked against the allow-list)
     and the URL that gave it."""
     # identity: byte ranges of the file itself, not of some compressed form of it.
@@ -389,34 +385,60 @@ def _open(
                 f"{urlsplit(url).scheme}://{urlsplit(url).hostname}"
             )
         try:
-            response = requests.get(url, headers=headers, stream=True, timeout=timeout, allow_redirects=False)
-        except requests.RequestException as exc:
+            response = _get(url, headers, timeout)
+        except (HTTPError, OSError) as exc:
             raise DownloadFailed(f"could not fetch output: {exc.__class__.__name__}") from exc
-        if response.is_redirect and response.headers.get("Location"):
+        if response.status in _REDIRECT_STATUSES and response.headers.get("Location"):
             url = urljoin(url, response.headers["Location"])
             response.close()
             continue
-        if response.status_code in _EXPIRED_STATUSES:
+        if response.status in _EXPIRED_STATUSES:
             response.close()
-            raise DownloadRefused(f"download URL answered {response.status_code}")
-        if response.status_code == 416 and headers:
+            raise DownloadRefused(f"download URL answered {response.status}")
+        if response.status == 416 and headers:
             # An empty file has no first byte to range over: ask for the whole (empty) body.
             response.close()
             headers = {}
             continue
-        if response.status_code == 206 and _encoded(response):
+        if response.status == 206 and _encoded(response):
             # A compressed range cannot be stitched together: fetch it as one body instead.
             response.close()
             headers = {}
             continue
-        if response.status_code not in (200, 206) or (response.status_code == 206 and not headers):
+        if response.status not in (200, 206) or (response.status == 206 and not headers):
             response.close()
-            raise DownloadFailed(f"download URL answered {response.status_code}")
+            raise DownloadFailed(f"download URL answered {response.status}")
         return response, url
     raise DownloadFailed("too many redirects")
 
 
-def _encoded(response: requests.Response) -> bool:
+def _get(url: str, headers: dict[str, str], timeout: tuple[float, float]) -> Answer:
+    """One GET whose body is read later, as a stream; redirects are followed (and checked) by us."""
+    return _HTTP.request(
+        "GET",
+        url,
+        headers=headers,
+        preload_content=False,
+        redirect=False,
+        retries=False,
+        timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]),
+    )
+
+
+@contextlib.contextmanager
+def _closing(response: Answer) -> Iterator[Answer]:
+    """A body read to its end gives its connection back to the pool; one left unread (an error,
+    a refused range) is closed, so the next request never reads the rest of it."""
+    try:
+        yield response
+    finally:
+        if response.closed:  # read to its end
+            response.release_conn()
+        else:
+            response.close()
+
+
+def _encoded(response: Answer) -> bool:
     return response.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity")
 
 

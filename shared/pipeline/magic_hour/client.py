@@ -1,14 +1,19 @@
-"""Magic Hour over `requests`, with explicit timeouts and no automatic retries (a retried create
-could charge twice; retrying is the caller's decision)."""
+"""Magic Hour over urllib3, with explicit timeouts, no redirects and no automatic retries (a retried
+create could charge twice; retrying is the caller's decision).
+
+urllib3 rather than `requests`: botocore already loads it, so every function that talks to Magic
+Hour starts ~20 ms sooner, and its exceptions say plainly whether a connection was ever made."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any, TypeGuard
 
-import requests
-from urllib3.exceptions import NewConnectionError
+import certifi
+import urllib3
+from urllib3.exceptions import ConnectTimeoutError, HTTPError, LocationValueError, ReadTimeoutError
 
 from pipeline.magic_hour.errors import (
     MagicHourAuthFailed,
@@ -44,19 +49,9 @@ class UploadUrl:
     file_path: str
 
 
-class _Sized:
-    """A stream with a known length, so `requests` sends Content-Length (signed storage URLs
-    refuse chunked bodies) and reads it block by block instead of all at once."""
-
-    def __init__(self, body: IO[bytes], size_bytes: int) -> None:
-        self._body = body
-        self._size = size_bytes
-
-    def __len__(self) -> int:
-        return self._size
-
-    def read(self, amount: int = -1) -> bytes:
-        return self._body.read(amount)
+def new_pool() -> urllib3.PoolManager:
+    # The CA bundle requests used (certifi), so trust does not depend on the runtime image.
+    return urllib3.PoolManager(ca_certs=certifi.where(), retries=False, maxsize=4)
 
 
 class MagicHourClient:
@@ -64,13 +59,13 @@ class MagicHourClient:
         self,
         base_url: str,
         api_key: Callable[[], str],
-        timeout: tuple[float, float] = (3.05, 20.0),
-        session: requests.Session | None = None,
+        timeout: tuple[float, float],
+        http: urllib3.PoolManager | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._api_key = api_key
         self._timeout = timeout
-        self._session = session or requests.Session()
+        self._http = http or new_pool()
 
     def create_project(self, tool: str, body: dict[str, Any]) -> CreatedProject:
         answer = self._call("POST", f"/v1/{tool}", json=body)
@@ -103,16 +98,21 @@ class MagicHourClient:
     def put_file(self, upload_url: str, body: IO[bytes], size_bytes: int) -> None:
         """Streams `size_bytes` from `body` to an upload URL (a signed storage URL: no bearer token)."""
         try:
-            response = self._session.put(
+            # An explicit Content-Length: signed storage URLs refuse chunked bodies; the body is
+            # still read block by block, never held whole.
+            response = self._http.request(
+                "PUT",
                 upload_url,
-                data=_Sized(body, size_bytes),
-                timeout=(self._timeout[0], _UPLOAD_READ_TIMEOUT_SECONDS),
-                allow_redirects=False,
+                body=body,
+                headers={"Content-Length": str(size_bytes)},
+                timeout=urllib3.Timeout(connect=self._timeout[0], read=_UPLOAD_READ_TIMEOUT_SECONDS),
+                redirect=False,
+                retries=False,
             )
-        except requests.RequestException as exc:
+        except (HTTPError, OSError) as exc:
             raise MagicHourUnavailable(f"could not upload to Magic Hour: {exc.__class__.__name__}") from exc
-        if not 200 <= response.status_code < 300:
-            raise MagicHourUnavailable(f"Magic Hour's storage answered the upload {response.status_code}")
+        if not 200 <= response.status < 300:
+            raise MagicHourUnavailable(f"Magic Hour's storage answered the upload {response.status}")
 
     def _call(self, method: str, path: str, json: dict[str, Any] | None = None) -> dict[str, Any]:
         try:
@@ -121,26 +121,29 @@ class MagicHourClient:
             raise MagicHourKeyUnavailable("the Magic Hour API key could not be read") from exc
         headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
         try:
-            response = self._session.request(
+            response = self._http.request(
                 method,
                 self._base_url + path,
                 json=json,
                 headers=headers,
-                timeout=self._timeout,
-                allow_redirects=False,
+                timeout=urllib3.Timeout(connect=self._timeout[0], read=self._timeout[1]),
+                redirect=False,
+                retries=False,
             )
-        except requests.ConnectTimeout as exc:
+        # Only these mean no connection was ever made, so Magic Hour cannot have seen the request.
+        # (NewConnectionError and NameResolutionError are ConnectTimeoutErrors in urllib3 2.)
+        except ConnectTimeoutError as exc:
             raise MagicHourUnavailable(f"could not connect to Magic Hour: {exc.__class__.__name__}") from exc
-        except requests.ConnectionError as exc:
-            if _never_connected(exc):
-                raise MagicHourUnavailable("could not connect to Magic Hour") from exc
-            raise MagicHourOutcomeUnknown("connection to Magic Hour dropped before it answered") from exc
-        except requests.Timeout as exc:
-            raise MagicHourOutcomeUnknown("Magic Hour did not answer in time") from exc
-        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
-            raise MagicHourOutcomeUnknown("Magic Hour's answer was cut off") from exc
-        except requests.RequestException as exc:  # refused before sending (bad URL and the like)
+        except LocationValueError as exc:
             raise MagicHourUnavailable(f"could not call Magic Hour: {exc.__class__.__name__}") from exc
+        except ReadTimeoutError as exc:
+            raise MagicHourOutcomeUnknown("Magic Hour did not answer in time") from exc
+        # Anything else happened on an open connection (reset, cut answer, TLS failure): the
+        # request may have reached Magic Hour.
+        except (HTTPError, OSError) as exc:
+            raise MagicHourOutcomeUnknown(
+                f"the connection to Magic Hour failed before a whole answer ({exc.__class__.__name__})"
+            ) from exc
         return _interpret(response)
 
 
@@ -163,20 +166,14 @@ def client_from_settings() -> MagicHourClient:
     )
 
 
-def _never_connected(exc: requests.ConnectionError) -> bool:
-    """True when no connection was made, so Magic Hour cannot have seen the request."""
-    wrapped = exc.args[0] if exc.args else None
-    return isinstance(getattr(wrapped, "reason", None), NewConnectionError)
-
-
-def _interpret(response: requests.Response) -> dict[str, Any]:
-    status = response.status_code
+def _interpret(response: urllib3.BaseHTTPResponse) -> dict[str, Any]:
+    status = response.status
     if status == 204:
         return {}
     body: Any
     try:
-        body = response.json()
-    except ValueError:
+        body = json.loads(response.data or b"")
+    except ValueError:  # not JSON, or not UTF-8
         body = None
     if 200 <= status < 300:
         if not isinstance(body, dict):
@@ -206,7 +203,7 @@ def _message_of(body: Any) -> str | None:
     return None
 
 
-def _retry_after(response: requests.Response) -> int:
+def _retry_after(response: urllib3.BaseHTTPResponse) -> int:
     value = response.headers.get("Retry-After", "")
     value = value.strip()
     return (
