@@ -61,7 +61,7 @@ def _retry_or_give_up(record: SQSRecord, task: CallbackTask, attempt: int, reaso
     if attempt > len(delays):
         logger.warning("callback failed on its last attempt", extra={"job_id": task.job_id})
         callbacks.give_up(task.job_id, reason)
-        retry_queue.dead_letter(settings.callback_dead_letter_queue_url, record.body, reason)
+        retry_queue.dead_letter(settings.require("callback_dead_letter_queue_url"), record.body, reason)
         return
     logger.warning(
         "callback attempt failed; will retry",

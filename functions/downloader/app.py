@@ -92,7 +92,7 @@ def _park(record: SQSRecord, task: DownloadTask | None, reason: str) -> None:
     """Permanent failure: straight to the dead-letter queue, the job failed with the reason."""
     logger.error("download cannot succeed; dead-lettered", extra={"reason": reason})
     emit(DOWNLOADS, outcome="dead_lettered")
-    retry_queue.dead_letter(settings.download_dead_letter_queue_url, record.body, reason)
+    retry_queue.dead_letter(settings.require("download_dead_letter_queue_url"), record.body, reason)
     if task is not None:
         downloads.fail_job(task.job_id, task.index, f"output {task.index} cannot be downloaded: {reason}")
 

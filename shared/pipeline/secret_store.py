@@ -14,12 +14,12 @@ def read_secret(name: str) -> str:
 
 
 def magic_hour_api_key() -> str:
-    return read_secret(get_settings().magic_hour_api_key_secret).strip()
+    return read_secret(get_settings().require("magic_hour_api_key_secret")).strip()
 
 
 def callback_master_secret() -> str:
     """The master from which every client's callback secret is derived (never sent anywhere)."""
-    master = read_secret(get_settings().callback_signing_secret).strip()
+    master = read_secret(get_settings().require("callback_signing_secret")).strip()
     if not master:
         raise ValueError("the callback master secret is empty")
     return master
@@ -30,7 +30,7 @@ def webhook_secrets() -> list[str]:
 
     The secret holds either the plain secret or `{"current": "...", "next": "..."}`.
     """
-    raw = read_secret(get_settings().magic_hour_webhook_secret).strip()
+    raw = read_secret(get_settings().require("magic_hour_webhook_secret")).strip()
     if raw.startswith("{"):
         document = json.loads(raw)
         return [str(document[key]) for key in ("current", "next") if document.get(key)]

@@ -4,20 +4,53 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+# The stack's own resources: table and bucket names, queue URLs, names (or ARNs) of secrets. They
+# have no default: a function started without one must not quietly talk to a table called "jobs".
+# Each is None until read, and reading it (Settings.require) where the template did not set it
+# fails naming the variable. Not every function has every one: each function's Environment in
+# template.yaml sets what its code reads (tests/unit/test_settings_template.py checks it).
+ResourceSetting = Literal[
+    "jobs_table_name",
+    "clients_table_name",
+    "output_bucket_name",
+    "input_bucket_name",
+    "download_queue_url",
+    "download_dead_letter_queue_url",
+    "callback_queue_url",
+    "callback_dead_letter_queue_url",
+    "dispatch_queue_url",
+    "magic_hour_api_key_secret",
+    "magic_hour_webhook_secret",
+    "callback_signing_secret",
+]
+
+
+class MissingSetting(RuntimeError):
+    """A resource setting the running code needs is not in the function's environment: a template
+    error, raised where it is first used rather than hidden behind a default."""
+
+    def __init__(self, name: str) -> None:
+        self.variable = name.upper()
+        super().__init__(
+            f"environment variable {self.variable} is not set: this function's Environment in "
+            f"template.yaml (or Globals) must set it for the code that reads {name}"
+        )
+
 
 class Settings(BaseModel):
-    jobs_table_name: str = "jobs"
+    jobs_table_name: str | None = None
     idempotency_table_name: str = "idempotency"
-    clients_table_name: str = "clients"
-    download_queue_url: str = ""
-    output_bucket_name: str = "outputs"
+    clients_table_name: str | None = None
+    download_queue_url: str | None = None
+    output_bucket_name: str | None = None
     magic_hour_base_url: str = "https://api.magichour.ai"
     # Names (or ARNs) of the secrets, not the secrets themselves.
-    magic_hour_api_key_secret: str = "magic-hour/api-key"  # noqa: S105
-    magic_hour_webhook_secret: str = "magic-hour/webhook-secret"  # noqa: S105
+    magic_hour_api_key_secret: str | None = None
+    magic_hour_webhook_secret: str | None = None
     # Seconds a cached secret is trusted before Secrets Manager is asked again (rotation lag).
     secret_max_age_seconds: int = 300
     magic_hour_connect_timeout_seconds: float = 3.05
@@ -41,7 +74,7 @@ class Settings(BaseModel):
     download_retry_delays_seconds: list[int] = Field(default_factory=lambda: [10, 30, 120, 600, 1800])
     # Must equal the download queue's maxReceiveCount: the last attempt fails the job.
     download_max_attempts: int = 6
-    download_dead_letter_queue_url: str = ""
+    download_dead_letter_queue_url: str | None = None
     delete_project_after_download: bool = False
     webhook_tolerance_seconds: int = 300
     # How long a duplicate `completed` delivery waits for the winner to finish queueing downloads.
@@ -60,9 +93,9 @@ class Settings(BaseModel):
     sweep_give_up_seconds: int = 86400
     sweep_batch_limit: int = 200
     # Client callbacks (Standard Webhooks), delivered from their own queue.
-    callback_queue_url: str = ""
-    callback_dead_letter_queue_url: str = ""
-    callback_signing_secret: str = "callbacks/signing-secret"  # noqa: S105 - a name, not a secret
+    callback_queue_url: str | None = None
+    callback_dead_letter_queue_url: str | None = None
+    callback_signing_secret: str | None = None  # the secret's name
     # The whole of one attempt (connect, TLS, send, answer), not a per-read timeout.
     callback_timeout_seconds: float = 5.0
     callback_connect_timeout_seconds: float = 3.0
@@ -76,7 +109,7 @@ class Settings(BaseModel):
     # Magic Hour's plan caps renders at once (3 on Creator, 5 on Pro); 0 = no cap of ours. Jobs
     # over it wait (`waiting`) and are created by the dispatcher as slots free.
     magic_hour_max_concurrency: int = Field(default=0, ge=0, le=1000)
-    dispatch_queue_url: str = ""
+    dispatch_queue_url: str | None = None
     # A create that Magic Hour answers 429/500/503 (nothing created) is retried after these delays
     # (or its Retry-After, whichever is longer; the last value repeats) until the deadline, counted
     # from the job's submission; then the job fails upstream_rate_limited/upstream_unavailable.
@@ -86,7 +119,7 @@ class Settings(BaseModel):
     sweep_interval_minutes: float = Field(default=5, gt=0)
     # Inputs from S3 (POST /v1/uploads and s3:// file paths). The input bucket holds uploads under
     # uploads/<client>/; `input_bucket_names` are other buckets any client may name.
-    input_bucket_name: str = ""
+    input_bucket_name: str | None = None
     input_bucket_names: list[str] = Field(default_factory=list)
     # How long the presigned GET handed to Magic Hour works (see README, "Inputs from S3").
     input_url_ttl_seconds: int = Field(default=6 * 3600, ge=60, le=7 * 24 * 3600)
@@ -95,6 +128,13 @@ class Settings(BaseModel):
     # s3:// inputs of at least this many bytes are copied into Magic Hour's own storage instead of
     # being handed over as a presigned GET; 0: never, 1: always.
     magic_hour_upload_min_bytes: int = Field(default=0, ge=0)
+
+    def require(self, name: ResourceSetting) -> str:
+        """The value of a resource setting, or MissingSetting naming its environment variable."""
+        value: str | None = getattr(self, name)
+        if not value:
+            raise MissingSetting(name)
+        return value
 
     @model_validator(mode="after")
     def _grace_outlasts_a_create(self) -> Settings:

@@ -27,6 +27,13 @@ def handler(monkeypatch: pytest.MonkeyPatch) -> Any:
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    # The template sets it for this function; the code has no default for a resource.
+    dead_letters = "https://sqs.us-east-1.amazonaws.com/123456789012/callbacks-dlq"
+    monkeypatch.setattr(
+        module,
+        "settings",
+        module.settings.model_copy(update={"callback_dead_letter_queue_url": dead_letters}),
+    )
     return module
 
 

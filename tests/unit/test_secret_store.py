@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline import secret_store
+from pipeline.settings import Settings
 
 
 @pytest.mark.parametrize(
@@ -17,5 +18,7 @@ from pipeline import secret_store
     ],
 )
 def test_webhook_secrets_reads_plain_or_rotating_values(monkeypatch, stored, expected) -> None:
-    monkeypatch.setattr(secret_store, "read_secret", lambda name: stored)
+    settings = Settings(magic_hour_webhook_secret="stack-webhook-secret")
+    monkeypatch.setattr(secret_store, "get_settings", lambda: settings)
+    monkeypatch.setattr(secret_store, "read_secret", lambda name: {"stack-webhook-secret": stored}[name])
     assert secret_store.webhook_secrets() == expected

@@ -8,4 +8,5 @@ from pipeline.settings import get_settings
 
 
 def send_callback_task(task: CallbackTask) -> None:
-    sqs_client().send_message(QueueUrl=get_settings().callback_queue_url, MessageBody=task.model_dump_json())
+    queue_url = get_settings().require("callback_queue_url")
+    sqs_client().send_message(QueueUrl=queue_url, MessageBody=task.model_dump_json())

@@ -20,7 +20,7 @@ def usage_item(day: str) -> str:
 
 
 def table() -> Any:
-    return dynamodb_table(get_settings().clients_table_name)
+    return dynamodb_table(get_settings().require("clients_table_name"))
 
 
 def get_item(client_id: str, item: str) -> dict[str, Any] | None:

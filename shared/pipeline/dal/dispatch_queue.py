@@ -15,7 +15,7 @@ MAX_DELAY_SECONDS = 900
 
 def send_wakeup(delay_seconds: int = 0) -> None:
     sqs_client().send_message(
-        QueueUrl=get_settings().dispatch_queue_url,
+        QueueUrl=get_settings().require("dispatch_queue_url"),
         MessageBody='{"wake":true}',
         DelaySeconds=max(0, min(MAX_DELAY_SECONDS, delay_seconds)),
     )

@@ -17,7 +17,7 @@ class QueueSendFailed(RuntimeError):
 
 def send_download_tasks(tasks: Sequence[DownloadTask]) -> None:
     """Queue every task or raise: a partial send is reported, never silently dropped."""
-    queue_url = get_settings().download_queue_url
+    queue_url = get_settings().require("download_queue_url")
     for start in range(0, len(tasks), _SQS_BATCH):
         batch = tasks[start : start + _SQS_BATCH]
         answer = sqs_client().send_message_batch(

@@ -52,7 +52,7 @@ class JobPage:
 
 
 def _table() -> Any:
-    return dynamodb_table(get_settings().jobs_table_name)
+    return dynamodb_table(get_settings().require("jobs_table_name"))
 
 
 def _is_condition_failure(error: ClientError) -> bool:

@@ -32,6 +32,10 @@ def _no_copy(body: bytes | bytearray) -> bytes:
     return cast("bytes", body)
 
 
+def _bucket() -> str:
+    return get_settings().require("output_bucket_name")
+
+
 def output_key(job_id: str, project_id: str, index: int, extension: str) -> str:
     """Deterministic per job and output: a retry overwrites the same object, never adds a second."""
     suffix = f".{extension}" if extension else ""
@@ -39,12 +43,12 @@ def output_key(job_id: str, project_id: str, index: int, extension: str) -> str:
 
 
 def s3_uri(key: str) -> str:
-    return f"s3://{get_settings().output_bucket_name}/{key}"
+    return f"s3://{_bucket()}/{key}"
 
 
 def head(key: str) -> ObjectFacts | None:
     """The object's size and type, and its sha256 tag (None until the upload was verified)."""
-    bucket = get_settings().output_bucket_name
+    bucket = _bucket()
     try:
         answer = s3_client().head_object(Bucket=bucket, Key=key)
         tags = s3_client().get_object_tagging(Bucket=bucket, Key=key)["TagSet"]
@@ -64,7 +68,7 @@ def put_whole(
 ) -> None:
     """A body that fits in one part: one request, already tagged with its verified sha256."""
     s3_client().put_object(
-        Bucket=get_settings().output_bucket_name,
+        Bucket=_bucket(),
         Key=key,
         Body=_no_copy(body),
         ContentType=content_type,
@@ -75,7 +79,7 @@ def put_whole(
 
 def start_multipart(key: str, content_type: str, metadata: dict[str, str]) -> str:
     answer = s3_client().create_multipart_upload(
-        Bucket=get_settings().output_bucket_name, Key=key, ContentType=content_type, Metadata=metadata
+        Bucket=_bucket(), Key=key, ContentType=content_type, Metadata=metadata
     )
     return str(answer["UploadId"])
 
@@ -83,7 +87,7 @@ def start_multipart(key: str, content_type: str, metadata: dict[str, str]) -> st
 def upload_part(key: str, upload_id: str, number: int, body: bytes | bytearray) -> str:
     """One part (thread-safe: boto3 clients are). Returns its ETag."""
     answer = s3_client().upload_part(
-        Bucket=get_settings().output_bucket_name,
+        Bucket=_bucket(),
         Key=key,
         UploadId=upload_id,
         PartNumber=number,
@@ -94,7 +98,7 @@ def upload_part(key: str, upload_id: str, number: int, body: bytes | bytearray) 
 
 def complete_multipart(key: str, upload_id: str, etags: list[str]) -> None:
     s3_client().complete_multipart_upload(
-        Bucket=get_settings().output_bucket_name,
+        Bucket=_bucket(),
         Key=key,
         UploadId=upload_id,
         MultipartUpload={
@@ -104,14 +108,14 @@ def complete_multipart(key: str, upload_id: str, etags: list[str]) -> None:
 
 
 def abort_multipart(key: str, upload_id: str) -> None:
-    s3_client().abort_multipart_upload(Bucket=get_settings().output_bucket_name, Key=key, UploadId=upload_id)
+    s3_client().abort_multipart_upload(Bucket=_bucket(), Key=key, UploadId=upload_id)
 
 
 def tag_sha256(key: str, sha256: str) -> None:
     """Mark a completed multipart object as verified (tags can be set after the write; metadata
     cannot)."""
     s3_client().put_object_tagging(
-        Bucket=get_settings().output_bucket_name,
+        Bucket=_bucket(),
         Key=key,
         Tagging={"TagSet": [{"Key": SHA256_TAG, "Value": sha256}]},
     )
@@ -120,6 +124,6 @@ def tag_sha256(key: str, sha256: str) -> None:
 def presigned_get(key: str, expires_in: int) -> str:
     return s3_client().generate_presigned_url(
         "get_object",
-        Params={"Bucket": get_settings().output_bucket_name, "Key": key},
+        Params={"Bucket": _bucket(), "Key": key},
         ExpiresIn=expires_in,
     )

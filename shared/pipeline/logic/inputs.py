@@ -121,11 +121,12 @@ def create_upload(client_id: str, request: CreateUploadRequest) -> UploadResourc
     """A place for one input file of this client, and a URL to PUT its bytes to."""
     settings = get_settings()
     key = f"{_client_prefix(client_id)}{uuid.uuid4().hex}.{request.extension}"
+    bucket = settings.require("input_bucket_name")
     expires_in = settings.upload_url_ttl_seconds
     expires_at = utc_now() + timedelta(seconds=expires_in)
-    url = input_store.presigned_put(settings.input_bucket_name, key, expires_in, request.content_type)
+    url = input_store.presigned_put(bucket, key, expires_in, request.content_type)
     return UploadResource(
-        file_path=f"s3://{settings.input_bucket_name}/{key}",
+        file_path=f"s3://{bucket}/{key}",
         upload_url=url,
         expires_at=iso(expires_at),
         upload_headers={"Content-Type": request.content_type} if request.content_type else {},
@@ -173,7 +174,7 @@ def check_s3_inputs(client_id: str, tool_input: dict[str, Any]) -> list[InputPro
     for loc, value in s3_values(tool_input):
         if value not in verdicts:
             verdicts[value] = _problem_with(
-                client_id, value, settings.input_bucket_name, settings.input_bucket_names
+                client_id, value, settings.require("input_bucket_name"), settings.input_bucket_names
             )
         problem = verdicts[value]
         if problem is not None:
