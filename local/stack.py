@@ -21,6 +21,7 @@ from local.scheduler import Scheduler
 from local.simulator import SimulatorConfig, start_simulator
 from local.sqs_trigger import QueuePoller
 from local.template import Template, load_template
+from pipeline.settings import MAGIC_HOUR_CONNECT_TIMEOUT_SECONDS
 
 # Which local value seeds which secret of the template.
 SECRET_SOURCES = {
@@ -28,6 +29,9 @@ SECRET_SOURCES = {
     "MagicHourWebhookSecret": "webhook_secret",
     "CallbackSigningSecret": "callback_secret",
 }
+# Added to the create timeout plus two sweep periods, the grace the functions require to be
+# exceeded: whole seconds of slack, so rounding never lands the grace on the refused boundary.
+_GRACE_MARGIN_SECONDS = 10
 WORKERS_PER_FUNCTION = {
     "SubmitFunction": 4,
     "WebhookFunction": 4,
@@ -195,7 +199,8 @@ class LocalStack:
                 self.template.parameter_defaults()["MagicHourReadTimeoutSeconds"],
             )
         )
-        grace = max(round(period * 3), int(read_timeout + 3.05 + 2 * period) + 10)
+        create_timeout = MAGIC_HOUR_CONNECT_TIMEOUT_SECONDS + read_timeout
+        grace = max(round(period * 3), int(create_timeout + 2 * period) + _GRACE_MARGIN_SECONDS)
         return {
             "SweepQuietSeconds": periods(1),
             "SweepBackoffBaseSeconds": periods(1),

@@ -8,6 +8,17 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+# Just over a multiple of 3 s, TCP's SYN retransmission window, so a lost SYN is retried once
+# before the connect gives up (as requests' documentation advises). Not a Parameter: the read
+# timeout is the deployment's choice, the connect is not. The local stack sizes its submit grace
+# with it (local/stack.py).
+MAGIC_HOUR_CONNECT_TIMEOUT_SECONDS = 3.05
+# SigV4 presigned URLs are valid for at most 7 days; S3 refuses a longer expiry.
+PRESIGNED_URL_MAX_SECONDS = 7 * 24 * 3600
+# Magic Hour's signed webhooks: a delivery whose timestamp is further than this from our clock is
+# refused as a replay (the window of the signature scheme, not a deployment choice).
+WEBHOOK_TOLERANCE_SECONDS = 300
+
 # The stack's own resources: table and bucket names, queue URLs, names (or ARNs) of secrets. They
 # have no default: a function started without one must not quietly talk to a table called "jobs".
 # Each is None until read, and reading it (Settings.require) where the template did not set it
@@ -53,11 +64,11 @@ class Settings(BaseModel):
     magic_hour_webhook_secret: str | None = None
     # Seconds a cached secret is trusted before Secrets Manager is asked again (rotation lag).
     secret_max_age_seconds: int = 300
-    magic_hour_connect_timeout_seconds: float = 3.05
+    magic_hour_connect_timeout_seconds: float = MAGIC_HOUR_CONNECT_TIMEOUT_SECONDS
     magic_hour_read_timeout_seconds: float = 20.0
     # Callback URLs must be https when deployed; the local stack allows http for test receivers.
     require_https_callbacks: bool = True
-    presigned_url_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    presigned_url_ttl_seconds: int = Field(default=3600, ge=60, le=PRESIGNED_URL_MAX_SECONDS)
     # Hosts the downloader may fetch from (SSRF guard). Suffix match on the host name. Magic Hour
     # serves every output (video, image, audio) from videos.magichour.ai.
     download_allowed_hosts: list[str] = Field(default_factory=lambda: ["videos.magichour.ai"])
@@ -76,7 +87,7 @@ class Settings(BaseModel):
     download_max_attempts: int = 6
     download_dead_letter_queue_url: str | None = None
     delete_project_after_download: bool = False
-    webhook_tolerance_seconds: int = 300
+    webhook_tolerance_seconds: int = WEBHOOK_TOLERANCE_SECONDS
     # How long a duplicate `completed` delivery waits for the winner to finish queueing downloads.
     webhook_queue_wait_seconds: float = 3.0
     job_ttl_days: int = 90
@@ -122,9 +133,9 @@ class Settings(BaseModel):
     input_bucket_name: str | None = None
     input_bucket_names: list[str] = Field(default_factory=list)
     # How long the presigned GET handed to Magic Hour works (see README, "Inputs from S3").
-    input_url_ttl_seconds: int = Field(default=6 * 3600, ge=60, le=7 * 24 * 3600)
+    input_url_ttl_seconds: int = Field(default=6 * 3600, ge=60, le=PRESIGNED_URL_MAX_SECONDS)
     # How long a client has to PUT the bytes to its upload URL.
-    upload_url_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    upload_url_ttl_seconds: int = Field(default=3600, ge=60, le=PRESIGNED_URL_MAX_SECONDS)
     # s3:// inputs of at least this many bytes are copied into Magic Hour's own storage instead of
     # being handed over as a presigned GET; 0: never, 1: always.
     magic_hour_upload_min_bytes: int = Field(default=0, ge=0)

@@ -20,6 +20,7 @@ import pytest
 
 from local.code_actions import _Code, _scopes, handler_path
 from local.template import Template, load_template
+from pipeline.logic.sweep import CALLBACK_SETTLE_SECONDS
 from pipeline.settings import ResourceSetting, Settings, _from_environment
 
 FIELDS = set(Settings.model_fields)
@@ -249,3 +250,29 @@ def test_every_setting_is_a_resource_set_by_the_template_or_code_only_with_a_rea
 
 def test_resource_settings_have_no_default_to_compare() -> None:
     assert all(Settings.model_fields[name].default is None for name in RESOURCES)
+
+
+# -- numbers in the template that the code's numbers depend on ---------------------------------
+
+
+def test_callback_retries_fit_in_the_callback_queue(document: dict[str, Any]) -> None:
+    queue = document["Resources"]["CallbackQueue"]["Properties"]
+    retention = int(queue["MessageRetentionPeriod"])
+    delays = Settings().callback_retry_delays_seconds
+    # Every attempt (the first, then one per delay) is a receive; the queue must not dead-letter
+    # a callback the function would still retry, nor expire it before its last attempt.
+    assert len(delays) + 1 <= int(queue["RedrivePolicy"]["maxReceiveCount"])
+    assert sum(delays) < retention
+    # The sweep settles a callback still `pending` only once its message can no longer exist.
+    assert retention < CALLBACK_SETTLE_SECONDS
+
+
+def test_function_timeouts_outlast_what_they_wait_for(document: dict[str, Any]) -> None:
+    functions = Template(document).functions()
+    settings = Settings()
+    read_timeout = document["Parameters"]["MagicHourReadTimeoutSeconds"]
+    # Submit waits for a Magic Hour create within API Gateway's 29 s, at the longest read allowed.
+    longest_create = settings.magic_hour_connect_timeout_seconds + float(read_timeout["MaxValue"])
+    assert functions["SubmitFunction"].timeout > longest_create
+    assert functions["CallbackFunction"].timeout > settings.callback_timeout_seconds
+    assert functions["WebhookFunction"].timeout > settings.webhook_queue_wait_seconds

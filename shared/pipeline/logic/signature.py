@@ -7,6 +7,8 @@ import hmac
 import re
 from collections.abc import Sequence
 
+from pipeline.settings import WEBHOOK_TOLERANCE_SECONDS
+
 _INTEGER = re.compile(r"-?[0-9]{1,15}")
 _HEX_SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -26,7 +28,7 @@ def verify(
     signature: str | None,
     secrets: Sequence[str],
     now: int,
-    tolerance_seconds: int = 300,
+    tolerance_seconds: int = WEBHOOK_TOLERANCE_SECONDS,
 ) -> None:
     if not timestamp or not signature:
         raise InvalidSignature("signature headers missing")
