@@ -9,6 +9,9 @@ DEFAULT_MAGIC_HOUR_API_KEY = "mh-local-key"
 DEFAULT_WEBHOOK_SECRET = "whsec_local_dev_secret"  # noqa: S105 - documented local-only default
 # Standard Webhooks secrets are "whsec_" + base64 of random bytes; this one is for local use only.
 DEFAULT_CALLBACK_SECRET = "whsec_bG9jYWwtY2FsbGJhY2stc2lnbmluZy1zZWNyZXQ="  # noqa: S105 - local only
+# Production waits 10 s, 30 s, 2 min... between download, callback and create attempts; locally a
+# failed one is back within seconds (README, "Running it locally").
+DEFAULT_RETRY_DELAYS = "1,1,2,2,3"
 
 
 def _api_keys(raw: str) -> dict[str, str]:
@@ -52,9 +55,9 @@ class LocalConfig:
     stage: str
     download_retry_delays: str
     callback_retry_delays: str
-    magic_hour_max_concurrency: int = 0
-    create_deadline_seconds: int = 60
-    create_retry_delays: str = "1,1,2,2,3"
+    magic_hour_max_concurrency: int
+    create_deadline_seconds: int
+    create_retry_delays: str
     # Seeded into the clients table as each client's daily credit budget.
     client_budgets: dict[str, int] = field(default_factory=dict)
 
@@ -74,13 +77,12 @@ class LocalConfig:
             region=env.get("AWS_DEFAULT_REGION", "us-east-1"),
             stack_name=env.get("LOCAL_STACK_NAME", "magic-hour-local"),
             stage=env.get("LOCAL_STAGE", "local"),
-            # Production waits 10 s, 30 s, 2 min...; locally a failed download is back within seconds.
-            download_retry_delays=env.get("LOCAL_DOWNLOAD_RETRY_DELAYS", "1,1,2,2,3"),
-            callback_retry_delays=env.get("LOCAL_CALLBACK_RETRY_DELAYS", "1,1,2,2,3"),
+            download_retry_delays=env.get("LOCAL_DOWNLOAD_RETRY_DELAYS", DEFAULT_RETRY_DELAYS),
+            callback_retry_delays=env.get("LOCAL_CALLBACK_RETRY_DELAYS", DEFAULT_RETRY_DELAYS),
             magic_hour_max_concurrency=int(env.get("LOCAL_MAGIC_HOUR_MAX_CONCURRENCY", "0")),
             # Deployed, a refused create is retried for hours; locally for a minute, in seconds.
             create_deadline_seconds=int(env.get("LOCAL_CREATE_DEADLINE_SECONDS", "60")),
-            create_retry_delays=env.get("LOCAL_CREATE_RETRY_DELAYS", "1,1,2,2,3"),
+            create_retry_delays=env.get("LOCAL_CREATE_RETRY_DELAYS", DEFAULT_RETRY_DELAYS),
             client_budgets=_client_budgets(env.get("LOCAL_CLIENT_BUDGETS", "")),
         )
 
