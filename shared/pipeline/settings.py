@@ -1,4 +1,14 @@
-"""Settings read once per cold start from the function's environment (set by template.yaml)."""
+"""Settings read once per cold start from the function's environment (set by template.yaml).
+
+Each field is read from the variable of its name upper-cased, and is one of three kinds:
+
+- a resource of the stack (ResourceSetting): no default, read with `require`, which fails naming
+  the variable when the function's Environment lacks it;
+- a deployment choice set from a template Parameter: its default here equals the Parameter's
+  Default (tests/unit/test_settings_template.py compares them, parsed as here);
+- a fixed figure no Parameter sets (timeouts of our own transports, windows of protocols): the
+  same test lists each with the reason it is not a Parameter.
+"""
 
 from __future__ import annotations
 
