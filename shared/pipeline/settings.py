@@ -18,9 +18,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-# Just over a multiple of 3 s, TCP's SYN retransmission window, so a lost SYN is retried once
-# before the connect gives up (as requests' documentation advises). Not a Parameter: the read
-# timeout is the deployment's choice, the connect is not. The local stack sizes its submit grace
+# Just over a multiple of 3 s (TCP's first SYN retransmission comes after 3 s), so a connect whose
+# first SYN was lost still gets its retry before giving up. Not a Parameter: the read timeout is
+# the deployment's choice, the connect is not. The local stack sizes its submit grace
 # with it (local/stack.py).
 MAGIC_HOUR_CONNECT_TIMEOUT_SECONDS = 3.05
 # SigV4 presigned URLs are valid for at most 7 days; S3 refuses a longer expiry.
