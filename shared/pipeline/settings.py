@@ -20,8 +20,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 # Just over a multiple of 3 s (TCP's first SYN retransmission comes after 3 s), so a connect whose
 # first SYN was lost still gets its retry before giving up. Not a Parameter: the read timeout is
-# the deployment's choice, the connect is not. The local stack sizes its submit grace
-# with it (local/stack.py).
+# the deployment's choice, the connect is not. local/stack.py sizes the local submit grace with it.
 MAGIC_HOUR_CONNECT_TIMEOUT_SECONDS = 3.05
 # SigV4 presigned URLs are valid for at most 7 days; S3 refuses a longer expiry.
 PRESIGNED_URL_MAX_SECONDS = 7 * 24 * 3600
