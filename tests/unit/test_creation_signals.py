@@ -1,0 +1,192 @@
+"""What a create tells the operator (logic/creation.py): the metric each Magic Hour answer counts
+(the alarms and the dashboard read them by name and `outcome`), and the log line each one writes,
+which names the job and its client so one Logs Insights query on `job_id` tells the story."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from test_creation_outcomes import JOB_ID, NOW, SETTINGS, Tools, submitting
+
+from pipeline.logic import creation
+from pipeline.magic_hour.client import CreatedProject
+from pipeline.magic_hour.errors import (
+    MagicHourAuthFailed,
+    MagicHourKeyUnavailable,
+    MagicHourOutcomeUnknown,
+    MagicHourPaymentRequired,
+    MagicHourRateLimited,
+    MagicHourRejected,
+    MagicHourUnavailable,
+)
+from pipeline.models.job import JobStatus
+from tests.fakes import Fakes, install
+
+
+class Recorder:
+    """Stands in for the metrics and the logger at creation's seams."""
+
+    def __init__(self) -> None:
+        self.metrics: list[tuple[str, dict[str, str]]] = []
+        self.lines: list[tuple[str, str, dict[str, Any] | None]] = []
+        self.jobs: list[tuple[str | None, str | None]] = []
+
+    def emit(self, metric: Any, value: float = 1, **dimensions: str) -> None:
+        self.metrics.append((metric.name, dimensions))
+
+    def about_job(self, job_id: str | None, client_id: str | None = None) -> None:
+        self.jobs.append((job_id, client_id))
+
+    def _line(self, level: str) -> Any:
+        def write(message: str, *args: Any, extra: dict[str, Any] | None = None, **_: Any) -> None:
+            self.lines.append((level, message, extra))
+
+        return write
+
+    def __getattr__(self, level: str) -> Any:
+        if level in ("debug", "info", "warning", "error", "exception"):
+            return self._line(level)
+        raise AttributeError(level)
+
+
+@pytest.fixture
+def seen(monkeypatch: pytest.MonkeyPatch) -> tuple[Recorder, Fakes]:
+    recorder = Recorder()
+    monkeypatch.setattr(creation, "get_settings", lambda: SETTINGS)
+    monkeypatch.setattr(creation, "epoch_seconds", lambda: NOW)
+    monkeypatch.setattr(creation, "emit", recorder.emit)
+    monkeypatch.setattr(creation, "about_job", recorder.about_job)
+    monkeypatch.setattr(creation, "logger", recorder)
+    fakes = install(monkeypatch)
+    monkeypatch.setattr(creation.slots, "next_round_for", lambda client_id: 1)
+    monkeypatch.setattr(creation.slots, "hold", lambda: (0, 0))
+    monkeypatch.setattr(creation.slots, "set_hold", lambda until, streak: None)
+    monkeypatch.setattr(creation.slots, "clear_hold", lambda: None)
+    return recorder, fakes
+
+
+def run(seen: tuple[Recorder, Fakes], answer: CreatedProject | Exception, *, age: int = 0) -> Recorder:
+    recorder, fakes = seen
+    job = submitting(age)
+    fakes.store.put(job)
+    creation.create(job, Tools(answer), inline=False)  # type: ignore[arg-type]
+    return recorder
+
+
+def test_every_line_names_the_job_and_its_client(seen: tuple[Recorder, Fakes]) -> None:
+    recorder = run(seen, CreatedProject("proj_1", 5))
+    assert recorder.jobs == [(JOB_ID, "client-a")]
+
+
+def test_a_created_project_is_counted_and_logged_with_its_id(seen: tuple[Recorder, Fakes]) -> None:
+    recorder = run(seen, CreatedProject("proj_1", 5))
+    assert recorder.metrics == [("MagicHourCreates", {"outcome": "created"})]
+    assert recorder.lines == [
+        (
+            "info",
+            "Magic Hour project created",
+            {"job_id": JOB_ID, "client_id": "client-a", "project_id": "proj_1"},
+        )
+    ]
+
+
+def test_credits_out_of_range_are_counted_and_logged(seen: tuple[Recorder, Fakes]) -> None:
+    recorder = run(seen, CreatedProject("proj_1", None, credits_out_of_range=True))
+    assert recorder.metrics == [
+        ("MagicHourCreditsOutOfRange", {}),
+        ("MagicHourCreates", {"outcome": "created"}),
+    ]
+    assert recorder.lines[0] == (
+        "warning",
+        "Magic Hour answered credits out of range; recorded as unknown",
+        {"job_id": JOB_ID, "client_id": "client-a", "project_id": "proj_1"},
+    )
+
+
+def test_an_unknown_outcome_is_counted_and_logged_with_the_reason(seen: tuple[Recorder, Fakes]) -> None:
+    recorder = run(seen, MagicHourOutcomeUnknown("Magic Hour did not answer in time"))
+    assert recorder.metrics == [("MagicHourCreates", {"outcome": "unknown"})]
+    assert recorder.lines == [
+        (
+            "warning",
+            "Magic Hour create outcome unknown; the job waits for its webhook",
+            {"job_id": JOB_ID, "client_id": "client-a", "error": "Magic Hour did not answer in time"},
+        )
+    ]
+
+
+@pytest.mark.parametrize("refusal", [MagicHourRejected("bad", 422), MagicHourPaymentRequired("poor", 402)])
+def test_a_refusal_is_counted(seen: tuple[Recorder, Fakes], refusal: Exception) -> None:
+    recorder = run(seen, refusal)
+    assert recorder.metrics == [("MagicHourCreates", {"outcome": "refused"})]
+
+
+def test_our_rejected_key_is_counted_logged_and_waits_as_misconfigured(seen: tuple[Recorder, Fakes]) -> None:
+    recorder, fakes = seen
+    run(seen, MagicHourAuthFailed("Unauthorized", 401))
+    assert recorder.metrics == [
+        ("MagicHourCreates", {"outcome": "auth_failed"}),
+        ("MagicHourCreateRetries", {}),
+    ]
+    assert recorder.lines[0] == ("error", "Magic Hour rejected our API key", {"status": 401})
+    waiting = fakes.store.get_job(JOB_ID)
+    assert waiting is not None
+    assert (waiting.status, waiting.last_create_error) == (JobStatus.WAITING, "upstream_misconfigured")
+
+
+def test_an_unreadable_key_is_not_counted_as_a_rejected_one(seen: tuple[Recorder, Fakes]) -> None:
+    recorder = run(seen, MagicHourKeyUnavailable("no key"))
+    assert recorder.metrics == [("MagicHourCreateRetries", {})]
+
+
+def test_a_wait_is_counted_and_logged_with_what_magic_hour_said(seen: tuple[Recorder, Fakes]) -> None:
+    recorder = run(seen, MagicHourRateLimited("Too many requests", 7))
+    assert recorder.metrics == [("MagicHourCreateRetries", {})]
+    assert recorder.lines == [
+        (
+            "info",
+            "Magic Hour could not take the create; the job waits",
+            {
+                "job_id": JOB_ID,
+                "client_id": "client-a",
+                "code": "upstream_rate_limited",
+                "magic_hour_message": "Too many requests",
+                # Retry-After (7) is longer than the first delay of the schedule (2).
+                "retry_in": 7,
+            },
+        )
+    ]
+
+
+def test_a_wait_of_an_unavailable_magic_hour_keeps_its_message(seen: tuple[Recorder, Fakes]) -> None:
+    recorder = run(seen, MagicHourUnavailable("down for maintenance", 503))
+    extra = recorder.lines[0][2]
+    assert extra is not None
+    assert (extra["code"], extra["magic_hour_message"], extra["retry_in"]) == (
+        "upstream_unavailable",
+        "down for maintenance",
+        2,
+    )
+
+
+def test_a_failure_at_the_deadline_is_logged_with_its_code(seen: tuple[Recorder, Fakes]) -> None:
+    recorder = run(seen, MagicHourRateLimited("slow", 1), age=SETTINGS.create_deadline_seconds)
+    assert recorder.lines[0] == (
+        "warning",
+        "create deadline passed; job failed",
+        {"job_id": JOB_ID, "client_id": "client-a", "code": "upstream_rate_limited"},
+    )
+
+
+def test_a_retry_waits_at_least_a_second_even_when_every_delay_is_zero(
+    seen: tuple[Recorder, Fakes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A zero delay would have the dispatcher hammer Magic Hour in a loop while it refuses.
+    monkeypatch.setattr(
+        creation, "get_settings", lambda: SETTINGS.model_copy(update={"create_retry_delays_seconds": [0]})
+    )
+    recorder = run(seen, MagicHourUnavailable("down", 503))
+    extra = recorder.lines[0][2]
+    assert extra is not None
+    assert extra["retry_in"] == 1
