@@ -7,7 +7,6 @@ job's own status is never touched here.
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -16,8 +15,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from pipeline.dal import retry_queue
 from pipeline.logic import callbacks
+from pipeline.logic.retry_policy import FailedAttempts, RetryPolicy
 from pipeline.models.tasks import CallbackTask
 from pipeline.observability import CALLBACKS, about_job, emit, logger, metrics, tracer
 from pipeline.settings import get_settings
@@ -28,8 +27,14 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 settings = get_settings()
 
 
-class CallbackRetry(Exception):
-    pass
+# Built at cold start: a delay SQS cannot hold stops the function here. One attempt, then one
+# after each delay; the callback queue's maxReceiveCount is that number of attempts.
+failed_attempts = FailedAttempts(
+    policy=RetryPolicy.schedule(settings.callback_retry_delays_seconds),
+    work="callback",
+    metric=CALLBACKS,
+    dead_letter_queue_url=lambda: settings.require("callback_dead_letter_queue_url"),
+)
 
 
 @tracer.capture_method
@@ -42,35 +47,27 @@ def handle_record(record: SQSRecord) -> None:
         emit(CALLBACKS, outcome="malformed")
         return
     about_job(task.job_id)
-    attempt = int(record.attributes.approximate_receive_count or "1")
     try:
         callbacks.deliver(task)
     except callbacks.CallbackRefused as refused:
         logger.warning("callback URL refused", extra={"job_id": task.job_id, "reason": str(refused)})
         callbacks.give_up(task.job_id, str(refused))
     except callbacks.CallbackFailed as failed:
-        _retry_or_give_up(record, task, attempt, str(failed))
+        _retry_or_give_up(record, task, str(failed))
     except Exception:  # our own trouble (secret store, DynamoDB): it counts as an attempt
         logger.exception("callback attempt failed unexpectedly", extra={"job_id": task.job_id})
         # Raw botocore text can name accounts and roles: the client sees a stable, plain reason.
-        _retry_or_give_up(record, task, attempt, callbacks.INTERNAL_ERROR)
+        _retry_or_give_up(record, task, callbacks.INTERNAL_ERROR)
 
 
-def _retry_or_give_up(record: SQSRecord, task: CallbackTask, attempt: int, reason: str) -> None:
-    delays = settings.callback_retry_delays_seconds
-    if attempt > len(delays):
-        logger.warning("callback failed on its last attempt", extra={"job_id": task.job_id})
-        callbacks.give_up(task.job_id, reason)
-        retry_queue.dead_letter(settings.require("callback_dead_letter_queue_url"), record.body, reason)
-        return
-    logger.warning(
-        "callback attempt failed; will retry",
-        extra={"job_id": task.job_id, "attempt": attempt, "delay": delays[attempt - 1], "reason": reason},
+def _retry_or_give_up(record: SQSRecord, task: CallbackTask, reason: str) -> None:
+    failed_attempts.settle(
+        record,
+        reason,
+        give_up=lambda _attempt, reason: callbacks.give_up(task.job_id, reason),
+        on_retry=lambda reason: callbacks.note_failed_attempt(task.job_id, reason),
+        job_id=task.job_id,
     )
-    with contextlib.suppress(Exception):  # counting the attempt must not stop the retry
-        callbacks.note_failed_attempt(task.job_id, reason)
-    retry_queue.delay_next_attempt(record.event_source_arn, record.receipt_handle, delays[attempt - 1])
-    raise CallbackRetry(reason)
 
 
 @logger.inject_lambda_context(clear_state=True)

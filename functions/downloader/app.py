@@ -1,9 +1,9 @@
 """Copies each Magic Hour output into S3 (SQS-triggered, partial batch failures).
 
-A transient failure fails only its own record and comes back after an explicit, growing delay;
-the last allowed attempt, or a permanent failure, fails the job with `source: download` and the
-message ends on the dead-letter queue. Nothing is deleted from the queue before it is stored and
-recorded.
+A transient failure fails only its own record and comes back after an explicit, growing delay
+(pipeline.logic.retry_policy); the last allowed attempt, or a permanent failure, fails the job with
+`source: download` and the message ends on the dead-letter queue with the reason. Nothing is
+deleted from the queue before it is stored and recorded.
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from pipeline.dal import retry_queue
 from pipeline.logic import downloads
 from pipeline.logic.fetching import DownloadFailed, DownloadForbidden
+from pipeline.logic.retry_policy import FailedAttempts, RetryPolicy
 from pipeline.magic_hour.client import client_from_settings
 from pipeline.magic_hour.errors import MagicHourError
 from pipeline.models.tasks import DownloadTask
-from pipeline.observability import DOWNLOADS, about_job, emit, logger, metrics, tracer
+from pipeline.observability import DOWNLOADS, about_job, logger, metrics, tracer
 from pipeline.settings import get_settings
 
 # A batch whose every record failed is still a partial-failure answer (each record has already set
@@ -30,10 +30,13 @@ from pipeline.settings import get_settings
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 settings = get_settings()
 magic_hour = client_from_settings()
-
-
-class RetryableRecordError(Exception):
-    pass
+# Built at cold start: a delay SQS cannot hold (or no delay at all) stops the function here.
+failed_attempts = FailedAttempts(
+    policy=RetryPolicy(tuple(settings.download_retry_delays_seconds), settings.download_max_attempts),
+    work="download",
+    metric=DOWNLOADS,
+    dead_letter_queue_url=lambda: settings.require("download_dead_letter_queue_url"),
+)
 
 
 @tracer.capture_method
@@ -42,59 +45,36 @@ def handle_record(record: SQSRecord) -> None:
     try:
         task = DownloadTask.model_validate_json(record.body)
     except ValidationError as exc:
-        _park(record, None, f"message is not a download task: {exc.errors()[0]['msg']}")
+        failed_attempts.dead_letter(record, f"message is not a download task: {exc.errors()[0]['msg']}")
         return
     about_job(task.job_id)
-    attempt = int(record.attributes.approximate_receive_count or "1")
     try:
         downloads.process(task, magic_hour)
     except (DownloadForbidden, downloads.DownloadGone) as permanent:
         _park(record, task, str(permanent))
     except (DownloadFailed, MagicHourError, OSError, ConnectionError) as transient:
-        _retry_or_give_up(record, task, attempt, f"{transient.__class__.__name__}: {transient}")
+        _retry_or_give_up(record, task, f"{transient.__class__.__name__}: {transient}")
     except Exception as unexpected:  # S3/DynamoDB trouble or a bug: retry, never lose the task
         logger.exception("download attempt failed unexpectedly", extra={"job_id": task.job_id})
         # Raw botocore text can name accounts and roles: the job's error gets a stable, plain reason.
-        _retry_or_give_up(record, task, attempt, f"internal error ({unexpected.__class__.__name__})")
+        _retry_or_give_up(record, task, f"internal error ({unexpected.__class__.__name__})")
 
 
-def _retry_or_give_up(record: SQSRecord, task: DownloadTask, attempt: int, reason: str) -> None:
-    emit(DOWNLOADS, outcome="attempt_failed")
-    if attempt >= settings.download_max_attempts:
-        logger.error("download failed on its last attempt", extra={"job_id": task.job_id, "reason": reason})
+def _retry_or_give_up(record: SQSRecord, task: DownloadTask, reason: str) -> None:
+    def fail_job(attempt: int, reason: str) -> None:
         downloads.fail_job(
             task.job_id,
             task.index,
             f"output {task.index} could not be downloaded after {attempt} attempts: {reason}",
         )
-        delay = 0  # back at once, so SQS moves it to the dead-letter queue now
-    else:
-        delays = settings.download_retry_delays_seconds or [0]
-        delay = int(delays[min(attempt - 1, len(delays) - 1)])
-        logger.warning(
-            "download attempt failed; will retry",
-            extra={
-                "job_id": task.job_id,
-                "index": task.index,
-                "attempt": attempt,
-                "delay": delay,
-                "reason": reason,
-            },
-        )
-    try:
-        retry_queue.delay_next_attempt(record.event_source_arn, record.receipt_handle, delay)
-    except Exception:  # the queue's own visibility timeout still brings it back
-        logger.exception("could not set the retry delay")
-    raise RetryableRecordError(reason)
+
+    failed_attempts.settle(record, reason, give_up=fail_job, job_id=task.job_id, index=task.index)
 
 
-def _park(record: SQSRecord, task: DownloadTask | None, reason: str) -> None:
+def _park(record: SQSRecord, task: DownloadTask, reason: str) -> None:
     """Permanent failure: straight to the dead-letter queue, the job failed with the reason."""
-    logger.error("download cannot succeed; dead-lettered", extra={"reason": reason})
-    emit(DOWNLOADS, outcome="dead_lettered")
-    retry_queue.dead_letter(settings.require("download_dead_letter_queue_url"), record.body, reason)
-    if task is not None:
-        downloads.fail_job(task.job_id, task.index, f"output {task.index} cannot be downloaded: {reason}")
+    failed_attempts.dead_letter(record, reason, job_id=task.job_id, index=task.index)
+    downloads.fail_job(task.job_id, task.index, f"output {task.index} cannot be downloaded: {reason}")
 
 
 @logger.inject_lambda_context(clear_state=True)

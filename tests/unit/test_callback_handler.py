@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from pipeline.dal import retry_queue
 from pipeline.logic import callbacks
+from pipeline.logic.retry_policy import RetryLater
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORD = json.loads((ROOT / "events" / "callbacks-sqs-batch.json").read_text())["Records"][0]
@@ -46,11 +48,11 @@ def recorded(monkeypatch: pytest.MonkeyPatch, handler: Any) -> list[tuple[str, .
         lambda job_id, state, error: calls.append(("attempt", job_id, state, str(error))),
     )
     monkeypatch.setattr(
-        handler.retry_queue,
+        retry_queue,
         "delay_next_attempt",
         lambda arn, receipt, delay: calls.append(("delay", str(delay))),
     )
-    monkeypatch.setattr(handler.retry_queue, "dead_letter", lambda *args: calls.append(("dead_letter",)))
+    monkeypatch.setattr(retry_queue, "dead_letter", lambda *args: calls.append(("dead_letter",)))
     return calls
 
 
@@ -65,7 +67,7 @@ def test_an_unexpected_error_is_an_attempt_with_a_plain_reason(handler, recorded
         raise RuntimeError("AccessDenied: arn:aws:iam::123456789012:role/pipeline-CallbackRole")
 
     monkeypatch.setattr(callbacks, "deliver", broken)
-    with pytest.raises(handler.CallbackRetry):
+    with pytest.raises(RetryLater):
         handler.handle_record(_record(1))
     job_id = json.loads(RECORD["body"])["job_id"]
     assert recorded[0] == ("attempt", job_id, "pending", callbacks.INTERNAL_ERROR)
@@ -78,7 +80,7 @@ def test_a_timeout_is_an_attempt_and_the_last_one_gives_up(handler, recorded, mo
         raise callbacks.CallbackFailed("no answer within 5 s")
 
     monkeypatch.setattr(callbacks, "deliver", slow)
-    with pytest.raises(handler.CallbackRetry):
+    with pytest.raises(RetryLater):
         handler.handle_record(_record(1))
     assert recorded[0][2:] == ("pending", "no answer within 5 s")
     recorded.clear()
