@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from pipeline.logic import callbacks
-from pipeline.logic.retry_policy import FailedAttempts, RetryPolicy
+from pipeline.logic.retry_policy import FailedAttempts, callback_policy
 from pipeline.models.tasks import CallbackTask
 from pipeline.observability import CALLBACKS, about_job, emit, logger, metrics, tracer
 from pipeline.settings import get_settings
@@ -27,10 +27,9 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 settings = get_settings()
 
 
-# Built at cold start: a delay SQS cannot hold stops the function here. One attempt, then one
-# after each delay; the callback queue's maxReceiveCount is that number of attempts.
+# Built at cold start: a delay SQS cannot hold stops the function here.
 failed_attempts = FailedAttempts(
-    policy=RetryPolicy.schedule(settings.callback_retry_delays_seconds),
+    policy=callback_policy(settings),
     work="callback",
     metric=CALLBACKS,
     dead_letter_queue_url=lambda: settings.require("callback_dead_letter_queue_url"),

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from pipeline.logic import downloads
 from pipeline.logic.fetching import DownloadFailed, DownloadForbidden
-from pipeline.logic.retry_policy import FailedAttempts, RetryPolicy
+from pipeline.logic.retry_policy import FailedAttempts, download_policy
 from pipeline.magic_hour.client import client_from_settings
 from pipeline.magic_hour.errors import MagicHourError
 from pipeline.models.tasks import DownloadTask
@@ -32,7 +32,7 @@ settings = get_settings()
 magic_hour = client_from_settings()
 # Built at cold start: a delay SQS cannot hold (or no delay at all) stops the function here.
 failed_attempts = FailedAttempts(
-    policy=RetryPolicy(tuple(settings.download_retry_delays_seconds), settings.download_max_attempts),
+    policy=download_policy(settings),
     work="download",
     metric=DOWNLOADS,
     dead_letter_queue_url=lambda: settings.require("download_dead_letter_queue_url"),

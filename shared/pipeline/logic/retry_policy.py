@@ -13,12 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from pipeline.dal import retry_queue
 from pipeline.dal.retry_queue import MAX_VISIBILITY_TIMEOUT_SECONDS
 from pipeline.observability import Metric, emit, logger
+
+if TYPE_CHECKING:
+    from pipeline.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,16 @@ class RetryPolicy:
         """The waits between the first and the last attempt (how long a message can keep retrying)."""
         waits = (self.decide(attempt) for attempt in range(1, self.max_attempts))
         return sum(wait.delay_seconds for wait in waits if isinstance(wait, Retry))
+
+
+def download_policy(settings: Settings) -> RetryPolicy:
+    """The download queue's: DownloadMaxAttempts attempts, DownloadRetryDelays between them."""
+    return RetryPolicy(tuple(settings.download_retry_delays_seconds), settings.download_max_attempts)
+
+
+def callback_policy(settings: Settings) -> RetryPolicy:
+    """The callback queue's: the first attempt and one after each of CallbackRetryDelays."""
+    return RetryPolicy.schedule(settings.callback_retry_delays_seconds)
 
 
 class RetryLater(Exception):
