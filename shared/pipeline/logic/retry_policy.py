@@ -92,7 +92,9 @@ class RetryLater(Exception):
 
 
 def attempt_of(record: SQSRecord) -> int:
-    return int(record.attributes.approximate_receive_count or "1")
+    """The record's attempt number: SQS's ApproximateReceiveCount (a record without one is a first)."""
+    count = record.attributes.get("ApproximateReceiveCount")
+    return int(count) if count and str(count).isdigit() else 1
 
 
 @dataclass(frozen=True)
