@@ -10,9 +10,9 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from pipeline.http import client_id_of, error_response, json_response, raw_body
+from pipeline.http import client_id_of, error_response, json_response, raw_body, unexpected_response
 from pipeline.logic import budgets, callback_secrets, inputs, queries
-from pipeline.logic.api_errors import ApiError
+from pipeline.logic.errors import RequestRefused, RouteNotFound
 from pipeline.logic.idempotent_submission import submit_once
 from pipeline.logic.job_view import to_resource
 from pipeline.logic.submission import parse_submission, refusal_error
@@ -199,33 +199,19 @@ def get_usage() -> Response[str]:
     return json_response(200, budgets.usage_report(client_id_of(event), event.get_query_string_value("day")))
 
 
-@app.exception_handler(budgets.BudgetExceeded)
-def handle_budget_exceeded(exceeded: budgets.BudgetExceeded) -> Response[str]:
-    logger.info(
-        "daily credit budget reached",
-        extra={"client_id": exceeded.client_id, "budget": exceeded.budget, "spent": exceeded.spent},
-    )
-    # Retry-After points at the next UTC midnight, when the day's spending starts again from 0.
-    return error_response(
-        ApiError(
-            402,
-            "budget_exceeded",
-            f"{exceeded}; no job was created. Spending starts again at 00:00 UTC",
-            headers={"Retry-After": str(budgets.seconds_until_next_utc_day())},
+@app.exception_handler(RequestRefused)
+def handle_refused(error: RequestRefused) -> Response[str]:
+    response = error_response(error)
+    if response.status_code >= 500:
+        logger.warning(
+            "request failed", extra={"error": type(error).__name__, "status": response.status_code}
         )
-    )
-
-
-@app.exception_handler(ApiError)
-def handle_api_error(error: ApiError) -> Response[str]:
-    if error.status >= 500:
-        logger.warning("request failed", extra={"code": error.code, "status": error.status})
-    return error_response(error)
+    return response
 
 
 @app.not_found
 def handle_not_found(_: Exception) -> Response[str]:
-    return error_response(ApiError(404, "not_found", "no such route"))
+    return error_response(RouteNotFound())
 
 
 @app.exception_handler(Exception)
@@ -233,14 +219,7 @@ def handle_unexpected(_: Exception) -> Response[str]:
     # Our own fault (a dependency down, a bug): logged with its trace, answered without one.
     logger.exception("unhandled error")
     emit(UNHANDLED_ERRORS)
-    return error_response(
-        ApiError(
-            503,
-            "service_unavailable",
-            "the service could not complete the request; retry shortly",
-            headers={"Retry-After": "2"},
-        )
-    )
+    return unexpected_response()
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

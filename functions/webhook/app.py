@@ -13,9 +13,9 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pipeline import secret_store
-from pipeline.http import error_response, json_response, raw_body
+from pipeline.http import error_response, json_response, raw_body, unexpected_response
 from pipeline.logic import webhook_delivery
-from pipeline.logic.api_errors import ApiError
+from pipeline.logic.errors import RequestRefused, RouteNotFound
 from pipeline.logic.transitions import RetryLater
 from pipeline.observability import WEBHOOKS, emit, logger, metrics, tracer
 from pipeline.settings import get_settings
@@ -42,19 +42,19 @@ def receive() -> Response[str]:
     return json_response(200, {"received": True, "outcome": outcome.value})
 
 
-@app.exception_handler(ApiError)
-def handle_api_error(error: ApiError) -> Response[str]:
+@app.exception_handler(RequestRefused)
+def handle_refused(error: RequestRefused) -> Response[str]:
     return error_response(error)
 
 
 @app.exception_handler(RetryLater)
 def handle_retry_later(error: RetryLater) -> Response[str]:
-    return error_response(ApiError(503, "retry_later", str(error), headers={"Retry-After": "5"}))
+    return error_response(error)
 
 
 @app.not_found
 def handle_not_found(_: Exception) -> Response[str]:
-    return error_response(ApiError(404, "not_found", "no such route"))
+    return error_response(RouteNotFound())
 
 
 @app.exception_handler(Exception)
@@ -62,7 +62,7 @@ def handle_unexpected(_: Exception) -> Response[str]:
     # A 5xx makes Magic Hour retry; every write above is conditional, so the retry is safe.
     logger.exception("webhook processing failed")
     emit(WEBHOOKS, outcome="processing_failed")
-    return error_response(ApiError(503, "service_unavailable", "could not process the delivery; retry"))
+    return unexpected_response("could not process the delivery; retry")
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

@@ -13,12 +13,8 @@ from local.template import load_template
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs" / "api.md"
 
-# `ApiError(413, "payload_too_large", ...)`, over one or several lines.
-_LITERAL_CODE = re.compile(r"ApiError\(\s*\d{3},\s*\"([a-z_]+)\"")
-# Codes held in constants or data and passed to ApiError indirectly (creation.CreateNotSent, the
-# kept refusals of submission._KEPT_FAILURES).
+# Job error codes held in constants (creation.RATE_LIMITED, ...): documented as not HTTP answers.
 _CONSTANT_CODE = re.compile(r"^[A-Z_]+ = \"(upstream_[a-z_]+)\"", re.MULTILINE)
-_KEPT_FAILURES = re.compile(r"_KEPT_FAILURES[^=]*= \{([^}]*)\}")
 _TEMPLATE_CODE = re.compile(r"\"code\":\"([a-z_]+)\"")
 
 
@@ -33,12 +29,12 @@ def _sources() -> dict[Path, str]:
 
 
 def code_answered_error_codes() -> set[str]:
-    codes: set[str] = set()
+    # Every HTTP error code is in the one table at the handler edge (pipeline/http.py).
+    from pipeline.http import UNEXPECTED, WIRE_ERRORS
+
+    codes = {wire.code for wire in WIRE_ERRORS.values()} | {UNEXPECTED.code}
     for text in _sources().values():
-        codes.update(_LITERAL_CODE.findall(text))
         codes.update(_CONSTANT_CODE.findall(text))
-        for body in _KEPT_FAILURES.findall(text):
-            codes.update(re.findall(r"\"([a-z_]+)\"", body))
     return codes
 
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from pipeline import http
 from pipeline.catalogue import DEFAULT_NUMBER_BOUND, INPUT_BOUNDS, all_tools, check_input, find_tool
 from pipeline.dal import jobs as job_store
-from pipeline.logic import strict_json, webhook_delivery
-from pipeline.logic.api_errors import ApiError
+from pipeline.logic import errors, strict_json, webhook_delivery
 from pipeline.logic.job_view import to_resource
 from pipeline.logic.submission import parse_submission
 from pipeline.models.job import Job, JobError, JobStatus
@@ -25,9 +25,9 @@ from tests.unit.test_magic_hour_client import create, response
 GOOD: dict[str, Any] = {"tool": "ai-image-generator", "input": {"image_count": 1, "style": {"prompt": "fox"}}}
 
 
-def refused(raw: bytes | str, require_https: bool = False) -> ApiError:
+def refused(raw: bytes | str, require_https: bool = False) -> errors.RequestRefused:
     data = raw.encode() if isinstance(raw, str) else raw
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(errors.RequestRefused) as caught:
         parse_submission("client-a", data, None, require_https)
     return caught.value
 
@@ -62,7 +62,7 @@ def body(**changes: Any) -> str:
 )
 def test_callback_urls_that_are_no_usable_url_are_422(url: str) -> None:
     error = refused(body(callback_url=url))
-    assert (error.status, error.code) == (422, "validation_failed")
+    assert isinstance(error, errors.ValidationFailed)
     assert error.details == [{"loc": ["body", "callback_url"], "msg": error.details[0]["msg"]}]
 
 
@@ -111,11 +111,11 @@ def test_good_callback_urls_are_accepted(url: str) -> None:
 )
 def test_lone_surrogates_anywhere_are_422_naming_the_field(document: dict[str, Any], loc: list[Any]) -> None:
     error = refused(json.dumps(document))
-    assert (error.status, error.code) == (422, "validation_failed")
+    assert isinstance(error, errors.ValidationFailed)
     assert error.details is not None
     assert error.details[0]["loc"] == loc
     # The answer itself must be writable as UTF-8 (a surrogate echoed back would break it).
-    error.body_json().encode("utf-8")
+    str(http.error_response(error).body).encode("utf-8")
 
 
 def test_a_surrogate_pair_is_one_character_and_accepted() -> None:
@@ -140,7 +140,7 @@ def test_end_seconds_1e60_on_audio_to_video_is_422() -> None:
     assert tool is not None
     tool_input = {**minimal_valid(tool.request_schema), "end_seconds": 1e60}
     error = refused(json.dumps({"tool": "audio-to-video", "input": tool_input}))
-    assert (error.status, error.code) == (422, "validation_failed")
+    assert isinstance(error, errors.ValidationFailed)
     assert error.details == [{"loc": ["body", "input", "end_seconds"], "msg": error.details[0]["msg"]}]
 
 
@@ -282,9 +282,9 @@ def test_webhook_with_good_credits_keeps_them() -> None:
     ],
 )
 def test_webhook_bodies_that_are_not_strict_json_are_invalid_json(raw: bytes) -> None:
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(errors.RequestRefused) as caught:
         webhook_delivery.parse(raw)
-    assert (caught.value.status, caught.value.code) == (400, "invalid_json")
+    assert isinstance(caught.value, errors.MalformedBody)
 
 
 # -- 2. cursors --------------------------------------------------------------------------------------

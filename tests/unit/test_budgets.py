@@ -9,8 +9,7 @@ import pytest
 
 from pipeline import ids
 from pipeline.dal.usage import Usage
-from pipeline.logic import budgets
-from pipeline.logic.api_errors import ApiError
+from pipeline.logic import budgets, errors
 from pipeline.models.job import Job, JobError, JobStatus
 
 
@@ -156,10 +155,9 @@ def test_utc_today_is_the_utc_date() -> None:
     ],
 )
 def test_a_malformed_day_is_validation_failed_at_query_day(raw: str) -> None:
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(errors.RequestRefused) as caught:
         budgets.parse_day(raw)
-    assert caught.value.status == 422
-    assert caught.value.code == "validation_failed"
+    assert isinstance(caught.value, errors.ValidationFailed)
     assert caught.value.details == [
         {"loc": ["query", "day"], "msg": "must be a calendar date YYYY-MM-DD (UTC)"}
     ]

@@ -12,8 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from pipeline.dal import inputs as input_store
-from pipeline.logic import inputs
-from pipeline.logic.api_errors import ApiError
+from pipeline.logic import errors, inputs
 from pipeline.logic.submission import parse_submission
 from pipeline.magic_hour.client import UploadUrl
 from pipeline.magic_hour.errors import MagicHourUnavailable
@@ -182,10 +181,9 @@ def test_each_distinct_object_is_asked_about_once(s3: FakeS3) -> None:
 
 def test_parse_submission_answers_422_with_the_field_and_writes_nothing(s3: FakeS3) -> None:
     raw = json.dumps({"tool": "face-swap", "input": face_swap(OTHERS_UPLOAD)}).encode()
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(errors.RequestRefused) as caught:
         parse_submission("client-a", raw, None, True)
-    assert caught.value.status == 422
-    assert caught.value.code == "validation_failed"
+    assert isinstance(caught.value, errors.ValidationFailed)
     assert [detail["loc"] for detail in caught.value.details or []] == [
         ["body", "input", "assets", "video_file_path"]
     ]
@@ -262,10 +260,9 @@ def test_extensions_magic_hour_accepts_parse(extension: str) -> None:
 
 @pytest.mark.parametrize("extension", ["exe", "txt", ".mp4", "mp4 ", "svg", "pdf"])
 def test_other_extensions_are_refused_with_the_list(extension: str) -> None:
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(errors.RequestRefused) as caught:
         inputs.parse_upload_request(json.dumps({"extension": extension}).encode())
-    assert caught.value.status == 422
-    assert caught.value.code == "validation_failed"
+    assert isinstance(caught.value, errors.ValidationFailed)
     (detail,) = caught.value.details or []
     assert detail["loc"] == ["body", "extension"]
     assert "mp4" in detail["msg"]
@@ -273,22 +270,22 @@ def test_other_extensions_are_refused_with_the_list(extension: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("raw", "status", "code"),
+    ("raw", "refusal"),
     [
-        (b"not json", 400, "invalid_json"),
-        (b"[]", 400, "invalid_json"),
-        (b"{}", 422, "validation_failed"),
-        (b'{"extension": 4}', 422, "validation_failed"),
-        (b'{"extension": "mp4", "size": 1}', 422, "validation_failed"),
-        (b'{"extension": "mp4", "content_type": "not a type"}', 422, "validation_failed"),
-        (b'{"extension": "mp4", "content_type": "video/mp4\\r\\nx: y"}', 422, "validation_failed"),
-        (b"{" + b" " * 5000 + b"}", 413, "payload_too_large"),
+        (b"not json", errors.MalformedBody),
+        (b"[]", errors.MalformedBody),
+        (b"{}", errors.ValidationFailed),
+        (b'{"extension": 4}', errors.ValidationFailed),
+        (b'{"extension": "mp4", "size": 1}', errors.ValidationFailed),
+        (b'{"extension": "mp4", "content_type": "not a type"}', errors.ValidationFailed),
+        (b'{"extension": "mp4", "content_type": "video/mp4\\r\\nx: y"}', errors.ValidationFailed),
+        (b"{" + b" " * 5000 + b"}", errors.BodyTooLarge),
     ],
 )
-def test_bad_upload_requests_get_precise_errors(raw: bytes, status: int, code: str) -> None:
-    with pytest.raises(ApiError) as caught:
+def test_bad_upload_requests_get_precise_errors(raw: bytes, refusal: type[errors.RequestRefused]) -> None:
+    with pytest.raises(errors.RequestRefused) as caught:
         inputs.parse_upload_request(raw)
-    assert (caught.value.status, caught.value.code) == (status, code)
+    assert type(caught.value) is refusal
 
 
 def test_every_accepted_extension_has_a_media_type() -> None:

@@ -9,8 +9,7 @@ import logging
 
 import pytest
 
-from pipeline.logic import webhook_delivery
-from pipeline.logic.api_errors import ApiError
+from pipeline.logic import errors, webhook_delivery
 from pipeline.observability import logger
 from pipeline.redaction import for_client, redact
 
@@ -88,13 +87,13 @@ def test_webhook_schema_error_log_keeps_loc_msg_and_type_only(monkeypatch: pytes
     body = json.dumps(
         {"type": "video.completed", "payload": {"status": "complete", "downloads": [{"url": SIGNED}]}}
     ).encode()
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(errors.RequestRefused) as refused:
         webhook_delivery.parse(body)
-    assert refused.value.code == "invalid_event"
+    assert isinstance(refused.value, errors.InvalidEvent)
     (extra,) = logged
-    errors = extra["errors"]
-    assert isinstance(errors, list)
-    assert errors
-    for error in errors:
+    logged_errors = extra["errors"]
+    assert isinstance(logged_errors, list)
+    assert logged_errors
+    for error in logged_errors:
         assert set(error) == {"loc", "msg", "type"}
     assert "s1gn4ture" not in json.dumps(extra)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.logic.api_errors import ApiError
+from pipeline.logic import errors
 from pipeline.logic.submission import MAX_BODY_BYTES, parse_submission, refusal_error
 from pipeline.models.job import Job, JobError, JobStatus
 
@@ -26,13 +26,13 @@ def parse(raw: bytes, key: str | None = None, require_https: bool = True) -> Any
     return parse_submission("client-a", raw, key, require_https)
 
 
-def refused(raw: bytes, key: str | None = None, require_https: bool = True) -> ApiError:
-    with pytest.raises(ApiError) as caught:
+def refused(raw: bytes, key: str | None = None, require_https: bool = True) -> errors.RequestRefused:
+    with pytest.raises(errors.RequestRefused) as caught:
         parse(raw, key, require_https)
     return caught.value
 
 
-def locs(error: ApiError) -> list[list[Any]]:
+def locs(error: errors.RequestRefused) -> list[list[Any]]:
     assert error.details, error.message
     return [detail["loc"] for detail in error.details]
 
@@ -51,7 +51,7 @@ def test_valid_request_parses() -> None:
 def test_body_over_256_kb_is_413() -> None:
     raw = body() + b" " * MAX_BODY_BYTES
     error = refused(raw)
-    assert (error.status, error.code) == (413, "payload_too_large")
+    assert isinstance(error, errors.BodyTooLarge)
 
 
 def test_body_of_exactly_256_kb_is_not_too_large() -> None:
@@ -64,13 +64,13 @@ def test_body_of_exactly_256_kb_is_not_too_large() -> None:
 @pytest.mark.parametrize("raw", [b"not json", b"{", b"\xff\xfe\x00", b""])
 def test_non_json_is_400_invalid_json(raw: bytes) -> None:
     error = refused(raw)
-    assert (error.status, error.code) == (400, "invalid_json")
+    assert isinstance(error, errors.MalformedBody)
 
 
 @pytest.mark.parametrize("raw", [b"[]", b'[{"tool": "face-swap"}]', b"null", b"42", b'"text"', b"true"])
 def test_json_that_is_not_an_object_is_400_invalid_json(raw: bytes) -> None:
     error = refused(raw)
-    assert (error.status, error.code) == (400, "invalid_json")
+    assert isinstance(error, errors.MalformedBody)
 
 
 @pytest.mark.parametrize(
@@ -87,12 +87,12 @@ def test_non_standard_json_constants_are_refused(raw: bytes) -> None:
     # NaN/Infinity are not JSON (RFC 8259). Accepting them lets a job be written whose input
     # `requests` then cannot serialize for Magic Hour (InvalidJSONError, not a MagicHourError).
     error = refused(raw)
-    assert error.status in (400, 422)
+    assert isinstance(error, (errors.MalformedBody, errors.ValidationFailed))
 
 
 def test_unknown_tool_is_400_and_points_at_the_tool_list() -> None:
     error = refused(body(tool="face-swap-deluxe"))
-    assert (error.status, error.code) == (400, "unknown_tool")
+    assert isinstance(error, errors.UnknownTool)
     assert "GET /v1/tools" in error.message
     assert "face-swap-deluxe" in error.message
 
@@ -100,19 +100,19 @@ def test_unknown_tool_is_400_and_points_at_the_tool_list() -> None:
 def test_missing_tool_is_422_at_body_tool() -> None:
     raw = json.dumps({"input": GOOD["input"]}).encode()
     error = refused(raw)
-    assert (error.status, error.code) == (422, "validation_failed")
+    assert isinstance(error, errors.ValidationFailed)
     assert ["body", "tool"] in locs(error)
 
 
 def test_non_string_tool_is_422_not_unknown_tool() -> None:
     error = refused(body(tool=5))
-    assert (error.status, error.code) == (422, "validation_failed")
+    assert isinstance(error, errors.ValidationFailed)
     assert ["body", "tool"] in locs(error)
 
 
 def test_unknown_envelope_field_is_422() -> None:
     error = refused(body(priority="high"))
-    assert (error.status, error.code) == (422, "validation_failed")
+    assert isinstance(error, errors.ValidationFailed)
     assert ["body", "priority"] in locs(error)
 
 
@@ -125,20 +125,20 @@ def test_missing_input_is_422() -> None:
 def test_name_of_100_chars_is_accepted_and_101_refused() -> None:
     assert parse(body(name="n" * 100)).request.name == "n" * 100
     error = refused(body(name="n" * 101))
-    assert (error.status, error.code) == (422, "validation_failed")
+    assert isinstance(error, errors.ValidationFailed)
     assert ["body", "name"] in locs(error)
 
 
 @pytest.mark.parametrize("metadata", [{"a": {"b": 1}}, {"a": [1, 2]}])
 def test_nested_metadata_is_422(metadata: dict[str, Any]) -> None:
     error = refused(body(metadata=metadata))
-    assert (error.status, error.code) == (422, "validation_failed")
+    assert isinstance(error, errors.ValidationFailed)
     assert ["body", "metadata"] in locs(error)
 
 
 def test_metadata_over_2_kb_is_422() -> None:
     error = refused(body(metadata={"note": "x" * 2100}))
-    assert (error.status, error.code) == (422, "validation_failed")
+    assert isinstance(error, errors.ValidationFailed)
     assert ["body", "metadata"] in locs(error)
 
 
@@ -156,14 +156,14 @@ def test_flat_metadata_with_scalars_is_accepted() -> None:
 
 def test_bad_input_field_is_422_with_its_location() -> None:
     error = refused(body(input={"image_count": 99, "style": {"prompt": "x"}}))
-    assert (error.status, error.code) == (422, "validation_failed")
+    assert isinstance(error, errors.ValidationFailed)
     assert locs(error) == [["body", "input", "image_count"]]
     assert "ai-image-generator" in error.message
 
 
 def test_input_that_is_not_an_object_is_422() -> None:
     error = refused(body(input=["image_count", 1]))
-    assert (error.status, error.code) == (422, "validation_failed")
+    assert isinstance(error, errors.ValidationFailed)
     assert ["body", "input"] in locs(error)
 
 
@@ -174,7 +174,7 @@ def test_https_callback_is_accepted_when_https_is_required() -> None:
 
 def test_http_callback_is_refused_when_https_is_required() -> None:
     error = refused(body(callback_url="http://client.example/hook"), require_https=True)
-    assert (error.status, error.code) == (422, "validation_failed")
+    assert isinstance(error, errors.ValidationFailed)
     assert locs(error) == [["body", "callback_url"]]
 
 
@@ -200,7 +200,7 @@ def test_http_callback_is_accepted_when_https_is_not_required() -> None:
 @pytest.mark.parametrize("require_https", [True, False])
 def test_bad_callback_urls_are_refused(url: str, require_https: bool) -> None:
     error = refused(body(callback_url=url), require_https=require_https)
-    assert (error.status, error.code) == (422, "validation_failed")
+    assert isinstance(error, errors.ValidationFailed)
     assert locs(error) == [["body", "callback_url"]]
 
 
@@ -218,7 +218,7 @@ def test_bad_callback_urls_are_refused(url: str, require_https: bool) -> None:
 )
 def test_bad_idempotency_keys_are_422(key: str) -> None:
     error = refused(body(), key=key)
-    assert (error.status, error.code) == (422, "validation_failed")
+    assert isinstance(error, errors.ValidationFailed)
     assert locs(error) == [["header", "Idempotency-Key"]]
 
 
@@ -270,14 +270,14 @@ def make_job(status: JobStatus, error: JobError | None) -> Job:
 
 
 @pytest.mark.parametrize(
-    ("code", "status"),
-    [("insufficient_credits", 402), ("upstream_rejected", 422)],
+    ("code", "refusal"),
+    [("insufficient_credits", errors.InsufficientCredits), ("upstream_rejected", errors.UpstreamRejected)],
 )
-def test_refusal_error_for_a_job_refused_at_submit(code: str, status: int) -> None:
+def test_refusal_error_for_a_job_refused_at_submit(code: str, refusal: type[errors.CreateRefused]) -> None:
     job = make_job(JobStatus.FAILED, JobError(code=code, message="Magic Hour said no", source="submit"))
     error = refusal_error(job)
     assert error is not None
-    assert (error.status, error.code, error.message) == (status, code, "Magic Hour said no")
+    assert (type(error), error.message) == (refusal, "Magic Hour said no")
     assert error.details == [{"loc": ["job_id"], "msg": job.job_id}]
 
 
@@ -300,13 +300,13 @@ def test_refusal_error_is_none_for_other_jobs(job: Job) -> None:
 
 def test_deeply_nested_json_is_invalid_json_not_a_crash() -> None:
     body = b'{"tool":"face-swap","input":{"x":' + b"[" * 20000 + b"]" * 20000 + b"}}"
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(errors.RequestRefused) as caught:
         parse_submission("client", body, None, True)
-    assert (caught.value.status, caught.value.code) == (400, "invalid_json")
+    assert isinstance(caught.value, errors.MalformedBody)
 
 
 def test_numbers_beyond_float_range_are_invalid_json() -> None:
     body = b'{"tool":"face-swap","input":{"start_seconds":0,"end_seconds":1e400}}'
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(errors.RequestRefused) as caught:
         parse_submission("client", body, None, True)
-    assert (caught.value.status, caught.value.code) == (400, "invalid_json")
+    assert isinstance(caught.value, errors.MalformedBody)

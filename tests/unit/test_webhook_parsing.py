@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from pipeline.logic import webhook_delivery
-from pipeline.logic.api_errors import ApiError
+from pipeline import http
+from pipeline.logic import errors, webhook_delivery
 from pipeline.logic.signature import sign
 from pipeline.observability import metrics
 
@@ -31,8 +31,8 @@ def delivery(event_type: str, **payload: Any) -> bytes:
     ).encode()
 
 
-def refused(raw: bytes) -> ApiError:
-    with pytest.raises(ApiError) as caught:
+def refused(raw: bytes) -> errors.RequestRefused:
+    with pytest.raises(errors.RequestRefused) as caught:
         webhook_delivery.parse(raw)
     return caught.value
 
@@ -120,24 +120,24 @@ def test_extra_unknown_fields_are_tolerated_everywhere() -> None:
 )
 def test_unknown_type_is_400_unknown_event(event_type: str) -> None:
     error = refused(delivery(event_type))
-    assert (error.status, error.code) == (400, "unknown_event")
+    assert isinstance(error, errors.UnknownEvent)
 
 
 def test_missing_type_is_400_unknown_event() -> None:
     error = refused(json.dumps({"payload": {"id": "p1"}}).encode())
-    assert (error.status, error.code) == (400, "unknown_event")
+    assert isinstance(error, errors.UnknownEvent)
 
 
 @pytest.mark.parametrize("raw", [b"not json", b"{", b"", b"\xff"])
 def test_non_json_is_400_invalid_json(raw: bytes) -> None:
     error = refused(raw)
-    assert (error.status, error.code) == (400, "invalid_json")
+    assert isinstance(error, errors.MalformedBody)
 
 
 @pytest.mark.parametrize("raw", [b"[]", b'[{"type":"video.completed","payload":{"id":"p1"}}]', b"null", b"7"])
 def test_json_that_is_not_an_object_is_400_invalid_json(raw: bytes) -> None:
     error = refused(raw)
-    assert (error.status, error.code) == (400, "invalid_json")
+    assert isinstance(error, errors.MalformedBody)
 
 
 @pytest.mark.parametrize(
@@ -151,13 +151,12 @@ def test_json_that_is_not_an_object_is_400_invalid_json(raw: bytes) -> None:
 )
 def test_missing_payload_id_is_400(raw: bytes) -> None:
     error = refused(raw)
-    assert error.status == 400
-    assert error.code == "invalid_event"
+    assert isinstance(error, errors.InvalidEvent)
 
 
 def test_malformed_downloads_is_400_with_details() -> None:
     error = refused(delivery("video.completed", downloads=[{"expires_at": "x"}]))
-    assert (error.status, error.code) == (400, "invalid_event")
+    assert isinstance(error, errors.InvalidEvent)
     assert error.details
     assert any("downloads" in detail["loc"] for detail in error.details)
 
@@ -177,9 +176,9 @@ def test_body_over_1_mb_is_413_before_any_signature_work(monkeypatch: pytest.Mon
     calls: list[Any] = []
     monkeypatch.setattr(webhook_delivery, "verify", lambda *args, **kwargs: calls.append(args))
     raw = b"x" * (1024 * 1024 + 1)
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(errors.RequestRefused) as caught:
         webhook_delivery.authenticate(raw, str(NOW), sign(SECRET, str(NOW), raw), [SECRET], NOW, 300)
-    assert (caught.value.status, caught.value.code) == (413, "payload_too_large")
+    assert isinstance(caught.value, errors.BodyTooLarge)
     assert calls == []
 
 
@@ -195,16 +194,16 @@ def test_authenticate_accepts_a_good_signature() -> None:
 
 def test_authenticate_maps_a_bad_signature_to_401(capsys: pytest.CaptureFixture[str]) -> None:
     raw = delivery("video.completed")
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(errors.RequestRefused) as caught:
         webhook_delivery.authenticate(raw, str(NOW), "0" * 64, [SECRET], NOW, 300)
-    assert (caught.value.status, caught.value.code) == (401, "invalid_signature")
-    assert SECRET not in caught.value.body_json()
+    assert isinstance(caught.value, errors.SignatureRejected)
+    assert SECRET not in str(http.error_response(caught.value).body)
     assert [r["outcome"] for r in emitted(capsys.readouterr().out, "Webhooks")] == ["signature_rejected"]
 
 
 def test_authenticate_uses_the_given_tolerance() -> None:
     raw = delivery("video.completed")
     signature = sign(SECRET, str(NOW), raw)
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(errors.RequestRefused) as caught:
         webhook_delivery.authenticate(raw, str(NOW), signature, [SECRET], NOW + 61, 60)
-    assert caught.value.status == 401
+    assert isinstance(caught.value, errors.SignatureRejected)

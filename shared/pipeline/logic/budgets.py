@@ -15,23 +15,15 @@ from datetime import UTC, date, datetime, timedelta
 from pipeline import ids
 from pipeline.dal import jobs as job_store
 from pipeline.dal import usage
-from pipeline.logic.api_errors import validation_failed
+from pipeline.logic import errors
+
+# Re-exported: logic/dispatch.py catches it as budgets.BudgetExceeded.
+from pipeline.logic.errors import BudgetExceeded as BudgetExceeded
 from pipeline.models.api import UsageReport
 from pipeline.models.job import Job, JobStatus
 from pipeline.observability import BUDGETS, emit, logger
 
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # ASCII digits only (\d takes any script)
-
-
-class BudgetExceeded(Exception):
-    """The client's credits charged today have reached its daily budget."""
-
-    def __init__(self, client_id: str, day: str, budget: int, spent: int) -> None:
-        super().__init__(f"daily credit budget of {budget} reached: {spent} credits charged on {day} (UTC)")
-        self.client_id = client_id
-        self.day = day
-        self.budget = budget
-        self.spent = spent
 
 
 def utc_today() -> str:
@@ -51,7 +43,10 @@ def check_budget(client_id: str, today: str) -> None:
     spent = usage.usage_of(client_id, today).credits_charged
     if spent >= budget:
         emit(BUDGETS, outcome="exceeded")
-        raise BudgetExceeded(client_id, today, budget, spent)
+        logger.info(
+            "daily credit budget reached", extra={"client_id": client_id, "budget": budget, "spent": spent}
+        )
+        raise BudgetExceeded(client_id, today, budget, spent, seconds_until_next_utc_day())
 
 
 def check_new_submission(client_id: str, idempotency_key: str | None) -> None:
@@ -77,7 +72,7 @@ def parse_day(raw: str | None) -> str:
             raise ValueError(raw)
         return date.fromisoformat(raw).isoformat()
     except ValueError as exc:
-        raise validation_failed(
+        raise errors.ValidationFailed(
             [{"loc": ["query", "day"], "msg": "must be a calendar date YYYY-MM-DD (UTC)"}],
             "query parameters are invalid",
         ) from exc

@@ -26,8 +26,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pipeline import ids
 from pipeline.dal import jobs as job_store
-from pipeline.logic.api_errors import ApiError
-from pipeline.logic.submission import Submission, idempotency_conflict, submit
+from pipeline.logic import errors
+from pipeline.logic.submission import Submission, submit
 from pipeline.magic_hour.client import MagicHourClient
 from pipeline.models.job import Job
 from pipeline.settings import get_settings
@@ -81,19 +81,14 @@ def submit_once(submission: Submission, magic_hour: MagicHourClient, context: La
             job_id = result["job_id"]
             break
         except IdempotencyValidationError as exc:
-            raise idempotency_conflict() from exc
+            raise errors.IdempotencyConflict() from exc
         except IdempotencyAlreadyInProgressError:
             if time.monotonic() >= deadline:
                 break
             time.sleep(_POLL_SECONDS)
     job = job_store.get_job(job_id)
     if job is None:
-        raise ApiError(
-            503,
-            "service_unavailable",
-            "an identical request is still being processed; retry shortly",
-            headers={"Retry-After": "1"},
-        )
+        raise errors.DependencyUnavailable("an identical request is still being processed; retry shortly")
     if job.request_fingerprint != submission.fingerprint:
-        raise idempotency_conflict()
+        raise errors.IdempotencyConflict()
     return job

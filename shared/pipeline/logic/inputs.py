@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from pipeline.catalogue import InputProblem
 from pipeline.dal import inputs as input_store
-from pipeline.logic.api_errors import ApiError, validation_failed
+from pipeline.logic import errors
 from pipeline.magic_hour.client import MagicHourClient
 from pipeline.magic_hour.errors import MagicHourUnavailable
 from pipeline.models.api import CreateUploadRequest, UploadResource
@@ -87,23 +87,23 @@ _MAX_KEY_BYTES = 1024
 
 def parse_upload_request(raw_body: bytes) -> CreateUploadRequest:
     if len(raw_body) > MAX_UPLOAD_REQUEST_BYTES:
-        raise ApiError(413, "payload_too_large", f"request body is over {MAX_UPLOAD_REQUEST_BYTES} bytes")
+        raise errors.BodyTooLarge(f"request body is over {MAX_UPLOAD_REQUEST_BYTES} bytes")
     try:
         document = json.loads(raw_body)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise ApiError(400, "invalid_json", "request body is not valid JSON") from exc
+        raise errors.MalformedBody("request body is not valid JSON") from exc
     if not isinstance(document, dict):
-        raise ApiError(400, "invalid_json", "request body must be a JSON object")
+        raise errors.MalformedBody("request body must be a JSON object")
     try:
         request = CreateUploadRequest.model_validate(document)
     except ValidationError as exc:
-        raise validation_failed(
+        raise errors.ValidationFailed(
             [{"loc": ["body", *error["loc"]], "msg": error["msg"]} for error in exc.errors()],
             "request body breaks the upload schema",
         ) from exc
     extension = request.extension.lower()
     if extension not in MEDIA_TYPES:
-        raise validation_failed(
+        raise errors.ValidationFailed(
             [
                 {
                     "loc": ["body", "extension"],

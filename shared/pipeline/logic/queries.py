@@ -5,7 +5,7 @@ from __future__ import annotations
 from pipeline import ids
 from pipeline.catalogue import all_tools
 from pipeline.dal import jobs as job_store
-from pipeline.logic.api_errors import ApiError, not_found, validation_failed
+from pipeline.logic import errors
 from pipeline.logic.job_view import to_resource
 from pipeline.models.api import JobList, JobResource, ToolList, ToolResource
 from pipeline.models.job import JobStatus
@@ -16,11 +16,11 @@ MAX_LIMIT = 100
 
 def get_job(client_id: str, job_id: str) -> JobResource:
     if not ids.is_job_id(job_id):
-        raise not_found()
+        raise errors.JobNotFound()
     job = job_store.get_job(job_id)
     # Another client's job answers exactly like a missing one: no way to probe for ids.
     if job is None or job.client_id != client_id:
-        raise not_found()
+        raise errors.JobNotFound()
     return to_resource(job)
 
 
@@ -41,11 +41,11 @@ def list_jobs(client_id: str, status: str | None, limit: str | None, cursor: str
         else:
             page_size = int(limit)
     if problems:
-        raise validation_failed(problems, "query parameters are invalid")
+        raise errors.ValidationFailed(problems, "query parameters are invalid")
     try:
         page = job_store.list_jobs(client_id, status_filter, page_size, cursor or None)
     except job_store.InvalidCursor as exc:
-        raise ApiError(400, "invalid_cursor", str(exc)) from exc
+        raise errors.InvalidCursor(str(exc)) from exc
     return JobList(jobs=[to_resource(job) for job in page.jobs], next_cursor=page.next_cursor)
 
 

@@ -22,8 +22,7 @@ from pipeline import ids
 from pipeline.catalogue import Tool, check_input, find_tool
 from pipeline.dal import jobs as job_store
 from pipeline.dal import slots
-from pipeline.logic import creation, dispatch, inputs, moves, strict_json
-from pipeline.logic.api_errors import ApiError, validation_failed
+from pipeline.logic import creation, dispatch, errors, inputs, moves, strict_json
 from pipeline.magic_hour.client import MagicHourClient
 from pipeline.models.api import CreateJobRequest
 from pipeline.models.job import Job, JobStatus
@@ -34,11 +33,13 @@ from pipeline.timeutil import now_iso
 MAX_BODY_BYTES = 256 * 1024
 IDEMPOTENCY_KEY_MAX = 255
 _PRINTABLE = frozenset(string.printable) - frozenset("\t\n\r\x0b\x0c")
-UNAVAILABLE_RETRY_AFTER = "5"
 
 # Failures kept on a `failed` job (a retry with the same Idempotency-Key shows them): Magic Hour
 # looked at the request and refused it.
-_KEPT_FAILURES: dict[str, int] = {"upstream_rejected": 422, "insufficient_credits": 402}
+_KEPT_FAILURES: dict[str, type[errors.CreateRefused]] = {
+    "upstream_rejected": errors.UpstreamRejected,
+    "insufficient_credits": errors.InsufficientCredits,
+}
 
 
 @dataclass(frozen=True)
@@ -62,27 +63,25 @@ def parse_submission(
 ) -> Submission:
     """Everything a create request must pass before any state is written."""
     if len(raw_body) > MAX_BODY_BYTES:
-        raise ApiError(413, "payload_too_large", f"request body is over {MAX_BODY_BYTES // 1024} KB")
+        raise errors.BodyTooLarge(f"request body is over {MAX_BODY_BYTES // 1024} KB")
     if idempotency_key is not None:
         _check_idempotency_key(idempotency_key)
     try:
         document = strict_json.loads(raw_body)
     except strict_json.NotJson as exc:
-        raise ApiError(400, "invalid_json", "request body is not valid JSON") from exc
+        raise errors.MalformedBody("request body is not valid JSON") from exc
     if not isinstance(document, dict):
-        raise ApiError(400, "invalid_json", "request body must be a JSON object")
+        raise errors.MalformedBody("request body must be a JSON object")
     _refuse_lone_surrogates(document)
     if isinstance(document.get("tool"), str) and find_tool(document["tool"]) is None:
-        raise ApiError(
-            400,
-            "unknown_tool",
+        raise errors.UnknownTool(
             f"'{document['tool'][:100]}' is not a Magic Hour tool this deployment accepts; "
             "GET /v1/tools lists them",
         )
     try:
         request = CreateJobRequest.model_validate(document)
     except ValidationError as exc:
-        raise validation_failed(
+        raise errors.ValidationFailed(
             [{"loc": ["body", *error["loc"]], "msg": error["msg"]} for error in exc.errors()],
             "request body breaks the job schema",
         ) from exc
@@ -90,7 +89,7 @@ def parse_submission(
     assert tool is not None  # narrows the type; checked above, before the envelope  # nosec B101
     problem = check_input(tool, request.input)
     if problem is not None:
-        raise validation_failed(
+        raise errors.ValidationFailed(
             [{"loc": list(problem.loc), "msg": problem.msg}], f"input breaks the schema of '{tool.name}'"
         )
     if request.callback_url is not None:
@@ -98,7 +97,7 @@ def parse_submission(
     # Last: it asks S3 about each s3:// input, so everything cheaper is refused first.
     s3_problems = inputs.check_s3_inputs(client_id, request.input)
     if s3_problems:
-        raise validation_failed(
+        raise errors.ValidationFailed(
             [{"loc": list(p.loc), "msg": p.msg} for p in s3_problems], "an s3:// input cannot be used"
         )
     canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
@@ -119,7 +118,7 @@ def _refuse_lone_surrogates(document: dict[str, Any]) -> None:
         return
     loc, where = found
     what = "a key holds" if where == "key" else "holds"
-    raise validation_failed(
+    raise errors.ValidationFailed(
         [{"loc": ["body", *loc], "msg": f"{what} a lone surrogate escape (not Unicode text)"}],
         "request body holds text that is not valid Unicode",
     )
@@ -127,7 +126,7 @@ def _refuse_lone_surrogates(document: dict[str, Any]) -> None:
 
 def _check_idempotency_key(key: str) -> None:
     if not 1 <= len(key) <= IDEMPOTENCY_KEY_MAX or not set(key) <= _PRINTABLE:
-        raise validation_failed(
+        raise errors.ValidationFailed(
             [{"loc": ["header", "Idempotency-Key"], "msg": "must be 1..255 printable ASCII characters"}],
             "Idempotency-Key header is invalid",
         )
@@ -136,7 +135,7 @@ def _check_idempotency_key(key: str) -> None:
 def _check_callback_url(url: str, require_https: bool) -> None:
     if not _is_callback_url(url, ("https",) if require_https else ("https", "http")):
         need = "an https URL" if require_https else "an http(s) URL"
-        raise validation_failed(
+        raise errors.ValidationFailed(
             [
                 {
                     "loc": ["body", "callback_url"],
@@ -207,9 +206,9 @@ def submit(submission: Submission, job_id: str, magic_hour: MagicHourClient) -> 
     if not job_store.put_new_job(job):
         existing = job_store.get_job(job_id)
         if existing is None:  # deleted between our write and read: a failed attempt cleaned up
-            raise ApiError(409, "idempotency_conflict", "a request with this Idempotency-Key is in flight")
+            raise errors.IdempotencyConflict("a request with this Idempotency-Key is in flight")
         if existing.request_fingerprint != submission.fingerprint:
-            raise idempotency_conflict()
+            raise errors.IdempotencyConflict()
         return existing
     if waits:
         claimed = dispatch.claim_now(job)
@@ -224,32 +223,14 @@ def submit(submission: Submission, job_id: str, magic_hour: MagicHourClient) -> 
         return creation.create(job, magic_hour, inline=True)
     except creation.CreateNotSent as not_sent:
         if not_sent.code == creation.MISCONFIGURED:
-            raise ApiError(502, not_sent.code, not_sent.message) from not_sent
-        raise ApiError(
-            503,
-            not_sent.code,
-            f"{not_sent.message}; retry shortly",
-            headers={"Retry-After": UNAVAILABLE_RETRY_AFTER},
-        ) from not_sent
+            raise errors.UpstreamMisconfigured(not_sent.message) from not_sent
+        raise errors.DependencyUnavailable(f"{not_sent.message}; retry shortly") from not_sent
 
 
-def idempotency_conflict() -> ApiError:
-    return ApiError(
-        409,
-        "idempotency_conflict",
-        "this Idempotency-Key was used with a different request body",
-    )
-
-
-def refusal_error(job: Job) -> ApiError | None:
+def refusal_error(job: Job) -> errors.CreateRefused | None:
     """The error a job refused at create answers with, on the first request and on every replay."""
     if job.status is JobStatus.FAILED and job.error is not None and job.error.source == "submit":
-        status = _KEPT_FAILURES.get(job.error.code)
-        if status is not None:
-            return ApiError(
-                status,
-                job.error.code,
-                job.error.message,
-                details=[{"loc": ["job_id"], "msg": job.job_id}],
-            )
+        refusal = _KEPT_FAILURES.get(job.error.code)
+        if refusal is not None:
+            return refusal(job.job_id, job.error.message)
     return None

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pydantic import TypeAdapter, ValidationError
 
-from pipeline.logic import strict_json, transitions
-from pipeline.logic.api_errors import ApiError
+from pipeline.logic import errors, strict_json, transitions
 from pipeline.logic.signature import InvalidSignature, verify
 from pipeline.models.webhook_events import EVENT_TYPES, WebhookEvent
 from pipeline.observability import CREDITS_OUT_OF_RANGE, WEBHOOKS, emit, logger
@@ -23,13 +22,13 @@ def authenticate(
     tolerance: int,
 ) -> None:
     if len(raw_body) > MAX_WEBHOOK_BYTES:
-        raise ApiError(413, "payload_too_large", "webhook body is over 1 MB")
+        raise errors.BodyTooLarge("webhook body is over 1 MB")
     try:
         verify(raw_body, timestamp, signature, secrets, now, tolerance)
     except InvalidSignature as refused:
         emit(WEBHOOKS, outcome="signature_rejected")
         logger.warning("webhook refused", extra={"reason": str(refused)})
-        raise ApiError(401, "invalid_signature", "missing, stale or invalid webhook signature") from refused
+        raise errors.SignatureRejected("missing, stale or invalid webhook signature") from refused
 
 
 def parse(raw_body: bytes) -> WebhookEvent:
@@ -42,7 +41,7 @@ def parse(raw_body: bytes) -> WebhookEvent:
     except strict_json.NotJson as exc:
         emit(WEBHOOKS, outcome="malformed")
         logger.error("signed webhook body is not strict JSON")
-        raise ApiError(400, "invalid_json", "webhook body is not valid JSON") from exc
+        raise errors.MalformedBody("webhook body is not valid JSON") from exc
     try:
         event = _EVENT_ADAPTER.validate_json(raw_body)
     except ValidationError as exc:
@@ -51,14 +50,12 @@ def parse(raw_body: bytes) -> WebhookEvent:
         top_level = {error["type"] for error in exc.errors() if not error["loc"]}
         if "json_invalid" in kinds or top_level & {"model_type", "dict_type", "model_attributes_type"}:
             logger.error("signed webhook body is not a JSON object")
-            raise ApiError(400, "invalid_json", "webhook body is not a JSON object") from exc
+            raise errors.MalformedBody("webhook body is not a JSON object") from exc
         if any(error["type"] in ("union_tag_invalid", "union_tag_not_found") for error in exc.errors()):
             logger.error("signed webhook of unknown type")
-            raise ApiError(400, "unknown_event", f"event type must be one of {sorted(EVENT_TYPES)}") from exc
+            raise errors.UnknownEvent(f"event type must be one of {sorted(EVENT_TYPES)}") from exc
         logger.error("signed webhook does not match its event schema", extra={"errors": _loggable(exc)})
-        raise ApiError(
-            400,
-            "invalid_event",
+        raise errors.InvalidEvent(
             "webhook payload does not match its event schema",
             details=[{"loc": list(error["loc"]), "msg": error["msg"]} for error in exc.errors()[:10]],
         ) from exc
