@@ -43,6 +43,19 @@ class FakeJobStore:
 
     # --- the functions of pipeline.dal.jobs the logic calls -------------------------------------
 
+    def put_new_job(self, job: Job) -> bool:
+        if job.job_id in self.jobs:
+            return False
+        self.put(job)
+        self.writes.append(("put_new_job", job.status.value))
+        return True
+
+    def end_submit_claim(self, job_id: str) -> None:
+        stored = self.jobs.get(job_id)
+        if stored is not None:
+            self.jobs[job_id] = stored.model_copy(update={"submit_claim_until": None})
+            self.writes.append(("end_submit_claim",))
+
     def get_job(self, job_id: str) -> Job | None:
         job = self.jobs.get(job_id)
         return job.model_copy(deep=True) if job is not None else None
@@ -221,6 +234,8 @@ def install(monkeypatch: pytest.MonkeyPatch) -> Fakes:
     store = FakeJobStore()
     queues = FakeQueues()
     for name in (
+        "put_new_job",
+        "end_submit_claim",
         "get_job",
         "find_job_by_project",
         "transition",

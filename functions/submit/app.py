@@ -52,7 +52,10 @@ ERROR_DESCRIPTIONS = {
     401: "unauthorized: missing or unknown API key",
     402: "insufficient_credits (Magic Hour answered 402) or budget_exceeded (daily credit budget spent)",
     404: "not_found: no such job for this client",
-    409: "idempotency_conflict: same Idempotency-Key, different body",
+    409: (
+        "idempotency_conflict: same Idempotency-Key, different body; idempotency_in_progress: the "
+        "first request with this key is still being processed (Retry-After set)"
+    ),
     413: "payload_too_large: body over 256 KB",
     422: "validation_failed (details point at the field) or upstream_rejected",
     502: "upstream_misconfigured: Magic Hour rejected our API key",
@@ -66,7 +69,8 @@ ERROR_DESCRIPTIONS = {
     description=(
         "Validates the job and the tool's input, records it, creates the Magic Hour project. "
         "Optional header Idempotency-Key (1..255 printable ASCII): the same key and body return the "
-        "same job and never create a second project. Request body: CreateJobRequest."
+        "same job and never create a second project, for as long as the job is kept (90 days by default). "
+        "Request body: CreateJobRequest."
     ),
     tags=["jobs"],
     responses=_answers(202, JobResource, "The job", 400, 402, 409, 413, 422, 502, 503),
@@ -82,7 +86,7 @@ def create_job() -> Response[str]:
         settings.require_https_callbacks,
     )
     budgets.check_new_submission(client_id, submission.idempotency_key)
-    job = submit_once(submission, magic_hour, app.lambda_context)
+    job = submit_once(submission, magic_hour)
     refused = refusal_error(job)
     if refused is not None:
         raise refused

@@ -24,6 +24,9 @@ DEPENDENCY_RETRY_AFTER_SECONDS = 5
 # Retry-After of an error we did not foresee (a dependency down, a bug): short, because most are
 # transient, and every write before the failure was conditional, so the retry is safe.
 UNEXPECTED_RETRY_AFTER_SECONDS = 2
+# Retry-After of a duplicate whose first request is still creating the project: that request
+# usually answers within a second, and the retry waits for it again (a few seconds) server-side.
+IN_PROGRESS_RETRY_AFTER_SECONDS = 1
 # Retry-After of a webhook delivery that cannot be applied yet: another delivery of the same job is
 # queueing its downloads, and holds a lease on it for seconds.
 WEBHOOK_RETRY_LATER_SECONDS = 5
@@ -52,6 +55,8 @@ WIRE_ERRORS: dict[type[Exception], WireError] = {
     errors.JobNotFound: WireError(404, "not_found"),
     errors.RouteNotFound: WireError(404, "not_found"),
     errors.IdempotencyConflict: WireError(409, "idempotency_conflict"),
+    # 409, as the IETF Idempotency-Key draft answers a retry while the original is in flight.
+    errors.RequestInProgress: WireError(409, "idempotency_in_progress", IN_PROGRESS_RETRY_AFTER_SECONDS),
     errors.BodyTooLarge: WireError(413, "payload_too_large"),
     errors.ValidationFailed: WireError(422, "validation_failed"),
     errors.UpstreamRejected: WireError(422, "upstream_rejected"),

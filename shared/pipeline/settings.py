@@ -63,7 +63,6 @@ class MissingSetting(RuntimeError):
 
 class Settings(BaseModel):
     jobs_table_name: str | None = None
-    idempotency_table_name: str = "idempotency"
     clients_table_name: str | None = None
     download_queue_url: str | None = None
     output_bucket_name: str | None = None
@@ -125,7 +124,6 @@ class Settings(BaseModel):
     )
     # Deployed, callback URLs must not resolve to private, loopback or link-local addresses.
     callback_allow_private_addresses: bool = False
-    idempotency_ttl_seconds: int = 24 * 3600
     # Magic Hour's plan caps renders at once (3 on Creator, 5 on Pro); 0 = no cap of ours. Jobs
     # over it wait (`waiting`) and are created by the dispatcher as slots free.
     magic_hour_max_concurrency: int = Field(default=0, ge=0, le=1000)

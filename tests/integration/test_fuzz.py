@@ -49,6 +49,7 @@ KNOWN_CODES = {
     "invalid_signature",
     "not_found",
     "idempotency_conflict",
+    "idempotency_in_progress",
     "payload_too_large",
     "validation_failed",
     "upstream_rejected",

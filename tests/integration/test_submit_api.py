@@ -4,6 +4,7 @@ crashes, listing, Magic Hour's failures, presigned outputs."""
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
@@ -14,6 +15,7 @@ from schema_inputs import first_required_path, minimal_valid, without
 
 from pipeline import ids
 from pipeline.catalogue import all_tools
+from pipeline.logic.idempotent_submission import IN_PROGRESS_WAIT_SECONDS
 from tests.observe import all_jobs
 
 TOOLS = sorted(all_tools())
@@ -72,10 +74,26 @@ def test_twenty_concurrent_identical_requests_make_one_project(stack) -> None:
     assert stack.sim_stats()["creates"] - creates == 1
 
 
+def _post_while_in_progress(stack, key: str, timeout: float = 60.0) -> requests.Response:
+    """POST until the answer is not `409 idempotency_in_progress` (honouring its Retry-After), or
+    the deadline passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = stack.post_job(VOICE, **{"Idempotency-Key": key})
+        in_progress = (
+            answer.status_code == 409 and answer.json()["error"]["code"] == "idempotency_in_progress"
+        )
+        if not in_progress or time.monotonic() > deadline:
+            return answer
+        time.sleep(float(answer.headers["Retry-After"]))
+
+
 def test_retry_after_a_crash_between_create_and_record_makes_no_second_project(stack) -> None:
     """Magic Hour created the project, then our write of its id failed (DynamoDB down): the caller
     got a 503. Its retry with the same key finds the job and does not create again; the project's
-    first webhook (its name carries our job id) settles the job."""
+    first webhook (its name carries our job id) settles the job. The crashed request could not
+    end its claim either: until the claim runs out (the create timeout) a retry may be told
+    `idempotency_in_progress`, never more than that, and never creates."""
     key = str(uuid.uuid4())
     creates = stack.sim_stats()["creates"]
     stack.stack.faults.inject("UpdateItem", count=1000)
@@ -84,12 +102,41 @@ def test_retry_after_a_crash_between_create_and_record_makes_no_second_project(s
     assert first.status_code == 503, first.text
     assert stack.sim_stats()["creates"] - creates == 1
 
-    retry = stack.post_job(VOICE, **{"Idempotency-Key": key})
+    retry = _post_while_in_progress(stack, key)
     assert retry.status_code == 202, retry.text
     assert stack.sim_stats()["creates"] - creates == 1
     job = stack.wait_for(retry.json()["job_id"], {"completed", "failed"})
     assert job["status"] == "completed"
     assert job["project_id"]
+
+
+def test_a_duplicate_of_a_request_still_creating_is_409_in_progress_then_the_same_job(stack) -> None:
+    key = str(uuid.uuid4())
+    job_id = ids.job_id_for_idempotency_key("client-alpha", key)
+    # The first request's create outlasts the duplicate's wait.
+    stack.scenario(create_delay_seconds=IN_PROGRESS_WAIT_SECONDS + 3)
+    creates = stack.sim_stats()["creates"]
+    first: list[requests.Response] = []
+    sender = threading.Thread(target=lambda: first.append(stack.post_job(VOICE, **{"Idempotency-Key": key})))
+    sender.start()
+    deadline = time.monotonic() + 10
+    while stack.get_job(job_id).status_code == 404:  # the first request has written its job
+        assert time.monotonic() < deadline, "the first request wrote no job"
+        time.sleep(0.05)
+
+    duplicate = stack.post_job(VOICE, **{"Idempotency-Key": key})
+    sender.join()
+    assert duplicate.status_code == 409, duplicate.text
+    assert duplicate.json()["error"]["code"] == "idempotency_in_progress"
+    assert duplicate.json()["error"]["details"] == [{"loc": ["job_id"], "msg": job_id}]
+    assert duplicate.headers["Retry-After"] == "1"
+    assert first[0].status_code == 202, first[0].text
+    assert first[0].json()["job_id"] == job_id
+
+    again = stack.post_job(VOICE, **{"Idempotency-Key": key})
+    assert again.status_code == 202, again.text
+    assert again.json()["job_id"] == job_id
+    assert stack.sim_stats()["creates"] - creates == 1
 
 
 def test_idempotency_keys_are_scoped_per_client(stack) -> None:

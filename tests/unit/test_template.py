@@ -291,9 +291,7 @@ def test_output_bucket_aborts_incomplete_multipart_uploads(document: dict[str, A
     assert int(aborting[0]["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"]) >= 1
 
 
-@pytest.mark.parametrize(
-    ("table", "ttl_attribute"), [("JobsTable", "expires_at_epoch"), ("IdempotencyTable", "expiration")]
-)
+@pytest.mark.parametrize(("table", "ttl_attribute"), [("JobsTable", "expires_at_epoch")])
 def test_tables_are_on_demand_with_ttl_and_point_in_time_recovery(
     document: dict[str, Any], table: str, ttl_attribute: str
 ) -> None:
@@ -305,7 +303,7 @@ def test_tables_are_on_demand_with_ttl_and_point_in_time_recovery(
 
 def test_every_table_in_the_template_is_on_demand_with_ttl_and_pitr(template: Template) -> None:
     tables = template.of_type("AWS::DynamoDB::Table")
-    assert set(tables) == {"JobsTable", "IdempotencyTable", "ClientsTable"}
+    assert set(tables) == {"JobsTable", "ClientsTable"}
     for name, spec in tables.items():
         properties = spec["Properties"]
         assert properties["BillingMode"] == "PAY_PER_REQUEST", name

@@ -29,6 +29,7 @@ EXPECTED: dict[type[Exception], tuple[int, str]] = {
     errors.JobNotFound: (404, "not_found"),
     errors.RouteNotFound: (404, "not_found"),
     errors.IdempotencyConflict: (409, "idempotency_conflict"),
+    errors.RequestInProgress: (409, "idempotency_in_progress"),
     errors.BodyTooLarge: (413, "payload_too_large"),
     errors.ValidationFailed: (422, "validation_failed"),
     errors.UpstreamRejected: (422, "upstream_rejected"),
@@ -103,6 +104,7 @@ def test_a_refusal_without_details_has_none_in_its_body() -> None:
     [
         (errors.DependencyUnavailable("key unreadable"), str(http.DEPENDENCY_RETRY_AFTER_SECONDS)),
         (RetryLater("busy"), str(http.WEBHOOK_RETRY_LATER_SECONDS)),
+        (errors.RequestInProgress("job_x"), str(http.IN_PROGRESS_RETRY_AFTER_SECONDS)),
         (errors.BudgetExceeded("c", "2026-01-01", 10, 10, retry_after_seconds=3600), "3600"),
     ],
 )

@@ -548,3 +548,16 @@ def record_callback_attempt(job_id: str, outcome: str, error: str | None) -> Job
             return None
         raise
     return _from_item(answer["Attributes"])
+
+
+def end_submit_claim(job_id: str) -> None:
+    """The request that wrote the job has answered: duplicates no longer wait for it."""
+    try:
+        _table().update_item(
+            Key={"job_id": job_id},
+            UpdateExpression="REMOVE submit_claim_until",
+            ConditionExpression="attribute_exists(job_id)",
+        )
+    except ClientError as error:
+        if not _is_condition_failure(error):
+            raise

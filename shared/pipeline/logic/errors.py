@@ -76,6 +76,18 @@ class IdempotencyConflict(RequestRefused):
         super().__init__(message)
 
 
+class RequestInProgress(RequestRefused):
+    """The first request with this key is still creating its job; the same request, retried
+    shortly, answers that job."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(
+            "a request with this Idempotency-Key is still being processed; retry shortly",
+            [{"loc": ["job_id"], "msg": job_id}],
+        )
+        self.job_id = job_id
+
+
 # -- spending ----------------------------------------------------------------------------------------
 
 

@@ -1,94 +1,82 @@
-"""`Idempotency-Key` handling with Powertools idempotency (DynamoDB persistence).
+"""`Idempotency-Key`: the job record is the idempotency record.
 
-Powertools gives replay of the first answer, `409` for a different body under the same key
-(payload validation) and mutual exclusion of concurrent duplicates. Under it, the job id is derived
-from (client, key), so even a re-execution after the first attempt crashed midway finds the job it
-made and never calls Magic Hour a second time.
+The job id is derived from (client, key), and the job is written with a conditional put before
+Magic Hour is called. So the same key can never make a second job, nor a second project: not for a
+concurrent duplicate, not for a retry after the first attempt crashed between the create and its
+record, and not days later (the key lives as long as the job, `job_ttl_days`). A separate
+idempotency store (Powertools' 24 h record) would add nothing that holds longer, and its
+in-progress record, expiring on a Lambda timeout, would only be safe because of the derived id.
+
+What a duplicate answers:
+- a different body under the key: `IdempotencyConflict`;
+- the first request still creating the project (its claim, `submit_claim_until`, not run out):
+  wait for it, at most `IN_PROGRESS_WAIT_SECONDS`, then `RequestInProgress`;
+- otherwise the job as it stands (a first attempt that crashed leaves its claim to run out: then
+  it is the job as it is, `submitting` until the webhook or the sweep settles it).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from functools import lru_cache
-from typing import Any
-
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pipeline import ids
 from pipeline.dal import jobs as job_store
 from pipeline.logic import errors
 from pipeline.logic.submission import Submission, submit
 from pipeline.magic_hour.client import MagicHourClient
-from pipeline.models.job import Job
-from pipeline.settings import get_settings
+from pipeline.models.job import Job, JobStatus
+from pipeline.timeutil import epoch_seconds
 
-# A concurrent duplicate waits this long for the first request to finish, then answers with the
-# job as it stands.
+# How long a duplicate waits for the first request to create the project: long enough for the
+# usual create (well under a second, a few seconds when Magic Hour is slow), short enough that the
+# duplicate answers within API Gateway's 29 s with room for a retry of its own.
 IN_PROGRESS_WAIT_SECONDS = 8.0
-_POLL_SECONDS = 0.1
+POLL_SECONDS = 0.1
+_IN_FLIGHT_STATUSES = frozenset({JobStatus.WAITING, JobStatus.SUBMITTING})
 
 
-@lru_cache(maxsize=1)
-def _idempotency_config() -> IdempotencyConfig:
-    return IdempotencyConfig(
-        event_key_jmespath="[client_id, idempotency_key]",
-        payload_validation_jmespath="fingerprint",
-        expires_after_seconds=get_settings().idempotency_ttl_seconds,
-        raise_on_no_idempotency_key=True,
+def first_request_in_flight(job: Job, now: int) -> bool:
+    """Whether the request that wrote the job may still be creating its project."""
+    return (
+        job.status in _IN_FLIGHT_STATUSES
+        and job.project_id is None
+        and job.submit_claim_until is not None
+        and now < job.submit_claim_until
     )
 
 
-@lru_cache(maxsize=1)
-def _recorded_submit() -> Callable[..., dict[str, Any]]:
-    def submit_recorded(
-        submission: Submission, magic_hour: MagicHourClient, idempotency_data: dict[str, Any]
-    ) -> dict[str, Any]:
-        job_id = ids.job_id_for_idempotency_key(submission.client_id, idempotency_data["idempotency_key"])
-        return {"job_id": submit(submission, job_id, magic_hour).job_id}
-
-    persistence = DynamoDBPersistenceLayer(table_name=get_settings().idempotency_table_name)
-    return idempotent_function(  # type: ignore[no-any-return]
-        submit_recorded,
-        data_keyword_argument="idempotency_data",
-        persistence_store=persistence,
-        config=_idempotency_config(),
-    )
-
-
-def submit_once(submission: Submission, magic_hour: MagicHourClient, context: LambdaContext | None) -> Job:
+def submit_once(
+    submission: Submission,
+    magic_hour: MagicHourClient,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Job:
     if submission.idempotency_key is None:
-        return submit(submission, ids.new_job_id(), magic_hour)
-    if context is not None:
-        # Lets Powertools expire an in-progress record when this invocation times out.
-        _idempotency_config().register_lambda_context(context)
-    deadline = time.monotonic() + IN_PROGRESS_WAIT_SECONDS
+        job = submit(submission, ids.new_job_id(), magic_hour)
+        assert job is not None  # narrows the type; a fresh random id exists nowhere  # nosec B101
+        return job
     job_id = ids.job_id_for_idempotency_key(submission.client_id, submission.idempotency_key)
+    deadline = clock() + IN_PROGRESS_WAIT_SECONDS
+    written = submit(submission, job_id, magic_hour)
+    if written is not None:
+        return written
     while True:
-        try:
-            result = _recorded_submit()(
-                submission, magic_hour, idempotency_data=submission.as_idempotency_data()
-            )
-            job_id = result["job_id"]
-            break
-        except IdempotencyValidationError as exc:
-            raise errors.IdempotencyConflict() from exc
-        except IdempotencyAlreadyInProgressError:
-            if time.monotonic() >= deadline:
-                break
-            time.sleep(_POLL_SECONDS)
-    job = job_store.get_job(job_id)
-    if job is None:
-        raise errors.DependencyUnavailable("an identical request is still being processed; retry shortly")
-    if job.request_fingerprint != submission.fingerprint:
-        raise errors.IdempotencyConflict()
-    return job
+        existing = job_store.get_job(job_id)
+        if existing is None:
+            # The first attempt sent nothing and removed its job (our Magic Hour key was refused or
+            # unreadable): the key is free, and this request makes the job itself.
+            written = submit(submission, job_id, magic_hour)
+            if written is not None:
+                return written
+            if clock() >= deadline:
+                raise errors.RequestInProgress(job_id)
+            continue
+        if existing.request_fingerprint != submission.fingerprint:
+            raise errors.IdempotencyConflict()
+        if not first_request_in_flight(existing, epoch_seconds()):
+            return existing
+        if clock() >= deadline:
+            raise errors.RequestInProgress(job_id)
+        sleep(POLL_SECONDS)

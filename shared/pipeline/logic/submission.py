@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+import math
 import re
 import string
 from dataclasses import dataclass
@@ -28,11 +29,13 @@ from pipeline.models.api import CreateJobRequest
 from pipeline.models.job import Job, JobStatus
 from pipeline.observability import about_job, logger
 from pipeline.settings import get_settings
-from pipeline.timeutil import now_iso
+from pipeline.timeutil import epoch_seconds, now_iso
 
 MAX_BODY_BYTES = 256 * 1024
 IDEMPOTENCY_KEY_MAX = 255
 _PRINTABLE = frozenset(string.printable) - frozenset("\t\n\r\x0b\x0c")
+# Beyond Magic Hour's create timeout, for the s3:// inputs handed over before the create.
+SUBMIT_CLAIM_MARGIN_SECONDS = 5
 
 # Failures kept on a `failed` job (a retry with the same Idempotency-Key shows them): Magic Hour
 # looked at the request and refused it.
@@ -49,13 +52,6 @@ class Submission:
     tool: Tool
     fingerprint: str
     idempotency_key: str | None
-
-    def as_idempotency_data(self) -> dict[str, Any]:
-        return {
-            "client_id": self.client_id,
-            "idempotency_key": self.idempotency_key,
-            "fingerprint": self.fingerprint,
-        }
 
 
 def parse_submission(
@@ -175,10 +171,19 @@ def _is_callback_url(url: str, schemes: tuple[str, ...]) -> bool:
     return len(host) <= 253 and all(_DNS_LABEL.match(label) for label in labels)
 
 
-def submit(submission: Submission, job_id: str, magic_hour: MagicHourClient) -> Job:
+def submit_claim_seconds() -> int:
+    """How long the request that writes a job may take to create its project: Magic Hour's create
+    timeout, and a margin for handing over s3:// inputs first. Past it, the request has answered or
+    died, whatever the job says."""
+    settings = get_settings()
+    create_timeout = settings.magic_hour_connect_timeout_seconds + settings.magic_hour_read_timeout_seconds
+    return math.ceil(create_timeout) + SUBMIT_CLAIM_MARGIN_SECONDS
+
+
+def submit(submission: Submission, job_id: str, magic_hour: MagicHourClient) -> Job | None:
     """Write the job, then create its Magic Hour project when a slot is free (else it waits for the
-    dispatcher). Never calls Magic Hour for a job that already existed: that is a retry, and the
-    first attempt owns the project."""
+    dispatcher). None, and nothing done, when a job with this id exists already: that is a retry,
+    the first attempt owns the project (logic/idempotent_submission.py decides its answer)."""
     about_job(job_id, submission.client_id)
     request = submission.request
     now = now_iso()
@@ -202,14 +207,10 @@ def submit(submission: Submission, job_id: str, magic_hour: MagicHourClient) -> 
         input=request.input,
         callback_state="pending" if request.callback_url else None,
         fair_key=slots.fair_key(slots.next_round_for(submission.client_id), now, job_id) if waits else None,
+        submit_claim_until=epoch_seconds() + submit_claim_seconds(),
     )
     if not job_store.put_new_job(job):
-        existing = job_store.get_job(job_id)
-        if existing is None:  # deleted between our write and read: a failed attempt cleaned up
-            raise errors.IdempotencyConflict("a request with this Idempotency-Key is in flight")
-        if existing.request_fingerprint != submission.fingerprint:
-            raise errors.IdempotencyConflict()
-        return existing
+        return None
     if waits:
         claimed = dispatch.claim_now(job)
         if claimed is None:
@@ -217,14 +218,34 @@ def submit(submission: Submission, job_id: str, magic_hour: MagicHourClient) -> 
             logger.info(
                 "job waits for a Magic Hour slot", extra={"job_id": job_id, "client_id": job.client_id}
             )
+            _end_claim(job_id)
             return job_store.get_job(job_id) or job
         job = claimed
     try:
-        return creation.create(job, magic_hour, inline=True)
+        created = creation.create(job, magic_hour, inline=True)
     except creation.CreateNotSent as not_sent:
         if not_sent.code == creation.MISCONFIGURED:
             raise errors.UpstreamMisconfigured(not_sent.message) from not_sent
         raise errors.DependencyUnavailable(f"{not_sent.message}; retry shortly") from not_sent
+    except Exception:
+        # This request answers with an error: duplicates get the job as it stands from now on.
+        # (If the store itself is failing this fails too, and the claim runs out by itself.)
+        _end_claim(job_id)
+        raise
+    if created.project_id is None and not created.status.is_terminal:
+        # Waiting again, or `submitting` with an unknown outcome: this request answers now, so a
+        # duplicate gets the job as it stands instead of waiting for the claim to run out. A job
+        # with its project, or ended, says so by itself: no write.
+        _end_claim(job_id)
+    return created
+
+
+def _end_claim(job_id: str) -> None:
+    try:
+        job_store.end_submit_claim(job_id)
+    except Exception:
+        # Only the duplicates' answer depends on it: they wait, then see the claim run out.
+        logger.exception("could not end the submit claim", extra={"job_id": job_id})
 
 
 def refusal_error(job: Job) -> errors.CreateRefused | None:

@@ -95,6 +95,10 @@ class Job(BaseModel):
     late_output_count: int | None = None
     late_credits_charged: int | None = None
     late_outputs: dict[str, StoredOutput] = Field(default_factory=dict)
+    # Epoch seconds until which the request that wrote this job may still be creating its project:
+    # a duplicate with the same Idempotency-Key waits for it (logic/idempotent_submission.py).
+    # Removed when that request answers; a crashed one's simply runs out.
+    submit_claim_until: int | None = None
 
     def stored_outputs(self) -> list[StoredOutput]:
         return sorted(self.outputs.values(), key=lambda output: output.index)
