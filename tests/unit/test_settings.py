@@ -88,9 +88,6 @@ def test_only_upper_case_field_names_are_read_and_others_ignored() -> None:
 # -- resource settings: no defaults, a clear failure naming the variable -----------------------
 
 RESOURCE_SETTINGS = sorted(get_args(ResourceSetting))
-# Being replaced together with the idempotency mechanism (issue #15, another slice); it keeps
-# its default until then.
-NOT_YET_REQUIRED = {"idempotency_table_name"}
 
 
 @pytest.mark.parametrize("name", RESOURCE_SETTINGS)
@@ -122,7 +119,7 @@ def test_every_resource_name_url_and_secret_name_is_a_required_setting() -> None
         for name in Settings.model_fields
         if name.endswith(("_table_name", "_bucket_name", "_queue_url", "_secret"))
     }
-    assert resource_like - NOT_YET_REQUIRED == set(RESOURCE_SETTINGS)
+    assert resource_like == set(RESOURCE_SETTINGS)
     for name in RESOURCE_SETTINGS:
         assert Settings.model_fields[name].default is None, name
 

@@ -28,11 +28,7 @@ RESOURCES = set(get_args(ResourceSetting))
 # Settings no template Parameter sets, and why each is not one: not deployment choices, so the
 # template's surface stays what an operator decides. A new field must be set by the template or
 # be listed here with its reason.
-# A table name that keeps its default until its mechanism (idempotency) is replaced in another
-# slice of issue #15; the template sets it for every function.
-NOT_YET_REQUIRED = {"idempotency_table_name"}
 CODE_ONLY = {
-    "idempotency_ttl_seconds": "its mechanism is being replaced (another slice of issue #15)",
     "secret_max_age_seconds": "how long a rotated secret may lag; rotation is an operator's runbook step",
     "magic_hour_connect_timeout_seconds": "TCP connect to Magic Hour; the read timeout is the Parameter",
     "download_chunk_bytes": "part size; with download_parallel_ranges it sets the memory the "
@@ -239,7 +235,7 @@ def test_every_setting_is_a_resource_set_by_the_template_or_code_only_with_a_rea
     templated = set(_template_values(document, environments))
     set_anywhere = {variable.lower() for environment in environments.values() for variable in environment}
     assert set_anywhere >= RESOURCES
-    unplaced = FIELDS - RESOURCES - NOT_YET_REQUIRED - templated - set(CODE_ONLY)
+    unplaced = FIELDS - RESOURCES - templated - set(CODE_ONLY)
     assert unplaced == set(), (
         "a new setting: set it from a Parameter in template.yaml or list it in CODE_ONLY"
     )
