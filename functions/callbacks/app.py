@@ -9,31 +9,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+# Powertools' batch package first: imported after pydantic, it also loads every parser model
+# (~60 ms of cold start; tests/unit/test_observability.py keeps it out).
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from pipeline.logic import callbacks
-from pipeline.logic.retry_policy import FailedAttempts, callback_policy
+from pipeline import sqs_batch
+from pipeline.logic import callbacks, retry_policy
 from pipeline.models.tasks import CallbackTask
 from pipeline.observability import CALLBACKS, about_job, emit, logger, metrics, tracer
 from pipeline.settings import get_settings
 
-# A batch whose every record failed is still a partial-failure answer (each record has already set
-# its own retry delay), not a function error that would retry them all on the queue's timeout.
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 settings = get_settings()
 
 
-# Built at cold start: a delay SQS cannot hold stops the function here.
-failed_attempts = FailedAttempts(
-    policy=callback_policy(settings),
-    work="callback",
-    metric=CALLBACKS,
-    dead_letter_queue_url=lambda: settings.require("callback_dead_letter_queue_url"),
-)
+failed_attempts = retry_policy.callback_attempts(settings)
 
 
 @tracer.capture_method
@@ -73,6 +65,4 @@ def _retry_or_give_up(record: SQSRecord, task: CallbackTask, reason: str) -> Non
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(
-        event=event, record_handler=handle_record, processor=processor, context=context
-    )
+    return sqs_batch.process(event, context, handle_record)

@@ -10,33 +10,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+# Powertools' batch package first: imported after pydantic, it also loads every parser model
+# (~60 ms of cold start; tests/unit/test_observability.py keeps it out).
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from pipeline.logic import downloads
+from pipeline import sqs_batch
+from pipeline.logic import downloads, retry_policy
 from pipeline.logic.fetching import DownloadFailed, DownloadForbidden
-from pipeline.logic.retry_policy import FailedAttempts, download_policy
 from pipeline.magic_hour.client import client_from_settings
 from pipeline.magic_hour.errors import MagicHourError
 from pipeline.models.tasks import DownloadTask
-from pipeline.observability import DOWNLOADS, about_job, logger, metrics, tracer
+from pipeline.observability import about_job, logger, metrics, tracer
 from pipeline.settings import get_settings
 
-# A batch whose every record failed is still a partial-failure answer (each record has already set
-# its own retry delay), not a function error that would retry them all on the queue's timeout.
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 settings = get_settings()
 magic_hour = client_from_settings()
-# Built at cold start: a delay SQS cannot hold (or no delay at all) stops the function here.
-failed_attempts = FailedAttempts(
-    policy=download_policy(settings),
-    work="download",
-    metric=DOWNLOADS,
-    dead_letter_queue_url=lambda: settings.require("download_dead_letter_queue_url"),
-)
+failed_attempts = retry_policy.download_attempts(settings)
 
 
 @tracer.capture_method
@@ -81,6 +73,4 @@ def _park(record: SQSRecord, task: DownloadTask, reason: str) -> None:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(
-        event=event, record_handler=handle_record, processor=processor, context=context
-    )
+    return sqs_batch.process(event, context, handle_record)

@@ -31,11 +31,9 @@ def handler(monkeypatch: pytest.MonkeyPatch) -> Any:
     spec.loader.exec_module(module)
     # The template sets it for this function; the code has no default for a resource.
     dead_letters = "https://sqs.us-east-1.amazonaws.com/123456789012/callbacks-dlq"
-    monkeypatch.setattr(
-        module,
-        "settings",
-        module.settings.model_copy(update={"callback_dead_letter_queue_url": dead_letters}),
-    )
+    settings = module.settings.model_copy(update={"callback_dead_letter_queue_url": dead_letters})
+    monkeypatch.setattr(module, "settings", settings)
+    monkeypatch.setattr(module, "failed_attempts", module.retry_policy.callback_attempts(settings))
     return module
 
 

@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from pipeline.dal import retry_queue
 from pipeline.dal.retry_queue import MAX_VISIBILITY_TIMEOUT_SECONDS
-from pipeline.observability import Metric, emit, logger
+from pipeline.observability import CALLBACKS, DOWNLOADS, Metric, emit, logger
 
 if TYPE_CHECKING:
     from pipeline.settings import Settings
@@ -154,3 +154,23 @@ class FailedAttempts:
             logger.error(f"{self.work} cannot succeed; dead-lettered", extra={**context, "reason": reason})
         retry_queue.dead_letter(self.dead_letter_queue_url(), record.body, reason)
         emit(self.metric, outcome="dead_lettered")
+
+
+def download_attempts(settings: Settings) -> FailedAttempts:
+    """The downloader's: built at cold start, so a delay SQS cannot hold stops the function there."""
+    return FailedAttempts(
+        policy=download_policy(settings),
+        work="download",
+        metric=DOWNLOADS,
+        dead_letter_queue_url=lambda: settings.require("download_dead_letter_queue_url"),
+    )
+
+
+def callback_attempts(settings: Settings) -> FailedAttempts:
+    """The callbacks function's: built at cold start, like the downloader's."""
+    return FailedAttempts(
+        policy=callback_policy(settings),
+        work="callback",
+        metric=CALLBACKS,
+        dead_letter_queue_url=lambda: settings.require("callback_dead_letter_queue_url"),
+    )
