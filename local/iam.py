@@ -376,11 +376,19 @@ def every_statement(statements: Iterable[Any]) -> list[dict[str, Any]]:
     return found
 
 
-def function_policies(document: Mapping[str, Any], resolver: Resolver, region: str) -> dict[str, Policy]:
-    """Every function's policy, with Ref/GetAtt/Sub resolved against the local resources."""
+def function_policies(
+    document: Mapping[str, Any],
+    resolver: Resolver,
+    region: str,
+    transformed: Mapping[str, Any] | None = None,
+) -> dict[str, Policy]:
+    """Every function's policy, with Ref/GetAtt/Sub resolved against the local resources.
+    `transformed` is `document` after the SAM transform, when the caller has it already."""
+    if transformed is None:
+        transformed = sam_transform(document, region)
     return {
         function: Policy(function, role, tuple(resolver.resolve(statements)))
-        for function, (role, statements) in role_statements(sam_transform(document, region)).items()
+        for function, (role, statements) in role_statements(transformed).items()
     }
 
 

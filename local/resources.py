@@ -1,4 +1,15 @@
-"""Creating the template's tables, queues, bucket and secrets on the local AWS endpoint."""
+"""Creating the template's tables, queues, buckets and secrets on the local AWS endpoint.
+
+The data resources go to moto's own CloudFormation in one `create_stack`, from the template after
+the SAM transform; moto resolves their intrinsics and dependencies (a queue's redrive policy names
+its dead-letter queue's ARN). What moto's CloudFormation leaves out is applied after it:
+
+- DynamoDB tables: moto creates keys and every GSI as written, but ignores TimeToLiveSpecification.
+- S3 buckets: moto creates the bucket and its encryption only; versioning, lifecycle rules and the
+  public access block are put afterwards.
+- Secrets Manager secrets: moto's CloudFormation has no such resource type (a stack naming them
+  completes without them), so they are created here, each seeded with its local value.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +22,13 @@ import boto3
 from local.template import Resolver, Template
 
 ACCOUNT_ID = "123456789012"
+# What moto's CloudFormation creates faithfully enough, and the attributes the functions' environment
+# and roles read back from each (besides Ref).
+STACK_RESOURCES = {
+    "AWS::DynamoDB::Table": ("TableName", ("Arn",)),
+    "AWS::SQS::Queue": ("QueueName", ("Arn", "QueueName")),
+    "AWS::S3::Bucket": ("BucketName", ("Arn",)),
+}
 
 
 def client(service: str, endpoint: str, region: str) -> Any:
@@ -31,8 +49,15 @@ def create_all(
     stack_name: str,
     parameters: dict[str, str],
     secret_values: Mapping[str, str],
+    transformed: Mapping[str, Any] | None = None,
 ) -> Resolver:
-    """Create every supported resource and return a resolver for the functions' environment."""
+    """Create every supported resource and return a resolver for the functions' environment.
+
+    `transformed` is the template after the SAM transform, when the caller has it already."""
+    if transformed is None:
+        from local.iam import sam_transform
+
+        transformed = sam_transform(template.document, region)
     refs: dict[str, str] = {}
     attributes: dict[tuple[str, str], str] = {}
     pseudo = {
@@ -44,34 +69,30 @@ def create_all(
     }
     resolver = Resolver(parameters, refs, attributes, pseudo, template.document.get("Conditions", {}))
 
-    for name in template.of_type("AWS::DynamoDB::Table"):
-        table_name = f"{stack_name}-{name}"
-        _create_table(
-            client("dynamodb", endpoint, region),
-            table_name,
-            resolver.resolve(template.resources[name].get("Properties", {})),
-        )
-        refs[name] = table_name
-        attributes[(name, "Arn")] = f"arn:aws:dynamodb:{region}:{ACCOUNT_ID}:table/{table_name}"
+    outputs = _create_stack(client("cloudformation", endpoint, region), transformed, stack_name, parameters)
+    for name, spec in template.resources.items():
+        if spec.get("Type") not in STACK_RESOURCES:
+            continue
+        refs[name] = outputs[f"{name}Ref"]
+        for attribute in STACK_RESOURCES[spec["Type"]][1]:
+            attributes[(name, attribute)] = outputs[f"{name}{attribute}"]
+    for name in template.of_type("AWS::SQS::Queue"):
+        # moto answers https://sqs.<region>.amazonaws.com/...; the local URL names the endpoint.
+        url = f"{endpoint}/{ACCOUNT_ID}/{attributes[(name, 'QueueName')]}"
+        refs[name] = attributes[(name, "QueueUrl")] = url
 
-    sqs = client("sqs", endpoint, region)
-    queues = template.of_type("AWS::SQS::Queue")
-    # Dead-letter queues first: a redrive policy names its target's ARN.
-    for name in sorted(queues, key=lambda logical: "RedrivePolicy" in queues[logical].get("Properties", {})):
-        queue_name = f"{stack_name}-{name}"
-        properties = resolver.resolve(queues[name].get("Properties", {}))
-        url = sqs.create_queue(QueueName=queue_name, Attributes=_queue_attributes(properties))["QueueUrl"]
-        refs[name] = url
-        attributes[(name, "QueueName")] = queue_name
-        attributes[(name, "QueueUrl")] = url
-        attributes[(name, "Arn")] = f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{queue_name}"
+    dynamodb = client("dynamodb", endpoint, region)
+    for name, spec in template.of_type("AWS::DynamoDB::Table").items():
+        ttl = spec.get("Properties", {}).get("TimeToLiveSpecification")
+        if ttl and ttl.get("Enabled"):
+            dynamodb.update_time_to_live(
+                TableName=refs[name],
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
+            )
 
     s3 = client("s3", endpoint, region)
     for name, spec in template.of_type("AWS::S3::Bucket").items():
-        bucket = f"{stack_name}-{name}".lower()
-        _create_bucket(s3, bucket, region, resolver.resolve(spec.get("Properties", {})))
-        refs[name] = bucket
-        attributes[(name, "Arn")] = f"arn:aws:s3:::{bucket}"
+        _configure_bucket(s3, refs[name], resolver.resolve(spec.get("Properties", {})))
 
     secrets = client("secretsmanager", endpoint, region)
     for name, spec in template.of_type("AWS::SecretsManager::Secret").items():
@@ -79,8 +100,7 @@ def create_all(
         value = secret_values.get(name)
         if value is None:
             raise SystemExit(f"local stack: no local value for secret {name}; add one in local/config.py")
-        arn = secrets.create_secret(Name=secret_name, SecretString=value)["ARN"]
-        refs[name] = arn
+        refs[name] = secrets.create_secret(Name=secret_name, SecretString=value)["ARN"]
 
     # Not created on the endpoint (nothing local reads logs or assumes roles); their names and ARNs
     # are what the roles' policies name, and local/iam.py enforces those policies.
@@ -99,70 +119,59 @@ def create_all(
     return resolver
 
 
-def _create_table(dynamodb: Any, table_name: str, properties: dict[str, Any]) -> None:
-    request: dict[str, Any] = {
-        "TableName": table_name,
-        "AttributeDefinitions": properties["AttributeDefinitions"],
-        "KeySchema": properties["KeySchema"],
-        "BillingMode": properties.get("BillingMode", "PAY_PER_REQUEST"),
+def _create_stack(
+    cloudformation: Any, transformed: Mapping[str, Any], stack_name: str, parameters: Mapping[str, str]
+) -> dict[str, str]:
+    """The data resources as one moto CloudFormation stack; its outputs are each one's Ref and
+    attributes, keyed `<LogicalId><Attribute>` (Ref as `<LogicalId>Ref`)."""
+    resources: dict[str, Any] = {}
+    outputs: dict[str, Any] = {}
+    for name, resource in transformed["Resources"].items():
+        if resource.get("Type") not in STACK_RESOURCES:
+            continue
+        name_property, attributes = STACK_RESOURCES[resource["Type"]]
+        properties = dict(resource.get("Properties", {}))
+        # `<stack>-<LogicalId>`, not CloudFormation's random suffix: `make ops` and `make redrive`
+        # find the local resources by these names.
+        physical = f"{stack_name}-{name}"
+        properties[name_property] = physical.lower() if resource["Type"] == "AWS::S3::Bucket" else physical
+        # Only what moto acts on: it parses the body as YAML (in pure Python), so size is time.
+        resources[name] = {"Type": resource["Type"], "Properties": properties}
+        if "Condition" in resource:
+            resources[name]["Condition"] = resource["Condition"]
+        outputs[f"{name}Ref"] = {"Value": {"Ref": name}}
+        for attribute in attributes:
+            outputs[f"{name}{attribute}"] = {"Value": {"Fn::GetAtt": [name, attribute]}}
+    declared = {
+        name: {key: spec[key] for key in ("Type", "Default") if key in spec}
+        for name, spec in transformed.get("Parameters", {}).items()
     }
-    if properties.get("GlobalSecondaryIndexes"):
-        request["GlobalSecondaryIndexes"] = [
-            {
-                "IndexName": index["IndexName"],
-                "KeySchema": index["KeySchema"],
-                "Projection": index["Projection"],
-            }
-            for index in properties["GlobalSecondaryIndexes"]
-        ]
-    dynamodb.create_table(**request)
-    ttl = properties.get("TimeToLiveSpecification")
-    if ttl and ttl.get("Enabled"):
-        dynamodb.update_time_to_live(
-            TableName=table_name,
-            TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
-        )
+    body = {
+        "Parameters": declared,
+        "Conditions": transformed.get("Conditions", {}),
+        "Resources": resources,
+        "Outputs": outputs,
+    }
+    cloudformation.create_stack(
+        StackName=stack_name,
+        TemplateBody=json.dumps(body, separators=(",", ":")),
+        Parameters=[
+            {"ParameterKey": key, "ParameterValue": value}
+            for key, value in parameters.items()
+            if key in declared
+        ],
+    )
+    stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
+    if stack["StackStatus"] != "CREATE_COMPLETE":
+        raise SystemExit(f"local stack: moto's CloudFormation said {stack['StackStatus']}")
+    return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
 
 
-def _queue_attributes(properties: dict[str, Any]) -> dict[str, str]:
-    attributes: dict[str, str] = {}
-    for key in (
-        "VisibilityTimeout",
-        "MessageRetentionPeriod",
-        "DelaySeconds",
-        "ReceiveMessageWaitTimeSeconds",
-    ):
-        if key in properties:
-            attributes[key] = str(properties[key])
-    if "RedrivePolicy" in properties:
-        policy = properties["RedrivePolicy"]
-        attributes["RedrivePolicy"] = json.dumps(
-            {
-                "deadLetterTargetArn": policy["deadLetterTargetArn"],
-                "maxReceiveCount": int(policy["maxReceiveCount"]),
-            }
-        )
-    return attributes
-
-
-def _create_bucket(s3: Any, bucket: str, region: str, properties: dict[str, Any]) -> None:
-    if region == "us-east-1":
-        s3.create_bucket(Bucket=bucket)
-    else:
-        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+def _configure_bucket(s3: Any, bucket: str, properties: dict[str, Any]) -> None:
+    """What moto's CloudFormation leaves out of a bucket (it applies BucketEncryption itself)."""
     if "PublicAccessBlockConfiguration" in properties:
         s3.put_public_access_block(
             Bucket=bucket, PublicAccessBlockConfiguration=properties["PublicAccessBlockConfiguration"]
-        )
-    if "BucketEncryption" in properties:
-        s3.put_bucket_encryption(
-            Bucket=bucket,
-            ServerSideEncryptionConfiguration={
-                "Rules": [
-                    {"ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"]}
-                    for rule in properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
-                ]
-            },
         )
     if properties.get("VersioningConfiguration", {}).get("Status") == "Enabled":
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})

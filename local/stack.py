@@ -89,6 +89,10 @@ class LocalStack:
                     f"local stack: port {port} ({name}) is in use; stop what uses it or set its LOCAL_*_PORT"
                 )
         self._start_moto()
+        # Once: both the stack's data resources and the functions' roles come from it. Made while
+        # the moto server starts.
+        transformed = iam.sam_transform(self.template.document, config.region)
+        self._wait_for_moto()
         if self.fault_injection:
             self.faults = FaultProxy(config.aws_url, config.host)
             self.faults.start()
@@ -106,11 +110,17 @@ class LocalStack:
         parameters.update(self.parameter_overrides())
         secret_values = {logical: getattr(config, source) for logical, source in SECRET_SOURCES.items()}
         self.resolver = resources.create_all(
-            self.template, config.aws_url, config.region, config.stack_name, parameters, secret_values
+            self.template,
+            config.aws_url,
+            config.region,
+            config.stack_name,
+            parameters,
+            secret_values,
+            transformed,
         )
         self._seed_client_budgets()
         # Each function may call only what its role in template.yaml allows (local/iam.py).
-        policies = iam.function_policies(self.template.document, self.resolver, config.region)
+        policies = iam.function_policies(self.template.document, self.resolver, config.region, transformed)
         place = iam.place_of(self.template, self.resolver, config.region, resources.ACCOUNT_ID)
         for name, spec in self.template.functions().items():
             environment = {k: str(v) for k, v in self.resolver.resolve(spec.environment).items()}
@@ -271,6 +281,9 @@ class LocalStack:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+
+    def _wait_for_moto(self) -> None:
+        assert self._moto is not None
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self._moto.poll() is not None:
