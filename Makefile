@@ -121,7 +121,7 @@ invoke: setup  ## invoke one function with a sample event: make invoke FN=Webhoo
 	$(BIN)/python -m local.invoke $(FN) $(EVENT)
 
 redrive: setup  ## move messages from the download dead-letter queue back (against LOCAL_AWS_PORT)
-	$(BIN)/python -m local.redrive
+	$(BIN)/python -m ops redrive download
 
 ops: setup  ## operator commands: make ops ARGS="jobs --stuck" (python -m ops --help; docs/runbook.md)
 	$(BIN)/python -m ops $(ARGS)

@@ -194,7 +194,7 @@ def test_presigned_url_serves_the_stored_object(stack) -> None:
 
 
 def test_redrive_after_a_fix_completes_the_failed_job(stack, aws) -> None:
-    from local.redrive import redrive
+    from ops.queues import redrive
 
     # An outage of Magic Hour's file host that outlasts our six attempts, then ends.
     stack.scenario(download_fail_first=6, download_fail_status=503)
@@ -203,7 +203,7 @@ def test_redrive_after_a_fix_completes_the_failed_job(stack, aws) -> None:
     assert failed["status"] == "failed"
     assert _dead_letters(stack, aws, job_id, wait=10)
     refs = stack.stack.resolver.refs
-    assert redrive(aws("sqs"), refs["DownloadDeadLetterQueue"], refs["DownloadQueue"]) >= 1
+    assert redrive(aws("sqs"), refs["DownloadDeadLetterQueue"], refs["DownloadQueue"]).moved >= 1
     job = stack.wait_for(job_id, {"completed"}, timeout=30)
     assert len(job["outputs"]) == 1
     assert job["error"] is None
