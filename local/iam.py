@@ -304,17 +304,6 @@ class Policy:
             return not _matches(_as_list(statement["NotResource"]), resource, case_sensitive=True)
         return False
 
-    def granted_actions(self) -> set[str]:
-        return {
-            str(action)
-            for statement in self.statements
-            if statement.get("Effect") == "Allow"
-            for action in _as_list(statement.get("Action", []))
-        }
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"function": self.function, "role": self.role, "statements": list(self.statements)}
-
 
 def sam_transform(document: Mapping[str, Any], region: str = "us-east-1") -> dict[str, Any]:
     """template.yaml as CloudFormation sees it after `Transform: AWS::Serverless-2016-10-31`."""
