@@ -28,12 +28,6 @@ SHARED = ROOT / "shared"
 LIBRARY_ACTIONS: dict[str, tuple[str, ...]] = {
     "aws_lambda_powertools.utilities.parameters.get_secret": ("secretsmanager:GetSecretValue",),
     "aws_lambda_powertools.utilities.parameters.SecretsProvider": ("secretsmanager:GetSecretValue",),
-    "aws_lambda_powertools.utilities.idempotency.DynamoDBPersistenceLayer": (
-        "dynamodb:GetItem",
-        "dynamodb:PutItem",
-        "dynamodb:UpdateItem",
-        "dynamodb:DeleteItem",
-    ),
 }
 # Beyond what AWS authorizes the call against: S3 answers HeadObject of a missing key with 403
 # instead of 404 unless the caller may list the bucket, so code that tells "not there" by a 404
