@@ -2,10 +2,10 @@
 download, dispatch and callback queues. Unit tests install them with `install(monkeypatch)`.
 
 The fake job store keeps the semantics the logic relies on: every move names the statuses it may
-start from and changes nothing otherwise; a job leaving the statuses Magic Hour renders in gives
-back its slot in the same write; a late project is claimed once, only on a failed job; the right to
-queue a job's downloads is a lease. It records every write that succeeded, so a test can say
-exactly what a call changed.
+start from and changes nothing otherwise; it writes the bookkeeping it is given as given (giving
+back the job's slot in the same write when told to); a late project is claimed once, only on a
+failed job; the right to queue a job's downloads is a lease. It records every write that
+succeeded, so a test can say exactly what a call changed.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import pytest
 
 from pipeline.dal import callback_queue, dispatch_queue, download_queue
 from pipeline.dal import jobs as job_store
-from pipeline.models.job import SLOT_STATUSES, Job, JobError, JobStatus
+from pipeline.logic.bookkeeping import NEXT_CHECK_AT
+from pipeline.models.job import Bookkeeping, Job, JobError, JobStatus
 from pipeline.models.tasks import CallbackTask, DownloadTask
 from pipeline.timeutil import epoch_seconds, now_iso
 
@@ -33,6 +34,8 @@ class FakeJobStore:
     # queue_lease_until per job (not a field of Job: the logic never reads it, only the store).
     leases: dict[str, int] = field(default_factory=dict)
     postponed: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # The sweep's index: when the sweep next looks at each job it watches (absent: not watched).
+    next_checks: dict[str, int] = field(default_factory=dict)
     callbacks_queued: list[str] = field(default_factory=list)
 
     def put(self, job: Job, lease_until: int | None = None) -> Job:
@@ -43,10 +46,12 @@ class FakeJobStore:
 
     # --- the functions of pipeline.dal.jobs the logic calls -------------------------------------
 
-    def put_new_job(self, job: Job) -> bool:
+    def put_new_job(self, job: Job, next_check_at: int | None) -> bool:
         if job.job_id in self.jobs:
             return False
         self.put(job)
+        if next_check_at is not None:
+            self.next_checks[job.job_id] = next_check_at
         self.writes.append(("put_new_job", job.status.value))
         return True
 
@@ -67,26 +72,40 @@ class FakeJobStore:
         return None
 
     def transition(
-        self, job: Job, to: JobStatus, allowed_from: Iterable[JobStatus], sets: dict[str, Any] | None = None
+        self,
+        job: Job,
+        to: JobStatus,
+        allowed_from: Iterable[JobStatus],
+        keeping: Bookkeeping,
+        sets: dict[str, Any] | None = None,
     ) -> Job | None:
-        return self._transition(job, to, list(allowed_from), sets, record=("transition", to.value))
+        return self._transition(job, to, list(allowed_from), keeping, sets, record=("transition", to.value))
 
     def fail(
         self,
         job: Job,
         error: JobError,
         allowed_from: Iterable[JobStatus],
+        keeping: Bookkeeping,
         sets: dict[str, Any] | None = None,
     ) -> Job | None:
         return self._transition(
             job,
             JobStatus.FAILED,
             list(allowed_from),
+            keeping,
             {"error": error.model_dump(), **(sets or {})},
             record=("fail", error.code, error.source),
         )
 
-    def attach_project(self, job: Job, project_id: str, credits_charged: int | None) -> Job | None:
+    def attach_project(
+        self,
+        job: Job,
+        project_id: str,
+        credits_charged: int | None,
+        # Tests that stand in for a create call this directly, with no bookkeeping to write.
+        keeping: Bookkeeping = Bookkeeping(),  # noqa: B008 (frozen: one shared value is safe)
+    ) -> Job | None:
         sets: dict[str, Any] = {"project_id": project_id}
         if credits_charged is not None:
             sets["credits_charged"] = credits_charged
@@ -94,6 +113,7 @@ class FakeJobStore:
             job,
             JobStatus.QUEUED,
             [JobStatus.SUBMITTING, JobStatus.WAITING],
+            keeping,
             sets,
             record=("attach_project", project_id),
         )
@@ -156,7 +176,9 @@ class FakeJobStore:
             self.released_slots.append(job.slot)
         self.writes.append(("delete_submitting_job",))
 
-    def record_callback_attempt(self, job_id: str, outcome: str, error: str | None) -> Job | None:
+    def record_callback_attempt(
+        self, job_id: str, outcome: str, error: str | None, keeping: Bookkeeping
+    ) -> Job | None:
         stored = self.jobs.get(job_id)
         if stored is None or stored.callback_state != "pending":
             return None
@@ -166,31 +188,42 @@ class FakeJobStore:
         }
         if error is not None:
             update["callback_last_error"] = error[:500]
+        self._keep(job_id, keeping)
         self.jobs[job_id] = stored.model_copy(update=update)
         self.writes.append(("record_callback_attempt", outcome))
         return self.get_job(job_id)
 
     # --- semantics of pipeline.dal.jobs.transition -----------------------------------------------
 
+    def _keep(self, job_id: str, keeping: Bookkeeping) -> None:
+        # next_check_at is no field of Job: the store keeps the sweep's index beside the jobs.
+        if NEXT_CHECK_AT in keeping.sets:
+            self.next_checks[job_id] = int(keeping.sets[NEXT_CHECK_AT])
+        if NEXT_CHECK_AT in keeping.removes:
+            self.next_checks.pop(job_id, None)
+
     def _transition(
         self,
         job: Job,
         to: JobStatus,
         allowed_from: list[JobStatus],
+        keeping: Bookkeeping,
         sets: dict[str, Any] | None,
         record: Write,
     ) -> Job | None:
         stored = self.jobs.get(job.job_id)
         if stored is None or stored.status not in allowed_from:
             return None
-        releases = job.slot is not None and to not in SLOT_STATUSES
+        releases = keeping.release_slot and job.slot is not None
         # The real write conditions the release on the job still holding the slot it names.
         if releases and stored.slot != job.slot:
             return None
         data = stored.model_dump()
-        data.update({"status": to, "updated_at": now_iso(), "sweep_checks": 0})
-        if to.is_terminal and job.callback_url:
-            data.update({"callback_state": "pending", "callback_attempts": 0, "callback_queued": False})
+        data.update({"status": to, "updated_at": now_iso()})
+        self._keep(job.job_id, keeping)
+        data.update({key: value for key, value in keeping.sets.items() if key != NEXT_CHECK_AT})
+        for key in keeping.removes:
+            data.pop(key, None)
         if releases:
             assert job.slot is not None
             data["slot"] = None

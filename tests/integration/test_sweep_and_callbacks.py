@@ -60,9 +60,8 @@ def swept(sweeping: StackHandle) -> Iterator[StackHandle]:
 
 def _put_job(stack: StackHandle, job: Job) -> None:
     serializer = TypeSerializer()
-    item = _to_item(job)
-    if "active" in item:
-        item["next_check_at"] = int(time.time())  # due now, whatever this process's settings say
+    # A job still in progress is due for the sweep now, whatever this process's settings say.
+    item = _to_item(job, None if job.status.is_terminal else int(time.time()))
     item = {key: serializer.serialize(value) for key, value in item.items()}
     from local.resources import client
 

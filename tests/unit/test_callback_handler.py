@@ -43,7 +43,7 @@ def recorded(monkeypatch: pytest.MonkeyPatch, handler: Any) -> list[tuple[str, .
     monkeypatch.setattr(
         callbacks.job_store,
         "record_callback_attempt",
-        lambda job_id, state, error: calls.append(("attempt", job_id, state, str(error))),
+        lambda job_id, state, error, keeping: calls.append(("attempt", job_id, state, str(error))),
     )
     monkeypatch.setattr(
         retry_queue,

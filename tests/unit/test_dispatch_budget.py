@@ -41,7 +41,7 @@ def test_a_waiting_job_over_budget_fails_instead_of_being_created(
         budgets.usage, "usage_of", lambda client_id, day: type("U", (), {"credits_charged": spent})()
     )
     monkeypatch.setattr(dispatch.moves, "fail", lambda job, error, allowed: failures.append((error, allowed)))
-    monkeypatch.setattr(dispatch.job_store, "claim_for_create", lambda job, slot: claims.append(job.job_id))
+    monkeypatch.setattr(dispatch, "claim", lambda job, slot: claims.append(job.job_id))
     report = dispatch.run(None, lambda: True)  # type: ignore[arg-type]
     assert bool(claims) is sent
     if sent:

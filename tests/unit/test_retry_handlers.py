@@ -197,7 +197,7 @@ def test_callbacks_retry_before_their_last_attempt(
 ) -> None:
     _failing_callback(monkeypatch)
     attempts: list[tuple[str, str, str | None]] = []
-    monkeypatch.setattr(callbacks.job_store, "record_callback_attempt", lambda *a: attempts.append(a))
+    monkeypatch.setattr(callbacks.job_store, "record_callback_attempt", lambda *a: attempts.append(a[:3]))
     with pytest.raises(RetryLater):
         callback_handler.handle_record(_record(CALLBACK_RECORD, attempt))
     assert queue == [("delay", delay)]
@@ -210,7 +210,7 @@ def test_callbacks_give_up_and_dead_letter_on_their_last_attempt(
 ) -> None:
     _failing_callback(monkeypatch)
     attempts: list[tuple[str, str, str | None]] = []
-    monkeypatch.setattr(callbacks.job_store, "record_callback_attempt", lambda *a: attempts.append(a))
+    monkeypatch.setattr(callbacks.job_store, "record_callback_attempt", lambda *a: attempts.append(a[:3]))
     callback_handler.handle_record(_record(CALLBACK_RECORD, 3))
     assert attempts == [(CALLBACK_JOB_ID, "failed", "HTTP 500")]
     assert queue == [("dead_letter", DLQ, CALLBACK_RECORD["body"], "HTTP 500")]

@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 from pipeline import ids
 from pipeline.aws import dynamodb_table
 from pipeline.dal import slots
-from pipeline.models.job import SLOT_STATUSES, Job, JobError, JobStatus, StoredOutput
+from pipeline.models.job import Bookkeeping, Job, JobError, JobStatus, StoredOutput
 from pipeline.settings import get_settings
 from pipeline.timeutil import epoch_seconds, now_iso
 
@@ -59,7 +59,7 @@ def _is_condition_failure(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
-def _to_item(job: Job) -> dict[str, Any]:
+def _to_item(job: Job, next_check_at: int | None = None) -> dict[str, Any]:
     item: dict[str, Any] = job.model_dump(
         exclude={"metadata", "outputs", "late_outputs", "error", "input"}, exclude_none=True
     )
@@ -74,9 +74,9 @@ def _to_item(job: Job) -> dict[str, Any]:
     item["client_status"] = f"{job.client_id}#{job.status.value}"
     item["client_created"] = f"{job.created_at}#{job.job_id}"
     item["expires_at_epoch"] = epoch_seconds() + get_settings().job_ttl_days * 86400
-    if not job.status.is_terminal:
+    if next_check_at is not None:
         item["active"] = ACTIVE
-        item["next_check_at"] = epoch_seconds() + get_settings().sweep_quiet_seconds
+        item["next_check_at"] = next_check_at
     if job.status is JobStatus.WAITING:
         assert job.fair_key is not None, "a waiting job needs its place in the fair queue"  # nosec B101
         item["waiting"] = WAITING
@@ -90,10 +90,13 @@ def _from_item(item: dict[str, Any]) -> Job:
     return Job.model_validate(data)
 
 
-def put_new_job(job: Job) -> bool:
-    """Write a job that must not exist yet. False when a job with that id is already there."""
+def put_new_job(job: Job, next_check_at: int | None) -> bool:
+    """Write a job that must not exist yet, for the sweep to look at `next_check_at` (never, when
+    None). False when a job with that id is already there."""
     try:
-        _table().put_item(Item=_to_item(job), ConditionExpression="attribute_not_exists(job_id)")
+        _table().put_item(
+            Item=_to_item(job, next_check_at), ConditionExpression="attribute_not_exists(job_id)"
+        )
     except ClientError as error:
         if _is_condition_failure(error):
             return False
@@ -143,47 +146,38 @@ def _transact(parts: list[dict[str, Any]]) -> None:
 
 
 def transition(
-    job: Job, to: JobStatus, allowed_from: Iterable[JobStatus], sets: dict[str, Any] | None = None
+    job: Job,
+    to: JobStatus,
+    allowed_from: Iterable[JobStatus],
+    keeping: Bookkeeping,
+    sets: dict[str, Any] | None = None,
 ) -> Job | None:
     """Move `job` to `to` if it is still in one of `allowed_from`. The updated job, or None when
     the job had already moved on (the write changed nothing).
 
-    Every move also tells the reconciliation sweep when to look at the job next; a job leaves the
-    sweep's index when it ends, unless a client callback is still owed. A job leaving the statuses
-    Magic Hour renders in gives back its concurrency slot in the same transaction; a job entering
-    `waiting` joins the fair queue, and leaves it with its next move.
+    Beside the status it writes `keeping` (decided by logic/bookkeeping.py) and then `sets`, as
+    given; when `keeping` releases the slot, the job gives it back in the same transaction. A job
+    entering `waiting` joins the fair queue's index, and leaves it with its next move.
     """
-    now = epoch_seconds()
     assignments: dict[str, Any] = {
         "status": to.value,
         "client_status": f"{job.client_id}#{to.value}",
         "updated_at": now_iso(),
+        **keeping.sets,
     }
-    removals: list[str] = []
-    if to.is_terminal and not job.callback_url:
-        removals = ["active", "next_check_at"]
-    else:
-        assignments.update(
-            {"active": ACTIVE, "next_check_at": now + get_settings().sweep_quiet_seconds, "sweep_checks": 0}
-        )
-    if to.is_terminal and job.callback_url:
-        assignments.update({"callback_state": "pending", "callback_attempts": 0, "callback_queued": False})
+    removals = list(keeping.removes)
     if to is JobStatus.WAITING:
         assignments["waiting"] = WAITING
     else:
         removals.append("waiting")
-    releases = job.slot is not None and to not in SLOT_STATUSES
+    releases = keeping.release_slot and job.slot is not None
     if releases:
         removals.append("slot")
     assignments.update(sets or {})
-    names = {f"#f{i}": field for i, field in enumerate([*assignments, *removals])}
-    values: dict[str, Any] = {f":v{i}": value for i, value in enumerate(assignments.values())}
+    expression, names, values = _update_expression(assignments, removals)
     for i, status in enumerate(allowed_from):
         values[f":from{i}"] = status.value
     names["#status"] = "status"
-    expression = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(assignments)))
-    if removals:
-        expression += " REMOVE " + ", ".join(f"#f{len(assignments) + i}" for i in range(len(removals)))
     condition = f"#status IN ({', '.join(k for k in values if k.startswith(':from'))})"
     update: dict[str, Any] = {
         "Key": {"job_id": job.job_id},
@@ -207,6 +201,26 @@ def transition(
     return _from_item(answer["Attributes"])
 
 
+def _update_expression(
+    assignments: dict[str, Any], removals: list[str], *extra_sets: str
+) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """The UpdateExpression that sets `assignments` (then `extra_sets`, written out) and removes
+    `removals`, with its names and values. The sweep's sparse index holds a job exactly while it
+    has a `next_check_at`, so its partition key follows that field in the same write."""
+    assignments = dict(assignments)
+    removals = list(removals)
+    if "next_check_at" in assignments:
+        assignments["active"] = ACTIVE
+    if "next_check_at" in removals:
+        removals.append("active")
+    names = {f"#f{i}": field for i, field in enumerate([*assignments, *removals])}
+    values: dict[str, Any] = {f":v{i}": value for i, value in enumerate(assignments.values())}
+    expression = "SET " + ", ".join([*(f"#f{i} = :v{i}" for i in range(len(assignments))), *extra_sets])
+    if removals:
+        expression += " REMOVE " + ", ".join(f"#f{len(assignments) + i}" for i in range(len(removals)))
+    return expression, names, values
+
+
 def _transition_releasing(job: Job, slot: int, update: dict[str, Any]) -> Job | None:
     try:
         _transact([{"Update": {"TableName": _table().name, **update}}, slots.give_back(slot, job.job_id)])
@@ -228,13 +242,9 @@ def _transition_releasing(job: Job, slot: int, update: dict[str, Any]) -> Job | 
     return get_job(job.job_id)
 
 
-def claim_for_create(job: Job, slot: int | None) -> Job | None:
-    """Move a `waiting` job to `submitting`, taking `slot` in the same transaction when the
-    deployment has a concurrency limit. None when the job is no longer waiting or the slot was
-    taken meanwhile (the caller looks again)."""
-    sets: dict[str, Any] = {"slot": slot} if slot is not None else {}
-    if slot is None:
-        return transition(job, JobStatus.SUBMITTING, [JobStatus.WAITING], sets)
+def claim_for_create(job: Job, slot: int) -> Job | None:
+    """Move a `waiting` job to `submitting`, taking `slot` in the same transaction. None when the
+    job is no longer waiting or the slot was taken meanwhile (the caller looks again)."""
     update = {
         "Key": {"job_id": job.job_id},
         "UpdateExpression": (
@@ -290,7 +300,9 @@ def slot_holding_jobs(limit: int) -> list[Job]:
     return found
 
 
-def attach_project(job: Job, project_id: str, credits_charged: int | None) -> Job | None:
+def attach_project(
+    job: Job, project_id: str, credits_charged: int | None, keeping: Bookkeeping
+) -> Job | None:
     """Record the Magic Hour project of a job still `submitting` (from its create, or recovered by
     the name tag). A job that already ended is never reopened: see `claim_late_project`."""
     sets: dict[str, Any] = {"project_id": project_id}
@@ -298,7 +310,7 @@ def attach_project(job: Job, project_id: str, credits_charged: int | None) -> Jo
         sets["credits_charged"] = credits_charged
     # From `waiting` too: a project Magic Hour made although it refused the create is real and
     # charged; adopting it is what keeps the dispatcher from creating (and charging) it again.
-    return transition(job, JobStatus.QUEUED, [JobStatus.SUBMITTING, JobStatus.WAITING], sets)
+    return transition(job, JobStatus.QUEUED, [JobStatus.SUBMITTING, JobStatus.WAITING], keeping, sets)
 
 
 def claim_late_project(
@@ -350,9 +362,15 @@ def record_late_output(job_id: str, output: StoredOutput) -> Job | None:
 
 
 def fail(
-    job: Job, error: JobError, allowed_from: Iterable[JobStatus], sets: dict[str, Any] | None = None
+    job: Job,
+    error: JobError,
+    allowed_from: Iterable[JobStatus],
+    keeping: Bookkeeping,
+    sets: dict[str, Any] | None = None,
 ) -> Job | None:
-    return transition(job, JobStatus.FAILED, allowed_from, {"error": error.model_dump(), **(sets or {})})
+    return transition(
+        job, JobStatus.FAILED, allowed_from, keeping, {"error": error.model_dump(), **(sets or {})}
+    )
 
 
 def mark_downloads_queued(job_id: str) -> None:
@@ -522,24 +540,24 @@ def mark_callback_queued(job_id: str) -> None:
     )
 
 
-def record_callback_attempt(job_id: str, outcome: str, error: str | None) -> Job | None:
-    """Count one delivery attempt; `outcome` is `delivered`, `failed` (given up) or `pending`.
-    A settled callback takes the job out of the sweep's index."""
-    settled = outcome in ("delivered", "failed")
-    expression = (
-        "SET callback_state = :state, callback_attempts = if_not_exists(callback_attempts, :zero) + :one"
-    )
-    values: dict[str, Any] = {":state": outcome, ":zero": 0, ":one": 1, ":pending": "pending"}
+def record_callback_attempt(job_id: str, outcome: str, error: str | None, keeping: Bookkeeping) -> Job | None:
+    """Count one delivery attempt of a `pending` callback; `outcome` is `delivered`, `failed`
+    (given up) or `pending`. Writes `keeping` beside it, as given."""
+    assignments: dict[str, Any] = {**keeping.sets, "callback_state": outcome}
     if error is not None:
-        expression += ", callback_last_error = :error"
-        values[":error"] = error[:500]
-    if settled:
-        expression += " REMOVE active, next_check_at"
+        assignments["callback_last_error"] = error[:500]
+    expression, names, values = _update_expression(
+        assignments,
+        list(keeping.removes),
+        "callback_attempts = if_not_exists(callback_attempts, :zero) + :one",
+    )
+    values.update({":zero": 0, ":one": 1, ":pending": "pending"})
     try:
         answer = _table().update_item(
             Key={"job_id": job_id},
             UpdateExpression=expression,
             ConditionExpression="callback_state = :pending",
+            ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
             ReturnValues="ALL_NEW",
         )

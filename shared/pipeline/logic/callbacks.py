@@ -21,7 +21,7 @@ import certifi
 
 from pipeline.dal import callback_queue
 from pipeline.dal import jobs as job_store
-from pipeline.logic import callback_secrets
+from pipeline.logic import bookkeeping, callback_secrets
 from pipeline.logic.job_view import to_resource
 from pipeline.models.job import Job
 from pipeline.models.tasks import CallbackTask
@@ -93,7 +93,9 @@ def deliver(task: CallbackTask) -> Job | None:
     if not 200 <= status < 300:
         raise CallbackFailed(f"callback URL answered HTTP {status}")
     emit(CALLBACKS, outcome="delivered")
-    return job_store.record_callback_attempt(job.job_id, "delivered", None)
+    return job_store.record_callback_attempt(
+        job.job_id, "delivered", None, bookkeeping.for_callback_attempt("delivered")
+    )
 
 
 # -- where the callback goes: resolved once, vetted, pinned -------------------------------------
@@ -293,8 +295,12 @@ def _read_status(stream: socket.socket) -> int | None:
 
 def give_up(job_id: str, reason: str) -> None:
     emit(CALLBACKS, outcome="failed")
-    job_store.record_callback_attempt(job_id, "failed", for_client(reason))
+    job_store.record_callback_attempt(
+        job_id, "failed", for_client(reason), bookkeeping.for_callback_attempt("failed")
+    )
 
 
 def note_failed_attempt(job_id: str, reason: str) -> None:
-    job_store.record_callback_attempt(job_id, "pending", for_client(reason))
+    job_store.record_callback_attempt(
+        job_id, "pending", for_client(reason), bookkeeping.for_callback_attempt("pending")
+    )

@@ -67,7 +67,7 @@ def run(magic_hour: MagicHourClient, time_left: Callable[[], bool]) -> DispatchR
             if slot is None:
                 report.count("no_slot")
                 break  # the next slot given back wakes a dispatcher
-        claimed = job_store.claim_for_create(job, slot)
+        claimed = claim(job, slot)
         if claimed is None:
             report.count("raced")
             continue
@@ -78,6 +78,14 @@ def run(magic_hour: MagicHourClient, time_left: Callable[[], bool]) -> DispatchR
         if result.status is JobStatus.WAITING:
             break  # Magic Hour has no room: the pause it set decides when to look again
     return report
+
+
+def claim(job: Job, slot: int | None) -> Job | None:
+    """Take a `waiting` job for its create: with `slot` in the same write when the deployment has
+    a concurrency limit. None when it is no longer waiting or the slot was taken meanwhile."""
+    if slot is None:
+        return moves.move(job, JobStatus.SUBMITTING, [JobStatus.WAITING])
+    return job_store.claim_for_create(job, slot)
 
 
 def over_budget(job: Job) -> bool:

@@ -1,9 +1,10 @@
 """Moving a job, and what every move brings with it.
 
 All of the pipeline's status changes go through here, so the consequences of a move are decided
-in one place: a job that ends announces its ending (once: only the write that ended it gets here
-with a job), and a job that gives back its Magic Hour slot wakes the dispatcher so the next
-waiting job is created without waiting for the sweep.
+in one place: what the move writes for the sweep, the callback and the slot pool beside the status
+(logic/bookkeeping.py), and what follows it: a job that ends announces its ending (once: only the
+write that ended it gets here with a job), and a job that gives back its Magic Hour slot wakes the
+dispatcher so the next waiting job is created without waiting for the sweep.
 """
 
 from __future__ import annotations
@@ -14,15 +15,16 @@ from typing import Any
 from pipeline import observability
 from pipeline.dal import dispatch_queue
 from pipeline.dal import jobs as job_store
-from pipeline.logic import budgets, callbacks
+from pipeline.logic import bookkeeping, budgets, callbacks
 from pipeline.models.job import Job, JobError, JobStatus
 from pipeline.observability import logger
+from pipeline.timeutil import epoch_seconds
 
 
 def move(
     job: Job, to: JobStatus, allowed_from: Iterable[JobStatus], sets: dict[str, Any] | None = None
 ) -> Job | None:
-    moved = job_store.transition(job, to, allowed_from, sets)
+    moved = job_store.transition(job, to, allowed_from, bookkeeping.for_move(job, to, epoch_seconds()), sets)
     _after(job, moved)
     return moved
 
@@ -30,13 +32,15 @@ def move(
 def fail(
     job: Job, error: JobError, allowed_from: Iterable[JobStatus], sets: dict[str, Any] | None = None
 ) -> Job | None:
-    moved = job_store.fail(job, error, allowed_from, sets)
+    keeping = bookkeeping.for_move(job, JobStatus.FAILED, epoch_seconds())
+    moved = job_store.fail(job, error, allowed_from, keeping, sets)
     _after(job, moved)
     return moved
 
 
 def attach(job: Job, project_id: str, credits_charged: int | None) -> Job | None:
-    moved = job_store.attach_project(job, project_id, credits_charged)
+    keeping = bookkeeping.for_move(job, JobStatus.QUEUED, epoch_seconds())
+    moved = job_store.attach_project(job, project_id, credits_charged, keeping)
     if moved is not None:  # Magic Hour charged the project: one attach per job succeeds
         budgets.record_charge(moved.client_id, moved.job_id, credits_charged)
     _after(job, moved)

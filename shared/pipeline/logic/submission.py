@@ -23,7 +23,7 @@ from pipeline import ids
 from pipeline.catalogue import Tool, check_input, find_tool
 from pipeline.dal import jobs as job_store
 from pipeline.dal import slots
-from pipeline.logic import creation, dispatch, errors, inputs, moves, strict_json
+from pipeline.logic import bookkeeping, creation, dispatch, errors, inputs, moves, strict_json
 from pipeline.magic_hour.client import MagicHourClient
 from pipeline.models.api import CreateJobRequest
 from pipeline.models.job import Job, JobStatus
@@ -209,7 +209,7 @@ def submit(submission: Submission, job_id: str, magic_hour: MagicHourClient) -> 
         fair_key=slots.fair_key(slots.next_round_for(submission.client_id), now, job_id) if waits else None,
         submit_claim_until=epoch_seconds() + submit_claim_seconds(),
     )
-    if not job_store.put_new_job(job):
+    if not job_store.put_new_job(job, bookkeeping.first_check_at()):
         return None
     if waits:
         claimed = dispatch.claim_now(job)

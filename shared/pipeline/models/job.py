@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -29,6 +30,17 @@ TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.
 # While a job is in one of these, Magic Hour may be rendering it: it counts against the plan's
 # concurrency (Magic Hour counts its projects `queued` or `rendering`; `submitting` may be one).
 SLOT_STATUSES = frozenset({JobStatus.SUBMITTING, JobStatus.QUEUED, JobStatus.RENDERING})
+
+
+@dataclass(frozen=True)
+class Bookkeeping:
+    """What a move writes beside the new status, as logic/bookkeeping.py decides it: the job store
+    sets and removes these fields exactly as given, and gives back the job's slot when told to."""
+
+    sets: dict[str, Any] = field(default_factory=dict)
+    removes: tuple[str, ...] = ()
+    release_slot: bool = False
+
 
 Kind = Literal["video", "image", "audio"]
 ErrorSource = Literal["submit", "magic_hour", "download"]
