@@ -283,23 +283,6 @@ def waiting_jobs(limit: int) -> list[WaitingEntry]:
     ]
 
 
-def slot_holding_jobs(limit: int) -> list[Job]:
-    """Active jobs that hold a slot (the sweep checks each slot's holder against this)."""
-    found: list[Job] = []
-    query: dict[str, Any] = {
-        "IndexName": ACTIVE_INDEX,
-        "KeyConditionExpression": Key("active").eq(ACTIVE),
-        "FilterExpression": "attribute_exists(slot)",
-    }
-    while len(found) < limit:
-        answer = _table().query(**query)
-        found.extend(_from_item(item) for item in answer.get("Items", []))
-        if "LastEvaluatedKey" not in answer:
-            break
-        query["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
-    return found
-
-
 def attach_project(
     job: Job, project_id: str, credits_charged: int | None, keeping: Bookkeeping
 ) -> Job | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pipeline.dal import jobs as job_store
@@ -25,21 +24,17 @@ class DownloadGone(Exception):
     """The output can no longer be fetched (project deleted, no such output): permanent."""
 
 
-@dataclass(frozen=True)
-class Result:
-    job: Job | None
-    skipped: bool
-
-
-def process(task: DownloadTask, magic_hour: MagicHourClient) -> Result:
+def process(task: DownloadTask, magic_hour: MagicHourClient) -> None:
     job = job_store.get_job(task.job_id)
     if job is None:
         logger.warning("download for a job that no longer exists", extra={"job_id": task.job_id})
-        return Result(None, skipped=True)
+        return
     if task.late:
-        return _process_late(job, task, magic_hour)
+        _process_late(job, task, magic_hour)
+        return
     if str(task.index) in job.outputs:
-        return Result(_complete_if_done(job), skipped=True)
+        _complete_if_done(job)  # a repeat, whose first delivery may have died before completing
+        return
     if _redriven(job, task):
         # The dead-lettered download that failed the job, redriven after a fix: downloading again.
         revived = moves.move(
@@ -52,7 +47,7 @@ def process(task: DownloadTask, magic_hour: MagicHourClient) -> Result:
         logger.info(
             "job is not downloading; task dropped", extra={"job_id": job.job_id, "status": job.status}
         )
-        return Result(job, skipped=True)
+        return
 
     stored = _store(task, magic_hour)
     updated = job_store.record_output(task.job_id, stored)
@@ -63,7 +58,6 @@ def process(task: DownloadTask, magic_hour: MagicHourClient) -> Result:
         and get_settings().delete_project_after_download
     ):
         _delete_project(done, magic_hour)
-    return Result(done, skipped=False)
 
 
 def _store(task: DownloadTask, magic_hour: MagicHourClient) -> StoredOutput:
@@ -90,12 +84,12 @@ def _store(task: DownloadTask, magic_hour: MagicHourClient) -> StoredOutput:
     )
 
 
-def _process_late(job: Job, task: DownloadTask, magic_hour: MagicHourClient) -> Result:
+def _process_late(job: Job, task: DownloadTask, magic_hour: MagicHourClient) -> None:
     """An output of a project completed after its job failed: stored and listed apart; the job's
     status stays what it was."""
     if job.late_project_id != task.project_id or str(task.index) in job.late_outputs:
-        return Result(job, skipped=True)
-    return Result(job_store.record_late_output(task.job_id, _store(task, magic_hour)), skipped=False)
+        return
+    job_store.record_late_output(task.job_id, _store(task, magic_hour))
 
 
 def _redriven(job: Job, task: DownloadTask) -> bool:
