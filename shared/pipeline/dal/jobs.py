@@ -327,21 +327,19 @@ def claim_late_project(
     return _from_item(answer["Attributes"])
 
 
-def record_late_output(job_id: str, output: StoredOutput) -> Job | None:
+def record_late_output(job_id: str, output: StoredOutput) -> None:
+    """Add one stored output of a job's late project; a repeat changes nothing."""
     try:
-        answer = _table().update_item(
+        _table().update_item(
             Key={"job_id": job_id},
             UpdateExpression="SET late_outputs.#i = :output",
             ConditionExpression="attribute_exists(late_project_id) AND attribute_not_exists(late_outputs.#i)",
             ExpressionAttributeNames={"#i": str(output.index)},
             ExpressionAttributeValues={":output": output.model_dump()},
-            ReturnValues="ALL_NEW",
         )
     except ClientError as error:
-        if _is_condition_failure(error):
-            return get_job(job_id)
-        raise
-    return _from_item(answer["Attributes"])
+        if not _is_condition_failure(error):
+            raise
 
 
 def fail(
