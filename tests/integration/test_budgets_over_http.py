@@ -17,8 +17,6 @@ from conftest import StackHandle, start_stack
 
 from pipeline import ids
 
-pytestmark = pytest.mark.integration
-
 # 5 s of video at the simulator's 30 credits a second: 150 credits a job.
 VIDEO = {"tool": "text-to-video", "input": {"end_seconds": 5, "style": {"prompt": "rain on a window"}}}
 VIDEO_CREDITS = 150

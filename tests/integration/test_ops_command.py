@@ -15,8 +15,6 @@ from conftest import StackHandle
 
 from ops.cli import main
 
-pytestmark = pytest.mark.integration
-
 VOICE = {"tool": "ai-voice-generator", "input": {"style": {"prompt": "hi", "voice_name": "Elon Musk"}}}
 STACK_NAME = "pipeline-test"  # tests/conftest.py start_stack
 

@@ -5,11 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-
 from tests.conftest import StackHandle
-
-pytestmark = pytest.mark.integration
 
 
 def test_local_output_bucket_is_versioned_with_the_templates_lifecycle(

@@ -19,7 +19,6 @@ from pipeline import aws, settings
 from pipeline.dal import clients, usage
 from pipeline.timeutil import epoch_seconds
 
-pytestmark = pytest.mark.integration
 DAY = "2026-12-01"
 
 
