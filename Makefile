@@ -17,7 +17,7 @@ CHECKOV_VENV := .local/checkov-$(CHECKOV_VERSION)
 export PYTHONDONTWRITEBYTECODE := 1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: setup demo local test unit integration lint typecheck format validate sam-validate invoke \
+.PHONY: help setup demo local test unit integration lint format validate sam-validate invoke \
         simulator redrive bench bench-slots sync-spec openapi build clean security requirements lock-check \
         fuzz ops smoke mutants
 
@@ -47,10 +47,10 @@ simulator: setup  ## run only the Magic Hour simulator
 test: setup  ## unit, simulator, integration and end-to-end tests
 	$(BIN)/python -m pytest -q
 
-unit: setup
+unit: setup  ## unit tests only (a few seconds)
 	$(BIN)/python -m pytest -q tests/unit
 
-integration: setup
+integration: setup  ## integration and end-to-end tests (each session starts its own local stack)
 	$(BIN)/python -m pytest -q tests/integration tests/e2e
 
 fuzz: setup  ## property-based fuzzing of every entry point, longer than in `make test` (FUZZ_EXAMPLES=5000 per entry point)
@@ -73,7 +73,7 @@ lint: setup  ## ruff and mypy
 	@# Every function's module is called app.py (Lambda's handler path), so each is checked alone.
 	@for handler in functions/*/app.py; do $(BIN)/mypy $$handler || exit 1; done
 
-format: setup
+format: setup  ## ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
@@ -142,5 +142,8 @@ openapi: setup  ## regenerate openapi.json from the routes (a test keeps it in s
 sync-spec: setup  ## re-derive the tool catalogue from spec/magic-hour/openapi.json (or SPEC=path)
 	$(BIN)/python scripts/sync_magic_hour_spec.py $(SPEC)
 
-clean:
+help:  ## this list
+	@sed -n 's/^\([a-z-]*\):.*## \(.*\)/\1|\2/p' $(MAKEFILE_LIST) | column -t -s'|'
+
+clean:  ## remove .local (SAM and checkov venvs, mutmut's tree, the demo's log), the tools' caches and SAM's build
 	rm -rf .local .pytest_cache .mypy_cache .ruff_cache .aws-sam
