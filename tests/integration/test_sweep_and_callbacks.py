@@ -32,7 +32,6 @@ VIDEO = {"tool": "text-to-video", "input": {"end_seconds": 2, "style": {"prompt"
 
 @pytest.fixture(scope="module")
 def sweeping(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackHandle]:
-    # This stack also runs with the opt-in clean-up at Magic Hour switched on.
     # This stack also runs with the opt-in clean-up at Magic Hour switched on, and a short create
     # timeout so a slow Magic Hour can be shown in seconds.
     stack, handle = start_stack(
@@ -349,6 +348,36 @@ def test_failed_jobs_call_back_too(stack, receiver_factory) -> None:
 def test_jobs_without_a_callback_show_none(stack) -> None:
     job = stack.wait_for(stack.post_job(VOICE).json()["job_id"], {"completed"})
     assert job["callback"] is None
+
+
+def _sweep_index_keys(stack: StackHandle, aws: Any, job_id: str) -> set[str]:
+    """What of the job's item puts it in the sweep's index (nothing: the sweep never looks again)."""
+    item = aws("dynamodb").get_item(
+        TableName=stack.stack.resolver.refs["JobsTable"], Key={"job_id": {"S": job_id}}, ConsistentRead=True
+    )["Item"]
+    return {"active", "next_check_at"} & set(item)
+
+
+def test_the_sweep_watches_a_job_until_nothing_about_it_can_change(stack, aws, receiver_factory) -> None:
+    """In progress: watched. Ended without a callback: out of the index in the write that ended it.
+    Ended with one: watched while the callback is owed, out of the index once it settles."""
+    stack.scenario(render_seconds=2)  # long enough to look at the job while it renders
+    plain = stack.post_job(VOICE).json()["job_id"]
+    keys_in_progress = _sweep_index_keys(stack, aws, plain)
+    assert stack.get_job(plain).json()["status"] in {"queued", "rendering"}  # read after the item
+    assert keys_in_progress == {"active", "next_check_at"}
+    stack.wait_for(plain, {"completed"})
+    assert _sweep_index_keys(stack, aws, plain) == set()
+
+    stack.scenario(render_seconds=0.3)
+    receiver = receiver_factory(failures=1000)  # every attempt fails: owed for several retries
+    called_back = stack.post_job({**VOICE, "callback_url": receiver.url}).json()["job_id"]
+    stack.wait_for(called_back, {"completed"})
+    keys_while_owed = _sweep_index_keys(stack, aws, called_back)
+    assert stack.get_job(called_back).json()["callback"]["state"] == "pending"  # read after the item
+    assert keys_while_owed == {"active", "next_check_at"}
+    _wait_callback(stack, called_back, {"failed"})
+    assert _sweep_index_keys(stack, aws, called_back) == set()
 
 
 # -- each client's own callback secret ----------------------------------------------------------
