@@ -283,3 +283,43 @@ def test_a_first_request_that_fails_after_its_write_ends_its_claim(
     monkeypatch.setattr(creation, "create", creates)
     assert once(clock).status is JobStatus.SUBMITTING
     assert (creates.jobs, clock.sleeps) == ([], [])
+
+
+def test_the_create_gets_the_callers_magic_hour_client(
+    fakes: Fakes, creates: Creates, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    given: list[object] = []
+    monkeypatch.setattr(
+        creation,
+        "create",
+        lambda job, magic_hour, *, inline: (
+            given.append(magic_hour) or creates(job, magic_hour, inline=inline)
+        ),
+    )
+    once(clock)
+    once(clock, make_submission(key=None))
+    assert given == [MAGIC_HOUR, MAGIC_HOUR]
+
+
+def test_the_wait_ends_exactly_at_its_limit(
+    fakes: Fakes, creates: Creates, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Whole-second polls, so the deadline is met exactly: the last poll is the one at the limit.
+    monkeypatch.setattr(idempotent_submission, "POLL_SECONDS", 1.0)
+    fakes.store.put(existing_job(claim_in=60))
+    with pytest.raises(errors.RequestInProgress):
+        once(clock)
+    assert len(clock.sleeps) == int(IN_PROGRESS_WAIT_SECONDS)
+
+
+def test_a_key_freed_and_taken_again_meanwhile_answers_in_progress_with_the_job_id_at_the_limit(
+    fakes: Fakes, creates: Creates, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every read finds no job and every write finds one (a first attempt that keeps removing and
+    # rewriting it): the duplicate still gives up at the limit, naming the job.
+    monkeypatch.setattr(idempotent_submission.job_store, "get_job", lambda job_id: None)
+    monkeypatch.setattr(idempotent_submission, "submit", lambda sub, job_id, magic_hour: clock.sleep(1.0))
+    with pytest.raises(errors.RequestInProgress) as refused:
+        once(clock)
+    assert refused.value.job_id == JOB_ID
+    assert len(clock.sleeps) == int(IN_PROGRESS_WAIT_SECONDS)  # the first write counts in the wait
