@@ -131,6 +131,13 @@ def test_an_ended_job_is_never_changed(
     assert fakes.queues.callbacks == []
 
 
+def test_the_operators_error_code_is_documented_for_clients() -> None:
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
+    assert f"| `{jobs.OPERATOR_FAILED}` |" in docs
+
+
 def test_failing_an_unknown_job_says_so(fakes: Fakes) -> None:
     with pytest.raises(LookupError, match="no job"):
         jobs.fail(JOB_ID, "why")
