@@ -19,7 +19,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from ops import jobs, queues, secrets, targets
+from ops import jobs, pipeline_env, queues, secrets, targets
+from pipeline.dal import jobs as job_store
+from pipeline.dal import usage
 
 SECRETS = {
     "magic-hour-api-key": "magic_hour_api_key_secret",
@@ -186,7 +188,9 @@ def run(args: argparse.Namespace, session: targets.Session, where: targets.Targe
     if command == "fail":
         return _fail(args, session, where)
     if command == "resweep":
-        due = jobs.resweep(session.table(where.need("jobs_table")), args.job_id, int(time.time()))
+        where.need("jobs_table")
+        with pipeline_env.bound(session, where):
+            due = jobs.resweep(args.job_id, int(time.time()))
         log("resweep", job_id=args.job_id, result="due" if due else "not_watched")
         if not due:
             print(f"{args.job_id}: the sweep does not watch this job (it ended and its callback is settled)")
@@ -244,23 +248,24 @@ def _find(args: argparse.Namespace, table: Any) -> int:
 
 
 def _fail(args: argparse.Namespace, session: targets.Session, where: targets.Targets) -> int:
-    table = session.table(where.need("jobs_table"))
-    failed = jobs.fail(table, args.job_id, args.reason)
+    # Everything a failure touches: the job, the usage counters and slots, the two queues.
+    for name in ("jobs_table", "clients_table", "callback_queue_url", "dispatch_queue_url"):
+        where.need(name)
+    with pipeline_env.bound(session, where, metrics=session.client("cloudwatch")):
+        failed = jobs.fail(args.job_id, args.reason)
+        # The move queued its callback, or (SQS refused) left it to the sweep, which queues a
+        # pending, unqueued callback itself.
+        after = job_store.get_job(args.job_id) if failed is not None and failed.callback_url else None
     if failed is None:
         log("fail", job_id=args.job_id, result="already_ended")
         print(f"{args.job_id}: already ended; its status is final, nothing changed")
         return 0
     result = "failed"
-    if failed.get("callback_url"):
-        try:
-            session.client("sqs").send_message(
-                QueueUrl=where.need("callback_queue_url"), MessageBody=jobs.callback_task(failed)
-            )
-            jobs.mark_callback_queued(table, args.job_id)
-            result = "failed_callback_queued"
-        except Exception as exc:  # the sweep queues a pending, unqueued callback itself
-            result = f"failed_callback_left_to_sweep ({exc.__class__.__name__})"
-    log("fail", job_id=args.job_id, client_id=failed.get("client_id"), reason=args.reason, result=result)
+    if failed.callback_url:
+        result = (
+            "failed_callback_queued" if after and after.callback_queued else "failed_callback_left_to_sweep"
+        )
+    log("fail", job_id=args.job_id, client_id=failed.client_id, reason=args.reason, result=result)
     print(f"{args.job_id}: failed ({result})")
     return 0
 
@@ -298,18 +303,9 @@ def _redrive(args: argparse.Namespace, session: targets.Session, where: targets.
 
 
 def _set_budget(args: argparse.Namespace, session: targets.Session, where: targets.Targets) -> int:
-    table = session.table(where.need("clients_table"))
-    key = {"client_id": args.client_id, "item": "profile"}
-    if args.unlimited:
-        table.update_item(Key=key, UpdateExpression="REMOVE daily_credit_budget")
-    else:
-        if args.credits < 0:
-            raise ValueError("--credits must be 0 or more")
-        table.update_item(
-            Key=key,
-            UpdateExpression="SET daily_credit_budget = :credits",
-            ExpressionAttributeValues={":credits": args.credits},
-        )
+    where.need("clients_table")
+    with pipeline_env.bound(session, where):
+        usage.set_budget(args.client_id, None if args.unlimited else args.credits)
     budget = "unlimited" if args.unlimited else args.credits
     log("set-budget", client_id=args.client_id, daily_credit_budget=budget)
     print(f"{args.client_id}: daily credit budget {budget}")

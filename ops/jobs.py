@@ -1,9 +1,12 @@
 """Jobs across every client, for operators: find them by status and age, show one, fail one,
-have the sweep look at one again. Every write is conditional, so repeating it changes nothing."""
+have the sweep look at one again. Every write is conditional, so repeating it changes nothing.
+
+Reads are ops' own (queries across clients the pipeline never makes); a write that is a pipeline
+rule (failing a job, the sweep's schedule) is the pipeline's own code, run inside ops.pipeline_env.bound.
+"""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -13,14 +16,23 @@ from urllib.parse import urlsplit
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
+from pipeline.dal import jobs as job_store
+from pipeline.logic import moves
+from pipeline.models.job import ErrorSource, Job, JobError, JobStatus
+
 # The jobs table's index by status and last move (template.yaml, JobsTable).
 STATUS_INDEX = "StatusUpdatedIndex"
-ACTIVE = "1"  # the sweep's sparse index partition (shared/pipeline/dal/jobs.py)
-NOT_ENDED = ("waiting", "submitting", "queued", "rendering", "downloading")
-ENDED = ("completed", "failed", "canceled")
+NOT_ENDED = tuple(status.value for status in JobStatus if not status.is_terminal)
+ENDED = tuple(status.value for status in JobStatus if status.is_terminal)
 STATUSES = NOT_ENDED + ENDED
 OPERATOR_FAILED = "operator_failed"
-_SOURCE_FOR_STATUS = {"waiting": "submit", "submitting": "submit", "downloading": "download"}
+# Whose failure an operator's is, by where the job stood: before Magic Hour had it, ours (submit);
+# while it downloads, the download's (rendered and charged for good: no refund); else Magic Hour's.
+_SOURCE_FOR_STATUS: dict[str, ErrorSource] = {
+    "waiting": "submit",
+    "submitting": "submit",
+    "downloading": "download",
+}
 
 
 def iso(moment: datetime) -> str:
@@ -132,7 +144,7 @@ def story(item: dict[str, Any]) -> dict[str, Any]:
                 + (f"; last error: {item['callback_last_error']}" if item.get("callback_last_error") else ""),
             )
         )
-    watched = item.get("active") == ACTIVE
+    watched = item.get("active") == job_store.ACTIVE
     return {
         "job_id": item.get("job_id"),
         "client_id": item.get("client_id"),
@@ -173,85 +185,31 @@ def _when(epoch: Any) -> str | None:
     return iso(datetime.fromtimestamp(int(epoch), UTC)) if epoch is not None else None
 
 
-def fail(table: Any, job_id: str, reason: str, now: datetime | None = None) -> dict[str, Any] | None:
-    """Fail a job that has not ended (an ended job's status is final). The failed item, or None when
-    it had already ended (repeating this changes nothing)."""
-    item = get(table, job_id)
-    if item is None:
+def fail(job_id: str, reason: str) -> Job | None:
+    """Fail a job that has not ended (an ended job's status is final). The failed job, or None when
+    it had already ended (repeating this changes nothing).
+
+    The pipeline's own move (logic/moves.py): in the write that fails the job it leaves the
+    dispatcher's queue, gives back its Magic Hour slot and is watched (callback owed) or not as
+    every failure is; then its credits leave the client's usage (not a download's), the dispatcher
+    is woken for a freed slot, JobsEnded is counted and its callback is queued."""
+    job = job_store.get_job(job_id)
+    if job is None:
         raise LookupError(f"no job {job_id}")
-    status = str(item.get("status"))
-    if status not in NOT_ENDED:
+    if job.status.is_terminal:
         return None
-    moment = iso(now or datetime.now(UTC))
-    values: dict[str, Any] = {
-        ":failed": "failed",
-        ":client_status": f"{item['client_id']}#failed",
-        ":now": moment,
-        ":error": {
-            "code": OPERATOR_FAILED,
-            "message": f"failed by an operator: {reason}"[:500],
-            "source": _SOURCE_FOR_STATUS.get(status, "magic_hour"),
-        },
-    }
-    expression = "SET #status = :failed, client_status = :client_status, updated_at = :now, #error = :error"
-    # Out of the dispatcher's fair queue; a Magic Hour slot it held is given back by the sweep
-    # (a slot whose job no longer names it is stale, shared/pipeline/logic/sweep.py).
-    removals = ["waiting", "slot"]
-    if item.get("callback_url"):
-        # Owed a callback: it stays in the sweep's index until the callback settles.
-        expression += ", callback_state = :pending, callback_attempts = :zero, callback_queued = :no"
-        values.update({":pending": "pending", ":zero": 0, ":no": False})
-    else:
-        removals += ["active", "next_check_at"]
-    expression += " REMOVE " + ", ".join(removals)
-    for i, allowed in enumerate(NOT_ENDED):
-        values[f":from{i}"] = allowed
-    try:
-        answer = table.update_item(
-            Key={"job_id": job_id},
-            UpdateExpression=expression,
-            ConditionExpression=f"#status IN ({', '.join(f':from{i}' for i in range(len(NOT_ENDED)))})",
-            ExpressionAttributeNames={"#status": "status", "#error": "error"},
-            ExpressionAttributeValues=values,
-            ReturnValues="ALL_NEW",
-        )
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-            return None
-        raise
-    failed: dict[str, Any] = answer["Attributes"]
-    return failed
-
-
-def callback_task(item: dict[str, Any]) -> str:
-    """The callback queue's message for an ended job (shared/pipeline/models/tasks.py CallbackTask;
-    the webhook id is the one the pipeline gives this ending, logic/callbacks.py)."""
-    return json.dumps({"job_id": item["job_id"], "webhook_id": f"msg_{item['job_id']}_{item['status']}"})
-
-
-def mark_callback_queued(table: Any, job_id: str) -> None:
-    table.update_item(
-        Key={"job_id": job_id},
-        UpdateExpression="SET callback_queued = :yes",
-        ExpressionAttributeValues={":yes": True},
+    error = JobError(
+        code=OPERATOR_FAILED,
+        message=f"failed by an operator: {reason}"[:500],
+        source=_SOURCE_FOR_STATUS.get(job.status.value, "magic_hour"),
     )
+    return moves.fail(job, error, [JobStatus(status) for status in NOT_ENDED])
 
 
-def resweep(table: Any, job_id: str, now_epoch: int) -> bool:
+def resweep(job_id: str, now_epoch: int) -> bool:
     """Make a job the sweep still watches due at its next run, with its back-off reset. False for
     a job the sweep no longer watches (ended and settled)."""
-    try:
-        table.update_item(
-            Key={"job_id": job_id},
-            UpdateExpression="SET next_check_at = :now, sweep_checks = :zero",
-            ConditionExpression="attribute_exists(active)",
-            ExpressionAttributeValues={":now": now_epoch, ":zero": 0},
-        )
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return job_store.schedule_check(job_id, now_epoch, 0)
 
 
 def reopen_callback(table: Any, job_id: str) -> str:

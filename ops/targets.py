@@ -7,6 +7,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 LOCAL_STACK_NAME = "magic-hour-local"
 
@@ -37,6 +38,7 @@ class Targets:
     magic_hour_webhook_secret: str = ""
     callback_signing_secret: str = ""
     sweep_function: str = ""
+    dispatch_queue_url: str = ""
     log_groups: tuple[str, ...] = ()
 
     def need(self, name: str) -> str:
@@ -56,7 +58,19 @@ def from_stack_outputs(cloudformation: Any, stack: str) -> Targets:
     outputs = {o["OutputKey"]: o["OutputValue"] for o in answer.get("Outputs", [])}
     values = {field: outputs[key] for key, field in OUTPUTS.items() if key in outputs}
     groups = tuple(v for k, v in sorted(outputs.items()) if k.endswith("LogGroupName"))
-    return Targets(**values, log_groups=groups)
+    return Targets(
+        **values, dispatch_queue_url=_resource(cloudformation, stack, "DispatchQueue"), log_groups=groups
+    )
+
+
+def _resource(cloudformation: Any, stack: str, logical_id: str) -> str:
+    """A resource the stack has no output for (an SQS queue's physical id is its URL); "" when
+    the stack has none by that name."""
+    try:
+        answer = cloudformation.describe_stack_resource(StackName=stack, LogicalResourceId=logical_id)
+    except ClientError:
+        return ""
+    return str(answer["StackResourceDetail"]["PhysicalResourceId"])
 
 
 def from_local_naming(sqs: Any, stack: str) -> Targets:
@@ -78,6 +92,7 @@ def from_local_naming(sqs: Any, stack: str) -> Targets:
         download_dead_letter_queue_url=queue("DownloadDeadLetterQueue"),
         callback_queue_url=queue("CallbackQueue"),
         callback_dead_letter_queue_url=queue("CallbackDeadLetterQueue"),
+        dispatch_queue_url=queue("DispatchQueue"),
         magic_hour_api_key_secret=f"{stack}/magic-hour/api-key",
         magic_hour_webhook_secret=f"{stack}/magic-hour/webhook-secret",
         callback_signing_secret=f"{stack}/callbacks/signing-secret",

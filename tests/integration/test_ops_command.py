@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import StackHandle
+import requests
+from conftest import StackHandle, start_stack
 
 from ops.cli import main
 
@@ -79,6 +80,13 @@ def callback_of(stack: StackHandle, job_id: str) -> dict[str, Any]:
     return dict(stack.get_job(job_id).json().get("callback") or {})
 
 
+def spent(stack: StackHandle, key: str = "key-alpha") -> tuple[int, int]:
+    """Today's usage of the key's client: (credits charged, jobs counted)."""
+    answer = requests.get(f"{stack.api}/v1/usage", headers=stack.headers(key), timeout=10)
+    assert answer.status_code == 200, answer.text
+    return int(answer.json()["credits_charged"]), int(answer.json()["jobs"])
+
+
 def test_jobs_finds_stuck_jobs_across_clients(stack, ops) -> None:
     stack.scenario(webhook_send=False)
     alpha = stack.post_job(VOICE, key="key-alpha").json()["job_id"]
@@ -104,10 +112,13 @@ def test_fail_ends_a_job_sends_its_callback_and_repeating_changes_nothing(stack,
     receiver.failing = False
     stack.scenario(webhook_send=False)
     job_id = stack.post_job({**VOICE, "callback_url": receiver.url}).json()["job_id"]
-    stack.wait_for(job_id, {"queued", "rendering"})
+    credits = int(stack.wait_for(job_id, {"queued", "rendering"})["credits_charged"])
+    assert credits > 0
+    charged = spent(stack)
 
     code, out, err = ops("fail", job_id, "--reason", "Magic Hour lost the project")
     assert code == 0
+    assert "failed (failed_callback_queued)" in out
     job = stack.get_job(job_id).json()
     assert job["status"] == "failed"
     assert job["error"]["code"] == "operator_failed"
@@ -115,6 +126,12 @@ def test_fail_ends_a_job_sends_its_callback_and_repeating_changes_nothing(stack,
     audit = json.loads(err.strip().splitlines()[-1])
     assert audit["action"] == "fail"
     assert audit["job_id"] == job_id
+    assert audit["result"] == "failed_callback_queued"
+    # Refunded as every failure Magic Hour's side is: the client's usage no longer counts it.
+    assert spent(stack) == (charged[0] - credits, charged[1] - 1)
+    # Counted as an ending (the pipeline's metric record, echoed on stderr).
+    ended = [json.loads(line) for line in err.splitlines() if '"JobsEnded"' in line]
+    assert [(record["status"], record["kind"]) for record in ended] == [("failed", "audio")]
     body = poll(receiver.accepted, what="the callback")[0]
     assert json.loads(body)["status"] == "failed"
     assert poll(lambda: callback_of(stack, job_id).get("state") == "delivered")
@@ -125,6 +142,7 @@ def test_fail_ends_a_job_sends_its_callback_and_repeating_changes_nothing(stack,
     after = stack.get_job(job_id).json()
     assert after["error"]["message"] == job["error"]["message"]
     assert len(receiver.accepted()) == 1
+    assert spent(stack) == (charged[0] - credits, charged[1] - 1)  # refunded once
 
 
 def test_failed_by_source_and_given_up_are_found(stack, ops) -> None:
@@ -233,6 +251,17 @@ def test_set_budget_writes_the_clients_profile(stack, ops, aws) -> None:
     assert "daily_credit_budget" not in item
 
 
+def test_a_budget_is_a_whole_number_of_credits(stack, ops, aws) -> None:
+    assert ops("set-budget", "client-gamma", "--credits", "7")[0] == 0
+    code, _, err = ops("set-budget", "client-gamma", "--credits", "-1")
+    assert code == 1
+    assert "0 or more" in err
+    key = {"client_id": {"S": "client-gamma"}, "item": {"S": "profile"}}
+    item = aws("dynamodb").get_item(TableName=f"{STACK_NAME}-ClientsTable", Key=key)["Item"]
+    assert item["daily_credit_budget"]["N"] == "7"  # unchanged
+    assert ops("set-budget", "client-gamma", "--unlimited")[0] == 0
+
+
 def test_rotating_secrets_never_prints_them(stack, ops, aws, tmp_path: Path) -> None:
     manager = aws("secretsmanager")
     webhook_id = f"{STACK_NAME}/magic-hour/webhook-secret"
@@ -267,6 +296,57 @@ def test_rotating_secrets_never_prints_them(stack, ops, aws, tmp_path: Path) -> 
         manager.put_secret_value(SecretId=callback_id, SecretString=before)
     # A value is never taken from the command line.
     assert ops("rotate-secret", "magic-hour-api-key")[0] == 1
+
+
+# -- a failure gives back its Magic Hour slot at once ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def one_slot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackHandle]:
+    """One render at a time, and a sweep that runs hourly: whatever frees the slot within this
+    test is the fail itself, not the sweep reclaiming it."""
+    stack, handle = start_stack(
+        tmp_path_factory, schedule_seconds=3600, parameters={"MagicHourMaxConcurrency": "1"}
+    )
+    try:
+        yield handle
+    finally:
+        stack.stop()
+
+
+def slot_holders(stack: StackHandle) -> set[str]:
+    from local.resources import client
+
+    answer = client("dynamodb", stack.aws, "us-east-1").query(
+        TableName=f"{STACK_NAME}-ClientsTable",
+        KeyConditionExpression="client_id = :p AND begins_with(#i, :s)",
+        ExpressionAttributeNames={"#i": "item"},
+        ExpressionAttributeValues={":p": {"S": "#pipeline"}, ":s": {"S": "slot#"}},
+        ConsistentRead=True,
+    )
+    return {item["holder"]["S"] for item in answer["Items"] if "holder" in item}
+
+
+def test_fail_gives_back_the_slot_and_the_next_waiting_job_is_created(
+    one_slot: StackHandle, capsys: pytest.CaptureFixture[str]
+) -> None:
+    one_slot.scenario(webhook_send=False, render_seconds=0.3)
+    holder = one_slot.post_job(VOICE).json()["job_id"]
+    one_slot.wait_for(holder, {"queued", "rendering"})
+    waiting = one_slot.post_job(VOICE, key="key-beta").json()["job_id"]
+    assert one_slot.wait_for(waiting, {"waiting"}, key="key-beta")["status"] == "waiting"
+    assert slot_holders(one_slot) == {holder}
+
+    capsys.readouterr()
+    code = main(["--local", STACK_NAME, "--endpoint-url", one_slot.aws, "fail", holder, "--reason", "stuck"])
+    assert code == 0, capsys.readouterr().err
+    assert one_slot.get_job(holder).json()["status"] == "failed"
+    # In the write that failed it, not at the next sweep (an hour away).
+    assert holder not in slot_holders(one_slot)
+    # And the dispatcher was woken: the waiting job gets the slot now.
+    moved = one_slot.wait_for(waiting, {"submitting", "queued", "rendering"}, timeout=20, key="key-beta")
+    assert moved["status"] != "waiting"
+    assert poll(lambda: slot_holders(one_slot) == {waiting}, what="the slot taken by the waiting job")
 
 
 # -- make smoke ---------------------------------------------------------------------------------

@@ -56,19 +56,6 @@ def test_the_story_of_a_job_orders_what_happened() -> None:
     assert story["sweep"]["watched"] is True
 
 
-def test_the_callback_task_matches_the_pipelines_model() -> None:
-    from pipeline.logic.callbacks import webhook_id_for
-    from pipeline.models.job import Job
-    from pipeline.models.tasks import CallbackTask
-
-    item = {"job_id": "job_1", "status": "failed"}
-    task = CallbackTask.model_validate_json(jobs.callback_task(item))
-    job = Job(
-        job_id="job_1", client_id="c", tool="t", kind="audio", status="failed", created_at="x", updated_at="x"
-    )
-    assert task.webhook_id == webhook_id_for(job)
-
-
 class FakeSqs:
     def __init__(self, messages: list[str]) -> None:
         self.dead = [{"Body": body, "ReceiptHandle": str(i)} for i, body in enumerate(messages)]
@@ -152,22 +139,38 @@ class FakeCloudFormation:
         }
         return {"Stacks": [{"Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in outputs.items()]}]}
 
+    def describe_stack_resource(self, StackName: str, LogicalResourceId: str) -> dict[str, Any]:
+        # The template has no output for the dispatch queue: its physical id is its URL.
+        if LogicalResourceId != "DispatchQueue":
+            raise ClientError({"Error": {"Code": "ValidationError"}}, "DescribeStackResource")
+        return {"StackResourceDetail": {"PhysicalResourceId": f"https://sqs/{StackName}-dispatch"}}
+
 
 def test_a_deployed_stack_is_found_from_its_outputs_and_flags_win() -> None:
     found = targets.from_stack_outputs(FakeCloudFormation(), "prod")
     assert found.jobs_table == "prod-jobs"
     assert found.callback_dead_letter_queue_url == "https://sqs/cb-dlq"
     assert found.log_groups == ("/aws/lambda/prod-submit",)
+    assert found.dispatch_queue_url == "https://sqs/prod-dispatch"
     assert targets.with_overrides(found, {"jobs_table": "other", "clients_table": None}).jobs_table == "other"
     with pytest.raises(SystemExit, match="clients_table unknown"):
         found.need("clients_table")
 
 
+def test_a_stack_without_a_dispatch_queue_leaves_it_unknown() -> None:
+    class Older(FakeCloudFormation):
+        def describe_stack_resource(self, StackName: str, LogicalResourceId: str) -> dict[str, Any]:
+            raise ClientError({"Error": {"Code": "ValidationError"}}, "DescribeStackResource")
+
+    assert targets.from_stack_outputs(Older(), "prod").dispatch_queue_url == ""
+
+
 def test_every_stack_output_the_ops_command_reads_exists_in_the_template() -> None:
     from local.template import load_template
 
-    outputs = set(load_template()["Outputs"])
-    assert set(targets.OUTPUTS) <= outputs
+    template = load_template()
+    assert set(targets.OUTPUTS) <= set(template["Outputs"])
+    assert template["Resources"]["DispatchQueue"]["Type"] == "AWS::SQS::Queue"
 
 
 def test_explicit_names_need_no_stack(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -505,12 +505,24 @@ def due_for_check(now: int, limit: int) -> list[Job]:
 def postpone_check(job_id: str, next_check_at: int, checks: int) -> None:
     """The sweep looked and nothing changed: look again later (backing off)."""
     with contextlib.suppress(ClientError):
+        schedule_check(job_id, next_check_at, checks)
+
+
+def schedule_check(job_id: str, next_check_at: int, checks: int) -> bool:
+    """When the sweep next looks at a job it watches, and its back-off count so far. False when
+    the sweep no longer watches the job (nothing written)."""
+    try:
         _table().update_item(
             Key={"job_id": job_id},
             UpdateExpression="SET next_check_at = :at, sweep_checks = :checks",
             ConditionExpression="attribute_exists(active)",
             ExpressionAttributeValues={":at": next_check_at, ":checks": checks},
         )
+    except ClientError as error:
+        if _is_condition_failure(error):
+            return False
+        raise
+    return True
 
 
 def mark_callback_queued(job_id: str) -> None:
