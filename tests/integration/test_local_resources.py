@@ -8,12 +8,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-
 from local.template import Template, load_template
 from tests.conftest import MAGIC_HOUR_KEY, WEBHOOK_SECRET, StackHandle
-
-pytestmark = pytest.mark.integration
 
 TEMPLATE = Template(load_template())
 
