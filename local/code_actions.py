@@ -291,15 +291,25 @@ def _calls_in(
     return uses
 
 
-def actions_used(handler: Path) -> dict[str, list[Use]]:
-    """IAM action -> where the code reachable from this handler module uses it."""
-    code = _Code(handler)
-    factories = _factories(code)
+@dataclass(frozen=True)
+class Reached:
+    """One scope (a function, a class's method, a module's top level) the handler can run."""
+
+    qualified: str
+    module: Any
+    node: ast.AST
+    cls: str | None
+    # Every name or attribute in it that names a definition, with that definition's name.
+    references: tuple[tuple[ast.Name | ast.Attribute, str], ...]
+
+
+def reachable(code: _Code) -> Iterator[Reached]:
+    """Every scope reachable from the handler module, following references (not only calls:
+    functions passed as values run too); a class in use brings all its methods."""
     scopes = {q: (m, n, c) for m in code.modules.values() for q, n, c in _scopes(m)}
     # Entry points: everything the handler module defines, and every imported module's top level.
     pending = [q for q in scopes if q.startswith("app.")] + [f"{name}.<module>" for name in code.modules]
     seen: set[str] = set()
-    used: dict[str, list[Use]] = defaultdict(list)
     while pending:
         qualified = pending.pop()
         if qualified in seen:
@@ -308,27 +318,37 @@ def actions_used(handler: Path) -> dict[str, list[Use]]:
         if qualified not in scopes:
             continue
         module, node, cls = scopes[qualified]
-        for use in _calls_in(code, module, qualified, node, cls, factories):
-            used[use.action].append(use)
+        references = []
         for inner in ast.walk(node):
             if not isinstance(inner, (ast.Name, ast.Attribute)):
                 continue
             target = code.qualify(module, inner, cls)
             if target is None:
                 continue
-            for library, actions in LIBRARY_ACTIONS.items():
-                if target == library:
-                    for action in actions:
-                        used[action].append(Use(action, f"{qualified}:{inner.lineno} ({library})"))
+            references.append((inner, target))
             if target in code.defs and isinstance(code.defs[target], ast.ClassDef):
-                # A class in use: all its methods may run.
                 pending.extend(q for q in scopes if q.startswith(f"{target}."))
             else:
                 pending.append(target)
-    kinds = sorted({kind for q in seen if q in scopes for kind in _transact_kinds(scopes[q][1])})
+        yield Reached(qualified, module, node, cls, tuple(references))
+
+
+def actions_used(handler: Path) -> dict[str, list[Use]]:
+    """IAM action -> where the code reachable from this handler module uses it."""
+    code = _Code(handler)
+    factories = _factories(code)
+    used: dict[str, list[Use]] = defaultdict(list)
+    kinds: set[str] = set()
+    for scope in reachable(code):
+        for use in _calls_in(code, scope.module, scope.qualified, scope.node, scope.cls, factories):
+            used[use.action].append(use)
+        for inner, target in scope.references:
+            for action in LIBRARY_ACTIONS.get(target, ()):
+                used[action].append(Use(action, f"{scope.qualified}:{inner.lineno} ({target})"))
+        kinds.update(_transact_kinds(scope.node))
     for operation in ("TransactWriteItems", "TransactGetItems"):
         for use in used.pop(f"<{operation}>", []):
-            for action in actions_of("dynamodb", operation, kinds):
+            for action in actions_of("dynamodb", operation, sorted(kinds)):
                 used[action].append(Use(action, f"{use.where} (transaction parts built elsewhere)"))
     return dict(used)
 

@@ -18,7 +18,7 @@ from typing import Any, get_args
 
 import pytest
 
-from local.code_actions import _Code, _scopes, handler_path
+from local.code_actions import _Code, handler_path, reachable
 from local.template import Template, load_template
 from pipeline.logic.sweep import CALLBACK_SETTLE_SECONDS
 from pipeline.settings import ResourceSetting, Settings, _from_environment
@@ -51,31 +51,9 @@ class Reads:
 
 
 def _reachable_scopes(handler: Path) -> list[ast.AST]:
-    """The scopes (functions, module top levels) reachable from a handler module; the same walk
-    as local.code_actions.actions_used."""
-    code = _Code(handler)
-    scopes = {q: (m, n, c) for m in code.modules.values() for q, n, c in _scopes(m)}
-    pending = [q for q in scopes if q.startswith("app.")] + [f"{name}.<module>" for name in code.modules]
-    seen: set[str] = set()
-    while pending:
-        qualified = pending.pop()
-        if qualified in seen:
-            continue
-        seen.add(qualified)
-        if qualified not in scopes:
-            continue
-        module, node, cls = scopes[qualified]
-        for inner in ast.walk(node):
-            if not isinstance(inner, (ast.Name, ast.Attribute)):
-                continue
-            target = code.qualify(module, inner, cls)
-            if target is None:
-                continue
-            if target in code.defs and isinstance(code.defs[target], ast.ClassDef):
-                pending.extend(q for q in scopes if q.startswith(f"{target}."))
-            else:
-                pending.append(target)
-    return [scopes[q][1] for q in seen if q in scopes]
+    """The scopes (functions, module top levels) reachable from a handler module: the same walk
+    as the IAM test's (local.code_actions)."""
+    return [scope.node for scope in reachable(_Code(handler))]
 
 
 def _reads(handler: Path) -> Reads:
