@@ -288,3 +288,38 @@ def install(monkeypatch: pytest.MonkeyPatch) -> Fakes:
     monkeypatch.setattr(dispatch_queue, "send_wakeup", queues.send_wakeup)
     monkeypatch.setattr(callback_queue, "send_callback_task", queues.send_callback_task)
     return Fakes(store, queues)
+
+
+class Signals:
+    """Stands in for a logic module's metrics (`emit`), its logger and `about_job`, recording what
+    the module tells the operator. `install_signals(monkeypatch, module)` puts it in place."""
+
+    def __init__(self) -> None:
+        self.metrics: list[tuple[str, dict[str, str]]] = []
+        self.values: list[tuple[str, float, dict[str, str]]] = []
+        self.lines: list[tuple[str, str, dict[str, Any] | None]] = []
+        self.jobs: list[tuple[str | None, str | None]] = []
+
+    def emit(self, metric: Any, value: float = 1, **dimensions: str) -> None:
+        self.metrics.append((metric.name, dimensions))
+        self.values.append((metric.name, value, dimensions))
+
+    def about_job(self, job_id: str | None, client_id: str | None = None) -> None:
+        self.jobs.append((job_id, client_id))
+
+    def __getattr__(self, level: str) -> Any:
+        if level not in ("debug", "info", "warning", "error", "exception"):
+            raise AttributeError(level)
+
+        def write(message: str, *args: Any, extra: dict[str, Any] | None = None, **_: Any) -> None:
+            self.lines.append((level, message, extra))
+
+        return write
+
+
+def install_signals(monkeypatch: pytest.MonkeyPatch, module: Any) -> Signals:
+    signals = Signals()
+    monkeypatch.setattr(module, "emit", signals.emit)
+    monkeypatch.setattr(module, "about_job", signals.about_job)
+    monkeypatch.setattr(module, "logger", signals)
+    return signals

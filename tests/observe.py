@@ -5,7 +5,10 @@ flight or delayed: whatever was going to happen has happened)."""
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import requests
@@ -51,3 +54,31 @@ def wait_drained(stack: Any, queue: str = "DownloadQueue", timeout: float = 30.0
             return
         assert time.monotonic() < deadline, f"{queue} did not drain in {timeout}s: {attributes}"
         time.sleep(0.1)
+
+
+class CallbackReceiver:
+    """A client's callback endpoint on this machine. `refuses(n)` says whether the n-th delivery
+    (from 0) gets a 500; every other one gets 204. Records (status, headers, body) of each."""
+
+    def __init__(self, path: str, refuses: Callable[[int], bool]) -> None:
+        self.deliveries: list[tuple[int, dict[str, str], bytes]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                status = 500 if refuses(len(receiver.deliveries)) else 204
+                receiver.deliveries.append((status, dict(self.headers.items()), body))
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+
+    def accepted(self) -> list[tuple[int, dict[str, str], bytes]]:
+        return [delivery for delivery in self.deliveries if delivery[0] < 300]

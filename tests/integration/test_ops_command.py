@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -15,37 +13,18 @@ import requests
 from conftest import StackHandle, start_stack
 
 from ops.cli import main
+from tests.observe import CallbackReceiver
 
 VOICE = {"tool": "ai-voice-generator", "input": {"style": {"prompt": "hi", "voice_name": "Elon Musk"}}}
 STACK_NAME = "pipeline-test"  # tests/conftest.py start_stack
 
 
-class Receiver:
+class Receiver(CallbackReceiver):
     """A client's callback endpoint that refuses deliveries while `failing` is set."""
 
     def __init__(self) -> None:
         self.failing = True
-        self.deliveries: list[tuple[int, bytes]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                status = 500 if receiver.failing else 204
-                receiver.deliveries.append((status, body))
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks?token=s3cr3t-token"
-
-    def accepted(self) -> list[bytes]:
-        return [body for status, body in self.deliveries if status < 300]
+        super().__init__("/hooks?token=s3cr3t-token", refuses=lambda _count: self.failing)
 
 
 @pytest.fixture
@@ -132,7 +111,7 @@ def test_fail_ends_a_job_sends_its_callback_and_repeating_changes_nothing(stack,
     # Counted as an ending (the pipeline's metric record, echoed on stderr).
     ended = [json.loads(line) for line in err.splitlines() if '"JobsEnded"' in line]
     assert [(record["status"], record["kind"]) for record in ended] == [("failed", "audio")]
-    body = poll(receiver.accepted, what="the callback")[0]
+    _, _, body = poll(receiver.accepted, what="the callback")[0]
     assert json.loads(body)["status"] == "failed"
     assert poll(lambda: callback_of(stack, job_id).get("state") == "delivered")
 
@@ -212,7 +191,7 @@ def test_callback_dead_letters_are_really_redelivered(stack, ops, receiver, aws)
     code, out, _err = ops("redrive", "callback")
     assert code == 0
     assert "moved" in out
-    body = poll(receiver.accepted, what="the redelivered callback")[0]
+    _, _, body = poll(receiver.accepted, what="the redelivered callback")[0]
     assert json.loads(body)["job_id"] == job_id
     assert poll(lambda: callback_of(stack, job_id).get("state") == "delivered")
     # Nothing left to redrive: repeating it moves nothing and sends nothing.

@@ -10,7 +10,6 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -24,6 +23,7 @@ from pipeline import ids
 from pipeline.dal.jobs import _to_item
 from pipeline.models.job import Job, JobStatus
 from pipeline.timeutil import iso
+from tests.observe import CallbackReceiver
 
 VOICE = {"tool": "ai-voice-generator", "input": {"style": {"prompt": "hi", "voice_name": "Elon Musk"}}}
 IMAGES = {"tool": "ai-image-generator", "input": {"image_count": 2, "style": {"prompt": "two owls"}}}
@@ -234,32 +234,11 @@ def test_opt_in_deletes_the_project_at_magic_hour_once_outputs_are_stored(swept,
 # -- client callbacks ---------------------------------------------------------------------------
 
 
-class Receiver:
+class Receiver(CallbackReceiver):
     """A client's callback endpoint that fails its first `failures` deliveries."""
 
     def __init__(self, failures: int) -> None:
-        self.failures = failures
-        self.deliveries: list[tuple[int, dict[str, str], bytes]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                status = 500 if len(receiver.deliveries) < receiver.failures else 204
-                receiver.deliveries.append((status, dict(self.headers.items()), body))
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/magic"
-
-    def accepted(self) -> list[tuple[int, dict[str, str], bytes]]:
-        return [d for d in self.deliveries if d[0] < 300]
+        super().__init__("/hooks/magic", refuses=lambda count: count < failures)
 
 
 @pytest.fixture

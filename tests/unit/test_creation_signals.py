@@ -4,8 +4,6 @@ which names the job and its client so one Logs Insights query on `job_id` tells 
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from test_creation_outcomes import JOB_ID, NOW, SETTINGS, Tools, submitting
 
@@ -21,43 +19,14 @@ from pipeline.magic_hour.errors import (
     MagicHourUnavailable,
 )
 from pipeline.models.job import JobStatus
-from tests.fakes import Fakes, install
-
-
-class Recorder:
-    """Stands in for the metrics and the logger at creation's seams."""
-
-    def __init__(self) -> None:
-        self.metrics: list[tuple[str, dict[str, str]]] = []
-        self.lines: list[tuple[str, str, dict[str, Any] | None]] = []
-        self.jobs: list[tuple[str | None, str | None]] = []
-
-    def emit(self, metric: Any, value: float = 1, **dimensions: str) -> None:
-        self.metrics.append((metric.name, dimensions))
-
-    def about_job(self, job_id: str | None, client_id: str | None = None) -> None:
-        self.jobs.append((job_id, client_id))
-
-    def _line(self, level: str) -> Any:
-        def write(message: str, *args: Any, extra: dict[str, Any] | None = None, **_: Any) -> None:
-            self.lines.append((level, message, extra))
-
-        return write
-
-    def __getattr__(self, level: str) -> Any:
-        if level in ("debug", "info", "warning", "error", "exception"):
-            return self._line(level)
-        raise AttributeError(level)
+from tests.fakes import Fakes, Signals, install, install_signals
 
 
 @pytest.fixture
-def seen(monkeypatch: pytest.MonkeyPatch) -> tuple[Recorder, Fakes]:
-    recorder = Recorder()
+def seen(monkeypatch: pytest.MonkeyPatch) -> tuple[Signals, Fakes]:
+    recorder = install_signals(monkeypatch, creation)
     monkeypatch.setattr(creation, "get_settings", lambda: SETTINGS)
     monkeypatch.setattr(creation, "epoch_seconds", lambda: NOW)
-    monkeypatch.setattr(creation, "emit", recorder.emit)
-    monkeypatch.setattr(creation, "about_job", recorder.about_job)
-    monkeypatch.setattr(creation, "logger", recorder)
     fakes = install(monkeypatch)
     monkeypatch.setattr(creation.slots, "next_round_for", lambda client_id: 1)
     monkeypatch.setattr(creation.slots, "hold", lambda: (0, 0))
@@ -66,7 +35,7 @@ def seen(monkeypatch: pytest.MonkeyPatch) -> tuple[Recorder, Fakes]:
     return recorder, fakes
 
 
-def run(seen: tuple[Recorder, Fakes], answer: CreatedProject | Exception, *, age: int = 0) -> Recorder:
+def run(seen: tuple[Signals, Fakes], answer: CreatedProject | Exception, *, age: int = 0) -> Signals:
     recorder, fakes = seen
     job = submitting(age)
     fakes.store.put(job)
@@ -74,12 +43,12 @@ def run(seen: tuple[Recorder, Fakes], answer: CreatedProject | Exception, *, age
     return recorder
 
 
-def test_every_line_names_the_job_and_its_client(seen: tuple[Recorder, Fakes]) -> None:
+def test_every_line_names_the_job_and_its_client(seen: tuple[Signals, Fakes]) -> None:
     recorder = run(seen, CreatedProject("proj_1", 5))
     assert recorder.jobs == [(JOB_ID, "client-a")]
 
 
-def test_a_created_project_is_counted_and_logged_with_its_id(seen: tuple[Recorder, Fakes]) -> None:
+def test_a_created_project_is_counted_and_logged_with_its_id(seen: tuple[Signals, Fakes]) -> None:
     recorder = run(seen, CreatedProject("proj_1", 5))
     assert recorder.metrics == [("MagicHourCreates", {"outcome": "created"})]
     assert recorder.lines == [
@@ -91,7 +60,7 @@ def test_a_created_project_is_counted_and_logged_with_its_id(seen: tuple[Recorde
     ]
 
 
-def test_credits_out_of_range_are_counted_and_logged(seen: tuple[Recorder, Fakes]) -> None:
+def test_credits_out_of_range_are_counted_and_logged(seen: tuple[Signals, Fakes]) -> None:
     recorder = run(seen, CreatedProject("proj_1", None, credits_out_of_range=True))
     assert recorder.metrics == [
         ("MagicHourCreditsOutOfRange", {}),
@@ -104,7 +73,7 @@ def test_credits_out_of_range_are_counted_and_logged(seen: tuple[Recorder, Fakes
     )
 
 
-def test_an_unknown_outcome_is_counted_and_logged_with_the_reason(seen: tuple[Recorder, Fakes]) -> None:
+def test_an_unknown_outcome_is_counted_and_logged_with_the_reason(seen: tuple[Signals, Fakes]) -> None:
     recorder = run(seen, MagicHourOutcomeUnknown("Magic Hour did not answer in time"))
     assert recorder.metrics == [("MagicHourCreates", {"outcome": "unknown"})]
     assert recorder.lines == [
@@ -117,12 +86,12 @@ def test_an_unknown_outcome_is_counted_and_logged_with_the_reason(seen: tuple[Re
 
 
 @pytest.mark.parametrize("refusal", [MagicHourRejected("bad", 422), MagicHourPaymentRequired("poor", 402)])
-def test_a_refusal_is_counted(seen: tuple[Recorder, Fakes], refusal: Exception) -> None:
+def test_a_refusal_is_counted(seen: tuple[Signals, Fakes], refusal: Exception) -> None:
     recorder = run(seen, refusal)
     assert recorder.metrics == [("MagicHourCreates", {"outcome": "refused"})]
 
 
-def test_our_rejected_key_is_counted_logged_and_waits_as_misconfigured(seen: tuple[Recorder, Fakes]) -> None:
+def test_our_rejected_key_is_counted_logged_and_waits_as_misconfigured(seen: tuple[Signals, Fakes]) -> None:
     recorder, fakes = seen
     run(seen, MagicHourAuthFailed("Unauthorized", 401))
     assert recorder.metrics == [
@@ -135,12 +104,12 @@ def test_our_rejected_key_is_counted_logged_and_waits_as_misconfigured(seen: tup
     assert (waiting.status, waiting.last_create_error) == (JobStatus.WAITING, "upstream_misconfigured")
 
 
-def test_an_unreadable_key_is_not_counted_as_a_rejected_one(seen: tuple[Recorder, Fakes]) -> None:
+def test_an_unreadable_key_is_not_counted_as_a_rejected_one(seen: tuple[Signals, Fakes]) -> None:
     recorder = run(seen, MagicHourKeyUnavailable("no key"))
     assert recorder.metrics == [("MagicHourCreateRetries", {})]
 
 
-def test_a_wait_is_counted_and_logged_with_what_magic_hour_said(seen: tuple[Recorder, Fakes]) -> None:
+def test_a_wait_is_counted_and_logged_with_what_magic_hour_said(seen: tuple[Signals, Fakes]) -> None:
     recorder = run(seen, MagicHourRateLimited("Too many requests", 7))
     assert recorder.metrics == [("MagicHourCreateRetries", {})]
     assert recorder.lines == [
@@ -159,7 +128,7 @@ def test_a_wait_is_counted_and_logged_with_what_magic_hour_said(seen: tuple[Reco
     ]
 
 
-def test_a_wait_of_an_unavailable_magic_hour_keeps_its_message(seen: tuple[Recorder, Fakes]) -> None:
+def test_a_wait_of_an_unavailable_magic_hour_keeps_its_message(seen: tuple[Signals, Fakes]) -> None:
     recorder = run(seen, MagicHourUnavailable("down for maintenance", 503))
     extra = recorder.lines[0][2]
     assert extra is not None
@@ -170,7 +139,7 @@ def test_a_wait_of_an_unavailable_magic_hour_keeps_its_message(seen: tuple[Recor
     )
 
 
-def test_a_failure_at_the_deadline_is_logged_with_its_code(seen: tuple[Recorder, Fakes]) -> None:
+def test_a_failure_at_the_deadline_is_logged_with_its_code(seen: tuple[Signals, Fakes]) -> None:
     recorder = run(seen, MagicHourRateLimited("slow", 1), age=SETTINGS.create_deadline_seconds)
     assert recorder.lines[0] == (
         "warning",
@@ -180,7 +149,7 @@ def test_a_failure_at_the_deadline_is_logged_with_its_code(seen: tuple[Recorder,
 
 
 def test_a_retry_waits_at_least_a_second_even_when_every_delay_is_zero(
-    seen: tuple[Recorder, Fakes], monkeypatch: pytest.MonkeyPatch
+    seen: tuple[Signals, Fakes], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A zero delay would have the dispatcher hammer Magic Hour in a loop while it refuses.
     monkeypatch.setattr(

@@ -12,37 +12,13 @@ from test_sweep_run import _job, wired  # noqa: F401 - the fixture is used by na
 from pipeline.logic import sweep
 from pipeline.magic_hour.errors import MagicHourUnavailable
 from pipeline.models.job import Job
-
-
-class Signals:
-    def __init__(self) -> None:
-        self.metrics: list[tuple[str, dict[str, str]]] = []
-        self.lines: list[tuple[str, str, dict[str, Any] | None]] = []
-        self.jobs: list[tuple[str | None, str | None]] = []
-        self.postponed: list[tuple[str, int, int]] = []
-
-    def emit(self, metric: Any, value: float = 1, **dimensions: str) -> None:
-        self.metrics.append((metric.name, dimensions))
-
-    def about_job(self, job_id: str | None, client_id: str | None = None) -> None:
-        self.jobs.append((job_id, client_id))
-
-    def __getattr__(self, level: str) -> Any:
-        if level not in ("info", "warning", "error", "exception"):
-            raise AttributeError(level)
-
-        def write(message: str, *args: Any, extra: dict[str, Any] | None = None, **_: Any) -> None:
-            self.lines.append((level, message, extra))
-
-        return write
+from tests.fakes import Signals, install_signals
 
 
 @pytest.fixture
 def signals(wired: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Signals:  # noqa: F811
-    seen = Signals()
-    monkeypatch.setattr(sweep, "emit", seen.emit)
-    monkeypatch.setattr(sweep, "about_job", seen.about_job)
-    monkeypatch.setattr(sweep, "logger", seen)
+    seen = install_signals(monkeypatch, sweep)
+    seen.postponed = []  # type: ignore[attr-defined]
     monkeypatch.setattr(
         sweep.job_store,
         "postpone_check",

@@ -5,46 +5,18 @@ the job and its client."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from test_state_machine import JOB_ID, PROJECT, fakes, make_job, update  # noqa: F401 - fixture by name
 
 from pipeline.logic import transitions
 from pipeline.logic.transitions import Outcome
 from pipeline.models.job import JobError, JobStatus
-from tests.fakes import Fakes
-
-
-class Signals:
-    def __init__(self) -> None:
-        self.metrics: list[tuple[str, float, dict[str, str]]] = []
-        self.lines: list[tuple[str, str, dict[str, Any] | None]] = []
-        self.jobs: list[tuple[str | None, str | None]] = []
-
-    def emit(self, metric: Any, value: float = 1, **dimensions: str) -> None:
-        self.metrics.append((metric.name, value, dimensions))
-
-    def about_job(self, job_id: str | None, client_id: str | None = None) -> None:
-        self.jobs.append((job_id, client_id))
-
-    def __getattr__(self, level: str) -> Any:
-        if level not in ("info", "warning", "error", "exception"):
-            raise AttributeError(level)
-
-        def write(message: str, *args: Any, extra: dict[str, Any] | None = None, **_: Any) -> None:
-            self.lines.append((level, message, extra))
-
-        return write
+from tests.fakes import Fakes, Signals, install_signals
 
 
 @pytest.fixture
 def signals(fakes: Fakes, monkeypatch: pytest.MonkeyPatch) -> Signals:  # noqa: F811
-    seen = Signals()
-    monkeypatch.setattr(transitions, "emit", seen.emit)
-    monkeypatch.setattr(transitions, "about_job", seen.about_job)
-    monkeypatch.setattr(transitions, "logger", seen)
-    return seen
+    return install_signals(monkeypatch, transitions)
 
 
 UNCONFIRMED = JobError(code="submit_unconfirmed", message="never confirmed", source="submit")
@@ -58,8 +30,8 @@ def test_a_late_project_counts_its_credits_as_charged_on_a_failed_job(
     assert (
         transitions.apply(update("completed", project_id="proj_late", credits_charged=450)) is Outcome.APPLIED
     )
-    assert ("LateProjects", 1, {}) in signals.metrics
-    assert ("CreditsCharged", 450.0, {"status": "failed"}) in signals.metrics
+    assert ("LateProjects", 1, {}) in signals.values
+    assert ("CreditsCharged", 450.0, {"status": "failed"}) in signals.values
     assert signals.lines[0] == (
         "warning",
         "Magic Hour completed a project for a job that had already failed; storing its outputs apart",
@@ -74,11 +46,11 @@ def test_a_repeat_of_a_late_project_is_not_charged_again(
 ) -> None:
     fakes.store.put(make_job(JobStatus.FAILED, project_id=None, error=UNCONFIRMED))
     transitions.apply(update("completed", project_id="proj_late", credits_charged=450))
-    signals.metrics.clear()
+    signals.values.clear()
     assert transitions.apply(update("completed", project_id="proj_late", credits_charged=450)) is (
         Outcome.ALREADY_APPLIED
     )
-    assert [name for name, _, _ in signals.metrics if name in ("LateProjects", "CreditsCharged")] == []
+    assert [name for name, _, _ in signals.values if name in ("LateProjects", "CreditsCharged")] == []
 
 
 def test_a_late_project_without_known_credits_counts_zero(
@@ -87,7 +59,7 @@ def test_a_late_project_without_known_credits_counts_zero(
 ) -> None:
     fakes.store.put(make_job(JobStatus.FAILED, project_id=None, error=UNCONFIRMED))
     transitions.apply(update("completed", project_id="proj_late", credits_charged=None))
-    assert ("CreditsCharged", 0.0, {"status": "failed"}) in signals.metrics
+    assert ("CreditsCharged", 0.0, {"status": "failed"}) in signals.values
 
 
 def test_a_late_project_without_downloads_is_claimed_and_queues_nothing(
@@ -108,7 +80,7 @@ def test_an_orphan_project_adopted_by_its_name_is_counted_and_logged(
 ) -> None:
     fakes.store.put(make_job(JobStatus.SUBMITTING, project_id=None))
     assert transitions.apply(update("started")) is Outcome.APPLIED
-    assert ("OrphanProjectsAttached", 1, {}) in signals.metrics
+    assert ("OrphanProjectsAttached", 1, {}) in signals.values
     assert ("info", "attached project to submitting job", {"job_id": JOB_ID}) in signals.lines
 
 
@@ -118,7 +90,7 @@ def test_an_event_for_a_job_with_its_project_adopts_nothing(
 ) -> None:
     fakes.store.put(make_job(JobStatus.QUEUED))
     transitions.apply(update("started"))
-    assert [name for name, _, _ in signals.metrics if name == "OrphanProjectsAttached"] == []
+    assert [name for name, _, _ in signals.values if name == "OrphanProjectsAttached"] == []
 
 
 def test_an_unknown_project_is_logged_with_its_id(
