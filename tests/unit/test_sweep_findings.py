@@ -69,13 +69,19 @@ def test_a_job_the_sweep_gives_up_on_says_for_how_long(fakes: Fakes) -> None:
     }
 
 
-def test_a_recovered_project_hands_over_magic_hours_facts(
-    fakes: Fakes, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    handed: list[transitions.ProjectUpdate] = []
+@pytest.fixture
+def handed(monkeypatch: pytest.MonkeyPatch) -> list[transitions.ProjectUpdate]:
+    """What the sweep hands the state machine (which answers that it applied it)."""
+    updates: list[transitions.ProjectUpdate] = []
     monkeypatch.setattr(
-        transitions, "apply", lambda update: handed.append(update) or transitions.Outcome.APPLIED
+        transitions, "apply", lambda update: updates.append(update) or transitions.Outcome.APPLIED
     )
+    return updates
+
+
+def test_a_recovered_project_hands_over_magic_hours_facts(
+    fakes: Fakes, handed: list[transitions.ProjectUpdate]
+) -> None:
     job = make_job(JobStatus.QUEUED)
     fakes.store.put(job)
     answer = project("rendering", credits_charged=450, name="clip [tag from magic hour]")
@@ -86,12 +92,8 @@ def test_a_recovered_project_hands_over_magic_hours_facts(
 
 
 def test_a_project_without_a_name_is_matched_by_the_jobs_own_tag(
-    fakes: Fakes, monkeypatch: pytest.MonkeyPatch
+    fakes: Fakes, handed: list[transitions.ProjectUpdate]
 ) -> None:
-    handed: list[transitions.ProjectUpdate] = []
-    monkeypatch.setattr(
-        transitions, "apply", lambda update: handed.append(update) or transitions.Outcome.APPLIED
-    )
     job = make_job(JobStatus.QUEUED)
     fakes.store.put(job)
     sweep.check(job, epoch_seconds(), FakeMagicHour(project("rendering", name=None)))  # type: ignore[arg-type]
