@@ -15,8 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pipeline import secret_store
 from pipeline.http import error_response, json_response, raw_body, unexpected_response
 from pipeline.logic import webhook_delivery
-from pipeline.logic.errors import RequestRefused, RouteNotFound
-from pipeline.logic.transitions import RetryLater
+from pipeline.logic.errors import DeliveryInProgress, RequestRefused, RouteNotFound
 from pipeline.observability import WEBHOOKS, emit, logger, metrics, tracer
 from pipeline.settings import get_settings
 from pipeline.timeutil import epoch_seconds
@@ -47,8 +46,8 @@ def handle_refused(error: RequestRefused) -> Response[str]:
     return error_response(error)
 
 
-@app.exception_handler(RetryLater)
-def handle_retry_later(error: RetryLater) -> Response[str]:
+@app.exception_handler(DeliveryInProgress)
+def handle_delivery_in_progress(error: DeliveryInProgress) -> Response[str]:
     return error_response(error)
 
 

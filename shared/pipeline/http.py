@@ -14,7 +14,6 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from pydantic import BaseModel
 
 from pipeline.logic import errors
-from pipeline.logic.transitions import RetryLater
 
 JSON = "application/json"
 
@@ -62,7 +61,7 @@ WIRE_ERRORS: dict[type[Exception], WireError] = {
     errors.UpstreamRejected: WireError(422, "upstream_rejected"),
     errors.UpstreamMisconfigured: WireError(502, "upstream_misconfigured"),
     errors.DependencyUnavailable: WireError(503, "service_unavailable", DEPENDENCY_RETRY_AFTER_SECONDS),
-    RetryLater: WireError(503, "retry_later", WEBHOOK_RETRY_LATER_SECONDS),
+    errors.DeliveryInProgress: WireError(503, "retry_later", WEBHOOK_RETRY_LATER_SECONDS),
 }
 UNEXPECTED = WireError(503, "service_unavailable", UNEXPECTED_RETRY_AFTER_SECONDS)
 
@@ -116,7 +115,7 @@ def _answer(
 
 
 def error_response(error: Exception) -> Response[str]:
-    """The answer to a refusal of the logic (or to RetryLater). Anything not in the table is ours
+    """The answer to a refusal of the logic (or to a delivery in progress). Anything not in the table is ours
     and answered as `unexpected_response` says, without its text."""
     wire = wire_error_of(error)
     if wire is None:

@@ -16,8 +16,9 @@ from pipeline.dal import jobs as job_store
 from pipeline.logic import errors, strict_json, webhook_delivery
 from pipeline.logic.job_view import to_resource
 from pipeline.logic.submission import parse_submission
+from pipeline.magic_hour.credits import MAX_CREDITS, storable_credits
 from pipeline.models.job import Job, JobError, JobStatus
-from pipeline.models.webhook_events import MAX_CREDITS, ProjectPayload, storable_credits
+from pipeline.models.webhook_events import ProjectPayload
 from pipeline.observability import metrics
 from tests.schema_inputs import minimal_valid
 from tests.unit.test_magic_hour_client import create, response

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from pipeline import ids
-from pipeline.logic import creation, dispatch, sweep, transitions
+from pipeline.logic import creation, dispatch, errors, sweep, transitions
 from pipeline.logic.transitions import Outcome, ProjectUpdate
 from pipeline.magic_hour.errors import MagicHourNotFound, MagicHourUnavailable
 from pipeline.models.job import Job, JobError, JobStatus, StoredOutput
@@ -274,7 +274,7 @@ def test_a_repeat_of_completed_finishes_queueing_after_the_first_delivery_died(f
 
 def test_a_repeat_of_completed_while_another_delivery_holds_the_lease_asks_for_a_retry(fakes: Fakes) -> None:
     fakes.store.put(make_job(JobStatus.DOWNLOADING, downloads_queued=False), lease_until=epoch_seconds() + 30)
-    with pytest.raises(transitions.RetryLater):
+    with pytest.raises(errors.DeliveryInProgress):
         transitions.apply(EVENTS["completed"])
     assert fakes.store.writes == []
     assert fakes.queues.downloads == []
@@ -787,7 +787,7 @@ def test_moving_to_downloading_takes_the_queueing_lease(
     assert (job.status, job.downloads_queued) == (JobStatus.DOWNLOADING, False)
     assert fakes.store.leases[JOB_ID] >= epoch_seconds() + transitions.QUEUE_LEASE_SECONDS - 1
     # So a duplicate right away waits for the lease instead of queueing everything a second time.
-    with pytest.raises(transitions.RetryLater):
+    with pytest.raises(errors.DeliveryInProgress):
         transitions.apply(EVENTS["completed"])
     assert len(fakes.queues.downloads) == 2
 

@@ -10,7 +10,6 @@ import pytest
 
 from pipeline import http
 from pipeline.logic import errors, submission
-from pipeline.logic.transitions import RetryLater
 
 # The bases are never raised themselves: each has subclasses for what happened.
 _BASES = {errors.RequestRefused, errors.CreateRefused}
@@ -35,7 +34,7 @@ EXPECTED: dict[type[Exception], tuple[int, str]] = {
     errors.UpstreamRejected: (422, "upstream_rejected"),
     errors.UpstreamMisconfigured: (502, "upstream_misconfigured"),
     errors.DependencyUnavailable: (503, "service_unavailable"),
-    RetryLater: (503, "retry_later"),
+    errors.DeliveryInProgress: (503, "retry_later"),
 }
 
 
@@ -103,7 +102,7 @@ def test_a_refusal_without_details_has_none_in_its_body() -> None:
     ("error", "retry_after"),
     [
         (errors.DependencyUnavailable("key unreadable"), str(http.DEPENDENCY_RETRY_AFTER_SECONDS)),
-        (RetryLater("busy"), str(http.WEBHOOK_RETRY_LATER_SECONDS)),
+        (errors.DeliveryInProgress("busy"), str(http.WEBHOOK_RETRY_LATER_SECONDS)),
         (errors.RequestInProgress("job_x"), str(http.IN_PROGRESS_RETRY_AFTER_SECONDS)),
         (errors.BudgetExceeded("c", "2026-01-01", 10, 10, retry_after_seconds=3600), "3600"),
     ],

@@ -23,6 +23,12 @@ class RequestRefused(Exception):
         self.details: list[Detail] | None = list(details) if details else None
 
 
+class DeliveryInProgress(Exception):
+    """A webhook delivery arrived while another delivery of the same job is mid-way through its
+    change (queueing its downloads): the sender must retry. Not a refusal: nothing is wrong with
+    the delivery itself."""
+
+
 # -- the request itself is wrong -------------------------------------------------------------------
 
 

@@ -11,9 +11,10 @@ from pipeline.dal import jobs as job_store
 from pipeline.dal import leases, slots
 from pipeline.logic import callbacks, creation, dispatch, moves, transitions
 from pipeline.magic_hour.client import MagicHourClient
+from pipeline.magic_hour.credits import storable_credits
 from pipeline.magic_hour.errors import MagicHourError, MagicHourNotFound
 from pipeline.models.job import SLOT_STATUSES, Job, JobError, JobStatus
-from pipeline.models.webhook_events import ProjectDownload, ProjectError, storable_credits
+from pipeline.models.webhook_events import ProjectDownload, ProjectError
 from pipeline.observability import SLOTS_RECLAIMED, SWEEP_CHECKS, SWEEP_RUNS, about_job, emit, logger
 from pipeline.settings import get_settings
 from pipeline.timeutil import epoch_of

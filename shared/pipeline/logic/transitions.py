@@ -16,6 +16,7 @@ from pipeline import ids
 from pipeline.dal import download_queue
 from pipeline.dal import jobs as job_store
 from pipeline.logic import moves
+from pipeline.logic.errors import DeliveryInProgress
 from pipeline.models.job import Job, JobError, JobStatus, Kind
 from pipeline.models.tasks import DownloadTask
 from pipeline.models.webhook_events import ProjectDownload, ProjectError
@@ -42,10 +43,6 @@ class Outcome(StrEnum):
     APPLIED = "applied"
     ALREADY_APPLIED = "already_applied"
     UNKNOWN_PROJECT = "unknown_project"
-
-
-class RetryLater(Exception):
-    """The job is mid-way through another delivery's change; answer so that the sender retries."""
 
 
 @dataclass(frozen=True)
@@ -194,7 +191,7 @@ def _ensure_queued(job_id: str, update: ProjectUpdate) -> Outcome:
             _queue(job, update)
             return Outcome.APPLIED
         if time.monotonic() >= deadline:
-            raise RetryLater(f"downloads of job {job_id} are being queued by another delivery")
+            raise DeliveryInProgress(f"downloads of job {job_id} are being queued by another delivery")
         time.sleep(_WAIT_POLL_SECONDS)
 
 

@@ -15,6 +15,7 @@ import certifi
 import urllib3
 from urllib3.exceptions import ConnectTimeoutError, HTTPError, LocationValueError, ReadTimeoutError
 
+from pipeline.magic_hour.credits import storable_credits
 from pipeline.magic_hour.errors import (
     MagicHourAuthFailed,
     MagicHourError,
@@ -27,7 +28,6 @@ from pipeline.magic_hour.errors import (
     MagicHourUnavailable,
 )
 from pipeline.models.job import Kind
-from pipeline.models.webhook_events import storable_credits
 
 DEFAULT_RETRY_AFTER_SECONDS = 5
 # An input file streamed to Magic Hour's storage may be large; each read of the answer waits this long.
