@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from pipeline import sqs_batch
-from pipeline.logic import callbacks, retry_policy
+from pipeline.logic import callback_state, callbacks, retry_policy
 from pipeline.models.tasks import CallbackTask
 from pipeline.observability import CALLBACKS, about_job, emit, logger, metrics, tracer
 from pipeline.settings import get_settings
@@ -42,7 +42,7 @@ def handle_record(record: SQSRecord) -> None:
         callbacks.deliver(task)
     except callbacks.CallbackRefused as refused:
         logger.warning("callback URL refused", extra={"job_id": task.job_id, "reason": str(refused)})
-        callbacks.give_up(task.job_id, str(refused))
+        callback_state.give_up(task.job_id, str(refused))
     except callbacks.CallbackFailed as failed:
         _retry_or_give_up(record, task, str(failed))
     except Exception:  # our own trouble (secret store, DynamoDB): it counts as an attempt
@@ -55,8 +55,8 @@ def _retry_or_give_up(record: SQSRecord, task: CallbackTask, reason: str) -> Non
     failed_attempts.settle(
         record,
         reason,
-        give_up=lambda _attempt, reason: callbacks.give_up(task.job_id, reason),
-        on_retry=lambda reason: callbacks.note_failed_attempt(task.job_id, reason),
+        give_up=lambda _attempt, reason: callback_state.give_up(task.job_id, reason),
+        on_retry=lambda reason: callback_state.note_failed_attempt(task.job_id, reason),
         job_id=task.job_id,
     )
 

@@ -142,7 +142,7 @@ def test_a_job_that_fails_with_a_callback_stays_watched_until_its_callback_settl
     assert fakes.store.next_checks == {job.job_id: NOW + QUIET}
     assert [task.job_id for task in fakes.queues.callbacks] == [job.job_id]
 
-    moves.callbacks.give_up(job.job_id, "never answered")
+    moves.callback_state.give_up(job.job_id, "never answered")
     assert fakes.store.next_checks == {}
 
 

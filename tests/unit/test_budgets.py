@@ -226,6 +226,6 @@ def test_a_job_the_sweep_fails_is_refunded(store: FakeUsage, monkeypatch: pytest
         return job.model_copy(update={"status": JobStatus.FAILED, "error": error})
 
     monkeypatch.setattr(sweep.job_store, "fail", fail)
-    monkeypatch.setattr(sweep.callbacks, "announce_end", lambda job: None)
+    monkeypatch.setattr(sweep.callback_state, "announce_end", lambda job: None)
     sweep._fail(rendering, "project_not_found", "gone", "magic_hour")
     assert store.refunds == [("client-a", "job_1")]

@@ -13,7 +13,7 @@ import pytest
 from ops import jobs, pipeline_env, targets
 from pipeline import observability
 from pipeline.dal import usage
-from pipeline.logic.callbacks import webhook_id_for
+from pipeline.logic.callback_state import webhook_id_for
 from pipeline.models.job import Job, JobStatus
 from pipeline.settings import Settings, get_settings
 from pipeline.timeutil import now_iso

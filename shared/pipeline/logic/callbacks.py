@@ -19,14 +19,12 @@ from urllib.parse import quote, urlsplit
 
 import certifi
 
-from pipeline.dal import callback_queue
 from pipeline.dal import jobs as job_store
 from pipeline.logic import bookkeeping, callback_secrets
 from pipeline.logic.job_view import to_resource
 from pipeline.models.job import Job
 from pipeline.models.tasks import CallbackTask
-from pipeline.observability import CALLBACKS, emit, logger
-from pipeline.redaction import for_client
+from pipeline.observability import CALLBACKS, emit
 from pipeline.settings import get_settings
 
 USER_AGENT = "magic-hour-pipeline-callbacks/1"
@@ -40,24 +38,6 @@ class CallbackFailed(Exception):
 
 class CallbackRefused(Exception):
     """The URL can never be delivered to (for example it points into a private network)."""
-
-
-def webhook_id_for(job: Job) -> str:
-    """Stable across retries of one callback; a job that ends again (a download failure redriven
-    to success) gets a new one, so receivers that drop repeats do not drop it."""
-    return f"msg_{job.job_id}_{job.status.value}"
-
-
-def announce_end(job: Job) -> None:
-    """Queue the callback of a job that just ended. If this fails, the sweep queues it later:
-    the job stays in its index while its callback is `pending` and not yet queued."""
-    if not job.callback_url or job.callback_state != "pending":
-        return
-    try:
-        callback_queue.send_callback_task(CallbackTask(job_id=job.job_id, webhook_id=webhook_id_for(job)))
-        job_store.mark_callback_queued(job.job_id)
-    except Exception:
-        logger.exception("could not queue the callback; the sweep will", extra={"job_id": job.job_id})
 
 
 def deliver(task: CallbackTask) -> Job | None:
@@ -291,16 +271,3 @@ def _read_status(stream: socket.socket) -> int | None:
         answer += chunk
     match = _STATUS_LINE.match(answer)
     return None if match is None else int(match.group(1))
-
-
-def give_up(job_id: str, reason: str) -> None:
-    emit(CALLBACKS, outcome="failed")
-    job_store.record_callback_attempt(
-        job_id, "failed", for_client(reason), bookkeeping.for_callback_attempt("failed")
-    )
-
-
-def note_failed_attempt(job_id: str, reason: str) -> None:
-    job_store.record_callback_attempt(
-        job_id, "pending", for_client(reason), bookkeeping.for_callback_attempt("pending")
-    )

@@ -15,7 +15,7 @@ from typing import Any
 from pipeline import observability
 from pipeline.dal import dispatch_queue
 from pipeline.dal import jobs as job_store
-from pipeline.logic import bookkeeping, budgets, callbacks
+from pipeline.logic import bookkeeping, budgets, callback_state
 from pipeline.models.job import Job, JobError, JobStatus
 from pipeline.observability import logger
 from pipeline.timeutil import epoch_seconds
@@ -66,4 +66,4 @@ def _after(before: Job, after: Job | None) -> None:
         observability.job_ended(
             after.status.value, after.kind, after.created_at, after.updated_at, after.credits_charged
         )
-        callbacks.announce_end(after)
+        callback_state.announce_end(after)

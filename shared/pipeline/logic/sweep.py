@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from pipeline.dal import jobs as job_store
 from pipeline.dal import leases, slots
-from pipeline.logic import callbacks, creation, dispatch, moves, transitions
+from pipeline.logic import callback_state, creation, dispatch, moves, transitions
 from pipeline.magic_hour.client import MagicHourClient
 from pipeline.magic_hour.credits import storable_credits
 from pipeline.magic_hour.errors import MagicHourError, MagicHourNotFound
@@ -214,12 +214,12 @@ def _downloading(job: Job, now: int, downloads: list[ProjectDownload]) -> str:
 
 def _owed_callback(job: Job, now: int) -> str:
     if job.callback_state == "pending" and not job.callback_queued:
-        callbacks.announce_end(job)
+        callback_state.announce_end(job)
         _postpone(job, now)
         return "callback_queued"
     if job.callback_state == "pending" and now - epoch_of(job.updated_at) > CALLBACK_SETTLE_SECONDS:
         # Its message outlived the callback queue's retention: it can never be delivered now.
-        callbacks.give_up(job.job_id, "callback delivery never settled")
+        callback_state.give_up(job.job_id, "callback delivery never settled")
         return "callback_abandoned"
     _postpone(job, now)
     return "callback_in_flight"
