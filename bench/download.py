@@ -28,12 +28,14 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import boto3
 import requests
 
 from bench.harness import DOWNLOAD_FUNCTION, VIDEO_JOB, BenchFailure, Harness
 from bench.lambda_env import ROOT, function_environment
 from bench.procfs import RssSampler, memory_kib
 from bench.units import MIB, format_size, kib_to_mib
+from pipeline.aws import S3_CONFIG
 
 DEFAULT_SIZES = "1MB,64MB,1GB"
 # Sizes at and above this get the raw GET / raw upload references measured next to them.
@@ -309,7 +311,9 @@ class _Zeros(io.RawIOBase):
 def references(harness: Harness, size: int, url: str) -> dict[str, Any]:
     """What the two ends allow, measured just before the pipeline in the same run: one plain
     streamed GET of the same file from the simulator (read and dropped), and one plain boto3
-    upload_fileobj (default TransferConfig) of as many bytes into the same moto S3."""
+    upload_fileobj (default TransferConfig) of as many bytes into the same moto S3, by a client
+    with the downloader's own S3 configuration (pipeline.aws.S3_CONFIG), so both sides of the
+    ratio do the same work per byte."""
     started = time.perf_counter()
     got = 0
     with requests.get(url, stream=True, timeout=(5, 120)) as answer:
@@ -319,7 +323,14 @@ def references(harness: Harness, size: int, url: str) -> dict[str, Any]:
     get_s = time.perf_counter() - started
     if got != size:
         raise BenchFailure(f"reference GET read {got} of {size} bytes")
-    s3 = harness.aws("s3")
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=harness.config.aws_url,
+        region_name=harness.config.region,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",  # noqa: S106 - moto accepts any
+        config=S3_CONFIG,
+    )
     bucket = harness.stack.resolver.refs["OutputBucket"]
     key = f"bench-reference/{uuid.uuid4().hex}"
     started = time.perf_counter()

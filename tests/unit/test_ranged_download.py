@@ -5,10 +5,12 @@ every byte written once (no CopyObject: S3 calls counted by a botocore event hoo
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import socket
 import threading
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -160,6 +162,28 @@ def _stored(key: str) -> bytes:
     return bytes(aws.s3_client().get_object(Bucket=BUCKET, Key=key)["Body"].read())
 
 
+def _crc32(data: bytes) -> bytes:
+    return zlib.crc32(data).to_bytes(4, "big")
+
+
+def _s3_checksums(key: str) -> dict[str, str]:
+    """The object's checksums as S3 reports them, without the `-<parts>` suffix AWS adds to a
+    multipart object's (moto leaves it out)."""
+    answer = aws.s3_client().head_object(Bucket=BUCKET, Key=key, ChecksumMode="ENABLED")
+    return {
+        name: str(value).partition("-")[0]
+        for name, value in answer.items()
+        if name.startswith("Checksum") and name != "ChecksumType"
+    }
+
+
+def _composite_crc32(body: bytes, part: int) -> str:
+    """S3's checksum of a multipart object whose parts each carried their CRC32: the CRC32 of
+    the parts' CRC32s (a full-object checksum would be another value, or another algorithm)."""
+    parts = [body[start : start + part] for start in range(0, len(body), part)]
+    return base64.b64encode(_crc32(b"".join(_crc32(piece) for piece in parts))).decode()
+
+
 def _exists(key: str) -> bool:
     return outputs.head(key) is not None
 
@@ -181,6 +205,8 @@ def test_ranges_are_fetched_in_parallel_and_written_once(files: FileServer, s3_c
     facts = outputs.head("ranged.mp4")
     assert facts is not None
     assert facts.sha256 == fetched.sha256
+    # Each part was checked by S3 against its CRC32, declared on the upload: no full-object pass.
+    assert _s3_checksums("ranged.mp4") == {"ChecksumCRC32": _composite_crc32(BODY, PART)}
 
 
 def test_a_server_that_refuses_ranges_is_streamed_as_one_body(
@@ -194,6 +220,7 @@ def test_a_server_that_refuses_ranges_is_streamed_as_one_body(
     assert s3_calls["CopyObject"] == s3_calls["UploadPartCopy"] == 0
     assert _stored("whole.mp4") == BODY
     assert outputs.head("whole.mp4").sha256 == fetched.sha256  # type: ignore[union-attr]
+    assert _s3_checksums("whole.mp4") == {"ChecksumCRC32": _composite_crc32(BODY, PART)}
 
 
 def test_a_small_file_is_one_tagged_put(files: FileServer, s3_calls: Counter[str]) -> None:
@@ -201,6 +228,7 @@ def test_a_small_file_is_one_tagged_put(files: FileServer, s3_calls: Counter[str
     assert fetched.size_bytes == len(BODY)
     assert s3_calls == Counter({"PutObject": 1})
     assert outputs.head("small.mp4").sha256 == hashlib.sha256(BODY).hexdigest()  # type: ignore[union-attr]
+    assert _s3_checksums("small.mp4") == {"ChecksumCRC32": base64.b64encode(_crc32(BODY)).decode()}
 
 
 def test_a_range_cut_short_is_fetched_again(files: FileServer, s3_calls: Counter[str]) -> None:
@@ -249,3 +277,31 @@ def test_an_object_without_its_sha256_tag_is_not_trusted_as_stored(s3_calls: Cou
     outputs.tag_sha256("untagged.mp4", "f" * 64)
     assert outputs.head("untagged.mp4").sha256 == "f" * 64  # type: ignore[union-attr]
     assert outputs.head("never-written.mp4") is None
+
+
+def test_part_bodies_are_not_hashed_again_for_the_signature(
+    files: FileServer, s3_calls: Counter[str]
+) -> None:
+    # Over plain HTTP botocore would SHA-256 every body for SigV4; the client says UNSIGNED-PAYLOAD,
+    # as botocore does over HTTPS, and each body carries its CRC32 instead.
+    sent: list[tuple[str, str | None, str | None]] = []
+
+    def record(request: Any, **_: Any) -> None:
+        headers = request.headers
+        sent.append(
+            (request.method, headers.get("X-Amz-Content-SHA256"), headers.get("x-amz-checksum-crc32"))
+        )
+
+    client = aws.s3_client()
+    client.meta.events.register("before-send.s3.UploadPart", record)
+    client.meta.events.register("before-send.s3.PutObject", record)
+    try:
+        _fetch(files, "unsigned.mp4")
+        _fetch(files, "unsigned-small.mp4", part=len(BODY) + 1)
+    finally:
+        client.meta.events.unregister("before-send.s3.UploadPart", record)
+        client.meta.events.unregister("before-send.s3.PutObject", record)
+    assert len(sent) == 4  # three parts and one whole object
+    for _method, content_sha256, crc32 in sent:
+        assert content_sha256 in (b"UNSIGNED-PAYLOAD", "UNSIGNED-PAYLOAD")
+        assert crc32

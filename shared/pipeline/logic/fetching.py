@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import mimetypes
 import posixpath
 from collections.abc import Callable, Iterator
@@ -58,17 +57,15 @@ def host_allowed(url: str, allowed_hosts: list[str], require_https: bool = False
     return any(host == allowed or host.endswith("." + allowed) for allowed in allowed_hosts)
 
 
-class _HashingReader(io.RawIOBase):
-    """A file-like view of the response body that hashes and counts what passes through."""
+class _BodyReader:
+    """The response body, read in chunks: counts what passes through and turns a broken or short
+    body into DownloadFailed. It does not hash: each copy hashes its parts once, in order
+    (ranges arrive out of order)."""
 
     def __init__(self, response: Answer, declared_length: int | None) -> None:
         self._raw = response
         self._declared = declared_length
-        self.sha256 = hashlib.sha256()
         self.size = 0
-
-    def readable(self) -> bool:
-        return True
 
     def read(self, size: int = -1) -> bytes:
         try:
@@ -80,13 +77,7 @@ class _HashingReader(io.RawIOBase):
         if not chunk and self._declared is not None and self.size != self._declared:
             raise DownloadFailed(f"body ended after {self.size} of {self._declared} declared bytes")
         self.size += len(chunk)
-        self.sha256.update(chunk)
         return chunk
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
 
 
 @dataclass(frozen=True)
@@ -176,17 +167,17 @@ class _Upload:
             raise _upload_failed(exc) from exc
         return self
 
-    def part(self, number: int, body: bytearray) -> str:
+    def part(self, number: int, body: bytearray) -> outputs.UploadedPart:
         assert self._upload_id is not None  # narrows the type; set by __enter__  # nosec B101
         try:
             return outputs.upload_part(self.key, self._upload_id, number, body)
         except Exception as exc:
             raise _upload_failed(exc) from exc
 
-    def complete(self, etags: list[str], sha256: str) -> None:
+    def complete(self, parts: list[outputs.UploadedPart], sha256: str) -> None:
         assert self._upload_id is not None  # narrows the type; set by __enter__  # nosec B101
         try:
-            outputs.complete_multipart(self.key, self._upload_id, etags)
+            outputs.complete_multipart(self.key, self._upload_id, parts)
             self._upload_id = None
             outputs.tag_sha256(self.key, sha256)
         except Exception as exc:
@@ -209,16 +200,18 @@ def _stream(
     pool while the next one is read, at most `parallel_ranges` parts held at once."""
     declared = response.headers.get("Content-Length")
     declared_length = int(declared) if declared and declared.isdigit() else None
-    reader = _HashingReader(response, declared_length)
+    reader = _BodyReader(response, declared_length)
     part = _fill(reader, transfer.part_bytes)
     if len(part) < transfer.part_bytes or declared_length == len(part):
         if declared_length is not None and len(part) != declared_length:
             raise DownloadFailed(f"stored {len(part)} bytes but the server declared {declared_length}")
         return _store_whole(key, part, content_type, metadata)
     workers = max(1, transfer.parallel_ranges)
+    sha256 = hashlib.sha256()
     with _Upload(key, content_type, metadata) as upload, ThreadPoolExecutor(workers, "part") as pool:
-        uploads: list[Future[str]] = []
+        uploads: list[Future[outputs.UploadedPart]] = []
         while part:
+            sha256.update(part)
             uploads.append(pool.submit(upload.part, len(uploads) + 1, part))
             del part  # the pool's task holds the only reference: freed once sent
             in_flight = [future for future in uploads if not future.done()]
@@ -228,18 +221,18 @@ def _stream(
             part = _fill(reader, transfer.part_bytes)
         if declared_length is not None and reader.size != declared_length:
             raise DownloadFailed(f"stored {reader.size} bytes but the server declared {declared_length}")
-        sha256 = reader.sha256.hexdigest()
-        upload.complete([future.result() for future in uploads], sha256)
-    return FetchedObject(key, reader.size, sha256, content_type)
+        digest = sha256.hexdigest()
+        upload.complete([future.result() for future in uploads], digest)
+    return FetchedObject(key, reader.size, digest, content_type)
 
 
-def _raise_first_failure(futures: list[Future[str]]) -> None:
+def _raise_first_failure(futures: list[Future[outputs.UploadedPart]]) -> None:
     for future in futures:
         if future.done() and future.exception() is not None:
             future.result()
 
 
-def _fill(reader: _HashingReader, size: int) -> bytearray:
+def _fill(reader: _BodyReader, size: int) -> bytearray:
     buffer = bytearray()
     while len(buffer) < size:
         chunk = reader.read(min(size - len(buffer), _READ_BYTES))
@@ -275,9 +268,9 @@ class _RangedCopy:
         ranges = [(start, min(start + size, self._total) - 1) for start in range(0, self._total, size)]
         workers = max(1, self._transfer.parallel_ranges)
         sha256 = hashlib.sha256()
-        etags: list[str] = []
+        parts: list[outputs.UploadedPart] = []
         with ThreadPoolExecutor(workers, thread_name_prefix="range") as pool:
-            window: dict[int, Future[tuple[bytearray, str]]] = {
+            window: dict[int, Future[tuple[bytearray, outputs.UploadedPart]]] = {
                 0: pool.submit(self._upload_first, upload, first)
             }
             del first
@@ -287,22 +280,24 @@ class _RangedCopy:
                     while submitted < len(ranges) and submitted - index < workers:
                         window[submitted] = pool.submit(self._part, upload, submitted, ranges[submitted])
                         submitted += 1
-                    body, etag = window.pop(index).result()
+                    body, part = window.pop(index).result()
                     sha256.update(body)
-                    etags.append(etag)
+                    parts.append(part)
                     del body
             finally:
                 for future in window.values():
                     future.cancel()
         digest = sha256.hexdigest()
-        upload.complete(etags, digest)
+        upload.complete(parts, digest)
         return self._total, digest
 
     @staticmethod
-    def _upload_first(upload: _Upload, body: bytearray) -> tuple[bytearray, str]:
+    def _upload_first(upload: _Upload, body: bytearray) -> tuple[bytearray, outputs.UploadedPart]:
         return body, upload.part(1, body)
 
-    def _part(self, upload: _Upload, index: int, byte_range: tuple[int, int]) -> tuple[bytearray, str]:
+    def _part(
+        self, upload: _Upload, index: int, byte_range: tuple[int, int]
+    ) -> tuple[bytearray, outputs.UploadedPart]:
         body = self.fetch_range(byte_range)
         return body, upload.part(index + 1, body)
 
@@ -341,7 +336,7 @@ class _RangedCopy:
 
 def _read_exactly(response: Answer, length: int) -> bytearray:
     """The whole body, which must be exactly `length` bytes."""
-    reader = _HashingReader(response, length)
+    reader = _BodyReader(response, length)
     body = _fill(reader, length)
     if len(body) != length or reader.read(1):
         raise DownloadFailed(f"range body was not {length} bytes")
