@@ -21,9 +21,13 @@ METHOD = {
         "queue's event source mapping is stopped) and the downloader's lambda_handler runs on it in "
         "a fresh interpreter with exactly the function's environment. baseline = VmRSS after the "
         "handler import; peak = VmHWM after resetting it (/proc/self/clear_refs) just before the "
-        "invocation; stream = pipeline.dal.outputs.upload_stream (GET+hash+multipart upload); "
-        "metadata copy = outputs.set_metadata. Verified: job completed, S3 object streamed back and "
-        "hashed, recorded sha256 and object metadata all equal the simulator's sha256."
+        "invocation; copy = pipeline.logic.fetching.fetch_into_s3 (ranged GETs + sha256 + each part "
+        "written once + the sha256 tag). References, just before each round: one plain GET of the "
+        "same file from the simulator and one upload_fileobj of as many bytes into the same moto "
+        "with the downloader's S3 config; ratio = handler MiB/s / min(the two); sizes of 64MB and up "
+        "run --download-rounds rounds and show the median ratio's round. Verified: job completed, "
+        "S3 object streamed back and hashed, recorded sha256 and the object's sha256 tag all equal "
+        "the simulator's sha256."
     ),
     "latency": "sequential requests, each on a new connection, timed at the client, after "
     "concurrent warm-up requests that reach every worker of the function's pool; gateway_only is "
@@ -45,11 +49,18 @@ METHOD = {
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
-    from bench.download import DEFAULT_SIZES
+    from bench.download import DEFAULT_ROUNDS, DEFAULT_SIZES
 
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--sizes", default=DEFAULT_SIZES, help=f"downloader output sizes (default {DEFAULT_SIZES})"
+    )
+    parser.add_argument(
+        "--download-rounds",
+        type=int,
+        default=DEFAULT_ROUNDS,
+        help=f"rounds per size of 64MB and up, each with its own references; the row is the median "
+        f"ratio's round (default {DEFAULT_ROUNDS})",
     )
     parser.add_argument("--submits", type=int, default=100, help="timed POST /v1/jobs (default 100)")
     parser.add_argument(
@@ -133,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
             failures += found
         harness.stop_download_trigger()
         if sizes:
-            results["downloads"], found = download.run(harness, sizes)
+            results["downloads"], found = download.run(harness, sizes, args.download_rounds)
             failures += found
         jobs: list[latency.SubmittedJob] = []
         if "submit" in wanted:

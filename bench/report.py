@@ -75,6 +75,18 @@ def render(results: dict[str, Any]) -> str:
             "  raw GET / raw PUT = one plain GET from the simulator / one plain upload_fileobj into "
             "the same moto, same run; ratio = handler MiB/s / min(raw GET, raw PUT); moto peak = its RSS"
         )
+        for d in downloads:
+            if d.get("rounds"):
+                each = "; ".join(
+                    f"{r['handler_mib_per_s']:g} vs {r['raw_get_mib_per_s']:g}/{r['raw_upload_mib_per_s']:g}"
+                    f" = {r['ratio_to_limit']:g}"
+                    for r in d["rounds"]
+                )
+                lines.append(
+                    f"  {d.get('size')}: {len(d['rounds'])} rounds (MiB/s vs raw GET/raw PUT = ratio): "
+                    f"{each}; median {d.get('ratio_median')}, "
+                    f"highest peak RSS {d.get('peak_rss_mib_highest')}"
+                )
         largest = max(downloads, key=lambda d: d.get("size_bytes", 0))
         timeline = largest.get("rss_timeline_s_mib") or []
         if timeline:
