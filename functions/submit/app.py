@@ -2,7 +2,8 @@
 
 # No `from __future__ import annotations` here: Powertools reads the route signatures at run time
 # to describe the API (scripts/export_openapi.py).
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
@@ -11,12 +12,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from pipeline.http import client_id_of, error_response, json_response, raw_body, unexpected_response
-from pipeline.logic import budgets, callback_secrets, inputs, queries
+from pipeline.logic import budgets, callback_secrets, queries
 from pipeline.logic.errors import RequestRefused, RouteNotFound
-from pipeline.logic.idempotent_submission import submit_once
 from pipeline.logic.job_view import to_resource
-from pipeline.logic.submission import parse_submission, refusal_error
-from pipeline.magic_hour.client import client_from_settings
 from pipeline.models.api import (
     CallbackSecret,
     ErrorBody,
@@ -29,9 +27,18 @@ from pipeline.models.api import (
 from pipeline.observability import UNHANDLED_ERRORS, emit, logger, metrics, tracer
 from pipeline.settings import get_settings
 
+if TYPE_CHECKING:
+    from pipeline.magic_hour.client import MagicHourClient
+
 app = APIGatewayRestResolver()
 settings = get_settings()
-magic_hour = client_from_settings()
+
+
+@cache
+def _magic_hour() -> "MagicHourClient":
+    from pipeline.magic_hour.client import client_from_settings
+
+    return client_from_settings()
 
 
 def _answers(ok: int, model: type[BaseModel], description: str, *errors: int) -> dict[int, OpenAPIResponse]:
@@ -77,6 +84,12 @@ ERROR_DESCRIPTIONS = {
 )
 @tracer.capture_method(capture_response=False)  # job resources carry presigned URLs
 def create_job() -> Response[str]:
+    # The create path (tool catalogue and input schemas, the state machine's moves, the Magic Hour
+    # client) is loaded by the first POST: a container that only answers reads, as most do (status
+    # polls), never pays for it at cold start (`make bench`, "cold start").
+    from pipeline.logic.idempotent_submission import submit_once
+    from pipeline.logic.submission import parse_submission, refusal_error
+
     event = app.current_event
     client_id = client_id_of(event)
     submission = parse_submission(
@@ -86,7 +99,7 @@ def create_job() -> Response[str]:
         settings.require_https_callbacks,
     )
     budgets.check_new_submission(client_id, submission.idempotency_key)
-    job = submit_once(submission, magic_hour)
+    job = submit_once(submission, _magic_hour())
     refused = refusal_error(job)
     if refused is not None:
         raise refused
@@ -148,6 +161,8 @@ def list_tools() -> Response[str]:
 )
 @tracer.capture_method(capture_response=False)  # the answer carries a presigned URL
 def create_upload() -> Response[str]:
+    from pipeline.logic import inputs  # as the create path: loaded by the first POST that needs it
+
     event = app.current_event
     client_id = client_id_of(event)
     request = inputs.parse_upload_request(raw_body(event))
@@ -200,7 +215,7 @@ def rotate_callback_secret() -> Response[str]:
 @tracer.capture_method
 def get_usage() -> Response[str]:
     event = app.current_event
-    return json_response(200, budgets.usage_report(client_id_of(event), event.get_query_string_value("day")))
+    return json_response(200, queries.usage_report(client_id_of(event), event.get_query_string_value("day")))
 
 
 @app.exception_handler(RequestRefused)

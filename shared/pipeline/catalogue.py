@@ -10,12 +10,12 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
-
-from aws_lambda_powertools.utilities.validation import validate
-from aws_lambda_powertools.utilities.validation.exceptions import SchemaValidationError
+from typing import TYPE_CHECKING, Any
 
 from pipeline.models.job import Kind
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.validation.exceptions import SchemaValidationError
 
 CATALOGUE_PATH = Path(__file__).parent / "data" / "magic_hour_tools.json"
 
@@ -96,6 +96,11 @@ def check_input(tool: Tool, tool_input: dict[str, Any]) -> InputProblem | None:
     Validation never rewrites the input (no defaults filled in): Magic Hour gets exactly what the
     caller sent, as the official SDK does.
     """
+    # Loaded by the first check (9 ms, fastjsonschema): reading the catalogue (GET /v1/tools) needs
+    # no validator.
+    from aws_lambda_powertools.utilities.validation import validate
+    from aws_lambda_powertools.utilities.validation.exceptions import SchemaValidationError
+
     try:
         validate(event=tool_input, schema=tool.request_schema, provider_options={"use_default": False})
     except SchemaValidationError as problem:

@@ -9,7 +9,7 @@ import pytest
 
 from pipeline import ids
 from pipeline.dal.usage import Usage
-from pipeline.logic import budgets, errors
+from pipeline.logic import budgets, errors, queries
 from pipeline.models.job import Job, JobError, JobStatus
 
 
@@ -166,14 +166,14 @@ def test_a_malformed_day_is_validation_failed_at_query_day(raw: str) -> None:
 def test_usage_report_has_the_contract_shape(store: FakeUsage) -> None:
     store.budgets["client-a"] = 500
     store.spent[("client-a", "2026-11-23")] = 120
-    report = budgets.usage_report("client-a", "2026-11-23")
+    report = queries.usage_report("client-a", "2026-11-23")
     assert report.model_dump() == {
         "day": "2026-11-23",
         "credits_charged": 120,
         "jobs": 7,
         "daily_credit_budget": 500,
     }
-    assert budgets.usage_report("client-b", "2026-11-23").daily_credit_budget is None
+    assert queries.usage_report("client-b", "2026-11-23").daily_credit_budget is None
 
 
 def test_seconds_until_the_next_utc_day() -> None:

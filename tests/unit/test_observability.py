@@ -15,6 +15,23 @@ from pipeline.observability import LazyTracer, tracing_enabled
 ROOT = Path(__file__).resolve().parents[2]
 
 
+# Per function: what only some of its paths need, loaded by the first request on such a path.
+KEPT_OFF = {
+    # The create path (POST /v1/jobs, POST /v1/uploads): catalogue schemas and their validator, the
+    # state machine's moves, the Magic Hour client. Reads (status polls) never load it.
+    "submit": (
+        "pipeline.logic.submission",
+        "pipeline.logic.idempotent_submission",
+        "pipeline.logic.inputs",
+        "pipeline.magic_hour.client",
+        "fastjsonschema",
+    ),
+    # Our API's answer models belong to the functions that answer clients.
+    "webhook": ("pipeline.models.api",),
+    "downloader": ("pipeline.models.api",),
+}
+
+
 @pytest.mark.parametrize(
     "function", sorted(path.name for path in (ROOT / "functions").iterdir() if (path / "app.py").exists())
 )
@@ -22,7 +39,12 @@ def test_importing_a_handler_loads_nothing_kept_off_the_cold_start(function: str
     # aws_xray_sdk: ~140 ms, loaded on the first traced call only. requests: ~20 ms, urllib3 (which
     # botocore loads anyway) does its work. Powertools' parser models: ~60 ms, loaded by its batch
     # utility when pydantic was imported before it, so the SQS handlers import batch first.
-    kept_off = ("aws_xray_sdk", "requests", "aws_lambda_powertools.utilities.parser")
+    kept_off = (
+        "aws_xray_sdk",
+        "requests",
+        "aws_lambda_powertools.utilities.parser",
+        *KEPT_OFF.get(function, ()),
+    )
     code = (
         "import sys, json; sys.path[:0] = [sys.argv[1], sys.argv[2]]; import app; "
         f"print(json.dumps(sorted(m for m in sys.modules if m.startswith({kept_off!r}))))"

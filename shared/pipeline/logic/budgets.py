@@ -19,7 +19,6 @@ from pipeline.logic import errors
 
 # Re-exported: logic/dispatch.py catches it as budgets.BudgetExceeded.
 from pipeline.logic.errors import BudgetExceeded as BudgetExceeded
-from pipeline.models.api import UsageReport
 from pipeline.models.job import Job, JobStatus
 from pipeline.observability import BUDGETS, emit, logger
 
@@ -76,17 +75,6 @@ def parse_day(raw: str | None) -> str:
             [{"loc": ["query", "day"], "msg": "must be a calendar date YYYY-MM-DD (UTC)"}],
             "query parameters are invalid",
         ) from exc
-
-
-def usage_report(client_id: str, raw_day: str | None) -> UsageReport:
-    day = parse_day(raw_day)
-    spent = usage.usage_of(client_id, day)
-    return UsageReport(
-        day=day,
-        credits_charged=spent.credits_charged,
-        jobs=spent.jobs,
-        daily_credit_budget=usage.budget_of(client_id),
-    )
 
 
 def record_charge(client_id: str, job_id: str, credits: int | None) -> None:

@@ -1,13 +1,15 @@
-"""Reading jobs for a client: one job, a page of jobs, the tool list."""
+"""What a client reads: one job, a page of jobs, the tool list, its usage of a day. The answers'
+models (pipeline.models.api) are loaded here, by the submit function alone."""
 
 from __future__ import annotations
 
 from pipeline import ids
 from pipeline.catalogue import all_tools
 from pipeline.dal import jobs as job_store
-from pipeline.logic import errors
+from pipeline.dal import usage
+from pipeline.logic import budgets, errors
 from pipeline.logic.job_view import to_resource
-from pipeline.models.api import JobList, JobResource, ToolList, ToolResource
+from pipeline.models.api import JobList, JobResource, ToolList, ToolResource, UsageReport
 from pipeline.models.job import JobStatus
 
 DEFAULT_LIMIT = 20
@@ -55,4 +57,15 @@ def list_tools() -> ToolList:
             ToolResource(tool=tool.name, kind=tool.kind, required=list(tool.required))
             for tool in all_tools().values()
         ]
+    )
+
+
+def usage_report(client_id: str, raw_day: str | None) -> UsageReport:
+    day = budgets.parse_day(raw_day)
+    spent = usage.usage_of(client_id, day)
+    return UsageReport(
+        day=day,
+        credits_charged=spent.credits_charged,
+        jobs=spent.jobs,
+        daily_credit_budget=usage.budget_of(client_id),
     )
