@@ -129,3 +129,28 @@ def test_decorator_options_reach_the_real_tracer(monkeypatch) -> None:
 
     assert handler({}, None) == "ok"
     assert seen == [{"capture_response": False}]
+
+
+def test_the_template_spares_every_cold_start_pydantics_plugin_scan() -> None:
+    from local.template import load_template
+
+    variables = load_template()["Globals"]["Function"]["Environment"]["Variables"]
+    code = (
+        "import sys; sys.path[:0] = [sys.argv[1], sys.argv[2]]; import app; "
+        "from pydantic.plugin import _loader; print(_loader._plugins is None)"
+    )
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "PYDANTIC_DISABLE_PLUGINS": str(variables.get("PYDANTIC_DISABLE_PLUGINS", "")),
+    }
+    answer = subprocess.run(
+        [sys.executable, "-c", code, str(ROOT / "functions" / "webhook"), str(ROOT / "shared")],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=60,
+    )
+    # None: no distribution's entry points were read looking for plugins.
+    assert answer.stdout.strip().splitlines()[-1] == "True"

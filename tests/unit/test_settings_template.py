@@ -24,6 +24,8 @@ from pipeline.logic.sweep import CALLBACK_SETTLE_SECONDS
 from pipeline.settings import ResourceSetting, Settings, _from_environment
 
 FIELDS = set(Settings.model_fields)
+# Variables read by the libraries themselves (Powertools, pydantic), not by our settings.
+LIBRARY_PREFIXES = ("POWERTOOLS_", "PYDANTIC_")
 RESOURCES = set(get_args(ResourceSetting))
 # Settings no template Parameter sets, and why each is not one: not deployment choices, so the
 # template's surface stays what an operator decides. A new field must be set by the template or
@@ -150,7 +152,7 @@ def test_a_functions_own_environment_sets_only_what_its_code_reads(
         unread[function] = sorted(
             variable
             for variable in own
-            if not variable.startswith("POWERTOOLS_") and variable.lower() not in found.fields
+            if not variable.startswith(LIBRARY_PREFIXES) and variable.lower() not in found.fields
         )
     assert unread == {function: [] for function in reads}
 
@@ -163,7 +165,7 @@ def test_every_global_variable_is_read_by_some_function(
     unread = sorted(
         variable
         for variable in variables
-        if not variable.startswith("POWERTOOLS_") and variable.lower() not in read_anywhere
+        if not variable.startswith(LIBRARY_PREFIXES) and variable.lower() not in read_anywhere
     )
     assert unread == []
 
@@ -180,7 +182,7 @@ def _template_values(
     values: dict[str, tuple[str, str]] = {}
     for environment in environments.values():
         for variable, value in environment.items():
-            if variable.startswith("POWERTOOLS_"):
+            if variable.startswith(LIBRARY_PREFIXES):
                 continue
             if isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] in parameters:
                 values[variable.lower()] = (

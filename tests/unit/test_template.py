@@ -268,7 +268,7 @@ def test_every_environment_variable_is_a_settings_field(template: Template) -> N
     fields = {name.upper() for name in Settings.model_fields}
     for function in template.functions().values():
         for variable in function.environment:
-            if variable.startswith("POWERTOOLS_"):
+            if variable.startswith(("POWERTOOLS_", "PYDANTIC_")):  # read by those libraries
                 continue
             assert variable in fields, f"{function.logical_id}: {variable} is read by no setting"
 
