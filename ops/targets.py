@@ -7,7 +7,6 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import boto3
-from botocore.exceptions import ClientError
 
 LOCAL_STACK_NAME = "magic-hour-local"
 
@@ -19,6 +18,7 @@ OUTPUTS = {
     "DownloadDeadLetterQueueUrl": "download_dead_letter_queue_url",
     "CallbackQueueUrl": "callback_queue_url",
     "CallbackDeadLetterQueueUrl": "callback_dead_letter_queue_url",
+    "DispatchQueueUrl": "dispatch_queue_url",
     "MagicHourApiKeySecretArn": "magic_hour_api_key_secret",
     "MagicHourWebhookSecretArn": "magic_hour_webhook_secret",
     "CallbackSigningSecretArn": "callback_signing_secret",
@@ -58,19 +58,7 @@ def from_stack_outputs(cloudformation: Any, stack: str) -> Targets:
     outputs = {o["OutputKey"]: o["OutputValue"] for o in answer.get("Outputs", [])}
     values = {field: outputs[key] for key, field in OUTPUTS.items() if key in outputs}
     groups = tuple(v for k, v in sorted(outputs.items()) if k.endswith("LogGroupName"))
-    return Targets(
-        **values, dispatch_queue_url=_resource(cloudformation, stack, "DispatchQueue"), log_groups=groups
-    )
-
-
-def _resource(cloudformation: Any, stack: str, logical_id: str) -> str:
-    """A resource the stack has no output for (an SQS queue's physical id is its URL); "" when
-    the stack has none by that name."""
-    try:
-        answer = cloudformation.describe_stack_resource(StackName=stack, LogicalResourceId=logical_id)
-    except ClientError:
-        return ""
-    return str(answer["StackResourceDetail"]["PhysicalResourceId"])
+    return Targets(**values, log_groups=groups)
 
 
 def from_local_naming(sqs: Any, stack: str) -> Targets:

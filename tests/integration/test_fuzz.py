@@ -28,6 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.catalogue import all_tools
+from pipeline.http import WIRE_ERRORS
 from pipeline.logic.signature import sign
 from pipeline.models.job import JobStatus
 from pipeline.models.webhook_events import EVENT_TYPES
@@ -40,25 +41,10 @@ FUZZ = settings(
     database=None,  # nothing written into the repository; failures print their reproduction
     suppress_health_check=list(HealthCheck),
 )
-# Every error code the API answers with (README's error table lists the same).
-KNOWN_CODES = {
-    "invalid_json",
-    "unknown_tool",
-    "invalid_cursor",
-    "unauthorized",
-    "invalid_signature",
-    "not_found",
-    "idempotency_conflict",
-    "idempotency_in_progress",
-    "payload_too_large",
-    "validation_failed",
-    "upstream_rejected",
-    "insufficient_credits",
-    "budget_exceeded",
-    "unknown_event",
-    "invalid_event",
-    "bad_request",
-}
+# Every code a refusal of ours may answer with (pipeline.http.WIRE_ERRORS, the one table both API
+# handlers answer from: 4xx only, a 5xx is never the right answer to hostile input), plus the
+# local gateway's own `bad_request` for HTTP it cannot parse, as API Gateway has its own.
+KNOWN_CODES = {wire.code for wire in WIRE_ERRORS.values() if wire.status < 500} | {"bad_request"}
 # Refusals after which a job is kept `failed` (Magic Hour looked at it): every other refusal
 # must leave no row and no create.
 KEPT = {"upstream_rejected", "insufficient_credits"}

@@ -135,15 +135,10 @@ class FakeCloudFormation:
             "JobsTableName": "prod-jobs",
             "CallbackQueueUrl": "https://sqs/cb",
             "CallbackDeadLetterQueueUrl": "https://sqs/cb-dlq",
+            "DispatchQueueUrl": f"https://sqs/{StackName}-dispatch",
             "SubmitLogGroupName": "/aws/lambda/prod-submit",
         }
         return {"Stacks": [{"Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in outputs.items()]}]}
-
-    def describe_stack_resource(self, StackName: str, LogicalResourceId: str) -> dict[str, Any]:
-        # The template has no output for the dispatch queue: its physical id is its URL.
-        if LogicalResourceId != "DispatchQueue":
-            raise ClientError({"Error": {"Code": "ValidationError"}}, "DescribeStackResource")
-        return {"StackResourceDetail": {"PhysicalResourceId": f"https://sqs/{StackName}-dispatch"}}
 
 
 def test_a_deployed_stack_is_found_from_its_outputs_and_flags_win() -> None:
@@ -157,12 +152,18 @@ def test_a_deployed_stack_is_found_from_its_outputs_and_flags_win() -> None:
         found.need("clients_table")
 
 
-def test_a_stack_without_a_dispatch_queue_leaves_it_unknown() -> None:
+def test_an_output_the_stack_lacks_is_unknown_until_a_flag_names_it() -> None:
     class Older(FakeCloudFormation):
-        def describe_stack_resource(self, StackName: str, LogicalResourceId: str) -> dict[str, Any]:
-            raise ClientError({"Error": {"Code": "ValidationError"}}, "DescribeStackResource")
+        def describe_stacks(self, StackName: str) -> dict[str, Any]:
+            stacks = super().describe_stacks(StackName)
+            outputs = stacks["Stacks"][0]["Outputs"]
+            stacks["Stacks"][0]["Outputs"] = [o for o in outputs if o["OutputKey"] != "DispatchQueueUrl"]
+            return stacks
 
-    assert targets.from_stack_outputs(Older(), "prod").dispatch_queue_url == ""
+    found = targets.from_stack_outputs(Older(), "prod")
+    assert found.dispatch_queue_url == ""
+    with pytest.raises(SystemExit, match="--dispatch-queue-url"):
+        found.need("dispatch_queue_url")
 
 
 def test_every_stack_output_the_ops_command_reads_exists_in_the_template() -> None:
