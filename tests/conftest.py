@@ -128,3 +128,64 @@ def aws(local_stack: StackHandle) -> Callable[[str], Any]:
     from local.resources import client
 
     return lambda service: client(service, local_stack.aws, "us-east-1")
+
+
+# The stack name of the store tests' own moto server (resource names are `<stack>-<LogicalId>`).
+STORE_STACK = "store-test"
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    """A moto server of the test module's own, with the template's tables, queues and buckets:
+    for tests that call a store module (pipeline.dal) directly."""
+    import subprocess
+    import sys
+
+    from local import resources
+    from local.template import Template, load_template
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "local.moto_server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(f"{url}/moto-api/", timeout=1)
+                break
+            except requests.RequestException:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.1)
+        template = Template(load_template())
+        secrets = {name: "unused" for name in template.of_type("AWS::SecretsManager::Secret")}
+        resources.create_all(template, url, "us-east-1", STORE_STACK, template.parameter_defaults(), secrets)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@pytest.fixture
+def pointed_at_moto(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The pipeline's settings and boto3 clients pointed at `moto_endpoint`."""
+    from pipeline import aws, settings
+
+    for name, value in {
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "CLIENTS_TABLE_NAME": f"{STORE_STACK}-ClientsTable",
+        "JOBS_TABLE_NAME": f"{STORE_STACK}-JobsTable",
+    }.items():
+        monkeypatch.setenv(name, value)
+    settings.get_settings.cache_clear()
+    aws.dynamodb_table.cache_clear()
+    yield
+    settings.get_settings.cache_clear()
+    aws.dynamodb_table.cache_clear()

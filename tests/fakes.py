@@ -81,6 +81,18 @@ class FakeJobStore:
     ) -> Job | None:
         return self._transition(job, to, list(allowed_from), keeping, sets, record=("transition", to.value))
 
+    def claim_for_create(self, job: Job, slot: int, keeping: Bookkeeping) -> Job | None:
+        if any(other.slot == slot for other in self.jobs.values() if other.job_id != job.job_id):
+            return None  # the slot is taken: the transaction is cancelled
+        return self._transition(
+            job,
+            JobStatus.SUBMITTING,
+            [JobStatus.WAITING],
+            keeping,
+            {"slot": slot},
+            record=("claim", str(slot)),
+        )
+
     def fail(
         self,
         job: Job,
@@ -274,6 +286,7 @@ def install(monkeypatch: pytest.MonkeyPatch) -> Fakes:
         "transition",
         "fail",
         "attach_project",
+        "claim_for_create",
         "claim_late_project",
         "mark_downloads_queued",
         "release_queueing",

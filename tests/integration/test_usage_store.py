@@ -3,71 +3,18 @@ once per job, refunds reversing exactly what was charged, budgets on the profile
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
-import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import requests
-from conftest import free_port
 
-from pipeline import aws, settings
 from pipeline.dal import clients, usage
 from pipeline.timeutil import epoch_seconds
 
+pytestmark = pytest.mark.usefixtures("pointed_at_moto")
+
 DAY = "2026-12-01"
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    from local import resources
-    from local.template import Template, load_template
-
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "local.moto_server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(f"{url}/moto-api/", timeout=1)
-                break
-            except requests.RequestException:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise
-                time.sleep(0.1)
-        template = Template(load_template())
-        secrets = {name: "unused" for name in template.of_type("AWS::SecretsManager::Secret")}
-        resources.create_all(template, url, "us-east-1", "usage-test", template.parameter_defaults(), secrets)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-
-
-@pytest.fixture(autouse=True)
-def pointed_at_moto(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name, value in {
-        "AWS_ENDPOINT_URL": moto_endpoint,
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
-        "CLIENTS_TABLE_NAME": "usage-test-ClientsTable",
-    }.items():
-        monkeypatch.setenv(name, value)
-    settings.get_settings.cache_clear()
-    aws.dynamodb_table.cache_clear()
-    yield
-    settings.get_settings.cache_clear()
-    aws.dynamodb_table.cache_clear()
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.logic import bookkeeping, moves
+from pipeline.logic import bookkeeping, dispatch, moves
 from pipeline.models.job import Bookkeeping, Job, JobError, JobStatus
 from pipeline.settings import Settings
 from tests.fakes import Fakes, install
@@ -152,4 +152,19 @@ def test_an_adopted_project_is_watched_from_the_adoption(fakes: Fakes) -> None:
     moved = moves.attach(job, "proj_adopted", 30)
     assert moved is not None
     assert moved.sweep_checks == 0
+    assert fakes.store.next_checks == {job.job_id: NOW + QUIET}
+
+
+@pytest.mark.parametrize("slot", [None, 3])
+def test_a_claimed_job_is_watched_from_its_claim_with_or_without_a_slot(
+    fakes: Fakes, slot: int | None
+) -> None:
+    # A job that waited long has backed off far; once claimed for its create, the sweep must look
+    # at it as at any job that just moved (a create that never answers is the sweep's to settle).
+    job = _job(JobStatus.WAITING).model_copy(update={"sweep_checks": 7})
+    fakes.store.put(job)
+    fakes.store.next_checks[job.job_id] = NOW + 6 * 3600
+    claimed = dispatch.claim(job, slot)
+    assert claimed is not None
+    assert (claimed.status, claimed.slot, claimed.sweep_checks) == (JobStatus.SUBMITTING, slot, 0)
     assert fakes.store.next_checks == {job.job_id: NOW + QUIET}

@@ -242,23 +242,26 @@ def _transition_releasing(job: Job, slot: int, update: dict[str, Any]) -> Job | 
     return get_job(job.job_id)
 
 
-def claim_for_create(job: Job, slot: int) -> Job | None:
-    """Move a `waiting` job to `submitting`, taking `slot` in the same transaction. None when the
-    job is no longer waiting or the slot was taken meanwhile (the caller looks again)."""
+def claim_for_create(job: Job, slot: int, keeping: Bookkeeping) -> Job | None:
+    """Move a `waiting` job to `submitting`, taking `slot` in the same transaction, and write
+    `keeping` beside the status as `transition` does. None when the job is no longer waiting or the
+    slot was taken meanwhile (the caller looks again)."""
+    assignments: dict[str, Any] = {
+        "status": JobStatus.SUBMITTING.value,
+        "client_status": f"{job.client_id}#{JobStatus.SUBMITTING.value}",
+        "updated_at": now_iso(),
+        **keeping.sets,
+        "slot": slot,
+    }
+    expression, names, values = _update_expression(assignments, [*keeping.removes, "waiting"])
+    names["#status"] = "status"
+    values[":waiting"] = JobStatus.WAITING.value
     update = {
         "Key": {"job_id": job.job_id},
-        "UpdateExpression": (
-            "SET #s = :submitting, client_status = :cs, updated_at = :now, slot = :slot REMOVE waiting"
-        ),
-        "ConditionExpression": "#s = :waiting",
-        "ExpressionAttributeNames": {"#s": "status"},
-        "ExpressionAttributeValues": {
-            ":submitting": JobStatus.SUBMITTING.value,
-            ":waiting": JobStatus.WAITING.value,
-            ":cs": f"{job.client_id}#{JobStatus.SUBMITTING.value}",
-            ":now": now_iso(),
-            ":slot": slot,
-        },
+        "UpdateExpression": expression,
+        "ConditionExpression": "#status = :waiting",
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
     }
     try:
         _transact([slots.take(slot, job.job_id), {"Update": {"TableName": _table().name, **update}}])

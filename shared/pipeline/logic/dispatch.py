@@ -85,7 +85,7 @@ def claim(job: Job, slot: int | None) -> Job | None:
     a concurrency limit. None when it is no longer waiting or the slot was taken meanwhile."""
     if slot is None:
         return moves.move(job, JobStatus.SUBMITTING, [JobStatus.WAITING])
-    return job_store.claim_for_create(job, slot)
+    return moves.claim_for_create(job, slot)
 
 
 def over_budget(job: Job) -> bool:
@@ -137,7 +137,7 @@ def claim_now(job: Job) -> Job | None:
         slot = slots.free_slot(limit)
         if slot is None:
             return None
-        claimed = job_store.claim_for_create(job, slot)
+        claimed = moves.claim_for_create(job, slot)
         if claimed is not None:
             slots.note_dispatched(slots.round_of(job.fair_key))
             return claimed

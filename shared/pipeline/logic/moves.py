@@ -29,6 +29,15 @@ def move(
     return moved
 
 
+def claim_for_create(job: Job, slot: int) -> Job | None:
+    """`waiting` to `submitting` holding Magic Hour slot `slot`, taken in the same write. None when
+    the job is no longer waiting or another job took the slot first."""
+    keeping = bookkeeping.for_move(job, JobStatus.SUBMITTING, epoch_seconds())
+    moved = job_store.claim_for_create(job, slot, keeping)
+    _after(job, moved)
+    return moved
+
+
 def fail(
     job: Job, error: JobError, allowed_from: Iterable[JobStatus], sets: dict[str, Any] | None = None
 ) -> Job | None:
