@@ -10,6 +10,7 @@ never marked failed); a larger one would let a crashing message run past the sch
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -123,3 +124,19 @@ def test_the_deployed_callback_schedule_is_about_a_day(template: Template) -> No
     policy = policy_of(_deployed_settings(template, function, fields))
     assert policy.max_attempts == 10
     assert 23 * 3600 <= policy.total_delay_seconds() <= 25 * 3600
+
+
+def test_a_deployer_cannot_give_the_callbacks_more_attempts_than_the_queue_delivers(
+    document: dict[str, Any], template: Template
+) -> None:
+    # The policy makes one attempt per CallbackRetryDelays value plus the first; the queue
+    # dead-letters at maxReceiveCount. CloudFormation refuses a value list that would outrun it.
+    parameter = document["Parameters"]["CallbackRetryDelays"]
+    pattern = re.compile(parameter["AllowedPattern"])
+    receives = _max_receive_count(template, _redriven_queues(template)["CallbackQueue"])
+    most = ",".join(["60"] * (receives - 1))
+    assert pattern.fullmatch(parameter["Default"])
+    assert pattern.fullmatch(most)
+    assert RetryPolicy.schedule([60] * (receives - 1)).max_attempts == receives
+    for refused in (f"{most},60", "", "30,,60", "30, 60", "-5", "1.5", "123456"):
+        assert not pattern.fullmatch(refused), refused
