@@ -4,6 +4,7 @@ ports, with the test's own API keys and secrets (as the contract's independent t
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import socket
 import time
@@ -134,15 +135,12 @@ def aws(local_stack: StackHandle) -> Callable[[str], Any]:
 STORE_STACK = "store-test"
 
 
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    """A moto server of the test module's own, with the template's tables, queues and buckets:
-    for tests that call a store module (pipeline.dal) directly."""
+@contextlib.contextmanager
+def running_moto_server() -> Iterator[str]:
+    """A moto server of the caller's own (local.moto_server, as the local stack runs it) on a free
+    port: its URL while it answers, stopped on exit."""
     import subprocess
     import sys
-
-    from local import resources
-    from local.template import Template, load_template
 
     port = free_port()
     server = subprocess.Popen(
@@ -153,7 +151,7 @@ def moto_endpoint() -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
-        while True:
+        while True:  # polls readiness: moto has no start-up signal of its own
             try:
                 requests.get(f"{url}/moto-api/", timeout=1)
                 break
@@ -161,13 +159,24 @@ def moto_endpoint() -> Iterator[str]:
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise
                 time.sleep(0.1)
-        template = Template(load_template())
-        secrets = {name: "unused" for name in template.of_type("AWS::SecretsManager::Secret")}
-        resources.create_all(template, url, "us-east-1", STORE_STACK, template.parameter_defaults(), secrets)
         yield url
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    """A moto server of the test module's own, with the template's tables, queues and buckets:
+    for tests that call a store module (pipeline.dal) directly."""
+    from local import resources
+    from local.template import Template, load_template
+
+    with running_moto_server() as url:
+        template = Template(load_template())
+        secrets = {name: "unused" for name in template.of_type("AWS::SecretsManager::Secret")}
+        resources.create_all(template, url, "us-east-1", STORE_STACK, template.parameter_defaults(), secrets)
+        yield url
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import requests
+from conftest import running_moto_server
 
 from local.simulator.inputs import field_kind, file_paths, is_fetched
 
@@ -312,32 +313,10 @@ def test_is_fetched(url: str, fetched: bool) -> None:
 @pytest.fixture(scope="module")
 def moto_s3() -> Iterator[Any]:
     """An S3 client on a real local AWS endpoint (the local stack's moto server), with one bucket."""
-    import socket
-    import subprocess
-    import sys
-
     import boto3
     from botocore.config import Config
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "local.moto_server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        endpoint = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(f"{endpoint}/moto-api/", timeout=1)
-                break
-            except requests.RequestException:
-                assert process.poll() is None, "moto exited at start"
-                assert time.monotonic() < deadline, "moto did not start"
-                time.sleep(0.1)
+    with running_moto_server() as endpoint:
         client = boto3.client(
             "s3",
             endpoint_url=endpoint,
@@ -348,9 +327,6 @@ def moto_s3() -> Iterator[Any]:
         )
         client.create_bucket(Bucket="inputs")
         yield client
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def test_presigned_local_aws_urls_are_fetched(sim: SimClient, moto_s3: Any) -> None:
