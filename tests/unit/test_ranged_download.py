@@ -305,3 +305,13 @@ def test_part_bodies_are_not_hashed_again_for_the_signature(
     for _method, content_sha256, crc32 in sent:
         assert content_sha256 in (b"UNSIGNED-PAYLOAD", "UNSIGNED-PAYLOAD")
         assert crc32
+
+
+def test_a_completed_part_names_its_crc32_when_s3_answered_one() -> None:
+    assert outputs._completed(outputs.UploadedPart(1, '"e1"', "AAAAAA==")) == {
+        "PartNumber": 1,
+        "ETag": '"e1"',
+        "ChecksumCRC32": "AAAAAA==",
+    }
+    # Never an empty checksum, which S3 would take as a part that does not match.
+    assert outputs._completed(outputs.UploadedPart(2, '"e2"', "")) == {"PartNumber": 2, "ETag": '"e2"'}

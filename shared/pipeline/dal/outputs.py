@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final, cast
+from typing import TYPE_CHECKING, Final, cast
 from urllib.parse import urlencode
 
 from botocore.exceptions import ClientError
 
 from pipeline.aws import s3_client
 from pipeline.settings import get_settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3.type_defs import CompletedPartTypeDef
 
 # Each output is written exactly once: the sha256 is only known after the last byte, and S3 fixes
 # an object's metadata when it is written, so the sha256 lives in the job record and in this object
@@ -119,12 +122,15 @@ def complete_multipart(key: str, upload_id: str, parts: list[UploadedPart]) -> N
         Bucket=_bucket(),
         Key=key,
         UploadId=upload_id,
-        MultipartUpload={
-            "Parts": [
-                {"PartNumber": part.number, "ETag": part.etag, "ChecksumCRC32": part.crc32} for part in parts
-            ]
-        },
+        MultipartUpload={"Parts": [_completed(part) for part in parts]},
     )
+
+
+def _completed(part: UploadedPart) -> CompletedPartTypeDef:
+    completed: CompletedPartTypeDef = {"PartNumber": part.number, "ETag": part.etag}
+    if part.crc32:  # S3 answers every part of an upload that declared CRC32 with its value
+        completed["ChecksumCRC32"] = part.crc32
+    return completed
 
 
 def abort_multipart(key: str, upload_id: str) -> None:
