@@ -295,6 +295,14 @@ class LocalStack:
                 time.sleep(0.1)
         raise SystemExit("local stack: the moto server did not start within 30 s")
 
+    def failure(self) -> str | None:
+        """Why the running stack can no longer work (its moto server, the AWS of every function,
+        exited), or None while it can."""
+        if self._moto is not None and self._moto.poll() is not None:
+            code = self._moto.returncode
+            return f"the moto server (AWS endpoint {self.config.aws_url}) exited with code {code}"
+        return None
+
     @property
     def moto_pid(self) -> int | None:
         return self._moto.pid if self._moto is not None else None
