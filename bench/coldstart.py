@@ -52,8 +52,9 @@ def _process_ms(command: list[str], environment: dict[str, str], cwd: str) -> fl
 
 
 def _paired_ratio(walls: list[float], baseline: list[float]) -> float:
-    """Median of per-round ratios: each function runs right after the baseline in every round, so
-    a load swing on the shared machine moves both sides of one ratio alike."""
+    """Median of per-pair ratios: each probe runs right after a baseline process of its own, so a
+    load swing on the shared machine moves both sides of one ratio alike (one baseline per round
+    for every probe left about 0.1 of noise per function, `make bench`)."""
     return round(statistics.median(w / b for w, b in zip(walls, baseline, strict=True)), 2)
 
 
@@ -65,15 +66,16 @@ def cold_starts(harness: Harness, runs: int) -> tuple[dict[str, Any], list[str]]
     functions = harness.functions()
     environments = {name: function_environment(harness.environment(name)) for name in functions}
     bare: list[float] = []
+    paired: dict[str, list[float]] = {name: [] for name in functions}
     imports: dict[str, list[float]] = {name: [] for name in functions}
     walls: dict[str, list[float]] = {name: [] for name in functions}
     rss: dict[str, list[int]] = {name: [] for name in functions}
     broken: set[str] = set()
-    for _ in range(runs):  # rounds: the baseline, then every function once
-        bare.append(_process_ms([sys.executable, "-c", "import boto3"], baseline_env, str(ROOT)))
+    for _ in range(runs):  # rounds: every function once, each right after a baseline of its own
         for function in functions:
             if function in broken:
                 continue
+            baseline = _process_ms([sys.executable, "-c", "import boto3"], baseline_env, str(ROOT))
             spec = harness.spec(function)
             try:
                 seconds, wall, resident = _one(
@@ -83,12 +85,14 @@ def cold_starts(harness: Harness, runs: int) -> tuple[dict[str, Any], list[str]]
                 failures.append(f"cold start {function}: {error}")
                 broken.add(function)
                 continue
+            bare.append(baseline)
+            paired[function].append(baseline)
             imports[function].append(seconds * 1000)
             walls[function].append(wall * 1000)
             if resident is not None:
                 rss[function].append(resident)
     results[BASELINE] = {
-        "runs": runs,
+        "runs": len(bare),
         "process_median_ms": round(statistics.median(bare), 1),
         "ratio_to_boto3": 1.0,
     }
@@ -101,7 +105,7 @@ def cold_starts(harness: Harness, runs: int) -> tuple[dict[str, Any], list[str]]
             "import_min_ms": round(min(imports[function]), 1),
             "import_max_ms": round(max(imports[function]), 1),
             "process_median_ms": round(statistics.median(walls[function]), 1),
-            "ratio_to_boto3": _paired_ratio(walls[function], bare),
+            "ratio_to_boto3": _paired_ratio(walls[function], paired[function]),
             "rss_after_import_mib": kib_to_mib(int(statistics.median(rss[function])))
             if rss[function]
             else None,
@@ -159,13 +163,14 @@ def artifact_cold_starts(harness: Harness, runs: int) -> tuple[dict[str, Any], l
                 if function in harness.functions()
             ]
             walls: dict[str, list[float]] = {row: [] for row, _, _ in probes}
-            for _ in range(runs):  # rounds: the baseline, then every probe once
-                bare.append(
-                    _process_ms(
+            paired: dict[str, list[float]] = {row: [] for row, _, _ in probes}
+            for _ in range(runs):  # rounds: every probe once, each right after a baseline of its own
+                for row, function, probe in probes:
+                    baseline = _process_ms(
                         [sys.executable, "-S", "-c", _ARTIFACT_BASELINE, str(layer)], baseline_env, str(work)
                     )
-                )
-                for row, function, probe in probes:
+                    bare.append(baseline)
+                    paired[row].append(baseline)
                     code = functions / function
                     environment = function_environment(
                         {**harness.environment(function), "LAMBDA_TASK_ROOT": str(code)}
@@ -178,7 +183,7 @@ def artifact_cold_starts(harness: Harness, runs: int) -> tuple[dict[str, Any], l
                         )
                     )
             figures[BASELINE] = {
-                "runs": runs,
+                "runs": len(bare),
                 "process_median_ms": round(statistics.median(bare), 1),
                 "ratio_to_boto3": 1.0,
             }
@@ -186,7 +191,7 @@ def artifact_cold_starts(harness: Harness, runs: int) -> tuple[dict[str, Any], l
                 figures[function] = {
                     "runs": runs,
                     "process_median_ms": round(statistics.median(measured), 1),
-                    "ratio_to_boto3": _paired_ratio(measured, bare),
+                    "ratio_to_boto3": _paired_ratio(measured, paired[function]),
                 }
             results[state] = figures
             artifact.writable(work)
