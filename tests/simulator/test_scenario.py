@@ -1,4 +1,4 @@
-"""The scenario control API and the create/lifecycle fields (CONTRACT section 3)."""
+"""The scenario control API and the create/lifecycle fields (docs/local-stack.md, "Scenario fields")."""
 
 from __future__ import annotations
 

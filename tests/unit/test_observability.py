@@ -1,5 +1,6 @@
 """The lazy tracer: importing a handler never loads the X-Ray SDK; a disabled tracer never does.
-Nor does a handler's import load the other packages kept off the cold start (README, "Cold start")."""
+Nor does a handler's import load the other packages kept off the cold start (docs/performance.md,
+"What keeps cold starts short")."""
 
 from __future__ import annotations
 

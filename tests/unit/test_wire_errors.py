@@ -14,7 +14,7 @@ from pipeline.logic import errors, submission
 # The bases are never raised themselves: each has subclasses for what happened.
 _BASES = {errors.RequestRefused, errors.CreateRefused}
 
-# What each refusal answers on the wire: the contract (CONTRACT §1, docs/api.md) fixes these.
+# What each refusal answers on the wire: the API reference (docs/api.md, "Errors") fixes these.
 EXPECTED: dict[type[Exception], tuple[int, str]] = {
     errors.MalformedBody: (400, "invalid_json"),
     errors.UnknownTool: (400, "unknown_tool"),
