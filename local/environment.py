@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import json
 import multiprocessing
 import os
 import signal
@@ -33,6 +34,8 @@ SHARED_DIR = ROOT / "shared"
 # How often the parent looks at a running invocation's memory: fast enough that an allocation loop
 # cannot get far past the limit between two looks, cheap enough to not matter (one /proc read).
 WATCH_SECONDS = 0.02
+# Lambda's limit on what a synchronous invocation returns (6 MiB and 100 bytes, as measured on Lambda).
+RESPONSE_LIMIT_BYTES = 6 * 1024 * 1024 + 100
 # Lambda's own limit on a function's init phase.
 INIT_TIMEOUT_SECONDS = 60.0
 
@@ -203,6 +206,13 @@ class Environment:
                     )
                 if self._conn.poll(min(WATCH_SECONDS, remaining)):
                     ok, payload, error = self._conn.recv()
+                    if ok and _too_large(payload):
+                        message = (
+                            "Response payload size exceeded maximum allowed payload size "
+                            f"({RESPONSE_LIMIT_BYTES} bytes)."
+                        )
+                        payload = {"errorType": "Function.ResponseSizeTooLarge", "errorMessage": message}
+                        return Invocation(False, payload, message, _since(started))
                     return Invocation(ok, payload, error, _since(started))
                 if not self._process.is_alive():
                     raise EOFError
@@ -238,6 +248,13 @@ class Environment:
                 os.kill(self._process.pid, signal.SIGKILL)
             self._process.join(timeout=5)
         self._conn.close()
+
+
+def _too_large(payload: Any) -> bool:
+    try:
+        return len(json.dumps(payload).encode()) > RESPONSE_LIMIT_BYTES
+    except (TypeError, ValueError):  # not JSON: Lambda would fail to serialise it; not ours to judge
+        return False
 
 
 def _since(started: float) -> float:

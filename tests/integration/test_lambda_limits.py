@@ -121,3 +121,15 @@ def test_a_function_allocating_past_its_memory_size_dies_and_the_next_gets_a_fre
         assert again.payload["pid"] != first
     finally:
         pool.shutdown()
+
+
+def test_a_response_over_lambdas_6_mb_is_a_function_error(endpoint: str) -> None:
+    pool = _pool(endpoint, "answer_of", timeout=10)
+    try:
+        assert pool.invoke({"size": 6 * 1024 * 1024 - 1000}).ok
+        over = pool.invoke({"size": 6 * 1024 * 1024 + 100})
+    finally:
+        pool.shutdown()
+    assert not over.ok
+    assert over.payload["errorType"] == "Function.ResponseSizeTooLarge"
+    assert "(6291556 bytes)" in over.payload["errorMessage"]

@@ -34,3 +34,8 @@ def allocate(event: dict[str, Any], context: Any) -> dict[str, Any]:
     held = [bytearray(1024 * 1024) for _ in range(event["mib"])]
     time.sleep(event.get("hold", 0.3))
     return {"held_mib": len(held), "pid": os.getpid()}
+
+
+def answer_of(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Returns a body of `size` bytes, as an API function would."""
+    return {"statusCode": 200, "body": "x" * event["size"]}
