@@ -146,7 +146,8 @@ def test_environments_were_killed_and_every_job_ended(chaos: ChaosRun) -> None:
         f"{job['status']}:{(job.get('error') or {}).get('code', '')}" for job in chaos.jobs.values()
     )
     print(
-        f"chaos: {JOBS} jobs, {chaos.kills} environments killed, settled in {chaos.settle_seconds:.1f}s: {ended}"
+        f"chaos: {JOBS} jobs, {chaos.kills} environments killed, "
+        f"settled in {chaos.settle_seconds:.1f}s: {ended}"
     )
     assert chaos.kills >= KILLS_PER_MINUTE * KILLING_SECONDS / 60 / 3, chaos.kills
     unsettled = {j: job["status"] for j, job in chaos.jobs.items() if job["status"] not in TERMINAL}
