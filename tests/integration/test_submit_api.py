@@ -22,11 +22,11 @@ TOOLS = sorted(all_tools())
 VOICE = {"tool": "ai-voice-generator", "input": {"style": {"prompt": "hi", "voice_name": "Elon Musk"}}}
 
 
-def test_tools_lists_all_27_with_kind_and_required(stack) -> None:
+def test_tools_lists_all_31_with_kind_and_required(stack) -> None:
     answer = requests.get(f"{stack.api}/v1/tools", headers=stack.headers(), timeout=10)
     assert answer.status_code == 200
     tools = {tool["tool"]: tool for tool in answer.json()["tools"]}
-    assert len(tools) == 27
+    assert len(tools) == 31  # CONTRACT §1b: the spec's 27 and the SDK's 4
     assert tools["face-swap"] == {
         "tool": "face-swap",
         "kind": "video",
