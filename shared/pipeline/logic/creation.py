@@ -13,6 +13,7 @@ What Magic Hour's answer means for money:
 
 from __future__ import annotations
 
+from pipeline import catalogue
 from pipeline.dal import jobs as job_store
 from pipeline.dal import slots
 from pipeline.logic import inputs, moves
@@ -57,7 +58,14 @@ def magic_hour_body(job: Job, magic_hour: MagicHourClient | None = None) -> dict
     # s3:// inputs become fetchable URLs (or Magic Hour uploads) for this create only; the job
     # keeps the s3:// values. Called inside create's try: one that cannot be handed over raises
     # MagicHourUnavailable, so the job waits and is tried again like a create that sent nothing.
-    return {**inputs.for_magic_hour(job.input, magic_hour), "name": job.magic_hour_name}
+    body = inputs.for_magic_hour(job.input, magic_hour)
+    # The name carries the job id, which is how a webhook finds the job of a create whose answer
+    # was lost. A tool without a `name` field (ai-ugc-ad) would refuse it, so it goes without:
+    # such a create's unknown outcome ends `submit_unconfirmed`, still never created twice.
+    tool = catalogue.find_tool(job.tool)
+    if tool is None or tool.takes_name:
+        body = {**body, "name": job.magic_hour_name}
+    return body
 
 
 def create(job: Job, magic_hour: MagicHourClient, *, inline: bool) -> Job:
