@@ -42,6 +42,7 @@ SUBMIT_CLAIM_MARGIN_SECONDS = 5
 _KEPT_FAILURES: dict[str, type[errors.CreateRefused]] = {
     "upstream_rejected": errors.UpstreamRejected,
     "insufficient_credits": errors.InsufficientCredits,
+    "plan_restricted": errors.PlanRestricted,
 }
 
 

@@ -23,6 +23,7 @@ from pipeline.magic_hour.errors import (
     MagicHourNotFound,
     MagicHourOutcomeUnknown,
     MagicHourPaymentRequired,
+    MagicHourPlanRestricted,
     MagicHourRateLimited,
     MagicHourRejected,
     MagicHourUnavailable,
@@ -184,8 +185,10 @@ def _interpret(response: urllib3.BaseHTTPResponse) -> dict[str, Any]:
         raise MagicHourRejected(message, status)
     if status == 402:
         raise MagicHourPaymentRequired(message, status)
-    if status in (401, 403):
+    if status == 401:
         raise MagicHourAuthFailed(message, status)
+    if status == 403:
+        raise MagicHourPlanRestricted(message, status)
     if status == 404:
         raise MagicHourNotFound(message, status)
     if status == 429:
