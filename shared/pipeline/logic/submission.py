@@ -24,6 +24,7 @@ from pipeline.catalogue import Tool, check_input, find_tool
 from pipeline.dal import jobs as job_store
 from pipeline.dal import slots
 from pipeline.logic import bookkeeping, creation, dispatch, errors, inputs, moves, strict_json
+from pipeline.magic_hour import account
 from pipeline.magic_hour.client import MagicHourClient
 from pipeline.models.api import CreateJobRequest
 from pipeline.models.job import Job, JobStatus
@@ -188,7 +189,7 @@ def submit(submission: Submission, job_id: str, magic_hour: MagicHourClient) -> 
     about_job(job_id, submission.client_id)
     request = submission.request
     now = now_iso()
-    waits = get_settings().magic_hour_max_concurrency > 0
+    waits = account.concurrency_limit(magic_hour) > 0
     project_name = ids.project_name_for(
         job_id, request.name or str(request.input.get("name") or request.tool)
     )

@@ -45,6 +45,14 @@ class CreatedProject:
 
 
 @dataclass(frozen=True)
+class Account:
+    """GET /v1/account: what the account can still spend, and its plan's tier."""
+
+    credits: int
+    tier: str  # free | creator | pro | business (an unknown newer one is passed on as is)
+
+
+@dataclass(frozen=True)
 class UploadUrl:
     upload_url: str
     file_path: str
@@ -80,6 +88,13 @@ class MagicHourClient:
 
     def get_project(self, kind: Kind, project_id: str) -> dict[str, Any]:
         return self._call("GET", f"/v1/{kind}-projects/{project_id}")
+
+    def get_account(self) -> Account:
+        answer = self._call("GET", "/v1/account")
+        credits, tier = answer.get("credits"), answer.get("tier")
+        if isinstance(credits, bool) or not isinstance(credits, int) or not isinstance(tier, str) or not tier:
+            raise MagicHourUnavailable("Magic Hour answered the account read without credits and tier")
+        return Account(credits, tier[:40])
 
     def delete_project(self, kind: Kind, project_id: str) -> None:
         self._call("DELETE", f"/v1/{kind}-projects/{project_id}")
