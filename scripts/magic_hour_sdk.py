@@ -30,7 +30,7 @@ KINDS = ("video", "image", "audio")
 # Bounds the SDK's types cannot express, read from the field's docstring in magic-hour 0.90.0
 # (quoted for each field in docs/magic-hour-tools.md). Bounds that depend on another field (a clip
 # length per model) are left to Magic Hour; the catalogue's name-based bounds (INPUT_BOUNDS in
-# shared/pipeline/catalogue.py) still apply on top.
+# shared/pipeline/magic_hour/catalogue.py) still apply on top.
 #   (tool, dotted field path) -> JSON Schema keywords
 SDK_BOUNDS: dict[tuple[str, str], dict[str, Any]] = {
     ("ai-music-generator", "duration"): {"minimum": 15, "maximum": 300},  # "from 15 to 300"

@@ -18,7 +18,7 @@ from magic_hour_sdk import SdkTool, sdk_version
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "shared"))
 
-from pipeline.catalogue import DEFAULT_NUMBER_BOUND, INPUT_BOUNDS
+from pipeline.magic_hour.catalogue import DEFAULT_NUMBER_BOUND, INPUT_BOUNDS
 
 
 @dataclass(frozen=True)
@@ -147,14 +147,14 @@ def document(catalogue: dict[str, Any], additions: list[Addition]) -> str:
         "",
         f"The {len(tools)} create endpoints this deployment accepts (`GET /v1/tools`), each validated",
         "against its own request schema before any credit is spent. The catalogue",
-        "(`shared/pipeline/data/magic_hour_tools.json`) follows the newer of Magic Hour's published spec",
-        f"(`spec/magic-hour/openapi.json`, {catalogue['source']['version']}) and its official SDK",
-        f"(magic-hour {sdk_version()}, pinned in the dev dependencies): the spec is the base, and the",
+        "(`shared/pipeline/magic_hour/data/magic_hour_tools.json`) follows the newer of Magic Hour's",
+        f"published spec (`spec/magic-hour/openapi.json`, {catalogue['source']['version']}) and its official",
+        f"SDK (magic-hour {sdk_version()}, pinned in the dev dependencies): the spec is the base, and the",
         "SDK's request types add the tools, fields and enum values the spec lacks. Unknown fields are",
         "refused. Numbers neither source bounds get a bound by field name (`INPUT_BOUNDS` in",
-        f"`shared/pipeline/catalogue.py`), else ±{DEFAULT_NUMBER_BOUND:,}. To update: replace the spec",
-        "and/or the SDK pin, run `make sync-spec`, commit; `tests/unit/test_catalogue_sdk.py` fails while",
-        "the pinned SDK has a create endpoint or a request field the catalogue lacks.",
+        f"`shared/pipeline/magic_hour/catalogue.py`), else ±{DEFAULT_NUMBER_BOUND:,}. To update: replace",
+        "the spec and/or the SDK pin, run `make sync-spec`, commit; `tests/unit/test_catalogue_sdk.py`",
+        "fails while the pinned SDK has a create endpoint or a request field the catalogue lacks.",
         "",
         "## The tools",
         "",

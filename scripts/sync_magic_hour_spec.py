@@ -2,7 +2,7 @@
 
 Usage: python scripts/sync_magic_hour_spec.py [path/to/openapi.json]   (default: spec/magic-hour/openapi.json)
 
-Writes shared/pipeline/data/magic_hour_tools.json: for each create endpoint, its kind (from the
+Writes shared/pipeline/magic_hour/data/magic_hour_tools.json: for each create endpoint, its kind (from the
 project GET it belongs to), its required fields and its request body as a JSON Schema (draft 7)
 that rejects unknown fields. The spec is the base; the pinned `magic-hour` SDK (a dev dependency,
 scripts/magic_hour_sdk.py) adds the create endpoints and fields the spec lacks and the enum values
@@ -28,7 +28,7 @@ import sdk_merge  # noqa: E402
 # A copy of Magic Hour's published spec lives in the repository, so a clean clone can re-derive
 # (and the tests can check) the catalogue; updating is replacing that file and running this script.
 DEFAULT_SPEC = ROOT / "spec" / "magic-hour" / "openapi.json"
-OUTPUT = ROOT / "shared" / "pipeline" / "data" / "magic_hour_tools.json"
+OUTPUT = ROOT / "shared" / "pipeline" / "magic_hour" / "data" / "magic_hour_tools.json"
 DOC = ROOT / "docs" / "magic-hour-tools.md"
 
 # Keywords that only document a schema; dropping them keeps the shipped file small.

@@ -6,7 +6,7 @@ import pytest
 from magic_hour import Client
 from schema_inputs import minimal_valid
 
-from pipeline.catalogue import all_tools
+from pipeline.magic_hour.catalogue import all_tools
 
 from .helpers import API_KEY, SimClient
 

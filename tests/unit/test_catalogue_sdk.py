@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import typing_extensions
 
-from pipeline import catalogue
+from pipeline.magic_hour import catalogue
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 import magic_hour_sdk

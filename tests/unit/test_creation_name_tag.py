@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from pipeline import catalogue
-from pipeline.logic import creation
+from pipeline.create import creation
+from pipeline.magic_hour import catalogue
 from pipeline.models.job import Job, JobStatus
-from pipeline.timeutil import now_iso
+from pipeline.platform.timeutil import now_iso
 
 TAG = "ad [job_aaaaaaaaaaaaaaaaaaaaaaaaaa]"
 

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from pipeline.logic import creation
+from pipeline.create import creation
 from pipeline.magic_hour.errors import MagicHourAuthFailed, MagicHourPlanRestricted
 from pipeline.models.job import Job, JobStatus
-from pipeline.timeutil import now_iso
+from pipeline.platform.timeutil import now_iso
 
 PLAN = "Your key is valid but the model, resolution, or feature is not available on your plan"
 

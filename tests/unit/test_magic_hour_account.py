@@ -12,7 +12,7 @@ import urllib3
 from pipeline.magic_hour import account
 from pipeline.magic_hour.client import Account, MagicHourClient
 from pipeline.magic_hour.errors import MagicHourUnavailable
-from pipeline.settings import Settings
+from pipeline.platform.settings import Settings
 
 
 class FakeClient:

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from pipeline.magic_hour.client import Account, MagicHourClient
 from pipeline.magic_hour.errors import MagicHourError
-from pipeline.observability import MAGIC_HOUR_CREDITS, emit, logger
-from pipeline.settings import get_settings
+from pipeline.platform.observability import MAGIC_HOUR_CREDITS, emit, logger
+from pipeline.platform.settings import get_settings
 
 # Concurrent renders per tier, from Magic Hour's docs ("3 (Creator), 5 (Pro), unlimited
 # (Business)"); 0 = no cap of ours. Free is not documented: 1, the least that still works.
