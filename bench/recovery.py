@@ -34,7 +34,10 @@ _CLIENTS = 4
 
 
 def _submit(api: str, key: str, idempotency_key: str) -> str | None:
-    for _ in range(30):
+    # A 5xx, a cut connection or a 409 idempotency_in_progress (the first attempt died holding
+    # the key, until its lock expires with the function's timeout) is retried with the same key.
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
         try:
             answer = requests.post(
                 f"{api}/v1/jobs",
@@ -46,9 +49,10 @@ def _submit(api: str, key: str, idempotency_key: str) -> str | None:
             continue
         if answer.status_code == 202:
             return str(answer.json()["job_id"])
-        if answer.status_code < 500:
+        in_progress = answer.status_code == 409 and "idempotency_in_progress" in answer.text
+        if answer.status_code < 500 and not in_progress:
             return None
-        time.sleep(0.2)  # the client's back-off
+        time.sleep(0.5)  # the client's back-off
     return None
 
 
