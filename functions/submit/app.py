@@ -145,6 +145,7 @@ def list_jobs() -> Response[str]:
     responses=_answers(200, ToolList, "Tools with their kind and required input fields"),
 )
 def list_tools() -> Response[str]:
+    client_id_of(app.current_event)  # the same for everyone, but only a client's caller is served
     return json_response(200, queries.list_tools())
 
 
