@@ -42,6 +42,15 @@ def _client_budgets(raw: str) -> dict[str, int]:
     return budgets
 
 
+def _flag(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise SystemExit(f"{name} must be 1 or 0")
+
+
 @dataclass(frozen=True)
 class LocalConfig:
     host: str
@@ -65,6 +74,9 @@ class LocalConfig:
     client_budgets: dict[str, int] = field(default_factory=dict)
     # SigV4 callers the local gateway accepts, by access key id (LOCAL_IAM_CALLERS).
     iam_callers: dict[str, IamCaller] = field(default_factory=dict)
+    # LOCAL_AWS_FAULTS=1: the AWS fault proxy between the functions and moto (local/faults.py).
+    aws_faults: bool = False
+    faults_port: int = 5001
 
     @classmethod
     def from_environment(cls) -> LocalConfig:
@@ -90,6 +102,8 @@ class LocalConfig:
             create_retry_delays=env.get("LOCAL_CREATE_RETRY_DELAYS", DEFAULT_RETRY_DELAYS),
             client_budgets=_client_budgets(env.get("LOCAL_CLIENT_BUDGETS", "")),
             iam_callers=parse_callers(env.get("LOCAL_IAM_CALLERS", ""), ACCOUNT_ID),
+            aws_faults=_flag("LOCAL_AWS_FAULTS", env.get("LOCAL_AWS_FAULTS", "")),
+            faults_port=int(env.get("LOCAL_FAULTS_PORT", "5001")),
         )
 
     @property

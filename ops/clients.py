@@ -17,8 +17,8 @@ from typing import Any
 
 from ops import targets
 from pipeline import callers
-from pipeline.dal.clients import PROFILE
-from pipeline.dal.usage import BUDGET_FIELD
+from pipeline.store.clients import PROFILE
+from pipeline.store.usage import BUDGET_FIELD
 
 # A client id is a clients-table partition and the API's client everywhere; "#" is reserved for
 # the table's other partitions (principal mappings).
@@ -125,7 +125,7 @@ def unmap_principal(table: Any, client_id: str, key: str) -> None:
 
 
 def set_budget(table: Any, client_id: str, credits: int | None) -> None:
-    """The same field the pipeline reads (pipeline/dal/usage.py), on the client's profile."""
+    """The same field the pipeline reads (pipeline/store/usage.py), on the client's profile."""
     if credits is None:
         table.update_item(
             Key={"client_id": client_id, "item": PROFILE}, UpdateExpression=f"REMOVE {BUDGET_FIELD}"

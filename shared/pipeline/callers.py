@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pipeline.dal import clients
-from pipeline.logic import errors
+from pipeline.jobs import errors
+from pipeline.store import clients
 
 # The partition of a principal's mapping item; client ids never contain "#" (ops refuses them).
 PRINCIPAL_PREFIX = "principal#"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline import callers
-from pipeline.logic import errors
+from pipeline.jobs import errors
 
 
 @pytest.mark.parametrize(
