@@ -198,7 +198,7 @@ def set_limits(session: targets.Session, plan_id: str, limits: Limits) -> None:
         "/quota/limit": limits.quota,
     }
     operations = [
-        {"op": "replace", "path": path, "value": str(v)} for path, v in paths.items() if v is not None
+        {"op": "replace", "path": path, "value": f"{v:g}"} for path, v in paths.items() if v is not None
     ]
     if limits.quota is not None:
         operations.append({"op": "replace", "path": "/quota/period", "value": limits.quota_period})
