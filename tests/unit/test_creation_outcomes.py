@@ -119,11 +119,42 @@ def test_any_other_4xx_is_a_refusal(fakes: Fakes, status_code: int) -> None:
     assert fakes.store.writes == [("fail", "upstream_rejected", "submit")]
 
 
-@pytest.mark.parametrize("status_code", [None, 500, 501])
-def test_any_other_failure_waits(fakes: Fakes, status_code: int | None) -> None:
+@pytest.mark.parametrize("status_code", [None, 500, 503])
+def test_a_failure_that_created_nothing_waits(fakes: Fakes, status_code: int | None) -> None:
     result = create(fakes, submitting(0), MagicHourError("no", status_code))
     assert result.status is JobStatus.WAITING
     assert result.last_create_error == "upstream_unavailable"
+
+
+@pytest.mark.parametrize("status_code", [301, 501, 502, 505, 520, 524, 599])
+def test_any_other_failure_is_an_unknown_outcome_never_sent_again(fakes: Fakes, status_code: int) -> None:
+    result = create(fakes, submitting(0), MagicHourError("no", status_code))
+    assert result.status is JobStatus.SUBMITTING
+    assert fakes.store.writes == []
+
+
+def test_every_status_from_100_to_599_leaves_the_job_as_the_table_says(fakes: Fakes) -> None:
+    """Through the real client and its outcome table: waiting only for 429/500/503."""
+    from test_magic_hour_client import client_with, response
+
+    seen: dict[str, set[int]] = {}
+    for status in range(100, 600):
+        client, _ = client_with(response(status, {"id": "proj_1", "credits_charged": 5, "message": "m"}))
+        job = submitting(0, job_id=ids.job_id_for_idempotency_key("client-a", f"s{status}"))
+        fakes.store.put(job)
+        try:
+            result = creation.create(job, client, inline=False)
+        except Exception as raised:
+            seen.setdefault(type(raised).__name__, set()).add(status)
+            continue
+        seen.setdefault(result.status.value, set()).add(status)
+    assert seen.pop("waiting") == {401, 403, 429, 500, 503}  # 401/403: our key, the operator fixes it
+    assert seen.pop("queued") == set(range(200, 300)) - {204}
+    assert seen.pop("failed") == set(range(400, 500)) - {401, 403, 429}
+    assert seen.pop("submitting") == {204} | set(range(100, 200)) | set(range(300, 400)) | (
+        set(range(500, 600)) - {500, 503}
+    )
+    assert seen == {}
 
 
 def test_an_unreadable_key_makes_a_dispatched_job_wait_as_unavailable(fakes: Fakes) -> None:

@@ -1,14 +1,15 @@
 """Creating a job's Magic Hour project: the one place that spends credits, used by submit (for a
 job that gets a slot at once) and by the dispatcher (for a job that waited).
 
-What Magic Hour's answer means for money:
+What Magic Hour's answer means for money (the table: pipeline/magic_hour/outcomes.py):
 - 200: the project exists; record it.
-- 400/422/402: refused, nothing created; the job fails and is kept, so a replay shows why.
-- 429/500/503 or no connection: nothing created; the job waits and is tried again after a growing
-  delay (at least Retry-After) until the create deadline.
-- 502/504, a timeout or a cut answer: the project may exist. The job stays `submitting` until the
-  webhook names it (the project name carries the job id) or the sweep's grace ends; it is never
-  created again.
+- 400/422/402 (and any other 4xx): refused, nothing created; the job fails and is kept, so a
+  replay shows why.
+- 429/500/503 or no connection at all: nothing created; the job waits and is tried again after a
+  growing delay (at least Retry-After) until the create deadline.
+- Any other answer (501, 502, 504, 505, 520-599, 1xx, 3xx), a timeout or a cut answer: the project
+  may exist. The job stays `submitting` until the webhook names it (the project name carries the
+  job id) or the sweep's grace ends; it is never created again.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pipeline.magic_hour.errors import (
     MagicHourRateLimited,
     MagicHourRejected,
 )
+from pipeline.magic_hour.outcomes import Answer, answer_of
 from pipeline.models.job import Job, JobError, JobStatus
 from pipeline.observability import (
     CREATE_RETRIES,
@@ -71,12 +73,7 @@ def create(job: Job, magic_hour: MagicHourClient, *, inline: bool) -> Job:
         )
         return _refused(job, code, refusal.message)
     except MagicHourOutcomeUnknown as unknown:
-        logger.warning(
-            "Magic Hour create outcome unknown; the job waits for its webhook",
-            extra={"job_id": job.job_id, "client_id": job.client_id, "error": unknown.message},
-        )
-        emit(MAGIC_HOUR_CREATES, outcome="unknown")
-        return job_store.get_job(job.job_id) or job
+        return _unknown(job, unknown)
     except (MagicHourAuthFailed, MagicHourKeyUnavailable) as ours:
         auth = isinstance(ours, MagicHourAuthFailed)
         if auth:
@@ -94,6 +91,10 @@ def create(job: Job, magic_hour: MagicHourClient, *, inline: bool) -> Job:
     except MagicHourRateLimited as limited:
         return retry_later(job, RATE_LIMITED, limited.message, limited.retry_after_seconds)
     except MagicHourError as failure:
+        # Anything else is read by the outcome table too: only "nothing created" is tried again.
+        answer = answer_of(failure.status_code) if failure.status_code is not None else None
+        if answer is Answer.UNKNOWN:
+            return _unknown(job, failure)
         if failure.status_code is not None and 400 <= failure.status_code < 500:
             return _refused(job, "upstream_rejected", failure.message)
         return retry_later(job, UNAVAILABLE, failure.message, 0)
@@ -114,6 +115,15 @@ def create(job: Job, magic_hour: MagicHourClient, *, inline: bool) -> Job:
         extra={"job_id": job.job_id, "client_id": job.client_id, "project_id": created.project_id},
     )
     return attached
+
+
+def _unknown(job: Job, unknown: MagicHourError) -> Job:
+    logger.warning(
+        "Magic Hour create outcome unknown; the job waits for its webhook",
+        extra={"job_id": job.job_id, "client_id": job.client_id, "error": unknown.message},
+    )
+    emit(MAGIC_HOUR_CREATES, outcome="unknown")
+    return job_store.get_job(job.job_id) or job
 
 
 def _refused(job: Job, code: str, message: str) -> Job:
