@@ -230,3 +230,42 @@ def test_a_job_failed_at_the_deadline_says_why(fakes: Fakes, code: str, what: st
     assert failed.error.message == (
         f"Magic Hour {what} for the whole create deadline (4 attempts); nothing was created or charged"
     )
+
+
+class StoreDown(Exception):
+    """DynamoDB failing every call from some point on (an outage, throttling)."""
+
+
+@pytest.mark.parametrize("also_reads_fail", [False, True])
+def test_a_project_that_cannot_be_recorded_answers_the_job_as_it_stands(
+    fakes: Fakes, monkeypatch: pytest.MonkeyPatch, also_reads_fail: bool
+) -> None:
+    # Magic Hour made (and charged) the project; the write that records it fails. The request must
+    # not fail (a client retrying an error without an Idempotency-Key pays twice): it answers the
+    # job as it stands, `submitting`, and the webhook adopts the project by its name tag.
+    job = submitting(0)
+    fakes.store.put(job)
+
+    def down(*_: Any, **__: Any) -> None:
+        raise StoreDown("DynamoDB InternalServerError")
+
+    monkeypatch.setattr(creation.moves.job_store, "attach_project", down)
+    if also_reads_fail:
+        monkeypatch.setattr(creation.job_store, "get_job", down)
+    result = creation.create(job, Tools(CreatedProject("proj_1", 5)), inline=True)  # type: ignore[arg-type]
+    assert (result.status, result.project_id) == (JobStatus.SUBMITTING, None)
+    assert fakes.store.writes == []
+
+
+def test_a_project_whose_create_pause_cannot_be_lifted_is_still_recorded(
+    fakes: Fakes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = submitting(0)
+    fakes.store.put(job)
+
+    def down() -> None:
+        raise StoreDown("DynamoDB InternalServerError")
+
+    monkeypatch.setattr(creation.slots, "clear_hold", down)
+    result = creation.create(job, Tools(CreatedProject("proj_1", 5)), inline=True)  # type: ignore[arg-type]
+    assert (result.status, result.project_id) == (JobStatus.QUEUED, "proj_1")

@@ -17,7 +17,7 @@ from __future__ import annotations
 from pipeline.dal import jobs as job_store
 from pipeline.dal import slots
 from pipeline.logic import inputs, moves
-from pipeline.magic_hour.client import MagicHourClient
+from pipeline.magic_hour.client import CreatedProject, MagicHourClient
 from pipeline.magic_hour.errors import (
     MagicHourAuthFailed,
     MagicHourError,
@@ -98,7 +98,26 @@ def create(job: Job, magic_hour: MagicHourClient, *, inline: bool) -> Job:
         if failure.status_code is not None and 400 <= failure.status_code < 500:
             return _refused(job, "upstream_rejected", failure.message)
         return retry_later(job, UNAVAILABLE, failure.message, 0)
-    slots.clear_hold()
+    # From here on Magic Hour has made (and charged) the project: whatever fails now, the caller
+    # gets the job as it stands, never an error it could retry (a retry without an
+    # Idempotency-Key would create and charge a second project). The webhook, which finds the job
+    # by the name tag, or the sweep records what this request could not.
+    try:
+        return _record(job, created)
+    except Exception:
+        logger.exception(
+            "Magic Hour created the project but it could not be recorded; the webhook will",
+            extra={"job_id": job.job_id, "client_id": job.client_id, "project_id": created.project_id},
+        )
+        emit(MAGIC_HOUR_CREATES, outcome="created_unrecorded")
+        return _as_it_stands(job)
+
+
+def _record(job: Job, created: CreatedProject) -> Job:
+    try:
+        slots.clear_hold()
+    except Exception:  # the pause only spaces out creates; the next refusal sets it anew
+        logger.exception("could not lift the create pause", extra={"job_id": job.job_id})
     if created.credits_out_of_range:
         # Kept as unknown rather than lose the project over a number DynamoDB cannot hold.
         emit(CREDITS_OUT_OF_RANGE)
@@ -115,6 +134,15 @@ def create(job: Job, magic_hour: MagicHourClient, *, inline: bool) -> Job:
         extra={"job_id": job.job_id, "client_id": job.client_id, "project_id": created.project_id},
     )
     return attached
+
+
+def _as_it_stands(job: Job) -> Job:
+    """The stored job, or the one in hand when the store cannot be read either."""
+    try:
+        return job_store.get_job(job.job_id) or job
+    except Exception:
+        logger.exception("could not read the job back", extra={"job_id": job.job_id})
+        return job
 
 
 def _unknown(job: Job, unknown: MagicHourError) -> Job:
