@@ -111,6 +111,9 @@ class Job(BaseModel):
     # a duplicate with the same Idempotency-Key waits for it (logic/idempotent_submission.py).
     # Removed when that request answers; a crashed one's simply runs out.
     submit_claim_until: int | None = None
+    # Epoch seconds when the job last moved to `submitting`, i.e. when its create was sent: the
+    # sweep's grace for an unconfirmed create runs from here, not from the job's acceptance.
+    create_sent_at: int | None = None
 
     def stored_outputs(self) -> list[StoredOutput]:
         return sorted(self.outputs.values(), key=lambda output: output.index)
