@@ -129,8 +129,8 @@ def test_a_failure_that_created_nothing_waits(fakes: Fakes, status_code: int | N
 @pytest.mark.parametrize("status_code", [301, 501, 502, 505, 520, 524, 599])
 def test_any_other_failure_is_an_unknown_outcome_never_sent_again(fakes: Fakes, status_code: int) -> None:
     result = create(fakes, submitting(0), MagicHourError("no", status_code))
-    assert result.status is JobStatus.SUBMITTING
-    assert fakes.store.writes == []
+    assert (result.status, result.create_outcome_unknown) == (JobStatus.SUBMITTING, True)
+    assert fakes.store.writes == [("mark_create_unknown",)]
 
 
 def test_every_status_from_100_to_599_leaves_the_job_as_the_table_says(fakes: Fakes) -> None:
@@ -250,11 +250,14 @@ def test_a_project_that_cannot_be_recorded_answers_the_job_as_it_stands(
         raise StoreDown("DynamoDB InternalServerError")
 
     monkeypatch.setattr(creation.moves.job_store, "attach_project", down)
-    if also_reads_fail:
+    if also_reads_fail:  # the whole store is down: the job in hand is the answer
         monkeypatch.setattr(creation.job_store, "get_job", down)
+        monkeypatch.setattr(creation.job_store, "mark_create_unknown", down)
     result = creation.create(job, Tools(CreatedProject("proj_1", 5)), inline=True)  # type: ignore[arg-type]
     assert (result.status, result.project_id) == (JobStatus.SUBMITTING, None)
-    assert fakes.store.writes == []
+    # Where it can still be written, the job shows `submitting` from now on (never `waiting`).
+    assert result.create_outcome_unknown is not also_reads_fail
+    assert fakes.store.writes == ([] if also_reads_fail else [("mark_create_unknown",)])
 
 
 def test_a_project_whose_create_pause_cannot_be_lifted_is_still_recorded(

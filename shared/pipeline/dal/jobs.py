@@ -564,6 +564,25 @@ def record_callback_attempt(job_id: str, outcome: str, error: str | None, keepin
     return _from_item(answer["Attributes"])
 
 
+def mark_create_unknown(job_id: str) -> Job | None:
+    """Note that a `submitting` job's create was answered with an unknown outcome. None when the
+    job has moved on (its project was recorded, or it ended) and nothing was written."""
+    try:
+        answer = _table().update_item(
+            Key={"job_id": job_id},
+            UpdateExpression="SET create_outcome_unknown = :yes",
+            ConditionExpression="#s = :submitting AND attribute_not_exists(project_id)",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":yes": True, ":submitting": JobStatus.SUBMITTING.value},
+            ReturnValues="ALL_NEW",
+        )
+    except ClientError as error:
+        if _is_condition_failure(error):
+            return None
+        raise
+    return _from_item(answer["Attributes"])
+
+
 def end_submit_claim(job_id: str) -> None:
     """The request that wrote the job has answered: duplicates no longer wait for it."""
     try:

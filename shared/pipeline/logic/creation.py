@@ -110,7 +110,7 @@ def create(job: Job, magic_hour: MagicHourClient, *, inline: bool) -> Job:
             extra={"job_id": job.job_id, "client_id": job.client_id, "project_id": created.project_id},
         )
         emit(MAGIC_HOUR_CREATES, outcome="created_unrecorded")
-        return _as_it_stands(job)
+        return _mark_unknown(job)
 
 
 def _record(job: Job, created: CreatedProject) -> Job:
@@ -151,7 +151,19 @@ def _unknown(job: Job, unknown: MagicHourError) -> Job:
         extra={"job_id": job.job_id, "client_id": job.client_id, "error": unknown.message},
     )
     emit(MAGIC_HOUR_CREATES, outcome="unknown")
-    return job_store.get_job(job.job_id) or job
+    return _mark_unknown(job)
+
+
+def _mark_unknown(job: Job) -> Job:
+    try:
+        # From now on the job shows `submitting` (never `waiting` again): its create may exist.
+        marked = job_store.mark_create_unknown(job.job_id)
+    except Exception:
+        # It then shows `waiting` until the create's answer time has passed, and `submitting`
+        # after: still forward only. The answer is the job as stored, never a guess.
+        logger.exception("could not note the unknown outcome", extra={"job_id": job.job_id})
+        marked = None
+    return marked or _as_it_stands(job)
 
 
 def _refused(job: Job, code: str, message: str) -> Job:

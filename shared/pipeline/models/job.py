@@ -114,6 +114,9 @@ class Job(BaseModel):
     # Epoch seconds when the job last moved to `submitting`, i.e. when its create was sent: the
     # sweep's grace for an unconfirmed create runs from here, not from the job's acceptance.
     create_sent_at: int | None = None
+    # The create was answered with an unknown outcome (502, 504, 520, a timeout, a cut answer):
+    # from then on the job shows `submitting` (logic/job_view.py) until its webhook or the sweep.
+    create_outcome_unknown: bool = False
 
     def stored_outputs(self) -> list[StoredOutput]:
         return sorted(self.outputs.values(), key=lambda output: output.index)
