@@ -739,6 +739,22 @@ def test_a_quiet_download_is_requeued_once_it_is_stuck(
     assert fakes.store.writes == ([("mark_downloads_queued",)] if requeued else [])
 
 
+def test_a_download_whose_message_still_retries_is_not_requeued(fakes: Fakes) -> None:
+    # Quiet since its move, but an attempt failed (and will be retried) a minute ago: a second
+    # copy of the message could revive the job after the first one failed it.
+    now = epoch_seconds()
+    job = make_job(
+        JobStatus.DOWNLOADING,
+        outputs={"0": stored_output(0)},
+        updated_at=created_ago(SETTINGS.sweep_download_stuck_seconds + 60, now),
+        download_attempted_at=now - 60,
+    )
+    assert run_check(fakes, job, "complete", now) == "downloading"
+    assert fakes.queues.downloads == []
+    later = now + SETTINGS.sweep_download_stuck_seconds - 60
+    assert run_check(fakes, job, "complete", later) == "downloads_requeued"  # it then went quiet
+
+
 def test_a_stuck_download_with_every_output_stored_queues_nothing(fakes: Fakes) -> None:
     now = epoch_seconds()
     job = make_job(

@@ -564,6 +564,22 @@ def record_callback_attempt(job_id: str, outcome: str, error: str | None, keepin
     return _from_item(answer["Attributes"])
 
 
+def note_download_attempt(job_id: str, at: int) -> None:
+    """A download attempt of a `downloading` job failed and will be retried: its messages are
+    alive. Writes nothing once the job moved on."""
+    try:
+        _table().update_item(
+            Key={"job_id": job_id},
+            UpdateExpression="SET download_attempted_at = :at",
+            ConditionExpression="#s = :downloading",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":at": at, ":downloading": JobStatus.DOWNLOADING.value},
+        )
+    except ClientError as error:
+        if not _is_condition_failure(error):
+            raise
+
+
 def mark_create_unknown(job_id: str) -> Job | None:
     """Note that a `submitting` job's create was answered with an unknown outcome. None when the
     job has moved on (its project was recorded, or it ended) and nothing was written."""

@@ -202,8 +202,10 @@ def check(job: Job, now: int, magic_hour: MagicHourClient) -> str:
 
 
 def _downloading(job: Job, now: int, downloads: list[ProjectDownload]) -> str:
-    quiet_for = now - epoch_of(job.updated_at)
-    stuck = quiet_for >= get_settings().sweep_download_stuck_seconds
+    # Quiet since its last move or its last failed attempt: a message still retrying is alive,
+    # and a second copy of it could revive the job after the first one failed it.
+    last_sign = max(epoch_of(job.updated_at), job.download_attempted_at or 0)
+    stuck = now - last_sign >= get_settings().sweep_download_stuck_seconds
     if (
         not job.downloads_queued and job_store.claim_queueing(job.job_id, transitions.QUEUE_LEASE_SECONDS)
     ) or (job.downloads_queued and stuck):

@@ -86,6 +86,12 @@ class Job(BaseModel):
     downloads_queued: bool = False
     # The output whose download failed the job: only its own (redriven) message may revive it.
     failed_output_index: int | None = None
+    # Set by the operator's redrive (`python -m ops redrive download`) for that output: only then
+    # may its message revive the failed job (a terminal status is otherwise final).
+    redrive_output_index: int | None = None
+    # Epoch seconds of the last failed download attempt that will be retried: the sweep leaves
+    # alone the outputs of a job whose messages are still retrying.
+    download_attempted_at: int | None = None
     sweep_checks: int = 0
     callback_state: Literal["pending", "delivered", "failed"] | None = None
     callback_attempts: int = 0
