@@ -3,6 +3,7 @@ crashes, listing, Magic Hour's failures, presigned outputs."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -281,3 +282,18 @@ def test_completed_outputs_have_presigned_urls_valid_for_an_hour(stack) -> None:
     expires = datetime.fromisoformat(output["download_url_expires_at"].replace("Z", "+00:00"))
     remaining = (expires - datetime.now(UTC)).total_seconds()
     assert 3500 < remaining <= 3600
+
+
+def test_a_body_of_emoji_under_the_limit_is_stored_and_created(stack) -> None:
+    """60,000 emoji: a 240 KB body. Stored escaped it was a 720 KB item DynamoDB refused, and the
+    answer was 503 for ever; stored as UTF-8 it fits, with room for the rest of the job's life."""
+    prompt = "\U0001f600" * 60_000
+    body = {"tool": "ai-voice-generator", "input": {"style": {"prompt": prompt, "voice_name": "Elon Musk"}}}
+    creates = stack.sim_stats()["creates"]
+    raw = json.dumps(body, ensure_ascii=False).encode()  # UTF-8 on the wire, as a client sends it
+    assert 240_000 < len(raw) < 256 * 1024
+    answer = stack.post_job(raw)
+    assert answer.status_code == 202, answer.text[:500]
+    job = stack.wait_for(answer.json()["job_id"], {"completed", "failed"})
+    assert job["status"] == "completed"
+    assert stack.sim_stats()["creates"] - creates == 1
