@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from test_idempotent_submission import VOICE, Clock, Creates, creates, fakes, make_submission, once, settings
 
-from pipeline.catalogue import find_tool
-from pipeline.dal import jobs as job_store
-from pipeline.logic import errors
-from pipeline.logic.submission import Submission
+from pipeline.jobs import errors
+from pipeline.magic_hour.catalogue import find_tool
 from pipeline.models.api import CreateJobRequest
 from pipeline.models.job import Job, JobStatus
+from pipeline.store import jobs as job_store
+from pipeline.submit.submission import Submission
 from tests.fakes import Fakes
 
 __all__ = ["creates", "fakes", "settings"]  # fixtures, used by name

@@ -14,6 +14,7 @@ from pipeline.magic_hour.errors import (
     MagicHourNotFound,
     MagicHourOutcomeUnknown,
     MagicHourPaymentRequired,
+    MagicHourPlanRestricted,
     MagicHourRateLimited,
     MagicHourRejected,
     MagicHourUnavailable,
@@ -75,7 +76,7 @@ _RAISED: dict[Answer, type[MagicHourError]] = {
     Answer.REJECTED: MagicHourRejected,
     Answer.PAYMENT_REQUIRED: MagicHourPaymentRequired,
     Answer.AUTH_FAILED: MagicHourAuthFailed,
-    Answer.PLAN_RESTRICTED: MagicHourAuthFailed,
+    Answer.PLAN_RESTRICTED: MagicHourPlanRestricted,
     Answer.NOT_FOUND: MagicHourNotFound,
 }
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from pipeline.logic import job_view
+from pipeline.jobs import job_view
 from pipeline.models.job import Job, JobStatus
-from pipeline.settings import Settings
+from pipeline.platform.settings import Settings
 
 SENT = 1_900_000_000
 SETTINGS = Settings(magic_hour_connect_timeout_seconds=5, magic_hour_read_timeout_seconds=25)

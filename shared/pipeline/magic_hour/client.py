@@ -23,6 +23,7 @@ from pipeline.magic_hour.errors import (
     MagicHourNotFound,
     MagicHourOutcomeUnknown,
     MagicHourPaymentRequired,
+    MagicHourPlanRestricted,
     MagicHourRateLimited,
     MagicHourRejected,
     MagicHourUnavailable,
@@ -42,6 +43,14 @@ class CreatedProject:
     # Magic Hour answered a credits_charged we cannot store (negative, absurd, not a number): it is
     # recorded as unknown instead. The project is real and paid for; it is never dropped over this.
     credits_out_of_range: bool = False
+
+
+@dataclass(frozen=True)
+class Account:
+    """GET /v1/account: what the account can still spend, and its plan's tier."""
+
+    credits: int
+    tier: str  # free | creator | pro | business (an unknown newer one is passed on as is)
 
 
 @dataclass(frozen=True)
@@ -80,6 +89,13 @@ class MagicHourClient:
 
     def get_project(self, kind: Kind, project_id: str) -> dict[str, Any]:
         return self._call("GET", f"/v1/{kind}-projects/{project_id}")
+
+    def get_account(self) -> Account:
+        answer = self._call("GET", "/v1/account")
+        credits, tier = answer.get("credits"), answer.get("tier")
+        if isinstance(credits, bool) or not isinstance(credits, int) or not isinstance(tier, str) or not tier:
+            raise MagicHourUnavailable("Magic Hour answered the account read without credits and tier")
+        return Account(credits, tier[:40])
 
     def delete_project(self, kind: Kind, project_id: str) -> None:
         self._call("DELETE", f"/v1/{kind}-projects/{project_id}")
@@ -163,8 +179,8 @@ def _is_project_id(value: Any) -> TypeGuard[str]:
 
 def client_from_settings() -> MagicHourClient:
     """The client every function uses: base URL and timeouts from settings, key from the secret store."""
-    from pipeline import secret_store
-    from pipeline.settings import get_settings
+    from pipeline.platform import secret_store
+    from pipeline.platform.settings import get_settings
 
     settings = get_settings()
     return MagicHourClient(
@@ -205,9 +221,8 @@ _ERRORS: dict[Answer, type[MagicHourError]] = {
     Answer.REJECTED: MagicHourRejected,
     Answer.PAYMENT_REQUIRED: MagicHourPaymentRequired,
     Answer.AUTH_FAILED: MagicHourAuthFailed,
-    # The plan does not allow the feature: handled as an auth failure until it gets its own
-    # error (the `plan_restricted` answer of CONTRACT §1 Errors).
-    Answer.PLAN_RESTRICTED: MagicHourAuthFailed,
+    # The key is good, the plan does not allow the feature (CONTRACT §1 Errors: plan_restricted).
+    Answer.PLAN_RESTRICTED: MagicHourPlanRestricted,
     Answer.NOT_FOUND: MagicHourNotFound,
 }
 
