@@ -27,7 +27,7 @@ from local.resources import client
 from local.sqs_trigger import QueuePoller
 from local.stack import LocalStack
 from local.template import FunctionSpec
-from pipeline.logic.signature import sign
+from pipeline.webhook.signature import sign
 
 DOWNLOAD_FUNCTION = "DownloaderFunction"
 # A video job with one output: the downloader's case that matters for size.

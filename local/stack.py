@@ -22,7 +22,7 @@ from local.simulator import SimulatorConfig, start_simulator
 from local.sqs_trigger import QueuePoller
 from local.stream_trigger import StreamPoller, stream_triggers
 from local.template import Template, load_template
-from pipeline.settings import MAGIC_HOUR_CONNECT_TIMEOUT_SECONDS
+from pipeline.platform.settings import MAGIC_HOUR_CONNECT_TIMEOUT_SECONDS
 
 # Which local value seeds which secret of the template.
 SECRET_SOURCES = {

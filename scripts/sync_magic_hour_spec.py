@@ -2,7 +2,7 @@
 
 Usage: python scripts/sync_magic_hour_spec.py [path/to/openapi.json]   (default: spec/magic-hour/openapi.json)
 
-Writes shared/pipeline/data/magic_hour_tools.json: for each create endpoint, its kind (from the
+Writes shared/pipeline/magic_hour/data/magic_hour_tools.json: for each create endpoint, its kind (from the
 project GET it belongs to), its required fields and its request body as a JSON Schema (draft 7)
 that rejects unknown fields. The product never reads the spec at run time; updating to a new spec
 is copying it over spec/magic-hour/openapi.json, running this script and committing both
@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # A copy of Magic Hour's published spec lives in the repository, so a clean clone can re-derive
 # (and the tests can check) the catalogue; updating is replacing that file and running this script.
 DEFAULT_SPEC = ROOT / "spec" / "magic-hour" / "openapi.json"
-OUTPUT = ROOT / "shared" / "pipeline" / "data" / "magic_hour_tools.json"
+OUTPUT = ROOT / "shared" / "pipeline" / "magic_hour" / "data" / "magic_hour_tools.json"
 
 # Keywords that only document a schema; dropping them keeps the shipped file small.
 DOC_ONLY = {"description", "example", "examples", "title", "deprecated", "externalDocs", "xml"}

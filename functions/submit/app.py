@@ -11,10 +11,11 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
+from pipeline.callbacks import callback_secrets
 from pipeline.http import client_id_of, error_response, json_response, raw_body, unexpected_response
-from pipeline.logic import budgets, callback_secrets, queries
-from pipeline.logic.errors import RequestRefused, RouteNotFound
-from pipeline.logic.job_view import to_resource
+from pipeline.jobs import budgets
+from pipeline.jobs.errors import RequestRefused, RouteNotFound
+from pipeline.jobs.job_view import to_resource
 from pipeline.models.api import (
     CallbackSecret,
     ErrorBody,
@@ -24,8 +25,9 @@ from pipeline.models.api import (
     UploadResource,
     UsageReport,
 )
-from pipeline.observability import UNHANDLED_ERRORS, emit, logger, metrics, tracer
-from pipeline.settings import get_settings
+from pipeline.platform.observability import UNHANDLED_ERRORS, emit, logger, metrics, tracer
+from pipeline.platform.settings import get_settings
+from pipeline.submit import queries
 
 if TYPE_CHECKING:
     from pipeline.magic_hour.client import MagicHourClient
@@ -87,8 +89,8 @@ def create_job() -> Response[str]:
     # The create path (tool catalogue and input schemas, the state machine's moves, the Magic Hour
     # client) is loaded by the first POST: a container that only answers reads, as most do (status
     # polls), never pays for it at cold start (`make bench`, "cold start").
-    from pipeline.logic.idempotent_submission import submit_once
-    from pipeline.logic.submission import parse_submission, refusal_error
+    from pipeline.submit.idempotency import submit_once
+    from pipeline.submit.submission import parse_submission, refusal_error
 
     event = app.current_event
     client_id = client_id_of(event)
@@ -161,7 +163,7 @@ def list_tools() -> Response[str]:
 )
 @tracer.capture_method(capture_response=False)  # the answer carries a presigned URL
 def create_upload() -> Response[str]:
-    from pipeline.logic import inputs  # as the create path: loaded by the first POST that needs it
+    from pipeline.create import inputs  # as the create path: loaded by the first POST that needs it
 
     event = app.current_event
     client_id = client_id_of(event)

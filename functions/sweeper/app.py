@@ -8,10 +8,10 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from pipeline.logic import sweep
 from pipeline.magic_hour.client import client_from_settings
-from pipeline.observability import logger, metrics, tracer
-from pipeline.timeutil import epoch_seconds
+from pipeline.platform.observability import logger, metrics, tracer
+from pipeline.platform.timeutil import epoch_seconds
+from pipeline.sweep import sweep
 
 magic_hour = client_from_settings()
 

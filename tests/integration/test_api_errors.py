@@ -9,7 +9,7 @@ import uuid
 import pytest
 import requests
 
-from pipeline.logic.signature import sign
+from pipeline.webhook.signature import sign
 from tests.observe import all_jobs
 
 GOOD = {"tool": "ai-voice-generator", "input": {"style": {"prompt": "hi", "voice_name": "Elon Musk"}}}

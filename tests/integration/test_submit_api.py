@@ -13,9 +13,9 @@ import pytest
 import requests
 from schema_inputs import first_required_path, minimal_valid, without
 
-from pipeline import ids
-from pipeline.catalogue import all_tools
-from pipeline.logic.idempotent_submission import IN_PROGRESS_WAIT_SECONDS
+from pipeline.magic_hour.catalogue import all_tools
+from pipeline.platform import ids
+from pipeline.submit.idempotency import IN_PROGRESS_WAIT_SECONDS
 from tests.observe import all_jobs
 
 TOOLS = sorted(all_tools())

@@ -1,4 +1,4 @@
-"""The shipped Magic Hour tool catalogue and input validation (pipeline.catalogue)."""
+"""The shipped Magic Hour tool catalogue and input validation (pipeline.magic_hour.catalogue)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pipeline import catalogue
+from pipeline.magic_hour import catalogue
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC_PATH = ROOT / "spec" / "magic-hour" / "openapi.json"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from local.config import LocalConfig
-from pipeline.settings import Settings
+from pipeline.platform.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 # The README keeps the defaults the contract says it documents; docs/local-stack.md has the same table.

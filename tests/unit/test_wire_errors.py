@@ -9,7 +9,8 @@ import json
 import pytest
 
 from pipeline import http
-from pipeline.logic import errors, submission
+from pipeline.jobs import errors
+from pipeline.submit import submission
 
 # The bases are never raised themselves: each has subclasses for what happened.
 _BASES = {errors.RequestRefused, errors.CreateRefused}

@@ -155,8 +155,8 @@ def _is_project_id(value: Any) -> TypeGuard[str]:
 
 def client_from_settings() -> MagicHourClient:
     """The client every function uses: base URL and timeouts from settings, key from the secret store."""
-    from pipeline import secret_store
-    from pipeline.settings import get_settings
+    from pipeline.platform import secret_store
+    from pipeline.platform.settings import get_settings
 
     settings = get_settings()
     return MagicHourClient(

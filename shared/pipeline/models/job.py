@@ -34,7 +34,7 @@ SLOT_STATUSES = frozenset({JobStatus.SUBMITTING, JobStatus.QUEUED, JobStatus.REN
 
 @dataclass(frozen=True)
 class Bookkeeping:
-    """What a move writes beside the new status, as logic/bookkeeping.py decides it: the job store
+    """What a move writes beside the new status, as jobs/bookkeeping.py decides it: the job store
     sets and removes these fields exactly as given, and gives back the job's slot when told to."""
 
     sets: dict[str, Any] = field(default_factory=dict)
@@ -108,7 +108,7 @@ class Job(BaseModel):
     late_credits_charged: int | None = None
     late_outputs: dict[str, StoredOutput] = Field(default_factory=dict)
     # Epoch seconds until which the request that wrote this job may still be creating its project:
-    # a duplicate with the same Idempotency-Key waits for it (logic/idempotent_submission.py).
+    # a duplicate with the same Idempotency-Key waits for it (submit/idempotency.py).
     # Removed when that request answers; a crashed one's simply runs out.
     submit_claim_until: int | None = None
 
