@@ -15,10 +15,10 @@ os.environ.setdefault("OUTPUT_BUCKET_NAME", "magic-hour-pipeline-outputbucket")
 
 from boto3.dynamodb.types import TypeSerializer  # noqa: E402
 
-from pipeline.dal.jobs import _to_item  # noqa: E402
 from pipeline.events import mapping  # noqa: E402
 from pipeline.events.models import BatchEnded, JobStatusChanged  # noqa: E402
 from pipeline.models.job import Job, JobStatus, StoredOutput  # noqa: E402
+from pipeline.store.jobs import _to_item  # noqa: E402
 
 EVENTS = ROOT / "events"
 STREAM_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/magic-hour-pipeline-JobsTable/stream/2026-11-23"

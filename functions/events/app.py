@@ -11,8 +11,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pipeline.events import stream
-from pipeline.observability import logger, metrics, tracer
-from pipeline.settings import get_settings
+from pipeline.platform.observability import logger, metrics, tracer
+from pipeline.platform.settings import get_settings
 
 settings = get_settings()
 

@@ -16,7 +16,6 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 
-from pipeline.dal import outputs
 from pipeline.events.models import (
     BATCH_ENDED,
     JOB_STATUS_CHANGED,
@@ -27,8 +26,9 @@ from pipeline.events.models import (
     EventOutput,
     JobStatusChanged,
 )
-from pipeline.logic import job_view
+from pipeline.jobs import job_view
 from pipeline.models.job import Job, StoredOutput
+from pipeline.store import outputs
 
 # A batch's endings (CONTRACT §1 "Batches"): its status moves validating -> running -> completed,
 # or ends rejected or canceled.
@@ -49,7 +49,7 @@ def image(record: Mapping[str, Any], which: str) -> dict[str, Any] | None:
 
 
 def job_from_image(item: Mapping[str, Any]) -> Job:
-    # As the job store reads an item (dal/jobs.py): JSON-held fields are strings in the table.
+    # As the job store reads an item (store/jobs.py): JSON-held fields are strings in the table.
     data = dict(item)
     try:
         data["metadata"] = json.loads(data.pop("metadata_json", "{}") or "{}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pipeline.aws import events_client
+from pipeline.platform.aws import events_client
 
 # PutEvents takes at most 10 entries per call (and 256 KB; a job event is a few KB: metadata is
 # at most 2 KB).

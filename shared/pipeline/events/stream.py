@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pipeline.events import mapping, publish
-from pipeline.observability import logger
+from pipeline.platform.observability import logger
 
 
 def publish_records(records: Sequence[Mapping[str, Any]], bus_name: str) -> list[str]:
