@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from pipeline.create import creation
 from pipeline.jobs import budgets, moves
+from pipeline.magic_hour import account
 from pipeline.magic_hour.client import MagicHourClient
 from pipeline.models.job import Job, JobError, JobStatus
 from pipeline.platform.observability import logger
@@ -38,7 +39,7 @@ class DispatchReport:
 
 def run(magic_hour: MagicHourClient, time_left: Callable[[], bool]) -> DispatchReport:
     report = DispatchReport()
-    limit = get_settings().magic_hour_max_concurrency
+    limit = account.concurrency_limit(magic_hour)
     while report.jobs_created < MAX_CREATES_PER_RUN:
         if not time_left():
             moves.wake_dispatcher()  # a fresh invocation carries on
@@ -131,7 +132,8 @@ def claim_now(job: Job) -> Job | None:
     wait ahead of it (fair share holds for every client). A pause after Magic Hour's last
     refusal does not stop it: each new job gets its one immediate try, and waits in fair order
     if Magic Hour refuses it too."""
-    limit = get_settings().magic_hour_max_concurrency
+    # submit read the limit a moment ago (account.py keeps it for an hour): no second read here.
+    limit = account.concurrency_limit()
     if ahead_of(job):
         return None
     for _ in range(3):  # another job may take the free slot first
