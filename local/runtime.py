@@ -151,6 +151,11 @@ class FunctionPool:
         for future in futures:
             future.result(timeout=60)
 
+    def worker_pids(self) -> list[int]:
+        """The process ids of the live execution environments (tests kill them, as Lambda may)."""
+        processes = getattr(self._executor, "_processes", None) or {}
+        return [pid for pid, process in processes.items() if process.is_alive()]
+
     def invoke(self, event: dict[str, Any]) -> Invocation:
         started = time.perf_counter()
         try:

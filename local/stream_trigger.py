@@ -73,6 +73,7 @@ class _Shard:
 class Counters:
     """What the poller did, for tests and the operator: invocations by outcome, records skipped."""
 
+    invoked: int = 0  # invocations started
     delivered: int = 0
     failed: int = 0
     skipped_records: int = 0
@@ -170,6 +171,7 @@ class StreamPoller:
 
     def _deliver(self, shard: _Shard, records: list[dict[str, Any]]) -> int:
         """Invoke the function; how many records from the start of the batch it handled."""
+        self.counters.add(invoked=1)
         result = self.invoke(self.trigger.function, self.event_for(records))
         if not result.ok:
             self.counters.add(failed=1)

@@ -108,9 +108,7 @@ def main() -> None:
     _write("events-bridge-batch-ended.json", _envelope("Batch Ended", batch["updated_at"], ended))  # type: ignore[arg-type]
 
 
-def _envelope(
-    detail_type: str, time: str, detail: JobStatusChanged | BatchEnded
-) -> dict[str, object]:
+def _envelope(detail_type: str, time: str, detail: JobStatusChanged | BatchEnded) -> dict[str, object]:
     """What a rule's target receives (EventBridge's envelope)."""
     return {
         "version": "0",

@@ -8,6 +8,7 @@ publish nothing; a removed item (TTL expiry) publishes nothing either.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping
 from datetime import datetime
@@ -123,10 +124,13 @@ def entry(detail: JobStatusChanged | BatchEnded, bus_name: str) -> dict[str, Any
         detail_type, time = JOB_STATUS_CHANGED, detail.job.updated_at
     else:
         detail_type, time = BATCH_ENDED, detail.batch.updated_at
-    return {
+    entry: dict[str, Any] = {
         "Source": SOURCE,
         "DetailType": detail_type,
         "Detail": detail.model_dump_json(),
         "EventBusName": bus_name,
-        "Time": datetime.fromisoformat(time.replace("Z", "+00:00")),
     }
+    # Unparseable: EventBridge stamps the publishing time instead; the detail keeps updated_at.
+    with contextlib.suppress(ValueError):
+        entry["Time"] = datetime.fromisoformat(time.replace("Z", "+00:00"))
+    return entry
