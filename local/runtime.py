@@ -73,11 +73,6 @@ class FunctionPool:
         with self._lock:
             self._idle.extend(fresh)
 
-    def worker_pids(self) -> list[int]:
-        """The process ids of the live execution environments (tests kill them, as Lambda may)."""
-        processes = getattr(self._executor, "_processes", None) or {}
-        return [pid for pid, process in processes.items() if process.is_alive()]
-
     def invoke(self, event: dict[str, Any]) -> Invocation:
         with self._slots:
             environment = self._take_idle()

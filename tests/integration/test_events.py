@@ -205,7 +205,7 @@ def test_an_event_survives_the_publishing_function_being_killed(
     killed with them: the records are delivered again, and the event arrives."""
     pool = stack.stack.pools["EventsFunction"]
     (poller,) = stack.stack.stream_pollers
-    environments = pool.worker_pids()
+    environments = pool.pids()
     assert environments
     for pid in environments:
         os.kill(pid, signal.SIGSTOP)
@@ -213,10 +213,11 @@ def test_an_event_survives_the_publishing_function_being_killed(
         invoked, failed = poller.counters.invoked, poller.counters.failed
         job_id = _write_job(stack, JobStatus.QUEUED)
         poll(lambda: poller.counters.invoked > invoked, 10, "the frozen function to be handed the write")
+        poll(lambda: pool.pids(busy=True), 10, "a frozen environment to hold the invocation")
     finally:
         for pid in environments:
             os.kill(pid, signal.SIGKILL)
     events = consumer.wait_for(job_id, "queued", timeout=60)
     assert poller.counters.failed > failed, "the killed delivery counts as failed"
     assert _changes(events) == [(None, "queued")]
-    assert not set(environments) & set(pool.worker_pids()), "a fresh environment published it"
+    assert not set(environments) & set(pool.pids()), "a fresh environment published it"
