@@ -221,3 +221,20 @@ def test_an_event_survives_the_publishing_function_being_killed(
     assert poller.counters.failed > failed, "the killed delivery counts as failed"
     assert _changes(events) == [(None, "queued")]
     assert not set(environments) & set(pool.pids()), "a fresh environment published it"
+
+
+def test_an_event_eventbridge_refused_is_published_when_it_recovers(
+    stack: StackHandle, consumer: Consumer
+) -> None:
+    """PutEvents failing as AWS fails (HTTP 500), past the SDK's own retries: the function fails,
+    the checkpoint stays, and the records come again until the event gets out."""
+    assert stack.stack.faults is not None
+    (poller,) = stack.stack.stream_pollers
+    failed = poller.counters.failed
+    # Two invocations' worth: each makes the SDK's five attempts (the first and four retries).
+    stack.stack.faults.inject("PutEvents", count=10)
+    job_id = _write_job(stack, JobStatus.RENDERING)
+    events = consumer.wait_for(job_id, "rendering", timeout=60)
+    assert poller.counters.failed >= failed + 2
+    assert stack.stack.faults.state()["calls"]["PutEvents"] >= 11
+    assert _changes(events) == [(None, "rendering")]
