@@ -105,11 +105,16 @@ class StreamPoller:
         self.failure_queue_url = failure_queue_url
         self.counters = Counters()
         self._shards: dict[str, _Shard] = {}
+        self._start_after: str | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"stream-{trigger.function}", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
+
+    def start_after(self, sequence_number: str) -> None:
+        """Read from just after this record instead of the oldest (tests: one stream, many readers)."""
+        self._start_after = sequence_number
 
     def stop(self, wait_seconds: float = 0) -> None:
         self._stop.set()
@@ -132,7 +137,9 @@ class StreamPoller:
         description = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
         for shard in description.get("Shards", []):
             if shard["ShardId"] not in self._shards:
-                self._shards[shard["ShardId"]] = _Shard(shard["ShardId"], limit=self.trigger.batch_size)
+                self._shards[shard["ShardId"]] = _Shard(
+                    shard["ShardId"], checkpoint=self._start_after, limit=self.trigger.batch_size
+                )
 
     def _iterator(self, shard: _Shard) -> str:
         if shard.checkpoint is None:
