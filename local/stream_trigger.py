@@ -11,7 +11,9 @@ as Lambda does. It reads with the function's role, as Lambda's poller does.
 from __future__ import annotations
 
 import json
+import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,6 +24,8 @@ from local.template import Template
 
 # How long an idle shard waits before its next read (Lambda polls a stream four times a second).
 IDLE_SECONDS = 0.25
+# How often new shards are looked for (DynamoDB splits a busy table's shards; moto keeps one).
+DISCOVER_SECONDS = 5.0
 # Between two deliveries of a failed batch: enough for a replaced environment, still seconds.
 RETRY_SECONDS = 0.2
 
@@ -106,6 +110,7 @@ class StreamPoller:
         self.counters = Counters()
         self._shards: dict[str, _Shard] = {}
         self._start_after: str | None = None
+        self._last_error: str | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"stream-{trigger.function}", daemon=True)
 
@@ -122,16 +127,33 @@ class StreamPoller:
             self._thread.join(timeout=wait_seconds)
 
     def _run(self) -> None:
+        discovered_at = -DISCOVER_SECONDS
         while not self._stop.is_set():
             busy = False
             try:
-                self._discover_shards()
+                if time.monotonic() - discovered_at >= DISCOVER_SECONDS or not self._shards:
+                    self._discover_shards()
+                    discovered_at = time.monotonic()
                 for shard in list(self._shards.values()):
                     busy = self._poll(shard) or busy
-            except Exception:  # the endpoint is going away (shutdown) or hiccuped: read again
+            except Exception as error:  # the endpoint hiccuped or is going away: read again
+                self._report(error)
+                for shard in self._shards.values():
+                    shard.iterator = None  # from each checkpoint again: an iterator may have expired
                 busy = False
             if not busy:
                 self._stop.wait(IDLE_SECONDS)
+
+    def _report(self, error: Exception) -> None:
+        """Say once on the console why the mapping cannot read (an AccessDenied of the function's
+        role, say), as Lambda shows it in the mapping's state; not while the stack stops."""
+        message = f"{type(error).__name__}: {error}"
+        if self._stop.is_set() or message == self._last_error:
+            return
+        self._last_error = message
+        print(
+            f"local stack: {self.trigger.function}'s stream mapping: {message}", file=sys.stderr, flush=True
+        )
 
     def _discover_shards(self) -> None:
         description = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
