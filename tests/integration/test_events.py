@@ -238,3 +238,44 @@ def test_an_event_eventbridge_refused_is_published_when_it_recovers(
     assert poller.counters.failed >= failed + 2
     assert stack.stack.faults.state()["calls"]["PutEvents"] >= 11
     assert _changes(events) == [(None, "rendering")]
+
+
+def test_the_bus_and_its_archive_come_from_the_template(stack: StackHandle) -> None:
+    from local.resources import client
+
+    events = client("events", stack.aws, "us-east-1")
+    bus = events.describe_event_bus(Name=BUS)
+    assert stack.stack.resolver.refs["EventBus"] == BUS
+    assert "Policy" not in bus, "no subscriber accounts by default"
+    (archive,) = events.list_archives()["Archives"]
+    assert archive["EventSourceArn"] == bus["Arn"]
+    assert archive["RetentionDays"] == 7
+
+
+def test_subscriber_accounts_get_a_bus_policy_for_their_own_rules() -> None:
+    from conftest import running_moto_server
+
+    from local import resources
+    from local.resources import client
+    from local.template import Template, load_template
+
+    template = Template(load_template())
+    parameters = {
+        **template.parameter_defaults(),
+        "EventSubscriberAccountIds": "111122223333,444455556666",
+        "EventArchiveRetentionDays": "0",
+        "EventBusName": "pipeline-events",
+    }
+    secrets = {name: "unused" for name in template.of_type("AWS::SecretsManager::Secret")}
+    with running_moto_server() as url:
+        resources.create_all(template, url, "us-east-1", "policy-test", parameters, secrets)
+        events = client("events", url, "us-east-1")
+        (statement,) = json.loads(events.describe_event_bus(Name="pipeline-events")["Policy"])["Statement"]
+        assert events.list_archives()["Archives"] == []
+    # One principal per account of the comma-separated parameter, as CloudFormation passes a list.
+    assert sorted(statement["Principal"]["AWS"]) == ["111122223333", "444455556666"]
+    assert "events:PutRule" in statement["Action"]
+    assert statement["Resource"].endswith(":rule/pipeline-events/*")
+    assert (
+        statement["Condition"]["StringEqualsIfExists"]["events:creatorAccount"] == "${aws:PrincipalAccount}"
+    )
