@@ -277,6 +277,8 @@ def _redrive(args: argparse.Namespace, session: targets.Session, where: targets.
             sqs,
             where.need("download_dead_letter_queue_url"),
             where.need("download_queue_url"),
+            # Marks each failed job first: only a redriven message may revive it.
+            prepare=jobs.download_redrive_check(session.table(where.need("jobs_table"))),
             limit=args.limit,
         )
     else:

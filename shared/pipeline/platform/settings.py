@@ -85,6 +85,8 @@ class Settings(BaseModel):
     # Deployed, outputs are fetched over https only; the local stack's simulator serves http.
     download_require_https: bool = True
     download_chunk_bytes: int = 8 * 1024 * 1024
+    # The largest output stored (DownloadMaxBytes): a larger one fails its job (permanent).
+    download_max_bytes: int = Field(default=10 * 1024**3, ge=1)
     # Ranges fetched (and parts uploaded) at once for a server that honours Range; memory holds at
     # most this many parts of download_chunk_bytes.
     download_parallel_ranges: int = Field(default=4, ge=1, le=16)
