@@ -64,6 +64,8 @@ class ChaosRun:
     handle: StackHandle
     job_ids: list[str]
     statuses: dict[str, list[str]] = field(default_factory=dict)
+    # Seconds from the first POST at which each status was first seen, per job (for the report).
+    timeline: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     projects: list[dict[str, Any]] = field(default_factory=list)
     callbacks: list[tuple[int, dict[str, str], bytes]] = field(default_factory=list)
@@ -92,7 +94,13 @@ def _submit(handle: StackHandle, index: int, callback_url: str) -> str:
     raise AssertionError(f"job {index} was never accepted")
 
 
-def _watch(handle: StackHandle, statuses: dict[str, list[str]], stop: threading.Event) -> None:
+def _watch(
+    handle: StackHandle,
+    statuses: dict[str, list[str]],
+    timeline: dict[str, list[tuple[float, str]]],
+    stop: threading.Event,
+) -> None:
+    started = time.monotonic()
     while not stop.wait(0.2):
         try:
             seen = all_jobs(handle)
@@ -102,6 +110,9 @@ def _watch(handle: StackHandle, statuses: dict[str, list[str]], stop: threading.
             history = statuses.setdefault(job["job_id"], [])
             if not history or history[-1] != job["status"]:
                 history.append(job["status"])
+                timeline.setdefault(job["job_id"], []).append(
+                    (round(time.monotonic() - started, 1), job["status"])
+                )
 
 
 @pytest.fixture(scope="module")
@@ -113,8 +124,9 @@ def chaos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChaosRun]:
     )
     receiver = CallbackReceiver("/chaos", refuses=lambda _: False)
     statuses: dict[str, list[str]] = {}
+    timeline: dict[str, list[tuple[float, str]]] = {}
     stop_watching = threading.Event()
-    watcher = threading.Thread(target=_watch, args=(handle, statuses, stop_watching), daemon=True)
+    watcher = threading.Thread(target=_watch, args=(handle, statuses, timeline, stop_watching), daemon=True)
     killer = EnvironmentKiller(stack.pools, KILLS_PER_MINUTE, seed=25)
     ending = threading.Timer(KILLING_SECONDS, killer.stop)
     try:
@@ -139,7 +151,7 @@ def chaos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChaosRun]:
             if settled:
                 break
             time.sleep(0.5)
-        run = ChaosRun(handle, job_ids, statuses, jobs, kills=len(killer.kills))
+        run = ChaosRun(handle, job_ids, statuses, timeline, jobs, kills=len(killer.kills))
         run.settle_seconds = time.monotonic() - started
         stop_watching.set()
         watcher.join(timeout=10)
@@ -162,6 +174,8 @@ def test_environments_were_killed_and_every_job_ended(chaos: ChaosRun) -> None:
         f"chaos: {JOBS} jobs, {chaos.kills} environments killed, "
         f"settled in {chaos.settle_seconds:.1f}s: {ended}"
     )
+    slowest = max(chaos.timeline.values(), key=lambda seen: seen[-1][0], default=[])
+    print(f"chaos: the slowest job's statuses (seconds from the first POST): {slowest}")
     assert chaos.kills >= KILLS_PER_MINUTE * KILLING_SECONDS / 60 / 3, chaos.kills
     unsettled = {j: job["status"] for j, job in chaos.jobs.items() if job["status"] not in TERMINAL}
     assert unsettled == {}
