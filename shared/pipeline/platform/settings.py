@@ -78,6 +78,8 @@ class Settings(BaseModel):
     magic_hour_read_timeout_seconds: float = 20.0
     # Callback URLs must be https when deployed; the local stack allows http for test receivers.
     require_https_callbacks: bool = True
+    # CallerAuth: which callers the API serves (an API key, a SigV4 signature, or either).
+    caller_auth: Literal["api-key", "iam", "both"] = "api-key"
     presigned_url_ttl_seconds: int = Field(default=3600, ge=60, le=PRESIGNED_URL_MAX_SECONDS)
     # Hosts the downloader may fetch from (SSRF guard). Suffix match on the host name. Magic Hour
     # serves every output (video, image, audio) from videos.magichour.ai.
