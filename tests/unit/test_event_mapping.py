@@ -221,3 +221,13 @@ def test_an_unknown_create_outcome_is_announced_submitting() -> None:
     detail = mapping.job_status_changed(record)
     assert detail is not None
     assert (detail.previous_status, detail.job.status) == ("waiting", "submitting")
+
+
+def test_an_item_that_is_not_a_job_is_not_mistaken_for_one() -> None:
+    # Another kind of item in the table (a batch's, say) is not an unreadable job: no event, and
+    # nothing that would hold the shard back.
+    record = _completed_record()
+    record["dynamodb"]["NewImage"] = {"job_id": {"S": "batch#batch_7hQ2"}, "status": {"S": "running"}}
+    del record["dynamodb"]["OldImage"]
+    assert mapping.job_status_changed(record) is None
+    assert stream.publish_records([record], "bus") == []

@@ -29,6 +29,7 @@ from pipeline.events.models import (
 )
 from pipeline.jobs import job_view
 from pipeline.models.job import Job, StoredOutput
+from pipeline.platform import ids
 from pipeline.platform.timeutil import epoch_seconds
 from pipeline.store import outputs
 
@@ -69,7 +70,9 @@ def job_status_changed(record: Mapping[str, Any]) -> JobStatusChanged | None:
     delivered again maps to the same event, and statuses only move forward: a create answered
     429 takes the stored status back to `waiting`, which the client never saw leave."""
     new = image(record, "NewImage")
-    if new is None or "job_id" not in new:
+    # Only jobs: another kind of item in the table (batches, #28, if they are kept there) is
+    # mapped by its own function (batch_ended), never mistaken for an unreadable job.
+    if new is None or not ids.is_job_id(str(new.get("job_id", ""))):
         return None
     at = write_time(record)
     job = job_from_image(new)
