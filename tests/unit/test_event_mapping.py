@@ -172,3 +172,48 @@ def test_the_samples_match_their_schema(sample: str, detail_type: str) -> None:
         bad = _sample(sample)
         bad["detail"]["job"]["outputs"][0]["download_url"] = "https://example/x"
         assert not validator.is_valid(bad)
+
+
+# -- forward only as subscribers see it (jobs/job_view.shown_status) -------------------------------
+
+SENT = 1_900_000_000
+
+
+def _submitting_record(old: dict[str, Any] | None, new: dict[str, Any], at: int) -> dict[str, Any]:
+    """A stream record of the sample job, its images changed by `old`/`new` (typed values)."""
+    record = _completed_record()
+    base = record["dynamodb"]["NewImage"]
+    for name in ("project_id", "outputs", "output_count", "credits_charged"):
+        base.pop(name, None)
+    record["dynamodb"]["NewImage"] = {**base, **new}
+    if old is None:
+        record["dynamodb"].pop("OldImage", None)
+    else:
+        record["dynamodb"]["OldImage"] = {**base, **old}
+    record["dynamodb"]["ApproximateCreationDateTime"] = at
+    return record
+
+
+IN_FLIGHT = {"status": {"S": "submitting"}, "create_sent_at": {"N": str(SENT)}}
+WAITING = {"status": {"S": "waiting"}, "fair_key": {"S": "00000001#x"}}
+
+
+def test_a_claim_for_create_in_flight_publishes_nothing() -> None:
+    assert mapping.job_status_changed(_submitting_record(WAITING, IN_FLIGHT, SENT)) is None
+
+
+def test_a_429_answer_taking_the_job_back_to_waiting_publishes_nothing() -> None:
+    assert mapping.job_status_changed(_submitting_record(IN_FLIGHT, WAITING, SENT + 1)) is None
+
+
+def test_the_mark_of_an_unknown_outcome_publishes_waiting_to_submitting() -> None:
+    marked = {**IN_FLIGHT, "create_outcome_unknown": {"BOOL": True}}
+    detail = mapping.job_status_changed(_submitting_record(IN_FLIGHT, marked, SENT + 2))
+    assert detail is not None
+    assert (detail.previous_status, detail.job.status) == ("waiting", "submitting")
+
+
+def test_a_new_job_whose_create_is_in_flight_is_first_published_waiting() -> None:
+    detail = mapping.job_status_changed(_submitting_record(None, IN_FLIGHT, SENT))
+    assert detail is not None
+    assert (detail.previous_status, detail.job.status) == (None, "waiting")

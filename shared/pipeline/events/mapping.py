@@ -66,21 +66,46 @@ def job_status_changed(record: Mapping[str, Any]) -> JobStatusChanged | None:
     if new is None or "job_id" not in new:
         return None
     old = image(record, "OldImage")
-    previous = old.get("status") if old else None
-    if previous == new.get("status"):
+    if (old.get("status") if old else None) == new.get("status") and not _shown_may_change(old, new):
         return None
+    # The statuses as clients see them (job_view.shown_status), at the moment of the write: a job
+    # whose create is in flight shows `waiting`, so the claim and a 429's step back publish nothing,
+    # and the mark of an unknown outcome publishes `waiting -> submitting`.
+    at = _record_time(record)
     job = job_from_image(new)
+    shown = job_view.shown_status(job, at).value
+    previous = job_view.shown_status(job_from_image(old), at).value if old else None
+    if previous == shown:
+        return None
     return JobStatusChanged(
-        job=event_job(job),
-        previous_status=str(previous) if previous is not None else None,
+        job=event_job(job, at),
+        previous_status=previous,
         client_id=job.client_id,
     )
 
 
-def event_job(job: Job) -> EventJob:
+def _shown_may_change(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:
+    """A write that leaves the status but may change what clients see: the unknown-outcome mark."""
+    return (
+        bool(old)
+        and bool(new.get("create_outcome_unknown"))
+        and not (old or {}).get("create_outcome_unknown")
+    )
+
+
+def _record_time(record: Mapping[str, Any]) -> int | None:
+    when = (record.get("dynamodb") or {}).get("ApproximateCreationDateTime")
+    if isinstance(when, datetime):
+        return int(when.timestamp())
+    if isinstance(when, (int, float, Decimal)):
+        return int(when)
+    return None
+
+
+def event_job(job: Job, now: int | None = None) -> EventJob:
     """The API's job resource without download URLs: the API's own view without its outputs (so
     no URL is ever presigned here), and the outputs by where they are."""
-    fields = job_view.without_outputs(job).model_dump()
+    fields = job_view.without_outputs(job, now).model_dump()
     fields["outputs"] = [_output(output) for output in job.stored_outputs()]
     fields["late_outputs"] = [_output(output) for output in job.stored_late_outputs()]
     return EventJob.model_validate(fields)
