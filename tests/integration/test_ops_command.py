@@ -446,3 +446,21 @@ def test_a_sweep_does_nothing_while_another_holds_the_lease(stack, aws) -> None:
     assert free.ok, free.error
     assert free.payload["stopped"] is None
     assert "Item" not in dynamodb.get_item(TableName=table, Key=lease)  # released when done
+
+
+def test_account_shows_the_balance_tier_and_the_auto_limit(stack, ops) -> None:
+    stack.scenario(account_credits=4321, account_tier="pro")
+    code, printed, _ = ops("account", "--magic-hour-url", stack.magic_hour)
+    assert code == 0
+    shown = json.loads(printed)
+    assert (shown["credits"], shown["tier"], shown["auto_concurrency_limit"]) == (4321, "pro", 5)
+    assert "mh-" not in printed  # the stack's Magic Hour key is used, never shown
+    stack.scenario(account_credits=1_000_000, account_tier="business")
+    shown = json.loads(ops("account", "--magic-hour-url", stack.magic_hour)[1])
+    assert (shown["tier"], shown["auto_concurrency_limit"]) == ("business", 0)
+
+
+def test_account_says_when_magic_hour_refuses(stack, ops) -> None:
+    code, _, errors = ops("account", "--magic-hour-url", stack.magic_hour + "/nowhere")
+    assert code == 1
+    assert "Magic Hour" in errors

@@ -90,6 +90,7 @@ def test_pipeline_alarms_watch_catalogued_metrics_with_their_dimensions(template
         ("SweepChecks", ("gave_up",)),
         ("CreditsCharged", ("failed",)),
         ("MagicHourCreates", ("auth_failed",)),
+        ("MagicHourCredits", ()),
         ("Webhooks", ("signature_rejected",)),
     }
 

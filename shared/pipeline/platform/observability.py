@@ -161,7 +161,8 @@ SLOTS_RECLAIMED = Metric("SlotsReclaimed", "Count")
 CREDITS_OUT_OF_RANGE = Metric("MagicHourCreditsOutOfRange", "Count")
 # The Magic Hour account's credit balance (GET /v1/account), published by the sweep at most once a
 # minute (alarm MagicHourCreditsLow).
-MAGIC_HOUR_CREDITS = Metric("MagicHourCredits", "Count")
+# tier (the dashboard shows it; the alarm reads the total, published without it too).
+MAGIC_HOUR_CREDITS = Metric("MagicHourCredits", "Count", ("tier",))
 # A submitting job whose project was found by its name.
 ORPHAN_PROJECTS_ATTACHED = Metric("OrphanProjectsAttached", "Count")
 # An error no handler expected (the submit API answered 503 for it).
