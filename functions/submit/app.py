@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from pipeline.http import client_id_of, error_response, json_response, raw_body, unexpected_response
-from pipeline.logic import budgets, callback_secrets, queries
+from pipeline.logic import callback_secrets, queries
 from pipeline.logic.errors import RequestRefused, RouteNotFound
 from pipeline.logic.job_view import to_resource
 from pipeline.models.api import (
@@ -98,7 +98,6 @@ def create_job() -> Response[str]:
         event.headers.get("idempotency-key"),
         settings.require_https_callbacks,
     )
-    budgets.check_new_submission(client_id, submission.idempotency_key)
     job = submit_once(submission, _magic_hour())
     refused = refusal_error(job)
     if refused is not None:

@@ -22,11 +22,23 @@ from pydantic import ValidationError
 from pipeline import ids
 from pipeline.catalogue import Tool, check_input, find_tool
 from pipeline.dal import jobs as job_store
-from pipeline.dal import slots
-from pipeline.logic import bookkeeping, creation, dispatch, errors, inputs, moves, strict_json
+from pipeline.dal import slots, usage
+from pipeline.logic import (
+    bookkeeping,
+    budgets,
+    creation,
+    dispatch,
+    errors,
+    inputs,
+    moves,
+    reservations,
+    strict_json,
+)
+from pipeline.magic_hour import rates
 from pipeline.magic_hour.client import MagicHourClient
 from pipeline.models.api import CreateJobRequest
 from pipeline.models.job import Job, JobStatus
+from pipeline.models.usage import OverBudget
 from pipeline.observability import about_job, logger
 from pipeline.settings import get_settings
 from pipeline.timeutil import epoch_seconds, now_iso
@@ -181,11 +193,22 @@ def submit_claim_seconds() -> int:
 
 
 def submit(submission: Submission, job_id: str, magic_hour: MagicHourClient) -> Job | None:
-    """Write the job, then create its Magic Hour project when a slot is free (else it waits for the
-    dispatcher). None, and nothing done, when a job with this id exists already: that is a retry,
-    the first attempt owns the project (logic/idempotent_submission.py decides its answer)."""
+    """Write the job with its reservation, then create its Magic Hour project when a slot is free
+    (else it waits for the dispatcher). None, and nothing done, when a job with this id exists
+    already: that is a retry, the first attempt owns the project (logic/idempotent_submission.py
+    decides its answer), whatever the budget says. BudgetExceeded (nothing written, nothing sent)
+    when the job's estimate does not fit in what is left of its client's daily budget."""
     about_job(job_id, submission.client_id)
     request = submission.request
+    today = budgets.utc_today()
+    budget = usage.budget_of(submission.client_id)
+    estimate = rates.estimate_credits(request.tool, request.input)
+    try:
+        admitted = reservations.admit(submission.client_id, estimate, budget, today)
+    except OverBudget:
+        if job_store.get_job(job_id) is not None:
+            return None  # a replay is no new spending
+        raise budgets.refusal(submission.client_id, today, budget or 0, estimate) from None
     now = now_iso()
     waits = get_settings().magic_hour_max_concurrency > 0
     project_name = ids.project_name_for(
@@ -208,11 +231,17 @@ def submit(submission: Submission, job_id: str, magic_hour: MagicHourClient) -> 
         callback_state="pending" if request.callback_url else None,
         fair_key=slots.fair_key(slots.next_round_for(submission.client_id), now, job_id) if waits else None,
         submit_claim_until=epoch_seconds() + submit_claim_seconds(),
+        **admitted.sets,
     )
-    if not job_store.put_new_job(job, bookkeeping.first_check_at()):
-        return None
+    try:
+        if not job_store.put_new_job(job, bookkeeping.first_check_at(), admitted.usage):
+            return None
+    except OverBudget:
+        raise budgets.refusal(submission.client_id, today, budget or 0, estimate) from None
     if waits:
         claimed = dispatch.claim_now(job)
+        if claimed is not None and claimed.status is JobStatus.FAILED:
+            return claimed  # the budget was lowered under it: failed budget_exceeded, nothing sent
         if claimed is None:
             moves.wake_dispatcher()
             logger.info(
