@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ops import jobs, pipeline_env, queues, secrets, targets
-from pipeline.dal import jobs as job_store
-from pipeline.dal import usage
+from pipeline.store import jobs as job_store
+from pipeline.store import usage
 
 SECRETS = {
     "magic-hour-api-key": "magic_hour_api_key_secret",

@@ -16,9 +16,9 @@ from urllib.parse import urlsplit
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
-from pipeline.dal import jobs as job_store
-from pipeline.logic import moves
+from pipeline.jobs import moves
 from pipeline.models.job import ErrorSource, Job, JobError, JobStatus
+from pipeline.store import jobs as job_store
 
 # The jobs table's index by status and last move (template.yaml, JobsTable).
 STATUS_INDEX = "StatusUpdatedIndex"
@@ -189,7 +189,7 @@ def fail(job_id: str, reason: str) -> Job | None:
     """Fail a job that has not ended (an ended job's status is final). The failed job, or None when
     it had already ended (repeating this changes nothing).
 
-    The pipeline's own move (logic/moves.py): in the write that fails the job it leaves the
+    The pipeline's own move (jobs/moves.py): in the write that fails the job it leaves the
     dispatcher's queue, gives back its Magic Hour slot and is watched (callback owed) or not as
     every failure is; then its credits leave the client's usage (not a download's), the dispatcher
     is woken for a freed slot, JobsEnded is counted and its callback is queued."""

@@ -168,7 +168,7 @@ def running_moto_server() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
     """A moto server of the test module's own, with the template's tables, queues and buckets:
-    for tests that call a store module (pipeline.dal) directly."""
+    for tests that call a store module (pipeline.store) directly."""
     from local import resources
     from local.template import Template, load_template
 
@@ -182,7 +182,7 @@ def moto_endpoint() -> Iterator[str]:
 @pytest.fixture
 def pointed_at_moto(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The pipeline's settings and boto3 clients pointed at `moto_endpoint`."""
-    from pipeline import aws, settings
+    from pipeline.platform import aws, settings
 
     for name, value in {
         "AWS_ENDPOINT_URL": moto_endpoint,

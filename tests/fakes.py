@@ -1,4 +1,4 @@
-"""In-memory stand-ins for the seams of the pipeline's logic: the job store (pipeline.dal.jobs), the
+"""In-memory stand-ins for the seams of the pipeline's logic: the job store (pipeline.store.jobs), the
 download, dispatch and callback queues. Unit tests install them with `install(monkeypatch)`.
 
 The fake job store keeps the semantics the logic relies on: every move names the statuses it may
@@ -16,20 +16,20 @@ from typing import Any
 
 import pytest
 
-from pipeline.dal import callback_queue, dispatch_queue, download_queue, usage
-from pipeline.dal import jobs as job_store
-from pipeline.logic.bookkeeping import NEXT_CHECK_AT
+from pipeline.jobs.bookkeeping import NEXT_CHECK_AT
 from pipeline.models.job import Bookkeeping, Job, JobError, JobStatus
 from pipeline.models.tasks import CallbackTask, DownloadTask
 from pipeline.models.usage import OverBudget, UsageChange
-from pipeline.timeutil import epoch_seconds, now_iso
+from pipeline.platform.timeutil import epoch_seconds, now_iso
+from pipeline.store import callback_queue, dispatch_queue, download_queue, usage
+from pipeline.store import jobs as job_store
 
 Write = tuple[Any, ...]
 
 
 @dataclass
 class FakeUsage:
-    """The clients table's budgets and day counters (dal/usage.py): a change is written only with
+    """The clients table's budgets and day counters (store/usage.py): a change is written only with
     the job write it belongs to, and a reservation only while it fits."""
 
     budgets: dict[str, int] = field(default_factory=dict)
@@ -83,7 +83,7 @@ class FakeJobStore:
             self.leases[job.job_id] = lease_until
         return job
 
-    # --- the functions of pipeline.dal.jobs the logic calls -------------------------------------
+    # --- the functions of pipeline.store.jobs the logic calls -------------------------------------
 
     def put_new_job(self, job: Job, next_check_at: int | None, changes: tuple[UsageChange, ...] = ()) -> bool:
         if job.job_id in self.jobs:
@@ -255,7 +255,7 @@ class FakeJobStore:
         self.writes.append(("record_callback_attempt", outcome))
         return self.get_job(job_id)
 
-    # --- semantics of pipeline.dal.jobs.transition -----------------------------------------------
+    # --- semantics of pipeline.store.jobs.transition -----------------------------------------------
 
     @staticmethod
     def _money_as_expected(stored: Job, keeping: Bookkeeping) -> bool:

@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from pydantic import BaseModel
 
-from pipeline.logic import errors
+from pipeline.jobs import errors
 
 JSON = "application/json"
 
@@ -40,7 +40,7 @@ class WireError:
 
 
 # Every refusal the logic raises, and how it is answered. A unit test fails when an exception of
-# pipeline.logic.errors is missing here, and docs/api.md must name every code.
+# pipeline.jobs.errors is missing here, and docs/api.md must name every code.
 WIRE_ERRORS: dict[type[Exception], WireError] = {
     errors.MalformedBody: WireError(400, "invalid_json"),
     errors.UnknownTool: WireError(400, "unknown_tool"),
@@ -51,6 +51,7 @@ WIRE_ERRORS: dict[type[Exception], WireError] = {
     errors.SignatureRejected: WireError(401, "invalid_signature"),
     errors.InsufficientCredits: WireError(402, "insufficient_credits"),
     errors.BudgetExceeded: WireError(402, "budget_exceeded"),
+    errors.PlanRestricted: WireError(403, "plan_restricted"),
     errors.JobNotFound: WireError(404, "not_found"),
     errors.RouteNotFound: WireError(404, "not_found"),
     errors.IdempotencyConflict: WireError(409, "idempotency_conflict"),

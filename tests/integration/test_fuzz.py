@@ -27,11 +27,11 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.catalogue import all_tools
 from pipeline.http import WIRE_ERRORS
-from pipeline.logic.signature import sign
+from pipeline.magic_hour.catalogue import all_tools
 from pipeline.models.job import JobStatus
 from pipeline.models.webhook_events import EVENT_TYPES
+from pipeline.webhook.signature import sign
 from tests.schema_inputs import minimal_valid
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "400"))

@@ -13,7 +13,7 @@ import pytest
 import requests
 from conftest import MAGIC_HOUR_KEY, StackHandle, start_stack
 
-from pipeline import ids
+from pipeline.platform import ids
 from tests.observe import download_batches
 
 VOICE = {"tool": "ai-voice-generator", "input": {"style": {"prompt": "hi", "voice_name": "Elon Musk"}}}

@@ -1,6 +1,6 @@
-"""The usage store (pipeline.dal.usage) and the job store's transactions with it, against the local
-stack's moto server: a reservation bounded by one condition (also for simultaneous writers), a job
-and its usage written together or not at all, budgets on the profile item."""
+"""The usage store (pipeline.store.usage) and the job store's transactions with it, against the
+local stack's moto server: a reservation bounded by one condition (also for simultaneous writers),
+a job and its usage written together or not at all, budgets on the profile item."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from pipeline.dal import clients, usage
-from pipeline.dal import jobs as job_store
 from pipeline.models.job import Bookkeeping, Job, JobStatus
 from pipeline.models.usage import OverBudget, UsageChange
-from pipeline.timeutil import epoch_seconds, now_iso
+from pipeline.platform.timeutil import epoch_seconds, now_iso
+from pipeline.store import clients, usage
+from pipeline.store import jobs as job_store
 
 pytestmark = pytest.mark.usefixtures("pointed_at_moto")
 

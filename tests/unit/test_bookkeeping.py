@@ -1,5 +1,5 @@
 """What every move writes for the sweep, the client's callback and the slot pool
-(logic/bookkeeping.py), table-driven; and that moves hand exactly that to the job store."""
+(jobs/bookkeeping.py), table-driven; and that moves hand exactly that to the job store."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from pipeline.logic import bookkeeping, dispatch, moves
+from pipeline.dispatch import dispatch
+from pipeline.jobs import bookkeeping, moves
 from pipeline.models.job import Bookkeeping, Job, JobError, JobStatus
-from pipeline.settings import Settings
+from pipeline.platform.settings import Settings
 from tests.fakes import Fakes, install
 
 NOW = 1_800_000_000

@@ -1,6 +1,6 @@
-"""Daily credit budgets as bounds at submission (pipeline.logic.submission with
-pipeline.logic.reservations), on the in-memory job store and usage of tests/fakes.py; and the
-usage report and UTC days (pipeline.logic.budgets)."""
+"""Daily credit budgets as bounds at submission (pipeline.submit.submission with
+pipeline.jobs.reservations), on the in-memory job store and usage of tests/fakes.py; and the usage
+report and UTC days (pipeline.jobs.budgets)."""
 
 from __future__ import annotations
 
@@ -9,15 +9,17 @@ from typing import Any, cast
 
 import pytest
 
-from pipeline import ids
-from pipeline.catalogue import find_tool
-from pipeline.logic import budgets, creation, errors, moves, queries, submission
-from pipeline.logic.idempotent_submission import submit_once
-from pipeline.logic.submission import Submission
+from pipeline.create import creation
+from pipeline.jobs import budgets, errors, moves
+from pipeline.magic_hour.catalogue import find_tool
 from pipeline.magic_hour.client import MagicHourClient
 from pipeline.models.api import CreateJobRequest
 from pipeline.models.job import Job, JobStatus
-from pipeline.settings import Settings
+from pipeline.platform import ids
+from pipeline.platform.settings import Settings
+from pipeline.submit import queries, submission
+from pipeline.submit.idempotency import submit_once
+from pipeline.submit.submission import Submission
 from tests.fakes import Fakes, install
 
 TODAY = "2026-12-01"

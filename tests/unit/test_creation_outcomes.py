@@ -1,4 +1,4 @@
-"""What creation leaves in the job store for each Magic Hour answer (logic/creation.py), on the
+"""What creation leaves in the job store for each Magic Hour answer (create/creation.py), on the
 in-memory store of tests/fakes.py: the retry schedule at the create deadline's edges, the reason a
 job fails with, and that a caller always gets the job as stored."""
 
@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 from test_creation import FakeMagicHour
 
-from pipeline import ids
-from pipeline.logic import creation
+from pipeline.create import creation
 from pipeline.magic_hour.client import CreatedProject
 from pipeline.magic_hour.errors import (
     MagicHourError,
@@ -21,8 +20,9 @@ from pipeline.magic_hour.errors import (
     MagicHourUnavailable,
 )
 from pipeline.models.job import Job, JobStatus
-from pipeline.settings import Settings
-from pipeline.timeutil import iso
+from pipeline.platform import ids
+from pipeline.platform.settings import Settings
+from pipeline.platform.timeutil import iso
 from tests.fakes import Fakes, install
 
 JOB_ID = ids.job_id_for_idempotency_key("client-a", "creation")

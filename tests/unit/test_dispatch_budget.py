@@ -1,4 +1,4 @@
-"""The dispatcher re-checks a waiting job's reservation when its turn comes (pipeline.logic.dispatch
+"""The dispatcher re-checks a waiting job's reservation when its turn comes (pipeline.dispatch.dispatch
 with the fakes of tests/fakes.py): a job whose client's budget no longer holds it is never sent."""
 
 from __future__ import annotations
@@ -7,9 +7,11 @@ from typing import Any
 
 import pytest
 
-from pipeline.logic import budgets, creation, dispatch
+from pipeline.create import creation
+from pipeline.dispatch import dispatch
+from pipeline.jobs import budgets
 from pipeline.models.job import Job, JobStatus
-from pipeline.timeutil import now_iso
+from pipeline.platform.timeutil import now_iso
 from tests.fakes import Fakes, install
 
 TODAY = "2026-12-07"

@@ -1,5 +1,5 @@
 """The downloader's pure parts: the host guard, file extensions, the hashing reader
-(pipeline.logic.fetching)."""
+(pipeline.downloads.http_to_s3)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from urllib3.exceptions import ProtocolError, ReadTimeoutError
 
-from pipeline.logic.fetching import DownloadFailed, _BodyReader, extension_of, host_allowed
+from pipeline.downloads.http_to_s3 import DownloadFailed, _BodyReader, extension_of, host_allowed
 
 ALLOWED = ["magichour.ai", "cloudfront.net"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.logic.downloads import DOWNLOAD_FAILED, _redriven
+from pipeline.downloads.downloads import DOWNLOAD_FAILED, _redriven
 from pipeline.models.job import Job, JobError, JobStatus
 from pipeline.models.tasks import DownloadTask
 

@@ -1,4 +1,4 @@
-"""What each move does to its client's usage (pipeline.logic.reservations): pure, so every rule is
+"""What each move does to its client's usage (pipeline.jobs.reservations): pure, so every rule is
 stated here as a table of (job before, move) -> usage change and job fields."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from pipeline.logic import reservations
-from pipeline.logic.reservations import COUNTED, DAY, RESERVED, Ledger
+from pipeline.jobs import reservations
+from pipeline.jobs.reservations import COUNTED, DAY, RESERVED, Ledger
 from pipeline.models.job import Bookkeeping, Job, JobError, JobStatus
 from pipeline.models.usage import OverBudget, UsageChange
 

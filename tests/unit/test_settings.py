@@ -1,4 +1,4 @@
-"""Settings from the function's environment (pipeline.settings._from_environment)."""
+"""Settings from the function's environment (pipeline.platform.settings._from_environment)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import get_args
 import pytest
 from pydantic import ValidationError
 
-from pipeline.settings import MissingSetting, ResourceSetting, Settings, _from_environment
+from pipeline.platform.settings import MissingSetting, ResourceSetting, Settings, _from_environment
 
 
 def test_empty_environment_gives_the_defaults() -> None:

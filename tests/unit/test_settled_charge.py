@@ -1,5 +1,5 @@
 """A job whose charge Magic Hour never said reads it from the project when it settles
-(pipeline.logic.downloads.settled_charge), with the fakes of tests/fakes.py."""
+(pipeline.downloads.downloads.settled_charge), with the fakes of tests/fakes.py."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ from typing import Any, cast
 
 import pytest
 
-from pipeline.logic import budgets, downloads
+from pipeline.downloads import downloads
+from pipeline.jobs import budgets
 from pipeline.magic_hour.client import MagicHourClient
 from pipeline.magic_hour.errors import MagicHourUnavailable
 from pipeline.models.job import Job, JobStatus, StoredOutput
-from pipeline.timeutil import now_iso
+from pipeline.platform.timeutil import now_iso
 from tests.fakes import Fakes, install
 
 DAY = "2026-12-07"

@@ -1,6 +1,6 @@
 """The job state machine, table-driven: what every Magic Hour event does to a job in every status
-(logic/transitions.apply), and what the reconciliation sweep does with every observation of a
-project (logic/sweep.check), with an in-memory job store and queues (tests/fakes.py)."""
+(jobs/transitions.apply), and what the reconciliation sweep does with every observation of a
+project (sweep/sweep.check), with an in-memory job store and queues (tests/fakes.py)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,17 @@ from typing import Any
 
 import pytest
 
-from pipeline import ids
-from pipeline.logic import creation, dispatch, errors, sweep, transitions
-from pipeline.logic.transitions import Outcome, ProjectUpdate
+from pipeline.create import creation
+from pipeline.dispatch import dispatch
+from pipeline.jobs import errors, transitions
+from pipeline.jobs.transitions import Outcome, ProjectUpdate
 from pipeline.magic_hour.errors import MagicHourNotFound, MagicHourUnavailable
 from pipeline.models.job import Job, JobError, JobStatus, StoredOutput
 from pipeline.models.webhook_events import ProjectDownload, ProjectError
-from pipeline.settings import Settings
-from pipeline.timeutil import epoch_seconds, iso, now_iso
+from pipeline.platform import ids
+from pipeline.platform.settings import Settings
+from pipeline.platform.timeutil import epoch_seconds, iso, now_iso
+from pipeline.sweep import sweep
 from tests.fakes import Fakes, install
 
 JOB_ID = ids.job_id_for_idempotency_key("client-a", "state-machine")
@@ -852,7 +855,7 @@ def test_an_abandoned_callback_says_why(fakes: Fakes) -> None:
 
 
 def test_moves_pass_their_extra_fields_to_the_store(fakes: Fakes) -> None:
-    from pipeline.logic import moves
+    from pipeline.jobs import moves
 
     fakes.store.put(make_job(JobStatus.RENDERING))
     error = JobError(code="x", message="y", source="magic_hour")
@@ -863,7 +866,7 @@ def test_moves_pass_their_extra_fields_to_the_store(fakes: Fakes) -> None:
 
 
 def test_waking_the_dispatcher_never_fails_the_move(fakes: Fakes, monkeypatch: pytest.MonkeyPatch) -> None:
-    from pipeline.logic import moves
+    from pipeline.jobs import moves
 
     def down(delay_seconds: int = 0) -> None:
         raise RuntimeError("SQS down")

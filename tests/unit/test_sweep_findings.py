@@ -1,4 +1,4 @@
-"""What the sweep records when it acts on a job (logic/sweep.check): the error a client reads on a
+"""What the sweep records when it acts on a job (sweep/sweep.check): the error a client reads on a
 job it failed, and the project facts it hands the state machine when it recovers a missed
 webhook (the credits charged are money: they must come from Magic Hour's answer)."""
 
@@ -10,10 +10,13 @@ from typing import Any
 import pytest
 from test_state_machine import JOB_ID, PROJECT, SETTINGS, TAG, FakeMagicHour, make_job, project
 
-from pipeline.logic import creation, dispatch, sweep, transitions
+from pipeline.create import creation
+from pipeline.dispatch import dispatch
+from pipeline.jobs import transitions
 from pipeline.magic_hour.errors import MagicHourNotFound
 from pipeline.models.job import JobStatus
-from pipeline.timeutil import epoch_seconds, iso
+from pipeline.platform.timeutil import epoch_seconds, iso
+from pipeline.sweep import sweep
 from tests.fakes import Fakes, install
 
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from pipeline.logic import sweep
 from pipeline.models.job import Job, JobStatus
+from pipeline.sweep import sweep
 
 
 def _job(n: int) -> Job:

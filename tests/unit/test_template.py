@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from local.template import TEMPLATE_PATH, Resolver, Template, _path_pattern, load_template
-from pipeline.settings import Settings, _from_environment
+from pipeline.platform.settings import Settings, _from_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 

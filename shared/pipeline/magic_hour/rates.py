@@ -2,7 +2,7 @@
 
 The rates live beside the tool catalogue (data/magic_hour_rates.json, each with its source), so a
 price change is a data edit. The estimate is what a job reserves of its client's daily budget
-(logic/reservations.py) until Magic Hour's own `credits_charged` replaces it. It errs high where
+(jobs/reservations.py) until Magic Hour's own `credits_charged` replaces it. It errs high where
 the input leaves the cost open: a video whose duration cannot be read is estimated at the longest
 the tool accepts, an image count that cannot be read at the most images the tool makes.
 """
@@ -16,9 +16,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pipeline.catalogue import Tool, find_tool
+from pipeline.magic_hour.catalogue import Tool, find_tool
 
-RATES_PATH = Path(__file__).parent.parent / "data" / "magic_hour_rates.json"
+RATES_PATH = Path(__file__).parent / "data" / "magic_hour_rates.json"
 # The longest video any tool accepts when its schema sets no bound (catalogue.INPUT_BOUNDS).
 _DEFAULT_MAX_SECONDS = 3600.0
 
@@ -30,6 +30,9 @@ class Rate:
     credits_per_second: int = 0
     credits_per_image: int = 0
     credits_per_job: int = 0
+    # Where the requested duration is read: `end_seconds - start_seconds` (video) unless the tool
+    # names a field of its own (the music generator's `duration`).
+    duration_field: str | None = None
     source: str = ""
 
 
@@ -47,6 +50,7 @@ def rate_of(tool: Tool) -> Rate:
         credits_per_second=int(entry.get("credits_per_second", 0)),
         credits_per_image=int(entry.get("credits_per_image", 0)),
         credits_per_job=int(entry.get("credits_per_job", 0)),
+        duration_field=entry.get("duration_field"),
         source=str(entry.get("source", "")),
     )
 
@@ -60,7 +64,12 @@ def estimate_credits(tool: str, tool_input: dict[str, Any]) -> int:
     rate = rate_of(found)
     credits = rate.credits_per_job
     if rate.credits_per_second:
-        credits += math.ceil(requested_seconds(found, tool_input) * rate.credits_per_second)
+        seconds = (
+            requested_seconds(found, tool_input)
+            if rate.duration_field is None
+            else field_seconds(found, tool_input, rate.duration_field)
+        )
+        credits += math.ceil(seconds * rate.credits_per_second)
     if rate.credits_per_image:
         credits += image_count(found, tool_input) * rate.credits_per_image
     return max(1, credits)
@@ -75,6 +84,15 @@ def requested_seconds(tool: Tool, tool_input: dict[str, Any]) -> float:
     if end is None or start is None or end - start <= 0:
         return longest
     return min(end - start, longest)
+
+
+def field_seconds(tool: Tool, tool_input: dict[str, Any], field: str) -> float:
+    """A duration the tool asks for in one field; the tool's longest when it cannot be read."""
+    longest = _bound(tool, field, _DEFAULT_MAX_SECONDS)
+    seconds = _number(tool_input.get(field))
+    if seconds is None or seconds <= 0:
+        return longest
+    return min(seconds, longest)
 
 
 def image_count(tool: Tool, tool_input: dict[str, Any]) -> int:

@@ -36,13 +36,13 @@ SLOT_STATUSES = frozenset({JobStatus.SUBMITTING, JobStatus.QUEUED, JobStatus.REN
 
 @dataclass(frozen=True)
 class Bookkeeping:
-    """What a move writes beside the new status, as logic/bookkeeping.py decides it: the job store
+    """What a move writes beside the new status, as jobs/bookkeeping.py decides it: the job store
     sets and removes these fields exactly as given, and gives back the job's slot when told to."""
 
     sets: dict[str, Any] = field(default_factory=dict)
     removes: tuple[str, ...] = ()
     release_slot: bool = False
-    # What the move does to its client's usage (logic/reservations.py), in the same transaction;
+    # What the move does to its client's usage (jobs/reservations.py), in the same transaction;
     # the move happens only while the job's money fields are still as `expects` says (None: absent).
     usage: tuple[UsageChange, ...] = ()
     expects: tuple[tuple[str, Any], ...] = ()
@@ -114,10 +114,10 @@ class Job(BaseModel):
     late_credits_charged: int | None = None
     late_outputs: dict[str, StoredOutput] = Field(default_factory=dict)
     # Epoch seconds until which the request that wrote this job may still be creating its project:
-    # a duplicate with the same Idempotency-Key waits for it (logic/idempotent_submission.py).
+    # a duplicate with the same Idempotency-Key waits for it (submit/idempotency.py).
     # Removed when that request answers; a crashed one's simply runs out.
     submit_claim_until: int | None = None
-    # Money (logic/reservations.py): the estimate this job holds of its client's budget until its
+    # Money (jobs/reservations.py): the estimate this job holds of its client's budget until its
     # charge is known, the UTC day its reservation and charge count on, and the credits counted as
     # charged for it there (None: nothing counted; 0 while a recorded project's charge is unknown).
     reserved_credits: int | None = None

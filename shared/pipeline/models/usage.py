@@ -1,5 +1,5 @@
 """A change to a client's usage of one UTC day, written in the same transaction as the job move
-that causes it (logic/reservations.py decides it, dal/usage.py writes it)."""
+that causes it (jobs/reservations.py decides it, store/usage.py writes it)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,71 @@
+"""The job resource callers see (CONTRACT §1), built from the stored job."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TypeVar, cast
+
+from pipeline.models.api import CallbackResource, ErrorResource, JobResource, OutputResource
+from pipeline.models.job import Job, StoredOutput
+from pipeline.platform import strict_json
+from pipeline.platform.settings import get_settings
+from pipeline.platform.timeutil import iso, utc_now
+from pipeline.store import outputs
+
+T = TypeVar("T")
+
+
+def _readable(value: T) -> T:
+    """Text a JSON answer can carry. Lone surrogates are refused at the edge now, but jobs stored
+    before that (or text Magic Hour sent) could hold one, and then every listing that included the
+    job failed to serialize: 503 for that client on every page, for ever."""
+    if isinstance(value, str) and strict_json.has_surrogate(value):
+        # Through UTF-16 with surrogatepass and back: each lone surrogate becomes U+FFFD.
+        return cast(T, value.encode("utf-16", "surrogatepass").decode("utf-16", "replace"))
+    return value
+
+
+def to_resource(job: Job) -> JobResource:
+    ttl = get_settings().presigned_url_ttl_seconds
+    expires_at = iso(utc_now() + timedelta(seconds=ttl))
+    return JobResource(
+        job_id=job.job_id,
+        tool=job.tool,
+        kind=job.kind,
+        status=job.status.value,
+        project_id=job.project_id,
+        credits_charged=job.credits_charged,
+        name=_readable(job.name),
+        metadata={_readable(key): _readable(value) for key, value in job.metadata.items()},
+        callback_url=job.callback_url,
+        created_at=job.created_at,
+        updated_at=job.updated_at,
+        outputs=[_output(output, ttl, expires_at) for output in job.stored_outputs()],
+        late_outputs=[_output(output, ttl, expires_at) for output in job.stored_late_outputs()],
+        error=ErrorResource(
+            code=_readable(job.error.code), message=_readable(job.error.message), source=job.error.source
+        )
+        if job.error
+        else None,
+        # A job with a callback_url owes a callback from the start (CONTRACT §1): `pending` with no
+        # attempt until the job ends and the sender records its first one.
+        callback=CallbackResource(
+            state=job.callback_state or "pending",
+            attempts=job.callback_attempts,
+            last_error=_readable(job.callback_last_error),
+        )
+        if job.callback_url
+        else None,
+    )
+
+
+def _output(output: StoredOutput, ttl: int, expires_at: str) -> OutputResource:
+    return OutputResource(
+        index=output.index,
+        s3_uri=outputs.s3_uri(output.s3_key),
+        size_bytes=output.size_bytes,
+        content_type=output.content_type,
+        sha256=output.sha256,
+        download_url=outputs.presigned_get(output.s3_key, ttl),
+        download_url_expires_at=expires_at,
+    )

@@ -1,0 +1,625 @@
+"""The jobs table: one item per job, moved forward by conditional writes only.
+
+Every transition names the statuses it may start from, so a duplicate or late event can never move
+a job backwards: DynamoDB refuses the write and the caller learns nothing changed.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+
+from pipeline.models.job import Bookkeeping, Job, JobError, JobStatus, StoredOutput
+from pipeline.models.usage import OverBudget, UsageChange
+from pipeline.platform import ids
+from pipeline.platform.aws import dynamodb_table
+from pipeline.platform.settings import get_settings
+from pipeline.platform.timeutil import epoch_seconds, now_iso
+from pipeline.store import slots, usage
+
+CLIENT_INDEX = "ClientJobsIndex"
+ACTIVE_INDEX = "ActiveJobsIndex"
+# The partition of the sweep's sparse index: present only while a job still needs watching.
+ACTIVE = "1"
+CLIENT_STATUS_INDEX = "ClientStatusJobsIndex"
+PROJECT_INDEX = "ProjectIndex"
+# The fair queue: sparse (only `waiting` jobs carry `waiting`), ordered by fair_key.
+WAITING_INDEX = "WaitingJobsIndex"
+WAITING = "1"
+
+
+class InvalidCursor(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class WaitingEntry:
+    job_id: str
+    fair_key: str
+
+
+@dataclass(frozen=True)
+class JobPage:
+    jobs: list[Job]
+    next_cursor: str | None
+
+
+def _table() -> Any:
+    return dynamodb_table(get_settings().require("jobs_table_name"))
+
+
+def _is_condition_failure(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def _to_item(job: Job, next_check_at: int | None = None) -> dict[str, Any]:
+    item: dict[str, Any] = job.model_dump(
+        exclude={"metadata", "outputs", "late_outputs", "error", "input"}, exclude_none=True
+    )
+    item["metadata_json"] = json.dumps(job.metadata, separators=(",", ":"))
+    # As a string: DynamoDB numbers cannot hold every JSON number a tool input may carry.
+    item["input_json"] = json.dumps(job.input, separators=(",", ":"))
+    item["outputs"] = {key: output.model_dump() for key, output in job.outputs.items()}
+    item["late_outputs"] = {key: output.model_dump() for key, output in job.late_outputs.items()}
+    if job.error is not None:
+        item["error"] = job.error.model_dump()
+    item["status"] = job.status.value
+    item["client_status"] = f"{job.client_id}#{job.status.value}"
+    item["client_created"] = f"{job.created_at}#{job.job_id}"
+    item["expires_at_epoch"] = epoch_seconds() + get_settings().job_ttl_days * 86400
+    if next_check_at is not None:
+        item["active"] = ACTIVE
+        item["next_check_at"] = next_check_at
+    if job.status is JobStatus.WAITING:
+        assert job.fair_key is not None, "a waiting job needs its place in the fair queue"  # nosec B101
+        item["waiting"] = WAITING
+    return item
+
+
+def _from_item(item: dict[str, Any]) -> Job:
+    data = dict(item)
+    data["metadata"] = json.loads(data.pop("metadata_json", "{}") or "{}")
+    data["input"] = json.loads(data.pop("input_json", "{}") or "{}")
+    return Job.model_validate(data)
+
+
+def put_new_job(job: Job, next_check_at: int | None, changes: tuple[UsageChange, ...] = ()) -> bool:
+    """Write a job that must not exist yet, for the sweep to look at `next_check_at` (never, when
+    None), with its usage `changes` (its reservation) in the same transaction. False when a job
+    with that id is already there (then nothing is reserved); OverBudget when the reservation did
+    not fit (then no job is written)."""
+    put: dict[str, Any] = {
+        "TableName": _table().name,
+        "Item": _to_item(job, next_check_at),
+        "ConditionExpression": "attribute_not_exists(job_id)",
+    }
+    if changes:
+        failed = usage.transact([{"Put": put}, *(usage.part(change) for change in changes)], _transact)
+        if failed is None:
+            return True
+        if failed[0]:
+            return False
+        raise OverBudget(job.client_id)
+    try:
+        _table().put_item(Item=put["Item"], ConditionExpression=put["ConditionExpression"])
+    except ClientError as error:
+        if _is_condition_failure(error):
+            return False
+        raise
+    return True
+
+
+def get_job(job_id: str) -> Job | None:
+    item = _table().get_item(Key={"job_id": job_id}, ConsistentRead=True).get("Item")
+    return _from_item(item) if item else None
+
+
+def delete_submitting_job(job: Job, changes: tuple[UsageChange, ...] = ()) -> None:
+    """Remove a job whose create certainly made nothing at Magic Hour (so a retry may start over),
+    giving back its slot and its reservation (`changes`) in the same transaction."""
+    delete: dict[str, Any] = {
+        "Key": {"job_id": job.job_id},
+        "ConditionExpression": "#s = :submitting",
+        "ExpressionAttributeNames": {"#s": "status"},
+        "ExpressionAttributeValues": {":submitting": JobStatus.SUBMITTING.value},
+    }
+    if job.slot is None and not changes:
+        try:
+            _table().delete_item(**delete)
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+        return
+    parts = [{"Delete": {"TableName": _table().name, **delete}}]
+    if job.slot is not None:
+        parts.append(slots.give_back(job.slot, job.job_id))
+    usage.transact([*parts, *(usage.part(change) for change in changes)], _transact)
+
+
+def _transact(parts: list[dict[str, Any]]) -> None:
+    # The table resource's client takes plain Python values, like the resource itself.
+    _table().meta.client.transact_write_items(TransactItems=parts)
+
+
+def transition(
+    job: Job,
+    to: JobStatus,
+    allowed_from: Iterable[JobStatus],
+    keeping: Bookkeeping,
+    sets: dict[str, Any] | None = None,
+) -> Job | None:
+    """Move `job` to `to` if it is still in one of `allowed_from`. The updated job, or None when
+    the job had already moved on (the write changed nothing).
+
+    Beside the status it writes `keeping` (decided by jobs/bookkeeping.py) and then `sets`, as
+    given; when `keeping` releases the slot, the job gives it back in the same transaction. A job
+    entering `waiting` joins the fair queue's index, and leaves it with its next move.
+    """
+    assignments: dict[str, Any] = {
+        "status": to.value,
+        "client_status": f"{job.client_id}#{to.value}",
+        "updated_at": now_iso(),
+        **keeping.sets,
+    }
+    removals = list(keeping.removes)
+    if to is JobStatus.WAITING:
+        assignments["waiting"] = WAITING
+    else:
+        removals.append("waiting")
+    releases = keeping.release_slot and job.slot is not None
+    if releases:
+        removals.append("slot")
+    assignments.update(sets or {})
+    expression, names, values = _update_expression(assignments, removals)
+    for i, status in enumerate(allowed_from):
+        values[f":from{i}"] = status.value
+    names["#status"] = "status"
+    condition = f"#status IN ({', '.join(k for k in values if k.startswith(':from'))})"
+    update: dict[str, Any] = {
+        "Key": {"job_id": job.job_id},
+        "UpdateExpression": expression,
+        "ConditionExpression": condition,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+    }
+    _expect(update, keeping)
+    if releases:
+        assert job.slot is not None  # narrows the type; releases only when it holds a slot  # nosec B101
+        names["#slot"] = "slot"
+        values[":slot"] = job.slot
+        update["ConditionExpression"] += " AND #slot = :slot"
+        return _transition_releasing(job, job.slot, update, keeping.usage)
+    if keeping.usage:
+        return _with_usage(job, update, [], keeping.usage)
+    try:
+        answer = _table().update_item(**update, ReturnValues="ALL_NEW")
+    except ClientError as error:
+        if _is_condition_failure(error):
+            return None
+        raise
+    return _from_item(answer["Attributes"])
+
+
+def _update_expression(
+    assignments: dict[str, Any], removals: list[str], *extra_sets: str
+) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """The UpdateExpression that sets `assignments` (then `extra_sets`, written out) and removes
+    `removals`, with its names and values. The sweep's sparse index holds a job exactly while it
+    has a `next_check_at`, so its partition key follows that field in the same write."""
+    assignments = dict(assignments)
+    removals = list(removals)
+    if "next_check_at" in assignments:
+        assignments["active"] = ACTIVE
+    if "next_check_at" in removals:
+        removals.append("active")
+    names = {f"#f{i}": field for i, field in enumerate([*assignments, *removals])}
+    values: dict[str, Any] = {f":v{i}": value for i, value in enumerate(assignments.values())}
+    expression = "SET " + ", ".join([*(f"#f{i} = :v{i}" for i in range(len(assignments))), *extra_sets])
+    if removals:
+        expression += " REMOVE " + ", ".join(f"#f{len(assignments) + i}" for i in range(len(removals)))
+    return expression, names, values
+
+
+def _expect(update: dict[str, Any], keeping: Bookkeeping) -> None:
+    """The job's money fields must still be as the usage change was computed from."""
+    names, values = update["ExpressionAttributeNames"], update["ExpressionAttributeValues"]
+    for i, (name, value) in enumerate(keeping.expects):
+        names[f"#money{i}"] = name
+        if value is None:
+            update["ConditionExpression"] += f" AND attribute_not_exists(#money{i})"
+        else:
+            values[f":money{i}"] = value
+            update["ConditionExpression"] += f" AND #money{i} = :money{i}"
+
+
+def _with_usage(
+    job: Job, update: dict[str, Any], others: list[dict[str, Any]], changes: tuple[UsageChange, ...]
+) -> Job | None:
+    """The job's update with `others` and its usage changes in one transaction: the job as it
+    stands, or None when the job's own condition failed. OverBudget when a reservation did not
+    fit; a condition of `others` failing raises SlotRefused."""
+    failed = usage.transact(
+        [{"Update": {"TableName": _table().name, **update}}, *others, *(usage.part(c) for c in changes)],
+        _transact,
+    )
+    if failed is None:
+        return get_job(job.job_id)
+    if failed[0]:
+        return None
+    if any(failed[1 + len(others) :]):
+        raise OverBudget(job.client_id)
+    raise SlotRefused(job.job_id)
+
+
+class SlotRefused(Exception):
+    """The slot part of a job's transaction failed its condition (nothing was written)."""
+
+
+def _transition_releasing(
+    job: Job, slot: int, update: dict[str, Any], changes: tuple[UsageChange, ...]
+) -> Job | None:
+    try:
+        return _with_usage(job, update, [slots.give_back(slot, job.job_id)], changes)
+    except SlotRefused:
+        # The slot was already reclaimed (the sweep found it stale): move the job alone.
+        return _with_usage(job, update, [], changes) if changes else _update_alone(job, update)
+
+
+def _update_alone(job: Job, update: dict[str, Any]) -> Job | None:
+    try:
+        _table().update_item(**update)
+    except ClientError as inner:
+        if _is_condition_failure(inner):
+            return None
+        raise
+    return get_job(job.job_id)
+
+
+def claim_for_create(job: Job, slot: int, keeping: Bookkeeping) -> Job | None:
+    """Move a `waiting` job to `submitting`, taking `slot` in the same transaction, and write
+    `keeping` beside the status as `transition` does. None when the job is no longer waiting or the
+    slot was taken meanwhile (the caller looks again)."""
+    assignments: dict[str, Any] = {
+        "status": JobStatus.SUBMITTING.value,
+        "client_status": f"{job.client_id}#{JobStatus.SUBMITTING.value}",
+        "updated_at": now_iso(),
+        **keeping.sets,
+        "slot": slot,
+    }
+    expression, names, values = _update_expression(assignments, [*keeping.removes, "waiting"])
+    names["#status"] = "status"
+    values[":waiting"] = JobStatus.WAITING.value
+    update: dict[str, Any] = {
+        "Key": {"job_id": job.job_id},
+        "UpdateExpression": expression,
+        "ConditionExpression": "#status = :waiting",
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+    }
+    _expect(update, keeping)
+    try:
+        return _with_usage(job, update, [slots.take(slot, job.job_id)], keeping.usage)
+    except SlotRefused:
+        return None  # another job took the slot first
+
+
+def waiting_jobs(limit: int) -> list[WaitingEntry]:
+    """The head of the fair queue, fairest first."""
+    answer = _table().query(
+        IndexName=WAITING_INDEX, KeyConditionExpression=Key("waiting").eq(WAITING), Limit=limit
+    )
+    return [
+        WaitingEntry(
+            job_id=str(item["job_id"]),
+            fair_key=str(item["fair_key"]),
+        )
+        for item in answer.get("Items", [])
+    ]
+
+
+def attach_project(
+    job: Job, project_id: str, credits_charged: int | None, keeping: Bookkeeping
+) -> Job | None:
+    """Record the Magic Hour project of a job still `submitting` (from its create, or recovered by
+    the name tag). A job that already ended is never reopened: see `claim_late_project`."""
+    sets: dict[str, Any] = {"project_id": project_id}
+    if credits_charged is not None:
+        sets["credits_charged"] = credits_charged
+    # From `waiting` too: a project Magic Hour made although it refused the create is real and
+    # charged; adopting it is what keeps the dispatcher from creating (and charging) it again.
+    return transition(job, JobStatus.QUEUED, [JobStatus.SUBMITTING, JobStatus.WAITING], keeping, sets)
+
+
+def claim_late_project(
+    job: Job,
+    project_id: str,
+    credits_charged: int | None,
+    output_count: int,
+    money: Bookkeeping = Bookkeeping(),  # noqa: B008 (frozen: one shared value is safe)
+) -> Job | None:
+    """A project Magic Hour completed for a job that had already failed: note it once, so its
+    outputs are stored under the job (apart from `outputs`) while the job stays failed. `money`
+    (its charge, jobs/reservations.py) is written in the same transaction."""
+    assignments: dict[str, Any] = {
+        "late_project_id": project_id,
+        "late_output_count": output_count,
+        "updated_at": now_iso(),
+        **money.sets,
+    }
+    if credits_charged is not None:
+        assignments["late_credits_charged"] = credits_charged
+    expression, names, values = _update_expression(assignments, list(money.removes))
+    names["#s"] = "status"
+    values[":failed"] = JobStatus.FAILED.value
+    update: dict[str, Any] = {
+        "Key": {"job_id": job.job_id},
+        "UpdateExpression": expression,
+        "ConditionExpression": "#s = :failed AND attribute_not_exists(late_project_id)",
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+    }
+    _expect(update, money)
+    if money.usage:
+        return _with_usage(job, update, [], money.usage)
+    try:
+        answer = _table().update_item(**update, ReturnValues="ALL_NEW")
+    except ClientError as error:
+        if _is_condition_failure(error):
+            return None
+        raise
+    return _from_item(answer["Attributes"])
+
+
+def record_late_output(job_id: str, output: StoredOutput) -> None:
+    """Add one stored output of a job's late project; a repeat changes nothing."""
+    try:
+        _table().update_item(
+            Key={"job_id": job_id},
+            UpdateExpression="SET late_outputs.#i = :output",
+            ConditionExpression="attribute_exists(late_project_id) AND attribute_not_exists(late_outputs.#i)",
+            ExpressionAttributeNames={"#i": str(output.index)},
+            ExpressionAttributeValues={":output": output.model_dump()},
+        )
+    except ClientError as error:
+        if not _is_condition_failure(error):
+            raise
+
+
+def fail(
+    job: Job,
+    error: JobError,
+    allowed_from: Iterable[JobStatus],
+    keeping: Bookkeeping,
+    sets: dict[str, Any] | None = None,
+) -> Job | None:
+    return transition(
+        job, JobStatus.FAILED, allowed_from, keeping, {"error": error.model_dump(), **(sets or {})}
+    )
+
+
+def mark_downloads_queued(job_id: str) -> None:
+    _table().update_item(
+        Key={"job_id": job_id},
+        UpdateExpression="SET downloads_queued = :yes REMOVE queue_lease_until",
+        ExpressionAttributeValues={":yes": True},
+    )
+
+
+def release_queueing(job_id: str) -> None:
+    """Best effort: when this fails too, the lease simply runs out."""
+    with contextlib.suppress(ClientError):
+        _table().update_item(Key={"job_id": job_id}, UpdateExpression="REMOVE queue_lease_until")
+
+
+def claim_queueing(job_id: str, lease_seconds: int) -> bool:
+    """Take the right to (re)send a job's download messages when the last sender's lease ran out
+    without finishing (it crashed between two writes)."""
+    now = epoch_seconds()
+    try:
+        _table().update_item(
+            Key={"job_id": job_id},
+            UpdateExpression="SET queue_lease_until = :until",
+            ConditionExpression=(
+                "#s = :downloading AND downloads_queued = :no AND "
+                "(attribute_not_exists(queue_lease_until) OR queue_lease_until < :now)"
+            ),
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={
+                ":downloading": JobStatus.DOWNLOADING.value,
+                ":no": False,
+                ":now": now,
+                ":until": now + lease_seconds,
+            },
+        )
+    except ClientError as error:
+        if _is_condition_failure(error):
+            return False
+        raise
+    return True
+
+
+def record_output(job_id: str, output: StoredOutput) -> Job | None:
+    """Add one stored output to a downloading job. Returns the job as it stands afterwards (also when
+    this output had been recorded before), or None when the job is not downloading any more."""
+    try:
+        answer = _table().update_item(
+            Key={"job_id": job_id},
+            UpdateExpression="SET outputs.#i = :output, updated_at = :now",
+            ConditionExpression="#s = :downloading AND attribute_not_exists(outputs.#i)",
+            ExpressionAttributeNames={"#i": str(output.index), "#s": "status"},
+            ExpressionAttributeValues={
+                ":output": output.model_dump(),
+                ":now": now_iso(),
+                ":downloading": JobStatus.DOWNLOADING.value,
+            },
+            ReturnValues="ALL_NEW",
+        )
+    except ClientError as error:
+        if not _is_condition_failure(error):
+            raise
+        job = get_job(job_id)
+        if job is None or job.status is not JobStatus.DOWNLOADING:
+            return job if job is not None and str(output.index) in job.outputs else None
+        return job
+    return _from_item(answer["Attributes"])
+
+
+def find_job_by_project(project_id: str) -> Job | None:
+    answer = _table().query(
+        IndexName=PROJECT_INDEX, KeyConditionExpression=Key("project_id").eq(project_id), Limit=1
+    )
+    items = answer.get("Items", [])
+    return get_job(str(items[0]["job_id"])) if items else None
+
+
+def list_jobs(client_id: str, status: JobStatus | None, limit: int, cursor: str | None) -> JobPage:
+    if status is None:
+        index, key_condition = CLIENT_INDEX, Key("client_id").eq(client_id)
+    else:
+        index, key_condition = CLIENT_STATUS_INDEX, Key("client_status").eq(f"{client_id}#{status.value}")
+    query: dict[str, Any] = {
+        "IndexName": index,
+        "KeyConditionExpression": key_condition,
+        "ScanIndexForward": False,
+        "Limit": limit,
+    }
+    scope = status.value if status is not None else ""
+    if cursor:
+        query["ExclusiveStartKey"] = _decode_cursor(cursor, client_id, scope)
+    answer = _table().query(**query)
+    jobs = [_from_item(item) for item in answer.get("Items", [])]
+    last_key = answer.get("LastEvaluatedKey")
+    return JobPage(jobs, _encode_cursor(last_key, client_id, scope) if last_key else None)
+
+
+def _encode_cursor(last_key: dict[str, Any], client_id: str, scope: str) -> str:
+    """Opaque to callers; bound to the client and the status filter it was issued for."""
+    document = {"c": client_id, "s": scope, "k": {name: str(value) for name, value in last_key.items()}}
+    return base64.urlsafe_b64encode(json.dumps(document, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+# A cursor is DynamoDB's LastEvaluatedKey, so a forged one reaches DynamoDB as ExclusiveStartKey:
+# anything but exactly the key of the index queried (the table key plus the index's keys, of this
+# client and this status filter) makes DynamoDB answer ValidationException. So every part is
+# checked: names, types, formats, and that they belong to this client and listing.
+_CURSOR_MAX_CHARS = 1024
+_CREATED = re.compile(
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z#(?P<job_id>[a-z0-9_]{1,64})", re.ASCII
+)
+
+
+def _decode_cursor(cursor: str, client_id: str, scope: str) -> dict[str, Any]:
+    try:
+        if len(cursor) > _CURSOR_MAX_CHARS or not cursor.isascii():
+            raise ValueError("not a cursor")
+        padded = cursor + "=" * (-len(cursor) % 4)
+        document = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        key = document["k"]
+        if not isinstance(key, dict) or not all(isinstance(value, str) for value in key.values()):
+            raise TypeError("cursor key is not a map of strings")
+        partition = ("client_status", f"{client_id}#{scope}") if scope else ("client_id", client_id)
+        created = _CREATED.fullmatch(key.get("client_created", ""))
+        valid = (
+            document["c"] == client_id
+            and document.get("s", "") == scope
+            and set(key) == {"job_id", "client_created", partition[0]}
+            and key[partition[0]] == partition[1]
+            and ids.is_job_id(key["job_id"])
+            and created is not None
+            and created["job_id"] == key["job_id"]
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InvalidCursor("cursor is not one this API issued") from exc
+    if not valid:
+        raise InvalidCursor("cursor is not one this API issued")
+    return dict(key)
+
+
+def due_for_check(now: int, limit: int) -> list[Job]:
+    """Jobs the sweep should look at now: not moved for a while, or owed a callback."""
+    answer = _table().query(
+        IndexName=ACTIVE_INDEX,
+        KeyConditionExpression=Key("active").eq(ACTIVE) & Key("next_check_at").lte(now),
+        Limit=limit,
+    )
+    return [_from_item(item) for item in answer.get("Items", [])]
+
+
+def postpone_check(job_id: str, next_check_at: int, checks: int) -> None:
+    """The sweep looked and nothing changed: look again later (backing off)."""
+    with contextlib.suppress(ClientError):
+        schedule_check(job_id, next_check_at, checks)
+
+
+def schedule_check(job_id: str, next_check_at: int, checks: int) -> bool:
+    """When the sweep next looks at a job it watches, and its back-off count so far. False when
+    the sweep no longer watches the job (nothing written)."""
+    try:
+        _table().update_item(
+            Key={"job_id": job_id},
+            UpdateExpression="SET next_check_at = :at, sweep_checks = :checks",
+            ConditionExpression="attribute_exists(active)",
+            ExpressionAttributeValues={":at": next_check_at, ":checks": checks},
+        )
+    except ClientError as error:
+        if _is_condition_failure(error):
+            return False
+        raise
+    return True
+
+
+def mark_callback_queued(job_id: str) -> None:
+    _table().update_item(
+        Key={"job_id": job_id},
+        UpdateExpression="SET callback_queued = :yes",
+        ExpressionAttributeValues={":yes": True},
+    )
+
+
+def record_callback_attempt(job_id: str, outcome: str, error: str | None, keeping: Bookkeeping) -> Job | None:
+    """Count one delivery attempt of a `pending` callback; `outcome` is `delivered`, `failed`
+    (given up) or `pending`. Writes `keeping` beside it, as given."""
+    assignments: dict[str, Any] = {**keeping.sets, "callback_state": outcome}
+    if error is not None:
+        assignments["callback_last_error"] = error[:500]
+    expression, names, values = _update_expression(
+        assignments,
+        list(keeping.removes),
+        "callback_attempts = if_not_exists(callback_attempts, :zero) + :one",
+    )
+    values.update({":zero": 0, ":one": 1, ":pending": "pending"})
+    try:
+        answer = _table().update_item(
+            Key={"job_id": job_id},
+            UpdateExpression=expression,
+            ConditionExpression="callback_state = :pending",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ReturnValues="ALL_NEW",
+        )
+    except ClientError as exc:
+        if _is_condition_failure(exc):
+            return None
+        raise
+    return _from_item(answer["Attributes"])
+
+
+def end_submit_claim(job_id: str) -> None:
+    """The request that wrote the job has answered: duplicates no longer wait for it."""
+    try:
+        _table().update_item(
+            Key={"job_id": job_id},
+            UpdateExpression="REMOVE submit_claim_until",
+            ConditionExpression="attribute_exists(job_id)",
+        )
+    except ClientError as error:
+        if not _is_condition_failure(error):
+            raise

@@ -1,0 +1,269 @@
+"""Reconciliation: nothing stays stuck. Webhooks get lost, a canceled project sends none, and a
+crash can leave a job between two writes; the sweep asks Magic Hour and applies what it learns
+through the same transitions the webhook uses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pipeline.create import creation
+from pipeline.dispatch import dispatch
+from pipeline.jobs import callback_state, moves, transitions
+from pipeline.magic_hour.client import MagicHourClient
+from pipeline.magic_hour.credits import storable_credits
+from pipeline.magic_hour.errors import MagicHourError, MagicHourNotFound
+from pipeline.models.job import SLOT_STATUSES, Job, JobError, JobStatus
+from pipeline.models.webhook_events import ProjectDownload, ProjectError
+from pipeline.platform.observability import SLOTS_RECLAIMED, SWEEP_CHECKS, SWEEP_RUNS, about_job, emit, logger
+from pipeline.platform.settings import get_settings
+from pipeline.platform.timeutil import epoch_of
+from pipeline.store import jobs as job_store
+from pipeline.store import leases, slots
+
+# What a project's status at Magic Hour means for our job (statuses without an entry mean "wait").
+_EVENT_FOR_STATUS: dict[str, transitions.ProjectEvent] = {
+    "rendering": "started",
+    "complete": "completed",
+    "error": "errored",
+    "canceled": "canceled",
+}
+
+
+# The callback queue keeps a message 2 days (template.yaml); past that plus a margin, a callback
+# still `pending` has no message left to deliver it.
+CALLBACK_SETTLE_SECONDS = 2 * 86400 + 3600
+
+
+@dataclass
+class SweepReport:
+    checked: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    # Why the sweep stopped early, if it did: "overlap" (another sweep holds the lease) or
+    # "time" (too little of the invocation left for one more Magic Hour call).
+    stopped: str | None = None
+
+    def count(self, outcome: str) -> None:
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+
+
+SWEEP_LEASE = "sweep"
+# Time kept back after the last job: one more check may wait a Magic Hour call out (connect plus
+# read timeout) and a few DynamoDB/SQS writes; the sweep never starts one it cannot finish.
+_WRITES_MARGIN_SECONDS = 5.0
+
+
+def time_needed_per_check_ms() -> int:
+    settings = get_settings()
+    return int(
+        (
+            settings.magic_hour_connect_timeout_seconds
+            + settings.magic_hour_read_timeout_seconds
+            + _WRITES_MARGIN_SECONDS
+        )
+        * 1000
+    )
+
+
+def run(
+    now: int,
+    magic_hour: MagicHourClient,
+    remaining_ms: Callable[[], int] | None = None,
+    holder: str = "sweep",
+) -> SweepReport:
+    """Check every job that is due, one at a time, while there is time for another check.
+
+    `remaining_ms` is the invocation's remaining time (Lambda's context); the lease, held for
+    as long as this invocation may live, keeps a slow sweep and the next scheduled one apart.
+    """
+    report = SweepReport()
+    budget_ms = remaining_ms() if remaining_ms is not None else 15 * 60 * 1000
+    if not leases.acquire(SWEEP_LEASE, holder, budget_ms // 1000 + 1):
+        logger.warning("another sweep is still running; this one does nothing")
+        report.stopped = "overlap"
+        emit(SWEEP_RUNS, outcome="overlap")
+        return report
+    try:
+        needed = time_needed_per_check_ms()
+        for job in job_store.due_for_check(now, get_settings().sweep_batch_limit):
+            if remaining_ms is not None and remaining_ms() < needed:
+                logger.warning("sweep stopped before its timeout", extra={"checked": report.checked})
+                report.stopped = "time"
+                emit(SWEEP_RUNS, outcome="cut_short")
+                break
+            report.checked += 1
+            about_job(job.job_id, job.client_id)
+            try:
+                outcome = check(job, now, magic_hour)
+            except MagicHourError as exc:
+                logger.warning(
+                    "Magic Hour unavailable for the sweep",
+                    extra={"job_id": job.job_id, "client_id": job.client_id, "error": exc.message},
+                )
+                outcome = "magic_hour_unavailable"
+                _postpone(job, now)
+            except Exception:  # one bad job must not stop the sweep
+                logger.exception(
+                    "sweep could not check a job", extra={"job_id": job.job_id, "client_id": job.client_id}
+                )
+                outcome = "error"
+                _postpone(job, now)
+            report.count(outcome)
+            emit(SWEEP_CHECKS, outcome=outcome)
+        about_job(None)
+        reclaimed = reclaim_stale_slots()
+        if reclaimed:
+            report.outcomes["slots_reclaimed"] = reclaimed
+        if job_store.waiting_jobs(1):
+            moves.wake_dispatcher()  # a lost wake-up never leaves a job waiting for ever
+    finally:
+        about_job(None)
+        leases.release(SWEEP_LEASE, holder)
+    return report
+
+
+def reclaim_stale_slots() -> int:
+    """Give back slots whose holder no longer holds them (its job vanished, or moved on without
+    the slot — neither happens by design, since slots move in the same transaction as jobs)."""
+    reclaimed = 0
+    for index, job_id in slots.holders().items():
+        job = job_store.get_job(job_id)
+        if job is not None and job.slot == index and job.status in SLOT_STATUSES:
+            continue
+        if slots.reclaim(index, job_id):
+            reclaimed += 1
+            logger.warning("reclaimed a stale Magic Hour slot", extra={"job_id": job_id, "slot": index})
+            emit(SLOTS_RECLAIMED)
+    if reclaimed:
+        moves.wake_dispatcher()
+    return reclaimed
+
+
+def check(job: Job, now: int, magic_hour: MagicHourClient) -> str:
+    settings = get_settings()
+    if job.status.is_terminal:
+        return _owed_callback(job, now)
+    age = now - epoch_of(job.created_at)
+    if age > settings.sweep_give_up_seconds:
+        return _give_up(job, age)
+    if job.status is JobStatus.WAITING:
+        return _waiting(job, now)
+    if job.status is JobStatus.SUBMITTING and job.project_id is None:
+        if age < settings.sweep_submit_grace_seconds:
+            _postpone(job, now)
+            return "waiting_for_project"
+        # The create's outcome never became known and no webhook named this job: it is never
+        # submitted again (that could charge twice); the caller gets a clear failure instead.
+        moves.fail(
+            job,
+            JobError(
+                code=transitions.SUBMIT_UNCONFIRMED,
+                message="Magic Hour never confirmed the project for this job; it was not submitted again",
+                source="submit",
+            ),
+            [JobStatus.SUBMITTING],
+        )
+        return "submit_unconfirmed"
+    assert job.project_id is not None  # narrows the type; the branch above returned without one  # nosec B101
+    try:
+        project = magic_hour.get_project(job.kind, job.project_id)
+    except MagicHourNotFound:
+        return _fail(job, "project_not_found", "the project no longer exists at Magic Hour", "magic_hour")
+    status = str(project.get("status") or "")
+    downloads = [
+        ProjectDownload.model_validate(d) for d in project.get("downloads") or [] if isinstance(d, dict)
+    ]
+    if job.status is JobStatus.DOWNLOADING:
+        return _downloading(job, now, downloads)
+    event = _EVENT_FOR_STATUS.get(status)
+    if event is None or (event == "started" and job.status is not JobStatus.QUEUED):
+        _postpone(job, now)
+        return "unchanged"
+    raw_error = project.get("error")
+    update = transitions.ProjectUpdate(
+        kind=job.kind,
+        project_id=job.project_id,
+        event=event,
+        name=project.get("name") or job.magic_hour_name,
+        credits_charged=storable_credits(project.get("credits_charged"))[0],
+        downloads=downloads,
+        error=ProjectError.model_validate(raw_error) if isinstance(raw_error, dict) else None,
+    )
+    outcome = transitions.apply(update)
+    if outcome is transitions.Outcome.APPLIED:
+        logger.info("sweep moved a job", extra={"job_id": job.job_id, "project_status": status})
+        return f"recovered_{event}"
+    _postpone(job, now)
+    return "unchanged"
+
+
+def _downloading(job: Job, now: int, downloads: list[ProjectDownload]) -> str:
+    quiet_for = now - epoch_of(job.updated_at)
+    stuck = quiet_for >= get_settings().sweep_download_stuck_seconds
+    if (
+        not job.downloads_queued and job_store.claim_queueing(job.job_id, transitions.QUEUE_LEASE_SECONDS)
+    ) or (job.downloads_queued and stuck):
+        requeued = transitions.requeue_missing(job, downloads)
+        _postpone(job, now)
+        if requeued:
+            logger.warning(
+                "sweep queued missing downloads again", extra={"job_id": job.job_id, "count": requeued}
+            )
+            return "downloads_requeued"
+    _postpone(job, now)
+    return "downloading"
+
+
+def _owed_callback(job: Job, now: int) -> str:
+    if job.callback_state == "pending" and not job.callback_queued:
+        callback_state.announce_end(job)
+        _postpone(job, now)
+        return "callback_queued"
+    if job.callback_state == "pending" and now - epoch_of(job.updated_at) > CALLBACK_SETTLE_SECONDS:
+        # Its message outlived the callback queue's retention: it can never be delivered now.
+        callback_state.give_up(job.job_id, "callback delivery never settled")
+        return "callback_abandoned"
+    _postpone(job, now)
+    return "callback_in_flight"
+
+
+def _waiting(job: Job, now: int) -> str:
+    if dispatch.past_deadline(job, now):
+        creation.fail_past_deadline(
+            job, job.last_create_error or creation.UNAVAILABLE, job.create_attempts, [JobStatus.WAITING]
+        )
+        return "create_deadline_passed"
+    _postpone(job, now)  # run() wakes the dispatcher once for all waiting jobs
+    return "waiting"
+
+
+def _give_up(job: Job, age: int) -> str:
+    source = {"waiting": "submit", "submitting": "submit", "downloading": "download"}.get(
+        job.status.value, "magic_hour"
+    )
+    return _fail(job, "gave_up", f"the job made no progress for {age} s; the sweep gave up on it", source)
+
+
+def _fail(job: Job, code: str, message: str, source: str) -> str:
+    moves.fail(
+        job,
+        JobError(code=code, message=message, source=source),  # type: ignore[arg-type]
+        [
+            JobStatus.WAITING,
+            JobStatus.SUBMITTING,
+            JobStatus.QUEUED,
+            JobStatus.RENDERING,
+            JobStatus.DOWNLOADING,
+        ],
+    )
+    return code
+
+
+def _postpone(job: Job, now: int) -> None:
+    """Back off: base, 2 x base, 4 x base, ... up to the maximum."""
+    settings = get_settings()
+    delay = min(
+        settings.sweep_backoff_base_seconds * 2 ** min(job.sweep_checks, 20),
+        settings.sweep_backoff_max_seconds,
+    )
+    job_store.postpone_check(job.job_id, now + delay, job.sweep_checks + 1)
