@@ -79,8 +79,49 @@ def test_an_open_cost_is_estimated_at_the_most(tool: str, tool_input: dict[str, 
 
 
 def test_an_unknown_tool_has_no_estimate() -> None:
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError, match="no-such-tool"):
         rates.estimate_credits("no-such-tool", {})
+
+
+def test_a_nan_is_no_duration() -> None:
+    assert rates.estimate_credits("face-swap", {"start_seconds": 0, "end_seconds": float("nan")}) == 3600 * 30
+    assert rates.estimate_credits("ai-music-generator", {"duration": float("nan")}) == 300
+
+
+@pytest.mark.parametrize(("duration", "credits"), [(0, 300), (-5, 300), (1, 1), (0.5, 1)])
+def test_a_duration_field_that_is_no_positive_duration_is_the_longest(duration: float, credits: int) -> None:
+    assert rates.estimate_credits("ai-music-generator", {"duration": duration}) == credits
+
+
+def _tool(monkeypatch: pytest.MonkeyPatch, kind: str, schema: dict[str, Any], entry: dict[str, Any]) -> str:
+    """A tool of `kind` with `schema` and its own rate `entry`: the cases no shipped tool has."""
+    tool = catalogue.Tool("synthetic", kind, (), schema)  # type: ignore[arg-type]
+    table = json.loads(rates.RATES_PATH.read_text())
+    table["tools"]["synthetic"] = {**entry, "source": "test"}
+    monkeypatch.setattr(rates, "find_tool", lambda name: tool if name == "synthetic" else None)
+    monkeypatch.setattr(rates, "_table", lambda: table)
+    return "synthetic"
+
+
+def test_rates_of_one_tool_add_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    schema = {"properties": {"end_seconds": {"maximum": 60}, "image_count": {"maximum": 4}}}
+    name = _tool(
+        monkeypatch, "video", schema, {"credits_per_job": 7, "credits_per_second": 2, "credits_per_image": 3}
+    )
+    assert rates.estimate_credits(name, {"end_seconds": 10, "image_count": 2}) == 7 + 20 + 6
+
+
+def test_where_the_schema_sets_no_bound_the_longest_is_an_hour_and_the_most_images_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    name = _tool(monkeypatch, "video", {"properties": {"image_count": {}}}, {"credits_per_second": 1})
+    assert rates.estimate_credits(name, {}) == 3600
+    name = _tool(monkeypatch, "image", {"properties": {"image_count": {}}}, {"credits_per_image": 5})
+    assert rates.estimate_credits(name, {"image_count": "many"}) == 5
+    name = _tool(monkeypatch, "image", {}, {"credits_per_image": 5})  # no properties at all
+    assert rates.estimate_credits(name, {"image_count": 3}) == 5
+    name = _tool(monkeypatch, "audio", {}, {"credits_per_second": 1, "duration_field": "duration"})
+    assert rates.estimate_credits(name, {}) == 3600
 
 
 def test_a_tool_entry_wins_over_its_kind(monkeypatch: pytest.MonkeyPatch) -> None:

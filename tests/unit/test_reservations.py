@@ -239,6 +239,8 @@ def test_a_claim_on_another_day_moves_the_reservation_to_the_day_of_the_create()
         change(YESTERDAY, reserved=-150),
         change(reserved=150),
     )
+    # Exactly what is left of the budget still fits; one credit less does not.
+    assert reservations.claim(waiting, 150, TODAY, 150).usage[1] == change(reserved=150, within=0)
     with pytest.raises(OverBudget):
         reservations.claim(waiting, 149, TODAY, 150)
 
@@ -268,6 +270,10 @@ def test_a_late_project_counts_once_and_only_when_nothing_else_does() -> None:
 
 def test_release_gives_back_what_the_job_holds() -> None:
     assert reservations.release(job(**RESERVED_150), TODAY) == (change(reserved=-150),)
+    # On the day it was reserved on.
+    assert reservations.release(job(reserved_credits=150, budget_day=YESTERDAY), TODAY) == (
+        change(YESTERDAY, reserved=-150),
+    )
     assert reservations.release(job(), TODAY) == ()
 
 

@@ -48,7 +48,7 @@ def admit(client_id: str, estimate: int, budget: int | None, day: str) -> Ledger
     """A new job's reservation. Raises OverBudget when the estimate alone exceeds the budget."""
     within = None if budget is None else budget - estimate
     if within is not None and within < 0:
-        raise OverBudget(client_id)
+        raise OverBudget()
     return Ledger(
         sets={RESERVED: estimate, DAY: day},
         usage=(UsageChange(client_id, day, reserved=estimate, within=within),),
@@ -68,7 +68,7 @@ def claim(job: Job, budget: int | None, today: str, estimate: int) -> Ledger:
         return Ledger(usage=(UsageChange(job.client_id, today, within=budget),))
     within = None if budget is None else budget - held
     if within is not None and within < 0:
-        raise OverBudget(job.client_id)
+        raise OverBudget()
     return Ledger(
         sets={DAY: today},
         usage=(

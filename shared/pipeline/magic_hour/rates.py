@@ -51,7 +51,7 @@ def rate_of(tool: Tool) -> Rate:
         credits_per_image=int(entry.get("credits_per_image", 0)),
         credits_per_job=int(entry.get("credits_per_job", 0)),
         duration_field=entry.get("duration_field"),
-        source=str(entry.get("source", "")),
+        source=str(entry["source"]),  # every rate names its source
     )
 
 
@@ -108,9 +108,8 @@ def image_count(tool: Tool, tool_input: dict[str, Any]) -> int:
 
 
 def _bound(tool: Tool, field: str, default: float) -> float:
-    schema = tool.request_schema.get("properties", {}).get(field) or {}
-    maximum = schema.get("maximum")
-    return float(maximum) if isinstance(maximum, int | float) and not isinstance(maximum, bool) else default
+    maximum = (tool.request_schema.get("properties", {}).get(field) or {}).get("maximum")
+    return float(maximum) if isinstance(maximum, int | float) else default
 
 
 def _number(value: Any) -> float | None:
