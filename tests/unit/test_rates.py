@@ -15,8 +15,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_tool_of_the_catalogue_has_a_rate_with_its_source() -> None:
+    table = json.loads(rates.RATES_PATH.read_text())
     for tool in catalogue.all_tools().values():
         rate = rates.rate_of(tool)
+        assert rate.source == (table["tools"].get(tool.name) or table["kinds"][tool.kind])["source"]
         assert rate.source, tool.name
         assert rate.credits_per_second + rate.credits_per_image + rate.credits_per_job > 0, tool.name
 
