@@ -46,6 +46,7 @@ ResourceSetting = Literal[
     "magic_hour_api_key_secret",
     "magic_hour_webhook_secret",
     "callback_signing_secret",
+    "event_bus_name",
 ]
 
 
@@ -66,6 +67,7 @@ class Settings(BaseModel):
     clients_table_name: str | None = None
     download_queue_url: str | None = None
     output_bucket_name: str | None = None
+    event_bus_name: str | None = None
     magic_hour_base_url: str = "https://api.magichour.ai"
     # Names (or ARNs) of the secrets, not the secrets themselves.
     magic_hour_api_key_secret: str | None = None
@@ -76,6 +78,8 @@ class Settings(BaseModel):
     magic_hour_read_timeout_seconds: float = 20.0
     # Callback URLs must be https when deployed; the local stack allows http for test receivers.
     require_https_callbacks: bool = True
+    # CallerAuth: which callers the API serves (an API key, a SigV4 signature, or either).
+    caller_auth: Literal["api-key", "iam", "both"] = "api-key"
     presigned_url_ttl_seconds: int = Field(default=3600, ge=60, le=PRESIGNED_URL_MAX_SECONDS)
     # Hosts the downloader may fetch from (SSRF guard). Suffix match on the host name. Magic Hour
     # serves every output (video, image, audio) from videos.magichour.ai.
@@ -83,6 +87,8 @@ class Settings(BaseModel):
     # Deployed, outputs are fetched over https only; the local stack's simulator serves http.
     download_require_https: bool = True
     download_chunk_bytes: int = 8 * 1024 * 1024
+    # The largest output stored (DownloadMaxBytes): a larger one fails its job (permanent).
+    download_max_bytes: int = Field(default=10 * 1024**3, ge=1)
     # Ranges fetched (and parts uploaded) at once for a server that honours Range; memory holds at
     # most this many parts of download_chunk_bytes.
     download_parallel_ranges: int = Field(default=4, ge=1, le=16)
