@@ -209,9 +209,19 @@ def test_simultaneous_creates_never_spend_beyond_the_budget(
         lock = threading.Lock()
         barrier = threading.Barrier(creates)
 
+        failures: list[BaseException] = []
+
         def send() -> None:
             barrier.wait()
-            answer = stack.post_job(VIDEO, "key-beta")
+            try:
+                # A slow answer under this load is no failure of the bound: wait for it.
+                answer = requests.post(
+                    f"{stack.api}/v1/jobs", json=VIDEO, headers=stack.headers("key-beta"), timeout=120
+                )
+            except requests.RequestException as exc:
+                with lock:
+                    failures.append(exc)
+                return
             with lock:
                 answers.append(answer)
 
@@ -220,6 +230,7 @@ def test_simultaneous_creates_never_spend_beyond_the_budget(
             thread.start()
         for thread in threads:
             thread.join()
+        assert failures == []
         statuses = sorted(answer.status_code for answer in answers)
         admitted = statuses.count(202)
         assert statuses == [202] * admitted + [402] * (creates - admitted), [
