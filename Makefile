@@ -18,7 +18,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 export SAM_CLI_TELEMETRY := 0
 
 .PHONY: help setup demo local test unit integration lint format validate sam-validate invoke \
-        simulator redrive bench bench-slots sync-spec openapi build clean security requirements lock-check \
+        simulator redrive bench bench-slots bench-budgets sync-spec openapi build clean security requirements lock-check \
         fuzz ops smoke mutants chaos
 
 $(STAMP): pyproject.toml shared/requirements.txt
@@ -138,6 +138,9 @@ bench: setup  ## measured figures: burst throughput, download memory/throughput 
 
 bench-slots: setup  ## a burst against Magic Hour's plan limit: slots, 429s, fairness (about 2 minutes)
 	$(BIN)/python -m bench.slots
+
+bench-budgets: setup  ## 10 and 100 simultaneous creates against a daily credit budget: created, charged, overshoot (about 1 minute)
+	$(BIN)/python -m bench.budgets
 
 openapi: setup  ## regenerate openapi.json from the routes (a test keeps it in sync)
 	$(BIN)/python scripts/export_openapi.py

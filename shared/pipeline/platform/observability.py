@@ -167,8 +167,9 @@ MAGIC_HOUR_CREDITS = Metric("MagicHourCredits", "Count", ("tier",))
 ORPHAN_PROJECTS_ATTACHED = Metric("OrphanProjectsAttached", "Count")
 # An error no handler expected (the submit API answered 503 for it).
 UNHANDLED_ERRORS = Metric("UnhandledErrors", "Count")
-# Daily credit budgets. outcome: exceeded (a create refused, 402) | not_recorded (a charge or
-# refund that could not be written: the day's usage is off by that job).
+# Daily credit budgets. outcome: exceeded (a job's estimate did not fit: a create refused 402, or a
+# waiting job failed at its turn). Usage is written in the job move's own transaction: it cannot
+# be lost on its own.
 BUDGETS = Metric("Budgets", "Count", ("outcome",))
 
 CATALOGUE = (
