@@ -235,7 +235,6 @@ def test_one_ending_per_callback(chaos: ChaosRun) -> None:
         assert statuses[job["job_id"]] == {job["status"]}
 
 
-@pytest.mark.xfail(strict=False, reason="issue #22 usage is a second write")
 def test_usage_is_what_magic_hour_charged(chaos: ChaosRun) -> None:
     charged = sum(int(project.get("credits_charged") or 0) for project in chaos.projects)
     usage = requests.get(f"{chaos.handle.api}/v1/usage", headers=chaos.handle.headers(), timeout=10).json()
