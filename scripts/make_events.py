@@ -91,6 +91,9 @@ def main() -> None:
         ),
         "submit-get-job.json": api_event(gateway, "GET", "/v1/jobs/job_aaaaaaaaaaaaaaaaaaaaaaaaaa"),
         "submit-list-jobs.json": api_event(gateway, "GET", "/v1/jobs", query="status=completed&limit=10"),
+        "submit-cancel-job.json": api_event(
+            gateway, "POST", "/v1/jobs/job_aaaaaaaaaaaaaaaaaaaaaaaaaa/cancel"
+        ),
         "submit-list-tools.json": api_event(gateway, "GET", "/v1/tools"),
         "submit-create-upload.json": api_event(
             gateway,

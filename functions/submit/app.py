@@ -67,7 +67,8 @@ ERROR_DESCRIPTIONS = {
     404: "not_found: no such job for this client",
     409: (
         "idempotency_conflict: same Idempotency-Key, different body; idempotency_in_progress: the "
-        "first request with this key is still being processed (Retry-After set)"
+        "first request with this key is still being processed (Retry-After set); not_cancelable: "
+        "the job was sent to Magic Hour or has ended"
     ),
     413: "payload_too_large: body over 256 KB",
     422: "validation_failed (details point at the field) or upstream_rejected",
@@ -120,6 +121,25 @@ def create_job() -> Response[str]:
 @tracer.capture_method(capture_response=False)  # presigned URLs stay out of traces
 def get_job(job_id: str) -> Response[str]:
     return json_response(200, queries.get_job(client_id_of(app.current_event), job_id))
+
+
+@app.post(
+    "/v1/jobs/<job_id>/cancel",
+    summary="Cancel a job not yet sent to Magic Hour",
+    description=(
+        "A waiting job ends canceled (error.code canceled_by_client, source submit) at no cost. A job "
+        "already sent to Magic Hour runs to its end (Magic Hour has no cancellation API): 409 "
+        "not_cancelable, as for an ended job, except that repeating the cancel that ended it answers 202."
+    ),
+    tags=["jobs"],
+    responses=_answers(202, JobResource, "The canceled job", 404, 409, 503),
+)
+@tracer.capture_method(capture_response=False)
+def cancel_job(job_id: str) -> Response[str]:
+    from pipeline.submit.cancel import cancel_job as cancel  # the move's modules, as for a create
+
+    job = cancel(client_id_of(app.current_event), job_id)
+    return json_response(202, to_resource(job))
 
 
 @app.get(

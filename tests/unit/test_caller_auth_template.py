@@ -16,6 +16,7 @@ CLIENT_ROUTES = {
     ("post", "/v1/jobs"),
     ("get", "/v1/jobs"),
     ("get", "/v1/jobs/{job_id}"),
+    ("post", "/v1/jobs/{job_id}/cancel"),
     ("get", "/v1/tools"),
     ("get", "/v1/usage"),
     ("post", "/v1/uploads"),

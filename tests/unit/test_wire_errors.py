@@ -32,6 +32,7 @@ EXPECTED: dict[type[Exception], tuple[int, str]] = {
     errors.RouteNotFound: (404, "not_found"),
     errors.IdempotencyConflict: (409, "idempotency_conflict"),
     errors.RequestInProgress: (409, "idempotency_in_progress"),
+    errors.NotCancelable: (409, "not_cancelable"),
     errors.BodyTooLarge: (413, "payload_too_large"),
     errors.ValidationFailed: (422, "validation_failed"),
     errors.UpstreamRejected: (422, "upstream_rejected"),

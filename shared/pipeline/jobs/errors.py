@@ -71,6 +71,11 @@ class JobNotFound(RequestRefused):
         super().__init__(message)
 
 
+class NotCancelable(RequestRefused):
+    """The job (or no job of the batch) can no longer be cancelled: it was sent to Magic Hour,
+    which has no cancellation API, or it has ended some other way."""
+
+
 class RouteNotFound(RequestRefused):
     def __init__(self, message: str = "no such route") -> None:
         super().__init__(message)
