@@ -35,7 +35,7 @@ def _event_record(name: str) -> dict[str, Any]:
 
 
 DOWNLOAD_RECORD = _event_record("downloader-sqs-batch.json")
-CALLBACK_RECORD = _event_record("callbacks-sqs-batch.json")
+CALLBACK_RECORD = _event_record("callback-sqs-batch.json")
 JOB_ID = json.loads(DOWNLOAD_RECORD["body"])["job_id"]
 CALLBACK_JOB_ID = json.loads(CALLBACK_RECORD["body"])["job_id"]
 
@@ -96,7 +96,7 @@ def downloader(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
 @pytest.fixture
 def callback_handler(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     return _load(
-        "callbacks",
+        "callback",
         monkeypatch,
         CALLBACK_RETRY_DELAYS_SECONDS="5,7",
         CALLBACK_DEAD_LETTER_QUEUE_URL=DLQ,
