@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from pipeline.create import claims
 from pipeline.dispatch import dispatch
 from pipeline.jobs import budgets
 from pipeline.models.job import Job, JobStatus
@@ -32,19 +33,19 @@ def test_a_waiting_job_over_budget_fails_instead_of_being_created(
 ) -> None:
     job = _waiting()
     failures: list[Any] = []
-    claims: list[str] = []
+    claimed: list[str] = []
     queue = [job]
     monkeypatch.setattr(dispatch.slots, "hold", lambda: (0, 0))
-    monkeypatch.setattr(dispatch, "next_due_job", lambda: queue.pop() if queue else None)
+    monkeypatch.setattr(claims, "next_due_job", lambda: queue.pop() if queue else None)
     monkeypatch.setattr(dispatch, "get_settings", lambda: type("S", (), {"magic_hour_max_concurrency": 0})())
     monkeypatch.setattr(budgets.usage, "budget_of", lambda client_id: 500)
     monkeypatch.setattr(
         budgets.usage, "usage_of", lambda client_id, day: type("U", (), {"credits_charged": spent})()
     )
     monkeypatch.setattr(dispatch.moves, "fail", lambda job, error, allowed: failures.append((error, allowed)))
-    monkeypatch.setattr(dispatch, "claim", lambda job, slot: claims.append(job.job_id))
+    monkeypatch.setattr(claims, "claim", lambda job, slot: claimed.append(job.job_id))
     report = dispatch.run(None, lambda: True)  # type: ignore[arg-type]
-    assert bool(claims) is sent
+    assert bool(claimed) is sent
     if sent:
         assert failures == []
     else:

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from pipeline.jobs import errors
 
-# Re-exported: dispatch/dispatch.py catches it as budgets.BudgetExceeded.
+# Re-exported: create/claims.py catches it as budgets.BudgetExceeded.
 from pipeline.jobs.errors import BudgetExceeded as BudgetExceeded
 from pipeline.models.job import Job, JobStatus
 from pipeline.platform import ids

@@ -19,8 +19,7 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
-from pipeline.create import creation, inputs
-from pipeline.dispatch import dispatch
+from pipeline.create import claims, creation, inputs
 from pipeline.jobs import bookkeeping, errors, moves
 from pipeline.magic_hour.catalogue import Tool, check_input, find_tool
 from pipeline.magic_hour.client import MagicHourClient
@@ -214,7 +213,7 @@ def submit(submission: Submission, job_id: str, magic_hour: MagicHourClient) -> 
     if not job_store.put_new_job(job, bookkeeping.first_check_at()):
         return None
     if waits:
-        claimed = dispatch.claim_now(job)
+        claimed = claims.claim_now(job)
         if claimed is None:
             moves.wake_dispatcher()
             logger.info(
