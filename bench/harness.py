@@ -119,8 +119,7 @@ class Harness:
 
     def worker_pids(self, function: str) -> list[int]:
         """The local runtime's worker processes of one function (one per warm environment)."""
-        executor = self.stack.pools[function]._executor
-        return list(getattr(executor, "_processes", {}) or {})
+        return self.stack.pools[function].pids()
 
     def moto_pid(self) -> int | None:
         return self.stack.moto_pid

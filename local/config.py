@@ -39,6 +39,15 @@ def _client_budgets(raw: str) -> dict[str, int]:
     return budgets
 
 
+def _flag(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise SystemExit(f"{name} must be 1 or 0")
+
+
 @dataclass(frozen=True)
 class LocalConfig:
     host: str
@@ -60,6 +69,9 @@ class LocalConfig:
     create_retry_delays: str
     # Seeded into the clients table as each client's daily credit budget.
     client_budgets: dict[str, int] = field(default_factory=dict)
+    # LOCAL_AWS_FAULTS=1: the AWS fault proxy between the functions and moto (local/faults.py).
+    aws_faults: bool = False
+    faults_port: int = 5001
 
     @classmethod
     def from_environment(cls) -> LocalConfig:
@@ -84,6 +96,8 @@ class LocalConfig:
             create_deadline_seconds=int(env.get("LOCAL_CREATE_DEADLINE_SECONDS", "60")),
             create_retry_delays=env.get("LOCAL_CREATE_RETRY_DELAYS", DEFAULT_RETRY_DELAYS),
             client_budgets=_client_budgets(env.get("LOCAL_CLIENT_BUDGETS", "")),
+            aws_faults=_flag("LOCAL_AWS_FAULTS", env.get("LOCAL_AWS_FAULTS", "")),
+            faults_port=int(env.get("LOCAL_FAULTS_PORT", "5001")),
         )
 
     @property

@@ -23,6 +23,12 @@ from local.template import Route
 
 # API Gateway's own payload limit; our functions enforce their smaller limits themselves.
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
+# Lambda's limit on a synchronous invocation's request: the whole event as JSON (headers and a
+# base64-encoded binary body included), not just the body. 6 MiB exactly.
+LAMBDA_REQUEST_LIMIT_BYTES = 6 * 1024 * 1024
+# Events are a few KB more than their body (4/3 of it, base64-encoded): only bodies that could
+# reach the limit are worth serialising.
+_EVENT_OVERHEAD_CHECK_BYTES = 4 * 1024 * 1024
 BINARY_TYPES = ("application/octet-stream", "image/", "audio/", "video/")
 
 
@@ -152,6 +158,12 @@ class Gateway:
         if route.api_key_required and api_key not in self.api_keys:
             return self.gateway_response("INVALID_API_KEY", 403, "Forbidden")
         event = self.build_event(route, params, method, parts.path, parts.query, headers, body, api_key)
+        if (
+            len(body) > _EVENT_OVERHEAD_CHECK_BYTES
+            and len(json.dumps(event).encode()) > LAMBDA_REQUEST_LIMIT_BYTES
+        ):
+            # Lambda refuses the invocation (RequestEntityTooLargeException) before any code runs.
+            return self.gateway_response("REQUEST_TOO_LARGE", 413, "Request Too Long")
         result = self.invoke(route.function, event)
         return self._to_http(result)
 

@@ -79,11 +79,10 @@ class LocalStack:
 
     def start(self, warm: bool = True) -> None:
         config = self.config
-        for name, port in (
-            ("API", config.api_port),
-            ("AWS", config.aws_port),
-            ("Magic Hour", config.magic_hour_port),
-        ):
+        ports = [("API", config.api_port), ("AWS", config.aws_port), ("Magic Hour", config.magic_hour_port)]
+        if config.aws_faults:
+            ports.append(("AWS faults", config.faults_port))
+        for name, port in ports:
             if not _port_free(config.host, port):
                 raise SystemExit(
                     f"local stack: port {port} ({name}) is in use; stop what uses it or set its LOCAL_*_PORT"
@@ -93,8 +92,11 @@ class LocalStack:
         # the moto server starts.
         transformed = iam.sam_transform(self.template.document, config.region)
         self._wait_for_moto()
-        if self.fault_injection:
-            self.faults = FaultProxy(config.aws_url, config.host)
+        if self.fault_injection or config.aws_faults:
+            # Tests ask for it on a free port; LOCAL_AWS_FAULTS=1 puts it on LOCAL_FAULTS_PORT.
+            self.faults = FaultProxy(
+                config.aws_url, config.host, config.faults_port if config.aws_faults else 0
+            )
             self.faults.start()
         self._simulator = start_simulator(
             SimulatorConfig(
@@ -235,12 +237,10 @@ class LocalStack:
 
     def runtime_environment(self, function: str, memory: int, timeout: int) -> dict[str, str]:
         """What the Lambda runtime itself puts in a function's environment, pointed at moto."""
-        faults = {}
-        if self.faults is not None:
-            faults = {"AWS_ENDPOINT_URL_DYNAMODB": self.faults.url, "AWS_ENDPOINT_URL_SQS": self.faults.url}
+        # With the fault proxy every AWS call of the functions goes through it.
+        endpoint = self.faults.url if self.faults is not None else self.config.aws_url
         return {
-            **faults,
-            "AWS_ENDPOINT_URL": self.config.aws_url,
+            "AWS_ENDPOINT_URL": endpoint,
             "AWS_DEFAULT_REGION": self.config.region,
             "AWS_REGION": self.config.region,
             "AWS_ACCESS_KEY_ID": "local",
@@ -308,6 +308,7 @@ class LocalStack:
         return self._moto.pid if self._moto is not None else None
 
     def describe(self) -> dict[str, str]:
+        faults = {"aws_faults": f"{self.faults.url}/_faults"} if self.faults is not None else {}
         return {
             "api": self.config.api_url,
             "webhook": f"{self.config.api_url}/webhooks/magic-hour",
@@ -318,4 +319,5 @@ class LocalStack:
             "dead_letter_queue": self.resolver.refs.get("DownloadDeadLetterQueue", ""),
             "bucket": self.resolver.refs.get("OutputBucket", ""),
             "input_bucket": self.resolver.refs.get("InputBucket", ""),
+            **faults,
         }

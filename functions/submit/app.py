@@ -60,6 +60,7 @@ ERROR_DESCRIPTIONS = {
     400: "invalid_json, unknown_tool or invalid_cursor",
     401: "unauthorized: missing or unknown API key",
     402: "insufficient_credits (Magic Hour answered 402) or budget_exceeded (daily credit budget spent)",
+    403: "plan_restricted: Magic Hour answered 403 (the model, resolution or feature is not on the plan)",
     404: "not_found: no such job for this client",
     409: (
         "idempotency_conflict: same Idempotency-Key, different body; idempotency_in_progress: the "
@@ -82,7 +83,7 @@ ERROR_DESCRIPTIONS = {
         "Request body: CreateJobRequest."
     ),
     tags=["jobs"],
-    responses=_answers(202, JobResource, "The job", 400, 402, 409, 413, 422, 502, 503),
+    responses=_answers(202, JobResource, "The job", 400, 402, 403, 409, 413, 422, 502, 503),
 )
 @tracer.capture_method(capture_response=False)  # job resources carry presigned URLs
 def create_job() -> Response[str]:

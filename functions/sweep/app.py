@@ -8,8 +8,10 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from pipeline.magic_hour import account
 from pipeline.magic_hour.client import client_from_settings
 from pipeline.platform.observability import logger, metrics, tracer
+from pipeline.platform.settings import get_settings
 from pipeline.platform.timeutil import epoch_seconds
 from pipeline.sweep import sweep
 
@@ -27,4 +29,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     )
     if report.checked or report.stopped:
         logger.info("sweep done", extra=asdict(report))
+    # The balance as a metric (MagicHourCreditsLow), at most once a minute; after the sweep, so a
+    # slow account read never costs the sweep its time, and only when a whole read still fits.
+    settings = get_settings()
+    read_ms = (settings.magic_hour_connect_timeout_seconds + settings.magic_hour_read_timeout_seconds) * 1000
+    if context.get_remaining_time_in_millis() > read_ms + 1000:
+        account.publish_balance(magic_hour)
     return asdict(report)

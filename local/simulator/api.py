@@ -23,7 +23,8 @@ _FORCED_MESSAGES: dict[int, str] = {
     400: "Invalid request",
     401: "Unauthorized",
     402: "Insufficient credits. Please upgrade your plan or purchase more credits.",
-    403: "This feature is not available on your current plan",
+    # Magic Hour's quick-start, word for word: a per-job refusal, not a bad key (that is 401).
+    403: "Your key is valid but the model, resolution, or feature is not available on your plan",
     422: "Unable to create {kind}",
     429: "Too many requests. Please slow down and try again later.",
     500: "Internal server error",

@@ -32,6 +32,9 @@ _SCHEMA: dict[str, Any] = {
         "outputs": {"type": "integer", "minimum": 0, "maximum": 100},
         "output_bytes": {"type": "integer", "minimum": 0, "maximum": 1 << 40},
         "create_status": {"type": "integer", "enum": list(CREATE_STATUSES)},
+        # GET /v1/account: the balance is set at once (and then follows charges and refunds).
+        "account_credits": {"type": "integer", "minimum": -(2**53) + 1, "maximum": 2**53 - 1},
+        "account_tier": {"type": "string", "enum": ["free", "creator", "pro", "business"]},
         "create_commits": {"type": "boolean"},
         "plan_concurrency": {"type": "integer", "minimum": 0, "maximum": 100000},
         "create_delay_seconds": {"type": "number", "minimum": 0, "maximum": 3600},
@@ -65,6 +68,9 @@ class Scenario:
     outputs: int = 1
     output_bytes: int = 65536
     create_status: int = 200
+    # The balance GET /v1/account started from when last set (see account.py); the tier it names.
+    account_credits: int = 1_000_000
+    account_tier: str = "business"
     # With a forced 5xx: the project is created and runs all the same, as when a proxy in front of
     # Magic Hour fails after the create committed.
     create_commits: bool = False

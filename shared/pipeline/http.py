@@ -51,6 +51,7 @@ WIRE_ERRORS: dict[type[Exception], WireError] = {
     errors.SignatureRejected: WireError(401, "invalid_signature"),
     errors.InsufficientCredits: WireError(402, "insufficient_credits"),
     errors.BudgetExceeded: WireError(402, "budget_exceeded"),
+    errors.PlanRestricted: WireError(403, "plan_restricted"),
     errors.JobNotFound: WireError(404, "not_found"),
     errors.RouteNotFound: WireError(404, "not_found"),
     errors.IdempotencyConflict: WireError(409, "idempotency_conflict"),

@@ -22,11 +22,11 @@ TOOLS = sorted(all_tools())
 VOICE = {"tool": "ai-voice-generator", "input": {"style": {"prompt": "hi", "voice_name": "Elon Musk"}}}
 
 
-def test_tools_lists_all_27_with_kind_and_required(stack) -> None:
+def test_tools_lists_all_31_with_kind_and_required(stack) -> None:
     answer = requests.get(f"{stack.api}/v1/tools", headers=stack.headers(), timeout=10)
     assert answer.status_code == 200
     tools = {tool["tool"]: tool for tool in answer.json()["tools"]}
-    assert len(tools) == 27
+    assert len(tools) == 31  # CONTRACT §1b: the spec's 27 and the SDK's 4
     assert tools["face-swap"] == {
         "tool": "face-swap",
         "kind": "video",
@@ -36,7 +36,7 @@ def test_tools_lists_all_27_with_kind_and_required(stack) -> None:
 
 
 @pytest.mark.parametrize("tool", TOOLS)
-def test_every_tool_accepts_a_valid_input_and_rejects_an_invalid_one(stack, tool) -> None:
+def test_every_tool_accepts_a_valid_input_and_rejects_an_invalid_one_or_a_wrong_field(stack, tool) -> None:
     schema = all_tools()[tool].request_schema
     valid = minimal_valid(schema)
     created = stack.post_job({"tool": tool, "input": valid})
@@ -50,6 +50,11 @@ def test_every_tool_accepts_a_valid_input_and_rejects_an_invalid_one(stack, tool
     error = refused.json()["error"]
     assert error["code"] == "validation_failed"
     assert error["details"][0]["loc"] == ["body", "input", *path]
+    # A field the tool does not have (a typo) is refused too, not passed on to be charged.
+    wrong = stack.post_job({"tool": tool, "input": {**valid, "not_a_field": 1}})
+    assert wrong.status_code == 422, wrong.text
+    assert wrong.json()["error"]["code"] == "validation_failed"
+    assert wrong.json()["error"]["details"][0]["loc"][:2] == ["body", "input"]
     assert stack.sim_stats()["creates"] == creates  # no credit spent on a bad input
 
 

@@ -30,6 +30,8 @@ DEFAULTS = {
     "download_fail_status": 500,
     "download_truncate_first": 0,
     "download_bytes_per_second": None,
+    "account_credits": 1_000_000,
+    "account_tier": "business",
 }
 
 

@@ -204,6 +204,6 @@ def test_inline_our_own_failure_removes_the_job_and_says_so(
 
 
 def test_in_the_dispatcher_a_rejected_key_waits_for_the_operator(recorder: Recorder) -> None:
-    job = creation.create(_job(), FakeMagicHour(MagicHourAuthFailed("no", 403)), inline=False)  # type: ignore[arg-type]
+    job = creation.create(_job(), FakeMagicHour(MagicHourAuthFailed("no", 401)), inline=False)  # type: ignore[arg-type]
     assert job.status is JobStatus.WAITING
     assert recorder.calls[1][1][2]["last_create_error"] == "upstream_misconfigured"

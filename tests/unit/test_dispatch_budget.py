@@ -37,7 +37,7 @@ def test_a_waiting_job_over_budget_fails_instead_of_being_created(
     queue = [job]
     monkeypatch.setattr(dispatch.slots, "hold", lambda: (0, 0))
     monkeypatch.setattr(claims, "next_due_job", lambda: queue.pop() if queue else None)
-    monkeypatch.setattr(dispatch, "get_settings", lambda: type("S", (), {"magic_hour_max_concurrency": 0})())
+    monkeypatch.setattr(dispatch.account, "concurrency_limit", lambda magic_hour=None: 0)
     monkeypatch.setattr(budgets.usage, "budget_of", lambda client_id: 500)
     monkeypatch.setattr(
         budgets.usage, "usage_of", lambda client_id, day: type("U", (), {"credits_charged": spent})()

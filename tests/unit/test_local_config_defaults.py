@@ -39,6 +39,8 @@ AS_DOCUMENTED: dict[str, Callable[[LocalConfig], str]] = {
     "LOCAL_CREATE_DEADLINE_SECONDS": lambda config: str(config.create_deadline_seconds),
     "LOCAL_CREATE_RETRY_DELAYS": lambda config: config.create_retry_delays,
     "AWS_DEFAULT_REGION": lambda config: config.region,
+    "LOCAL_AWS_FAULTS": lambda config: str(int(config.aws_faults)),
+    "LOCAL_FAULTS_PORT": lambda config: str(config.faults_port),
 }
 # Production values the table quotes: setting -> the Settings default they describe.
 PRODUCTION: dict[str, Callable[[Settings], list[int]]] = {

@@ -26,6 +26,7 @@ EXPECTED: dict[type[Exception], tuple[int, str]] = {
     errors.SignatureRejected: (401, "invalid_signature"),
     errors.InsufficientCredits: (402, "insufficient_credits"),
     errors.BudgetExceeded: (402, "budget_exceeded"),
+    errors.PlanRestricted: (403, "plan_restricted"),
     errors.JobNotFound: (404, "not_found"),
     errors.RouteNotFound: (404, "not_found"),
     errors.IdempotencyConflict: (409, "idempotency_conflict"),

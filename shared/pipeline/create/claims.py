@@ -8,6 +8,7 @@ sweep (`past_deadline`). A claim is a conditional write, so two claimers never c
 from __future__ import annotations
 
 from pipeline.jobs import budgets, moves
+from pipeline.magic_hour import account
 from pipeline.models.job import Job, JobError, JobStatus
 from pipeline.platform.observability import logger
 from pipeline.platform.settings import get_settings
@@ -70,7 +71,8 @@ def claim_now(job: Job) -> Job | None:
     wait ahead of it (fair share holds for every client). A pause after Magic Hour's last
     refusal does not stop it: each new job gets its one immediate try, and waits in fair order
     if Magic Hour refuses it too."""
-    limit = get_settings().magic_hour_max_concurrency
+    # submit read the limit a moment ago (account.py keeps it for an hour): no second read here.
+    limit = account.concurrency_limit()
     if ahead_of(job):
         return None
     for _ in range(3):  # another job may take the free slot first

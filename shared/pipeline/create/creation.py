@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from pipeline.create import inputs
 from pipeline.jobs import moves
+from pipeline.magic_hour import catalogue
 from pipeline.magic_hour.client import MagicHourClient
 from pipeline.magic_hour.errors import (
     MagicHourAuthFailed,
@@ -22,6 +23,7 @@ from pipeline.magic_hour.errors import (
     MagicHourKeyUnavailable,
     MagicHourOutcomeUnknown,
     MagicHourPaymentRequired,
+    MagicHourPlanRestricted,
     MagicHourRateLimited,
     MagicHourRejected,
 )
@@ -54,11 +56,26 @@ class CreateNotSent(Exception):
         self.message = message
 
 
+# Magic Hour refused this job's create; the job is kept `failed` with the code (and its message).
+_REFUSAL_CODES: dict[type[Exception], str] = {
+    MagicHourPaymentRequired: "insufficient_credits",
+    # 403: the job asked for a model, resolution or feature the plan lacks; no operator alarm.
+    MagicHourPlanRestricted: "plan_restricted",
+}
+
+
 def magic_hour_body(job: Job, magic_hour: MagicHourClient | None = None) -> dict[str, object]:
     # s3:// inputs become fetchable URLs (or Magic Hour uploads) for this create only; the job
     # keeps the s3:// values. Called inside create's try: one that cannot be handed over raises
     # MagicHourUnavailable, so the job waits and is tried again like a create that sent nothing.
-    return {**inputs.for_magic_hour(job.input, magic_hour), "name": job.magic_hour_name}
+    body = inputs.for_magic_hour(job.input, magic_hour)
+    # The name carries the job id, which is how a webhook finds the job of a create whose answer
+    # was lost. A tool without a `name` field (ai-ugc-ad) would refuse it, so it goes without:
+    # such a create's unknown outcome ends `submit_unconfirmed`, still never created twice.
+    tool = catalogue.find_tool(job.tool)
+    if tool is None or tool.takes_name:
+        body = {**body, "name": job.magic_hour_name}
+    return body
 
 
 def create(job: Job, magic_hour: MagicHourClient, *, inline: bool) -> Job:
@@ -66,11 +83,8 @@ def create(job: Job, magic_hour: MagicHourClient, *, inline: bool) -> Job:
     about_job(job.job_id, job.client_id)
     try:
         created = magic_hour.create_project(job.tool, magic_hour_body(job, magic_hour))
-    except (MagicHourRejected, MagicHourPaymentRequired) as refusal:
-        code = (
-            "insufficient_credits" if isinstance(refusal, MagicHourPaymentRequired) else "upstream_rejected"
-        )
-        return _refused(job, code, refusal.message)
+    except (MagicHourRejected, MagicHourPaymentRequired, MagicHourPlanRestricted) as refusal:
+        return _refused(job, _REFUSAL_CODES.get(type(refusal), "upstream_rejected"), refusal.message)
     except MagicHourOutcomeUnknown as unknown:
         logger.warning(
             "Magic Hour create outcome unknown; the job waits for its webhook",

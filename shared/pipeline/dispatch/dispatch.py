@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 from pipeline.create import claims, creation
 from pipeline.jobs import moves
+from pipeline.magic_hour import account
 from pipeline.magic_hour.client import MagicHourClient
 from pipeline.models.job import JobStatus
-from pipeline.platform.settings import get_settings
 from pipeline.platform.timeutil import epoch_seconds
 from pipeline.store import slots
 
@@ -33,7 +33,7 @@ class DispatchReport:
 
 def run(magic_hour: MagicHourClient, time_left: Callable[[], bool]) -> DispatchReport:
     report = DispatchReport()
-    limit = get_settings().magic_hour_max_concurrency
+    limit = account.concurrency_limit(magic_hour)
     while report.jobs_created < MAX_CREATES_PER_RUN:
         if not time_left():
             moves.wake_dispatcher()  # a fresh invocation carries on

@@ -135,6 +135,10 @@ class InsufficientCredits(CreateRefused):
     """Magic Hour answered 402: the account has not enough credits."""
 
 
+class PlanRestricted(CreateRefused):
+    """Magic Hour answered 403: the model, resolution or feature is not on the account's plan."""
+
+
 class UpstreamMisconfigured(RequestRefused):
     """Magic Hour rejected this deployment's API key: nothing was created, no job is kept."""
 

@@ -51,6 +51,11 @@ class Tool:
     required: tuple[str, ...]
     request_schema: dict[str, Any]
 
+    @property
+    def takes_name(self) -> bool:
+        """Whether the create body has a `name` (every tool but ai-ugc-ad in SDK 0.90.0)."""
+        return "name" in self.request_schema.get("properties", {})
+
 
 @dataclass(frozen=True)
 class InputProblem:

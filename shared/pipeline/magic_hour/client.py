@@ -23,6 +23,7 @@ from pipeline.magic_hour.errors import (
     MagicHourNotFound,
     MagicHourOutcomeUnknown,
     MagicHourPaymentRequired,
+    MagicHourPlanRestricted,
     MagicHourRateLimited,
     MagicHourRejected,
     MagicHourUnavailable,
@@ -41,6 +42,14 @@ class CreatedProject:
     # Magic Hour answered a credits_charged we cannot store (negative, absurd, not a number): it is
     # recorded as unknown instead. The project is real and paid for; it is never dropped over this.
     credits_out_of_range: bool = False
+
+
+@dataclass(frozen=True)
+class Account:
+    """GET /v1/account: what the account can still spend, and its plan's tier."""
+
+    credits: int
+    tier: str  # free | creator | pro | business (an unknown newer one is passed on as is)
 
 
 @dataclass(frozen=True)
@@ -79,6 +88,13 @@ class MagicHourClient:
 
     def get_project(self, kind: Kind, project_id: str) -> dict[str, Any]:
         return self._call("GET", f"/v1/{kind}-projects/{project_id}")
+
+    def get_account(self) -> Account:
+        answer = self._call("GET", "/v1/account")
+        credits, tier = answer.get("credits"), answer.get("tier")
+        if isinstance(credits, bool) or not isinstance(credits, int) or not isinstance(tier, str) or not tier:
+            raise MagicHourUnavailable("Magic Hour answered the account read without credits and tier")
+        return Account(credits, tier[:40])
 
     def delete_project(self, kind: Kind, project_id: str) -> None:
         self._call("DELETE", f"/v1/{kind}-projects/{project_id}")
@@ -184,8 +200,10 @@ def _interpret(response: urllib3.BaseHTTPResponse) -> dict[str, Any]:
         raise MagicHourRejected(message, status)
     if status == 402:
         raise MagicHourPaymentRequired(message, status)
-    if status in (401, 403):
+    if status == 401:
         raise MagicHourAuthFailed(message, status)
+    if status == 403:
+        raise MagicHourPlanRestricted(message, status)
     if status == 404:
         raise MagicHourNotFound(message, status)
     if status == 429:

@@ -159,6 +159,9 @@ LATE_PROJECTS = Metric("LateProjects", "Count")
 SLOTS_RECLAIMED = Metric("SlotsReclaimed", "Count")
 # Magic Hour reported credits DynamoDB cannot hold (kept as unknown; the project is kept).
 CREDITS_OUT_OF_RANGE = Metric("MagicHourCreditsOutOfRange", "Count")
+# The Magic Hour account's credit balance (GET /v1/account), published by the sweep at most once a
+# minute (alarm MagicHourCreditsLow).
+MAGIC_HOUR_CREDITS = Metric("MagicHourCredits", "Count")
 # A submitting job whose project was found by its name.
 ORPHAN_PROJECTS_ATTACHED = Metric("OrphanProjectsAttached", "Count")
 # An error no handler expected (the submit API answered 503 for it).
@@ -186,6 +189,7 @@ CATALOGUE = (
     ORPHAN_PROJECTS_ATTACHED,
     UNHANDLED_ERRORS,
     BUDGETS,
+    MAGIC_HOUR_CREDITS,
 )
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
@@ -126,7 +126,9 @@ class Settings(BaseModel):
     callback_allow_private_addresses: bool = False
     # Magic Hour's plan caps renders at once (3 on Creator, 5 on Pro); 0 = no cap of ours. Jobs
     # over it wait (`waiting`) and are created by the dispatcher as slots free.
-    magic_hour_max_concurrency: int = Field(default=0, ge=0, le=1000)
+    # `auto`: the limit of the account's tier, read from Magic Hour (pipeline/magic_hour/account.py).
+    # Read it through account.concurrency_limit(), never here.
+    magic_hour_max_concurrency: Annotated[int, Field(ge=0, le=1000)] | Literal["auto"] = 0
     dispatch_queue_url: str | None = None
     # A create that Magic Hour answers 429/500/503 (nothing created) is retried after these delays
     # (or its Retry-After, whichever is longer; the last value repeats) until the deadline, counted

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from pipeline.create import claims, creation, inputs
 from pipeline.jobs import bookkeeping, errors, moves
+from pipeline.magic_hour import account
 from pipeline.magic_hour.catalogue import Tool, check_input, find_tool
 from pipeline.magic_hour.client import MagicHourClient
 from pipeline.models.api import CreateJobRequest
@@ -43,6 +44,7 @@ SUBMIT_CLAIM_MARGIN_SECONDS = 5
 _KEPT_FAILURES: dict[str, type[errors.CreateRefused]] = {
     "upstream_rejected": errors.UpstreamRejected,
     "insufficient_credits": errors.InsufficientCredits,
+    "plan_restricted": errors.PlanRestricted,
 }
 
 
@@ -188,7 +190,7 @@ def submit(submission: Submission, job_id: str, magic_hour: MagicHourClient) -> 
     about_job(job_id, submission.client_id)
     request = submission.request
     now = now_iso()
-    waits = get_settings().magic_hour_max_concurrency > 0
+    waits = account.concurrency_limit(magic_hour) > 0
     project_name = ids.project_name_for(
         job_id, request.name or str(request.input.get("name") or request.tool)
     )
