@@ -35,7 +35,7 @@ def test_a_waiting_job_over_budget_fails_instead_of_being_created(
     failures: list[Any] = []
     claimed: list[str] = []
     queue = [job]
-    monkeypatch.setattr(dispatch.slots, "hold", lambda: (0, 0))
+    monkeypatch.setattr(dispatch.fair_queue, "hold", lambda: (0, 0))
     monkeypatch.setattr(claims, "next_due_job", lambda: queue.pop() if queue else None)
     monkeypatch.setattr(dispatch.account, "concurrency_limit", lambda magic_hour=None: 0)
     monkeypatch.setattr(budgets.usage, "budget_of", lambda client_id: 500)

@@ -226,7 +226,7 @@ def test_a_first_request_whose_job_waits_for_a_slot_ends_its_claim(
     limited = settings.model_copy(update={"magic_hour_max_concurrency": 1})
     monkeypatch.setattr(submission, "get_settings", lambda: limited)
     monkeypatch.setattr(submission.account, "get_settings", lambda: limited)  # the limit is read there
-    monkeypatch.setattr(submission.slots, "next_round_for", lambda client_id: 0)
+    monkeypatch.setattr(submission.fair_queue, "next_round_for", lambda client_id: 0)
     monkeypatch.setattr(claims, "claim_now", lambda job: None)
     monkeypatch.setattr(moves, "wake_dispatcher", lambda *_: None)
     first = once(clock)

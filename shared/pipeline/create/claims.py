@@ -13,8 +13,8 @@ from pipeline.models.job import Job, JobError, JobStatus
 from pipeline.platform.observability import logger
 from pipeline.platform.settings import get_settings
 from pipeline.platform.timeutil import epoch_of
+from pipeline.store import fair_queue, slots
 from pipeline.store import jobs as job_store
-from pipeline.store import slots
 
 # How much of the queue's head one look reads: enough to step over entries the index still shows
 # for jobs that have just left it.
@@ -81,7 +81,7 @@ def claim_now(job: Job) -> Job | None:
             return None
         claimed = moves.claim_for_create(job, slot)
         if claimed is not None:
-            slots.note_dispatched(slots.round_of(job.fair_key))
+            fair_queue.note_dispatched(fair_queue.round_of(job.fair_key))
             return claimed
         current = job_store.get_job(job.job_id)
         if current is None or current.status is not JobStatus.WAITING:

@@ -17,7 +17,7 @@ from pipeline.magic_hour import account
 from pipeline.magic_hour.client import MagicHourClient
 from pipeline.models.job import JobStatus
 from pipeline.platform.timeutil import epoch_seconds
-from pipeline.store import slots
+from pipeline.store import fair_queue, slots
 
 MAX_CREATES_PER_RUN = 50
 
@@ -40,7 +40,7 @@ def run(magic_hour: MagicHourClient, time_left: Callable[[], bool]) -> DispatchR
             report.count("out_of_time")
             break
         now = epoch_seconds()
-        hold_until, _ = slots.hold()
+        hold_until, _ = fair_queue.hold()
         if hold_until > now:
             moves.wake_dispatcher(hold_until - now)
             report.count("on_hold")
@@ -67,7 +67,7 @@ def run(magic_hour: MagicHourClient, time_left: Callable[[], bool]) -> DispatchR
         if claimed is None:
             report.count("raced")
             continue
-        slots.note_dispatched(slots.round_of(job.fair_key))
+        fair_queue.note_dispatched(fair_queue.round_of(job.fair_key))
         result = creation.create(claimed, magic_hour, inline=False)
         report.jobs_created += 1
         report.count(result.status.value)

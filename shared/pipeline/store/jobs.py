@@ -6,10 +6,8 @@ a job backwards: DynamoDB refuses the write and the caller learns nothing change
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -18,11 +16,14 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from pipeline.models.job import Bookkeeping, Job, JobError, JobStatus, StoredOutput
-from pipeline.platform import ids
 from pipeline.platform.aws import dynamodb_table
 from pipeline.platform.settings import get_settings
 from pipeline.platform.timeutil import epoch_seconds, now_iso
+from pipeline.store import cursor as cursor_codec
 from pipeline.store import slots
+
+# Re-exported: submit/queries.py catches it as job_store.InvalidCursor.
+from pipeline.store.cursor import InvalidCursor as InvalidCursor
 
 CLIENT_INDEX = "ClientJobsIndex"
 ACTIVE_INDEX = "ActiveJobsIndex"
@@ -33,10 +34,6 @@ PROJECT_INDEX = "ProjectIndex"
 # The fair queue: sparse (only `waiting` jobs carry `waiting`), ordered by fair_key.
 WAITING_INDEX = "WaitingJobsIndex"
 WAITING = "1"
-
-
-class InvalidCursor(ValueError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -445,54 +442,11 @@ def list_jobs(client_id: str, status: JobStatus | None, limit: int, cursor: str 
     }
     scope = status.value if status is not None else ""
     if cursor:
-        query["ExclusiveStartKey"] = _decode_cursor(cursor, client_id, scope)
+        query["ExclusiveStartKey"] = cursor_codec.decode(cursor, client_id, scope)
     answer = _table().query(**query)
     jobs = [_from_item(item) for item in answer.get("Items", [])]
     last_key = answer.get("LastEvaluatedKey")
-    return JobPage(jobs, _encode_cursor(last_key, client_id, scope) if last_key else None)
-
-
-def _encode_cursor(last_key: dict[str, Any], client_id: str, scope: str) -> str:
-    """Opaque to callers; bound to the client and the status filter it was issued for."""
-    document = {"c": client_id, "s": scope, "k": {name: str(value) for name, value in last_key.items()}}
-    return base64.urlsafe_b64encode(json.dumps(document, separators=(",", ":")).encode()).decode().rstrip("=")
-
-
-# A cursor is DynamoDB's LastEvaluatedKey, so a forged one reaches DynamoDB as ExclusiveStartKey:
-# anything but exactly the key of the index queried (the table key plus the index's keys, of this
-# client and this status filter) makes DynamoDB answer ValidationException. So every part is
-# checked: names, types, formats, and that they belong to this client and listing.
-_CURSOR_MAX_CHARS = 1024
-_CREATED = re.compile(
-    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z#(?P<job_id>[a-z0-9_]{1,64})", re.ASCII
-)
-
-
-def _decode_cursor(cursor: str, client_id: str, scope: str) -> dict[str, Any]:
-    try:
-        if len(cursor) > _CURSOR_MAX_CHARS or not cursor.isascii():
-            raise ValueError("not a cursor")
-        padded = cursor + "=" * (-len(cursor) % 4)
-        document = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        key = document["k"]
-        if not isinstance(key, dict) or not all(isinstance(value, str) for value in key.values()):
-            raise TypeError("cursor key is not a map of strings")
-        partition = ("client_status", f"{client_id}#{scope}") if scope else ("client_id", client_id)
-        created = _CREATED.fullmatch(key.get("client_created", ""))
-        valid = (
-            document["c"] == client_id
-            and document.get("s", "") == scope
-            and set(key) == {"job_id", "client_created", partition[0]}
-            and key[partition[0]] == partition[1]
-            and ids.is_job_id(key["job_id"])
-            and created is not None
-            and created["job_id"] == key["job_id"]
-        )
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InvalidCursor("cursor is not one this API issued") from exc
-    if not valid:
-        raise InvalidCursor("cursor is not one this API issued")
-    return dict(key)
+    return JobPage(jobs, cursor_codec.encode(last_key, client_id, scope) if last_key else None)
 
 
 def due_for_check(now: int, limit: int) -> list[Job]:

@@ -30,8 +30,8 @@ from pipeline.platform import ids, strict_json
 from pipeline.platform.observability import about_job, logger
 from pipeline.platform.settings import get_settings
 from pipeline.platform.timeutil import epoch_seconds, now_iso
+from pipeline.store import fair_queue
 from pipeline.store import jobs as job_store
-from pipeline.store import slots
 
 MAX_BODY_BYTES = 256 * 1024
 IDEMPOTENCY_KEY_MAX = 255
@@ -209,7 +209,9 @@ def submit(submission: Submission, job_id: str, magic_hour: MagicHourClient) -> 
         magic_hour_name=project_name,
         input=request.input,
         callback_state="pending" if request.callback_url else None,
-        fair_key=slots.fair_key(slots.next_round_for(submission.client_id), now, job_id) if waits else None,
+        fair_key=fair_queue.fair_key(fair_queue.next_round_for(submission.client_id), now, job_id)
+        if waits
+        else None,
         submit_claim_until=epoch_seconds() + submit_claim_seconds(),
     )
     if not job_store.put_new_job(job, bookkeeping.first_check_at()):
