@@ -1,5 +1,6 @@
-"""How the usage store reads a cancelled DynamoDB transaction (pipeline.store.usage), with the
-table's client faked: moto serializes transactions, so it never shows a conflict."""
+"""How the store reads a cancelled DynamoDB transaction (pipeline.store.dynamo, as the usage and
+jobs tables use it), with the table's client faked: moto serializes transactions, so it never
+shows a conflict."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from pipeline.store import usage
+from pipeline.models.job import Job, JobStatus
+from pipeline.store import dynamo, usage
+from pipeline.store import jobs as job_store
 
 
 def _cancelled(*codes: str) -> ClientError:
@@ -38,7 +41,7 @@ class FakeTable:
 
 @pytest.fixture
 def quick(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(usage.time, "sleep", lambda _: None)
+    monkeypatch.setattr(dynamo.time, "sleep", lambda _: None)
 
 
 def _use(monkeypatch: pytest.MonkeyPatch, table: FakeTable) -> None:
@@ -68,3 +71,33 @@ def test_endless_conflicts_and_other_cancellations_raise(
     _use(monkeypatch, FakeTable(_cancelled("ValidationError")))
     with pytest.raises(ClientError):
         usage.record_charge("client-a", "job_1", 10, "2026-12-01")
+
+
+def _submitting_job_with_slot() -> Job:
+    return Job(
+        job_id="job_1",
+        client_id="client-a",
+        tool="ai-voice-generator",
+        kind="audio",
+        status=JobStatus.SUBMITTING,
+        created_at="2026-12-01T00:00:00Z",
+        updated_at="2026-12-01T00:00:00Z",
+        input={},
+        slot=3,
+    )
+
+
+def test_the_jobs_table_retries_a_conflict_as_the_usage_table_does(
+    monkeypatch: pytest.MonkeyPatch, quick: None
+) -> None:
+    # One retry policy: a job's transaction (here: delete it and give back its slot) is tried
+    # again after a conflict, and not after a failed condition.
+    table = FakeTable(_cancelled("TransactionConflict", "None"))
+    monkeypatch.setattr(job_store, "_table", lambda: table)
+    monkeypatch.setattr(usage.clients, "table", lambda: table)
+    job_store.delete_submitting_job(_submitting_job_with_slot())
+    assert table.calls == 2
+    refused = FakeTable(_cancelled("ConditionalCheckFailed", "TransactionConflict"))
+    monkeypatch.setattr(job_store, "_table", lambda: refused)
+    job_store.delete_submitting_job(_submitting_job_with_slot())  # already gone: nothing to do
+    assert refused.calls == 1

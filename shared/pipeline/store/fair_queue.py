@@ -15,7 +15,7 @@ import contextlib
 
 from botocore.exceptions import ClientError
 
-from pipeline.store import clients
+from pipeline.store import clients, dynamo
 
 PIPELINE = clients.PIPELINE
 DISPATCH = "dispatch"
@@ -75,7 +75,7 @@ def next_round_for(client_id: str) -> int:
         )
         return now
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+        if not dynamo.is_condition_failure(error):
             raise
     answer = clients.table().update_item(
         Key={"client_id": client_id, "item": clients.PROFILE},

@@ -20,7 +20,7 @@ from pipeline.platform.aws import dynamodb_table
 from pipeline.platform.settings import get_settings
 from pipeline.platform.timeutil import epoch_seconds, now_iso
 from pipeline.store import cursor as cursor_codec
-from pipeline.store import slots
+from pipeline.store import dynamo, slots
 
 # Re-exported: submit/queries.py catches it as job_store.InvalidCursor.
 from pipeline.store.cursor import InvalidCursor as InvalidCursor
@@ -50,10 +50,6 @@ class JobPage:
 
 def _table() -> Any:
     return dynamodb_table(get_settings().require("jobs_table_name"))
-
-
-def _is_condition_failure(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
 def _to_item(job: Job, next_check_at: int | None = None) -> dict[str, Any]:
@@ -95,7 +91,7 @@ def put_new_job(job: Job, next_check_at: int | None) -> bool:
             Item=_to_item(job, next_check_at), ConditionExpression="attribute_not_exists(job_id)"
         )
     except ClientError as error:
-        if _is_condition_failure(error):
+        if dynamo.is_condition_failure(error):
             return False
         raise
     return True
@@ -123,23 +119,13 @@ def delete_submitting_job(job: Job) -> None:
                 [{"Delete": {"TableName": _table().name, **delete}}, slots.give_back(job.slot, job.job_id)]
             )
     except ClientError as error:
-        if not _is_condition_failure(error) and not _is_cancelled(error):
+        if not dynamo.is_condition_failure(error) and not dynamo.is_cancelled(error):
             raise
-
-
-def _is_cancelled(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") == "TransactionCanceledException"
-
-
-def _cancelled_by(error: ClientError) -> list[bool]:
-    """Per part of a cancelled transaction: did its own condition fail?"""
-    reasons = error.response.get("CancellationReasons") or []
-    return [reason.get("Code") == "ConditionalCheckFailed" for reason in reasons]
 
 
 def _transact(parts: list[dict[str, Any]]) -> None:
     # The table resource's client takes plain Python values, like the resource itself.
-    _table().meta.client.transact_write_items(TransactItems=parts)
+    dynamo.transact(lambda: _table().meta.client.transact_write_items(TransactItems=parts))
 
 
 def transition(
@@ -192,7 +178,7 @@ def transition(
     try:
         answer = _table().update_item(**update, ReturnValues="ALL_NEW")
     except ClientError as error:
-        if _is_condition_failure(error):
+        if dynamo.is_condition_failure(error):
             return None
         raise
     return _from_item(answer["Attributes"])
@@ -201,8 +187,7 @@ def transition(
 def _update_expression(
     assignments: dict[str, Any], removals: list[str], *extra_sets: str
 ) -> tuple[str, dict[str, str], dict[str, Any]]:
-    """The UpdateExpression that sets `assignments` (then `extra_sets`, written out) and removes
-    `removals`, with its names and values. The sweep's sparse index holds a job exactly while it
+    """dynamo.update_expression for a job. The sweep's sparse index holds a job exactly while it
     has a `next_check_at`, so its partition key follows that field in the same write."""
     assignments = dict(assignments)
     removals = list(removals)
@@ -210,21 +195,16 @@ def _update_expression(
         assignments["active"] = ACTIVE
     if "next_check_at" in removals:
         removals.append("active")
-    names = {f"#f{i}": field for i, field in enumerate([*assignments, *removals])}
-    values: dict[str, Any] = {f":v{i}": value for i, value in enumerate(assignments.values())}
-    expression = "SET " + ", ".join([*(f"#f{i} = :v{i}" for i in range(len(assignments))), *extra_sets])
-    if removals:
-        expression += " REMOVE " + ", ".join(f"#f{len(assignments) + i}" for i in range(len(removals)))
-    return expression, names, values
+    return dynamo.update_expression(assignments, removals, *extra_sets)
 
 
 def _transition_releasing(job: Job, slot: int, update: dict[str, Any]) -> Job | None:
     try:
         _transact([{"Update": {"TableName": _table().name, **update}}, slots.give_back(slot, job.job_id)])
     except ClientError as error:
-        if not _is_cancelled(error):
+        if not dynamo.is_cancelled(error):
             raise
-        job_refused, slot_refused = [*_cancelled_by(error), False, False][:2]
+        job_refused, slot_refused = [*dynamo.cancelled_by(error), False, False][:2]
         if job_refused:
             return None
         if not slot_refused:
@@ -233,7 +213,7 @@ def _transition_releasing(job: Job, slot: int, update: dict[str, Any]) -> Job | 
         try:
             _table().update_item(**update)
         except ClientError as inner:
-            if _is_condition_failure(inner):
+            if dynamo.is_condition_failure(inner):
                 return None
             raise
     return get_job(job.job_id)
@@ -263,7 +243,7 @@ def claim_for_create(job: Job, slot: int, keeping: Bookkeeping) -> Job | None:
     try:
         _transact([slots.take(slot, job.job_id), {"Update": {"TableName": _table().name, **update}}])
     except ClientError as error:
-        if _is_cancelled(error):
+        if dynamo.is_cancelled(error):
             return None
         raise
     return get_job(job.job_id)
@@ -321,7 +301,7 @@ def claim_late_project(
             ReturnValues="ALL_NEW",
         )
     except ClientError as error:
-        if _is_condition_failure(error):
+        if dynamo.is_condition_failure(error):
             return None
         raise
     return _from_item(answer["Attributes"])
@@ -338,7 +318,7 @@ def record_late_output(job_id: str, output: StoredOutput) -> None:
             ExpressionAttributeValues={":output": output.model_dump()},
         )
     except ClientError as error:
-        if not _is_condition_failure(error):
+        if not dynamo.is_condition_failure(error):
             raise
 
 
@@ -389,7 +369,7 @@ def claim_queueing(job_id: str, lease_seconds: int) -> bool:
             },
         )
     except ClientError as error:
-        if _is_condition_failure(error):
+        if dynamo.is_condition_failure(error):
             return False
         raise
     return True
@@ -412,7 +392,7 @@ def record_output(job_id: str, output: StoredOutput) -> Job | None:
             ReturnValues="ALL_NEW",
         )
     except ClientError as error:
-        if not _is_condition_failure(error):
+        if not dynamo.is_condition_failure(error):
             raise
         job = get_job(job_id)
         if job is None or job.status is not JobStatus.DOWNLOADING:
@@ -476,7 +456,7 @@ def schedule_check(job_id: str, next_check_at: int, checks: int) -> bool:
             ExpressionAttributeValues={":at": next_check_at, ":checks": checks},
         )
     except ClientError as error:
-        if _is_condition_failure(error):
+        if dynamo.is_condition_failure(error):
             return False
         raise
     return True
@@ -512,7 +492,7 @@ def record_callback_attempt(job_id: str, outcome: str, error: str | None, keepin
             ReturnValues="ALL_NEW",
         )
     except ClientError as exc:
-        if _is_condition_failure(exc):
+        if dynamo.is_condition_failure(exc):
             return None
         raise
     return _from_item(answer["Attributes"])
@@ -527,5 +507,5 @@ def end_submit_claim(job_id: str) -> None:
             ConditionExpression="attribute_exists(job_id)",
         )
     except ClientError as error:
-        if not _is_condition_failure(error):
+        if not dynamo.is_condition_failure(error):
             raise

@@ -12,7 +12,7 @@ import contextlib
 from botocore.exceptions import ClientError
 
 from pipeline.platform.timeutil import epoch_seconds
-from pipeline.store import clients
+from pipeline.store import clients, dynamo
 
 LEASE_PARTITION = clients.PIPELINE
 
@@ -33,7 +33,7 @@ def acquire(name: str, holder: str, seconds: int) -> bool:
             ExpressionAttributeValues={":now": now, ":holder": holder},
         )
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+        if dynamo.is_condition_failure(error):
             return False
         raise
     return True

@@ -15,7 +15,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from pipeline.store import clients
+from pipeline.store import clients, dynamo
 
 PIPELINE = clients.PIPELINE
 _SLOT_PREFIX = "slot#"
@@ -83,7 +83,7 @@ def reclaim(index: int, job_id: str) -> bool:
             ExpressionAttributeValues={":job": job_id},
         )
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+        if dynamo.is_condition_failure(error):
             return False
         raise
     return True

@@ -8,15 +8,13 @@ reverses exactly what the marker recorded, once. Usage is then a single item rea
 
 from __future__ import annotations
 
-import random
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from pipeline.platform.timeutil import epoch_seconds
-from pipeline.store import clients
+from pipeline.store import clients, dynamo
 
 # Usage answers are asked for by day; a year and a bit covers any monthly or yearly reconciliation.
 USAGE_TTL_DAYS = 400
@@ -24,7 +22,6 @@ BUDGET_FIELD = "daily_credit_budget"
 # A refund and a charge of the same job can race (the webhook fails a job while submit is still
 # recording its charge); each retries on the other's write, a few times at most.
 _REFUND_ATTEMPTS = 4
-_CONFLICT_ATTEMPTS = 6
 
 
 @dataclass(frozen=True)
@@ -44,23 +41,15 @@ def _expiry() -> int:
 
 def _transact(items: list[dict[str, Any]]) -> bool:
     """False when a condition in the transaction failed (nothing was written). The table
-    resource's client takes plain Python values here, as the table's own calls do."""
-    for attempt in range(_CONFLICT_ATTEMPTS):
-        try:
-            clients.table().meta.client.transact_write_items(TransactItems=items)
-        except ClientError as exc:
-            codes = {reason.get("Code") for reason in exc.response.get("CancellationReasons") or []}
-            if "ConditionalCheckFailed" in codes:
-                return False
-            # Another client request's transaction on the same day counter: DynamoDB cancels rather
-            # than queues, and boto3 does not retry a cancelled transaction.
-            if "TransactionConflict" in codes and attempt + 1 < _CONFLICT_ATTEMPTS:
-                # Jitter only, nothing secret.
-                time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))  # noqa: S311  # nosec B311
-                continue
-            raise
-        return True
-    raise AssertionError("unreachable")
+    resource's client takes plain Python values here, as the table's own calls do. Conflicts with
+    another client request's transaction on the same day counter are retried (store/dynamo.py)."""
+    try:
+        dynamo.transact(lambda: clients.table().meta.client.transact_write_items(TransactItems=items))
+    except ClientError as exc:
+        if dynamo.is_cancelled(exc) and any(dynamo.cancelled_by(exc)):
+            return False
+        raise
+    return True
 
 
 def _usage_update(client_id: str, day: str, credits: int, jobs: int) -> dict[str, Any]:
