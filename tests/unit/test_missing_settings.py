@@ -13,7 +13,7 @@ import pytest
 from pipeline.create import inputs
 from pipeline.models.api import CreateUploadRequest
 from pipeline.models.tasks import CallbackTask
-from pipeline.platform import aws, secret_store
+from pipeline.platform import environment, secret_store
 from pipeline.platform.settings import MissingSetting, Settings
 from pipeline.store import callback_queue, clients, dispatch_queue, download_queue, jobs, outputs
 
@@ -47,8 +47,7 @@ CASES: list[tuple[ModuleType, Callable[[], Any], str]] = [
 
 
 def _clear_clients() -> None:
-    for factory in (aws.dynamodb_table, aws.s3_client, aws.sqs_client):
-        factory.cache_clear()
+    environment.forget()
 
 
 @pytest.fixture(autouse=True)

@@ -44,15 +44,15 @@ def _load(function: str, monkeypatch: pytest.MonkeyPatch, **environment: str) ->
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "test")
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
-    from pipeline.platform.settings import get_settings
+    from pipeline.platform import environment
 
-    get_settings.cache_clear()
+    environment.forget()
     spec = importlib.util.spec_from_file_location(f"{function}_app", ROOT / "functions" / function / "app.py")
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    get_settings.cache_clear()  # other tests get their own settings
+    environment.forget()  # other tests get their own settings
     return module
 
 
