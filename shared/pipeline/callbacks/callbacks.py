@@ -24,7 +24,7 @@ from pipeline.jobs import bookkeeping
 from pipeline.jobs.job_view import to_resource
 from pipeline.models.job import Job
 from pipeline.models.tasks import CallbackTask
-from pipeline.platform.observability import CALLBACKS, emit
+from pipeline.platform.observability import CALLBACKS, about_job, emit
 from pipeline.platform.settings import get_settings
 from pipeline.store import jobs as job_store
 
@@ -45,6 +45,8 @@ def deliver(task: CallbackTask) -> Job | None:
     """One attempt. Returns the job once its callback is settled, raises CallbackFailed or
     CallbackRefused otherwise."""
     job = job_store.get_job(task.job_id)
+    if job is not None:
+        about_job(job.job_id, job.client_id)  # every line of this attempt names the client too
     if job is None or job.callback_url is None or job.callback_state != "pending":
         return job  # already delivered, given up, or nothing to deliver
     settings = get_settings()

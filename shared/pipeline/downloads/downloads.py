@@ -16,7 +16,7 @@ from pipeline.magic_hour.client import MagicHourClient
 from pipeline.magic_hour.errors import MagicHourError, MagicHourNotFound
 from pipeline.models.job import Job, JobError, JobStatus, StoredOutput
 from pipeline.models.tasks import DownloadTask
-from pipeline.platform.observability import DOWNLOADED_BYTES, DOWNLOADS, emit, logger
+from pipeline.platform.observability import DOWNLOADED_BYTES, DOWNLOADS, about_job, emit, logger
 from pipeline.platform.redaction import for_client
 from pipeline.platform.settings import get_settings
 from pipeline.platform.timeutil import now_iso
@@ -35,6 +35,7 @@ def process(task: DownloadTask, magic_hour: MagicHourClient) -> None:
     if job is None:
         logger.warning("download for a job that no longer exists", extra={"job_id": task.job_id})
         return
+    about_job(job.job_id, job.client_id)  # every line of this task names the client too
     if task.late:
         _process_late(job, task, magic_hour)
         return
