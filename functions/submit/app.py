@@ -164,12 +164,12 @@ def list_tools() -> Response[str]:
 )
 @tracer.capture_method(capture_response=False)  # the answer carries a presigned URL
 def create_upload() -> Response[str]:
-    from pipeline.create import inputs  # as the create path: loaded by the first POST that needs it
+    from pipeline.submit import uploads  # as the create path: loaded by the first POST that needs it
 
     event = app.current_event
     client_id = client_id_of(event)
-    request = inputs.parse_upload_request(raw_body(event))
-    return json_response(201, inputs.create_upload(client_id, request))
+    request = uploads.parse_upload_request(raw_body(event))
+    return json_response(201, uploads.create_upload(client_id, request))
 
 
 @app.get(
