@@ -21,6 +21,8 @@ from local.scheduler import Scheduler
 from local.simulator import SimulatorConfig, start_simulator
 from local.sqs_trigger import QueuePoller
 from local.template import Template, load_template
+from ops import clients as client_ops
+from ops import targets as ops_targets
 from pipeline.platform.settings import MAGIC_HOUR_CONNECT_TIMEOUT_SECONDS
 
 # Which local value seeds which secret of the template.
@@ -120,7 +122,7 @@ class LocalStack:
             secret_values,
             transformed,
         )
-        self._seed_client_budgets()
+        self._create_clients()
         # Each function may call only what its role in template.yaml allows (local/iam.py).
         policies = iam.function_policies(self.template.document, self.resolver, config.region, transformed)
         place = iam.place_of(self.template, self.resolver, config.region, resources.ACCOUNT_ID)
@@ -144,6 +146,8 @@ class LocalStack:
             config.api_keys,
             self.invoke,
             config.stage,
+            config.iam_callers,
+            config.region,
         )
         self._gateway_server = serve(gateway, config.host, config.api_port)
         for trigger in self.template.queue_triggers():
@@ -231,6 +235,8 @@ class LocalStack:
             "DownloadRetryDelays": self.config.download_retry_delays,
             "RequireHttpsCallbacks": "false",
             "StageName": self.config.stage,
+            # One local port serves both APIs; a route takes an API key or a signature.
+            "CallerAuth": "both",
             "LogLevel": os.environ.get("LOCAL_LOG_LEVEL", "INFO"),
             **self.extra_parameters,
         }
@@ -253,16 +259,19 @@ class LocalStack:
             "PYTHONDONTWRITEBYTECODE": "1",
         }
 
-    def _seed_client_budgets(self) -> None:
-        """What the operator command does when deployed: a budget on each client's profile item."""
-        dynamodb = resources.client("dynamodb", self.config.aws_url, self.config.region)
+    def _create_clients(self) -> None:
+        """The local clients, made as an operator makes them (`python -m ops clients`): each API
+        key's client in a usage plan of its own, each SigV4 caller's user mapped to its client,
+        and the budgets. The local gateway still maps keys to clients from LOCAL_API_KEYS."""
+        session = ops_targets.Session(self.config.aws_url, self.config.region, local_credentials=True)
+        where = ops_targets.Targets(clients_table=self.resolver.refs["ClientsTable"])
+        table = session.table(where.clients_table)
+        for client_id in sorted(set(self.config.api_keys.values())):
+            client_ops.add_key_client(session, where, name=client_id, client_id=client_id)
+        for caller in self.config.iam_callers.values():
+            client_ops.map_principal(table, caller.client_id, caller.user_arn)
         for client_id, credits in self.config.client_budgets.items():
-            dynamodb.update_item(
-                TableName=self.resolver.refs["ClientsTable"],
-                Key={"client_id": {"S": client_id}, "item": {"S": "profile"}},
-                UpdateExpression="SET daily_credit_budget = :credits",
-                ExpressionAttributeValues={":credits": {"N": str(credits)}},
-            )
+            client_ops.set_budget(table, client_id, credits)
 
     def invoke(self, function: str, event: dict[str, Any]) -> Invocation:
         return self.pools[function].invoke(event)

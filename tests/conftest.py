@@ -19,6 +19,11 @@ WEBHOOK_SECRET = "whsec_integration_secret"
 CALLBACK_SECRET = "whsec_dGVzdC1jYWxsYmFjay1zZWNyZXQtMzItYnl0ZXMhIQ=="
 MAGIC_HOUR_KEY = "mh-integration-key"
 CLIENT_KEYS = {"key-alpha": "client-alpha", "key-beta": "client-beta", "key-gamma": "client-gamma"}
+# SigV4 callers (LOCAL_IAM_CALLERS): alpha's and beta's services inside AWS, and one whose client
+# has no mapping left once a test removes it.
+IAM_CALLERS = (
+    "AKIDALPHA:alpha-secret=client-alpha,AKIDBETA:beta-secret=client-beta,AKIDDELTA:delta-secret=client-delta"
+)
 
 
 def free_port() -> int:
@@ -81,6 +86,8 @@ def start_stack(
     parameters: dict[str, str] | None = None,
 ) -> tuple[Any, StackHandle]:
     from local.config import LocalConfig
+    from local.resources import ACCOUNT_ID
+    from local.sigv4 import parse_callers
     from local.stack import LocalStack
 
     config = dataclasses.replace(
@@ -89,6 +96,7 @@ def start_stack(
         aws_port=free_port(),
         magic_hour_port=free_port(),
         api_keys=dict(CLIENT_KEYS),
+        iam_callers=parse_callers(IAM_CALLERS, ACCOUNT_ID),
         magic_hour_api_key=MAGIC_HOUR_KEY,
         webhook_secret=WEBHOOK_SECRET,
         callback_secret=CALLBACK_SECRET,

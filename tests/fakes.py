@@ -56,6 +56,20 @@ class FakeJobStore:
         self.writes.append(("put_new_job", job.status.value))
         return True
 
+    def mark_create_unknown(self, job_id: str) -> Job | None:
+        stored = self.jobs.get(job_id)
+        if stored is None or stored.status is not JobStatus.SUBMITTING or stored.project_id is not None:
+            return None
+        self.jobs[job_id] = stored.model_copy(update={"create_outcome_unknown": True})
+        self.writes.append(("mark_create_unknown",))
+        return self.get_job(job_id)
+
+    def note_download_attempt(self, job_id: str, at: int) -> None:
+        stored = self.jobs.get(job_id)
+        if stored is not None and stored.status is JobStatus.DOWNLOADING:
+            self.jobs[job_id] = stored.model_copy(update={"download_attempted_at": at})
+            self.writes.append(("note_download_attempt",))
+
     def end_submit_claim(self, job_id: str) -> None:
         stored = self.jobs.get(job_id)
         if stored is not None:

@@ -61,7 +61,15 @@ def _retry_or_give_up(record: SQSRecord, task: DownloadTask, reason: str) -> Non
             f"output {task.index} could not be downloaded after {attempt} attempts: {reason}",
         )
 
-    failed_attempts.settle(record, reason, give_up=fail_job, job_id=task.job_id, index=task.index)
+    failed_attempts.settle(
+        record,
+        reason,
+        give_up=fail_job,
+        # The sweep must not queue this output again while its message still retries.
+        on_retry=lambda _reason: downloads.note_attempt(task.job_id),
+        job_id=task.job_id,
+        index=task.index,
+    )
 
 
 def _park(record: SQSRecord, task: DownloadTask, reason: str) -> None:

@@ -48,7 +48,7 @@ def _answers(ok: int, model: type[BaseModel], description: str, *errors: int) ->
     answers: dict[int, OpenAPIResponse] = {
         ok: {"description": description, "content": {"application/json": {"model": model}}}
     }
-    for status in (401, *errors):
+    for status in (401, 403, *errors):
         answers[status] = {
             "description": ERROR_DESCRIPTIONS[status],
             "content": {"application/json": {"model": ErrorBody}},
@@ -60,7 +60,11 @@ ERROR_DESCRIPTIONS = {
     400: "invalid_json, unknown_tool or invalid_cursor",
     401: "unauthorized: missing or unknown API key",
     402: "insufficient_credits (Magic Hour answered 402) or budget_exceeded (daily credit budget spent)",
-    403: "plan_restricted: Magic Hour answered 403 (the model, resolution or feature is not on the plan)",
+    403: (
+        "forbidden: a SigV4 signer mapped to no client, or an API key and a signature of different "
+        "clients; POST /v1/jobs also plan_restricted: Magic Hour answered 403 (the model, resolution "
+        "or feature is not on the plan)"
+    ),
     404: "not_found: no such job for this client",
     409: (
         "idempotency_conflict: same Idempotency-Key, different body; idempotency_in_progress: the "
@@ -148,6 +152,7 @@ def list_jobs() -> Response[str]:
     responses=_answers(200, ToolList, "Tools with their kind and required input fields"),
 )
 def list_tools() -> Response[str]:
+    client_id_of(app.current_event)  # the same for everyone, but only a client's caller is served
     return json_response(200, queries.list_tools())
 
 

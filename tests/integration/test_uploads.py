@@ -257,6 +257,26 @@ def test_a_large_input_is_copied_into_magic_hours_own_storage(sx: StackHandle) -
     assert hashlib.sha256(copied.content).hexdigest() == hashlib.sha256(data).hexdigest()
 
 
+@pytest.mark.parametrize("upload_status", [502, 504])
+def test_an_unknown_answer_to_the_upload_url_call_lets_the_job_wait_and_be_created(
+    sx: StackHandle, upload_status: int
+) -> None:
+    """Asking Magic Hour for an upload URL creates nothing: a gateway error there means the create
+    was never sent, so the job waits (never `submitting` for the whole grace) and is created once
+    the call works again."""
+    sx.scenario(upload_url_status=upload_status, render_seconds=0.3)
+    file_path = uploaded(sx, os.urandom(COPY_MIN_BYTES + 10))
+    creates = sx.sim_stats()["creates"]
+    answer = sx.post_job(face_swap(file_path))
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["status"] == "waiting"
+    assert sx.sim_stats()["creates"] == creates  # the create itself was never sent
+    sx.scenario(upload_url_status=200)
+    job = sx.wait_for(answer.json()["job_id"], {"completed", "failed"}, timeout=60)
+    assert job["status"] == "completed", job
+    assert sx.sim_stats()["creates"] - creates == 1
+
+
 @pytest.fixture(scope="module")
 def one_slot_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackHandle]:
     stack, handle = start_stack(

@@ -50,7 +50,12 @@ def _job(status: JobStatus, callback_url: str | None = None, slot: int | None = 
         *[
             (to, url, Bookkeeping(sets=WATCH))
             for to in JobStatus
-            if not to.is_terminal
+            if not to.is_terminal and to is not JobStatus.SUBMITTING
+            for url in (None, CALLBACK_URL)
+        ],
+        # The move to `submitting` is the create being sent: the sweep's grace for it starts now.
+        *[
+            (JobStatus.SUBMITTING, url, Bookkeeping(sets={**WATCH, "create_sent_at": NOW}))
             for url in (None, CALLBACK_URL)
         ],
         # Ended without a callback: nothing left to watch (its check count is left as it was).

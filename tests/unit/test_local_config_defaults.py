@@ -29,6 +29,12 @@ AS_DOCUMENTED: dict[str, Callable[[LocalConfig], str]] = {
     "LOCAL_CLIENT_BUDGETS": lambda config: (
         ",".join(f"{c}={n}" for c, n in config.client_budgets.items()) or "none"
     ),
+    "LOCAL_IAM_CALLERS": lambda config: (
+        ",".join(
+            f"{c.access_key_id}:{c.secret_access_key}={c.client_id}" for c in config.iam_callers.values()
+        )
+        or "none"
+    ),
     "LOCAL_MAGIC_HOUR_API_KEY": lambda config: config.magic_hour_api_key,
     "LOCAL_WEBHOOK_SECRET": lambda config: config.webhook_secret,
     "LOCAL_CALLBACK_SECRET": lambda config: config.callback_secret,

@@ -146,6 +146,8 @@ def test_downloader_retries_before_its_last_attempt(
         downloader.handle_record(_record(DOWNLOAD_RECORD, attempt))
     assert queue == [("delay", delay)]
     assert fakes.store.jobs[JOB_ID].status is JobStatus.DOWNLOADING
+    # Its message is alive: the sweep must not queue the output again meanwhile.
+    assert fakes.store.jobs[JOB_ID].download_attempted_at is not None
     assert outcomes == [("Downloads", "attempt_failed")]
 
 

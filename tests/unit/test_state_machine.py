@@ -590,9 +590,12 @@ GIVE_UP_SOURCE = {
 
 
 @pytest.mark.parametrize("status", list(GIVE_UP_SOURCE))
-def test_a_job_older_than_give_up_fails_whatever_magic_hour_says(fakes: Fakes, status: JobStatus) -> None:
+def test_a_job_quiet_for_longer_than_give_up_fails_whatever_magic_hour_says(
+    fakes: Fakes, status: JobStatus
+) -> None:
     now = epoch_seconds()
-    job = make_job(status, created_at=created_ago(SETTINGS.sweep_give_up_seconds + 1, now))
+    ago = created_ago(SETTINGS.sweep_give_up_seconds + 1, now)
+    job = make_job(status, created_at=ago, updated_at=ago, create_sent_at=now)
     assert run_check(fakes, job, "rendering", now) == "gave_up"
     stored = fakes.store.get_job(JOB_ID)
     assert stored is not None
@@ -606,9 +609,10 @@ def test_a_job_older_than_give_up_fails_whatever_magic_hour_says(fakes: Fakes, s
 
 
 @pytest.mark.parametrize("status", list(GIVE_UP_SOURCE))
-def test_a_job_exactly_at_give_up_is_not_given_up_yet(fakes: Fakes, status: JobStatus) -> None:
+def test_a_job_quiet_for_exactly_give_up_is_not_given_up_yet(fakes: Fakes, status: JobStatus) -> None:
     now = epoch_seconds()
-    job = make_job(status, created_at=created_ago(SETTINGS.sweep_give_up_seconds, now))
+    ago = created_ago(SETTINGS.sweep_give_up_seconds, now)
+    job = make_job(status, created_at=ago, updated_at=ago)
     assert run_check(fakes, job, "queued", now) != "gave_up"
     stored = fakes.store.get_job(JOB_ID)
     assert stored is not None
@@ -616,9 +620,27 @@ def test_a_job_exactly_at_give_up_is_not_given_up_yet(fakes: Fakes, status: JobS
     assert stored.error is None or stored.error.code != "gave_up"
 
 
+@pytest.mark.parametrize("status", list(GIVE_UP_SOURCE))
+def test_an_old_job_that_just_moved_is_not_given_up(fakes: Fakes, status: JobStatus) -> None:
+    # Waited a day for a slot, then created: Magic Hour renders (and charges) it now.
+    now = epoch_seconds()
+    job = make_job(
+        status, created_at=created_ago(3 * SETTINGS.sweep_give_up_seconds, now), create_sent_at=now
+    )
+    assert run_check(fakes, job, "queued", now) != "gave_up"
+    stored = fakes.store.get_job(JOB_ID)
+    assert stored is not None
+    assert stored.status is status
+
+
 def test_a_submitting_job_without_a_project_waits_out_the_grace(fakes: Fakes) -> None:
     now = epoch_seconds()
-    job = make_job(JobStatus.SUBMITTING, created_at=created_ago(SETTINGS.sweep_submit_grace_seconds - 1, now))
+    sent = now - SETTINGS.sweep_submit_grace_seconds + 1
+    job = make_job(
+        JobStatus.SUBMITTING,
+        created_at=created_ago(10 * SETTINGS.sweep_submit_grace_seconds, now),
+        create_sent_at=sent,
+    )
     assert run_check(fakes, job, "complete", now) == "waiting_for_project"
     assert fakes.store.writes == []
     assert JOB_ID in fakes.store.postponed
@@ -626,12 +648,23 @@ def test_a_submitting_job_without_a_project_waits_out_the_grace(fakes: Fakes) ->
 
 def test_a_submitting_job_without_a_project_fails_unconfirmed_at_the_grace(fakes: Fakes) -> None:
     now = epoch_seconds()
-    job = make_job(JobStatus.SUBMITTING, created_at=created_ago(SETTINGS.sweep_submit_grace_seconds, now))
+    job = make_job(JobStatus.SUBMITTING, create_sent_at=now - SETTINGS.sweep_submit_grace_seconds)
     assert run_check(fakes, job, "complete", now) == "submit_unconfirmed"
     assert fakes.store.writes == [("fail", "submit_unconfirmed", "submit")]
     assert fakes.store.released_slots == [0]
     assert fakes.queues.wakeups == [0]
     assert [task.job_id for task in fakes.queues.callbacks] == [JOB_ID]
+
+
+def test_a_submitting_job_stored_without_a_send_time_counts_the_grace_from_its_move(fakes: Fakes) -> None:
+    now = epoch_seconds()
+    old = created_ago(10 * SETTINGS.sweep_submit_grace_seconds, now)
+    fresh = make_job(JobStatus.SUBMITTING, created_at=old, updated_at=created_ago(1, now))
+    assert run_check(fakes, fresh, "complete", now) == "waiting_for_project"
+    stale = make_job(
+        JobStatus.SUBMITTING, created_at=old, updated_at=created_ago(SETTINGS.sweep_submit_grace_seconds, now)
+    )
+    assert run_check(fakes, stale, "complete", now) == "submit_unconfirmed"
 
 
 def test_a_job_waiting_only_for_our_slot_is_not_bound_by_the_create_deadline(fakes: Fakes) -> None:
@@ -706,6 +739,22 @@ def test_a_quiet_download_is_requeued_once_it_is_stuck(
     assert result == ("downloads_requeued" if requeued else "downloading")
     assert [task.index for task in fakes.queues.downloads] == requeued
     assert fakes.store.writes == ([("mark_downloads_queued",)] if requeued else [])
+
+
+def test_a_download_whose_message_still_retries_is_not_requeued(fakes: Fakes) -> None:
+    # Quiet since its move, but an attempt failed (and will be retried) a minute ago: a second
+    # copy of the message could revive the job after the first one failed it.
+    now = epoch_seconds()
+    job = make_job(
+        JobStatus.DOWNLOADING,
+        outputs={"0": stored_output(0)},
+        updated_at=created_ago(SETTINGS.sweep_download_stuck_seconds + 60, now),
+        download_attempted_at=now - 60,
+    )
+    assert run_check(fakes, job, "complete", now) == "downloading"
+    assert fakes.queues.downloads == []
+    later = now + SETTINGS.sweep_download_stuck_seconds - 60
+    assert run_check(fakes, job, "complete", later) == "downloads_requeued"  # it then went quiet
 
 
 def test_a_stuck_download_with_every_output_stored_queues_nothing(fakes: Fakes) -> None:

@@ -23,6 +23,7 @@ EXPECTED: dict[type[Exception], tuple[int, str]] = {
     errors.UnknownEvent: (400, "unknown_event"),
     errors.InvalidEvent: (400, "invalid_event"),
     errors.Unauthenticated: (401, "unauthorized"),
+    errors.Forbidden: (403, "forbidden"),
     errors.SignatureRejected: (401, "invalid_signature"),
     errors.InsufficientCredits: (402, "insufficient_credits"),
     errors.BudgetExceeded: (402, "budget_exceeded"),

@@ -1,14 +1,15 @@
 """Creating a job's Magic Hour project: the one place that spends credits, used by submit (for a
 job that gets a slot at once) and by the dispatcher (for a job that waited).
 
-What Magic Hour's answer means for money:
+What Magic Hour's answer means for money (the table: pipeline/magic_hour/outcomes.py):
 - 200: the project exists; record it.
-- 400/422/402: refused, nothing created; the job fails and is kept, so a replay shows why.
-- 429/500/503 or no connection: nothing created; the job waits and is tried again after a growing
-  delay (at least Retry-After) until the create deadline.
-- 502/504, a timeout or a cut answer: the project may exist. The job stays `submitting` until the
-  webhook names it (the project name carries the job id) or the sweep's grace ends; it is never
-  created again.
+- 400/422/402 (and any other 4xx): refused, nothing created; the job fails and is kept, so a
+  replay shows why.
+- 429/500/503 or no connection at all: nothing created; the job waits and is tried again after a
+  growing delay (at least Retry-After) until the create deadline.
+- Any other answer (501, 502, 504, 505, 520-599, 1xx, 3xx), a timeout or a cut answer: the project
+  may exist. The job stays `submitting` until the webhook names it (the project name carries the
+  job id) or the sweep's grace ends; it is never created again.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 from pipeline.create import inputs
 from pipeline.jobs import moves
 from pipeline.magic_hour import catalogue
-from pipeline.magic_hour.client import MagicHourClient
+from pipeline.magic_hour.client import CreatedProject, MagicHourClient
 from pipeline.magic_hour.errors import (
     MagicHourAuthFailed,
     MagicHourError,
@@ -27,6 +28,7 @@ from pipeline.magic_hour.errors import (
     MagicHourRateLimited,
     MagicHourRejected,
 )
+from pipeline.magic_hour.outcomes import Answer, answer_of
 from pipeline.models.job import Job, JobError, JobStatus
 from pipeline.platform.observability import (
     CREATE_RETRIES,
@@ -86,12 +88,7 @@ def create(job: Job, magic_hour: MagicHourClient, *, inline: bool) -> Job:
     except (MagicHourRejected, MagicHourPaymentRequired, MagicHourPlanRestricted) as refusal:
         return _refused(job, _REFUSAL_CODES.get(type(refusal), "upstream_rejected"), refusal.message)
     except MagicHourOutcomeUnknown as unknown:
-        logger.warning(
-            "Magic Hour create outcome unknown; the job waits for its webhook",
-            extra={"job_id": job.job_id, "client_id": job.client_id, "error": unknown.message},
-        )
-        emit(MAGIC_HOUR_CREATES, outcome="unknown")
-        return job_store.get_job(job.job_id) or job
+        return _unknown(job, unknown)
     except (MagicHourAuthFailed, MagicHourKeyUnavailable) as ours:
         auth = isinstance(ours, MagicHourAuthFailed)
         if auth:
@@ -109,10 +106,33 @@ def create(job: Job, magic_hour: MagicHourClient, *, inline: bool) -> Job:
     except MagicHourRateLimited as limited:
         return retry_later(job, RATE_LIMITED, limited.message, limited.retry_after_seconds)
     except MagicHourError as failure:
+        # Anything else is read by the outcome table too: only "nothing created" is tried again.
+        answer = answer_of(failure.status_code) if failure.status_code is not None else None
+        if answer is Answer.UNKNOWN:
+            return _unknown(job, failure)
         if failure.status_code is not None and 400 <= failure.status_code < 500:
             return _refused(job, "upstream_rejected", failure.message)
         return retry_later(job, UNAVAILABLE, failure.message, 0)
-    fair_queue.clear_hold()
+    # From here on Magic Hour has made (and charged) the project: whatever fails now, the caller
+    # gets the job as it stands, never an error it could retry (a retry without an
+    # Idempotency-Key would create and charge a second project). The webhook, which finds the job
+    # by the name tag, or the sweep records what this request could not.
+    try:
+        return _record(job, created)
+    except Exception:
+        logger.exception(
+            "Magic Hour created the project but it could not be recorded; the webhook will",
+            extra={"job_id": job.job_id, "client_id": job.client_id, "project_id": created.project_id},
+        )
+        emit(MAGIC_HOUR_CREATES, outcome="created_unrecorded")
+        return _mark_unknown(job)
+
+
+def _record(job: Job, created: CreatedProject) -> Job:
+    try:
+        fair_queue.clear_hold()
+    except Exception:  # the pause only spaces out creates; the next refusal sets it anew
+        logger.exception("could not lift the create pause", extra={"job_id": job.job_id})
     if created.credits_out_of_range:
         # Kept as unknown rather than lose the project over a number DynamoDB cannot hold.
         emit(CREDITS_OUT_OF_RANGE)
@@ -129,6 +149,36 @@ def create(job: Job, magic_hour: MagicHourClient, *, inline: bool) -> Job:
         extra={"job_id": job.job_id, "client_id": job.client_id, "project_id": created.project_id},
     )
     return attached
+
+
+def _as_it_stands(job: Job) -> Job:
+    """The stored job, or the one in hand when the store cannot be read either."""
+    try:
+        return job_store.get_job(job.job_id) or job
+    except Exception:
+        logger.exception("could not read the job back", extra={"job_id": job.job_id})
+        return job
+
+
+def _unknown(job: Job, unknown: MagicHourError) -> Job:
+    logger.warning(
+        "Magic Hour create outcome unknown; the job waits for its webhook",
+        extra={"job_id": job.job_id, "client_id": job.client_id, "error": unknown.message},
+    )
+    emit(MAGIC_HOUR_CREATES, outcome="unknown")
+    return _mark_unknown(job)
+
+
+def _mark_unknown(job: Job) -> Job:
+    try:
+        # From now on the job shows `submitting` (never `waiting` again): its create may exist.
+        marked = job_store.mark_create_unknown(job.job_id)
+    except Exception:
+        # It then shows `waiting` until the create's answer time has passed, and `submitting`
+        # after: still forward only. The answer is the job as stored, never a guess.
+        logger.exception("could not note the unknown outcome", extra={"job_id": job.job_id})
+        marked = None
+    return marked or _as_it_stands(job)
 
 
 def _refused(job: Job, code: str, message: str) -> Job:

@@ -19,7 +19,7 @@ from pipeline.models.tasks import DownloadTask
 from pipeline.platform.observability import DOWNLOADED_BYTES, DOWNLOADS, about_job, emit, logger
 from pipeline.platform.redaction import for_client
 from pipeline.platform.settings import get_settings
-from pipeline.platform.timeutil import now_iso
+from pipeline.platform.timeutil import epoch_seconds, now_iso
 from pipeline.store import jobs as job_store
 from pipeline.store import outputs
 
@@ -45,7 +45,10 @@ def process(task: DownloadTask, magic_hour: MagicHourClient) -> None:
     if _redriven(job, task):
         # The dead-lettered download that failed the job, redriven after a fix: downloading again.
         revived = moves.move(
-            job, JobStatus.DOWNLOADING, [JobStatus.FAILED], {"error": None, "failed_output_index": None}
+            job,
+            JobStatus.DOWNLOADING,
+            [JobStatus.FAILED],
+            {"error": None, "failed_output_index": None, "redrive_output_index": None},
         )
         if revived is not None:
             logger.info("job revived by a redriven download", extra={"job_id": job.job_id})
@@ -100,12 +103,21 @@ def _process_late(job: Job, task: DownloadTask, magic_hour: MagicHourClient) -> 
 
 
 def _redriven(job: Job, task: DownloadTask) -> bool:
+    """The failing output's own message, sent back by an operator's redrive (which marks the job
+    first). Any other copy of it (a retry still on the queue, a sweep's requeue) finds no mark:
+    a terminal status is final unless an operator says otherwise."""
     return (
         job.status is JobStatus.FAILED
         and job.error is not None
         and job.error.code == DOWNLOAD_FAILED
         and job.failed_output_index == task.index
+        and job.redrive_output_index == task.index
     )
+
+
+def note_attempt(job_id: str) -> None:
+    """A failed attempt that will be retried: the job's download messages are still alive."""
+    job_store.note_download_attempt(job_id, epoch_seconds())
 
 
 def _metadata(task: DownloadTask) -> dict[str, str]:

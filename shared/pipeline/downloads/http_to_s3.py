@@ -23,6 +23,8 @@ _GENERIC_TYPES = {"", "application/octet-stream", "binary/octet-stream"}
 _EXPIRED_STATUSES = {401, 403, 404, 410}
 _READ_BYTES = 1024 * 1024
 _REDIRECT_STATUSES = {301, 302, 303, 307, 308}
+# Every request asks for the bytes themselves, uncompressed: the sha256 and size are the file's.
+_WHOLE = {"Accept-Encoding": "identity"}
 # One pool for the warm container: thread-safe, so the parallel ranges share it, and big enough
 # that none of their connections is thrown away (Transfer.parallel_ranges is at most 16).
 _HTTP = urllib3.PoolManager(ca_certs=certifi.where(), retries=False, maxsize=17)
@@ -39,6 +41,10 @@ class DownloadRefused(DownloadFailed):
 
 class DownloadForbidden(Exception):
     """Never worth retrying (for example a host we must not fetch from)."""
+
+
+class OutputTooLarge(DownloadForbidden):
+    """Over DownloadMaxBytes: it will not be smaller next time."""
 
 
 @dataclass(frozen=True)
@@ -62,14 +68,17 @@ class _BodyReader:
     body into DownloadFailed. It does not hash: each copy hashes its parts once, in order
     (ranges arrive out of order)."""
 
-    def __init__(self, response: Answer, declared_length: int | None) -> None:
+    def __init__(self, response: Answer, declared_length: int | None, max_bytes: int | None = None) -> None:
         self._raw = response
         self._declared = declared_length
+        self._max_bytes = max_bytes
         self.size = 0
 
     def read(self, size: int = -1) -> bytes:
         try:
-            chunk: bytes = self._raw.read(size if size and size > 0 else 1024 * 1024, decode_content=True)
+            # The bytes as sent, never decoded: what is stored, counted and hashed is exactly what
+            # the server declared (a gzip body is not inflated into something else, or unbounded).
+            chunk: bytes = self._raw.read(size if size and size > 0 else 1024 * 1024, decode_content=False)
         except Exception as exc:  # urllib3 raises several unrelated types for a broken stream
             raise DownloadFailed(
                 f"connection failed after {self.size} bytes: {exc.__class__.__name__}"
@@ -77,6 +86,8 @@ class _BodyReader:
         if not chunk and self._declared is not None and self.size != self._declared:
             raise DownloadFailed(f"body ended after {self.size} of {self._declared} declared bytes")
         self.size += len(chunk)
+        if self._max_bytes is not None and self.size > self._max_bytes:
+            raise OutputTooLarge(f"the output is over the {self._max_bytes} bytes this deployment stores")
         return chunk
 
 
@@ -116,6 +127,7 @@ def fetch_into_s3(
             total = _total_of(response.headers.get("Content-Range", ""))
             if not total:
                 raise DownloadFailed("the first range answer carried no usable Content-Range")
+            _check_size(total)
             validator = _validator(response)
             copy = _RangedCopy(url, total, validator, timeout, transfer)
             first_range = (0, min(transfer.part_bytes, total) - 1)
@@ -200,7 +212,13 @@ def _stream(
     pool while the next one is read, at most `parallel_ranges` parts held at once."""
     declared = response.headers.get("Content-Length")
     declared_length = int(declared) if declared and declared.isdigit() else None
-    reader = _BodyReader(response, declared_length)
+    if declared_length is None and not _chunked(response):
+        # Delimited only by the connection closing: a body cut short looks exactly like a whole
+        # one, so it is never stored (the retry may get a length, or a range).
+        raise DownloadFailed("the answer declares no length (no Content-Length, not chunked)")
+    if declared_length is not None:
+        _check_size(declared_length)
+    reader = _BodyReader(response, declared_length, get_settings().download_max_bytes)
     part = _fill(reader, transfer.part_bytes)
     if len(part) < transfer.part_bytes or declared_length == len(part):
         if declared_length is not None and len(part) != declared_length:
@@ -369,7 +387,7 @@ def _open(
     headers = (
         {"Range": f"bytes={first_range[0]}-{first_range[1]}", "Accept-Encoding": "identity"}
         if first_range
-        else {}
+        else dict(_WHOLE)
     )
     # Deployed, every hop (redirects too) must be https: a signed URL never crosses in clear text.
     require_https = get_settings().download_require_https
@@ -393,14 +411,14 @@ def _open(
         if response.status == 416 and headers:
             # An empty file has no first byte to range over: ask for the whole (empty) body.
             response.close()
-            headers = {}
+            headers = dict(_WHOLE)
             continue
         if response.status == 206 and _encoded(response):
             # A compressed range cannot be stitched together: fetch it as one body instead.
             response.close()
-            headers = {}
+            headers = dict(_WHOLE)
             continue
-        if response.status not in (200, 206) or (response.status == 206 and not headers):
+        if response.status not in (200, 206) or (response.status == 206 and "Range" not in headers):
             response.close()
             raise DownloadFailed(f"download URL answered {response.status}")
         return response, url
@@ -431,6 +449,17 @@ def _closing(response: Answer) -> Iterator[Answer]:
             response.release_conn()
         else:
             response.close()
+
+
+def _check_size(size_bytes: int) -> None:
+    limit = get_settings().download_max_bytes
+    if size_bytes > limit:
+        raise OutputTooLarge(f"the output is {size_bytes} bytes, over the {limit} this deployment stores")
+
+
+def _chunked(response: Answer) -> bool:
+    # Chunked framing marks its own end: urllib3 raises on a body cut before the last chunk.
+    return "chunked" in response.headers.get("Transfer-Encoding", "").lower()
 
 
 def _encoded(response: Answer) -> bool:

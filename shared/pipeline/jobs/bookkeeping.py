@@ -21,6 +21,7 @@ from pipeline.platform.timeutil import epoch_seconds
 # The field that keeps a job in the sweep's index while it is set (the store indexes on it).
 NEXT_CHECK_AT = "next_check_at"
 _STOP_WATCHING = Bookkeeping(removes=(NEXT_CHECK_AT,))
+CREATE_SENT_AT = "create_sent_at"
 
 
 def first_check_at(now: int | None = None) -> int:
@@ -35,6 +36,9 @@ def for_move(job: Job, to: JobStatus, now: int) -> Bookkeeping:
     if to.is_terminal and not owes_callback:
         return Bookkeeping(removes=_STOP_WATCHING.removes, release_slot=release_slot)
     sets: dict[str, Any] = {NEXT_CHECK_AT: first_check_at(now), "sweep_checks": 0}
+    if to is JobStatus.SUBMITTING:
+        # The create is sent right after this move: the sweep's grace for it starts now.
+        sets[CREATE_SENT_AT] = now
     if owes_callback:
         # A job that ends again (a failed download redriven to success) owes a fresh callback.
         sets.update({"callback_state": "pending", "callback_attempts": 0, "callback_queued": False})

@@ -60,6 +60,10 @@ class Unauthenticated(RequestRefused):
         super().__init__(message)
 
 
+class Forbidden(RequestRefused):
+    """A SigV4 signer no client is mapped to, or an API key and a signature naming two clients."""
+
+
 class JobNotFound(RequestRefused):
     """No such job for this client (another client's job is not found either)."""
 

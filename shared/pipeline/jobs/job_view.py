@@ -6,11 +6,15 @@ from datetime import timedelta
 from typing import TypeVar, cast
 
 from pipeline.models.api import CallbackResource, ErrorResource, JobResource, OutputResource
-from pipeline.models.job import Job, StoredOutput
+from pipeline.models.job import Job, JobStatus, StoredOutput
 from pipeline.platform import strict_json
 from pipeline.platform.settings import get_settings
-from pipeline.platform.timeutil import iso, utc_now
+from pipeline.platform.timeutil import epoch_seconds, iso, utc_now
 from pipeline.store import outputs
+
+# Beyond Magic Hour's create timeout: the time a request takes to hand over s3:// inputs and
+# record the answer (as the submit claim's margin).
+_CREATE_ANSWER_MARGIN_SECONDS = 5
 
 T = TypeVar("T")
 
@@ -25,6 +29,28 @@ def _readable(value: T) -> T:
     return value
 
 
+def shown_status(job: Job, now: int | None = None) -> JobStatus:
+    """The status a client sees, forward only (CONTRACT: `waiting -> submitting -> ...`).
+
+    A job holds `submitting` in the store while its create is in flight; an answer of 429, 500
+    or 503 then takes it back to `waiting`. So while its create may still turn out to have made
+    nothing, a job shows `waiting`: it shows `submitting` only once the create's outcome is
+    known to be unknown (the request said so) or can no longer be known to have failed (the
+    request that sent it has answered or died by now), and from there it only moves on."""
+    if job.status is not JobStatus.SUBMITTING or job.project_id is not None or job.create_outcome_unknown:
+        return job.status
+    if job.create_sent_at is None:  # stored before the send time was kept
+        return job.status
+    settings = get_settings()
+    in_flight_for = (
+        settings.magic_hour_connect_timeout_seconds
+        + settings.magic_hour_read_timeout_seconds
+        + _CREATE_ANSWER_MARGIN_SECONDS
+    )
+    now = epoch_seconds() if now is None else now
+    return JobStatus.WAITING if now < job.create_sent_at + in_flight_for else job.status
+
+
 def to_resource(job: Job) -> JobResource:
     ttl = get_settings().presigned_url_ttl_seconds
     expires_at = iso(utc_now() + timedelta(seconds=ttl))
@@ -32,7 +58,7 @@ def to_resource(job: Job) -> JobResource:
         job_id=job.job_id,
         tool=job.tool,
         kind=job.kind,
-        status=job.status.value,
+        status=shown_status(job).value,
         project_id=job.project_id,
         credits_charged=job.credits_charged,
         name=_readable(job.name),

@@ -76,6 +76,8 @@ class Settings(BaseModel):
     magic_hour_read_timeout_seconds: float = 20.0
     # Callback URLs must be https when deployed; the local stack allows http for test receivers.
     require_https_callbacks: bool = True
+    # CallerAuth: which callers the API serves (an API key, a SigV4 signature, or either).
+    caller_auth: Literal["api-key", "iam", "both"] = "api-key"
     presigned_url_ttl_seconds: int = Field(default=3600, ge=60, le=PRESIGNED_URL_MAX_SECONDS)
     # Hosts the downloader may fetch from (SSRF guard). Suffix match on the host name. Magic Hour
     # serves every output (video, image, audio) from videos.magichour.ai.
@@ -83,6 +85,8 @@ class Settings(BaseModel):
     # Deployed, outputs are fetched over https only; the local stack's simulator serves http.
     download_require_https: bool = True
     download_chunk_bytes: int = 8 * 1024 * 1024
+    # The largest output stored (DownloadMaxBytes): a larger one fails its job (permanent).
+    download_max_bytes: int = Field(default=10 * 1024**3, ge=1)
     # Ranges fetched (and parts uploaded) at once for a server that honours Range; memory holds at
     # most this many parts of download_chunk_bytes.
     download_parallel_ranges: int = Field(default=4, ge=1, le=16)

@@ -56,9 +56,11 @@ def _to_item(job: Job, next_check_at: int | None = None) -> dict[str, Any]:
     item: dict[str, Any] = job.model_dump(
         exclude={"metadata", "outputs", "late_outputs", "error", "input"}, exclude_none=True
     )
-    item["metadata_json"] = json.dumps(job.metadata, separators=(",", ":"))
+    # As UTF-8 text (ensure_ascii=False): escaped, one emoji takes 12 bytes instead of 4, and a
+    # 256 KB body of them would be an item DynamoDB refuses.
+    item["metadata_json"] = json.dumps(job.metadata, separators=(",", ":"), ensure_ascii=False)
     # As a string: DynamoDB numbers cannot hold every JSON number a tool input may carry.
-    item["input_json"] = json.dumps(job.input, separators=(",", ":"))
+    item["input_json"] = json.dumps(job.input, separators=(",", ":"), ensure_ascii=False)
     item["outputs"] = {key: output.model_dump() for key, output in job.outputs.items()}
     item["late_outputs"] = {key: output.model_dump() for key, output in job.late_outputs.items()}
     if job.error is not None:
@@ -81,6 +83,47 @@ def _from_item(item: dict[str, Any]) -> Job:
     data["metadata"] = json.loads(data.pop("metadata_json", "{}") or "{}")
     data["input"] = json.loads(data.pop("input_json", "{}") or "{}")
     return Job.model_validate(data)
+
+
+# DynamoDB's item limit, and what a job may take of it when it is first written: the rest is kept
+# for what its life adds (project id, outputs and late outputs, error and callback messages, the
+# sweep's and the slots' fields), so no later write of the job can be refused for its size.
+ITEM_LIMIT_BYTES = 400 * 1024
+GROWTH_RESERVE_BYTES = 48 * 1024
+NEW_JOB_LIMIT_BYTES = ITEM_LIMIT_BYTES - GROWTH_RESERVE_BYTES
+
+
+class JobTooLarge(ValueError):
+    """A new job's item would not fit DynamoDB's item limit with room to grow: nothing written."""
+
+    def __init__(self, size_bytes: int) -> None:
+        super().__init__(f"the job would take {size_bytes} bytes to store; at most {NEW_JOB_LIMIT_BYTES} fit")
+        self.size_bytes = size_bytes
+
+
+def item_size_bytes(value: Any) -> int:
+    """DynamoDB's size of an item (or of one attribute value), as its documentation counts it:
+    names and strings by their UTF-8 length, numbers by their digits, 3 bytes per map or list and 1
+    per element. An upper bound where DynamoDB's own rule is vaguer (numbers)."""
+    if isinstance(value, dict):
+        return 3 + sum(len(str(name).encode()) + 1 + item_size_bytes(inner) for name, inner in value.items())
+    if isinstance(value, (list, tuple)):
+        return 3 + sum(1 + item_size_bytes(inner) for inner in value)
+    if isinstance(value, bool) or value is None:
+        return 1
+    if isinstance(value, (int, float)):
+        return 1 + (len(str(abs(value))) + 1) // 2 + 1
+    if isinstance(value, bytes):
+        return len(value)
+    return len(str(value).encode("utf-8", "surrogatepass"))
+
+
+def check_storable(job: Job, next_check_at: int | None = None) -> None:
+    """Raise JobTooLarge, before anything is written, for a job too large to store."""
+    item = _to_item(job, next_check_at)
+    size = sum(len(name.encode()) + item_size_bytes(value) for name, value in item.items())
+    if size > NEW_JOB_LIMIT_BYTES:
+        raise JobTooLarge(size)
 
 
 def put_new_job(job: Job, next_check_at: int | None) -> bool:
@@ -493,6 +536,41 @@ def record_callback_attempt(job_id: str, outcome: str, error: str | None, keepin
         )
     except ClientError as exc:
         if dynamo.is_condition_failure(exc):
+            return None
+        raise
+    return _from_item(answer["Attributes"])
+
+
+def note_download_attempt(job_id: str, at: int) -> None:
+    """A download attempt of a `downloading` job failed and will be retried: its messages are
+    alive. Writes nothing once the job moved on."""
+    try:
+        _table().update_item(
+            Key={"job_id": job_id},
+            UpdateExpression="SET download_attempted_at = :at",
+            ConditionExpression="#s = :downloading",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":at": at, ":downloading": JobStatus.DOWNLOADING.value},
+        )
+    except ClientError as error:
+        if not dynamo.is_condition_failure(error):
+            raise
+
+
+def mark_create_unknown(job_id: str) -> Job | None:
+    """Note that a `submitting` job's create was answered with an unknown outcome. None when the
+    job has moved on (its project was recorded, or it ended) and nothing was written."""
+    try:
+        answer = _table().update_item(
+            Key={"job_id": job_id},
+            UpdateExpression="SET create_outcome_unknown = :yes",
+            ConditionExpression="#s = :submitting AND attribute_not_exists(project_id)",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":yes": True, ":submitting": JobStatus.SUBMITTING.value},
+            ReturnValues="ALL_NEW",
+        )
+    except ClientError as error:
+        if dynamo.is_condition_failure(error):
             return None
         raise
     return _from_item(answer["Attributes"])

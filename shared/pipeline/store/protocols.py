@@ -67,6 +67,10 @@ class JobStore(Protocol):
 
     def delete_submitting_job(self, job: Job) -> None: ...
 
+    def mark_create_unknown(self, job_id: str) -> Job | None: ...
+
+    def note_download_attempt(self, job_id: str, at: int) -> None: ...
+
 
 # The protocol's names: what tests/fakes.py replaces in the store module, no more, no fewer.
 JOB_STORE_FUNCTIONS = tuple(name for name in vars(JobStore) if not name.startswith("_"))

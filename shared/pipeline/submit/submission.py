@@ -213,7 +213,15 @@ def submit(submission: Submission, job_id: str, magic_hour: MagicHourClient) -> 
         if waits
         else None,
         submit_claim_until=epoch_seconds() + submit_claim_seconds(),
+        # Sent at once when there is no slot to wait for: the sweep's grace starts now.
+        create_sent_at=None if waits else epoch_seconds(),
     )
+    try:
+        job_store.check_storable(job, bookkeeping.first_check_at())
+    except job_store.JobTooLarge as too_large:
+        # Refused before any write: stored anyway, a later write of the job (its project id) would
+        # be refused after Magic Hour charged the project.
+        raise errors.BodyTooLarge(f"{too_large}; send a smaller input") from too_large
     if not job_store.put_new_job(job, bookkeeping.first_check_at()):
         return None
     if waits:

@@ -142,13 +142,19 @@ def check(job: Job, now: int, magic_hour: MagicHourClient) -> str:
     settings = get_settings()
     if job.status.is_terminal:
         return _owed_callback(job, now)
-    age = now - epoch_of(job.created_at)
-    if age > settings.sweep_give_up_seconds:
-        return _give_up(job, age)
+    # "No progress for X", from the job's last move, never its age: a job that waited a day for a
+    # slot and was just created is rendering (and charged), not stuck.
+    quiet_for = now - epoch_of(job.updated_at)
+    if quiet_for > settings.sweep_give_up_seconds:
+        return _give_up(job, quiet_for)
     if job.status is JobStatus.WAITING:
         return _waiting(job, now)
     if job.status is JobStatus.SUBMITTING and job.project_id is None:
-        if age < settings.sweep_submit_grace_seconds:
+        # The grace runs from when the create was sent (the claim that sent it), so a job that
+        # waited an hour for a slot gets all of it; jobs stored before create_sent_at existed
+        # count from their move to `submitting`.
+        sent_at = job.create_sent_at if job.create_sent_at is not None else epoch_of(job.updated_at)
+        if now - sent_at < settings.sweep_submit_grace_seconds:
             _postpone(job, now)
             return "waiting_for_project"
         # The create's outcome never became known and no webhook named this job: it is never
@@ -197,8 +203,10 @@ def check(job: Job, now: int, magic_hour: MagicHourClient) -> str:
 
 
 def _downloading(job: Job, now: int, downloads: list[ProjectDownload]) -> str:
-    quiet_for = now - epoch_of(job.updated_at)
-    stuck = quiet_for >= get_settings().sweep_download_stuck_seconds
+    # Quiet since its last move or its last failed attempt: a message still retrying is alive,
+    # and a second copy of it could revive the job after the first one failed it.
+    last_sign = max(epoch_of(job.updated_at), job.download_attempted_at or 0)
+    stuck = now - last_sign >= get_settings().sweep_download_stuck_seconds
     if (
         not job.downloads_queued and job_store.claim_queueing(job.job_id, transitions.QUEUE_LEASE_SECONDS)
     ) or (job.downloads_queued and stuck):
@@ -236,11 +244,13 @@ def _waiting(job: Job, now: int) -> str:
     return "waiting"
 
 
-def _give_up(job: Job, age: int) -> str:
+def _give_up(job: Job, quiet_for: int) -> str:
     source = {"waiting": "submit", "submitting": "submit", "downloading": "download"}.get(
         job.status.value, "magic_hour"
     )
-    return _fail(job, "gave_up", f"the job made no progress for {age} s; the sweep gave up on it", source)
+    return _fail(
+        job, "gave_up", f"the job made no progress for {quiet_for} s; the sweep gave up on it", source
+    )
 
 
 def _fail(job: Job, code: str, message: str, source: str) -> str:
