@@ -25,7 +25,7 @@ from pipeline.models.api import (
     UploadResource,
     UsageReport,
 )
-from pipeline.platform.observability import UNHANDLED_ERRORS, emit, logger, metrics, tracer
+from pipeline.platform.observability import UNHANDLED_ERRORS, emit, logger, tracer
 from pipeline.platform.settings import get_settings
 from pipeline.submit import queries
 
@@ -252,6 +252,5 @@ def handle_unexpected(_: Exception) -> Response[str]:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
 # Answers carry presigned URLs and callback secrets: never captured into traces.
 @tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

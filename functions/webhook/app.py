@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pipeline.http import error_response, json_response, raw_body, unexpected_response
 from pipeline.jobs.errors import DeliveryInProgress, RequestRefused, RouteNotFound
 from pipeline.platform import secret_store
-from pipeline.platform.observability import WEBHOOKS, emit, logger, metrics, tracer
+from pipeline.platform.observability import WEBHOOKS, emit, logger, tracer
 from pipeline.platform.settings import get_settings
 from pipeline.platform.timeutil import epoch_seconds
 from pipeline.webhook import webhook_delivery
@@ -66,6 +66,5 @@ def handle_unexpected(_: Exception) -> Response[str]:
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
 @tracer.capture_lambda_handler
-@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -24,7 +24,6 @@ from pipeline.magic_hour.credits import MAX_CREDITS, storable_credits
 from pipeline.models.job import Job, JobError, JobStatus
 from pipeline.models.webhook_events import ProjectPayload
 from pipeline.platform import strict_json
-from pipeline.platform.observability import metrics
 from pipeline.store import cursor as cursor_codec
 from pipeline.submit.submission import parse_submission
 from pipeline.webhook import webhook_delivery
@@ -252,11 +251,8 @@ def test_create_answer_with_negative_credits_keeps_the_project() -> None:
 
 
 @pytest.fixture
-def _metrics(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _metrics(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "test")
-    metrics.clear_metrics()
-    yield
-    metrics.clear_metrics()
 
 
 @pytest.mark.usefixtures("_metrics")

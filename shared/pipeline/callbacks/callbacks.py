@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -26,6 +25,7 @@ from pipeline.models.job import Job
 from pipeline.models.tasks import CallbackTask
 from pipeline.platform.observability import CALLBACKS, about_job, emit
 from pipeline.platform.settings import get_settings
+from pipeline.platform.timeutil import utc_now
 from pipeline.store import jobs as job_store
 
 USER_AGENT = "magic-hour-pipeline-callbacks/1"
@@ -54,7 +54,7 @@ def deliver(task: CallbackTask) -> Job | None:
         job.callback_url, settings.require_https_callbacks, settings.callback_allow_private_addresses
     )
     payload = to_resource(job).model_dump_json()
-    timestamp = datetime.now(UTC)
+    timestamp = utc_now()
     # The job's own client's secrets: no other client can make a signature this receiver accepts.
     signature = callback_secrets.sign(
         callback_secrets.secrets_for_delivery(job.client_id), task.webhook_id, timestamp, payload

@@ -19,6 +19,7 @@ from pipeline.jobs.errors import BudgetExceeded as BudgetExceeded
 from pipeline.models.job import Job, JobStatus
 from pipeline.platform import ids
 from pipeline.platform.observability import BUDGETS, emit, logger
+from pipeline.platform.timeutil import utc_now
 from pipeline.store import jobs as job_store
 from pipeline.store import usage
 
@@ -26,11 +27,11 @@ _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # ASCII digits only (\d takes 
 
 
 def utc_today() -> str:
-    return datetime.now(UTC).date().isoformat()
+    return utc_now().date().isoformat()
 
 
 def seconds_until_next_utc_day(now: datetime | None = None) -> int:
-    moment = now or datetime.now(UTC)
+    moment = now or utc_now()
     midnight = datetime.combine(moment.date() + timedelta(days=1), datetime.min.time(), UTC)
     return max(1, int((midnight - moment).total_seconds() + 0.999))
 
