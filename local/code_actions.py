@@ -370,6 +370,16 @@ def platform_actions(document: dict[str, Any], function: str) -> dict[str, str]:
         if event.get("Type") == "SQS":
             for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"):
                 actions[action] = "its SQS event source polls with the function's role"
+        if event.get("Type") == "DynamoDB":
+            for action in (
+                "dynamodb:DescribeStream",
+                "dynamodb:GetRecords",
+                "dynamodb:GetShardIterator",
+                "dynamodb:ListStreams",
+            ):
+                actions[action] = "its stream event source reads with the function's role"
+            if "OnFailure" in event["Properties"].get("DestinationConfig", {}):
+                actions["sqs:SendMessage"] = "its stream event source sends failed batches there"
     return actions
 
 

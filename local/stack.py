@@ -20,6 +20,7 @@ from local.runtime import FunctionPool, Invocation
 from local.scheduler import Scheduler
 from local.simulator import SimulatorConfig, start_simulator
 from local.sqs_trigger import QueuePoller
+from local.stream_trigger import StreamPoller, stream_triggers
 from local.template import Template, load_template
 from ops import clients as client_ops
 from ops import targets as ops_targets
@@ -41,6 +42,8 @@ WORKERS_PER_FUNCTION = {
     "SweepFunction": 1,
     "CallbackFunction": 2,
     "DispatchFunction": 2,
+    # One invocation per stream shard at a time, as the mapping's ParallelizationFactor 1.
+    "EventsFunction": 1,
 }
 
 
@@ -72,6 +75,7 @@ class LocalStack:
         self.template = Template(load_template())
         self.pools: dict[str, FunctionPool] = {}
         self.pollers: list[QueuePoller] = []
+        self.stream_pollers: list[StreamPoller] = []
         self.scheduler: Scheduler | None = None
         self._moto: subprocess.Popen[bytes] | None = None
         self._gateway_server: Any = None
@@ -167,6 +171,7 @@ class LocalStack:
             )
             poller.start()
             self.pollers.append(poller)
+        self._start_stream_pollers(policies, place)
         self.scheduler = Scheduler(
             self.template.schedules(),
             config.schedule_seconds,
@@ -181,6 +186,8 @@ class LocalStack:
             self.scheduler.stop()
         for poller in self.pollers:
             poller.stop()
+        for stream_poller in self.stream_pollers:
+            stream_poller.stop()
         if self._gateway_server is not None:
             self._gateway_server.shutdown()
         if self._simulator is not None:
@@ -197,6 +204,27 @@ class LocalStack:
                 self._moto.kill()
 
     # -- wiring ------------------------------------------------------------------------------
+
+    def _start_stream_pollers(self, policies: dict[str, iam.Policy], place: iam.Place) -> None:
+        """A table stream's event source mapping; like Lambda's, it reads the stream and sends to
+        its on-failure destination with the function's role."""
+        config = self.config
+        for trigger in stream_triggers(self.template):
+            streams = resources.client("dynamodbstreams", config.aws_url, config.region)
+            sqs = resources.client("sqs", config.aws_url, config.region)
+            for service_client in (streams, sqs):
+                iam.Enforcer(policies[trigger.function], place).attach(service_client)
+            poller = StreamPoller(
+                trigger,
+                streams,
+                self.resolver.attributes[(trigger.table, "StreamArn")],
+                config.region,
+                self.invoke,
+                sqs=sqs,
+                failure_queue_url=self.resolver.refs[trigger.on_failure] if trigger.on_failure else None,
+            )
+            poller.start()
+            self.stream_pollers.append(poller)
 
     def parameter_overrides(self) -> dict[str, str]:
         """What `sam deploy --parameter-overrides` would say for this machine. The sweep's
@@ -327,6 +355,7 @@ class LocalStack:
             "download_queue": self.resolver.refs.get("DownloadQueue", ""),
             "dead_letter_queue": self.resolver.refs.get("DownloadDeadLetterQueue", ""),
             "bucket": self.resolver.refs.get("OutputBucket", ""),
+            "event_bus": self.resolver.refs.get("EventBus", ""),
             "input_bucket": self.resolver.refs.get("InputBucket", ""),
             **faults,
         }

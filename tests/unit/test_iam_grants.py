@@ -25,6 +25,7 @@ FUNCTIONS = [
     "SweepFunction",
     "CallbackFunction",
     "DispatchFunction",
+    "EventsFunction",
 ]
 
 

@@ -117,7 +117,7 @@ def test_every_resource_name_url_and_secret_name_is_a_required_setting() -> None
     resource_like = {
         name
         for name in Settings.model_fields
-        if name.endswith(("_table_name", "_bucket_name", "_queue_url", "_secret"))
+        if name.endswith(("_table_name", "_bucket_name", "_bus_name", "_queue_url", "_secret"))
     }
     assert resource_like == set(RESOURCE_SETTINGS)
     for name in RESOURCE_SETTINGS:

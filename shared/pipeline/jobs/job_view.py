@@ -54,6 +54,15 @@ def shown_status(job: Job, now: int | None = None) -> JobStatus:
 def to_resource(job: Job) -> JobResource:
     ttl = get_settings().presigned_url_ttl_seconds
     expires_at = iso(utc_now() + timedelta(seconds=ttl))
+    resource = without_outputs(job)
+    resource.outputs = [_output(output, ttl, expires_at) for output in job.stored_outputs()]
+    resource.late_outputs = [_output(output, ttl, expires_at) for output in job.stored_late_outputs()]
+    return resource
+
+
+def without_outputs(job: Job) -> JobResource:
+    """The job resource with empty output lists: for a view that lists the outputs its own way
+    (an event carries no presigned URL, pipeline/events/mapping.py)."""
     return JobResource(
         job_id=job.job_id,
         tool=job.tool,
@@ -66,8 +75,8 @@ def to_resource(job: Job) -> JobResource:
         callback_url=job.callback_url,
         created_at=job.created_at,
         updated_at=job.updated_at,
-        outputs=[_output(output, ttl, expires_at) for output in job.stored_outputs()],
-        late_outputs=[_output(output, ttl, expires_at) for output in job.stored_late_outputs()],
+        outputs=[],
+        late_outputs=[],
         error=ErrorResource(
             code=_readable(job.error.code), message=_readable(job.error.message), source=job.error.source
         )

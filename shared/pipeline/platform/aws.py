@@ -47,3 +47,8 @@ def s3_client() -> S3Client:
 @lru_cache(maxsize=1)
 def sqs_client() -> SQSClient:
     return boto3.client("sqs", config=_CONFIG)
+
+
+@lru_cache(maxsize=1)
+def events_client() -> Any:
+    return boto3.client("events", config=_CONFIG)

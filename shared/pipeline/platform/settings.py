@@ -46,6 +46,7 @@ ResourceSetting = Literal[
     "magic_hour_api_key_secret",
     "magic_hour_webhook_secret",
     "callback_signing_secret",
+    "event_bus_name",
 ]
 
 
@@ -66,6 +67,7 @@ class Settings(BaseModel):
     clients_table_name: str | None = None
     download_queue_url: str | None = None
     output_bucket_name: str | None = None
+    event_bus_name: str | None = None
     magic_hour_base_url: str = "https://api.magichour.ai"
     # Names (or ARNs) of the secrets, not the secrets themselves.
     magic_hour_api_key_secret: str | None = None
