@@ -283,6 +283,8 @@ def test_other_extensions_are_refused_with_the_list(extension: str) -> None:
         (b'{"extension": "mp4", "content_type": "not a type"}', errors.ValidationFailed),
         (b'{"extension": "mp4", "content_type": "video/mp4\\r\\nx: y"}', errors.ValidationFailed),
         (b"{" + b" " * 5000 + b"}", errors.BodyTooLarge),
+        # Strict JSON, as every client body: NaN is not JSON, so not a body with an unknown field.
+        (b'{"extension": "mp4", "x": NaN}', errors.MalformedBody),
     ],
 )
 def test_bad_upload_requests_get_precise_errors(raw: bytes, refusal: type[errors.RequestRefused]) -> None:

@@ -4,7 +4,6 @@ create/inputs.py checks and hands to Magic Hour; only the client that made it ma
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import timedelta
 
@@ -13,6 +12,7 @@ from pydantic import ValidationError
 from pipeline.create import inputs
 from pipeline.jobs import errors
 from pipeline.models.api import CreateUploadRequest, UploadResource
+from pipeline.platform import strict_json
 from pipeline.platform.settings import get_settings
 from pipeline.platform.timeutil import iso, utc_now
 from pipeline.store import inputs as input_store
@@ -24,8 +24,8 @@ def parse_upload_request(raw_body: bytes) -> CreateUploadRequest:
     if len(raw_body) > MAX_UPLOAD_REQUEST_BYTES:
         raise errors.BodyTooLarge(f"request body is over {MAX_UPLOAD_REQUEST_BYTES} bytes")
     try:
-        document = json.loads(raw_body)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        document = strict_json.loads(raw_body)
+    except strict_json.NotJson as exc:
         raise errors.MalformedBody("request body is not valid JSON") from exc
     if not isinstance(document, dict):
         raise errors.MalformedBody("request body must be a JSON object")
