@@ -12,9 +12,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from pipeline.callbacks import callback_secrets
-from pipeline.http import client_id_of, error_response, json_response, raw_body, unexpected_response
+from pipeline.http import client_id_of, install_error_handlers, json_response, raw_body, unexpected_response
 from pipeline.jobs import budgets
-from pipeline.jobs.errors import RequestRefused, RouteNotFound
 from pipeline.jobs.job_view import to_resource
 from pipeline.models.api import (
     CallbackSecret,
@@ -226,27 +225,14 @@ def get_usage() -> Response[str]:
     return json_response(200, queries.usage_report(client_id_of(event), event.get_query_string_value("day")))
 
 
-@app.exception_handler(RequestRefused)
-def handle_refused(error: RequestRefused) -> Response[str]:
-    response = error_response(error)
-    if response.status_code >= 500:
-        logger.warning(
-            "request failed", extra={"error": type(error).__name__, "status": response.status_code}
-        )
-    return response
-
-
-@app.not_found
-def handle_not_found(_: Exception) -> Response[str]:
-    return error_response(RouteNotFound())
-
-
-@app.exception_handler(Exception)
 def handle_unexpected(_: Exception) -> Response[str]:
     # Our own fault (a dependency down, a bug): logged with its trace, answered without one.
     logger.exception("unhandled error")
     emit(UNHANDLED_ERRORS)
     return unexpected_response()
+
+
+install_error_handlers(app, handle_unexpected)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
