@@ -1,4 +1,4 @@
-"""Our HTTP API for services: create jobs, read them, list tools (CONTRACT §1)."""
+"""Our HTTP API for services: create jobs, read them, list tools (docs/api.md)."""
 
 # No `from __future__ import annotations` here: Powertools reads the route signatures at run time
 # to describe the API (scripts/export_openapi.py).

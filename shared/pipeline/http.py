@@ -1,5 +1,5 @@
 """What the HTTP handlers share: raw body bytes, the caller's identity, JSON answers, and the one
-table that says how each refusal of the logic is answered on the wire (CONTRACT §1 error table)."""
+table that says how each refusal of the logic is answered on the wire (docs/api.md, "Errors")."""
 
 from __future__ import annotations
 
