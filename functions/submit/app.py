@@ -12,8 +12,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from pipeline.callbacks import callback_secrets
-from pipeline.http import client_id_of, install_error_handlers, json_response, raw_body, unexpected_response
-from pipeline.jobs import budgets
+from pipeline.http import (
+    client_id_of,
+    install_error_handlers,
+    json_response,
+    raw_body,
+    unexpected_response,
+)
 from pipeline.jobs.job_view import to_resource
 from pipeline.models.api import (
     CallbackSecret,
@@ -104,7 +109,6 @@ def create_job() -> Response[str]:
         event.headers.get("idempotency-key"),
         settings.require_https_callbacks,
     )
-    budgets.check_new_submission(client_id, submission.idempotency_key)
     job = submit_once(submission, _magic_hour())
     refused = refusal_error(job)
     if refused is not None:

@@ -1,6 +1,5 @@
-"""How the store reads a cancelled DynamoDB transaction (pipeline.store.dynamo, as the usage and
-jobs tables use it), with the table's client faked: moto serializes transactions, so it never
-shows a conflict."""
+"""How the usage store reads a cancelled DynamoDB transaction (pipeline.store.usage.transact),
+with the table's client faked: moto serializes transactions, so it never shows a conflict."""
 
 from __future__ import annotations
 
@@ -11,8 +10,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from pipeline.models.job import Job, JobStatus
-from pipeline.store import dynamo, usage
 from pipeline.store import jobs as job_store
+from pipeline.store import usage
 
 
 def _cancelled(*codes: str) -> ClientError:
@@ -41,36 +40,60 @@ class FakeTable:
 
 @pytest.fixture
 def quick(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(dynamo.time, "sleep", lambda _: None)
+    monkeypatch.setattr(usage.time, "sleep", lambda _: None)
 
 
 def _use(monkeypatch: pytest.MonkeyPatch, table: FakeTable) -> None:
     monkeypatch.setattr(usage.clients, "table", lambda: table)
 
 
+PARTS: list[dict[str, Any]] = [{"Update": {}}, {"Update": {}}]
+
+
 def test_a_conflict_with_another_transaction_is_retried(monkeypatch: pytest.MonkeyPatch, quick: None) -> None:
     table = FakeTable(_cancelled("None", "TransactionConflict"), _cancelled("TransactionConflict", "None"))
     _use(monkeypatch, table)
-    assert usage.record_charge("client-a", "job_1", 10, "2026-12-01") is True
+    assert usage.transact(PARTS) is None
     assert table.calls == 3
 
 
-def test_a_failed_condition_means_already_charged(monkeypatch: pytest.MonkeyPatch, quick: None) -> None:
-    table = FakeTable(_cancelled("ConditionalCheckFailed", "None"))
+def test_a_failed_condition_says_which_part_failed(monkeypatch: pytest.MonkeyPatch, quick: None) -> None:
+    table = FakeTable(_cancelled("None", "ConditionalCheckFailed"))
     _use(monkeypatch, table)
-    assert usage.record_charge("client-a", "job_1", 10, "2026-12-01") is False
+    assert usage.transact(PARTS) == [False, True]
     assert table.calls == 1
+    # A condition failure wins over a conflict in the same answer: retrying cannot help.
+    _use(monkeypatch, FakeTable(_cancelled("ConditionalCheckFailed", "TransactionConflict")))
+    assert usage.transact(PARTS) == [True, False]
 
 
 def test_endless_conflicts_and_other_cancellations_raise(
     monkeypatch: pytest.MonkeyPatch, quick: None
 ) -> None:
-    _use(monkeypatch, FakeTable(*[_cancelled("TransactionConflict")] * 10))
+    table = FakeTable(*[_cancelled("TransactionConflict")] * 10)
+    _use(monkeypatch, table)
     with pytest.raises(ClientError):
-        usage.record_charge("client-a", "job_1", 10, "2026-12-01")
+        usage.transact(PARTS)
+    assert table.calls == 8
     _use(monkeypatch, FakeTable(_cancelled("ValidationError")))
     with pytest.raises(ClientError):
-        usage.record_charge("client-a", "job_1", 10, "2026-12-01")
+        usage.transact(PARTS)
+    other = ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "x"}}, "T")
+    _use(monkeypatch, FakeTable(other))
+    with pytest.raises(ClientError):
+        usage.transact(PARTS)
+
+
+def test_apply_raises_over_budget_when_a_bound_fails(monkeypatch: pytest.MonkeyPatch, quick: None) -> None:
+    from pipeline.models.usage import OverBudget, UsageChange
+
+    _use(monkeypatch, FakeTable(_cancelled("ConditionalCheckFailed")))
+    with pytest.raises(OverBudget):
+        usage.apply((UsageChange("client-a", "2026-12-01", reserved=5, within=0),))
+    table = FakeTable()
+    _use(monkeypatch, table)
+    usage.apply(())
+    assert table.calls == 0
 
 
 def _submitting_job_with_slot() -> Job:
@@ -97,7 +120,3 @@ def test_the_jobs_table_retries_a_conflict_as_the_usage_table_does(
     monkeypatch.setattr(usage.clients, "table", lambda: table)
     job_store.delete_submitting_job(_submitting_job_with_slot())
     assert table.calls == 2
-    refused = FakeTable(_cancelled("ConditionalCheckFailed", "TransactionConflict"))
-    monkeypatch.setattr(job_store, "_table", lambda: refused)
-    job_store.delete_submitting_job(_submitting_job_with_slot())  # already gone: nothing to do
-    assert refused.calls == 1

@@ -1,5 +1,6 @@
-"""Taking a `waiting` job for its create: the claim (with its slot when the deployment has a limit),
-the fair queue's head, and the checks a waiting job passes before it is sent.
+"""Taking a `waiting` job for its create: the claim (with its slot when the deployment has a limit,
+and the budget check of its reservation in the same write), the fair queue's head, and the
+deadline a waiting job runs against.
 
 Shared by the dispatcher (its loop), submit (a new job's one immediate try, `claim_now`) and the
 sweep (`past_deadline`). A claim is a conditional write, so two claimers never create one job.
@@ -8,12 +9,13 @@ sweep (`past_deadline`). A claim is a conditional write, so two claimers never c
 from __future__ import annotations
 
 from pipeline.jobs import budgets, moves
-from pipeline.magic_hour import account
+from pipeline.magic_hour import account, rates
 from pipeline.models.job import Job, JobError, JobStatus
+from pipeline.models.usage import OverBudget
 from pipeline.platform.observability import logger
 from pipeline.platform.settings import get_settings
 from pipeline.platform.timeutil import epoch_of
-from pipeline.store import fair_queue, slots
+from pipeline.store import fair_queue, slots, usage
 from pipeline.store import jobs as job_store
 
 # How much of the queue's head one look reads: enough to step over entries the index still shows
@@ -23,23 +25,21 @@ _QUEUE_HEAD = 25
 
 def claim(job: Job, slot: int | None) -> Job | None:
     """Take a `waiting` job for its create: with `slot` in the same write when the deployment has
-    a concurrency limit. None when it is no longer waiting or the slot was taken meanwhile."""
-    if slot is None:
-        return moves.move(job, JobStatus.SUBMITTING, [JobStatus.WAITING])
-    return moves.claim_for_create(job, slot)
+    a concurrency limit. None when it is no longer waiting or the slot was taken meanwhile.
 
-
-def over_budget(job: Job) -> bool:
-    """A job that waited while its client's spending reached the daily budget is not sent: it
-    fails as the submission would have been refused (402 budget_exceeded) had it come now."""
+    Its reservation is checked against the budget in the same write: a job whose client's budget
+    was lowered (or whose reservation no longer fits on the day its create would be sent) is not
+    sent, and fails as the submission would have been refused (402 budget_exceeded) had it come
+    now; the failed job is returned."""
     try:
-        budgets.check_budget(job.client_id, budgets.utc_today())
-    except budgets.BudgetExceeded as exceeded:
-        moves.fail(
+        return moves.claim_for_create(job, slot)
+    except OverBudget:
+        budget = usage.budget_of(job.client_id) or 0
+        estimate = job.reserved_credits or rates.estimate_credits(job.tool, job.input)
+        exceeded = budgets.refusal(job.client_id, budgets.utc_today(), budget, estimate)
+        return moves.fail(
             job, JobError(code="budget_exceeded", message=str(exceeded), source="submit"), [JobStatus.WAITING]
         )
-        return True
-    return False
 
 
 def next_due_job() -> Job | None:
@@ -79,9 +79,10 @@ def claim_now(job: Job) -> Job | None:
         slot = slots.free_slot(limit)
         if slot is None:
             return None
-        claimed = moves.claim_for_create(job, slot)
+        claimed = claim(job, slot)
         if claimed is not None:
-            fair_queue.note_dispatched(fair_queue.round_of(job.fair_key))
+            if claimed.status is JobStatus.SUBMITTING:
+                fair_queue.note_dispatched(fair_queue.round_of(job.fair_key))
             return claimed
         current = job_store.get_job(job.job_id)
         if current is None or current.status is not JobStatus.WAITING:

@@ -54,9 +54,6 @@ def run(magic_hour: MagicHourClient, time_left: Callable[[], bool]) -> DispatchR
             )
             report.count("past_deadline")
             continue
-        if claims.over_budget(job):
-            report.count("budget_exceeded")
-            continue
         slot = None
         if limit:
             slot = slots.free_slot(limit)
@@ -66,6 +63,9 @@ def run(magic_hour: MagicHourClient, time_left: Callable[[], bool]) -> DispatchR
         claimed = claims.claim(job, slot)
         if claimed is None:
             report.count("raced")
+            continue
+        if claimed.status is JobStatus.FAILED:
+            report.count("budget_exceeded")
             continue
         fair_queue.note_dispatched(fair_queue.round_of(job.fair_key))
         result = creation.create(claimed, magic_hour, inline=False)

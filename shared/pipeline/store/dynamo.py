@@ -1,5 +1,6 @@
-"""DynamoDB mechanics every table module shares: conditional writes, transactions with one retry
-policy, and update expressions.
+"""DynamoDB mechanics every table module shares: conditional writes, reading a cancelled
+transaction, and update expressions. Every transaction goes through store/usage.py's `transact`,
+the one retry policy for TransactionConflict (a job's usage moves in the job's own transaction).
 
 The write itself stays in the table module, passed here as a callable: local/code_actions.py
 finds each function's IAM actions from the calls it can see on a table, and the table module is
@@ -8,20 +9,12 @@ where a reader looks for what is written.
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 
 T = TypeVar("T")
-
-# A transaction cancelled only because another one touched the same item wrote nothing; DynamoDB
-# cancels rather than queues, and boto3 does not retry a cancelled transaction. Six tries cover a
-# burst of one client's requests on its day counter.
-CONFLICT_ATTEMPTS = 6
-
 
 def _code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
@@ -54,24 +47,6 @@ def conditionally(write: Callable[[], T]) -> T | None:
         if is_condition_failure(error):
             return None
         raise
-
-
-def transact(write: Callable[[], object]) -> None:
-    """Run a TransactWriteItems call, again (after a short jitter) while it is cancelled for a
-    TransactionConflict alone. A cancellation with a failed condition, or the last conflict,
-    raises as it came: the caller reads it with `is_cancelled` and `cancelled_by`."""
-    for attempt in range(CONFLICT_ATTEMPTS):
-        try:
-            write()
-        except ClientError as error:
-            reasons = _reasons(error) if is_cancelled(error) else []
-            conflict_only = "TransactionConflict" in reasons and "ConditionalCheckFailed" not in reasons
-            if conflict_only and attempt + 1 < CONFLICT_ATTEMPTS:
-                # Jitter only, nothing secret.
-                time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))  # noqa: S311  # nosec B311
-                continue
-            raise
-        return
 
 
 def update_expression(
