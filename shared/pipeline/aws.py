@@ -47,3 +47,11 @@ def s3_client() -> S3Client:
 @lru_cache(maxsize=1)
 def sqs_client() -> SQSClient:
     return boto3.client("sqs", config=_CONFIG)
+
+
+def warm_up(*table_names: str) -> None:
+    """Create the clients a pool of threads will share, before it starts: boto3 creates clients
+    from one session, which is not thread-safe; a created client (and table) is."""
+    for name in table_names:
+        dynamodb_table(name)
+    sqs_client()

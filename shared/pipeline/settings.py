@@ -110,7 +110,11 @@ class Settings(BaseModel):
     sweep_submit_grace_seconds: int = 900
     sweep_download_stuck_seconds: int = 7200
     sweep_give_up_seconds: int = 86400
-    sweep_batch_limit: int = 200
+    # How many checks run at once (each mostly waits on one Magic Hour GET), and how many due
+    # entries one run keeps in memory at most: the batch itself has no fixed size, it grows with
+    # the backlog for as long as the run's time budget lasts (pipeline/logic/sweep_batch.py).
+    sweep_concurrency: int = Field(default=8, ge=1, le=64)
+    sweep_scan_limit: int = Field(default=20000, ge=1)
     # Client callbacks (Standard Webhooks), delivered from their own queue.
     callback_queue_url: str | None = None
     callback_dead_letter_queue_url: str | None = None

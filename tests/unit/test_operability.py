@@ -81,6 +81,7 @@ def test_pipeline_alarms_watch_catalogued_metrics_with_their_dimensions(template
         ("CreditsCharged", ("failed",)),
         ("MagicHourCreates", ("auth_failed",)),
         ("Webhooks", ("signature_rejected",)),
+        ("SweepOldestOverdue", ()),
     }
 
 
