@@ -8,7 +8,7 @@
   deadlines watched; all of them share one lane, so however many wait they take one client's share.
 - **No fixed batch size.** The run checks `sweep_concurrency` jobs at once (each mostly waits on one
   Magic Hour GET) and reads newly due entries as it goes, until nothing is due, its time budget
-  ends, or it has run one sweep period (the next run carries on). At most `sweep_scan_limit`
+  ends, or it has run one sweep period (the next run reads the index afresh and carries on). At most `sweep_scan_limit`
   entries are held in memory; the rest stay due for the next read.
 """
 
@@ -85,7 +85,7 @@ class Batch:
         self._report = report
         self._time_left = time_left
         self._clock = clock
-        self._started = clock()
+        self._started = self._period_from = clock()
         self._period = settings.sweep_interval_minutes * 60
         self._workers = settings.sweep_concurrency
         self._limit = settings.sweep_scan_limit
@@ -114,7 +114,8 @@ class Batch:
         self.refill()
         if not len(self.lanes):
             return
-        last_read = self._clock()
+        # The period counts from the first check: reading a long backlog must not eat it.
+        last_read = self._period_from = self._clock()
         with ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="sweep") as pool:
             running: set[Future[str]] = set()
             while True:
@@ -122,8 +123,12 @@ class Batch:
                     self.refill()
                     last_read = self._clock()
                 while len(running) < self._workers and len(self.lanes):
+                    # A run lasts one period at most: the next one reads the index afresh, so
+                    # a check that became due meanwhile never waits behind a long backlog.
+                    self.stopped = None if self._within_period() else "period"
                     if not self._time_left():
                         self.stopped = "time"
+                    if self.stopped:
                         break
                     entry = self.lanes.take()
                     assert entry is not None  # the lanes are not empty  # nosec B101
@@ -139,7 +144,7 @@ class Batch:
                     self._report(future.result())
 
     def _within_period(self) -> bool:
-        return self._clock() - self._started < self._period
+        return self._clock() - self._period_from < self._period
 
     def oldest_overdue_seconds(self) -> int:
         """How long the oldest check this run left undone has been due (0: none). Read from the
