@@ -139,7 +139,7 @@ bench-slots: setup  ## a burst against Magic Hour's plan limit: slots, 429s, fai
 openapi: setup  ## regenerate openapi.json from the routes (a test keeps it in sync)
 	$(BIN)/python scripts/export_openapi.py
 
-sync-spec: setup  ## re-derive the tool catalogue from spec/magic-hour/openapi.json (or SPEC=path)
+sync-spec: setup  ## re-derive the tool catalogue (and docs/magic-hour-tools.md) from spec/magic-hour/openapi.json (or SPEC=path) and the pinned magic-hour SDK
 	$(BIN)/python scripts/sync_magic_hour_spec.py $(SPEC)
 
 help:  ## this list

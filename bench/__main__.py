@@ -21,7 +21,7 @@ METHOD = {
         "queue's event source mapping is stopped) and the downloader's lambda_handler runs on it in "
         "a fresh interpreter with exactly the function's environment. baseline = VmRSS after the "
         "handler import; peak = VmHWM after resetting it (/proc/self/clear_refs) just before the "
-        "invocation; copy = pipeline.logic.fetching.fetch_into_s3 (ranged GETs + sha256 + each part "
+        "invocation; copy = pipeline.downloads.http_to_s3.fetch_into_s3 (ranged GETs + sha256 + each part "
         "written once + the sha256 tag). References, just before each round: one plain GET of the "
         "same file from the simulator and one upload_fileobj of as many bytes into the same moto "
         "with the downloader's S3 config; ratio = handler MiB/s / min(the two); sizes of 64MB and up "

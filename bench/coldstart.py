@@ -119,7 +119,7 @@ _ARTIFACT_PROBE = "import sys; sys.path[:0] = sys.argv[1:3]; import app"
 _FIRST_REQUEST = {
     "SubmitFunction": (
         "first POST",
-        "import pipeline.logic.idempotent_submission, pipeline.logic.submission, pipeline.logic.inputs, "
+        "import pipeline.submit.idempotency, pipeline.submit.submission, pipeline.create.inputs, "
         "pipeline.magic_hour.client, aws_lambda_powertools.utilities.validation",
     ),
 }

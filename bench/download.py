@@ -35,7 +35,7 @@ from bench.harness import DOWNLOAD_FUNCTION, VIDEO_JOB, BenchFailure, Harness
 from bench.lambda_env import ROOT, function_environment
 from bench.procfs import RssSampler, memory_kib
 from bench.units import MIB, format_size, kib_to_mib
-from pipeline.aws import S3_CONFIG
+from pipeline.platform.aws import S3_CONFIG
 
 DEFAULT_SIZES = "1MB,64MB,1GB"
 # Sizes at and above this get the raw GET / raw upload references measured next to them.
@@ -312,7 +312,7 @@ def references(harness: Harness, size: int, url: str) -> dict[str, Any]:
     """What the two ends allow, measured just before the pipeline in the same run: one plain
     streamed GET of the same file from the simulator (read and dropped), and one plain boto3
     upload_fileobj (default TransferConfig) of as many bytes into the same moto S3, by a client
-    with the downloader's own S3 configuration (pipeline.aws.S3_CONFIG), so both sides of the
+    with the downloader's own S3 configuration (pipeline.platform.aws.S3_CONFIG), so both sides of the
     ratio do the same work per byte."""
     started = time.perf_counter()
     got = 0

@@ -7,7 +7,7 @@ the figures as JSON. stdout/stderr are the function's log (the parent points the
 Memory: VmRSS/VmHWM right after the import (cold start), then the peak is reset and VmHWM read
 again after each phase, so `invoke_peak` is the peak of the invocation alone. The copy itself
 (GET + sha256 + every part written into S3 once + the sha256 tag) is timed by wrapping
-pipeline.logic.downloads.fetch_into_s3, which the downloader calls through that module; nothing
+pipeline.downloads.downloads.fetch_into_s3, which the downloader calls through that module; nothing
 else is changed.
 """
 
@@ -29,7 +29,7 @@ PHASES = ("fetch_into_s3",)
 
 
 def _instrument(phases: dict[str, dict[str, Any]]) -> None:
-    from pipeline.logic import downloads  # already imported by the handler's module
+    from pipeline.downloads import downloads  # already imported by the handler's module
 
     for name in PHASES:
         original: Callable[..., Any] = getattr(downloads, name)

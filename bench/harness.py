@@ -27,7 +27,7 @@ from local.resources import client
 from local.sqs_trigger import QueuePoller
 from local.stack import LocalStack
 from local.template import FunctionSpec
-from pipeline.logic.signature import sign
+from pipeline.webhook.signature import sign
 
 DOWNLOAD_FUNCTION = "DownloaderFunction"
 # A video job with one output: the downloader's case that matters for size.
@@ -119,8 +119,7 @@ class Harness:
 
     def worker_pids(self, function: str) -> list[int]:
         """The local runtime's worker processes of one function (one per warm environment)."""
-        executor = self.stack.pools[function]._executor
-        return list(getattr(executor, "_processes", {}) or {})
+        return self.stack.pools[function].pids()
 
     def moto_pid(self) -> int | None:
         return self.stack.moto_pid

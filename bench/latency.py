@@ -4,7 +4,7 @@ before timing starts).
 
 Submit: POST /v1/jobs, each with its own Idempotency-Key; includes the function's call to the
 simulator's create. Webhook: deliveries signed with the stack's webhook secret
-(pipeline.logic.signature.sign) posted to /webhooks/magic-hour for the jobs the submit benchmark
+(pipeline.webhook.signature.sign) posted to /webhooks/magic-hour for the jobs the submit benchmark
 created: the first `started` per job moves it queued -> rendering, later ones are duplicates; a few
 `completed` move jobs to downloading and queue their download tasks.
 """

@@ -29,7 +29,7 @@ import local  # noqa: F401 - puts shared/ on sys.path
 from bench.harness import free_port
 from local.config import LocalConfig
 from local.stack import LocalStack
-from pipeline import ids
+from pipeline.platform import ids
 
 VOICE = {"tool": "ai-voice-generator", "input": {"style": {"prompt": "hi", "voice_name": "Elon Musk"}}}
 KEYS = {"key-a": "client-a", "key-b": "client-b"}

@@ -39,6 +39,11 @@ def main() -> int:
         for name, value in stack.describe().items():
             print(f"  {name:<18} {value}", flush=True)
         print(f"  api keys           {', '.join(f'{k} (client {v})' for k, v in config.api_keys.items())}")
+        if config.iam_callers:  # access key ids only, never their secrets
+            callers = ", ".join(
+                f"{c.access_key_id} (client {c.client_id})" for c in config.iam_callers.values()
+            )
+            print(f"  sigv4 callers      {callers}")
         print(f"local stack ready in {time.perf_counter() - started:.1f}s (Ctrl-C stops it)", flush=True)
         code = serve(stack, stopping)
     except KeyboardInterrupt:

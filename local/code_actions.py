@@ -3,7 +3,7 @@
 From a function's handler module, every function and class it references is followed through the
 `pipeline` package (a reference counts, not only a call: functions passed as values are followed
 too). In what is reachable, each method call on a boto3 client or DynamoDB table (as made by a
-factory such as `pipeline.aws.s3_client`, found by what it returns) is mapped to its operation and
+factory such as `pipeline.platform.aws.s3_client`, found by what it returns) is mapped to its operation and
 from there to IAM actions (local.iam.actions_of). Libraries that call AWS themselves are seams
 named in LIBRARY_ACTIONS. It over-approximates (a reachable branch may never run), which is the
 safe side for "is this grant used by any code path".
@@ -370,6 +370,16 @@ def platform_actions(document: dict[str, Any], function: str) -> dict[str, str]:
         if event.get("Type") == "SQS":
             for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"):
                 actions[action] = "its SQS event source polls with the function's role"
+        if event.get("Type") == "DynamoDB":
+            for action in (
+                "dynamodb:DescribeStream",
+                "dynamodb:GetRecords",
+                "dynamodb:GetShardIterator",
+                "dynamodb:ListStreams",
+            ):
+                actions[action] = "its stream event source reads with the function's role"
+            if "OnFailure" in event["Properties"].get("DestinationConfig", {}):
+                actions["sqs:SendMessage"] = "its stream event source sends failed batches there"
     return actions
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from local.resources import ACCOUNT_ID
+from local.sigv4 import IamCaller, parse_callers
+
 DEFAULT_MAGIC_HOUR_API_KEY = "mh-local-key"
 DEFAULT_WEBHOOK_SECRET = "whsec_local_dev_secret"  # noqa: S105 - documented local-only default
 # Standard Webhooks secrets are "whsec_" + base64 of random bytes; this one is for local use only.
@@ -39,6 +42,15 @@ def _client_budgets(raw: str) -> dict[str, int]:
     return budgets
 
 
+def _flag(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise SystemExit(f"{name} must be 1 or 0")
+
+
 @dataclass(frozen=True)
 class LocalConfig:
     host: str
@@ -60,6 +72,11 @@ class LocalConfig:
     create_retry_delays: str
     # Seeded into the clients table as each client's daily credit budget.
     client_budgets: dict[str, int] = field(default_factory=dict)
+    # SigV4 callers the local gateway accepts, by access key id (LOCAL_IAM_CALLERS).
+    iam_callers: dict[str, IamCaller] = field(default_factory=dict)
+    # LOCAL_AWS_FAULTS=1: the AWS fault proxy between the functions and moto (local/faults.py).
+    aws_faults: bool = False
+    faults_port: int = 5001
 
     @classmethod
     def from_environment(cls) -> LocalConfig:
@@ -84,6 +101,9 @@ class LocalConfig:
             create_deadline_seconds=int(env.get("LOCAL_CREATE_DEADLINE_SECONDS", "60")),
             create_retry_delays=env.get("LOCAL_CREATE_RETRY_DELAYS", DEFAULT_RETRY_DELAYS),
             client_budgets=_client_budgets(env.get("LOCAL_CLIENT_BUDGETS", "")),
+            iam_callers=parse_callers(env.get("LOCAL_IAM_CALLERS", ""), ACCOUNT_ID),
+            aws_faults=_flag("LOCAL_AWS_FAULTS", env.get("LOCAL_AWS_FAULTS", "")),
+            faults_port=int(env.get("LOCAL_FAULTS_PORT", "5001")),
         )
 
     @property

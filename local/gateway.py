@@ -18,11 +18,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from local import sigv4
 from local.runtime import Invocation
 from local.template import Route
 
 # API Gateway's own payload limit; our functions enforce their smaller limits themselves.
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
+# Lambda's limit on a synchronous invocation's request: the whole event as JSON (headers and a
+# base64-encoded binary body included), not just the body. 6 MiB exactly.
+LAMBDA_REQUEST_LIMIT_BYTES = 6 * 1024 * 1024
+# Events are a few KB more than their body (4/3 of it, base64-encoded): only bodies that could
+# reach the limit are worth serialising.
+_EVENT_OVERHEAD_CHECK_BYTES = 4 * 1024 * 1024
 BINARY_TYPES = ("application/octet-stream", "image/", "audio/", "video/")
 
 
@@ -34,12 +41,16 @@ class Gateway:
         api_keys: dict[str, str],
         invoke: Callable[[str, dict[str, Any]], Invocation],
         stage: str,
+        iam_callers: dict[str, sigv4.IamCaller] | None = None,
+        region: str = "us-east-1",
     ) -> None:
         self.routes = routes
         self.gateway_responses = gateway_responses
         self.api_keys = api_keys
         self.invoke = invoke
         self.stage = stage
+        self.iam_callers = iam_callers or {}
+        self.region = region
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         for route in self.routes:
@@ -75,6 +86,7 @@ class Gateway:
         headers: list[tuple[str, str]],
         body: bytes,
         api_key: str | None,
+        caller: sigv4.IamCaller | None = None,
     ) -> dict[str, Any]:
         single: dict[str, str] = {}
         multi: dict[str, list[str]] = {}
@@ -86,7 +98,8 @@ class Gateway:
         parsed_query = parse_qs(query, keep_blank_values=True)
         request_id = str(uuid.uuid4())
         source_ip = "127.0.0.1"
-        return {
+        signer = sigv4.identity_of(caller) if caller else {}
+        event: dict[str, Any] = {
             "resource": route.path,
             "path": raw_path,
             "httpMethod": method,
@@ -133,6 +146,8 @@ class Gateway:
             else None,
             "isBase64Encoded": bool(body) and is_binary,
         }
+        event["requestContext"]["identity"].update(signer)
+        return event
 
     def handle(
         self,
@@ -149,9 +164,33 @@ class Gateway:
         if len(body) > MAX_PAYLOAD_BYTES:
             return self.gateway_response("REQUEST_TOO_LARGE", 413, "Request Too Long")
         api_key = next((value for name, value in headers if name.lower() == "x-api-key"), None)
-        if route.api_key_required and api_key not in self.api_keys:
+        caller = None
+        if route.iam and sigv4.authorization_of(headers) is not None:
+            # The route's twin on the IAM API: the signature decides, before any code runs.
+            target = parts.path + (f"?{parts.query}" if parts.query else "")
+            try:
+                caller = sigv4.verify(
+                    method, target, headers, body, self.iam_callers, self.region, time.time()
+                )
+            except sigv4.SignatureRefused as refused:
+                return self.gateway_response(refused.kind, 403, refused.message)
+            if api_key is not None and self.api_keys.get(api_key) != caller.client_id:
+                return self.gateway_response(
+                    "ACCESS_DENIED", 403, "the API key and the signature belong to different clients"
+                )
+        elif route.api_key_required and api_key not in self.api_keys:
             return self.gateway_response("INVALID_API_KEY", 403, "Forbidden")
-        event = self.build_event(route, params, method, parts.path, parts.query, headers, body, api_key)
+        elif route.iam and not route.api_key_required:
+            return self.gateway_response("MISSING_AUTHENTICATION_TOKEN", 403, "the request is not signed")
+        event = self.build_event(
+            route, params, method, parts.path, parts.query, headers, body, api_key, caller
+        )
+        if (
+            len(body) > _EVENT_OVERHEAD_CHECK_BYTES
+            and len(json.dumps(event).encode()) > LAMBDA_REQUEST_LIMIT_BYTES
+        ):
+            # Lambda refuses the invocation (RequestEntityTooLargeException) before any code runs.
+            return self.gateway_response("REQUEST_TOO_LARGE", 413, "Request Too Long")
         result = self.invoke(route.function, event)
         return self._to_http(result)
 

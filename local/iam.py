@@ -66,7 +66,7 @@ MANAGED_POLICIES: dict[str, list[dict[str, Any]]] = {
 }
 
 # IAM's service prefix where it differs from botocore's endpoint prefix.
-_IAM_PREFIX = {"monitoring": "cloudwatch", "email": "ses", "states": "states"}
+_IAM_PREFIX = {"monitoring": "cloudwatch", "email": "ses", "states": "states", "streams.dynamodb": "dynamodb"}
 
 # Operations authorized as other actions (AWS's Service Authorization Reference).
 _S3_AS = {
@@ -194,7 +194,26 @@ def requests_of(
         arn = secret if secret.startswith("arn:") else place.secret_arns.get(secret, "")
         arn = arn or f"arn:aws:secretsmanager:{region}:{account}:secret:{secret}"
         return [(f"secretsmanager:{operation}", arn)]
+    if service == "events":
+        return [(f"events:{operation}", arn) for arn in _bus_arns(params, region, account)]
+    if service == "streams.dynamodb":
+        # A shard iterator is opaque in AWS but authorized against its stream; moto's starts with
+        # the stream's ARN.
+        stream = str(params.get("StreamArn") or str(params.get("ShardIterator", "")).split("|", 1)[0])
+        return [(f"dynamodb:{operation}", stream if stream.startswith("arn:") else "*")]
     return [(action, "*") for action in actions_of(service, operation)]
+
+
+def _bus_arns(params: Mapping[str, Any], region: str, account: str) -> list[str]:
+    """The buses an EventBridge call names (PutEvents: each entry's), as ARNs."""
+    names = [entry.get("EventBusName") for entry in params.get("Entries", [])] or [params.get("EventBusName")]
+    arns = []
+    for name in names:
+        bus = str(name or "default")
+        arn = bus if bus.startswith("arn:") else f"arn:aws:events:{region}:{account}:event-bus/{bus}"
+        if arn not in arns:
+            arns.append(arn)
+    return arns
 
 
 def queue_arn_from_url(url: str, region: str) -> str:
@@ -398,6 +417,8 @@ _ERROR_SHAPES = {
     "secretsmanager": ("AccessDeniedException", 400),
     "s3": ("AccessDenied", 403),
     "sqs": ("AccessDenied", 403),
+    "events": ("AccessDeniedException", 400),
+    "streams.dynamodb": ("AccessDeniedException", 400),
 }
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from local.config import LocalConfig
 from local.stack import LocalStack
-from pipeline.logic.signature import sign
+from pipeline.webhook.signature import sign
 
 
 def resign(event: dict[str, Any], secret: str) -> dict[str, Any]:

@@ -9,6 +9,8 @@ its dead-letter queue's ARN). What moto's CloudFormation leaves out is applied a
   public access block are put afterwards.
 - Secrets Manager secrets: moto's CloudFormation has no such resource type (a stack naming them
   completes without them), so they are created here, each seeded with its local value.
+- EventBridge buses, archives and bus policies: created here (a bus keeps its template name), and
+  a table's StreamArn is read back from the table.
 """
 
 from __future__ import annotations
@@ -90,6 +92,12 @@ def create_all(
                 TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
             )
 
+    for name, spec in template.of_type("AWS::DynamoDB::Table").items():
+        if "StreamSpecification" in spec.get("Properties", {}):
+            table = dynamodb.describe_table(TableName=refs[name])["Table"]
+            attributes[(name, "StreamArn")] = table["LatestStreamArn"]
+    _create_event_buses(template, client("events", endpoint, region), resolver, stack_name)
+
     s3 = client("s3", endpoint, region)
     for name, spec in template.of_type("AWS::S3::Bucket").items():
         _configure_bucket(s3, refs[name], resolver.resolve(spec.get("Properties", {})))
@@ -165,6 +173,39 @@ def _create_stack(
     if stack["StackStatus"] != "CREATE_COMPLETE":
         raise SystemExit(f"local stack: moto's CloudFormation said {stack['StackStatus']}")
     return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
+
+
+def _create_event_buses(template: Template, events: Any, resolver: Resolver, stack_name: str) -> None:
+    """Buses, their archives and policies. Not through moto's CloudFormation: the bus keeps the name
+    the template gives it (the local bus is `magic-hour-pipeline`, as the contract says), and
+    moto's stack outputs cannot return a bus's Ref."""
+    for name, spec in template.of_type("AWS::Events::EventBus").items():
+        bus_name = str(resolver.resolve(spec["Properties"]["Name"]))
+        arn = events.create_event_bus(Name=bus_name)["EventBusArn"]
+        resolver.refs[name] = resolver.attributes[(name, "Name")] = bus_name
+        resolver.attributes[(name, "Arn")] = arn
+    for name, spec in template.of_type("AWS::Events::Archive").items():
+        if "Condition" in spec and not resolver.condition(spec["Condition"]):
+            continue
+        properties = resolver.resolve(spec["Properties"])
+        events.create_archive(
+            ArchiveName=f"{stack_name}-{name}"[:48],
+            EventSourceArn=properties["SourceArn"],
+            Description=properties.get("Description", ""),
+            RetentionDays=int(properties["RetentionDays"]),
+        )
+    for spec in template.of_type("AWS::Events::EventBusPolicy").values():
+        if "Condition" in spec and not resolver.condition(spec["Condition"]):
+            continue
+        properties = resolver.resolve(spec["Properties"])
+        statement = {"Sid": properties["StatementId"], **properties["Statement"]}
+        principal = statement.get("Principal", {})
+        if isinstance(principal.get("AWS"), str):  # a CommaDelimitedList parameter, by Ref
+            principal["AWS"] = principal["AWS"].split(",")
+        events.put_permission(
+            EventBusName=properties["EventBusName"],
+            Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
+        )
 
 
 def _configure_bucket(s3: Any, bucket: str, properties: dict[str, Any]) -> None:

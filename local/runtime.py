@@ -1,111 +1,24 @@
 """Running a template function the way Lambda does, without Docker.
 
-Each function gets its own pool of worker processes. A worker is one "execution environment": it
-imports the handler once (cold start) with only that function's environment variables, handles one
-invocation at a time, and stays warm. Concurrent requests go to different workers, as in Lambda.
+Each function gets up to `workers` execution environments (local/environment.py), one process
+each: it imports the handler once (cold start) with only that function's environment variables,
+handles one invocation at a time and stays warm. Concurrent invocations go to different
+environments, as on Lambda; one that times out, runs out of memory or crashes is discarded alone
+and a fresh one takes its place on the next invocation.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import multiprocessing
-import os
-import signal
-import sys
-import time
-import traceback
-import uuid
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from local.environment import ROOT, Environment, Invocation, LambdaContext
 from local.iam import Place, Policy
 from local.template import FunctionSpec
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED_DIR = ROOT / "shared"
-
-_handler: Any = None
-_spec: dict[str, Any] = {}
-
-
-@dataclass
-class LambdaContext:
-    """The attributes of Lambda's context object that handlers and Powertools read."""
-
-    function_name: str
-    memory_limit_in_mb: int
-    invoked_function_arn: str
-    aws_request_id: str
-    deadline_epoch: float
-    function_version: str = "$LATEST"
-    log_group_name: str = ""
-    log_stream_name: str = "local"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.deadline_epoch - time.time()) * 1000))
-
-
-@dataclass(frozen=True)
-class Invocation:
-    ok: bool
-    payload: Any
-    error: str | None
-    duration_ms: float
-
-
-def _init_worker(environment: dict[str, str], code_dir: str, handler: str, spec: dict[str, Any]) -> None:
-    # Ctrl-C is for the stack, which stops its workers itself.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if spec.get("log_path"):
-        # Function logs (what CloudWatch would hold) go to a file instead of the console.
-        log = os.open(spec["log_path"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        os.dup2(log, 1)
-        os.dup2(log, 2)
-    # A clean slate like Lambda's: nothing from the developer's shell decides which AWS to talk to.
-    for name in list(os.environ):
-        if name.startswith(("AWS_", "POWERTOOLS_", "_X_AMZN")):
-            del os.environ[name]
-    os.environ.update(environment)
-    if spec.get("policy") is not None:
-        # Before the handler's import, so every boto3 client it ever makes is checked against the
-        # function's role, as AWS would check the role's credentials.
-        from local import iam
-
-        iam.install(spec["policy"], spec["place"])
-    # Lambda puts the function's code first on the path, then the layers (/opt/python).
-    sys.path[:0] = [code_dir, str(SHARED_DIR)]
-    module_name, function_name = handler.rsplit(".", 1)
-    module_spec = importlib.util.spec_from_file_location(module_name, Path(code_dir) / f"{module_name}.py")
-    assert module_spec is not None
-    assert module_spec.loader is not None
-    module = importlib.util.module_from_spec(module_spec)
-    sys.modules[module_name] = module
-    module_spec.loader.exec_module(module)
-    global _handler, _spec
-    _handler = getattr(module, function_name)
-    _spec = spec
-
-
-def _warm() -> int:
-    return os.getpid()
-
-
-def _invoke(event: dict[str, Any], timeout: int) -> tuple[bool, Any, str | None]:
-    context = LambdaContext(
-        function_name=_spec["name"],
-        memory_limit_in_mb=_spec["memory"],
-        invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{_spec['name']}",
-        aws_request_id=str(uuid.uuid4()),
-        deadline_epoch=time.time() + timeout,
-    )
-    try:
-        return True, _handler(event, context), None
-    except Exception as error:  # what Lambda reports as a function error
-        traceback.print_exc()
-        return False, {"errorType": error.__class__.__name__, "errorMessage": str(error)}, repr(error)
+__all__ = ["ROOT", "FunctionPool", "Invocation", "LambdaContext"]
 
 
 class FunctionPool:
@@ -124,45 +37,91 @@ class FunctionPool:
         self.log_path = log_path
         self.environment = environment
         self.workers = workers
-        self._executor = self._new_executor()
+        # At most `workers` invocations at once (the function's concurrency); beyond, callers wait.
+        self._slots = threading.BoundedSemaphore(workers)
+        self._lock = threading.Lock()
+        self._idle: list[Environment] = []
+        self._all: list[Environment] = []
+        self._stopped = False
 
-    def _new_executor(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(
-            max_workers=self.workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_init_worker,
-            initargs=(
-                self.environment,
-                str(ROOT / self.spec.code_uri),
-                self.spec.handler,
-                {
-                    "name": self.spec.logical_id,
-                    "memory": self.spec.memory,
-                    "log_path": self.log_path,
-                    "policy": self.policy,
-                    "place": self.place,
-                },
-            ),
+    def _new_environment(self) -> Environment:
+        environment = Environment(
+            self.environment,
+            str(ROOT / self.spec.code_uri)
+            if not Path(self.spec.code_uri).is_absolute()
+            else self.spec.code_uri,
+            self.spec.handler,
+            {
+                "name": self.spec.logical_id,
+                "memory": self.spec.memory,
+                "log_path": self.log_path,
+                "policy": self.policy,
+                "place": self.place,
+            },
         )
+        with self._lock:
+            self._all.append(environment)
+        return environment
 
     def warm_up(self) -> None:
-        """Start every worker now, so the first requests do not pay the cold start."""
-        futures: list[Future[int]] = [self._executor.submit(_warm) for _ in range(self.workers)]
-        for future in futures:
-            future.result(timeout=60)
+        """Start every environment now, so the first requests do not pay the cold start."""
+        fresh = [self._new_environment() for _ in range(self.workers)]
+        with ThreadPoolExecutor(max_workers=self.workers) as starting:
+            failures = [failure for failure in starting.map(Environment.start, fresh) if failure is not None]
+        if failures:
+            raise RuntimeError(f"{self.spec.logical_id}: init failed: {failures[0].error}")
+        with self._lock:
+            self._idle.extend(fresh)
 
     def invoke(self, event: dict[str, Any]) -> Invocation:
-        started = time.perf_counter()
-        try:
-            future = self._executor.submit(_invoke, event, self.spec.timeout)
-            ok, payload, error = future.result(timeout=self.spec.timeout + 5)
-        except BrokenProcessPool:
-            # A worker died mid-invocation (like a Lambda crash): start fresh workers.
-            self._executor = self._new_executor()
-            ok, payload, error = False, None, "worker process crashed"
-        except TimeoutError:
-            ok, payload, error = False, None, f"Task timed out after {self.spec.timeout} seconds"
-        return Invocation(ok, payload, error, (time.perf_counter() - started) * 1000)
+        with self._slots:
+            environment = self._take_idle()
+            if environment is None:
+                environment = self._new_environment()
+                failed = environment.start()
+                if failed is not None:
+                    self._forget(environment)
+                    return failed
+            try:
+                return environment.invoke(event, self.spec.timeout, self.spec.memory)
+            finally:
+                if environment.alive and not self._stopped:
+                    with self._lock:
+                        self._idle.append(environment)
+                else:
+                    # Discarded (timed out, out of memory, crashed): the next invocation starts
+                    # a fresh environment, as Lambda does.
+                    environment.kill()
+                    self._forget(environment)
+
+    def _take_idle(self) -> Environment | None:
+        """A warm environment whose process still runs; ones that died while idle are dropped
+        (Lambda would never route an invocation to a dead environment)."""
+        while True:
+            with self._lock:
+                environment = self._idle.pop() if self._idle else None
+            if environment is None or environment.running:
+                return environment
+            environment.kill()
+            self._forget(environment)
+
+    def _forget(self, environment: Environment) -> None:
+        with self._lock:
+            if environment in self._all:
+                self._all.remove(environment)
+
+    def pids(self, busy: bool | None = None) -> list[int]:
+        """The processes of the live environments (only the busy or idle ones when asked)."""
+        with self._lock:
+            return [
+                e.pid for e in self._all if e.pid is not None and e.alive and (busy is None or e.busy == busy)
+            ]
 
     def shutdown(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._stopped = True
+        with self._lock:
+            environments = list(self._all)
+            self._all.clear()
+            self._idle.clear()
+        for environment in environments:
+            environment.kill()

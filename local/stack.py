@@ -20,8 +20,11 @@ from local.runtime import FunctionPool, Invocation
 from local.scheduler import Scheduler
 from local.simulator import SimulatorConfig, start_simulator
 from local.sqs_trigger import QueuePoller
+from local.stream_trigger import StreamPoller, stream_triggers
 from local.template import Template, load_template
-from pipeline.settings import MAGIC_HOUR_CONNECT_TIMEOUT_SECONDS
+from ops import clients as client_ops
+from ops import targets as ops_targets
+from pipeline.platform.settings import MAGIC_HOUR_CONNECT_TIMEOUT_SECONDS
 
 # Which local value seeds which secret of the template.
 SECRET_SOURCES = {
@@ -39,6 +42,8 @@ WORKERS_PER_FUNCTION = {
     "SweepFunction": 1,
     "CallbackFunction": 2,
     "DispatchFunction": 2,
+    # One invocation per stream shard at a time, as the mapping's ParallelizationFactor 1.
+    "EventsFunction": 1,
 }
 
 
@@ -70,6 +75,7 @@ class LocalStack:
         self.template = Template(load_template())
         self.pools: dict[str, FunctionPool] = {}
         self.pollers: list[QueuePoller] = []
+        self.stream_pollers: list[StreamPoller] = []
         self.scheduler: Scheduler | None = None
         self._moto: subprocess.Popen[bytes] | None = None
         self._gateway_server: Any = None
@@ -79,11 +85,10 @@ class LocalStack:
 
     def start(self, warm: bool = True) -> None:
         config = self.config
-        for name, port in (
-            ("API", config.api_port),
-            ("AWS", config.aws_port),
-            ("Magic Hour", config.magic_hour_port),
-        ):
+        ports = [("API", config.api_port), ("AWS", config.aws_port), ("Magic Hour", config.magic_hour_port)]
+        if config.aws_faults:
+            ports.append(("AWS faults", config.faults_port))
+        for name, port in ports:
             if not _port_free(config.host, port):
                 raise SystemExit(
                     f"local stack: port {port} ({name}) is in use; stop what uses it or set its LOCAL_*_PORT"
@@ -93,8 +98,11 @@ class LocalStack:
         # the moto server starts.
         transformed = iam.sam_transform(self.template.document, config.region)
         self._wait_for_moto()
-        if self.fault_injection:
-            self.faults = FaultProxy(config.aws_url, config.host)
+        if self.fault_injection or config.aws_faults:
+            # Tests ask for it on a free port; LOCAL_AWS_FAULTS=1 puts it on LOCAL_FAULTS_PORT.
+            self.faults = FaultProxy(
+                config.aws_url, config.host, config.faults_port if config.aws_faults else 0
+            )
             self.faults.start()
         self._simulator = start_simulator(
             SimulatorConfig(
@@ -118,7 +126,7 @@ class LocalStack:
             secret_values,
             transformed,
         )
-        self._seed_client_budgets()
+        self._create_clients()
         # Each function may call only what its role in template.yaml allows (local/iam.py).
         policies = iam.function_policies(self.template.document, self.resolver, config.region, transformed)
         place = iam.place_of(self.template, self.resolver, config.region, resources.ACCOUNT_ID)
@@ -142,6 +150,8 @@ class LocalStack:
             config.api_keys,
             self.invoke,
             config.stage,
+            config.iam_callers,
+            config.region,
         )
         self._gateway_server = serve(gateway, config.host, config.api_port)
         for trigger in self.template.queue_triggers():
@@ -161,6 +171,7 @@ class LocalStack:
             )
             poller.start()
             self.pollers.append(poller)
+        self._start_stream_pollers(policies, place)
         self.scheduler = Scheduler(
             self.template.schedules(),
             config.schedule_seconds,
@@ -175,6 +186,8 @@ class LocalStack:
             self.scheduler.stop()
         for poller in self.pollers:
             poller.stop()
+        for stream_poller in self.stream_pollers:
+            stream_poller.stop()
         if self._gateway_server is not None:
             self._gateway_server.shutdown()
         if self._simulator is not None:
@@ -191,6 +204,27 @@ class LocalStack:
                 self._moto.kill()
 
     # -- wiring ------------------------------------------------------------------------------
+
+    def _start_stream_pollers(self, policies: dict[str, iam.Policy], place: iam.Place) -> None:
+        """A table stream's event source mapping; like Lambda's, it reads the stream and sends to
+        its on-failure destination with the function's role."""
+        config = self.config
+        for trigger in stream_triggers(self.template):
+            streams = resources.client("dynamodbstreams", config.aws_url, config.region)
+            sqs = resources.client("sqs", config.aws_url, config.region)
+            for service_client in (streams, sqs):
+                iam.Enforcer(policies[trigger.function], place).attach(service_client)
+            poller = StreamPoller(
+                trigger,
+                streams,
+                self.resolver.attributes[(trigger.table, "StreamArn")],
+                config.region,
+                self.invoke,
+                sqs=sqs,
+                failure_queue_url=self.resolver.refs[trigger.on_failure] if trigger.on_failure else None,
+            )
+            poller.start()
+            self.stream_pollers.append(poller)
 
     def parameter_overrides(self) -> dict[str, str]:
         """What `sam deploy --parameter-overrides` would say for this machine. The sweep's
@@ -229,18 +263,18 @@ class LocalStack:
             "DownloadRetryDelays": self.config.download_retry_delays,
             "RequireHttpsCallbacks": "false",
             "StageName": self.config.stage,
+            # One local port serves both APIs; a route takes an API key or a signature.
+            "CallerAuth": "both",
             "LogLevel": os.environ.get("LOCAL_LOG_LEVEL", "INFO"),
             **self.extra_parameters,
         }
 
     def runtime_environment(self, function: str, memory: int, timeout: int) -> dict[str, str]:
         """What the Lambda runtime itself puts in a function's environment, pointed at moto."""
-        faults = {}
-        if self.faults is not None:
-            faults = {"AWS_ENDPOINT_URL_DYNAMODB": self.faults.url, "AWS_ENDPOINT_URL_SQS": self.faults.url}
+        # With the fault proxy every AWS call of the functions goes through it.
+        endpoint = self.faults.url if self.faults is not None else self.config.aws_url
         return {
-            **faults,
-            "AWS_ENDPOINT_URL": self.config.aws_url,
+            "AWS_ENDPOINT_URL": endpoint,
             "AWS_DEFAULT_REGION": self.config.region,
             "AWS_REGION": self.config.region,
             "AWS_ACCESS_KEY_ID": "local",
@@ -253,16 +287,19 @@ class LocalStack:
             "PYTHONDONTWRITEBYTECODE": "1",
         }
 
-    def _seed_client_budgets(self) -> None:
-        """What the operator command does when deployed: a budget on each client's profile item."""
-        dynamodb = resources.client("dynamodb", self.config.aws_url, self.config.region)
+    def _create_clients(self) -> None:
+        """The local clients, made as an operator makes them (`python -m ops clients`): each API
+        key's client in a usage plan of its own, each SigV4 caller's user mapped to its client,
+        and the budgets. The local gateway still maps keys to clients from LOCAL_API_KEYS."""
+        session = ops_targets.Session(self.config.aws_url, self.config.region, local_credentials=True)
+        where = ops_targets.Targets(clients_table=self.resolver.refs["ClientsTable"])
+        table = session.table(where.clients_table)
+        for client_id in sorted(set(self.config.api_keys.values())):
+            client_ops.add_key_client(session, where, name=client_id, client_id=client_id)
+        for caller in self.config.iam_callers.values():
+            client_ops.map_principal(table, caller.client_id, caller.user_arn)
         for client_id, credits in self.config.client_budgets.items():
-            dynamodb.update_item(
-                TableName=self.resolver.refs["ClientsTable"],
-                Key={"client_id": {"S": client_id}, "item": {"S": "profile"}},
-                UpdateExpression="SET daily_credit_budget = :credits",
-                ExpressionAttributeValues={":credits": {"N": str(credits)}},
-            )
+            client_ops.set_budget(table, client_id, credits)
 
     def invoke(self, function: str, event: dict[str, Any]) -> Invocation:
         return self.pools[function].invoke(event)
@@ -308,6 +345,7 @@ class LocalStack:
         return self._moto.pid if self._moto is not None else None
 
     def describe(self) -> dict[str, str]:
+        faults = {"aws_faults": f"{self.faults.url}/_faults"} if self.faults is not None else {}
         return {
             "api": self.config.api_url,
             "webhook": f"{self.config.api_url}/webhooks/magic-hour",
@@ -317,5 +355,7 @@ class LocalStack:
             "download_queue": self.resolver.refs.get("DownloadQueue", ""),
             "dead_letter_queue": self.resolver.refs.get("DownloadDeadLetterQueue", ""),
             "bucket": self.resolver.refs.get("OutputBucket", ""),
+            "event_bus": self.resolver.refs.get("EventBus", ""),
             "input_bucket": self.resolver.refs.get("InputBucket", ""),
+            **faults,
         }

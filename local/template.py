@@ -32,6 +32,8 @@ class Route:
     api_key_required: bool
     pattern: re.Pattern[str]
     param_names: tuple[str, ...]
+    # Also served on an AWS_IAM API (SigV4). Locally one port serves both of a route's APIs.
+    iam: bool = False
 
 
 @dataclass(frozen=True)
@@ -189,7 +191,7 @@ class Template:
 
     def routes(self) -> list[Route]:
         apis = self.of_type("AWS::Serverless::Api")
-        routes = []
+        routes: dict[tuple[str, str, str], Route] = {}
         for name, spec in self.of_type("AWS::Serverless::Function").items():
             for event in spec.get("Properties", {}).get("Events", {}).values():
                 if event.get("Type") != "Api":
@@ -201,27 +203,27 @@ class Template:
                     else None
                 )
                 api_auth = apis.get(api_id or "", {}).get("Properties", {}).get("Auth", {})
-                required = properties.get("Auth", {}).get(
-                    "ApiKeyRequired", api_auth.get("ApiKeyRequired", False)
+                required = bool(
+                    properties.get("Auth", {}).get("ApiKeyRequired", api_auth.get("ApiKeyRequired", False))
                 )
+                authorizer = properties.get("Auth", {}).get("Authorizer", api_auth.get("DefaultAuthorizer"))
+                signed = authorizer == "AWS_IAM"
+                method = str(properties["Method"]).upper()
+                key = (name, method, properties["Path"])
+                if key in routes:  # the same route's twin on the other API
+                    seen = routes[key]
+                    required, signed = required or seen.api_key_required, signed or seen.iam
                 pattern, params = _path_pattern(properties["Path"])
-                routes.append(
-                    Route(
-                        name,
-                        str(properties["Method"]).upper(),
-                        properties["Path"],
-                        bool(required),
-                        pattern,
-                        params,
-                    )
-                )
+                routes[key] = Route(name, method, properties["Path"], required, pattern, params, signed)
         # Literal segments beat parameters, as in API Gateway.
-        return sorted(routes, key=lambda route: route.path.count("{"))
+        return sorted(routes.values(), key=lambda route: route.path.count("{"))
 
     def gateway_responses(self) -> dict[str, dict[str, Any]]:
         responses: dict[str, dict[str, Any]] = {}
+        # The first API's answer wins where two differ (the key API's 404 for no route).
         for spec in self.of_type("AWS::Serverless::Api").values():
-            responses.update(spec.get("Properties", {}).get("GatewayResponses", {}))
+            for kind, response in spec.get("Properties", {}).get("GatewayResponses", {}).items():
+                responses.setdefault(kind, response)
         return responses
 
     def queue_triggers(self) -> list[QueueTrigger]:

@@ -16,10 +16,10 @@ import requests
 from boto3.dynamodb.types import TypeSerializer
 
 from local.resources import client
-from pipeline import ids
-from pipeline.dal.jobs import _to_item
 from pipeline.models.job import Job, JobStatus
-from pipeline.timeutil import iso
+from pipeline.platform import ids
+from pipeline.platform.timeutil import iso
+from pipeline.store.jobs import _to_item
 
 VOICE = {"style": {"prompt": "a long render", "voice_name": "Elon Musk"}}
 _BATCH = 25  # DynamoDB's BatchWriteItem maximum

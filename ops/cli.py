@@ -19,9 +19,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from ops import jobs, pipeline_env, queues, secrets, targets
-from pipeline.dal import jobs as job_store
-from pipeline.dal import usage
+from ops import clients_cli, jobs, pipeline_env, queues, secrets, targets
+from pipeline.store import jobs as job_store
+from pipeline.store import usage
 
 SECRETS = {
     "magic-hour-api-key": "magic_hour_api_key_secret",
@@ -133,6 +133,7 @@ def parser() -> argparse.ArgumentParser:
         choices=["begin", "finish"],
         help="magic-hour-webhook-secret: begin (accept old and new) then finish (new only)",
     )
+    clients_cli.add_parser(commands)
     return top
 
 
@@ -168,6 +169,8 @@ def main(argv: list[str]) -> int:
 
 def run(args: argparse.Namespace, session: targets.Session, where: targets.Targets) -> int:
     command = args.command
+    if command == "clients":
+        return clients_cli.run(args, session, where, log, out)
     if command == "jobs":
         return _find(args, session.table(where.need("jobs_table")))
     if command == "show":
@@ -277,6 +280,8 @@ def _redrive(args: argparse.Namespace, session: targets.Session, where: targets.
             sqs,
             where.need("download_dead_letter_queue_url"),
             where.need("download_queue_url"),
+            # Marks each failed job first: only a redriven message may revive it.
+            prepare=jobs.download_redrive_check(session.table(where.need("jobs_table"))),
             limit=args.limit,
         )
     else:

@@ -8,7 +8,7 @@ rule (failing a job, the sweep's schedule) is the pipeline's own code, run insid
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,9 +16,9 @@ from urllib.parse import urlsplit
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
-from pipeline.dal import jobs as job_store
-from pipeline.logic import moves
+from pipeline.jobs import moves
 from pipeline.models.job import ErrorSource, Job, JobError, JobStatus
+from pipeline.store import jobs as job_store
 
 # The jobs table's index by status and last move (template.yaml, JobsTable).
 STATUS_INDEX = "StatusUpdatedIndex"
@@ -189,7 +189,7 @@ def fail(job_id: str, reason: str) -> Job | None:
     """Fail a job that has not ended (an ended job's status is final). The failed job, or None when
     it had already ended (repeating this changes nothing).
 
-    The pipeline's own move (logic/moves.py): in the write that fails the job it leaves the
+    The pipeline's own move (jobs/moves.py): in the write that fails the job it leaves the
     dispatcher's queue, gives back its Magic Hour slot and is watched (callback owed) or not as
     every failure is; then its credits leave the client's usage (not a download's), the dispatcher
     is woken for a freed slot, JobsEnded is counted and its callback is queued."""
@@ -236,3 +236,37 @@ def reopen_callback(table: Any, job_id: str) -> str:
             return "already_pending"
         raise
     return "reopened"
+
+
+def allow_redrive(table: Any, job_id: str, index: int) -> str:
+    """Before a dead-lettered download is sent back: the operator's mark that lets that output's
+    message revive the job it failed (the downloader revives nothing without it). Returns
+    `marked`, `not_failed` (the message goes back all the same: a job still downloading takes
+    it, one that ended otherwise drops it) or `missing`."""
+    try:
+        table.update_item(
+            Key={"job_id": job_id},
+            UpdateExpression="SET redrive_output_index = :index",
+            ConditionExpression="#s = :failed AND failed_output_index = :index",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":index": index, ":failed": JobStatus.FAILED.value},
+        )
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+        return "not_failed" if get(table, job_id) is not None else "missing"
+    return "marked"
+
+
+def download_redrive_check(table: Any) -> Callable[[dict[str, Any]], str]:
+    """The check `ops redrive download` runs on each dead-lettered message before sending it."""
+
+    def check(body: dict[str, Any]) -> str:
+        job_id, index = body.get("job_id"), body.get("index")
+        if not isinstance(job_id, str) or not isinstance(index, int) or isinstance(index, bool):
+            return "not_a_task"
+        if allow_redrive(table, job_id, index) == "missing":
+            return "missing"
+        return "send"
+
+    return check

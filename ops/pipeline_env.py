@@ -1,9 +1,9 @@
 """Running the pipeline's own code (shared/pipeline) against the stack ops found.
 
 The pipeline learns where its tables and queues are from its settings, read once from the
-environment variables the template gives each function (pipeline/settings.py), and builds its boto3
+environment variables the template gives each function (pipeline/platform/settings.py), and builds its boto3
 clients, once, from the default session (region, credentials and endpoint from the environment,
-pipeline/aws.py). So ops hands it exactly that: while `bound` is open the targets are those
+pipeline/platform/aws.py). So ops hands it exactly that: while `bound` is open the targets are those
 variables, the caches holding what was read before are emptied, and afterwards the environment
 is put back. Nothing in shared/ knows about ops; the Lambda code path is unchanged.
 """
@@ -23,7 +23,7 @@ from typing import Any
 import boto3
 
 from ops import targets
-from pipeline import aws, observability, settings
+from pipeline.platform import aws, observability, settings
 
 # Target field -> the pipeline's environment variable for it (template.yaml, each function's
 # Environment; the setting's name upper-cased).

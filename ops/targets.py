@@ -23,6 +23,8 @@ OUTPUTS = {
     "MagicHourWebhookSecretArn": "magic_hour_webhook_secret",
     "CallbackSigningSecretArn": "callback_signing_secret",
     "SweepFunctionName": "sweep_function",
+    "ApiId": "api_id",
+    "ApiStageName": "api_stage",
 }
 
 
@@ -39,6 +41,9 @@ class Targets:
     callback_signing_secret: str = ""
     sweep_function: str = ""
     dispatch_queue_url: str = ""
+    # The key API and its stage, for each API-key client's own usage plan (none locally).
+    api_id: str = ""
+    api_stage: str = ""
     log_groups: tuple[str, ...] = ()
 
     def need(self, name: str) -> str:

@@ -16,7 +16,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "shared")]
 
 from local.gateway import Gateway  # noqa: E402
 from local.template import Template, load_template  # noqa: E402
-from pipeline.logic.signature import sign  # noqa: E402
+from pipeline.webhook.signature import sign  # noqa: E402
 
 EVENTS = ROOT / "events"
 TEST_SECRET = "whsec_test_secret"

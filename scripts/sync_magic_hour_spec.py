@@ -1,12 +1,15 @@
-"""Derive the tool catalogue the product ships from Magic Hour's OpenAPI spec.
+"""Derive the tool catalogue the product ships from Magic Hour's OpenAPI spec and official SDK.
 
 Usage: python scripts/sync_magic_hour_spec.py [path/to/openapi.json]   (default: spec/magic-hour/openapi.json)
 
-Writes shared/pipeline/data/magic_hour_tools.json: for each create endpoint, its kind (from the
+Writes shared/pipeline/magic_hour/data/magic_hour_tools.json: for each create endpoint, its kind (from the
 project GET it belongs to), its required fields and its request body as a JSON Schema (draft 7)
-that rejects unknown fields. The product never reads the spec at run time; updating to a new spec
-is copying it over spec/magic-hour/openapi.json, running this script and committing both
-(tests/unit/test_catalogue.py checks the two agree).
+that rejects unknown fields. The spec is the base; the pinned `magic-hour` SDK (a dev dependency,
+scripts/magic_hour_sdk.py) adds the create endpoints and fields the spec lacks and the enum values
+it does not list yet: the newer of the two wins, a bound the spec sets is kept. Every addition is
+listed in docs/magic-hour-tools.md, written here too. The product never reads the spec or the SDK
+at run time; updating is replacing spec/magic-hour/openapi.json and/or the SDK pin, running this
+script and committing the results (tests/unit/test_catalogue*.py check they agree).
 """
 
 from __future__ import annotations
@@ -17,10 +20,16 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import magic_hour_sdk  # noqa: E402 - next to this script, found through the path just set
+import sdk_merge  # noqa: E402
+
 # A copy of Magic Hour's published spec lives in the repository, so a clean clone can re-derive
 # (and the tests can check) the catalogue; updating is replacing that file and running this script.
 DEFAULT_SPEC = ROOT / "spec" / "magic-hour" / "openapi.json"
-OUTPUT = ROOT / "shared" / "pipeline" / "data" / "magic_hour_tools.json"
+OUTPUT = ROOT / "shared" / "pipeline" / "magic_hour" / "data" / "magic_hour_tools.json"
+DOC = ROOT / "docs" / "magic-hour-tools.md"
 
 # Keywords that only document a schema; dropping them keeps the shipped file small.
 DOC_ONLY = {"description", "example", "examples", "title", "deprecated", "externalDocs", "xml"}
@@ -82,10 +91,19 @@ def derive(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def derive_all(spec: dict[str, Any]) -> tuple[dict[str, Any], list[sdk_merge.Addition]]:
+    """The shipped catalogue: the spec's, completed from the SDK; and what the SDK added."""
+    catalogue = derive(spec)
+    additions = sdk_merge.complete(catalogue, magic_hour_sdk.create_endpoints())
+    catalogue["source"]["sdk"] = f"magic-hour {magic_hour_sdk.sdk_version()}"
+    return catalogue, additions
+
+
 def main(argv: list[str]) -> int:
     spec_path = Path(argv[1]) if len(argv) > 1 else DEFAULT_SPEC
-    catalogue = derive(json.loads(spec_path.read_text()))
+    catalogue, additions = derive_all(json.loads(spec_path.read_text()))
     OUTPUT.write_text(json.dumps(catalogue, indent=1, sort_keys=False) + "\n")
+    DOC.write_text(sdk_merge.document(catalogue, additions))
     kinds: dict[str, int] = {}
     for entry in catalogue["tools"].values():
         kinds[entry["kind"]] = kinds.get(entry["kind"], 0) + 1

@@ -19,6 +19,11 @@ WEBHOOK_SECRET = "whsec_integration_secret"
 CALLBACK_SECRET = "whsec_dGVzdC1jYWxsYmFjay1zZWNyZXQtMzItYnl0ZXMhIQ=="
 MAGIC_HOUR_KEY = "mh-integration-key"
 CLIENT_KEYS = {"key-alpha": "client-alpha", "key-beta": "client-beta", "key-gamma": "client-gamma"}
+# SigV4 callers (LOCAL_IAM_CALLERS): alpha's and beta's services inside AWS, and one whose client
+# has no mapping left once a test removes it.
+IAM_CALLERS = (
+    "AKIDALPHA:alpha-secret=client-alpha,AKIDBETA:beta-secret=client-beta,AKIDDELTA:delta-secret=client-delta"
+)
 
 
 def free_port() -> int:
@@ -81,6 +86,8 @@ def start_stack(
     parameters: dict[str, str] | None = None,
 ) -> tuple[Any, StackHandle]:
     from local.config import LocalConfig
+    from local.resources import ACCOUNT_ID
+    from local.sigv4 import parse_callers
     from local.stack import LocalStack
 
     config = dataclasses.replace(
@@ -89,6 +96,7 @@ def start_stack(
         aws_port=free_port(),
         magic_hour_port=free_port(),
         api_keys=dict(CLIENT_KEYS),
+        iam_callers=parse_callers(IAM_CALLERS, ACCOUNT_ID),
         magic_hour_api_key=MAGIC_HOUR_KEY,
         webhook_secret=WEBHOOK_SECRET,
         callback_secret=CALLBACK_SECRET,
@@ -168,7 +176,7 @@ def running_moto_server() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
     """A moto server of the test module's own, with the template's tables, queues and buckets:
-    for tests that call a store module (pipeline.dal) directly."""
+    for tests that call a store module (pipeline.store) directly."""
     from local import resources
     from local.template import Template, load_template
 
@@ -182,7 +190,7 @@ def moto_endpoint() -> Iterator[str]:
 @pytest.fixture
 def pointed_at_moto(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The pipeline's settings and boto3 clients pointed at `moto_endpoint`."""
-    from pipeline import aws, settings
+    from pipeline.platform import aws, settings
 
     for name, value in {
         "AWS_ENDPOINT_URL": moto_endpoint,

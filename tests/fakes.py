@@ -1,4 +1,4 @@
-"""In-memory stand-ins for the seams of the pipeline's logic: the job store (pipeline.dal.jobs), the
+"""In-memory stand-ins for the seams of the pipeline's logic: the job store (pipeline.store.jobs), the
 download, dispatch and callback queues. Unit tests install them with `install(monkeypatch)`.
 
 The fake job store keeps the semantics the logic relies on: every move names the statuses it may
@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
-from pipeline.dal import callback_queue, dispatch_queue, download_queue
-from pipeline.dal import jobs as job_store
-from pipeline.logic.bookkeeping import NEXT_CHECK_AT
+from pipeline.jobs.bookkeeping import NEXT_CHECK_AT
 from pipeline.models.job import Bookkeeping, Job, JobError, JobStatus
 from pipeline.models.tasks import CallbackTask, DownloadTask
-from pipeline.timeutil import epoch_seconds, now_iso
+from pipeline.platform.timeutil import epoch_seconds, now_iso
+from pipeline.store import callback_queue, dispatch_queue, download_queue
+from pipeline.store import jobs as job_store
 
 Write = tuple[Any, ...]
 
@@ -44,7 +44,7 @@ class FakeJobStore:
             self.leases[job.job_id] = lease_until
         return job
 
-    # --- the functions of pipeline.dal.jobs the logic calls -------------------------------------
+    # --- the functions of pipeline.store.jobs the logic calls -------------------------------------
 
     def put_new_job(self, job: Job, next_check_at: int | None) -> bool:
         if job.job_id in self.jobs:
@@ -54,6 +54,20 @@ class FakeJobStore:
             self.next_checks[job.job_id] = next_check_at
         self.writes.append(("put_new_job", job.status.value))
         return True
+
+    def mark_create_unknown(self, job_id: str) -> Job | None:
+        stored = self.jobs.get(job_id)
+        if stored is None or stored.status is not JobStatus.SUBMITTING or stored.project_id is not None:
+            return None
+        self.jobs[job_id] = stored.model_copy(update={"create_outcome_unknown": True})
+        self.writes.append(("mark_create_unknown",))
+        return self.get_job(job_id)
+
+    def note_download_attempt(self, job_id: str, at: int) -> None:
+        stored = self.jobs.get(job_id)
+        if stored is not None and stored.status is JobStatus.DOWNLOADING:
+            self.jobs[job_id] = stored.model_copy(update={"download_attempted_at": at})
+            self.writes.append(("note_download_attempt",))
 
     def end_submit_claim(self, job_id: str) -> None:
         stored = self.jobs.get(job_id)
@@ -205,7 +219,7 @@ class FakeJobStore:
         self.writes.append(("record_callback_attempt", outcome))
         return self.get_job(job_id)
 
-    # --- semantics of pipeline.dal.jobs.transition -----------------------------------------------
+    # --- semantics of pipeline.store.jobs.transition -----------------------------------------------
 
     def _keep(self, job_id: str, keeping: Bookkeeping) -> None:
         # next_check_at is no field of Job: the store keeps the sweep's index beside the jobs.
@@ -295,6 +309,8 @@ def install(monkeypatch: pytest.MonkeyPatch) -> Fakes:
         "mark_callback_queued",
         "record_callback_attempt",
         "delete_submitting_job",
+        "mark_create_unknown",
+        "note_download_attempt",
     ):
         monkeypatch.setattr(job_store, name, getattr(store, name))
     monkeypatch.setattr(download_queue, "send_download_tasks", queues.send_download_tasks)

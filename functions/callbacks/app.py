@@ -16,11 +16,12 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from pipeline import sqs_batch
-from pipeline.logic import callback_state, callbacks, retry_policy
+from pipeline.callbacks import callbacks
+from pipeline.jobs import callback_state, retry_policy
 from pipeline.models.tasks import CallbackTask
-from pipeline.observability import CALLBACKS, about_job, emit, logger, metrics, tracer
-from pipeline.settings import get_settings
+from pipeline.platform import sqs_batch
+from pipeline.platform.observability import CALLBACKS, about_job, emit, logger, metrics, tracer
+from pipeline.platform.settings import get_settings
 
 settings = get_settings()
 

@@ -11,10 +11,10 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from pipeline.logic import dispatch
+from pipeline.dispatch import dispatch
 from pipeline.magic_hour.client import client_from_settings
-from pipeline.observability import logger, metrics, tracer
-from pipeline.settings import get_settings
+from pipeline.platform.observability import logger, metrics, tracer
+from pipeline.platform.settings import get_settings
 
 magic_hour = client_from_settings()
 settings = get_settings()

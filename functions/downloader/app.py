@@ -1,7 +1,7 @@
 """Copies each Magic Hour output into S3 (SQS-triggered, partial batch failures).
 
 A transient failure fails only its own record and comes back after an explicit, growing delay
-(pipeline.logic.retry_policy); the last allowed attempt, or a permanent failure, fails the job with
+(pipeline.jobs.retry_policy); the last allowed attempt, or a permanent failure, fails the job with
 `source: download` and the message ends on the dead-letter queue with the reason. Nothing is
 deleted from the queue before it is stored and recorded.
 """
@@ -17,14 +17,15 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from pipeline import sqs_batch
-from pipeline.logic import downloads, retry_policy
-from pipeline.logic.fetching import DownloadFailed, DownloadForbidden
+from pipeline.downloads import downloads
+from pipeline.downloads.http_to_s3 import DownloadFailed, DownloadForbidden
+from pipeline.jobs import retry_policy
 from pipeline.magic_hour.client import client_from_settings
 from pipeline.magic_hour.errors import MagicHourError
 from pipeline.models.tasks import DownloadTask
-from pipeline.observability import about_job, logger, metrics, tracer
-from pipeline.settings import get_settings
+from pipeline.platform import sqs_batch
+from pipeline.platform.observability import about_job, logger, metrics, tracer
+from pipeline.platform.settings import get_settings
 
 settings = get_settings()
 magic_hour = client_from_settings()
@@ -60,7 +61,15 @@ def _retry_or_give_up(record: SQSRecord, task: DownloadTask, reason: str) -> Non
             f"output {task.index} could not be downloaded after {attempt} attempts: {reason}",
         )
 
-    failed_attempts.settle(record, reason, give_up=fail_job, job_id=task.job_id, index=task.index)
+    failed_attempts.settle(
+        record,
+        reason,
+        give_up=fail_job,
+        # The sweep must not queue this output again while its message still retries.
+        on_retry=lambda _reason: downloads.note_attempt(task.job_id),
+        job_id=task.job_id,
+        index=task.index,
+    )
 
 
 def _park(record: SQSRecord, task: DownloadTask, reason: str) -> None:

@@ -11,10 +11,11 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
+from pipeline.callbacks import callback_secrets
 from pipeline.http import client_id_of, error_response, json_response, raw_body, unexpected_response
-from pipeline.logic import budgets, callback_secrets, queries
-from pipeline.logic.errors import RequestRefused, RouteNotFound
-from pipeline.logic.job_view import to_resource
+from pipeline.jobs import budgets
+from pipeline.jobs.errors import RequestRefused, RouteNotFound
+from pipeline.jobs.job_view import to_resource
 from pipeline.models.api import (
     CallbackSecret,
     ErrorBody,
@@ -24,8 +25,9 @@ from pipeline.models.api import (
     UploadResource,
     UsageReport,
 )
-from pipeline.observability import UNHANDLED_ERRORS, emit, logger, metrics, tracer
-from pipeline.settings import get_settings
+from pipeline.platform.observability import UNHANDLED_ERRORS, emit, logger, metrics, tracer
+from pipeline.platform.settings import get_settings
+from pipeline.submit import queries
 
 if TYPE_CHECKING:
     from pipeline.magic_hour.client import MagicHourClient
@@ -46,7 +48,7 @@ def _answers(ok: int, model: type[BaseModel], description: str, *errors: int) ->
     answers: dict[int, OpenAPIResponse] = {
         ok: {"description": description, "content": {"application/json": {"model": model}}}
     }
-    for status in (401, *errors):
+    for status in (401, 403, *errors):
         answers[status] = {
             "description": ERROR_DESCRIPTIONS[status],
             "content": {"application/json": {"model": ErrorBody}},
@@ -58,6 +60,11 @@ ERROR_DESCRIPTIONS = {
     400: "invalid_json, unknown_tool or invalid_cursor",
     401: "unauthorized: missing or unknown API key",
     402: "insufficient_credits (Magic Hour answered 402) or budget_exceeded (daily credit budget spent)",
+    403: (
+        "forbidden: a SigV4 signer mapped to no client, or an API key and a signature of different "
+        "clients; POST /v1/jobs also plan_restricted: Magic Hour answered 403 (the model, resolution "
+        "or feature is not on the plan)"
+    ),
     404: "not_found: no such job for this client",
     409: (
         "idempotency_conflict: same Idempotency-Key, different body; idempotency_in_progress: the "
@@ -80,15 +87,15 @@ ERROR_DESCRIPTIONS = {
         "Request body: CreateJobRequest."
     ),
     tags=["jobs"],
-    responses=_answers(202, JobResource, "The job", 400, 402, 409, 413, 422, 502, 503),
+    responses=_answers(202, JobResource, "The job", 400, 402, 403, 409, 413, 422, 502, 503),
 )
 @tracer.capture_method(capture_response=False)  # job resources carry presigned URLs
 def create_job() -> Response[str]:
     # The create path (tool catalogue and input schemas, the state machine's moves, the Magic Hour
     # client) is loaded by the first POST: a container that only answers reads, as most do (status
     # polls), never pays for it at cold start (`make bench`, "cold start").
-    from pipeline.logic.idempotent_submission import submit_once
-    from pipeline.logic.submission import parse_submission, refusal_error
+    from pipeline.submit.idempotency import submit_once
+    from pipeline.submit.submission import parse_submission, refusal_error
 
     event = app.current_event
     client_id = client_id_of(event)
@@ -145,6 +152,7 @@ def list_jobs() -> Response[str]:
     responses=_answers(200, ToolList, "Tools with their kind and required input fields"),
 )
 def list_tools() -> Response[str]:
+    client_id_of(app.current_event)  # the same for everyone, but only a client's caller is served
     return json_response(200, queries.list_tools())
 
 
@@ -161,7 +169,7 @@ def list_tools() -> Response[str]:
 )
 @tracer.capture_method(capture_response=False)  # the answer carries a presigned URL
 def create_upload() -> Response[str]:
-    from pipeline.logic import inputs  # as the create path: loaded by the first POST that needs it
+    from pipeline.create import inputs  # as the create path: loaded by the first POST that needs it
 
     event = app.current_event
     client_id = client_id_of(event)

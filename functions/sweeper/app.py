@@ -9,12 +9,13 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from pipeline.aws import warm_up
-from pipeline.logic import sweep
+from pipeline.magic_hour import account
 from pipeline.magic_hour.client import client_from_settings
-from pipeline.observability import logger, metrics, tracer
-from pipeline.settings import get_settings
-from pipeline.timeutil import epoch_seconds
+from pipeline.platform.aws import warm_up
+from pipeline.platform.observability import logger, metrics, tracer
+from pipeline.platform.settings import get_settings
+from pipeline.platform.timeutil import epoch_seconds
+from pipeline.sweep import sweep
 
 magic_hour = client_from_settings(connections=get_settings().sweep_concurrency)
 
@@ -33,4 +34,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     )
     if report.checked or report.stopped:
         logger.info("sweep done", extra=asdict(report))
+    # The balance as a metric (MagicHourCreditsLow), at most once a minute; after the sweep, so a
+    # slow account read never costs the sweep its time, and only when a whole read still fits.
+    read_ms = (settings.magic_hour_connect_timeout_seconds + settings.magic_hour_read_timeout_seconds) * 1000
+    if context.get_remaining_time_in_millis() > read_ms + 1000:
+        account.publish_balance(magic_hour)
     return asdict(report)

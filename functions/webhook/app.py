@@ -12,13 +12,13 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from pipeline import secret_store
 from pipeline.http import error_response, json_response, raw_body, unexpected_response
-from pipeline.logic import webhook_delivery
-from pipeline.logic.errors import DeliveryInProgress, RequestRefused, RouteNotFound
-from pipeline.observability import WEBHOOKS, emit, logger, metrics, tracer
-from pipeline.settings import get_settings
-from pipeline.timeutil import epoch_seconds
+from pipeline.jobs.errors import DeliveryInProgress, RequestRefused, RouteNotFound
+from pipeline.platform import secret_store
+from pipeline.platform.observability import WEBHOOKS, emit, logger, metrics, tracer
+from pipeline.platform.settings import get_settings
+from pipeline.platform.timeutil import epoch_seconds
+from pipeline.webhook import webhook_delivery
 
 app = APIGatewayRestResolver()
 settings = get_settings()

@@ -23,18 +23,26 @@ _FORCED_MESSAGES: dict[int, str] = {
     400: "Invalid request",
     401: "Unauthorized",
     402: "Insufficient credits. Please upgrade your plan or purchase more credits.",
-    403: "This feature is not available on your current plan",
+    # Magic Hour's quick-start, word for word: a per-job refusal, not a bad key (that is 401).
+    403: "Your key is valid but the model, resolution, or feature is not available on your plan",
     422: "Unable to create {kind}",
     429: "Too many requests. Please slow down and try again later.",
     500: "Internal server error",
+    501: "Not implemented",
     502: "Bad gateway",
     503: "Service temporarily unavailable. Please try again later.",
     504: "Gateway timeout",
 }
+# Magic Hour's CDN answers these itself, with an HTML page (not Magic Hour's JSON error body),
+# after the origin received the request: 520 the origin's answer was unusable, 524 it was too slow.
+_CDN_PAGES: dict[int, str] = {
+    520: "<html><body><h1>520: Web server is returning an unknown error</h1></body></html>",
+    524: "<html><body><h1>524: A timeout occurred</h1></body></html>",
+}
 _RETRY_AFTER_STATUSES = frozenset({429, 503})
 _RETRY_AFTER_SECONDS = "1"
 # The forced statuses create_commits applies to: those a proxy could answer after Magic Hour acted.
-_COMMITTING_STATUSES = frozenset({500, 502, 503, 504})
+_COMMITTING_STATUSES = frozenset({500, 501, 502, 503, 504, 520, 524})
 _PLAN_FULL_MESSAGE = (
     "You have reached the maximum number of concurrent jobs for your plan. "
     "Please wait for a job to finish and try again."
@@ -83,6 +91,8 @@ def _refuse_constant(name: str) -> Any:
 
 
 def _forced_error(status: int, kind: str) -> Response:
+    if status in _CDN_PAGES:
+        return Response(_CDN_PAGES[status], status=status, mimetype="text/html")
     headers = {"Retry-After": _RETRY_AFTER_SECONDS} if status in _RETRY_AFTER_STATUSES else {}
     return json_error(status, _FORCED_MESSAGES[status].format(kind=kind), headers)
 
@@ -161,6 +171,10 @@ def register(app: Flask, rt: Runtime) -> None:
             validate(_UPLOAD_REQUEST, body)
         except ValidationFailed as exc:
             return json_error(400, str(exc))
+        with store.lock:
+            forced = store.scenario.upload_url_status
+        if forced != 200:
+            return _forced_error(forced, "file")
         now = time.time()
         items = []
         for item in body["items"]:

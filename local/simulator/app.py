@@ -7,7 +7,7 @@ import logging
 from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
-from local.simulator import api, control
+from local.simulator import account, api, control
 from local.simulator.responses import json_error
 from local.simulator.runtime import Runtime
 
@@ -29,6 +29,7 @@ def create_app(rt: Runtime) -> Flask:
         log.exception("simulator request failed")
         return json_error(500, "Internal Server Error")
 
+    account.register(app, rt)
     api.register(app, rt)
     control.register(app, rt)
     return app

@@ -10,7 +10,7 @@ from pathlib import Path
 # The catalogue is the product's own data file, so the simulator accepts exactly the tools the
 # pipeline knows about; the path is resolved from the repository layout, not the working directory.
 DEFAULT_TOOLS_PATH = (
-    Path(__file__).resolve().parents[2] / "shared" / "pipeline" / "data" / "magic_hour_tools.json"
+    Path(__file__).resolve().parents[2] / "shared/pipeline/magic_hour/data/magic_hour_tools.json"
 )
 
 DEFAULT_PORT = 4010

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Flask, Response
 
 from local.simulator import content
+from local.simulator.account import DEFAULT_CREDITS
 from local.simulator.api import parse_json_body
 from local.simulator.responses import json_error, json_response
 from local.simulator.runtime import Runtime
@@ -48,6 +49,8 @@ def register(app: Flask, rt: Runtime) -> None:
             patch = parse_json_body()
             with store.lock:
                 store.scenario = store.scenario.merged(patch)
+                if "account_credits" in patch:
+                    rt.ledger.set(store, store.scenario.account_credits)
                 return json_response(store.scenario.to_json())
         except ValidationFailed as exc:
             return json_error(400, str(exc))
@@ -56,6 +59,7 @@ def register(app: Flask, rt: Runtime) -> None:
     def reset_scenario() -> Response:
         with store.lock:
             store.scenario = Scenario()
+            rt.ledger.set(store, DEFAULT_CREDITS)
             return json_response(store.scenario.to_json())
 
     @app.get("/_sim/projects")
@@ -110,4 +114,5 @@ def register(app: Flask, rt: Runtime) -> None:
         for project_id in store.reset():
             content.forget(project_id)
         with store.lock:
+            rt.ledger.set(store, DEFAULT_CREDITS)
             return json_response({"reset": True, "scenario": store.scenario.to_json()})

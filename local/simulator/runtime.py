@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+from local.simulator.account import Ledger
 from local.simulator.config import SimulatorConfig
 from local.simulator.inputs import FetchLimits
 from local.simulator.lifecycle import Lifecycle
@@ -20,6 +21,7 @@ class Runtime:
         self.config = config
         self.catalogue = ToolCatalogue(config.tools_path)
         self.store = Store(config.max_upload_total_bytes)
+        self.ledger = Ledger()
         self.urls = UrlFactory(UrlSigner())
         self.scheduler = Scheduler()
         self.executor = ThreadPoolExecutor(

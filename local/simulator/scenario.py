@@ -16,7 +16,11 @@ DEFAULT_ERROR: dict[str, str] = {
 
 # The contract names 400/402/422/429/500/503; the other statuses Magic Hour documents are accepted
 # too because forcing them costs nothing and helps test the pipeline's mapping of each.
-CREATE_STATUSES = (200, 400, 401, 402, 403, 422, 429, 500, 502, 503, 504)
+# 501, 520 and 524 are answers Magic Hour does not document as "nothing created" (520/524 come
+# from its CDN after the origin received the request): the pipeline must read them as unknown.
+CREATE_STATUSES = (200, 400, 401, 402, 403, 422, 429, 500, 501, 502, 503, 504, 520, 524)
+# What POST /v1/files/upload-urls may be forced to answer (it creates nothing, whatever it says).
+UPLOAD_URL_STATUSES = (200, 500, 502, 503, 504)
 
 _SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -32,7 +36,11 @@ _SCHEMA: dict[str, Any] = {
         "outputs": {"type": "integer", "minimum": 0, "maximum": 100},
         "output_bytes": {"type": "integer", "minimum": 0, "maximum": 1 << 40},
         "create_status": {"type": "integer", "enum": list(CREATE_STATUSES)},
+        # GET /v1/account: the balance is set at once (and then follows charges and refunds).
+        "account_credits": {"type": "integer", "minimum": -(2**53) + 1, "maximum": 2**53 - 1},
+        "account_tier": {"type": "string", "enum": ["free", "creator", "pro", "business"]},
         "create_commits": {"type": "boolean"},
+        "upload_url_status": {"type": "integer", "enum": list(UPLOAD_URL_STATUSES)},
         "plan_concurrency": {"type": "integer", "minimum": 0, "maximum": 100000},
         "create_delay_seconds": {"type": "number", "minimum": 0, "maximum": 3600},
         "webhook_send": {"type": "boolean"},
@@ -65,9 +73,14 @@ class Scenario:
     outputs: int = 1
     output_bytes: int = 65536
     create_status: int = 200
+    # The balance GET /v1/account started from when last set (see account.py); the tier it names.
+    account_credits: int = 1_000_000
+    account_tier: str = "business"
     # With a forced 5xx: the project is created and runs all the same, as when a proxy in front of
     # Magic Hour fails after the create committed.
     create_commits: bool = False
+    # Force the answer of the upload-URL call (POST /v1/files/upload-urls): 502/504 as a gateway.
+    upload_url_status: int = 200
     # The plan's concurrent renders (Magic Hour: 3, 5 or unlimited); 0 = unlimited.
     plan_concurrency: int = 0
     create_delay_seconds: float = 0

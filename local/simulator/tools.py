@@ -104,6 +104,9 @@ class Tool:
             return max(1, math.ceil(frames))
         if self.kind == "image":
             return _IMAGE_CREDITS_PER_IMAGE * max(1, outputs)
+        if self.name == "ai-music-generator":
+            # "Costs 1 credits per requested second" (the SDK's docstring); the schema bounds it.
+            return max(1, math.ceil(_number(body.get("duration"), 30.0)))
         return _AUDIO_CREDITS
 
 
@@ -117,7 +120,8 @@ def _number(value: Any, default: float) -> float:
 
 
 class ToolCatalogue:
-    """The 27 create endpoints; validators are compiled on first use and cached."""
+    """The create endpoints of the product's catalogue (31: the spec's and the SDK's); validators
+    are compiled on first use and cached."""
 
     def __init__(self, path: Path) -> None:
         data = json.loads(path.read_text(encoding="utf-8"))

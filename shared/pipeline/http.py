@@ -13,7 +13,9 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from pydantic import BaseModel
 
-from pipeline.logic import errors
+from pipeline import callers
+from pipeline.jobs import errors
+from pipeline.platform.settings import get_settings
 
 JSON = "application/json"
 
@@ -40,7 +42,7 @@ class WireError:
 
 
 # Every refusal the logic raises, and how it is answered. A unit test fails when an exception of
-# pipeline.logic.errors is missing here, and docs/api.md must name every code.
+# pipeline.jobs.errors is missing here, and docs/api.md must name every code.
 WIRE_ERRORS: dict[type[Exception], WireError] = {
     errors.MalformedBody: WireError(400, "invalid_json"),
     errors.UnknownTool: WireError(400, "unknown_tool"),
@@ -48,9 +50,11 @@ WIRE_ERRORS: dict[type[Exception], WireError] = {
     errors.UnknownEvent: WireError(400, "unknown_event"),
     errors.InvalidEvent: WireError(400, "invalid_event"),
     errors.Unauthenticated: WireError(401, "unauthorized"),
+    errors.Forbidden: WireError(403, "forbidden"),
     errors.SignatureRejected: WireError(401, "invalid_signature"),
     errors.InsufficientCredits: WireError(402, "insufficient_credits"),
     errors.BudgetExceeded: WireError(402, "budget_exceeded"),
+    errors.PlanRestricted: WireError(403, "plan_restricted"),
     errors.JobNotFound: WireError(404, "not_found"),
     errors.RouteNotFound: WireError(404, "not_found"),
     errors.IdempotencyConflict: WireError(409, "idempotency_conflict"),
@@ -85,11 +89,13 @@ def raw_body(event: APIGatewayProxyEvent) -> bytes:
 
 
 def client_id_of(event: APIGatewayProxyEvent) -> str:
-    """The client is the API key's id, as API Gateway resolved it from `x-api-key`."""
-    key_id = event.request_context.identity.api_key_id
-    if not key_id:
-        raise errors.Unauthenticated()
-    return key_id
+    """The caller's client: the API key's id, as API Gateway resolved it from `x-api-key`, or the
+    client a SigV4 signer (`identity.userArn`, verified by API Gateway) is mapped to."""
+    return callers.client_of(
+        event.request_context.identity.api_key_id,
+        event.request_context.identity.user_arn,
+        get_settings().caller_auth,
+    )
 
 
 def json_response(

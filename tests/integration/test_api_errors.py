@@ -9,7 +9,7 @@ import uuid
 import pytest
 import requests
 
-from pipeline.logic.signature import sign
+from pipeline.webhook.signature import sign
 from tests.observe import all_jobs
 
 GOOD = {"tool": "ai-voice-generator", "input": {"style": {"prompt": "hi", "voice_name": "Elon Musk"}}}
@@ -115,6 +115,7 @@ def test_same_idempotency_key_with_another_body_is_409(stack) -> None:
         (400, 422, "upstream_rejected"),
         (422, 422, "upstream_rejected"),
         (402, 402, "insufficient_credits"),
+        (403, 403, "plan_restricted"),
     ],
 )
 def test_magic_hour_refusals_map_to_the_contract(stack, create_status, status, code) -> None:
@@ -128,6 +129,25 @@ def test_magic_hour_refusals_map_to_the_contract(stack, create_status, status, c
     creates = stack.sim_stats()["creates"]
     _error(stack.post_job(GOOD, **{"Idempotency-Key": key}), status, code)
     assert stack.sim_stats()["creates"] == creates
+
+
+def test_a_403_passes_magic_hours_plan_message_on_and_keeps_the_job_failed(stack) -> None:
+    stack.scenario(create_status=403)
+    answer = stack.post_job(GOOD, **{"Idempotency-Key": str(uuid.uuid4())})
+    error = _error(answer, 403, "plan_restricted")
+    plan = "Your key is valid but the model, resolution, or feature is not available on your plan"
+    assert error["message"] == plan
+    job_id = error["details"][0]["msg"]
+    job = stack.get_job(job_id).json()
+    assert job["status"] == "failed"
+    assert (job["error"]["code"], job["error"]["message"]) == ("plan_restricted", plan)
+
+
+def test_a_401_is_still_our_key_and_keeps_no_job(stack) -> None:
+    stack.scenario(create_status=401)
+    before = _job_count(stack)
+    _error(stack.post_job(GOOD, **{"Idempotency-Key": str(uuid.uuid4())}), 502, "upstream_misconfigured")
+    assert _job_count(stack) == before
 
 
 @pytest.mark.parametrize("create_status", [429, 500, 503])

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 
-from pipeline.logic.signature import sign
+from pipeline.webhook.signature import sign
 
 VOICE = {"tool": "ai-voice-generator", "input": {"style": {"prompt": "hi", "voice_name": "Elon Musk"}}}
 AUDIO_TO_VIDEO = {

@@ -15,7 +15,7 @@ import pytest
 import requests
 from conftest import StackHandle, start_stack
 
-from pipeline import ids
+from pipeline.platform import ids
 
 # 5 s of video at the simulator's 30 credits a second: 150 credits a job.
 VIDEO = {"tool": "text-to-video", "input": {"end_seconds": 5, "style": {"prompt": "rain on a window"}}}

@@ -8,6 +8,7 @@ import json
 import time
 from typing import Any
 
+import boto3
 import pytest
 import requests
 from test_webhooks import deliver, quiet_job  # the same way of making a finished, unannounced project
@@ -193,7 +194,26 @@ def test_presigned_url_serves_the_stored_object(stack) -> None:
     assert hashlib.sha256(fetched.content).hexdigest() == output["sha256"]
 
 
+def test_a_copy_of_the_failing_message_without_a_redrive_never_revives_the_job(stack, aws) -> None:
+    """Terminal is terminal: the dead-lettered output's message sent again by anyone but the
+    operator's redrive (a retry still on the queue, a sweep's requeue) finds the job failed and
+    leaves it so; no second ending, no second callback."""
+    stack.scenario(download_fail_first=6, download_fail_status=503)
+    job_id = stack.post_job(AUDIO).json()["job_id"]
+    failed = stack.wait_for(job_id, {"completed", "failed"}, timeout=60)
+    assert failed["status"] == "failed"
+    dead = _dead_letters(stack, aws, job_id, wait=10)
+    assert dead
+    refs = stack.stack.resolver.refs
+    downloads_before = _downloads(stack)
+    aws("sqs").send_message(QueueUrl=refs["DownloadQueue"], MessageBody=dead[0]["Body"])
+    wait_drained(stack)
+    assert stack.get_job(job_id).json()["status"] == "failed"
+    assert _downloads(stack) == downloads_before  # dropped before any fetch
+
+
 def test_redrive_after_a_fix_completes_the_failed_job(stack, aws) -> None:
+    from ops.jobs import download_redrive_check
     from ops.queues import redrive
 
     # An outage of Magic Hour's file host that outlasts our six attempts, then ends.
@@ -203,7 +223,15 @@ def test_redrive_after_a_fix_completes_the_failed_job(stack, aws) -> None:
     assert failed["status"] == "failed"
     assert _dead_letters(stack, aws, job_id, wait=10)
     refs = stack.stack.resolver.refs
-    assert redrive(aws("sqs"), refs["DownloadDeadLetterQueue"], refs["DownloadQueue"]).moved >= 1
+    table = boto3.resource(
+        "dynamodb",
+        endpoint_url=stack.aws,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    ).Table(refs["JobsTable"])
+    prepare = download_redrive_check(table)
+    assert redrive(aws("sqs"), refs["DownloadDeadLetterQueue"], refs["DownloadQueue"], prepare).moved >= 1
     job = stack.wait_for(job_id, {"completed"}, timeout=30)
     assert len(job["outputs"]) == 1
     assert job["error"] is None

@@ -2,7 +2,8 @@
 
 Hypothesis generates requests (mutated and poisoned valid jobs and uploads, random JSON, raw
 bytes, JSON's non-standard tokens, lone surrogates, forged cursors, odd ids, methods, routes and
-headers, signed random webhooks) and every answer must be ours: never a 5xx, always JSON with the
+headers, signed random webhooks, SigV4-signed requests with bad credentials, dates, scopes and
+changes after signing) and every answer must be ours: never a 5xx, always JSON with the
 contract's error body, and a refused request changes nothing (no job row, no Magic Hour create).
 
 FUZZ_EXAMPLES scales the run (examples per entry point, default 400: about 2,400 requests in
@@ -19,6 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -27,12 +29,13 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.catalogue import all_tools
 from pipeline.http import WIRE_ERRORS
-from pipeline.logic.signature import sign
+from pipeline.magic_hour.catalogue import all_tools
 from pipeline.models.job import JobStatus
 from pipeline.models.webhook_events import EVENT_TYPES
+from pipeline.webhook.signature import sign
 from tests.schema_inputs import minimal_valid
+from tests.sigv4_signing import signed_headers
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "400"))
 FUZZ = settings(
@@ -511,3 +514,122 @@ def test_uploads(quiet) -> None:
         check("POST /v1/uploads", answer, {201, 400, 401, 413, 422})
 
     run()
+
+
+# -- SigV4-signed requests (LOCAL_IAM_CALLERS, tests/conftest.py) ----------------------------------
+
+SIGNERS = st.sampled_from(
+    [("AKIDALPHA", "alpha-secret")] * 6
+    + [("AKIDBETA", "beta-secret"), ("AKIDALPHA", "wrong"), ("AKIDNOBODY", "x")]
+)
+# Seconds the signature's date is off our clock: inside the 5-minute window, or outside it.
+CLOCK_OFFSETS = st.sampled_from([0] * 6 + [-290, 290, -310, 310, -86400])
+CHANGES = st.sampled_from(
+    ["none"] * 6
+    + [
+        "body",
+        "signed header changed",
+        "signed header dropped",
+        "path",
+        "signature",
+        "garbled",
+        "key-beta",
+        "key-alpha",
+    ]
+)
+
+
+@st.composite
+def garbled_authorization(draw: st.DrawFn, authorization: str) -> str:
+    """Still a SigV4 claim ("AWS4-..."), with parts missing, repeated or replaced."""
+    parts = authorization.split(", ")
+    shape = draw(st.sampled_from(["drop", "text", "credential", "algorithm"]))
+    if shape == "drop":
+        del parts[draw(st.integers(1, len(parts) - 1))]
+    elif shape == "text":
+        parts[draw(st.integers(1, len(parts) - 1))] = draw(HEADER_VALUES)
+    elif shape == "credential":
+        parts[0] = "AWS4-HMAC-SHA256 Credential=" + "/".join(draw(st.lists(HEADER_VALUES, max_size=7)))
+    else:
+        parts[0] = parts[0].replace(
+            "AWS4-HMAC-SHA256", draw(st.sampled_from(["AWS4-HMAC-SHA1", "AWS4-", "AWS4-X"]))
+        )
+    return ", ".join(parts)
+
+
+def test_signed_requests(quiet, aws) -> None:
+    stack = quiet
+    rows = _rows(stack, aws)
+    creates_at_start = stack.sim_stats()["creates"]
+    host = stack.api.removeprefix("http://")
+    accepted: set[str] = set()
+
+    @FUZZ
+    @given(data=st.data())
+    def run(data: st.DataObject) -> None:
+        (key_id, secret), offset, change = data.draw(SIGNERS), data.draw(CLOCK_OFFSETS), data.draw(CHANGES)
+        scope = data.draw(
+            st.sampled_from(
+                [("us-east-1", "execute-api")] * 8 + [("eu-west-1", "execute-api"), ("us-east-1", "s3")]
+            )
+        )
+        body = data.draw(job_bodies()).raw
+        extra = {name: value for name, value in headers_for(data.draw).items() if name != "x-api-key"}
+        headers = signed_headers(
+            "POST",
+            f"{stack.api}/v1/jobs",
+            body,
+            key_id,
+            secret,
+            headers={"Host": host, **extra},
+            at=datetime.now(UTC) + timedelta(seconds=offset),
+            region=scope[0],
+            service=scope[1],
+        )
+        path = "/v1/jobs"
+        if change == "body":
+            body = body + data.draw(st.sampled_from([b" ", b"\n", b"0"]))
+        elif change == "signed header changed":
+            headers["Content-Type"] = headers["Content-Type"] + "x"
+        elif change == "signed header dropped":
+            del headers["Content-Type"]
+        elif change == "path":
+            path = "/v1/uploads"
+        elif change == "signature":
+            signature = headers["Authorization"]
+            tail = data.draw(st.from_regex(r"[0-9a-f]{4}", fullmatch=True))
+            if tail == signature[-4:]:
+                tail = f"{(int(tail, 16) + 1) % 0x10000:04x}"
+            headers["Authorization"] = signature[:-4] + tail
+        elif change == "garbled":
+            headers["Authorization"] = data.draw(garbled_authorization(headers["Authorization"]))
+        elif change.startswith("key-"):
+            headers["x-api-key"] = change
+        creates = stack.sim_stats()["creates"]
+        answer = SESSION.post(f"{stack.api}{path}", data=body, headers=headers, timeout=30)
+        error = check("signed POST", answer, {201, 202, 400, 402, 403, 409, 413, 422})
+        valid = (
+            key_id in ("AKIDALPHA", "AKIDBETA")
+            and secret != "wrong"
+            and abs(offset) < 300
+            and scope == ("us-east-1", "execute-api")
+            # An API key beside the signature must name the same client.
+            and change in ("none", {"AKIDALPHA": "key-alpha", "AKIDBETA": "key-beta"}.get(key_id))
+        )
+        if not valid:
+            # A signature API Gateway refuses never reaches our code: 403, and nothing written.
+            assert error is not None, (change, key_id, offset, scope, answer.text)
+            assert answer.status_code == 403, (change, key_id, offset, scope, answer.text)
+            assert error["code"] == "forbidden"
+            assert stack.sim_stats()["creates"] == creates
+        elif error is None:
+            accepted.add(answer.json()["job_id"])
+        elif error["code"] in KEPT:
+            accepted.add(error["details"][0]["msg"])
+        else:
+            assert answer.status_code != 403, answer.text  # a good signature is never refused
+            assert stack.sim_stats()["creates"] == creates
+
+    run()
+    assert _rows(stack, aws) - rows == len(accepted)
+    assert stack.sim_stats()["creates"] - creates_at_start == len(accepted)

@@ -1,4 +1,4 @@
-"""Claiming a waiting job for its create with a Magic Hour slot (pipeline.dal.jobs.claim_for_create)
+"""Claiming a waiting job for its create with a Magic Hour slot (pipeline.store.jobs.claim_for_create)
 against a moto server: the slot and the move in one transaction, and the move's bookkeeping written
 as every other move writes it (the sweep watches the job afresh from its claim)."""
 
@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from pipeline.dal import jobs as job_store
-from pipeline.dal import slots
-from pipeline.logic import bookkeeping
+from pipeline.jobs import bookkeeping
 from pipeline.models.job import Job, JobStatus
-from pipeline.timeutil import epoch_seconds
+from pipeline.platform.timeutil import epoch_seconds
+from pipeline.store import jobs as job_store
+from pipeline.store import slots
 
 pytestmark = pytest.mark.usefixtures("pointed_at_moto")
 BACKED_OFF = 6 * 3600  # a job that waited long: the sweep's back-off had pushed its check far out

@@ -13,8 +13,8 @@ import pytest
 import requests
 from conftest import MAGIC_HOUR_KEY, StackHandle, start_stack
 
-from pipeline import ids
-from tests.observe import download_batches
+from pipeline.platform import ids
+from tests.observe import download_batches, wait_drained
 
 VOICE = {"tool": "ai-voice-generator", "input": {"style": {"prompt": "hi", "voice_name": "Elon Musk"}}}
 LIMIT = 3
@@ -293,7 +293,7 @@ def test_magic_hours_plan_limit_alone_makes_jobs_wait_not_fail(stack: StackHandl
         assert sum(ids.job_id_from_project_name(name) == job["job_id"] for name in names) == 1
 
 
-@pytest.mark.parametrize("create_status", [502, 504])
+@pytest.mark.parametrize("create_status", [501, 502, 504, 520, 524])
 def test_a_gateway_error_after_magic_hour_committed_is_settled_without_a_second_create(
     stack: StackHandle, create_status: int
 ) -> None:
@@ -311,3 +311,25 @@ def test_a_gateway_error_after_magic_hour_committed_is_settled_without_a_second_
     assert done["status"] == "completed", done
     assert done["project_id"]
     assert stack.sim_stats()["creates"] - before == 1
+
+
+@pytest.mark.parametrize("create_status", [501, 520, 524])
+def test_an_unknown_answer_that_created_nothing_is_never_sent_again(
+    stack: StackHandle, create_status: int
+) -> None:
+    """501, a CDN's 520 or 524: the origin may have made the project, so the job is `submitting`
+    and is never created again, even though (here) nothing was made; it fails submit_unconfirmed
+    only after the grace, from the sweep (this stack's sweep runs hourly)."""
+    stack.scenario(create_status=create_status, render_seconds=0.3)
+    before = stack.sim_stats()["creates"]
+    key = f"unknown-{create_status}-{time.time_ns()}"
+    first = stack.post_job(VOICE, **{"Idempotency-Key": key})
+    assert first.status_code == 202, first.text
+    assert (first.json()["status"], first.json()["project_id"]) == ("submitting", None)
+    replay = stack.post_job(VOICE, **{"Idempotency-Key": key})
+    assert (replay.status_code, replay.json()["job_id"]) == (202, first.json()["job_id"])
+    assert replay.json()["status"] == "submitting"
+    # The dispatcher's wake-ups never resend it: the create counter moved by exactly one.
+    wait_drained(stack, "DispatchQueue")
+    assert stack.sim_stats()["creates"] - before == 1
+    assert stack.get_job(first.json()["job_id"]).json()["status"] == "submitting"

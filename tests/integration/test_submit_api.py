@@ -3,6 +3,7 @@ crashes, listing, Magic Hour's failures, presigned outputs."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -13,20 +14,20 @@ import pytest
 import requests
 from schema_inputs import first_required_path, minimal_valid, without
 
-from pipeline import ids
-from pipeline.catalogue import all_tools
-from pipeline.logic.idempotent_submission import IN_PROGRESS_WAIT_SECONDS
+from pipeline.magic_hour.catalogue import all_tools
+from pipeline.platform import ids
+from pipeline.submit.idempotency import IN_PROGRESS_WAIT_SECONDS
 from tests.observe import all_jobs
 
 TOOLS = sorted(all_tools())
 VOICE = {"tool": "ai-voice-generator", "input": {"style": {"prompt": "hi", "voice_name": "Elon Musk"}}}
 
 
-def test_tools_lists_all_27_with_kind_and_required(stack) -> None:
+def test_tools_lists_all_31_with_kind_and_required(stack) -> None:
     answer = requests.get(f"{stack.api}/v1/tools", headers=stack.headers(), timeout=10)
     assert answer.status_code == 200
     tools = {tool["tool"]: tool for tool in answer.json()["tools"]}
-    assert len(tools) == 27
+    assert len(tools) == 31  # CONTRACT §1b: the spec's 27 and the SDK's 4
     assert tools["face-swap"] == {
         "tool": "face-swap",
         "kind": "video",
@@ -36,7 +37,7 @@ def test_tools_lists_all_27_with_kind_and_required(stack) -> None:
 
 
 @pytest.mark.parametrize("tool", TOOLS)
-def test_every_tool_accepts_a_valid_input_and_rejects_an_invalid_one(stack, tool) -> None:
+def test_every_tool_accepts_a_valid_input_and_rejects_an_invalid_one_or_a_wrong_field(stack, tool) -> None:
     schema = all_tools()[tool].request_schema
     valid = minimal_valid(schema)
     created = stack.post_job({"tool": tool, "input": valid})
@@ -50,6 +51,11 @@ def test_every_tool_accepts_a_valid_input_and_rejects_an_invalid_one(stack, tool
     error = refused.json()["error"]
     assert error["code"] == "validation_failed"
     assert error["details"][0]["loc"] == ["body", "input", *path]
+    # A field the tool does not have (a typo) is refused too, not passed on to be charged.
+    wrong = stack.post_job({"tool": tool, "input": {**valid, "not_a_field": 1}})
+    assert wrong.status_code == 422, wrong.text
+    assert wrong.json()["error"]["code"] == "validation_failed"
+    assert wrong.json()["error"]["details"][0]["loc"][:2] == ["body", "input"]
     assert stack.sim_stats()["creates"] == creates  # no credit spent on a bad input
 
 
@@ -88,18 +94,36 @@ def _post_while_in_progress(stack, key: str, timeout: float = 60.0) -> requests.
         time.sleep(float(answer.headers["Retry-After"]))
 
 
+def test_a_project_that_cannot_be_recorded_is_answered_202_and_settled_by_its_webhook(stack) -> None:
+    """Without an Idempotency-Key a 5xx would invite a second, charged create: the answer is the
+    job as it stands, and the webhook records the project the request could not."""
+    creates = stack.sim_stats()["creates"]
+    stack.stack.faults.inject("UpdateItem", count=1000)
+    first = stack.post_job(VOICE)
+    stack.stack.faults.clear()
+    assert first.status_code == 202, first.text
+    # As it stands to a client: nothing could be written, so its create still reads as in flight.
+    assert first.json()["status"] == "waiting"
+    job = stack.wait_for(first.json()["job_id"], {"completed", "failed"})
+    assert job["status"] == "completed"
+    assert stack.sim_stats()["creates"] - creates == 1
+
+
 def test_retry_after_a_crash_between_create_and_record_makes_no_second_project(stack) -> None:
-    """Magic Hour created the project, then our write of its id failed (DynamoDB down): the caller
-    got a 503. Its retry with the same key finds the job and does not create again; the project's
-    first webhook (its name carries our job id) settles the job. The crashed request could not
-    end its claim either: until the claim runs out (the create timeout) a retry may be told
+    """Magic Hour created the project, then our write of its id failed (DynamoDB down). The
+    request is never answered 5xx once Magic Hour named a project (a client retrying an error
+    without an Idempotency-Key would pay twice): it answers 202 with the job as it stands,
+    `submitting`. A retry with the same key finds the job and does not create again; the project's
+    first webhook (its name carries our job id) settles the job. The request could not end its
+    claim either: until the claim runs out (the create timeout) a retry may be told
     `idempotency_in_progress`, never more than that, and never creates."""
     key = str(uuid.uuid4())
     creates = stack.sim_stats()["creates"]
     stack.stack.faults.inject("UpdateItem", count=1000)
     first = stack.post_job(VOICE, **{"Idempotency-Key": key})
     stack.stack.faults.clear()
-    assert first.status_code == 503, first.text
+    assert first.status_code == 202, first.text
+    assert (first.json()["status"], first.json()["project_id"]) == ("waiting", None)
     assert stack.sim_stats()["creates"] - creates == 1
 
     retry = _post_while_in_progress(stack, key)
@@ -149,9 +173,9 @@ def test_idempotency_keys_are_scoped_per_client(stack) -> None:
     assert stack.sim_stats()["creates"] - creates == 2
 
 
-@pytest.mark.parametrize("create_status", [401, 403])
-def test_magic_hour_rejecting_our_key_is_502_and_keeps_no_job(stack, create_status) -> None:
-    stack.scenario(create_status=create_status)
+# 403 is the plan's limit, not our key: tests/integration/test_api_errors.py (plan_restricted).
+def test_magic_hour_rejecting_our_key_is_502_and_keeps_no_job(stack) -> None:
+    stack.scenario(create_status=401)
     key = str(uuid.uuid4())
     before = {job["job_id"] for job in all_jobs(stack)}
     answer = stack.post_job(VOICE, **{"Idempotency-Key": key})
@@ -263,3 +287,18 @@ def test_completed_outputs_have_presigned_urls_valid_for_an_hour(stack) -> None:
     expires = datetime.fromisoformat(output["download_url_expires_at"].replace("Z", "+00:00"))
     remaining = (expires - datetime.now(UTC)).total_seconds()
     assert 3500 < remaining <= 3600
+
+
+def test_a_body_of_emoji_under_the_limit_is_stored_and_created(stack) -> None:
+    """60,000 emoji: a 240 KB body. Stored escaped it was a 720 KB item DynamoDB refused, and the
+    answer was 503 for ever; stored as UTF-8 it fits, with room for the rest of the job's life."""
+    prompt = "\U0001f600" * 60_000
+    body = {"tool": "ai-voice-generator", "input": {"style": {"prompt": prompt, "voice_name": "Elon Musk"}}}
+    creates = stack.sim_stats()["creates"]
+    raw = json.dumps(body, ensure_ascii=False).encode()  # UTF-8 on the wire, as a client sends it
+    assert 240_000 < len(raw) < 256 * 1024
+    answer = stack.post_job(raw)
+    assert answer.status_code == 202, answer.text[:500]
+    job = stack.wait_for(answer.json()["job_id"], {"completed", "failed"})
+    assert job["status"] == "completed"
+    assert stack.sim_stats()["creates"] - creates == 1

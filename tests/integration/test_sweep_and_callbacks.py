@@ -19,10 +19,10 @@ from conftest import CALLBACK_SECRET as CALLBACK_MASTER
 from conftest import StackHandle, start_stack
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from pipeline import ids
-from pipeline.dal.jobs import _to_item
 from pipeline.models.job import Job, JobStatus
-from pipeline.timeutil import iso
+from pipeline.platform import ids
+from pipeline.platform.timeutil import iso
+from pipeline.store.jobs import _to_item
 from tests.observe import CallbackReceiver
 
 VOICE = {"tool": "ai-voice-generator", "input": {"style": {"prompt": "hi", "voice_name": "Elon Musk"}}}

@@ -155,7 +155,8 @@ def test_an_uploaded_input_reaches_magic_hour_and_the_job_keeps_the_s3_value(sx:
     assert fetched["status_code"] == 200
     assert fetched["size_bytes"] == len(data)
     assert fetched["sha256"] == hashlib.sha256(data).hexdigest()
-    assert fetched["url"].startswith(sx.aws)  # a presigned GET of the local AWS endpoint
+    # A presigned GET of the AWS endpoint the functions see (the fault proxy in front of moto here).
+    assert fetched["url"].startswith(sx.stack.faults.url if sx.stack.faults else sx.aws)
     assert "X-Amz-Signature" in fetched["url"]
 
     # The job shows no input URL (its only presigned URLs are its outputs'), and no log line
@@ -254,6 +255,26 @@ def test_a_large_input_is_copied_into_magic_hours_own_storage(sx: StackHandle) -
     copied = requests.get(f"{sx.magic_hour}/_uploads/{handed['url']}", timeout=10)
     assert copied.status_code == 200
     assert hashlib.sha256(copied.content).hexdigest() == hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.parametrize("upload_status", [502, 504])
+def test_an_unknown_answer_to_the_upload_url_call_lets_the_job_wait_and_be_created(
+    sx: StackHandle, upload_status: int
+) -> None:
+    """Asking Magic Hour for an upload URL creates nothing: a gateway error there means the create
+    was never sent, so the job waits (never `submitting` for the whole grace) and is created once
+    the call works again."""
+    sx.scenario(upload_url_status=upload_status, render_seconds=0.3)
+    file_path = uploaded(sx, os.urandom(COPY_MIN_BYTES + 10))
+    creates = sx.sim_stats()["creates"]
+    answer = sx.post_job(face_swap(file_path))
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["status"] == "waiting"
+    assert sx.sim_stats()["creates"] == creates  # the create itself was never sent
+    sx.scenario(upload_url_status=200)
+    job = sx.wait_for(answer.json()["job_id"], {"completed", "failed"}, timeout=60)
+    assert job["status"] == "completed", job
+    assert sx.sim_stats()["creates"] - creates == 1
 
 
 @pytest.fixture(scope="module")

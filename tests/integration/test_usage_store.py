@@ -1,4 +1,4 @@
-"""The usage store (pipeline.dal.usage) against the local stack's moto server: charges counted
+"""The usage store (pipeline.store.usage) against the local stack's moto server: charges counted
 once per job, refunds reversing exactly what was charged, budgets on the profile item."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from pipeline.dal import clients, usage
-from pipeline.timeutil import epoch_seconds
+from pipeline.platform.timeutil import epoch_seconds
+from pipeline.store import clients, usage
 
 pytestmark = pytest.mark.usefixtures("pointed_at_moto")
 

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import requests
 
-from pipeline import ids
-from pipeline.logic.signature import sign
+from pipeline.platform import ids
+from pipeline.webhook.signature import sign
 from tests.observe import download_batches, wait_drained
 
 JOBS = {
@@ -180,8 +180,8 @@ def test_unknown_project_is_acknowledged_and_writes_nothing(stack) -> None:
 def test_project_name_attaches_an_orphaned_submitting_job(stack, aws) -> None:
     """Submit wrote the job, Magic Hour created the project, and our write of its id never happened
     (a crash or a timeout): the first webhook adopts the project by the job id in its name."""
-    from pipeline.dal.jobs import _to_item
     from pipeline.models.job import Job, JobStatus
+    from pipeline.store.jobs import _to_item
 
     job_id = ids.new_job_id()
     name = ids.project_name_for(job_id, "orphan")

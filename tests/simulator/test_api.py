@@ -13,7 +13,7 @@ import requests
 
 from .helpers import AUDIO_BODY, FACE_SWAP_BODY, IMAGE_BODY, SimClient
 
-TOOLS_PATH = Path(__file__).resolve().parents[2] / "shared" / "pipeline" / "data" / "magic_hour_tools.json"
+TOOLS_PATH = Path(__file__).resolve().parents[2] / "shared/pipeline/magic_hour/data/magic_hour_tools.json"
 TOOLS: dict[str, Any] = json.loads(TOOLS_PATH.read_text())["tools"]
 CUID = re.compile(r"^c[0-9a-z]{24}$")
 

@@ -17,6 +17,7 @@ DEFAULTS = {
     "output_bytes": 65536,
     "create_status": 200,
     "create_commits": False,
+    "upload_url_status": 200,
     "plan_concurrency": 0,
     "create_delay_seconds": 0,
     "webhook_send": True,
@@ -30,6 +31,8 @@ DEFAULTS = {
     "download_fail_status": 500,
     "download_truncate_first": 0,
     "download_bytes_per_second": None,
+    "account_credits": 1_000_000,
+    "account_tier": "business",
 }
 
 
@@ -208,3 +211,39 @@ def test_gif_tool_serves_gif(sim: SimClient) -> None:
     url = done["downloads"][0]["url"]
     assert url.split("?")[0].endswith(".gif")
     assert requests.get(url, timeout=10).headers["Content-Type"] == "image/gif"
+
+
+@pytest.mark.parametrize("status", [520, 524])
+def test_a_cdn_status_is_answered_as_the_cdn_does_with_an_html_page(make_sim: Any, status: int) -> None:
+    sim = make_sim()
+    requests.put(f"{sim.url}/_sim/scenario", json={"create_status": status}, timeout=10).raise_for_status()
+    answer = sim.create_raw("ai-image-generator", IMAGE_BODY)
+    assert answer.status_code == status
+    assert answer.headers["Content-Type"].startswith("text/html")
+    assert requests.get(f"{sim.url}/_sim/stats", timeout=10).json()["creates"] == 1
+    assert requests.get(f"{sim.url}/_sim/projects", timeout=10).json() == {"projects": []}
+
+
+@pytest.mark.parametrize("status", [501, 520, 524])
+def test_an_unknown_status_with_create_commits_makes_the_project(make_sim: Any, status: int) -> None:
+    sim = make_sim()
+    requests.put(
+        f"{sim.url}/_sim/scenario", json={"create_status": status, "create_commits": True}, timeout=10
+    ).raise_for_status()
+    answer = sim.create_raw("ai-image-generator", IMAGE_BODY)
+    assert answer.status_code == status
+    assert len(requests.get(f"{sim.url}/_sim/projects", timeout=10).json()["projects"]) == 1
+
+
+@pytest.mark.parametrize("status", [502, 504])
+def test_the_upload_url_call_can_be_forced_to_a_gateway_error(make_sim: Any, status: int) -> None:
+    sim = make_sim()
+    url = f"{sim.url}/v1/files/upload-urls"
+    body = {"items": [{"type": "video", "extension": "mp4"}]}
+    headers = sim.auth
+    requests.put(
+        f"{sim.url}/_sim/scenario", json={"upload_url_status": status}, timeout=10
+    ).raise_for_status()
+    assert requests.post(url, json=body, headers=headers, timeout=10).status_code == status
+    requests.delete(f"{sim.url}/_sim/scenario", timeout=10).raise_for_status()
+    assert requests.post(url, json=body, headers=headers, timeout=10).status_code == 200

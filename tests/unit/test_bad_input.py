@@ -11,15 +11,23 @@ from typing import Any
 import pytest
 
 from pipeline import http
-from pipeline.catalogue import DEFAULT_NUMBER_BOUND, INPUT_BOUNDS, all_tools, check_input, find_tool
-from pipeline.dal import jobs as job_store
-from pipeline.logic import errors, strict_json, webhook_delivery
-from pipeline.logic.job_view import to_resource
-from pipeline.logic.submission import parse_submission
+from pipeline.jobs import errors
+from pipeline.jobs.job_view import to_resource
+from pipeline.magic_hour.catalogue import (
+    DEFAULT_NUMBER_BOUND,
+    INPUT_BOUNDS,
+    all_tools,
+    check_input,
+    find_tool,
+)
 from pipeline.magic_hour.credits import MAX_CREDITS, storable_credits
 from pipeline.models.job import Job, JobError, JobStatus
 from pipeline.models.webhook_events import ProjectPayload
-from pipeline.observability import metrics
+from pipeline.platform import strict_json
+from pipeline.platform.observability import metrics
+from pipeline.store import jobs as job_store
+from pipeline.submit.submission import parse_submission
+from pipeline.webhook import webhook_delivery
 from tests.schema_inputs import minimal_valid
 from tests.unit.test_magic_hour_client import create, response
 

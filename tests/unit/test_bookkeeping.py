@@ -1,5 +1,5 @@
 """What every move writes for the sweep, the client's callback and the slot pool
-(logic/bookkeeping.py), table-driven; and that moves hand exactly that to the job store."""
+(jobs/bookkeeping.py), table-driven; and that moves hand exactly that to the job store."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from pipeline.logic import bookkeeping, dispatch, moves
+from pipeline.dispatch import dispatch
+from pipeline.jobs import bookkeeping, moves
 from pipeline.models.job import Bookkeeping, Job, JobError, JobStatus
-from pipeline.settings import Settings
+from pipeline.platform.settings import Settings
 from tests.fakes import Fakes, install
 
 NOW = 1_800_000_000
@@ -49,7 +50,12 @@ def _job(status: JobStatus, callback_url: str | None = None, slot: int | None = 
         *[
             (to, url, Bookkeeping(sets=WATCH))
             for to in JobStatus
-            if not to.is_terminal
+            if not to.is_terminal and to is not JobStatus.SUBMITTING
+            for url in (None, CALLBACK_URL)
+        ],
+        # The move to `submitting` is the create being sent: the sweep's grace for it starts now.
+        *[
+            (JobStatus.SUBMITTING, url, Bookkeeping(sets={**WATCH, "create_sent_at": NOW}))
             for url in (None, CALLBACK_URL)
         ],
         # Ended without a callback: nothing left to watch (its check count is left as it was).

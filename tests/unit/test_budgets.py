@@ -1,4 +1,4 @@
-"""Daily credit budgets (pipeline.logic.budgets), with the usage store and the job store faked."""
+"""Daily credit budgets (pipeline.jobs.budgets), with the usage store and the job store faked."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 
-from pipeline import ids
-from pipeline.dal.usage import Usage
-from pipeline.logic import budgets, errors, queries
+from pipeline.jobs import budgets, errors
 from pipeline.models.job import Job, JobError, JobStatus
+from pipeline.platform import ids
+from pipeline.store.usage import Usage
+from pipeline.submit import queries
 
 
 class FakeUsage:
@@ -218,7 +219,7 @@ def test_only_a_job_magic_hour_failed_is_refunded(
 
 
 def test_a_job_the_sweep_fails_is_refunded(store: FakeUsage, monkeypatch: pytest.MonkeyPatch) -> None:
-    from pipeline.logic import sweep
+    from pipeline.sweep import sweep
 
     rendering = _job("job_1", JobStatus.RENDERING)
 

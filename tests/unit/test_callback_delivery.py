@@ -1,4 +1,4 @@
-"""One callback attempt is bounded and goes only where it was vetted (pipeline.logic.callbacks):
+"""One callback attempt is bounded and goes only where it was vetted (pipeline.callbacks.callbacks):
 hostile receivers on 127.0.0.1 sockets, a fake resolver for DNS."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from pipeline.logic import callbacks
-from pipeline.logic.callbacks import (
+from pipeline.callbacks import callbacks
+from pipeline.callbacks.callbacks import (
     MAX_ANSWER_BYTES,
     CallbackFailed,
     CallbackRefused,

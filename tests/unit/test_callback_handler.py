@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from pipeline.dal import retry_queue
-from pipeline.logic import callbacks
-from pipeline.logic.retry_policy import RetryLater
+from pipeline.callbacks import callbacks
+from pipeline.jobs.retry_policy import RetryLater
+from pipeline.store import redelivery as redelivery
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORD = json.loads((ROOT / "events" / "callbacks-sqs-batch.json").read_text())["Records"][0]
@@ -46,11 +46,11 @@ def recorded(monkeypatch: pytest.MonkeyPatch, handler: Any) -> list[tuple[str, .
         lambda job_id, state, error, keeping: calls.append(("attempt", job_id, state, str(error))),
     )
     monkeypatch.setattr(
-        retry_queue,
+        redelivery,
         "delay_next_attempt",
         lambda arn, receipt, delay: calls.append(("delay", str(delay))),
     )
-    monkeypatch.setattr(retry_queue, "dead_letter", lambda *args: calls.append(("dead_letter",)))
+    monkeypatch.setattr(redelivery, "dead_letter", lambda *args: calls.append(("dead_letter",)))
     return calls
 
 

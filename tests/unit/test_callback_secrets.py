@@ -1,4 +1,4 @@
-"""Each client's callbacks are signed with that client's own secret (pipeline.logic.callback_secrets):
+"""Each client's callbacks are signed with that client's own secret (pipeline.callbacks.callback_secrets):
 verified with the `standardwebhooks` package, as a client's receiver would."""
 
 from __future__ import annotations
@@ -10,15 +10,15 @@ from typing import Any
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from pipeline.dal import clients
-from pipeline.logic import callback_secrets
-from pipeline.logic.callback_secrets import (
+from pipeline.callbacks import callback_secrets
+from pipeline.callbacks.callback_secrets import (
     ROTATION_OVERLAP_SECONDS,
     SecretVersions,
     derive_secret,
     sign,
     signing_secrets,
 )
+from pipeline.store import clients
 
 MASTER = "master-secret-for-unit-tests"
 BODY = json.dumps({"job_id": "job_1", "status": "completed"})

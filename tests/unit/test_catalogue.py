@@ -1,4 +1,4 @@
-"""The shipped Magic Hour tool catalogue and input validation (pipeline.catalogue)."""
+"""The shipped Magic Hour tool catalogue and input validation (pipeline.magic_hour.catalogue)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pipeline import catalogue
+from pipeline.magic_hour import catalogue
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC_PATH = ROOT / "spec" / "magic-hour" / "openapi.json"
@@ -22,6 +22,9 @@ VIDEO_TOOLS = {
     "ai-video-editor",
     "animation",
     "audio-to-video",
+    "ai-ugc-ad",
+    "ai-video-translator",
+    "ai-video-upscaler",
     "auto-subtitle-generator",
     "character-replace",
     "face-swap",
@@ -46,7 +49,7 @@ IMAGE_TOOLS = {
     "image-background-remover",
     "photo-colorizer",
 }
-AUDIO_TOOLS = {"ai-voice-generator", "ai-voice-cloner"}
+AUDIO_TOOLS = {"ai-music-generator", "ai-voice-generator", "ai-voice-cloner"}
 
 FACE_SWAP_OK: dict[str, Any] = {
     "start_seconds": 0,
@@ -71,10 +74,11 @@ def tool(name: str) -> catalogue.Tool:
     return found
 
 
-def test_catalogue_has_27_tools_11_video_14_image_2_audio() -> None:
+def test_catalogue_has_31_tools_14_video_14_image_3_audio() -> None:
+    # The spec's 27 and the SDK's four more (CONTRACT §1b).
     tools = catalogue.all_tools()
-    assert len(tools) == 27
-    assert Counter(entry.kind for entry in tools.values()) == {"video": 11, "image": 14, "audio": 2}
+    assert len(tools) == 31
+    assert Counter(entry.kind for entry in tools.values()) == {"video": 14, "image": 14, "audio": 3}
 
 
 def test_catalogue_names_and_kinds_match_api_md() -> None:
@@ -214,10 +218,13 @@ def _load_sync_script() -> Any:
     return module
 
 
-def test_committed_catalogue_matches_the_spec() -> None:
-    derived = _load_sync_script().derive(json.loads(SPEC_PATH.read_text()))
+def test_committed_catalogue_matches_the_spec_and_the_sdk() -> None:
+    script = _load_sync_script()
+    derived, additions = script.derive_all(json.loads(SPEC_PATH.read_text()))
     committed = json.loads(catalogue.CATALOGUE_PATH.read_text())
     assert derived == committed, "run `make sync-spec` and commit the result"
+    doc = script.sdk_merge.document(derived, additions)
+    assert script.DOC.read_text() == doc, "run `make sync-spec` and commit docs/magic-hour-tools.md"
 
 
 def test_sync_script_defaults_to_the_spec_in_the_repository() -> None:

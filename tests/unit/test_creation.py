@@ -1,4 +1,4 @@
-"""What each Magic Hour answer to a create means for the job (logic/creation.py), with fakes at the
+"""What each Magic Hour answer to a create means for the job (create/creation.py), with fakes at the
 job-store and Magic Hour seams."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.logic import creation
+from pipeline.create import creation
 from pipeline.magic_hour.client import CreatedProject
 from pipeline.magic_hour.errors import (
     MagicHourAuthFailed,
@@ -20,8 +20,8 @@ from pipeline.magic_hour.errors import (
     MagicHourUnavailable,
 )
 from pipeline.models.job import Job, JobStatus
-from pipeline.settings import Settings
-from pipeline.timeutil import now_iso
+from pipeline.platform.settings import Settings
+from pipeline.platform.timeutil import now_iso
 
 
 class FakeMagicHour:
@@ -37,7 +37,7 @@ class FakeMagicHour:
 
 
 class Recorder:
-    """Stands in for logic/moves and the job store: records what creation asked for."""
+    """Stands in for jobs/moves and the job store: records what creation asked for."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, Any]] = []
@@ -204,6 +204,6 @@ def test_inline_our_own_failure_removes_the_job_and_says_so(
 
 
 def test_in_the_dispatcher_a_rejected_key_waits_for_the_operator(recorder: Recorder) -> None:
-    job = creation.create(_job(), FakeMagicHour(MagicHourAuthFailed("no", 403)), inline=False)  # type: ignore[arg-type]
+    job = creation.create(_job(), FakeMagicHour(MagicHourAuthFailed("no", 401)), inline=False)  # type: ignore[arg-type]
     assert job.status is JobStatus.WAITING
     assert recorder.calls[1][1][2]["last_create_error"] == "upstream_misconfigured"

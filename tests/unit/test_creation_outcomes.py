@@ -1,4 +1,4 @@
-"""What creation leaves in the job store for each Magic Hour answer (logic/creation.py), on the
+"""What creation leaves in the job store for each Magic Hour answer (create/creation.py), on the
 in-memory store of tests/fakes.py: the retry schedule at the create deadline's edges, the reason a
 job fails with, and that a caller always gets the job as stored."""
 
@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 from test_creation import FakeMagicHour
 
-from pipeline import ids
-from pipeline.logic import creation
+from pipeline.create import creation
 from pipeline.magic_hour.client import CreatedProject
 from pipeline.magic_hour.errors import (
     MagicHourError,
@@ -21,8 +20,9 @@ from pipeline.magic_hour.errors import (
     MagicHourUnavailable,
 )
 from pipeline.models.job import Job, JobStatus
-from pipeline.settings import Settings
-from pipeline.timeutil import iso
+from pipeline.platform import ids
+from pipeline.platform.settings import Settings
+from pipeline.platform.timeutil import iso
 from tests.fakes import Fakes, install
 
 JOB_ID = ids.job_id_for_idempotency_key("client-a", "creation")
@@ -119,11 +119,42 @@ def test_any_other_4xx_is_a_refusal(fakes: Fakes, status_code: int) -> None:
     assert fakes.store.writes == [("fail", "upstream_rejected", "submit")]
 
 
-@pytest.mark.parametrize("status_code", [None, 500, 501])
-def test_any_other_failure_waits(fakes: Fakes, status_code: int | None) -> None:
+@pytest.mark.parametrize("status_code", [None, 500, 503])
+def test_a_failure_that_created_nothing_waits(fakes: Fakes, status_code: int | None) -> None:
     result = create(fakes, submitting(0), MagicHourError("no", status_code))
     assert result.status is JobStatus.WAITING
     assert result.last_create_error == "upstream_unavailable"
+
+
+@pytest.mark.parametrize("status_code", [301, 501, 502, 505, 520, 524, 599])
+def test_any_other_failure_is_an_unknown_outcome_never_sent_again(fakes: Fakes, status_code: int) -> None:
+    result = create(fakes, submitting(0), MagicHourError("no", status_code))
+    assert (result.status, result.create_outcome_unknown) == (JobStatus.SUBMITTING, True)
+    assert fakes.store.writes == [("mark_create_unknown",)]
+
+
+def test_every_status_from_100_to_599_leaves_the_job_as_the_table_says(fakes: Fakes) -> None:
+    """Through the real client and its outcome table: waiting only for 429/500/503."""
+    from test_magic_hour_client import client_with, response
+
+    seen: dict[str, set[int]] = {}
+    for status in range(100, 600):
+        client, _ = client_with(response(status, {"id": "proj_1", "credits_charged": 5, "message": "m"}))
+        job = submitting(0, job_id=ids.job_id_for_idempotency_key("client-a", f"s{status}"))
+        fakes.store.put(job)
+        try:
+            result = creation.create(job, client, inline=False)
+        except Exception as raised:
+            seen.setdefault(type(raised).__name__, set()).add(status)
+            continue
+        seen.setdefault(result.status.value, set()).add(status)
+    assert seen.pop("waiting") == {401, 429, 500, 503}  # 401: our key, the operator fixes it
+    assert seen.pop("queued") == set(range(200, 300)) - {204}
+    assert seen.pop("failed") == set(range(400, 500)) - {401, 429}  # 403 included: plan_restricted
+    assert seen.pop("submitting") == {204} | set(range(100, 200)) | set(range(300, 400)) | (
+        set(range(500, 600)) - {500, 503}
+    )
+    assert seen == {}
 
 
 def test_an_unreadable_key_makes_a_dispatched_job_wait_as_unavailable(fakes: Fakes) -> None:
@@ -199,3 +230,45 @@ def test_a_job_failed_at_the_deadline_says_why(fakes: Fakes, code: str, what: st
     assert failed.error.message == (
         f"Magic Hour {what} for the whole create deadline (4 attempts); nothing was created or charged"
     )
+
+
+class StoreDown(Exception):
+    """DynamoDB failing every call from some point on (an outage, throttling)."""
+
+
+@pytest.mark.parametrize("also_reads_fail", [False, True])
+def test_a_project_that_cannot_be_recorded_answers_the_job_as_it_stands(
+    fakes: Fakes, monkeypatch: pytest.MonkeyPatch, also_reads_fail: bool
+) -> None:
+    # Magic Hour made (and charged) the project; the write that records it fails. The request must
+    # not fail (a client retrying an error without an Idempotency-Key pays twice): it answers the
+    # job as it stands, `submitting`, and the webhook adopts the project by its name tag.
+    job = submitting(0)
+    fakes.store.put(job)
+
+    def down(*_: Any, **__: Any) -> None:
+        raise StoreDown("DynamoDB InternalServerError")
+
+    monkeypatch.setattr(creation.moves.job_store, "attach_project", down)
+    if also_reads_fail:  # the whole store is down: the job in hand is the answer
+        monkeypatch.setattr(creation.job_store, "get_job", down)
+        monkeypatch.setattr(creation.job_store, "mark_create_unknown", down)
+    result = creation.create(job, Tools(CreatedProject("proj_1", 5)), inline=True)  # type: ignore[arg-type]
+    assert (result.status, result.project_id) == (JobStatus.SUBMITTING, None)
+    # Where it can still be written, the job shows `submitting` from now on (never `waiting`).
+    assert result.create_outcome_unknown is not also_reads_fail
+    assert fakes.store.writes == ([] if also_reads_fail else [("mark_create_unknown",)])
+
+
+def test_a_project_whose_create_pause_cannot_be_lifted_is_still_recorded(
+    fakes: Fakes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = submitting(0)
+    fakes.store.put(job)
+
+    def down() -> None:
+        raise StoreDown("DynamoDB InternalServerError")
+
+    monkeypatch.setattr(creation.slots, "clear_hold", down)
+    result = creation.create(job, Tools(CreatedProject("proj_1", 5)), inline=True)  # type: ignore[arg-type]
+    assert (result.status, result.project_id) == (JobStatus.QUEUED, "proj_1")

@@ -1,4 +1,4 @@
-"""What a create tells the operator (logic/creation.py): the metric each Magic Hour answer counts
+"""What a create tells the operator (create/creation.py): the metric each Magic Hour answer counts
 (the alarms and the dashboard read them by name and `outcome`), and the log line each one writes,
 which names the job and its client so one Logs Insights query on `job_id` tells the story."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from test_creation_outcomes import JOB_ID, NOW, SETTINGS, Tools, submitting
 
-from pipeline.logic import creation
+from pipeline.create import creation
 from pipeline.magic_hour.client import CreatedProject
 from pipeline.magic_hour.errors import (
     MagicHourAuthFailed,

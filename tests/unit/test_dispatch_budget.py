@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
-from pipeline.logic import budgets, dispatch
+from pipeline.dispatch import dispatch
+from pipeline.jobs import budgets
 from pipeline.models.job import Job, JobStatus
-from pipeline.timeutil import now_iso
+from pipeline.platform.timeutil import now_iso
 
 
 def _waiting() -> Job:

@@ -1,5 +1,5 @@
 """The downloader's pure parts: the host guard, file extensions, the hashing reader
-(pipeline.logic.fetching)."""
+(pipeline.downloads.http_to_s3)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from urllib3.exceptions import ProtocolError, ReadTimeoutError
 
-from pipeline.logic.fetching import DownloadFailed, _BodyReader, extension_of, host_allowed
+from pipeline.downloads.http_to_s3 import DownloadFailed, _BodyReader, extension_of, host_allowed
 
 ALLOWED = ["magichour.ai", "cloudfront.net"]
 
@@ -137,7 +137,9 @@ def test_reader_counts_a_complete_body() -> None:
     reader, raw = reader_for(list(chunks), declared=8)
     assert drain(reader) == b"abcdefgh"
     assert reader.size == 8
-    assert all(flag is True for flag in raw.decode_flags)
+    # The bytes as sent: never decoded (a gzip body is stored as the gzip it is).
+    assert raw.decode_flags
+    assert all(flag is False for flag in raw.decode_flags)
 
 
 def test_reader_without_declared_length_accepts_any_length() -> None:

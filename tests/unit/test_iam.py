@@ -153,6 +153,7 @@ def test_the_template_roles_resolve_to_the_local_resources() -> None:
         refs[name] = f"ref-{name}"
         attributes[(name, "Arn")] = f"arn:{name}"
         attributes[(name, "QueueName")] = name
+    attributes[("JobsTable", "StreamArn")] = "arn:JobsTable/stream/1"
     resolver = Resolver(
         template.parameter_defaults(),
         refs,
@@ -171,6 +172,17 @@ def test_the_template_roles_resolve_to_the_local_resources() -> None:
     assert not webhook.allows("secretsmanager:GetSecretValue", "ref-MagicHourApiKeySecret")
     assert policies["DownloaderFunction"].allows("sqs:ReceiveMessage", "arn:DownloadQueue")
     assert not policies["DownloaderFunction"].allows("sqs:ReceiveMessage", "arn:CallbackQueue")
+    # The events function: the stream read and PutEvents on the stack's bus, nothing else.
+    events = policies["EventsFunction"]
+    assert events.allows("dynamodb:GetRecords", "arn:JobsTable/stream/1")
+    assert not events.allows("dynamodb:GetRecords", "arn:ClientsTable/stream/1")
+    assert not events.allows("dynamodb:GetItem", "arn:JobsTable")
+    assert events.allows("events:PutEvents", "arn:EventBus")
+    assert not events.allows("events:PutEvents", "arn:aws:events:us-east-1:123456789012:event-bus/default")
+    assert events.allows("sqs:SendMessage", "arn:EventsFailureQueue")
+    for other, policy in policies.items():
+        if other != "EventsFunction":
+            assert not policy.allows("events:PutEvents", "arn:EventBus"), other
 
 
 def test_sam_generated_roles_carry_their_managed_policies() -> None:

@@ -25,6 +25,7 @@ FUNCTIONS = [
     "SweepFunction",
     "CallbackFunction",
     "DispatchFunction",
+    "EventsFunction",
 ]
 
 
@@ -125,17 +126,17 @@ def _scan(tmp_path: Path, source: str) -> dict[str, Any]:
 
 def test_scan_follows_only_the_functions_a_handler_reaches(tmp_path: Path) -> None:
     used = _scan(
-        tmp_path, "from pipeline.dal import jobs\n\ndef handler(event, context):\n    jobs.get_job('x')\n"
+        tmp_path, "from pipeline.store import jobs\n\ndef handler(event, context):\n    jobs.get_job('x')\n"
     )
     # jobs.py also queries, updates, puts and deletes, in functions this handler never reaches.
     assert sorted(used) == ["dynamodb:GetItem"]
-    assert used["dynamodb:GetItem"][0].where.startswith("pipeline.dal.jobs.get_job:")
+    assert used["dynamodb:GetItem"][0].where.startswith("pipeline.store.jobs.get_job:")
 
 
 def test_scan_maps_helpers_and_presigning_to_iam_actions(tmp_path: Path) -> None:
     used = _scan(
         tmp_path,
-        "from pipeline.dal import outputs\n\n"
+        "from pipeline.store import outputs\n\n"
         "def handler(event, context):\n"
         "    upload = outputs.start_multipart('k', 'video/mp4', {})\n"
         "    outputs.abort_multipart('k', upload)\n"
@@ -147,7 +148,7 @@ def test_scan_maps_helpers_and_presigning_to_iam_actions(tmp_path: Path) -> None
 def test_scan_sees_a_function_passed_as_a_value_and_library_seams(tmp_path: Path) -> None:
     used = _scan(
         tmp_path,
-        "from pipeline import secret_store\n\n"
+        "from pipeline.platform import secret_store\n\n"
         "def handler(event, context):\n"
         "    keys = [secret_store.webhook_secrets]\n",
     )
@@ -170,7 +171,7 @@ def test_scan_resolves_transaction_parts_built_in_other_functions(tmp_path: Path
     # delete_submitting_job passes a Delete of the job and slots.give_back's Update to _transact.
     used = _scan(
         tmp_path,
-        "from pipeline.dal import jobs\n\n"
+        "from pipeline.store import jobs\n\n"
         "def handler(event, context):\n"
         "    jobs.delete_submitting_job(None)\n",
     )

@@ -8,16 +8,20 @@ from typing import Any, cast
 
 import pytest
 
-from pipeline import ids
-from pipeline.catalogue import find_tool
-from pipeline.logic import creation, dispatch, errors, idempotent_submission, moves, submission
-from pipeline.logic.idempotent_submission import IN_PROGRESS_WAIT_SECONDS, submit_once
-from pipeline.logic.submission import Submission
+from pipeline.create import creation
+from pipeline.dispatch import dispatch
+from pipeline.jobs import errors, moves
+from pipeline.magic_hour.catalogue import find_tool
 from pipeline.magic_hour.client import MagicHourClient
 from pipeline.models.api import CreateJobRequest
 from pipeline.models.job import Job, JobStatus
-from pipeline.settings import Settings
-from pipeline.timeutil import epoch_seconds
+from pipeline.platform import ids
+from pipeline.platform.settings import Settings
+from pipeline.platform.timeutil import epoch_seconds
+from pipeline.submit import idempotency as idempotency
+from pipeline.submit import submission
+from pipeline.submit.idempotency import IN_PROGRESS_WAIT_SECONDS, submit_once
+from pipeline.submit.submission import Submission
 from tests.fakes import Fakes, install
 
 CLIENT = "client-a"
@@ -172,7 +176,7 @@ def test_a_duplicate_answers_in_progress_when_the_first_is_still_creating_after_
     assert creates.jobs == []
     # Bounded: it gave up after the wait, polling at the interval, not before.
     assert sum(clock.sleeps) == pytest.approx(IN_PROGRESS_WAIT_SECONDS)
-    assert set(clock.sleeps) == {idempotent_submission.POLL_SECONDS}
+    assert set(clock.sleeps) == {idempotency.POLL_SECONDS}
 
 
 def test_a_first_request_that_crashed_leaves_the_job_as_it_stands_once_its_claim_ran_out(
@@ -222,6 +226,7 @@ def test_a_first_request_whose_job_waits_for_a_slot_ends_its_claim(
 ) -> None:
     limited = settings.model_copy(update={"magic_hour_max_concurrency": 1})
     monkeypatch.setattr(submission, "get_settings", lambda: limited)
+    monkeypatch.setattr(submission.account, "get_settings", lambda: limited)  # the limit is read there
     monkeypatch.setattr(submission.slots, "next_round_for", lambda client_id: 0)
     monkeypatch.setattr(dispatch, "claim_now", lambda job: None)
     monkeypatch.setattr(moves, "wake_dispatcher", lambda *_: None)
@@ -245,7 +250,7 @@ def test_a_key_freed_by_a_first_attempt_that_removed_its_job_makes_the_job_anew(
         monkeypatch.setattr(submission.job_store, "get_job", real_get)
         return None
 
-    monkeypatch.setattr(idempotent_submission.job_store, "get_job", get_after_delete)
+    monkeypatch.setattr(idempotency.job_store, "get_job", get_after_delete)
     job = once(clock)
     assert (job.job_id, job.project_id) == (JOB_ID, "proj_1")
     assert creates.jobs == [JOB_ID]
@@ -261,7 +266,7 @@ def test_without_a_key_every_request_is_a_new_job(fakes: Fakes, creates: Creates
 
 def test_the_first_request_claim_is_in_flight_only_while_it_can_still_be_creating() -> None:
     now = epoch_seconds()
-    in_flight = idempotent_submission.first_request_in_flight
+    in_flight = idempotency.first_request_in_flight
     assert in_flight(existing_job(JobStatus.SUBMITTING, claim_in=5), now)
     assert in_flight(existing_job(JobStatus.WAITING, claim_in=5), now)
     assert not in_flight(existing_job(JobStatus.SUBMITTING, claim_in=0), now)
@@ -305,7 +310,7 @@ def test_the_wait_ends_exactly_at_its_limit(
     fakes: Fakes, creates: Creates, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Whole-second polls, so the deadline is met exactly: the last poll is the one at the limit.
-    monkeypatch.setattr(idempotent_submission, "POLL_SECONDS", 1.0)
+    monkeypatch.setattr(idempotency, "POLL_SECONDS", 1.0)
     fakes.store.put(existing_job(claim_in=60))
     with pytest.raises(errors.RequestInProgress):
         once(clock)
@@ -317,8 +322,8 @@ def test_a_key_freed_and_taken_again_meanwhile_answers_in_progress_with_the_job_
 ) -> None:
     # Every read finds no job and every write finds one (a first attempt that keeps removing and
     # rewriting it): the duplicate still gives up at the limit, naming the job.
-    monkeypatch.setattr(idempotent_submission.job_store, "get_job", lambda job_id: None)
-    monkeypatch.setattr(idempotent_submission, "submit", lambda sub, job_id, magic_hour: clock.sleep(1.0))
+    monkeypatch.setattr(idempotency.job_store, "get_job", lambda job_id: None)
+    monkeypatch.setattr(idempotency, "submit", lambda sub, job_id, magic_hour: clock.sleep(1.0))
     with pytest.raises(errors.RequestInProgress) as refused:
         once(clock)
     assert refused.value.job_id == JOB_ID

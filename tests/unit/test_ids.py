@@ -1,4 +1,4 @@
-"""Job ids and the job-id tag carried in Magic Hour's project name (pipeline.ids)."""
+"""Job ids and the job-id tag carried in Magic Hour's project name (pipeline.platform.ids)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from pipeline import ids
+from pipeline.platform import ids
 
 ID_SHAPE = re.compile(r"^job_[a-z2-7]{26}$")
 

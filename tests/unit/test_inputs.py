@@ -1,5 +1,5 @@
-"""Inputs from S3 (pipeline.logic.inputs): uploads, the check of s3:// inputs at submit, and the
-copy of the input Magic Hour gets. S3 is faked at the dal seam; presigning is boto3's own (local)."""
+"""Inputs from S3 (pipeline.create.inputs): uploads, the check of s3:// inputs at submit, and the
+copy of the input Magic Hour gets. S3 is faked at the store seam; presigning is boto3's own (local)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,14 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from botocore.exceptions import ClientError
 
-from pipeline.dal import inputs as input_store
-from pipeline.logic import errors, inputs
-from pipeline.logic.submission import parse_submission
+from pipeline.create import inputs
+from pipeline.jobs import errors
 from pipeline.magic_hour.client import UploadUrl
 from pipeline.magic_hour.errors import MagicHourUnavailable
 from pipeline.models.api import CreateUploadRequest
-from pipeline.settings import Settings
+from pipeline.platform.settings import Settings
+from pipeline.store import inputs as input_store
+from pipeline.submit.submission import parse_submission
 
 BUCKET = "pipeline-inputs"
 SHARED = "shared-media"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from local.config import LocalConfig
-from pipeline.settings import Settings
+from pipeline.platform.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 # The README keeps the defaults the contract says it documents; docs/local-stack.md has the same table.
@@ -29,6 +29,12 @@ AS_DOCUMENTED: dict[str, Callable[[LocalConfig], str]] = {
     "LOCAL_CLIENT_BUDGETS": lambda config: (
         ",".join(f"{c}={n}" for c, n in config.client_budgets.items()) or "none"
     ),
+    "LOCAL_IAM_CALLERS": lambda config: (
+        ",".join(
+            f"{c.access_key_id}:{c.secret_access_key}={c.client_id}" for c in config.iam_callers.values()
+        )
+        or "none"
+    ),
     "LOCAL_MAGIC_HOUR_API_KEY": lambda config: config.magic_hour_api_key,
     "LOCAL_WEBHOOK_SECRET": lambda config: config.webhook_secret,
     "LOCAL_CALLBACK_SECRET": lambda config: config.callback_secret,
@@ -39,6 +45,8 @@ AS_DOCUMENTED: dict[str, Callable[[LocalConfig], str]] = {
     "LOCAL_CREATE_DEADLINE_SECONDS": lambda config: str(config.create_deadline_seconds),
     "LOCAL_CREATE_RETRY_DELAYS": lambda config: config.create_retry_delays,
     "AWS_DEFAULT_REGION": lambda config: config.region,
+    "LOCAL_AWS_FAULTS": lambda config: str(int(config.aws_faults)),
+    "LOCAL_FAULTS_PORT": lambda config: str(config.faults_port),
 }
 # Production values the table quotes: setting -> the Settings default they describe.
 PRODUCTION: dict[str, Callable[[Settings], list[int]]] = {

@@ -32,6 +32,7 @@ from pipeline.magic_hour.errors import (
     MagicHourNotFound,
     MagicHourOutcomeUnknown,
     MagicHourPaymentRequired,
+    MagicHourPlanRestricted,
     MagicHourRateLimited,
     MagicHourRejected,
     MagicHourUnavailable,
@@ -166,11 +167,19 @@ def test_402_is_payment_required() -> None:
     assert caught.value.message == "Not enough credits"
 
 
-@pytest.mark.parametrize("status", [401, 403])
-def test_401_and_403_are_auth_failures(status: int) -> None:
+def test_401_is_an_auth_failure() -> None:
     with pytest.raises(MagicHourAuthFailed) as caught:
-        create(response(status, {"message": "Unauthorized"}))
-    assert caught.value.status_code == status
+        create(response(401, {"message": "Unauthorized"}))
+    assert caught.value.status_code == 401
+
+
+def test_403_is_the_plan_not_the_key() -> None:
+    plan = "Your key is valid but the model, resolution, or feature is not available on your plan"
+    with pytest.raises(MagicHourPlanRestricted) as caught:
+        create(response(403, {"message": plan}))
+    assert not isinstance(caught.value, MagicHourAuthFailed)
+    assert caught.value.status_code == 403
+    assert caught.value.message == plan
 
 
 def test_404_is_not_found() -> None:

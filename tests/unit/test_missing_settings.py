@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from pipeline import aws, secret_store
-from pipeline.dal import callback_queue, clients, dispatch_queue, download_queue, jobs, outputs
-from pipeline.logic import inputs
+from pipeline.create import inputs
 from pipeline.models.api import CreateUploadRequest
 from pipeline.models.tasks import CallbackTask
-from pipeline.settings import MissingSetting, Settings
+from pipeline.platform import aws, secret_store
+from pipeline.platform.settings import MissingSetting, Settings
+from pipeline.store import callback_queue, clients, dispatch_queue, download_queue, jobs, outputs
 
 UPLOAD = "s3://some-bucket/uploads/client-a/" + "a" * 32 + ".mp4"
 FACE_SWAP = {"assets": {"video_source": "file", "video_file_path": UPLOAD, "image_file_path": UPLOAD}}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.observability import LazyTracer, tracing_enabled
+from pipeline.platform.observability import LazyTracer, tracing_enabled
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -21,9 +21,9 @@ KEPT_OFF = {
     # The create path (POST /v1/jobs, POST /v1/uploads): catalogue schemas and their validator, the
     # state machine's moves, the Magic Hour client. Reads (status polls) never load it.
     "submit": (
-        "pipeline.logic.submission",
-        "pipeline.logic.idempotent_submission",
-        "pipeline.logic.inputs",
+        "pipeline.submit.submission",
+        "pipeline.submit.idempotency",
+        "pipeline.create.inputs",
         "pipeline.magic_hour.client",
         "fastjsonschema",
     ),

@@ -1,6 +1,6 @@
 """What the people running it rely on, as template.yaml declares it: every alarm notifies someone,
 every function logs into a group that expires, concurrency is bounded, and the alarms and the
-dashboard name only metrics the code publishes (the catalogue in pipeline.observability)."""
+dashboard name only metrics the code publishes (the catalogue in pipeline.platform.observability)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from local.template import Resolver, Template, load_template
-from pipeline import observability
+from pipeline.platform import observability
 
 
 @pytest.fixture(scope="module")

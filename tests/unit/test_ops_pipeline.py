@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 
 from ops import jobs, pipeline_env, targets
-from pipeline import observability
-from pipeline.dal import usage
-from pipeline.logic.callback_state import webhook_id_for
+from pipeline.jobs.callback_state import webhook_id_for
 from pipeline.models.job import Job, JobStatus
-from pipeline.settings import Settings, get_settings
-from pipeline.timeutil import now_iso
+from pipeline.platform import observability
+from pipeline.platform.settings import Settings, get_settings
+from pipeline.platform.timeutil import now_iso
+from pipeline.store import usage
 from tests.fakes import Fakes, install
 
 JOB_ID = "job_0123456789abcdef0123456789abcdef"

@@ -1,4 +1,4 @@
-"""Fetching one output into S3 (pipeline.logic.fetching.fetch_into_s3) against a small local
+"""Fetching one output into S3 (pipeline.downloads.http_to_s3.fetch_into_s3) against a small local
 file server and a real S3 endpoint (a moto server in this process): parallel ranges when the
 server honours Range, one stream when it does not, a cut or mismatched range never stored, and
 every byte written once (no CopyObject: S3 calls counted by a botocore event hook)."""
@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from pipeline import aws
-from pipeline.dal import outputs
-from pipeline.logic.fetching import DownloadFailed, Transfer, fetch_into_s3
-from pipeline.settings import get_settings
+from pipeline.downloads.http_to_s3 import DownloadFailed, Transfer, fetch_into_s3
+from pipeline.platform import aws
+from pipeline.platform.settings import get_settings
+from pipeline.store import outputs
 
 BUCKET = "ranged-test-bucket"
 PART = 5 * 1024 * 1024  # S3's smallest part
@@ -267,7 +267,7 @@ def test_a_range_cut_on_every_attempt_fails_the_attempt_and_stores_nothing(
 
 def test_an_object_without_its_sha256_tag_is_not_trusted_as_stored(s3_calls: Counter[str]) -> None:
     """An upload that died between CompleteMultipartUpload and the tag left an untagged object:
-    the downloader's crash recovery (logic.downloads._already_in_s3) must not record it."""
+    the downloader's crash recovery (downloads.downloads._already_in_s3) must not record it."""
     client = aws.s3_client()
     client.put_object(Bucket=BUCKET, Key="untagged.mp4", Body=b"abc")
     facts = outputs.head("untagged.mp4")

@@ -1,4 +1,4 @@
-"""One redactor for logs and client-visible text (pipeline.redaction), and the log lines that
+"""One redactor for logs and client-visible text (pipeline.platform.redaction), and the log lines that
 could carry signed URLs."""
 
 from __future__ import annotations
@@ -9,9 +9,10 @@ import logging
 
 import pytest
 
-from pipeline.logic import errors, webhook_delivery
-from pipeline.observability import logger
-from pipeline.redaction import for_client, redact
+from pipeline.jobs import errors
+from pipeline.platform.observability import logger
+from pipeline.platform.redaction import for_client, redact
+from pipeline.webhook import webhook_delivery
 
 SIGNED = "https://videos.magichour.ai/id/output.mp4?auth-value=s1gn4ture&expires=1"
 PRESIGNED = (

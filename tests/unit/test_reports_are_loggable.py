@@ -8,8 +8,8 @@ import logging
 
 import pytest
 
-from pipeline.logic.dispatch import DispatchReport
-from pipeline.logic.sweep import SweepReport
+from pipeline.dispatch.dispatch import DispatchReport
+from pipeline.sweep.sweep import SweepReport
 
 RESERVED = set(vars(logging.LogRecord("n", logging.INFO, "p", 1, "m", None, None))) | {"message", "asctime"}
 

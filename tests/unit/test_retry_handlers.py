@@ -15,13 +15,15 @@ import pytest
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from fakes import Fakes, install
 
-from pipeline.dal import retry_queue
-from pipeline.logic import callbacks, downloads, retry_policy
-from pipeline.logic.downloads import DOWNLOAD_FAILED
-from pipeline.logic.fetching import DownloadFailed, DownloadForbidden
-from pipeline.logic.retry_policy import RetryLater
+from pipeline.callbacks import callbacks
+from pipeline.downloads import downloads
+from pipeline.downloads.downloads import DOWNLOAD_FAILED
+from pipeline.downloads.http_to_s3 import DownloadFailed, DownloadForbidden
+from pipeline.jobs import retry_policy
+from pipeline.jobs.retry_policy import RetryLater
 from pipeline.models.job import Job, JobStatus
-from pipeline.timeutil import now_iso
+from pipeline.platform.timeutil import now_iso
+from pipeline.store import redelivery as redelivery
 
 ROOT = Path(__file__).resolve().parents[2]
 DLQ = "https://sqs.us-east-1.amazonaws.com/123456789012/dead"
@@ -42,7 +44,7 @@ def _load(function: str, monkeypatch: pytest.MonkeyPatch, **environment: str) ->
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "test")
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
-    from pipeline.settings import get_settings
+    from pipeline.platform.settings import get_settings
 
     get_settings.cache_clear()
     spec = importlib.util.spec_from_file_location(f"{function}_app", ROOT / "functions" / function / "app.py")
@@ -63,10 +65,10 @@ def fakes(monkeypatch: pytest.MonkeyPatch) -> Fakes:
 def queue(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
     calls: list[tuple[Any, ...]] = []
     monkeypatch.setattr(
-        retry_queue, "delay_next_attempt", lambda arn, receipt, delay: calls.append(("delay", delay))
+        redelivery, "delay_next_attempt", lambda arn, receipt, delay: calls.append(("delay", delay))
     )
     monkeypatch.setattr(
-        retry_queue, "dead_letter", lambda url, body, reason: calls.append(("dead_letter", url, body, reason))
+        redelivery, "dead_letter", lambda url, body, reason: calls.append(("dead_letter", url, body, reason))
     )
     return calls
 
@@ -144,6 +146,8 @@ def test_downloader_retries_before_its_last_attempt(
         downloader.handle_record(_record(DOWNLOAD_RECORD, attempt))
     assert queue == [("delay", delay)]
     assert fakes.store.jobs[JOB_ID].status is JobStatus.DOWNLOADING
+    # Its message is alive: the sweep must not queue the output again meanwhile.
+    assert fakes.store.jobs[JOB_ID].download_attempted_at is not None
     assert outcomes == [("Downloads", "attempt_failed")]
 
 

@@ -1,5 +1,5 @@
-"""The one retry policy (pipeline.logic.retry_policy) and the SQS side both handlers share, with a
-fake retry queue at the seam (pipeline.dal.retry_queue)."""
+"""The one retry policy (pipeline.jobs.retry_policy) and the SQS side both handlers share, with a
+fake retry queue at the seam (pipeline.store.redelivery)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from pipeline.dal import retry_queue
-from pipeline.dal.retry_queue import MAX_VISIBILITY_TIMEOUT_SECONDS
-from pipeline.logic import retry_policy
-from pipeline.logic.retry_policy import FailedAttempts, GiveUp, Retry, RetryLater, RetryPolicy
-from pipeline.observability import DOWNLOADS
+from pipeline.jobs import retry_policy
+from pipeline.jobs.retry_policy import FailedAttempts, GiveUp, Retry, RetryLater, RetryPolicy
+from pipeline.platform.observability import DOWNLOADS
+from pipeline.store import redelivery as redelivery
+from pipeline.store.redelivery import MAX_VISIBILITY_TIMEOUT_SECONDS
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORD = json.loads((ROOT / "events" / "downloader-sqs-batch.json").read_text())["Records"][0]
@@ -107,21 +107,19 @@ class FakeSqs:
 
 def test_the_queue_sets_the_delay_unclipped_and_refuses_one_sqs_cannot_hold(monkeypatch) -> None:
     sqs = FakeSqs()
-    monkeypatch.setattr(retry_queue, "sqs_client", lambda: sqs)
-    retry_queue.queue_url_from_arn.cache_clear()
-    retry_queue.delay_next_attempt(
-        "arn:aws:sqs:us-east-1:123456789012:q", "r", MAX_VISIBILITY_TIMEOUT_SECONDS
-    )
+    monkeypatch.setattr(redelivery, "sqs_client", lambda: sqs)
+    redelivery.queue_url_from_arn.cache_clear()
+    redelivery.delay_next_attempt("arn:aws:sqs:us-east-1:123456789012:q", "r", MAX_VISIBILITY_TIMEOUT_SECONDS)
     assert sqs.visibility[-1]["VisibilityTimeout"] == 43200
     with pytest.raises(ValueError, match="43200"):
-        retry_queue.delay_next_attempt("arn:aws:sqs:us-east-1:123456789012:q", "r", 43201)
+        redelivery.delay_next_attempt("arn:aws:sqs:us-east-1:123456789012:q", "r", 43201)
     assert len(sqs.visibility) == 1  # nothing was sent for the refused delay
-    retry_queue.queue_url_from_arn.cache_clear()
+    redelivery.queue_url_from_arn.cache_clear()
 
 
 @dataclass
 class FakeRetryQueue:
-    """pipeline.dal.retry_queue as the shared routine sees it."""
+    """pipeline.store.redelivery as the shared routine sees it."""
 
     delays: list[tuple[str, str, int]] = field(default_factory=list)
     dead: list[tuple[str, str, str]] = field(default_factory=list)
@@ -141,8 +139,8 @@ class FakeRetryQueue:
 @pytest.fixture
 def queue(monkeypatch: pytest.MonkeyPatch) -> FakeRetryQueue:
     fake = FakeRetryQueue()
-    monkeypatch.setattr(retry_queue, "delay_next_attempt", fake.delay_next_attempt)
-    monkeypatch.setattr(retry_queue, "dead_letter", fake.dead_letter)
+    monkeypatch.setattr(redelivery, "delay_next_attempt", fake.delay_next_attempt)
+    monkeypatch.setattr(redelivery, "dead_letter", fake.dead_letter)
     return fake
 
 

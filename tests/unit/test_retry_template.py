@@ -1,5 +1,5 @@
 """Every queue's RedrivePolicy agrees with its consumer's retry policy (template.yaml against
-pipeline.logic.retry_policy).
+pipeline.jobs.retry_policy).
 
 The one rule: maxReceiveCount is exactly the number of attempts the consumer's policy makes. The
 function decides its last attempt itself (it gives up and dead-letters with the reason); SQS's
@@ -18,8 +18,8 @@ import pytest
 
 from local import code_actions
 from local.template import Resolver, Template, load_template
-from pipeline.logic.retry_policy import RetryPolicy, callback_policy, download_policy
-from pipeline.settings import Settings, _from_environment
+from pipeline.jobs.retry_policy import RetryPolicy, callback_policy, download_policy
+from pipeline.platform.settings import Settings, _from_environment
 
 # Queue -> (its consumer, how the consumer's app.py builds its policy, the settings that feed it).
 POLICIES: dict[str, tuple[str, Callable[[Settings], RetryPolicy], tuple[str, ...]]] = {

@@ -25,7 +25,7 @@ def test_every_route_has_a_sample_event() -> None:
 
 
 def test_webhook_sample_is_signed_for_the_documented_test_secret() -> None:
-    from pipeline.logic.signature import verify
+    from pipeline.webhook.signature import verify
 
     event = json.loads((EVENTS / "webhook-video-completed.json").read_text())
     headers = event["headers"]

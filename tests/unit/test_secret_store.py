@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline import secret_store
-from pipeline.settings import Settings
+from pipeline.platform import secret_store
+from pipeline.platform.settings import Settings
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Settings from the function's environment (pipeline.settings._from_environment)."""
+"""Settings from the function's environment (pipeline.platform.settings._from_environment)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import get_args
 import pytest
 from pydantic import ValidationError
 
-from pipeline.settings import MissingSetting, ResourceSetting, Settings, _from_environment
+from pipeline.platform.settings import MissingSetting, ResourceSetting, Settings, _from_environment
 
 
 def test_empty_environment_gives_the_defaults() -> None:
@@ -117,7 +117,7 @@ def test_every_resource_name_url_and_secret_name_is_a_required_setting() -> None
     resource_like = {
         name
         for name in Settings.model_fields
-        if name.endswith(("_table_name", "_bucket_name", "_queue_url", "_secret"))
+        if name.endswith(("_table_name", "_bucket_name", "_bus_name", "_queue_url", "_secret"))
     }
     assert resource_like == set(RESOURCE_SETTINGS)
     for name in RESOURCE_SETTINGS:

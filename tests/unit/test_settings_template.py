@@ -1,4 +1,4 @@
-"""Settings (shared/pipeline/settings.py) and template.yaml agree.
+"""Settings (shared/pipeline/platform/settings.py) and template.yaml agree.
 
 What a function "needs" is read from its code, the way tests/unit/test_iam_grants.py finds its AWS
 calls (local/code_actions.py): from the handler module, every function and class it references is
@@ -20,8 +20,8 @@ import pytest
 
 from local.code_actions import _Code, handler_path, reachable
 from local.template import Template, load_template
-from pipeline.logic.sweep import CALLBACK_SETTLE_SECONDS
-from pipeline.settings import ResourceSetting, Settings, _from_environment
+from pipeline.platform.settings import ResourceSetting, Settings, _from_environment
+from pipeline.sweep.sweep import CALLBACK_SETTLE_SECONDS
 
 FIELDS = set(Settings.model_fields)
 # Variables read by the libraries themselves (Powertools, pydantic), not by our settings.

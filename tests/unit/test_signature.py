@@ -1,10 +1,10 @@
-"""Magic Hour webhook signature verification (pipeline.logic.signature)."""
+"""Magic Hour webhook signature verification (pipeline.webhook.signature)."""
 
 from __future__ import annotations
 
 import pytest
 
-from pipeline.logic.signature import InvalidSignature, sign, verify
+from pipeline.webhook.signature import InvalidSignature, sign, verify
 
 SECRET = "whsec_test_secret"
 TIMESTAMP = "1729314984"

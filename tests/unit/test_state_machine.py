@@ -1,6 +1,6 @@
 """The job state machine, table-driven: what every Magic Hour event does to a job in every status
-(logic/transitions.apply), and what the reconciliation sweep does with every observation of a
-project (logic/sweep.check), with an in-memory job store and queues (tests/fakes.py)."""
+(jobs/transitions.apply), and what the reconciliation sweep does with every observation of a
+project (sweep/sweep.check), with an in-memory job store and queues (tests/fakes.py)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,17 @@ from typing import Any
 
 import pytest
 
-from pipeline import ids
-from pipeline.logic import creation, dispatch, errors, sweep, transitions
-from pipeline.logic.transitions import Outcome, ProjectUpdate
+from pipeline.create import creation
+from pipeline.dispatch import dispatch
+from pipeline.jobs import errors, transitions
+from pipeline.jobs.transitions import Outcome, ProjectUpdate
 from pipeline.magic_hour.errors import MagicHourNotFound, MagicHourUnavailable
 from pipeline.models.job import Job, JobError, JobStatus, StoredOutput
 from pipeline.models.webhook_events import ProjectDownload, ProjectError
-from pipeline.settings import Settings
-from pipeline.timeutil import epoch_seconds, iso, now_iso
+from pipeline.platform import ids
+from pipeline.platform.settings import Settings
+from pipeline.platform.timeutil import epoch_seconds, iso, now_iso
+from pipeline.sweep import sweep
 from tests.fakes import Fakes, install
 
 JOB_ID = ids.job_id_for_idempotency_key("client-a", "state-machine")
@@ -588,9 +591,12 @@ GIVE_UP_SOURCE = {
 
 
 @pytest.mark.parametrize("status", list(GIVE_UP_SOURCE))
-def test_a_job_older_than_give_up_fails_whatever_magic_hour_says(fakes: Fakes, status: JobStatus) -> None:
+def test_a_job_quiet_for_longer_than_give_up_fails_whatever_magic_hour_says(
+    fakes: Fakes, status: JobStatus
+) -> None:
     now = epoch_seconds()
-    job = make_job(status, created_at=created_ago(SETTINGS.sweep_give_up_seconds + 1, now))
+    ago = created_ago(SETTINGS.sweep_give_up_seconds + 1, now)
+    job = make_job(status, created_at=ago, updated_at=ago, create_sent_at=now)
     assert run_check(fakes, job, "rendering", now) == "gave_up"
     stored = fakes.store.get_job(JOB_ID)
     assert stored is not None
@@ -604,9 +610,10 @@ def test_a_job_older_than_give_up_fails_whatever_magic_hour_says(fakes: Fakes, s
 
 
 @pytest.mark.parametrize("status", list(GIVE_UP_SOURCE))
-def test_a_job_exactly_at_give_up_is_not_given_up_yet(fakes: Fakes, status: JobStatus) -> None:
+def test_a_job_quiet_for_exactly_give_up_is_not_given_up_yet(fakes: Fakes, status: JobStatus) -> None:
     now = epoch_seconds()
-    job = make_job(status, created_at=created_ago(SETTINGS.sweep_give_up_seconds, now))
+    ago = created_ago(SETTINGS.sweep_give_up_seconds, now)
+    job = make_job(status, created_at=ago, updated_at=ago)
     assert run_check(fakes, job, "queued", now) != "gave_up"
     stored = fakes.store.get_job(JOB_ID)
     assert stored is not None
@@ -614,9 +621,27 @@ def test_a_job_exactly_at_give_up_is_not_given_up_yet(fakes: Fakes, status: JobS
     assert stored.error is None or stored.error.code != "gave_up"
 
 
+@pytest.mark.parametrize("status", list(GIVE_UP_SOURCE))
+def test_an_old_job_that_just_moved_is_not_given_up(fakes: Fakes, status: JobStatus) -> None:
+    # Waited a day for a slot, then created: Magic Hour renders (and charges) it now.
+    now = epoch_seconds()
+    job = make_job(
+        status, created_at=created_ago(3 * SETTINGS.sweep_give_up_seconds, now), create_sent_at=now
+    )
+    assert run_check(fakes, job, "queued", now) != "gave_up"
+    stored = fakes.store.get_job(JOB_ID)
+    assert stored is not None
+    assert stored.status is status
+
+
 def test_a_submitting_job_without_a_project_waits_out_the_grace(fakes: Fakes) -> None:
     now = epoch_seconds()
-    job = make_job(JobStatus.SUBMITTING, created_at=created_ago(SETTINGS.sweep_submit_grace_seconds - 1, now))
+    sent = now - SETTINGS.sweep_submit_grace_seconds + 1
+    job = make_job(
+        JobStatus.SUBMITTING,
+        created_at=created_ago(10 * SETTINGS.sweep_submit_grace_seconds, now),
+        create_sent_at=sent,
+    )
     assert run_check(fakes, job, "complete", now) == "waiting_for_project"
     assert fakes.store.writes == []
     assert JOB_ID in fakes.store.postponed
@@ -624,12 +649,23 @@ def test_a_submitting_job_without_a_project_waits_out_the_grace(fakes: Fakes) ->
 
 def test_a_submitting_job_without_a_project_fails_unconfirmed_at_the_grace(fakes: Fakes) -> None:
     now = epoch_seconds()
-    job = make_job(JobStatus.SUBMITTING, created_at=created_ago(SETTINGS.sweep_submit_grace_seconds, now))
+    job = make_job(JobStatus.SUBMITTING, create_sent_at=now - SETTINGS.sweep_submit_grace_seconds)
     assert run_check(fakes, job, "complete", now) == "submit_unconfirmed"
     assert fakes.store.writes == [("fail", "submit_unconfirmed", "submit")]
     assert fakes.store.released_slots == [0]
     assert fakes.queues.wakeups == [0]
     assert [task.job_id for task in fakes.queues.callbacks] == [JOB_ID]
+
+
+def test_a_submitting_job_stored_without_a_send_time_counts_the_grace_from_its_move(fakes: Fakes) -> None:
+    now = epoch_seconds()
+    old = created_ago(10 * SETTINGS.sweep_submit_grace_seconds, now)
+    fresh = make_job(JobStatus.SUBMITTING, created_at=old, updated_at=created_ago(1, now))
+    assert run_check(fakes, fresh, "complete", now) == "waiting_for_project"
+    stale = make_job(
+        JobStatus.SUBMITTING, created_at=old, updated_at=created_ago(SETTINGS.sweep_submit_grace_seconds, now)
+    )
+    assert run_check(fakes, stale, "complete", now) == "submit_unconfirmed"
 
 
 def test_a_job_waiting_only_for_our_slot_is_not_bound_by_the_create_deadline(fakes: Fakes) -> None:
@@ -704,6 +740,22 @@ def test_a_quiet_download_is_requeued_once_it_is_stuck(
     assert result == ("downloads_requeued" if requeued else "downloading")
     assert [task.index for task in fakes.queues.downloads] == requeued
     assert fakes.store.writes == ([("mark_downloads_queued",)] if requeued else [])
+
+
+def test_a_download_whose_message_still_retries_is_not_requeued(fakes: Fakes) -> None:
+    # Quiet since its move, but an attempt failed (and will be retried) a minute ago: a second
+    # copy of the message could revive the job after the first one failed it.
+    now = epoch_seconds()
+    job = make_job(
+        JobStatus.DOWNLOADING,
+        outputs={"0": stored_output(0)},
+        updated_at=created_ago(SETTINGS.sweep_download_stuck_seconds + 60, now),
+        download_attempted_at=now - 60,
+    )
+    assert run_check(fakes, job, "complete", now) == "downloading"
+    assert fakes.queues.downloads == []
+    later = now + SETTINGS.sweep_download_stuck_seconds - 60
+    assert run_check(fakes, job, "complete", later) == "downloads_requeued"  # it then went quiet
 
 
 def test_a_stuck_download_with_every_output_stored_queues_nothing(fakes: Fakes) -> None:
@@ -852,7 +904,7 @@ def test_an_abandoned_callback_says_why(fakes: Fakes) -> None:
 
 
 def test_moves_pass_their_extra_fields_to_the_store(fakes: Fakes) -> None:
-    from pipeline.logic import moves
+    from pipeline.jobs import moves
 
     fakes.store.put(make_job(JobStatus.RENDERING))
     error = JobError(code="x", message="y", source="magic_hour")
@@ -863,7 +915,7 @@ def test_moves_pass_their_extra_fields_to_the_store(fakes: Fakes) -> None:
 
 
 def test_waking_the_dispatcher_never_fails_the_move(fakes: Fakes, monkeypatch: pytest.MonkeyPatch) -> None:
-    from pipeline.logic import moves
+    from pipeline.jobs import moves
 
     def down(delay_seconds: int = 0) -> None:
         raise RuntimeError("SQS down")

@@ -1,4 +1,4 @@
-"""Everything a create request must pass before any state is written (pipeline.logic.submission)."""
+"""Everything a create request must pass before any state is written (pipeline.submit.submission)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from pipeline.logic import errors
-from pipeline.logic.submission import MAX_BODY_BYTES, parse_submission, refusal_error
+from pipeline.jobs import errors
 from pipeline.models.job import Job, JobError, JobStatus
+from pipeline.submit.submission import MAX_BODY_BYTES, parse_submission, refusal_error
 
 GOOD: dict[str, Any] = {
     "tool": "ai-image-generator",

@@ -7,11 +7,11 @@ import threading
 
 import pytest
 
-from pipeline.dal import due_checks
-from pipeline.dal.due_checks import DueCheck
-from pipeline.logic import sweep_batch
-from pipeline.logic.sweep_batch import Batch, Lanes
-from pipeline.settings import get_settings
+from pipeline.platform.settings import get_settings
+from pipeline.store import due_checks
+from pipeline.store.due_checks import DueCheck
+from pipeline.sweep import sweep_batch
+from pipeline.sweep.sweep_batch import Batch, Lanes
 
 SETTINGS = get_settings()
 

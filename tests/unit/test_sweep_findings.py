@@ -1,4 +1,4 @@
-"""What the sweep records when it acts on a job (logic/sweep.check): the error a client reads on a
+"""What the sweep records when it acts on a job (sweep/sweep.check): the error a client reads on a
 job it failed, and the project facts it hands the state machine when it recovers a missed
 webhook (the credits charged are money: they must come from Magic Hour's answer)."""
 
@@ -10,10 +10,13 @@ from typing import Any
 import pytest
 from test_state_machine import JOB_ID, PROJECT, SETTINGS, TAG, FakeMagicHour, make_job, project
 
-from pipeline.logic import creation, dispatch, sweep, transitions
+from pipeline.create import creation
+from pipeline.dispatch import dispatch
+from pipeline.jobs import transitions
 from pipeline.magic_hour.errors import MagicHourNotFound
 from pipeline.models.job import JobStatus
-from pipeline.timeutil import epoch_seconds, iso
+from pipeline.platform.timeutil import epoch_seconds, iso
+from pipeline.sweep import sweep
 from tests.fakes import Fakes, install
 
 
@@ -39,9 +42,8 @@ def _error_after(fakes: Fakes, job: Any, answer: Any) -> tuple[str, str, str]:
 
 
 def test_an_unconfirmed_create_fails_saying_it_was_not_sent_again(fakes: Fakes) -> None:
-    job = make_job(
-        JobStatus.SUBMITTING, created_at=_aged(SETTINGS.sweep_submit_grace_seconds + 5), project_id=None
-    )
+    sent = epoch_seconds() - SETTINGS.sweep_submit_grace_seconds - 5
+    job = make_job(JobStatus.SUBMITTING, project_id=None, create_sent_at=sent)
     assert _error_after(fakes, job, project("queued")) == (
         "submit_unconfirmed",
         "Magic Hour never confirmed the project for this job; it was not submitted again",
@@ -60,10 +62,10 @@ def test_a_project_gone_at_magic_hour_fails_the_job_saying_so(fakes: Fakes) -> N
 
 def test_a_job_the_sweep_gives_up_on_says_for_how_long(fakes: Fakes) -> None:
     age = SETTINGS.sweep_give_up_seconds + 10
-    job = make_job(JobStatus.RENDERING, created_at=_aged(age))
+    job = make_job(JobStatus.RENDERING, created_at=_aged(age), updated_at=_aged(age))
     code, message, source = _error_after(fakes, job, project("rendering"))
     assert (code, source) == ("gave_up", "magic_hour")
-    # The age is the job's own, to the second (the clock may tick once while the test runs).
+    # The time since its last move, to the second (the clock may tick once while the test runs).
     assert message in {
         f"the job made no progress for {seconds} s; the sweep gave up on it" for seconds in (age, age + 1)
     }

@@ -1,4 +1,4 @@
-"""What one sweep pass does (logic/sweep.run) on the in-memory store: every due job is checked,
+"""What one sweep pass does (sweep/sweep.run) on the in-memory store: every due job is checked,
 one job's failure never stops the others, stale Magic Hour slots are reclaimed, and waiting jobs
 always get a dispatcher wake-up. (tests/unit/test_sweep_run.py: its time budget and lease.)"""
 
@@ -9,15 +9,18 @@ from typing import Any
 import pytest
 from test_state_machine import JOB_ID, PROJECT, SETTINGS, FakeMagicHour, make_job, project
 
-from pipeline import ids
-from pipeline.dal import due_checks as due_checks_store
-from pipeline.dal import jobs as job_store
-from pipeline.dal import slots
-from pipeline.dal.due_checks import DueCheck
-from pipeline.logic import creation, dispatch, sweep, sweep_batch, transitions
+from pipeline.create import creation
+from pipeline.dispatch import dispatch
+from pipeline.jobs import transitions
 from pipeline.magic_hour.errors import MagicHourUnavailable
 from pipeline.models.job import Job, JobStatus
-from pipeline.timeutil import epoch_seconds
+from pipeline.platform import ids
+from pipeline.platform.timeutil import epoch_seconds
+from pipeline.store import due_checks as due_checks_store
+from pipeline.store import jobs as job_store
+from pipeline.store import slots
+from pipeline.store.due_checks import DueCheck
+from pipeline.sweep import sweep, sweep_batch
 from tests.fakes import Fakes, install
 
 OTHER_ID = ids.job_id_for_idempotency_key("client-b", "sweep-run")

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from pipeline.dal import due_checks
-from pipeline.dal.due_checks import DueCheck
-from pipeline.logic import sweep
 from pipeline.models.job import Job, JobStatus
-from pipeline.settings import get_settings
+from pipeline.platform.settings import get_settings
+from pipeline.store import due_checks
+from pipeline.store.due_checks import DueCheck
+from pipeline.sweep import sweep
 
 SETTINGS = get_settings()
 

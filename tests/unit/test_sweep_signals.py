@@ -1,4 +1,4 @@
-"""What a sweep run tells the operator (logic/sweep.run): the SweepRuns and SweepChecks metrics
+"""What a sweep run tells the operator (sweep/sweep.run): the SweepRuns and SweepChecks metrics
 the alarms and the dashboard read by `outcome`, the log lines naming the job and its client, and
 the edges of its time budget and lease."""
 
@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from test_sweep_run import _job, wired  # noqa: F401 - the fixture is used by name
 
-from pipeline.logic import sweep
 from pipeline.magic_hour.errors import MagicHourUnavailable
 from pipeline.models.job import Job
+from pipeline.sweep import sweep
 from tests.fakes import Signals, install_signals
 
 # Every run that did its work says how overdue the oldest check it left is.

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from local.template import TEMPLATE_PATH, Resolver, Template, _path_pattern, load_template
-from pipeline.settings import Settings, _from_environment
+from pipeline.platform.settings import Settings, _from_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -119,6 +119,7 @@ def test_functions_inherit_globals_and_keep_their_own(template: Template) -> Non
         "SweepFunction",
         "CallbackFunction",
         "DispatchFunction",
+        "EventsFunction",
     }
     downloader = functions["DownloaderFunction"]
     assert downloader.timeout == 900
@@ -344,6 +345,7 @@ def test_allowed_input_buckets_become_one_object_arn_each(
     template = Template(document)
     attributes = {(name, "Arn"): f"arn:aws:s3:::{name.lower()}" for name in template.resources}
     attributes.update({(name, "QueueName"): name for name in template.resources})
+    attributes[("JobsTable", "StreamArn")] = "arn:aws:dynamodb:us-east-1:1:table/jobs/stream/1"
     resolver = Resolver(
         {**template.parameter_defaults(), "InputBucketNames": buckets},
         {name: f"ref-{name}" for name in template.resources},

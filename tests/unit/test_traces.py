@@ -29,7 +29,8 @@ class Emitter:
 
 xray_recorder.configure(emitter=Emitter(), sampling=False, streaming_threshold=0)
 import app
-from pipeline.logic import callback_secrets, queries
+from pipeline.callbacks import callback_secrets
+from pipeline.submit import queries
 
 callback_secrets.current_secret = lambda client_id: SECRET
 callback_secrets.rotate = lambda client_id: SECRET

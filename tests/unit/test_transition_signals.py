@@ -1,4 +1,4 @@
-"""What the state machine tells the operator (logic/transitions.apply): a late project's charge
+"""What the state machine tells the operator (jobs/transitions.apply): a late project's charge
 on a failed job (LateProjects, and CreditsCharged{status=failed} with its credits: what
 FailedJobCreditsAlarm reads), an orphan project adopted by its name, and the log lines naming
 the job and its client."""
@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 from test_state_machine import JOB_ID, PROJECT, fakes, make_job, update  # noqa: F401 - fixture by name
 
-from pipeline.logic import transitions
-from pipeline.logic.transitions import Outcome
+from pipeline.jobs import transitions
+from pipeline.jobs.transitions import Outcome
 from pipeline.models.job import JobError, JobStatus
 from tests.fakes import Fakes, Signals, install_signals
 

@@ -1,4 +1,4 @@
-"""How the usage store reads a cancelled DynamoDB transaction (pipeline.dal.usage), with the
+"""How the usage store reads a cancelled DynamoDB transaction (pipeline.store.usage), with the
 table's client faked: moto serializes transactions, so it never shows a conflict."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from pipeline.dal import usage
+from pipeline.store import usage
 
 
 def _cancelled(*codes: str) -> ClientError:

@@ -1,4 +1,4 @@
-"""Parsing and authenticating Magic Hour webhook deliveries (pipeline.logic.webhook_delivery)."""
+"""Parsing and authenticating Magic Hour webhook deliveries (pipeline.webhook.webhook_delivery)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 from pipeline import http
-from pipeline.logic import errors, webhook_delivery
-from pipeline.logic.signature import sign
-from pipeline.observability import metrics
+from pipeline.jobs import errors
+from pipeline.platform.observability import metrics
+from pipeline.webhook import webhook_delivery
+from pipeline.webhook.signature import sign
 
 SECRET = "whsec_unit_secret"
 NOW = 1_729_314_984

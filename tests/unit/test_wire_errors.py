@@ -9,7 +9,8 @@ import json
 import pytest
 
 from pipeline import http
-from pipeline.logic import errors, submission
+from pipeline.jobs import errors
+from pipeline.submit import submission
 
 # The bases are never raised themselves: each has subclasses for what happened.
 _BASES = {errors.RequestRefused, errors.CreateRefused}
@@ -22,9 +23,11 @@ EXPECTED: dict[type[Exception], tuple[int, str]] = {
     errors.UnknownEvent: (400, "unknown_event"),
     errors.InvalidEvent: (400, "invalid_event"),
     errors.Unauthenticated: (401, "unauthorized"),
+    errors.Forbidden: (403, "forbidden"),
     errors.SignatureRejected: (401, "invalid_signature"),
     errors.InsufficientCredits: (402, "insufficient_credits"),
     errors.BudgetExceeded: (402, "budget_exceeded"),
+    errors.PlanRestricted: (403, "plan_restricted"),
     errors.JobNotFound: (404, "not_found"),
     errors.RouteNotFound: (404, "not_found"),
     errors.IdempotencyConflict: (409, "idempotency_conflict"),

@@ -23,10 +23,12 @@ from pipeline.magic_hour.errors import (
     MagicHourNotFound,
     MagicHourOutcomeUnknown,
     MagicHourPaymentRequired,
+    MagicHourPlanRestricted,
     MagicHourRateLimited,
     MagicHourRejected,
     MagicHourUnavailable,
 )
+from pipeline.magic_hour.outcomes import Answer, answer_of
 from pipeline.models.job import Kind
 
 DEFAULT_RETRY_AFTER_SECONDS = 5
@@ -41,6 +43,14 @@ class CreatedProject:
     # Magic Hour answered a credits_charged we cannot store (negative, absurd, not a number): it is
     # recorded as unknown instead. The project is real and paid for; it is never dropped over this.
     credits_out_of_range: bool = False
+
+
+@dataclass(frozen=True)
+class Account:
+    """GET /v1/account: what the account can still spend, and its plan's tier."""
+
+    credits: int
+    tier: str  # free | creator | pro | business (an unknown newer one is passed on as is)
 
 
 @dataclass(frozen=True)
@@ -80,14 +90,28 @@ class MagicHourClient:
     def get_project(self, kind: Kind, project_id: str) -> dict[str, Any]:
         return self._call("GET", f"/v1/{kind}-projects/{project_id}")
 
+    def get_account(self) -> Account:
+        answer = self._call("GET", "/v1/account")
+        credits, tier = answer.get("credits"), answer.get("tier")
+        if isinstance(credits, bool) or not isinstance(credits, int) or not isinstance(tier, str) or not tier:
+            raise MagicHourUnavailable("Magic Hour answered the account read without credits and tier")
+        return Account(credits, tier[:40])
+
     def delete_project(self, kind: Kind, project_id: str) -> None:
         self._call("DELETE", f"/v1/{kind}-projects/{project_id}")
 
     def upload_url(self, asset_type: Kind, extension: str) -> UploadUrl:
         """A place in Magic Hour's own storage for one input file (nothing is charged)."""
-        answer = self._call(
-            "POST", "/v1/files/upload-urls", json={"items": [{"type": asset_type, "extension": extension}]}
-        )
+        try:
+            answer = self._call(
+                "POST",
+                "/v1/files/upload-urls",
+                json={"items": [{"type": asset_type, "extension": extension}]},
+            )
+        except MagicHourOutcomeUnknown as unknown:
+            # Asking for an upload URL creates nothing that costs credits: whatever its answer,
+            # the create it serves was not sent, so the job may simply be tried again.
+            raise MagicHourUnavailable(f"Magic Hour's upload URL call failed: {unknown.message}") from unknown
         items = answer.get("items")
         item = items[0] if isinstance(items, list) and items and isinstance(items[0], dict) else {}
         url, file_path = item.get("upload_url"), item.get("file_path")
@@ -156,8 +180,8 @@ def _is_project_id(value: Any) -> TypeGuard[str]:
 def client_from_settings(connections: int = 4) -> MagicHourClient:
     """The client every function uses: base URL and timeouts from settings, key from the secret
     store; `connections` kept open (the sweep's checks run several at once)."""
-    from pipeline import secret_store
-    from pipeline.settings import get_settings
+    from pipeline.platform import secret_store
+    from pipeline.platform.settings import get_settings
 
     settings = get_settings()
     return MagicHourClient(
@@ -177,26 +201,32 @@ def _interpret(response: urllib3.BaseHTTPResponse) -> dict[str, Any]:
         body = json.loads(response.data or b"")
     except ValueError:  # not JSON, or not UTF-8
         body = None
-    if 200 <= status < 300:
+    if answer_of(status) is Answer.OK:
         if not isinstance(body, dict):
             raise MagicHourOutcomeUnknown(f"Magic Hour answered {status} without a JSON object")
         return body
     message = _message_of(body) or response.reason or f"HTTP {status}"
-    if status in (400, 422):
-        raise MagicHourRejected(message, status)
-    if status == 402:
-        raise MagicHourPaymentRequired(message, status)
-    if status in (401, 403):
-        raise MagicHourAuthFailed(message, status)
-    if status == 404:
-        raise MagicHourNotFound(message, status)
-    if status == 429:
+    answer = answer_of(status)
+    if answer is Answer.RATE_LIMITED:
         raise MagicHourRateLimited(message, _retry_after(response))
-    if status in (502, 504):
-        raise MagicHourOutcomeUnknown(f"Magic Hour's gateway answered {status}: {message}", status)
-    if status >= 500:
-        raise MagicHourUnavailable(message, status)
-    raise MagicHourError(message, status)
+    if answer is Answer.UNKNOWN:
+        raise MagicHourOutcomeUnknown(
+            f"Magic Hour (or a proxy in front of it) answered {status}: {message}", status
+        )
+    raise _ERRORS[answer](message, status)
+
+
+# What the client raises for each answer of the outcome table (pipeline.magic_hour.outcomes).
+_ERRORS: dict[Answer, type[MagicHourError]] = {
+    Answer.OK: MagicHourError,  # never raised: a 2xx returned above
+    Answer.NOTHING_CREATED: MagicHourUnavailable,
+    Answer.REJECTED: MagicHourRejected,
+    Answer.PAYMENT_REQUIRED: MagicHourPaymentRequired,
+    Answer.AUTH_FAILED: MagicHourAuthFailed,
+    # The key is good, the plan does not allow the feature (CONTRACT §1 Errors: plan_restricted).
+    Answer.PLAN_RESTRICTED: MagicHourPlanRestricted,
+    Answer.NOT_FOUND: MagicHourNotFound,
+}
 
 
 def _message_of(body: Any) -> str | None:

@@ -18,8 +18,15 @@ class MagicHourPaymentRequired(MagicHourError):
     """402: the account has not enough credits."""
 
 
+class MagicHourPlanRestricted(MagicHourError):
+    """403: the key is valid, but the model, resolution or feature asked for is not on the plan.
+
+    One job's choice, not the deployment's: Magic Hour's quick-start documents 403 so since
+    July 2026 (before, we read it as a bad key)."""
+
+
 class MagicHourAuthFailed(MagicHourError):
-    """401/403: our API key (or plan) is wrong: an operator problem, not the caller's."""
+    """401: our API key is wrong: an operator problem, not the caller's."""
 
 
 class MagicHourNotFound(MagicHourError):

@@ -34,7 +34,7 @@ SLOT_STATUSES = frozenset({JobStatus.SUBMITTING, JobStatus.QUEUED, JobStatus.REN
 
 @dataclass(frozen=True)
 class Bookkeeping:
-    """What a move writes beside the new status, as logic/bookkeeping.py decides it: the job store
+    """What a move writes beside the new status, as jobs/bookkeeping.py decides it: the job store
     sets and removes these fields exactly as given, and gives back the job's slot when told to."""
 
     sets: dict[str, Any] = field(default_factory=dict)
@@ -86,6 +86,12 @@ class Job(BaseModel):
     downloads_queued: bool = False
     # The output whose download failed the job: only its own (redriven) message may revive it.
     failed_output_index: int | None = None
+    # Set by the operator's redrive (`python -m ops redrive download`) for that output: only then
+    # may its message revive the failed job (a terminal status is otherwise final).
+    redrive_output_index: int | None = None
+    # Epoch seconds of the last failed download attempt that will be retried: the sweep leaves
+    # alone the outputs of a job whose messages are still retrying.
+    download_attempted_at: int | None = None
     sweep_checks: int = 0
     callback_state: Literal["pending", "delivered", "failed"] | None = None
     callback_attempts: int = 0
@@ -108,9 +114,15 @@ class Job(BaseModel):
     late_credits_charged: int | None = None
     late_outputs: dict[str, StoredOutput] = Field(default_factory=dict)
     # Epoch seconds until which the request that wrote this job may still be creating its project:
-    # a duplicate with the same Idempotency-Key waits for it (logic/idempotent_submission.py).
+    # a duplicate with the same Idempotency-Key waits for it (submit/idempotency.py).
     # Removed when that request answers; a crashed one's simply runs out.
     submit_claim_until: int | None = None
+    # Epoch seconds when the job last moved to `submitting`, i.e. when its create was sent: the
+    # sweep's grace for an unconfirmed create runs from here, not from the job's acceptance.
+    create_sent_at: int | None = None
+    # The create was answered with an unknown outcome (502, 504, 520, a timeout, a cut answer):
+    # from then on the job shows `submitting` (logic/job_view.py) until its webhook or the sweep.
+    create_outcome_unknown: bool = False
 
     def stored_outputs(self) -> list[StoredOutput]:
         return sorted(self.outputs.values(), key=lambda output: output.index)

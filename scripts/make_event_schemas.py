@@ -1,0 +1,24 @@
+"""Regenerate docs/schemas/*.json, the JSON Schema of each event on the bus, from the detail
+models (python scripts/make_event_schemas.py). tests/unit/test_event_schemas.py keeps them equal."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "shared")]
+
+from pipeline.events.schema import SCHEMA_FILES, event_schema  # noqa: E402
+
+
+def main() -> None:
+    for detail_type, name in SCHEMA_FILES.items():
+        path = ROOT / "docs" / "schemas" / name
+        path.write_text(json.dumps(event_schema(detail_type), indent=2) + "\n")
+        print(f"wrote {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

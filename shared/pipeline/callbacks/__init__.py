@@ -1,0 +1,1 @@
+"""The callback function's stage: signing and delivering a client's callback."""

@@ -1,0 +1,151 @@
+"""The dispatcher: creates `waiting` jobs at Magic Hour as slots free, fairest first.
+
+Woken through the dispatch queue whenever a job starts waiting, a slot is given back, or a retry
+delay ends (and by every sweep while jobs wait). Any number may run at once: a job is taken with
+a conditional write (and its slot in the same transaction), so two dispatchers never create the
+same job and never hold more slots than the limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pipeline.create import creation
+from pipeline.jobs import budgets, moves
+from pipeline.magic_hour import account
+from pipeline.magic_hour.client import MagicHourClient
+from pipeline.models.job import Job, JobError, JobStatus
+from pipeline.platform.observability import logger
+from pipeline.platform.settings import get_settings
+from pipeline.platform.timeutil import epoch_of, epoch_seconds
+from pipeline.store import jobs as job_store
+from pipeline.store import slots
+
+# How much of the queue's head one look reads: enough to step over entries the index still shows
+# for jobs that have just left it.
+_QUEUE_HEAD = 25
+MAX_CREATES_PER_RUN = 50
+
+
+@dataclass
+class DispatchReport:
+    jobs_created: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+    def count(self, outcome: str) -> None:
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+
+
+def run(magic_hour: MagicHourClient, time_left: Callable[[], bool]) -> DispatchReport:
+    report = DispatchReport()
+    limit = account.concurrency_limit(magic_hour)
+    while report.jobs_created < MAX_CREATES_PER_RUN:
+        if not time_left():
+            moves.wake_dispatcher()  # a fresh invocation carries on
+            report.count("out_of_time")
+            break
+        now = epoch_seconds()
+        hold_until, _ = slots.hold()
+        if hold_until > now:
+            moves.wake_dispatcher(hold_until - now)
+            report.count("on_hold")
+            break
+        job = next_due_job()
+        if job is None:
+            break
+        if past_deadline(job, epoch_seconds()):
+            creation.fail_past_deadline(
+                job, job.last_create_error or creation.UNAVAILABLE, job.create_attempts, [JobStatus.WAITING]
+            )
+            report.count("past_deadline")
+            continue
+        if over_budget(job):
+            report.count("budget_exceeded")
+            continue
+        slot = None
+        if limit:
+            slot = slots.free_slot(limit)
+            if slot is None:
+                report.count("no_slot")
+                break  # the next slot given back wakes a dispatcher
+        claimed = claim(job, slot)
+        if claimed is None:
+            report.count("raced")
+            continue
+        slots.note_dispatched(slots.round_of(job.fair_key))
+        result = creation.create(claimed, magic_hour, inline=False)
+        report.jobs_created += 1
+        report.count(result.status.value)
+        if result.status is JobStatus.WAITING:
+            break  # Magic Hour has no room: the pause it set decides when to look again
+    return report
+
+
+def claim(job: Job, slot: int | None) -> Job | None:
+    """Take a `waiting` job for its create: with `slot` in the same write when the deployment has
+    a concurrency limit. None when it is no longer waiting or the slot was taken meanwhile."""
+    if slot is None:
+        return moves.move(job, JobStatus.SUBMITTING, [JobStatus.WAITING])
+    return moves.claim_for_create(job, slot)
+
+
+def over_budget(job: Job) -> bool:
+    """A job that waited while its client's spending reached the daily budget is not sent: it
+    fails as the submission would have been refused (402 budget_exceeded) had it come now."""
+    try:
+        budgets.check_budget(job.client_id, budgets.utc_today())
+    except budgets.BudgetExceeded as exceeded:
+        moves.fail(
+            job, JobError(code="budget_exceeded", message=str(exceeded), source="submit"), [JobStatus.WAITING]
+        )
+        return True
+    return False
+
+
+def next_due_job() -> Job | None:
+    """The fairest job still waiting (the index may lag a write by a moment)."""
+    for entry in job_store.waiting_jobs(_QUEUE_HEAD):
+        job = job_store.get_job(entry.job_id)
+        if job is not None and job.status is JobStatus.WAITING:
+            return job
+    return None
+
+
+def past_deadline(job: Job, now: int) -> bool:
+    """Only a job Magic Hour has refused runs against the create deadline; one that waits for a
+    slot of our own waits its turn (the sweep's give-up still bounds it)."""
+    return (
+        job.create_attempts > 0 and now >= epoch_of(job.created_at) + get_settings().create_deadline_seconds
+    )
+
+
+def ahead_of(job: Job) -> bool:
+    """Whether another job waits ahead of this one in the fair queue."""
+    for entry in job_store.waiting_jobs(1):
+        return entry.job_id != job.job_id and (job.fair_key is None or entry.fair_key < job.fair_key)
+    return False
+
+
+def claim_now(job: Job) -> Job | None:
+    """Submit's own try: take a slot for a new job at once, unless the limit is reached or others
+    wait ahead of it (fair share holds for every client). A pause after Magic Hour's last
+    refusal does not stop it: each new job gets its one immediate try, and waits in fair order
+    if Magic Hour refuses it too."""
+    # submit read the limit a moment ago (account.py keeps it for an hour): no second read here.
+    limit = account.concurrency_limit()
+    if ahead_of(job):
+        return None
+    for _ in range(3):  # another job may take the free slot first
+        slot = slots.free_slot(limit)
+        if slot is None:
+            return None
+        claimed = moves.claim_for_create(job, slot)
+        if claimed is not None:
+            slots.note_dispatched(slots.round_of(job.fair_key))
+            return claimed
+        current = job_store.get_job(job.job_id)
+        if current is None or current.status is not JobStatus.WAITING:
+            return None  # a dispatcher took it: it creates it, never this request too
+    logger.info("no slot could be taken at submit; the job waits", extra={"job_id": job.job_id})
+    return None

@@ -1,0 +1,103 @@
+"""The events' detail, as consumers read it (docs/schemas/ holds their JSON Schema).
+
+The job in an event is the job resource of the API without its download URLs: an event is kept in
+archives and read by other accounts, so it must carry nothing that grants access. The field list
+is the API's own (tests/unit/test_event_mapping.py compares the two models).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pipeline.models.api import CallbackResource, ErrorResource
+
+SOURCE = "magic-hour-pipeline"
+JOB_STATUS_CHANGED = "Job Status Changed"
+BATCH_ENDED = "Batch Ended"
+
+
+class EventOutput(BaseModel):
+    """A stored output, by where it is: no presigned URL."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    index: int
+    s3_uri: str
+    size_bytes: int
+    content_type: str
+    sha256: str
+
+
+class EventJob(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    job_id: str
+    tool: str
+    kind: str
+    status: str
+    project_id: str | None
+    credits_charged: int | None
+    name: str | None
+    metadata: dict[str, Any]
+    callback_url: str | None
+    created_at: str
+    updated_at: str
+    outputs: list[EventOutput]
+    error: ErrorResource | None
+    callback: CallbackResource | None = None
+    late_outputs: list[EventOutput] = Field(default_factory=list)
+
+
+class JobStatusChanged(BaseModel):
+    """detail of `Job Status Changed`. `previous_status` is null for a job's first status."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    job: EventJob
+    previous_status: str | None
+    client_id: str
+
+
+class BatchCounts(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    total: int
+    waiting: int
+    submitting: int
+    queued: int
+    rendering: int
+    downloading: int
+    completed: int
+    failed: int
+    canceled: int
+
+
+class EventBatch(BaseModel):
+    """The batch resource (CONTRACT §1 "Batches") without `results_url`, a presigned GET."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    batch_id: str
+    status: str
+    counts: BatchCounts
+    credits_charged: int | None
+    metadata: dict[str, Any]
+    created_at: str
+    updated_at: str
+    ended_at: str | None
+    errors: list[dict[str, Any]] | None = None
+    callback: CallbackResource | None = None
+
+
+class BatchEnded(BaseModel):
+    """detail of `Batch Ended`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    batch: EventBatch
+    client_id: str
+
+
+DETAIL_MODELS: dict[str, type[BaseModel]] = {JOB_STATUS_CHANGED: JobStatusChanged, BATCH_ENDED: BatchEnded}

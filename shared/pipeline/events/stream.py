@@ -1,0 +1,51 @@
+"""One batch of jobs-table stream records -> their events on the bus, in order.
+
+What goes wrong is reported by sequence number (`batchItemFailures`): Lambda checkpoints just
+before the earliest one and delivers it again with all that follows, so an event is never lost.
+Those after it that did get out are published again: delivery is at least once, and a consumer
+tells a duplicate by `detail.job.job_id`, `status` and `updated_at`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pipeline.events import mapping, publish
+from pipeline.platform.observability import logger
+
+
+def publish_records(records: Sequence[Mapping[str, Any]], bus_name: str) -> list[str]:
+    """Publish the events of `records`; the sequence numbers to report as failed (at most the
+    earliest one: the rest of the batch follows it anyway)."""
+    entries: list[dict[str, Any]] = []
+    owners: list[int] = []  # entries[i] reports records[owners[i]]
+    for position, record in enumerate(records):
+        try:
+            detail = mapping.job_status_changed(record)
+        except mapping.NotAJob as error:
+            # Not skipped: after the retries the batch goes to the on-failure queue, where the
+            # operator sees it (docs/runbook.md#events).
+            logger.error("stream record is not a readable job", extra={"reason": str(error)})
+            return _failed(records, entries, owners, stop=position)
+        if detail is not None:
+            entries.append(mapping.entry(detail, bus_name))
+            owners.append(position)
+    return _failed(records, entries, owners, len(records))
+
+
+def _failed(
+    records: Sequence[Mapping[str, Any]], entries: list[dict[str, Any]], owners: list[int], stop: int
+) -> list[str]:
+    """Publish `entries`; report the earliest record whose event did not get out, or the record
+    at `stop` (unreadable) when every event before it did."""
+    failed_entries = publish.put_events(entries) if entries else []
+    earliest = owners[failed_entries[0]] if failed_entries else stop
+    if earliest >= len(records):
+        return []
+    if failed_entries:
+        logger.warning(
+            "events not accepted by EventBridge; their records come again",
+            extra={"count": len(failed_entries)},
+        )
+    return [str(records[earliest]["dynamodb"]["SequenceNumber"])]

@@ -1,1 +1,0 @@
-"""Business logic in plain functions: no event parsing, no HTTP, no boto3 calls of its own."""

@@ -1,0 +1,12 @@
+"""The callback queue: one message per ended job that has a callback URL."""
+
+from __future__ import annotations
+
+from pipeline.models.tasks import CallbackTask
+from pipeline.platform.aws import sqs_client
+from pipeline.platform.settings import get_settings
+
+
+def send_callback_task(task: CallbackTask) -> None:
+    queue_url = get_settings().require("callback_queue_url")
+    sqs_client().send_message(QueueUrl=queue_url, MessageBody=task.model_dump_json())

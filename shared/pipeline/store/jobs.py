@@ -1,0 +1,655 @@
+"""The jobs table: one item per job, moved forward by conditional writes only.
+
+Every transition names the statuses it may start from, so a duplicate or late event can never move
+a job backwards: DynamoDB refuses the write and the caller learns nothing changed.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+
+from pipeline.models.job import Bookkeeping, Job, JobError, JobStatus, StoredOutput
+from pipeline.platform import ids
+from pipeline.platform.aws import dynamodb_table
+from pipeline.platform.settings import get_settings
+from pipeline.platform.timeutil import epoch_seconds, now_iso
+from pipeline.store import slots
+
+CLIENT_INDEX = "ClientJobsIndex"
+ACTIVE_INDEX = "ActiveJobsIndex"
+# The partition of the sweep's sparse index: present only while a job still needs watching.
+ACTIVE = "1"
+CLIENT_STATUS_INDEX = "ClientStatusJobsIndex"
+PROJECT_INDEX = "ProjectIndex"
+# The fair queue: sparse (only `waiting` jobs carry `waiting`), ordered by fair_key.
+WAITING_INDEX = "WaitingJobsIndex"
+WAITING = "1"
+
+
+class InvalidCursor(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class WaitingEntry:
+    job_id: str
+    fair_key: str
+
+
+@dataclass(frozen=True)
+class JobPage:
+    jobs: list[Job]
+    next_cursor: str | None
+
+
+def _table() -> Any:
+    return dynamodb_table(get_settings().require("jobs_table_name"))
+
+
+def _is_condition_failure(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def _to_item(job: Job, next_check_at: int | None = None) -> dict[str, Any]:
+    item: dict[str, Any] = job.model_dump(
+        exclude={"metadata", "outputs", "late_outputs", "error", "input"}, exclude_none=True
+    )
+    # As UTF-8 text (ensure_ascii=False): escaped, one emoji takes 12 bytes instead of 4, and a
+    # 256 KB body of them would be an item DynamoDB refuses.
+    item["metadata_json"] = json.dumps(job.metadata, separators=(",", ":"), ensure_ascii=False)
+    # As a string: DynamoDB numbers cannot hold every JSON number a tool input may carry.
+    item["input_json"] = json.dumps(job.input, separators=(",", ":"), ensure_ascii=False)
+    item["outputs"] = {key: output.model_dump() for key, output in job.outputs.items()}
+    item["late_outputs"] = {key: output.model_dump() for key, output in job.late_outputs.items()}
+    if job.error is not None:
+        item["error"] = job.error.model_dump()
+    item["status"] = job.status.value
+    item["client_status"] = f"{job.client_id}#{job.status.value}"
+    item["client_created"] = f"{job.created_at}#{job.job_id}"
+    item["expires_at_epoch"] = epoch_seconds() + get_settings().job_ttl_days * 86400
+    if next_check_at is not None:
+        item["active"] = ACTIVE
+        item["next_check_at"] = next_check_at
+    if job.status is JobStatus.WAITING:
+        assert job.fair_key is not None, "a waiting job needs its place in the fair queue"  # nosec B101
+        item["waiting"] = WAITING
+    return item
+
+
+def _from_item(item: dict[str, Any]) -> Job:
+    data = dict(item)
+    data["metadata"] = json.loads(data.pop("metadata_json", "{}") or "{}")
+    data["input"] = json.loads(data.pop("input_json", "{}") or "{}")
+    return Job.model_validate(data)
+
+
+# DynamoDB's item limit, and what a job may take of it when it is first written: the rest is kept
+# for what its life adds (project id, outputs and late outputs, error and callback messages, the
+# sweep's and the slots' fields), so no later write of the job can be refused for its size.
+ITEM_LIMIT_BYTES = 400 * 1024
+GROWTH_RESERVE_BYTES = 48 * 1024
+NEW_JOB_LIMIT_BYTES = ITEM_LIMIT_BYTES - GROWTH_RESERVE_BYTES
+
+
+class JobTooLarge(ValueError):
+    """A new job's item would not fit DynamoDB's item limit with room to grow: nothing written."""
+
+    def __init__(self, size_bytes: int) -> None:
+        super().__init__(f"the job would take {size_bytes} bytes to store; at most {NEW_JOB_LIMIT_BYTES} fit")
+        self.size_bytes = size_bytes
+
+
+def item_size_bytes(value: Any) -> int:
+    """DynamoDB's size of an item (or of one attribute value), as its documentation counts it:
+    names and strings by their UTF-8 length, numbers by their digits, 3 bytes per map or list and 1
+    per element. An upper bound where DynamoDB's own rule is vaguer (numbers)."""
+    if isinstance(value, dict):
+        return 3 + sum(len(str(name).encode()) + 1 + item_size_bytes(inner) for name, inner in value.items())
+    if isinstance(value, (list, tuple)):
+        return 3 + sum(1 + item_size_bytes(inner) for inner in value)
+    if isinstance(value, bool) or value is None:
+        return 1
+    if isinstance(value, (int, float)):
+        return 1 + (len(str(abs(value))) + 1) // 2 + 1
+    if isinstance(value, bytes):
+        return len(value)
+    return len(str(value).encode("utf-8", "surrogatepass"))
+
+
+def check_storable(job: Job, next_check_at: int | None = None) -> None:
+    """Raise JobTooLarge, before anything is written, for a job too large to store."""
+    item = _to_item(job, next_check_at)
+    size = sum(len(name.encode()) + item_size_bytes(value) for name, value in item.items())
+    if size > NEW_JOB_LIMIT_BYTES:
+        raise JobTooLarge(size)
+
+
+def put_new_job(job: Job, next_check_at: int | None) -> bool:
+    """Write a job that must not exist yet, for the sweep to look at `next_check_at` (never, when
+    None). False when a job with that id is already there."""
+    try:
+        _table().put_item(
+            Item=_to_item(job, next_check_at), ConditionExpression="attribute_not_exists(job_id)"
+        )
+    except ClientError as error:
+        if _is_condition_failure(error):
+            return False
+        raise
+    return True
+
+
+def get_job(job_id: str) -> Job | None:
+    item = _table().get_item(Key={"job_id": job_id}, ConsistentRead=True).get("Item")
+    return _from_item(item) if item else None
+
+
+def delete_submitting_job(job: Job) -> None:
+    """Remove a job whose create certainly made nothing at Magic Hour (so a retry may start over),
+    giving back its slot in the same transaction."""
+    delete: dict[str, Any] = {
+        "Key": {"job_id": job.job_id},
+        "ConditionExpression": "#s = :submitting",
+        "ExpressionAttributeNames": {"#s": "status"},
+        "ExpressionAttributeValues": {":submitting": JobStatus.SUBMITTING.value},
+    }
+    try:
+        if job.slot is None:
+            _table().delete_item(**delete)
+        else:
+            _transact(
+                [{"Delete": {"TableName": _table().name, **delete}}, slots.give_back(job.slot, job.job_id)]
+            )
+    except ClientError as error:
+        if not _is_condition_failure(error) and not _is_cancelled(error):
+            raise
+
+
+def _is_cancelled(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "TransactionCanceledException"
+
+
+def _cancelled_by(error: ClientError) -> list[bool]:
+    """Per part of a cancelled transaction: did its own condition fail?"""
+    reasons = error.response.get("CancellationReasons") or []
+    return [reason.get("Code") == "ConditionalCheckFailed" for reason in reasons]
+
+
+def _transact(parts: list[dict[str, Any]]) -> None:
+    # The table resource's client takes plain Python values, like the resource itself.
+    _table().meta.client.transact_write_items(TransactItems=parts)
+
+
+def transition(
+    job: Job,
+    to: JobStatus,
+    allowed_from: Iterable[JobStatus],
+    keeping: Bookkeeping,
+    sets: dict[str, Any] | None = None,
+) -> Job | None:
+    """Move `job` to `to` if it is still in one of `allowed_from`. The updated job, or None when
+    the job had already moved on (the write changed nothing).
+
+    Beside the status it writes `keeping` (decided by jobs/bookkeeping.py) and then `sets`, as
+    given; when `keeping` releases the slot, the job gives it back in the same transaction. A job
+    entering `waiting` joins the fair queue's index, and leaves it with its next move.
+    """
+    assignments: dict[str, Any] = {
+        "status": to.value,
+        "client_status": f"{job.client_id}#{to.value}",
+        "updated_at": now_iso(),
+        **keeping.sets,
+    }
+    removals = list(keeping.removes)
+    if to is JobStatus.WAITING:
+        assignments["waiting"] = WAITING
+    else:
+        removals.append("waiting")
+    releases = keeping.release_slot and job.slot is not None
+    if releases:
+        removals.append("slot")
+    assignments.update(sets or {})
+    expression, names, values = _update_expression(assignments, removals)
+    for i, status in enumerate(allowed_from):
+        values[f":from{i}"] = status.value
+    names["#status"] = "status"
+    condition = f"#status IN ({', '.join(k for k in values if k.startswith(':from'))})"
+    update: dict[str, Any] = {
+        "Key": {"job_id": job.job_id},
+        "UpdateExpression": expression,
+        "ConditionExpression": condition,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+    }
+    if releases:
+        assert job.slot is not None  # narrows the type; releases only when it holds a slot  # nosec B101
+        names["#slot"] = "slot"
+        values[":slot"] = job.slot
+        update["ConditionExpression"] = f"{condition} AND #slot = :slot"
+        return _transition_releasing(job, job.slot, update)
+    try:
+        answer = _table().update_item(**update, ReturnValues="ALL_NEW")
+    except ClientError as error:
+        if _is_condition_failure(error):
+            return None
+        raise
+    return _from_item(answer["Attributes"])
+
+
+def _update_expression(
+    assignments: dict[str, Any], removals: list[str], *extra_sets: str
+) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """The UpdateExpression that sets `assignments` (then `extra_sets`, written out) and removes
+    `removals`, with its names and values. The sweep's sparse index holds a job exactly while it
+    has a `next_check_at`, so its partition key follows that field in the same write."""
+    assignments = dict(assignments)
+    removals = list(removals)
+    if "next_check_at" in assignments:
+        assignments["active"] = ACTIVE
+    if "next_check_at" in removals:
+        removals.append("active")
+    names = {f"#f{i}": field for i, field in enumerate([*assignments, *removals])}
+    values: dict[str, Any] = {f":v{i}": value for i, value in enumerate(assignments.values())}
+    expression = "SET " + ", ".join([*(f"#f{i} = :v{i}" for i in range(len(assignments))), *extra_sets])
+    if removals:
+        expression += " REMOVE " + ", ".join(f"#f{len(assignments) + i}" for i in range(len(removals)))
+    return expression, names, values
+
+
+def _transition_releasing(job: Job, slot: int, update: dict[str, Any]) -> Job | None:
+    try:
+        _transact([{"Update": {"TableName": _table().name, **update}}, slots.give_back(slot, job.job_id)])
+    except ClientError as error:
+        if not _is_cancelled(error):
+            raise
+        job_refused, slot_refused = [*_cancelled_by(error), False, False][:2]
+        if job_refused:
+            return None
+        if not slot_refused:
+            raise
+        # The slot was already reclaimed (the sweep found it stale): move the job alone.
+        try:
+            _table().update_item(**update)
+        except ClientError as inner:
+            if _is_condition_failure(inner):
+                return None
+            raise
+    return get_job(job.job_id)
+
+
+def claim_for_create(job: Job, slot: int, keeping: Bookkeeping) -> Job | None:
+    """Move a `waiting` job to `submitting`, taking `slot` in the same transaction, and write
+    `keeping` beside the status as `transition` does. None when the job is no longer waiting or the
+    slot was taken meanwhile (the caller looks again)."""
+    assignments: dict[str, Any] = {
+        "status": JobStatus.SUBMITTING.value,
+        "client_status": f"{job.client_id}#{JobStatus.SUBMITTING.value}",
+        "updated_at": now_iso(),
+        **keeping.sets,
+        "slot": slot,
+    }
+    expression, names, values = _update_expression(assignments, [*keeping.removes, "waiting"])
+    names["#status"] = "status"
+    values[":waiting"] = JobStatus.WAITING.value
+    update = {
+        "Key": {"job_id": job.job_id},
+        "UpdateExpression": expression,
+        "ConditionExpression": "#status = :waiting",
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+    }
+    try:
+        _transact([slots.take(slot, job.job_id), {"Update": {"TableName": _table().name, **update}}])
+    except ClientError as error:
+        if _is_cancelled(error):
+            return None
+        raise
+    return get_job(job.job_id)
+
+
+def waiting_jobs(limit: int) -> list[WaitingEntry]:
+    """The head of the fair queue, fairest first."""
+    answer = _table().query(
+        IndexName=WAITING_INDEX, KeyConditionExpression=Key("waiting").eq(WAITING), Limit=limit
+    )
+    return [
+        WaitingEntry(
+            job_id=str(item["job_id"]),
+            fair_key=str(item["fair_key"]),
+        )
+        for item in answer.get("Items", [])
+    ]
+
+
+def attach_project(
+    job: Job, project_id: str, credits_charged: int | None, keeping: Bookkeeping
+) -> Job | None:
+    """Record the Magic Hour project of a job still `submitting` (from its create, or recovered by
+    the name tag). A job that already ended is never reopened: see `claim_late_project`."""
+    sets: dict[str, Any] = {"project_id": project_id}
+    if credits_charged is not None:
+        sets["credits_charged"] = credits_charged
+    # From `waiting` too: a project Magic Hour made although it refused the create is real and
+    # charged; adopting it is what keeps the dispatcher from creating (and charging) it again.
+    return transition(job, JobStatus.QUEUED, [JobStatus.SUBMITTING, JobStatus.WAITING], keeping, sets)
+
+
+def claim_late_project(
+    job: Job, project_id: str, credits_charged: int | None, output_count: int
+) -> Job | None:
+    """A project Magic Hour completed for a job that had already failed: note it once, so its
+    outputs are stored under the job (apart from `outputs`) while the job stays failed."""
+    values: dict[str, Any] = {
+        ":project": project_id,
+        ":count": output_count,
+        ":failed": JobStatus.FAILED.value,
+        ":now": now_iso(),
+    }
+    expression = "SET late_project_id = :project, late_output_count = :count, updated_at = :now"
+    if credits_charged is not None:
+        expression += ", late_credits_charged = :credits"
+        values[":credits"] = credits_charged
+    try:
+        answer = _table().update_item(
+            Key={"job_id": job.job_id},
+            UpdateExpression=expression,
+            ConditionExpression="#s = :failed AND attribute_not_exists(late_project_id)",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues=values,
+            ReturnValues="ALL_NEW",
+        )
+    except ClientError as error:
+        if _is_condition_failure(error):
+            return None
+        raise
+    return _from_item(answer["Attributes"])
+
+
+def record_late_output(job_id: str, output: StoredOutput) -> None:
+    """Add one stored output of a job's late project; a repeat changes nothing."""
+    try:
+        _table().update_item(
+            Key={"job_id": job_id},
+            UpdateExpression="SET late_outputs.#i = :output",
+            ConditionExpression="attribute_exists(late_project_id) AND attribute_not_exists(late_outputs.#i)",
+            ExpressionAttributeNames={"#i": str(output.index)},
+            ExpressionAttributeValues={":output": output.model_dump()},
+        )
+    except ClientError as error:
+        if not _is_condition_failure(error):
+            raise
+
+
+def fail(
+    job: Job,
+    error: JobError,
+    allowed_from: Iterable[JobStatus],
+    keeping: Bookkeeping,
+    sets: dict[str, Any] | None = None,
+) -> Job | None:
+    return transition(
+        job, JobStatus.FAILED, allowed_from, keeping, {"error": error.model_dump(), **(sets or {})}
+    )
+
+
+def mark_downloads_queued(job_id: str) -> None:
+    _table().update_item(
+        Key={"job_id": job_id},
+        UpdateExpression="SET downloads_queued = :yes REMOVE queue_lease_until",
+        ExpressionAttributeValues={":yes": True},
+    )
+
+
+def release_queueing(job_id: str) -> None:
+    """Best effort: when this fails too, the lease simply runs out."""
+    with contextlib.suppress(ClientError):
+        _table().update_item(Key={"job_id": job_id}, UpdateExpression="REMOVE queue_lease_until")
+
+
+def claim_queueing(job_id: str, lease_seconds: int) -> bool:
+    """Take the right to (re)send a job's download messages when the last sender's lease ran out
+    without finishing (it crashed between two writes)."""
+    now = epoch_seconds()
+    try:
+        _table().update_item(
+            Key={"job_id": job_id},
+            UpdateExpression="SET queue_lease_until = :until",
+            ConditionExpression=(
+                "#s = :downloading AND downloads_queued = :no AND "
+                "(attribute_not_exists(queue_lease_until) OR queue_lease_until < :now)"
+            ),
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={
+                ":downloading": JobStatus.DOWNLOADING.value,
+                ":no": False,
+                ":now": now,
+                ":until": now + lease_seconds,
+            },
+        )
+    except ClientError as error:
+        if _is_condition_failure(error):
+            return False
+        raise
+    return True
+
+
+def record_output(job_id: str, output: StoredOutput) -> Job | None:
+    """Add one stored output to a downloading job. Returns the job as it stands afterwards (also when
+    this output had been recorded before), or None when the job is not downloading any more."""
+    try:
+        answer = _table().update_item(
+            Key={"job_id": job_id},
+            UpdateExpression="SET outputs.#i = :output, updated_at = :now",
+            ConditionExpression="#s = :downloading AND attribute_not_exists(outputs.#i)",
+            ExpressionAttributeNames={"#i": str(output.index), "#s": "status"},
+            ExpressionAttributeValues={
+                ":output": output.model_dump(),
+                ":now": now_iso(),
+                ":downloading": JobStatus.DOWNLOADING.value,
+            },
+            ReturnValues="ALL_NEW",
+        )
+    except ClientError as error:
+        if not _is_condition_failure(error):
+            raise
+        job = get_job(job_id)
+        if job is None or job.status is not JobStatus.DOWNLOADING:
+            return job if job is not None and str(output.index) in job.outputs else None
+        return job
+    return _from_item(answer["Attributes"])
+
+
+def find_job_by_project(project_id: str) -> Job | None:
+    answer = _table().query(
+        IndexName=PROJECT_INDEX, KeyConditionExpression=Key("project_id").eq(project_id), Limit=1
+    )
+    items = answer.get("Items", [])
+    return get_job(str(items[0]["job_id"])) if items else None
+
+
+def list_jobs(client_id: str, status: JobStatus | None, limit: int, cursor: str | None) -> JobPage:
+    if status is None:
+        index, key_condition = CLIENT_INDEX, Key("client_id").eq(client_id)
+    else:
+        index, key_condition = CLIENT_STATUS_INDEX, Key("client_status").eq(f"{client_id}#{status.value}")
+    query: dict[str, Any] = {
+        "IndexName": index,
+        "KeyConditionExpression": key_condition,
+        "ScanIndexForward": False,
+        "Limit": limit,
+    }
+    scope = status.value if status is not None else ""
+    if cursor:
+        query["ExclusiveStartKey"] = _decode_cursor(cursor, client_id, scope)
+    answer = _table().query(**query)
+    jobs = [_from_item(item) for item in answer.get("Items", [])]
+    last_key = answer.get("LastEvaluatedKey")
+    return JobPage(jobs, _encode_cursor(last_key, client_id, scope) if last_key else None)
+
+
+def _encode_cursor(last_key: dict[str, Any], client_id: str, scope: str) -> str:
+    """Opaque to callers; bound to the client and the status filter it was issued for."""
+    document = {"c": client_id, "s": scope, "k": {name: str(value) for name, value in last_key.items()}}
+    return base64.urlsafe_b64encode(json.dumps(document, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+# A cursor is DynamoDB's LastEvaluatedKey, so a forged one reaches DynamoDB as ExclusiveStartKey:
+# anything but exactly the key of the index queried (the table key plus the index's keys, of this
+# client and this status filter) makes DynamoDB answer ValidationException. So every part is
+# checked: names, types, formats, and that they belong to this client and listing.
+_CURSOR_MAX_CHARS = 1024
+_CREATED = re.compile(
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z#(?P<job_id>[a-z0-9_]{1,64})", re.ASCII
+)
+
+
+def _decode_cursor(cursor: str, client_id: str, scope: str) -> dict[str, Any]:
+    try:
+        if len(cursor) > _CURSOR_MAX_CHARS or not cursor.isascii():
+            raise ValueError("not a cursor")
+        padded = cursor + "=" * (-len(cursor) % 4)
+        document = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        key = document["k"]
+        if not isinstance(key, dict) or not all(isinstance(value, str) for value in key.values()):
+            raise TypeError("cursor key is not a map of strings")
+        partition = ("client_status", f"{client_id}#{scope}") if scope else ("client_id", client_id)
+        created = _CREATED.fullmatch(key.get("client_created", ""))
+        valid = (
+            document["c"] == client_id
+            and document.get("s", "") == scope
+            and set(key) == {"job_id", "client_created", partition[0]}
+            and key[partition[0]] == partition[1]
+            and ids.is_job_id(key["job_id"])
+            and created is not None
+            and created["job_id"] == key["job_id"]
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InvalidCursor("cursor is not one this API issued") from exc
+    if not valid:
+        raise InvalidCursor("cursor is not one this API issued")
+    return dict(key)
+
+
+def due_for_check(now: int, limit: int) -> list[Job]:
+    """Jobs the sweep should look at now: not moved for a while, or owed a callback."""
+    answer = _table().query(
+        IndexName=ACTIVE_INDEX,
+        KeyConditionExpression=Key("active").eq(ACTIVE) & Key("next_check_at").lte(now),
+        Limit=limit,
+    )
+    return [_from_item(item) for item in answer.get("Items", [])]
+
+
+def postpone_check(job_id: str, next_check_at: int, checks: int) -> None:
+    """The sweep looked and nothing changed: look again later (backing off)."""
+    with contextlib.suppress(ClientError):
+        schedule_check(job_id, next_check_at, checks)
+
+
+def schedule_check(job_id: str, next_check_at: int, checks: int) -> bool:
+    """When the sweep next looks at a job it watches, and its back-off count so far. False when
+    the sweep no longer watches the job (nothing written)."""
+    try:
+        _table().update_item(
+            Key={"job_id": job_id},
+            UpdateExpression="SET next_check_at = :at, sweep_checks = :checks",
+            ConditionExpression="attribute_exists(active)",
+            ExpressionAttributeValues={":at": next_check_at, ":checks": checks},
+        )
+    except ClientError as error:
+        if _is_condition_failure(error):
+            return False
+        raise
+    return True
+
+
+def mark_callback_queued(job_id: str) -> None:
+    _table().update_item(
+        Key={"job_id": job_id},
+        UpdateExpression="SET callback_queued = :yes",
+        ExpressionAttributeValues={":yes": True},
+    )
+
+
+def record_callback_attempt(job_id: str, outcome: str, error: str | None, keeping: Bookkeeping) -> Job | None:
+    """Count one delivery attempt of a `pending` callback; `outcome` is `delivered`, `failed`
+    (given up) or `pending`. Writes `keeping` beside it, as given."""
+    assignments: dict[str, Any] = {**keeping.sets, "callback_state": outcome}
+    if error is not None:
+        assignments["callback_last_error"] = error[:500]
+    expression, names, values = _update_expression(
+        assignments,
+        list(keeping.removes),
+        "callback_attempts = if_not_exists(callback_attempts, :zero) + :one",
+    )
+    values.update({":zero": 0, ":one": 1, ":pending": "pending"})
+    try:
+        answer = _table().update_item(
+            Key={"job_id": job_id},
+            UpdateExpression=expression,
+            ConditionExpression="callback_state = :pending",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ReturnValues="ALL_NEW",
+        )
+    except ClientError as exc:
+        if _is_condition_failure(exc):
+            return None
+        raise
+    return _from_item(answer["Attributes"])
+
+
+def note_download_attempt(job_id: str, at: int) -> None:
+    """A download attempt of a `downloading` job failed and will be retried: its messages are
+    alive. Writes nothing once the job moved on."""
+    try:
+        _table().update_item(
+            Key={"job_id": job_id},
+            UpdateExpression="SET download_attempted_at = :at",
+            ConditionExpression="#s = :downloading",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":at": at, ":downloading": JobStatus.DOWNLOADING.value},
+        )
+    except ClientError as error:
+        if not _is_condition_failure(error):
+            raise
+
+
+def mark_create_unknown(job_id: str) -> Job | None:
+    """Note that a `submitting` job's create was answered with an unknown outcome. None when the
+    job has moved on (its project was recorded, or it ended) and nothing was written."""
+    try:
+        answer = _table().update_item(
+            Key={"job_id": job_id},
+            UpdateExpression="SET create_outcome_unknown = :yes",
+            ConditionExpression="#s = :submitting AND attribute_not_exists(project_id)",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":yes": True, ":submitting": JobStatus.SUBMITTING.value},
+            ReturnValues="ALL_NEW",
+        )
+    except ClientError as error:
+        if _is_condition_failure(error):
+            return None
+        raise
+    return _from_item(answer["Attributes"])
+
+
+def end_submit_claim(job_id: str) -> None:
+    """The request that wrote the job has answered: duplicates no longer wait for it."""
+    try:
+        _table().update_item(
+            Key={"job_id": job_id},
+            UpdateExpression="REMOVE submit_claim_until",
+            ConditionExpression="attribute_exists(job_id)",
+        )
+    except ClientError as error:
+        if not _is_condition_failure(error):
+            raise

@@ -1,0 +1,1 @@
+"""The sweep function's stage: reconciliation, so that nothing stays stuck."""
