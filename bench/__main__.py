@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-BENCHMARKS = ("burst", "download", "submit", "webhook", "cold", "artifact")
+BENCHMARKS = ("burst", "download", "submit", "webhook", "cold", "artifact", "sweep")
 METHOD = {
     "units": "sizes binary (1GB = 1024**3 bytes); RSS in MiB; throughput in MiB/s; latency in ms",
     "downloads": (
@@ -40,6 +40,10 @@ METHOD = {
     "the whole pipeline running (simulator webhooks, download event source mapping); time from the "
     "first POST until our list endpoint shows all completed; Magic Hour calls from the simulator's "
     "counters; per function, invocations and durations as the local runtime timed them",
+    "sweep": "its own local stack (bench/sweep.py): client A's watched rendering jobs written into the "
+    "jobs table, all overdue, on one long render; client B's job with its webhook never sent; B's time "
+    "from POST to completed, in periods of the local schedule; capacity = checks / seconds of the "
+    "busiest sweep run (its report in the function log)",
     "artifact_cold_start": "the layer as sam build makes it, for this machine's architecture (the "
     "arm64 build's compiled extensions cannot load here; pure-Python modules are the same bytes), "
     "plus each function's code, read-only, imported by `python -S` (stdlib + function + layer "
@@ -174,6 +178,13 @@ def main(argv: list[str] | None = None) -> int:
             failures += found
     finally:
         harness.stop()
+    if "sweep" in wanted:
+        from bench import sweep
+
+        print("  sweep: 10,000 watched jobs of A, a lost webhook of B ...", file=sys.stderr, flush=True)
+        results["sweep"] = sweep.run()
+        if results["sweep"].get("b_status") != "completed":
+            failures.append(f"sweep: client B's job ended {results['sweep'].get('b_status')!r}")
     results["failures"] = failures
     results["machine"]["load_average_at_end"] = _load()
     results["duration_s"] = round(time.perf_counter() - began, 1)

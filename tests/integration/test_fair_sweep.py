@@ -40,5 +40,6 @@ def test_thousands_of_one_clients_watched_jobs_do_not_delay_anothers_lost_webhoo
     # Due one period after its last move, then checked at its client's first turn: within four
     # periods (first-come, 200 a run, it waited behind all of alpha's 1,000: six runs and more).
     assert took <= 4 * PERIOD, f"beta's lost webhook took {took:.1f} s to recover"
-    # The load was real: the sweep was checking alpha's jobs meanwhile.
-    assert fair.sim_stats()["gets"] > 50
+    # Beta's turn came before the sweep was through alpha's backlog (first-come, beta's check
+    # would have been GET number 1,001 at least).
+    assert fair.sim_stats()["gets"] < WATCHED

@@ -4,6 +4,7 @@ through the same transitions the webhook uses."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -55,6 +56,8 @@ class SweepReport:
     stopped: str | None = None
     # How long the oldest check this run left undone had been due (0: it did all that was due).
     oldest_overdue_seconds: int = 0
+    # How long its checks took, reading the index included (checked / seconds: its capacity).
+    seconds: float = 0.0
 
     def count(self, outcome: str) -> None:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
@@ -111,7 +114,9 @@ def run(
             counted,
             lambda: remaining_ms is None or remaining_ms() >= needed,
         )
+        began = time.monotonic()
         batch.run()
+        report.seconds = round(time.monotonic() - began, 2)
         if batch.stopped:
             logger.warning("sweep stopped before its timeout", extra={"checked": report.checked})
             report.stopped = batch.stopped
