@@ -90,6 +90,10 @@ def run(watched_jobs: int = 10_000, period: float = 20.0) -> dict[str, Any]:
                 recovered = time.monotonic() - submitted
                 break
             time.sleep(0.25)
+        # Capacity comes from finished runs: the first one reads A's whole backlog, then checks.
+        waited = time.monotonic()
+        while not any(r.get("checked") for r in _sweep_runs(log)) and time.monotonic() - waited < 8 * period:
+            time.sleep(1)
         runs = _sweep_runs(log)
         rates = [r["checked"] / r["seconds"] for r in runs if r.get("checked") and r.get("seconds")]
         return {

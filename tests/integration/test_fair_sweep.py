@@ -37,9 +37,11 @@ def test_thousands_of_one_clients_watched_jobs_do_not_delay_anothers_lost_webhoo
     job = fair.wait_for(job_id, {"completed", "failed", "canceled"}, timeout=90, key="key-beta")
     took = time.monotonic() - submitted
     assert job["status"] == "completed", job
-    # Due one period after its last move, then checked at its client's first turn: within four
-    # periods (first-come, 200 a run, it waited behind all of alpha's 1,000: six runs and more).
-    assert took <= 4 * PERIOD, f"beta's lost webhook took {took:.1f} s to recover"
-    # Beta's turn came before the sweep was through alpha's backlog (first-come, beta's check
-    # would have been GET number 1,001 at least).
+    # The measure that does not depend on the machine's load: beta's turn came before the sweep
+    # was through alpha's backlog (first-come, beta's check is GET number 1,001 at least, and
+    # on main it was not recovered in 90 s).
     assert fair.sim_stats()["gets"] < WATCHED
+    # Due one period after its last move, then checked at its client's first turn: about two
+    # periods on a quiet machine (reading the 1,000 due entries from moto takes ~2 s of it);
+    # the bound leaves room for a loaded one.
+    assert took <= 8 * PERIOD, f"beta's lost webhook took {took:.1f} s to recover"

@@ -138,6 +138,9 @@ class Settings(BaseModel):
     # over it wait (`waiting`) and are created by the dispatcher as slots free.
     # `auto`: the limit of the account's tier, read from Magic Hour (pipeline/magic_hour/account.py).
     # Read it through account.concurrency_limit(), never here.
+    # The daily credit budget of a client the operator gave none (0 = none): a new key is never
+    # an unlimited one by accident. A client's own budget (ops set-budget) always wins.
+    default_daily_credit_budget: int = Field(default=0, ge=0)
     magic_hour_max_concurrency: Annotated[int, Field(ge=0, le=1000)] | Literal["auto"] = 0
     dispatch_queue_url: str | None = None
     # A create that Magic Hour answers 429/500/503 (nothing created) is retried after these delays
