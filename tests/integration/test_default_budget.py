@@ -10,7 +10,7 @@ import requests
 from conftest import StackHandle, start_stack
 
 VOICE = {"tool": "ai-voice-generator", "input": {"style": {"prompt": "hi", "voice_name": "Elon Musk"}}}
-DEFAULT = 30  # one voice job (20 credits) fits, a second does not
+DEFAULT = 20  # one voice job (20 credits) spends it all: a second is refused
 
 
 @pytest.fixture(scope="module")
