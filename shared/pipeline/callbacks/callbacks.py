@@ -78,6 +78,7 @@ def deliver(task: CallbackTask) -> Job | None:
         headers,
         total_seconds=max(settings.callback_timeout_seconds - (time.monotonic() - started), 0.001),
         connect_seconds=settings.callback_connect_timeout_seconds,
+        budget_seconds=settings.callback_timeout_seconds,
     )
     if not 200 <= status < 300:
         raise CallbackFailed(f"callback URL answered HTTP {status}")
@@ -205,12 +206,15 @@ def post_once(
     headers: dict[str, str],
     total_seconds: float,
     connect_seconds: float,
+    budget_seconds: float | None = None,
 ) -> int:
     """POST `body` and return the answer's status code. The whole attempt (connect, TLS, send,
     answer) ends within `total_seconds` whatever the receiver does: a watchdog shuts the socket
     down at the deadline, so a receiver trickling a byte at a time cannot stretch it, and at most
     MAX_ANSWER_BYTES of its answer are read, so a huge body costs nothing."""
     deadline = time.monotonic() + total_seconds
+    # What the client reads as the bound: the attempt's whole budget, its name lookup included.
+    bound = f"no answer within {budget_seconds or total_seconds:g} s"
     request = _request_bytes(destination, body, headers)
     last_error = "no address to connect to"
     for family, sockaddr in destination.addresses:
@@ -235,17 +239,17 @@ def post_once(
             if status is not None:
                 return status
             if watchdog.fired or time.monotonic() >= deadline:
-                raise CallbackFailed(f"no answer within {total_seconds:g} s")
+                raise CallbackFailed(bound)
             raise CallbackFailed("callback URL did not answer with an HTTP status line")
         except (OSError, ValueError) as exc:
             if watchdog.fired or time.monotonic() >= deadline:
-                raise CallbackFailed(f"no answer within {total_seconds:g} s") from exc
+                raise CallbackFailed(bound) from exc
             raise CallbackFailed(f"callback attempt failed ({exc.__class__.__name__})") from exc
         finally:
             watchdog.cancel()
             raw.close()
     if time.monotonic() >= deadline:
-        raise CallbackFailed(f"no answer within {total_seconds:g} s")
+        raise CallbackFailed(bound)
     raise CallbackFailed(last_error)
 
 
