@@ -18,8 +18,8 @@ export PYTHONDONTWRITEBYTECODE := 1
 export SAM_CLI_TELEMETRY := 0
 
 .PHONY: help setup demo local test unit integration lint format validate sam-validate invoke \
-        simulator redrive bench bench-slots sync-spec openapi build clean security requirements lock-check \
-        fuzz ops smoke mutants
+        simulator redrive bench bench-slots bench-budgets sync-spec openapi build clean security requirements lock-check \
+        fuzz ops smoke mutants chaos
 
 $(STAMP): pyproject.toml shared/requirements.txt
 	@# A venv made by another Python version is made again.
@@ -55,6 +55,9 @@ integration: setup  ## integration and end-to-end tests (each session starts its
 
 fuzz: setup  ## property-based fuzzing of every entry point, longer than in `make test` (FUZZ_EXAMPLES=5000 per entry point)
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-5000} $(BIN)/python -m pytest -q --timeout=0 tests/integration/test_fuzz.py
+
+chaos: setup  ## the chaos test, longer than in `make test`: random Lambda environments killed under a burst (CHAOS_JOBS=60, CHAOS_KILLS_PER_MIN=60)
+	CHAOS_JOBS=$${CHAOS_JOBS:-60} CHAOS_KILLS_PER_MIN=$${CHAOS_KILLS_PER_MIN:-60} $(BIN)/python -m pytest -q -s --timeout=0 tests/integration/test_chaos.py
 
 MUTMUT_TREE := .local/mutmut
 MUTMUT_LINKS := tests local scripts functions events docs spec openapi.json template.yaml README.md pyproject.toml bench
@@ -130,11 +133,14 @@ smoke: setup  ## one cheap job through a deployed stack: make smoke API_URL=http
 	@test -n "$(API_URL)" -a -n "$(API_KEY)" || (echo "usage: make smoke API_URL=<stack output ApiUrl> API_KEY=<an API key value>" && exit 2)
 	$(BIN)/python -m ops.smoke --api-url "$(API_URL)" --api-key "$(API_KEY)"
 
-bench: setup  ## measured figures: burst throughput, download memory/throughput vs raw GET/PUT, latency, cold starts (source and built artifact), the fair sweep
+bench: setup  ## measured figures: burst throughput, download memory/throughput vs raw GET/PUT, latency, cold starts (source and built artifact), recovery cost of killed environments, the fair sweep
 	$(BIN)/python -m bench
 
 bench-slots: setup  ## a burst against Magic Hour's plan limit: slots, 429s, fairness (about 2 minutes)
 	$(BIN)/python -m bench.slots
+
+bench-budgets: setup  ## 10 and 100 simultaneous creates against a daily credit budget: created, charged, overshoot (about 1 minute)
+	$(BIN)/python -m bench.budgets
 
 openapi: setup  ## regenerate openapi.json from the routes (a test keeps it in sync)
 	$(BIN)/python scripts/export_openapi.py

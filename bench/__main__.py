@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-BENCHMARKS = ("burst", "download", "submit", "webhook", "cold", "artifact", "sweep")
+BENCHMARKS = ("burst", "download", "submit", "webhook", "cold", "artifact", "recovery", "sweep")
 METHOD = {
     "units": "sizes binary (1GB = 1024**3 bytes); RSS in MiB; throughput in MiB/s; latency in ms",
     "downloads": (
@@ -40,6 +40,10 @@ METHOD = {
     "the whole pipeline running (simulator webhooks, download event source mapping); time from the "
     "first POST until our list endpoint shows all completed; Magic Hour calls from the simulator's "
     "counters; per function, invocations and durations as the local runtime timed them",
+    "recovery": "its own local stack (one-second schedule): the same burst of one-image jobs, "
+    "posted by 4 clients that retry a 5xx with the same Idempotency-Key, first undisturbed, then "
+    "while random execution environments are SIGKILLed (local/chaos.py, busy ones 3 times in 4) at "
+    "--recovery-kills a minute; settle = first POST until every job has ended; ratio = with / without",
     "sweep": "its own local stack (bench/sweep.py): client A's watched rendering jobs written into the "
     "jobs table, all overdue, on one long render; client B's job with its webhook never sent; B's time "
     "from POST to completed, in periods of the local schedule; capacity = checks / seconds of the "
@@ -80,6 +84,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         help="fresh processes per function, interleaved with a bare import boto3 (default 5)",
     )
     parser.add_argument("--burst", type=int, default=200, help="jobs in the throughput burst (default 200)")
+    parser.add_argument(
+        "--recovery-jobs", type=int, default=30, help="jobs in the recovery burst (default 30)"
+    )
+    parser.add_argument(
+        "--recovery-kills", type=float, default=30, help="environments killed a minute (default 30)"
+    )
     parser.add_argument(
         "--only",
         default=",".join(BENCHMARKS),
@@ -178,6 +188,12 @@ def main(argv: list[str] | None = None) -> int:
             failures += found
     finally:
         harness.stop()
+    if "recovery" in wanted:
+        # After the main stack stopped: its own stack, so the kills disturb no other figure.
+        from bench import recovery
+
+        results["recovery"], found = recovery.run(args.recovery_jobs, args.recovery_kills)
+        failures += found
     if "sweep" in wanted:
         from bench import sweep
 

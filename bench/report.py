@@ -123,6 +123,16 @@ def render(results: dict[str, Any]) -> str:
             )
         lines += _table([("request", 31), ("n", 4), ("p50", 8), ("p95", 8), ("max", 8)], rows)
         lines.append("")
+    recovery = results.get("recovery")
+    if recovery:
+        calm, chaos = recovery["without_kills"], recovery["with_kills"]
+        lines.append(
+            f"Recovery: {calm['jobs']} jobs settle in {calm['settle_s']} s undisturbed, "
+            f"{chaos['settle_s']} s with {chaos['kills_per_minute']:g} kills/min "
+            f"({chaos['environments_killed']} environments killed, {chaos['killed_mid_invocation']} "
+            f"mid-invocation): ratio {recovery['settle_ratio']}; ended completed/failed "
+            f"{calm['completed']}/{calm['failed']} vs {chaos['completed']}/{chaos['failed']}"
+        )
     burst = results.get("burst")
     if burst:
         calls = burst.get("magic_hour_calls", {})

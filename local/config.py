@@ -67,7 +67,7 @@ class LocalConfig:
     stage: str
     download_retry_delays: str
     callback_retry_delays: str
-    magic_hour_max_concurrency: int
+    magic_hour_max_concurrency: int | str  # a number, or "auto" (the simulator's account_tier)
     create_deadline_seconds: int
     create_retry_delays: str
     # Seeded into the clients table as each client's daily credit budget.
@@ -96,7 +96,7 @@ class LocalConfig:
             stage=env.get("LOCAL_STAGE", "local"),
             download_retry_delays=env.get("LOCAL_DOWNLOAD_RETRY_DELAYS", DEFAULT_RETRY_DELAYS),
             callback_retry_delays=env.get("LOCAL_CALLBACK_RETRY_DELAYS", DEFAULT_RETRY_DELAYS),
-            magic_hour_max_concurrency=int(env.get("LOCAL_MAGIC_HOUR_MAX_CONCURRENCY", "0")),
+            magic_hour_max_concurrency=_concurrency(env.get("LOCAL_MAGIC_HOUR_MAX_CONCURRENCY", "0")),
             # Deployed, a refused create is retried for hours; locally for a minute, in seconds.
             create_deadline_seconds=int(env.get("LOCAL_CREATE_DEADLINE_SECONDS", "60")),
             create_retry_delays=env.get("LOCAL_CREATE_RETRY_DELAYS", DEFAULT_RETRY_DELAYS),
@@ -117,3 +117,9 @@ class LocalConfig:
     @property
     def magic_hour_url(self) -> str:
         return f"http://{self.host}:{self.magic_hour_port}"
+
+
+def _concurrency(value: str) -> int | str:
+    """LOCAL_MAGIC_HOUR_MAX_CONCURRENCY: a number, or `auto` (the limit of the simulator's tier)."""
+    text = value.strip().lower()
+    return "auto" if text == "auto" else int(text)

@@ -19,7 +19,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from ops import clients_cli, jobs, pipeline_env, queues, secrets, targets
+from ops import account, clients_cli, jobs, pipeline_env, queues, secrets, targets
+from pipeline.magic_hour.errors import MagicHourError
 from pipeline.store import jobs as job_store
 from pipeline.store import usage
 
@@ -116,6 +117,13 @@ def parser() -> argparse.ArgumentParser:
 
     commands.add_parser("queues", help="depth of every queue")
 
+    account_command = commands.add_parser(
+        "account", help="the Magic Hour account's credit balance and tier, and the limit `auto` takes"
+    )
+    account_command.add_argument(
+        "--magic-hour-url", help="Magic Hour's API (default MAGIC_HOUR_BASE_URL, locally the simulator)"
+    )
+
     budget = commands.add_parser("set-budget", help="set a client's daily credit budget")
     budget.add_argument("client_id")
     amount = budget.add_mutually_exclusive_group(required=True)
@@ -164,6 +172,9 @@ def main(argv: list[str]) -> int:
         return run(args, session, where)
     except (LookupError, ValueError) as problem:
         print(f"ops: {problem}", file=sys.stderr)
+        return 1
+    except MagicHourError as problem:  # ops account: Magic Hour refused or could not be reached
+        print(f"ops: Magic Hour: {problem.message}", file=sys.stderr)
         return 1
 
 
@@ -215,6 +226,11 @@ def run(args: argparse.Namespace, session: targets.Session, where: targets.Targe
                 )
             }
         )
+        return 0
+    if command == "account":
+        url = account.base_url(args.magic_hour_url, local=not args.stack)
+        out(account.show(session, where, url))
+        log("account")
         return 0
     if command == "set-budget":
         return _set_budget(args, session, where)

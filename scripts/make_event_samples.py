@@ -22,7 +22,7 @@ from pipeline.store.jobs import _to_item  # noqa: E402
 
 EVENTS = ROOT / "events"
 STREAM_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/magic-hour-pipeline-JobsTable/stream/2026-11-23"
-JOB_ID = "job_3q2Zx8VbN1rYtKcW9mPaLd"
+JOB_ID = "job_3q2zx7vbnarytkcw5mpald4xyz"
 
 
 def _job(status: JobStatus, updated_at: str, **fields: object) -> Job:

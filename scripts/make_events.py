@@ -15,6 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "shared")]
 
 from local.gateway import Gateway  # noqa: E402
+from local.resources import ACCOUNT_ID  # noqa: E402
+from local.sigv4 import IamCaller  # noqa: E402
 from local.template import Template, load_template  # noqa: E402
 from pipeline.webhook.signature import sign  # noqa: E402
 
@@ -34,15 +36,24 @@ def api_event(
     body: bytes = b"",
     headers: dict[str, str] | None = None,
     query: str = "",
+    signer: IamCaller | None = None,
 ) -> dict[str, object]:
     found = gateway.match(method, path)
     assert found is not None, path
     route, params = found
     all_headers = {"Host": "localhost:3000", "User-Agent": "sample", **(headers or {})}
-    if route.api_key_required:
+    if route.api_key_required and signer is None:
         all_headers["x-api-key"] = "dev-key"
     return gateway.build_event(
-        route, params, method, path, query, list(all_headers.items()), body, all_headers.get("x-api-key")
+        route,
+        params,
+        method,
+        path,
+        query,
+        list(all_headers.items()),
+        body,
+        all_headers.get("x-api-key"),
+        signer,
     )
 
 
@@ -68,6 +79,15 @@ def main() -> None:
             "/v1/jobs",
             json.dumps(create).encode(),
             {"Content-Type": "application/json", "Idempotency-Key": "sample-0001"},
+        ),
+        # The same create from a SigV4 caller, as the IAM API hands it over (signature already checked).
+        "submit-create-job-signed.json": api_event(
+            gateway,
+            "POST",
+            "/v1/jobs",
+            json.dumps(create).encode(),
+            {"Content-Type": "application/json", "Idempotency-Key": "sample-0002"},
+            signer=IamCaller("AKIDLOCAL", "local-secret", "local", ACCOUNT_ID),
         ),
         "submit-get-job.json": api_event(gateway, "GET", "/v1/jobs/job_aaaaaaaaaaaaaaaaaaaaaaaaaa"),
         "submit-list-jobs.json": api_event(gateway, "GET", "/v1/jobs", query="status=completed&limit=10"),

@@ -19,15 +19,54 @@ import pytest
 from pipeline.jobs.bookkeeping import NEXT_CHECK_AT
 from pipeline.models.job import Bookkeeping, Job, JobError, JobStatus
 from pipeline.models.tasks import CallbackTask, DownloadTask
+from pipeline.models.usage import OverBudget, UsageChange
 from pipeline.platform.timeutil import epoch_seconds, now_iso
-from pipeline.store import callback_queue, dispatch_queue, download_queue
+from pipeline.store import callback_queue, dispatch_queue, download_queue, usage
 from pipeline.store import jobs as job_store
 
 Write = tuple[Any, ...]
 
 
 @dataclass
+class FakeUsage:
+    """The clients table's budgets and day counters (store/usage.py): a change is written only with
+    the job write it belongs to, and a reservation only while it fits."""
+
+    budgets: dict[str, int] = field(default_factory=dict)
+    # (client_id, day) -> {"reserved", "charged", "jobs"}
+    days: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
+
+    def budget_of(self, client_id: str) -> int | None:
+        return self.budgets.get(client_id)
+
+    def day(self, client_id: str, day: str) -> dict[str, int]:
+        return self.days.get((client_id, day), {"reserved": 0, "charged": 0, "jobs": 0})
+
+    def usage_of(self, client_id: str, day: str) -> usage.Usage:
+        counters = self.day(client_id, day)
+        return usage.Usage(
+            day, counters["charged"], counters["jobs"], counters["charged"] + counters["reserved"]
+        )
+
+    def check(self, changes: tuple[UsageChange, ...]) -> None:
+        for change in changes:
+            counters = self.day(change.client_id, change.day)
+            if change.within is not None and counters["charged"] + counters["reserved"] > change.within:
+                raise OverBudget(change.client_id)
+
+    def apply(self, changes: tuple[UsageChange, ...]) -> None:
+        self.check(changes)
+        for change in changes:
+            counters = dict(self.day(change.client_id, change.day))
+            counters["reserved"] += change.reserved
+            counters["charged"] += change.charged
+            counters["jobs"] += change.jobs
+            self.days[(change.client_id, change.day)] = counters
+
+
+@dataclass
 class FakeJobStore:
+    usage: FakeUsage = field(default_factory=FakeUsage)
     jobs: dict[str, Job] = field(default_factory=dict)
     writes: list[Write] = field(default_factory=list)
     released_slots: list[int] = field(default_factory=list)
@@ -46,9 +85,10 @@ class FakeJobStore:
 
     # --- the functions of pipeline.store.jobs the logic calls -------------------------------------
 
-    def put_new_job(self, job: Job, next_check_at: int | None) -> bool:
+    def put_new_job(self, job: Job, next_check_at: int | None, changes: tuple[UsageChange, ...] = ()) -> bool:
         if job.job_id in self.jobs:
             return False
+        self.usage.apply(changes)
         self.put(job)
         if next_check_at is not None:
             self.next_checks[job.job_id] = next_check_at
@@ -145,15 +185,24 @@ class FakeJobStore:
         )
 
     def claim_late_project(
-        self, job: Job, project_id: str, credits_charged: int | None, output_count: int
+        self,
+        job: Job,
+        project_id: str,
+        credits_charged: int | None,
+        output_count: int,
+        money: Bookkeeping = Bookkeeping(),  # noqa: B008 (frozen: one shared value is safe)
     ) -> Job | None:
         stored = self.jobs.get(job.job_id)
         if stored is None or stored.status is not JobStatus.FAILED or stored.late_project_id is not None:
             return None
+        if not self._money_as_expected(stored, money):
+            return None
+        self.usage.apply(money.usage)
         update: dict[str, Any] = {
             "late_project_id": project_id,
             "late_output_count": output_count,
             "updated_at": now_iso(),
+            **money.sets,
         }
         if credits_charged is not None:
             update["late_credits_charged"] = credits_charged
@@ -193,10 +242,11 @@ class FakeJobStore:
         stored = self.jobs[job_id]
         self.jobs[job_id] = stored.model_copy(update={"callback_queued": True})
 
-    def delete_submitting_job(self, job: Job) -> None:
+    def delete_submitting_job(self, job: Job, changes: tuple[UsageChange, ...] = ()) -> None:
         stored = self.jobs.get(job.job_id)
         if stored is None or stored.status is not JobStatus.SUBMITTING:
             return
+        self.usage.apply(changes)
         del self.jobs[job.job_id]
         if job.slot is not None:
             self.released_slots.append(job.slot)
@@ -221,6 +271,10 @@ class FakeJobStore:
 
     # --- semantics of pipeline.store.jobs.transition -----------------------------------------------
 
+    @staticmethod
+    def _money_as_expected(stored: Job, keeping: Bookkeeping) -> bool:
+        return all(getattr(stored, name) == value for name, value in keeping.expects)
+
     def _keep(self, job_id: str, keeping: Bookkeeping) -> None:
         # next_check_at is no field of Job: the store keeps the sweep's index beside the jobs.
         if NEXT_CHECK_AT in keeping.sets:
@@ -240,10 +294,13 @@ class FakeJobStore:
         stored = self.jobs.get(job.job_id)
         if stored is None or stored.status not in allowed_from:
             return None
+        if not self._money_as_expected(stored, keeping):
+            return None
         releases = keeping.release_slot and job.slot is not None
         # The real write conditions the release on the job still holding the slot it names.
         if releases and stored.slot != job.slot:
             return None
+        self.usage.apply(keeping.usage)  # raises OverBudget, with nothing written
         data = stored.model_dump()
         data.update({"status": to, "updated_at": now_iso()})
         self._keep(job.job_id, keeping)
@@ -313,6 +370,8 @@ def install(monkeypatch: pytest.MonkeyPatch) -> Fakes:
         "note_download_attempt",
     ):
         monkeypatch.setattr(job_store, name, getattr(store, name))
+    for name in ("budget_of", "usage_of"):
+        monkeypatch.setattr(usage, name, getattr(store.usage, name))
     monkeypatch.setattr(download_queue, "send_download_tasks", queues.send_download_tasks)
     monkeypatch.setattr(dispatch_queue, "send_wakeup", queues.send_wakeup)
     monkeypatch.setattr(callback_queue, "send_callback_task", queues.send_callback_task)

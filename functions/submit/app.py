@@ -13,7 +13,6 @@ from pydantic import BaseModel
 
 from pipeline.callbacks import callback_secrets
 from pipeline.http import client_id_of, error_response, json_response, raw_body, unexpected_response
-from pipeline.jobs import budgets
 from pipeline.jobs.errors import RequestRefused, RouteNotFound
 from pipeline.jobs.job_view import to_resource
 from pipeline.models.api import (
@@ -105,7 +104,6 @@ def create_job() -> Response[str]:
         event.headers.get("idempotency-key"),
         settings.require_https_callbacks,
     )
-    budgets.check_new_submission(client_id, submission.idempotency_key)
     job = submit_once(submission, _magic_hour())
     refused = refusal_error(job)
     if refused is not None:

@@ -98,3 +98,18 @@ def test_a_signer_whose_mapping_is_removed_is_forbidden(stack: StackHandle) -> N
     finally:
         client_ops.map_principal(session.table(where.clients_table), "client-delta", arn)
     assert signed(stack, "GET", "/v1/tools", **options).status_code == 200
+
+
+def test_a_signed_callers_budget_is_its_clients(stack: StackHandle) -> None:
+    session = targets.Session(stack.aws, "us-east-1", local_credentials=True)
+    table = session.table("pipeline-test-ClientsTable")
+    options = {"key_id": "AKIDDELTA", "secret": "delta-secret"}
+    client_ops.set_budget(table, "client-delta", 0)
+    try:
+        answer = signed(stack, "POST", "/v1/jobs", IMAGE, **options)
+        assert answer.status_code == 402, answer.text
+        assert answer.json()["error"]["code"] == "budget_exceeded"
+        assert signed(stack, "GET", "/v1/usage", **options).json()["daily_credit_budget"] == 0
+    finally:
+        client_ops.set_budget(table, "client-delta", None)
+    assert signed(stack, "POST", "/v1/jobs", IMAGE, **options).status_code == 202

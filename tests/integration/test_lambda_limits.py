@@ -133,3 +133,17 @@ def test_a_response_over_lambdas_6_mb_is_a_function_error(endpoint: str) -> None
     assert not over.ok
     assert over.payload["errorType"] == "Function.ResponseSizeTooLarge"
     assert "(6291556 bytes)" in over.payload["errorMessage"]
+
+
+def test_an_environment_that_died_idle_is_never_handed_an_invocation(endpoint: str) -> None:
+    pool = _pool(endpoint, "sleep", timeout=10)
+    try:
+        pool.warm_up()
+        (idle,) = pool.pids(busy=False)
+        os.kill(idle, signal.SIGKILL)
+        answer = pool.invoke({"sleep": 0})
+    finally:
+        pool.shutdown()
+    # A fresh environment (a cold start) took it, as on Lambda; nobody sees the dead one.
+    assert answer.ok, answer.payload
+    assert answer.payload["pid"] != idle

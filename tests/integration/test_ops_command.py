@@ -106,8 +106,8 @@ def test_fail_ends_a_job_sends_its_callback_and_repeating_changes_nothing(stack,
     assert audit["action"] == "fail"
     assert audit["job_id"] == job_id
     assert audit["result"] == "failed_callback_queued"
-    # Refunded as every failure Magic Hour's side is: the client's usage no longer counts it.
-    assert spent(stack) == (charged[0] - credits, charged[1] - 1)
+    # Magic Hour created (and charges) the project whatever an operator says: it keeps counting.
+    assert spent(stack) == charged
     # Counted as an ending (the pipeline's metric record, echoed on stderr).
     ended = [json.loads(line) for line in err.splitlines() if '"JobsEnded"' in line]
     assert [(record["status"], record["kind"]) for record in ended] == [("failed", "audio")]
@@ -121,7 +121,7 @@ def test_fail_ends_a_job_sends_its_callback_and_repeating_changes_nothing(stack,
     after = stack.get_job(job_id).json()
     assert after["error"]["message"] == job["error"]["message"]
     assert len(receiver.accepted()) == 1
-    assert spent(stack) == (charged[0] - credits, charged[1] - 1)  # refunded once
+    assert spent(stack) == charged  # never refunded
 
 
 def test_failed_by_source_and_given_up_are_found(stack, ops) -> None:
@@ -446,3 +446,21 @@ def test_a_sweep_does_nothing_while_another_holds_the_lease(stack, aws) -> None:
     assert free.ok, free.error
     assert free.payload["stopped"] is None
     assert "Item" not in dynamodb.get_item(TableName=table, Key=lease)  # released when done
+
+
+def test_account_shows_the_balance_tier_and_the_auto_limit(stack, ops) -> None:
+    stack.scenario(account_credits=4321, account_tier="pro")
+    code, printed, _ = ops("account", "--magic-hour-url", stack.magic_hour)
+    assert code == 0
+    shown = json.loads(printed)
+    assert (shown["credits"], shown["tier"], shown["auto_concurrency_limit"]) == (4321, "pro", 5)
+    assert "mh-" not in printed  # the stack's Magic Hour key is used, never shown
+    stack.scenario(account_credits=1_000_000, account_tier="business")
+    shown = json.loads(ops("account", "--magic-hour-url", stack.magic_hour)[1])
+    assert (shown["tier"], shown["auto_concurrency_limit"]) == ("business", 0)
+
+
+def test_account_says_when_magic_hour_refuses(stack, ops) -> None:
+    code, _, errors = ops("account", "--magic-hour-url", stack.magic_hour + "/nowhere")
+    assert code == 1
+    assert "Magic Hour" in errors

@@ -99,6 +99,9 @@ def test_a_project_that_cannot_be_recorded_is_answered_202_and_settled_by_its_we
     job as it stands, and the webhook records the project the request could not."""
     creates = stack.sim_stats()["creates"]
     stack.stack.faults.inject("UpdateItem", count=1000)
+    # The job and its budget reservation are one transaction, and so is the record of the project
+    # with its charge: the first passes, the record fails.
+    stack.stack.faults.inject("TransactWriteItems", count=1000, after=1)
     first = stack.post_job(VOICE)
     stack.stack.faults.clear()
     assert first.status_code == 202, first.text
@@ -120,6 +123,9 @@ def test_retry_after_a_crash_between_create_and_record_makes_no_second_project(s
     key = str(uuid.uuid4())
     creates = stack.sim_stats()["creates"]
     stack.stack.faults.inject("UpdateItem", count=1000)
+    # The job and its budget reservation are one transaction, and so is the record of the project
+    # with its charge: the first passes, the record fails.
+    stack.stack.faults.inject("TransactWriteItems", count=1000, after=1)
     first = stack.post_job(VOICE, **{"Idempotency-Key": key})
     stack.stack.faults.clear()
     assert first.status_code == 202, first.text

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -486,3 +487,21 @@ def test_a_trickling_receiver_gets_bounded_attempts_and_delays_no_other_client(
         assert slow["callback"]["last_error"] == "no answer within 5 s"
     finally:
         hostile.stop()
+
+
+def test_the_sweep_publishes_the_account_balance_with_its_tier(swept) -> None:
+    # The first sweep of this stack read the simulator's default account (1000000, business);
+    # later ones within a minute publish nothing more (at most once a minute per environment).
+    deadline = time.monotonic() + 20
+    records: list[dict] = []
+    while not records and time.monotonic() < deadline:
+        text = Path(swept.stack.function_log).read_text(errors="replace")
+        for line in text.splitlines():
+            start = line.find('{"_aws"')
+            if start >= 0 and '"MagicHourCredits"' in line:
+                records.append(json.loads(line[start:]))
+        time.sleep(0.2)
+    assert records, "no MagicHourCredits record in the function log"
+    assert records[0]["MagicHourCredits"] in (1_000_000, [1_000_000])  # EMF may list values
+    assert records[0]["tier"] == "business"
+    assert len(records) <= 2  # the first minute or so of sweeps every second: one read, not dozens

@@ -118,8 +118,6 @@ def test_a_settled_callback_leaves_the_sweep_nothing_to_watch(outcome: str, expe
 @pytest.fixture
 def fakes(monkeypatch: pytest.MonkeyPatch) -> Fakes:
     monkeypatch.setattr(moves, "epoch_seconds", lambda: NOW)
-    monkeypatch.setattr(moves.budgets, "refund_if_failed", lambda job: None)
-    monkeypatch.setattr(moves.budgets, "record_charge", lambda client_id, job_id, credits: None)
     return install(monkeypatch)
 
 

@@ -1,136 +1,145 @@
-"""Daily credit budgets (pipeline.jobs.budgets), with the usage store and the job store faked."""
+"""Daily credit budgets as bounds at submission (pipeline.submit.submission with
+pipeline.jobs.reservations), on the in-memory job store and usage of tests/fakes.py; and the usage
+report and UTC days (pipeline.jobs.budgets)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
-from pipeline.jobs import budgets, errors
-from pipeline.models.job import Job, JobError, JobStatus
+from pipeline.create import creation
+from pipeline.jobs import budgets, errors, moves
+from pipeline.magic_hour.catalogue import find_tool
+from pipeline.magic_hour.client import MagicHourClient
+from pipeline.models.api import CreateJobRequest
+from pipeline.models.job import Job, JobStatus
 from pipeline.platform import ids
-from pipeline.store.usage import Usage
-from pipeline.submit import queries
-
-
-class FakeUsage:
-    """The seam to the clients table: budgets and day counters in dicts, calls recorded."""
-
-    def __init__(self) -> None:
-        self.budgets: dict[str, int] = {}
-        self.spent: dict[tuple[str, str], int] = {}
-        self.charges: list[tuple[str, str, int, str]] = []
-        self.refunds: list[tuple[str, str]] = []
-        self.fail_writes = False
-
-    def budget_of(self, client_id: str) -> int | None:
-        return self.budgets.get(client_id)
-
-    def usage_of(self, client_id: str, day: str) -> Usage:
-        return Usage(day=day, credits_charged=self.spent.get((client_id, day), 0), jobs=7)
-
-    def record_charge(self, client_id: str, job_id: str, credits: int, day: str) -> bool:
-        if self.fail_writes:
-            raise RuntimeError("DynamoDB is down")
-        self.charges.append((client_id, job_id, credits, day))
-        return True
-
-    def record_refund(self, client_id: str, job_id: str) -> bool:
-        if self.fail_writes:
-            raise RuntimeError("DynamoDB is down")
-        self.refunds.append((client_id, job_id))
-        return True
-
-
-@pytest.fixture
-def store(monkeypatch: pytest.MonkeyPatch) -> FakeUsage:
-    fake = FakeUsage()
-    for name in ("budget_of", "usage_of", "record_charge", "record_refund"):
-        monkeypatch.setattr(budgets.usage, name, getattr(fake, name))
-    return fake
-
-
-@pytest.fixture
-def existing_jobs(monkeypatch: pytest.MonkeyPatch) -> set[str]:
-    jobs: set[str] = set()
-
-    def get_job(job_id: str) -> Job | None:
-        return _job(job_id, JobStatus.QUEUED) if job_id in jobs else None
-
-    monkeypatch.setattr(budgets.job_store, "get_job", get_job)
-    return jobs
-
-
-def _job(job_id: str, status: JobStatus, error: JobError | None = None) -> Job:
-    return Job(
-        job_id=job_id,
-        client_id="client-a",
-        tool="ai-voice-generator",
-        kind="audio",
-        status=status,
-        created_at="2026-12-01T00:00:00.000Z",
-        updated_at="2026-12-01T00:00:00.000Z",
-        error=error,
-    )
-
+from pipeline.platform.settings import Settings
+from pipeline.submit import queries, submission
+from pipeline.submit.idempotency import submit_once
+from pipeline.submit.submission import Submission
+from tests.fakes import Fakes, install
 
 TODAY = "2026-12-01"
+CLIENT = "client-a"
+# 5 s of video: 150 credits estimated (30 a second).
+VIDEO = {"tool": "text-to-video", "input": {"end_seconds": 5, "style": {"prompt": "rain"}}}
+MAGIC_HOUR = cast(MagicHourClient, object())  # never reached: creation.create is replaced
 
 
-def test_no_budget_never_refuses(store: FakeUsage) -> None:
-    store.spent[("client-a", TODAY)] = 10**9
-    budgets.check_budget("client-a", TODAY)
+def make_submission(key: str | None = None, body: dict[str, Any] | None = None) -> Submission:
+    request = CreateJobRequest.model_validate(body or VIDEO)
+    tool = find_tool(request.tool)
+    assert tool is not None
+    return Submission(CLIENT, request, tool, "fp", key)
 
 
-def test_spending_below_the_budget_passes(store: FakeUsage) -> None:
-    store.budgets["client-a"] = 500
-    store.spent[("client-a", TODAY)] = 499
-    budgets.check_budget("client-a", TODAY)
-
-
-@pytest.mark.parametrize("spent", [500, 750])
-def test_spending_that_reached_the_budget_is_refused_with_budget_and_spending(
-    store: FakeUsage, spent: int
-) -> None:
-    store.budgets["client-a"] = 500
-    store.spent[("client-a", TODAY)] = spent
-    with pytest.raises(budgets.BudgetExceeded) as caught:
-        budgets.check_budget("client-a", TODAY)
-    assert (caught.value.budget, caught.value.spent, caught.value.day) == (500, spent, TODAY)
-    assert "500" in str(caught.value)
-    assert str(spent) in str(caught.value)
-
-
-def test_a_zero_budget_refuses_everything(store: FakeUsage) -> None:
-    store.budgets["client-a"] = 0
-    with pytest.raises(budgets.BudgetExceeded):
-        budgets.check_budget("client-a", TODAY)
-
-
-def test_only_todays_spending_and_only_this_clients_counts(store: FakeUsage) -> None:
-    store.budgets["client-a"] = 500
-    store.spent[("client-a", "2026-11-30")] = 900
-    store.spent[("client-b", TODAY)] = 900
-    budgets.check_budget("client-a", TODAY)
-
-
-def test_a_replay_of_an_existing_job_passes_a_spent_budget(
-    store: FakeUsage, existing_jobs: set[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def fakes(monkeypatch: pytest.MonkeyPatch) -> Fakes:
+    monkeypatch.setattr(submission, "get_settings", lambda: Settings())
     monkeypatch.setattr(budgets, "utc_today", lambda: TODAY)
-    store.budgets["client-a"] = 100
-    store.spent[("client-a", TODAY)] = 100
-    existing_jobs.add(ids.job_id_for_idempotency_key("client-a", "key-1"))
-    budgets.check_new_submission("client-a", "key-1")
-    with pytest.raises(budgets.BudgetExceeded):
-        budgets.check_new_submission("client-a", "key-2")  # a new key: a new job
-    with pytest.raises(budgets.BudgetExceeded):
-        budgets.check_new_submission("client-a", None)  # no key: always new
-    store.budgets["client-b"] = 100
-    store.spent[("client-b", TODAY)] = 100
-    with pytest.raises(budgets.BudgetExceeded):
-        budgets.check_new_submission("client-b", "key-1")  # another client's key names another job
+    return install(monkeypatch)
+
+
+@pytest.fixture
+def creates(fakes: Fakes, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """creation.create: Magic Hour creates every project, charging `charge` credits."""
+    created: list[str] = []
+
+    def create(job: Job, magic_hour: MagicHourClient, *, inline: bool) -> Job:
+        created.append(job.job_id)
+        return moves.attach(job, f"proj_{len(created)}", 120) or job
+
+    monkeypatch.setattr(creation, "create", create)
+    return created
+
+
+def day(fakes: Fakes, client_id: str = CLIENT) -> dict[str, int]:
+    return fakes.store.usage.day(client_id, TODAY)
+
+
+def test_jobs_are_admitted_while_their_estimates_fit_and_charged_what_magic_hour_says(
+    fakes: Fakes, creates: list[str]
+) -> None:
+    fakes.store.usage.budgets[CLIENT] = 500
+    # Charged 120 each (Magic Hour's word), reserved 150 until then: four fit, as 4 * 120 + 150 > 500.
+    for _ in range(3):
+        job = submit_once(make_submission(), MAGIC_HOUR)
+        assert job.status is JobStatus.QUEUED
+        assert (job.counted_credits, job.reserved_credits, job.budget_day) == (120, None, TODAY)
+    assert day(fakes) == {"reserved": 0, "charged": 360, "jobs": 3}
+    with pytest.raises(errors.BudgetExceeded) as refused:
+        submit_once(make_submission(), MAGIC_HOUR)
+    assert (refused.value.budget, refused.value.spent, refused.value.estimate) == (500, 360, 150)
+    assert "500" in str(refused.value)
+    assert "360" in str(refused.value)
+    assert "150" in str(refused.value)
+    assert 1 <= refused.value.retry_after_seconds <= 86400
+    # Nothing written, nothing sent.
+    assert len(creates) == 3
+    assert len(fakes.store.jobs) == 3
+    assert day(fakes) == {"reserved": 0, "charged": 360, "jobs": 3}
+
+
+def test_an_unknown_outcome_keeps_its_reservation_against_the_budget(
+    fakes: Fakes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fakes.store.usage.budgets[CLIENT] = 300
+    monkeypatch.setattr(creation, "create", lambda job, magic_hour, *, inline: job)  # 502/504: unknown
+    first = submit_once(make_submission(), MAGIC_HOUR)
+    assert first.status is JobStatus.SUBMITTING
+    assert day(fakes) == {"reserved": 150, "charged": 0, "jobs": 0}
+    submit_once(make_submission(), MAGIC_HOUR)
+    with pytest.raises(errors.BudgetExceeded):
+        submit_once(make_submission(), MAGIC_HOUR)
+    assert day(fakes) == {"reserved": 300, "charged": 0, "jobs": 0}
+
+
+def test_an_estimate_beyond_the_whole_budget_is_refused_before_any_write(
+    fakes: Fakes, creates: list[str]
+) -> None:
+    fakes.store.usage.budgets[CLIENT] = 149
+    with pytest.raises(errors.BudgetExceeded):
+        submit_once(make_submission(), MAGIC_HOUR)
+    fakes.store.usage.budgets[CLIENT] = 0
+    with pytest.raises(errors.BudgetExceeded):
+        submit_once(
+            make_submission(body={"tool": "ai-voice-generator", "input": {"style": {"prompt": "x"}}}),
+            MAGIC_HOUR,
+        )
+    assert (creates, fakes.store.jobs, fakes.store.usage.days) == ([], {}, {})
+
+
+def test_no_budget_never_refuses_and_still_counts(fakes: Fakes, creates: list[str]) -> None:
+    fakes.store.usage.days[(CLIENT, TODAY)] = {"reserved": 0, "charged": 10**9, "jobs": 1}
+    job = submit_once(make_submission(), MAGIC_HOUR)
+    assert job.status is JobStatus.QUEUED
+    assert day(fakes) == {"reserved": 0, "charged": 10**9 + 120, "jobs": 2}
+
+
+def test_only_todays_spending_and_only_this_clients_counts(fakes: Fakes, creates: list[str]) -> None:
+    fakes.store.usage.budgets[CLIENT] = 150
+    fakes.store.usage.days[(CLIENT, "2026-11-30")] = {"reserved": 900, "charged": 900, "jobs": 9}
+    fakes.store.usage.days[("client-b", TODAY)] = {"reserved": 900, "charged": 900, "jobs": 9}
+    assert submit_once(make_submission(), MAGIC_HOUR).status is JobStatus.QUEUED
+
+
+def test_a_replay_of_an_existing_job_passes_a_spent_budget(fakes: Fakes, creates: list[str]) -> None:
+    fakes.store.usage.budgets[CLIENT] = 150
+    first = submit_once(make_submission("key-1"), MAGIC_HOUR)
+    assert first.job_id == ids.job_id_for_idempotency_key(CLIENT, "key-1")
+    spent = dict(day(fakes))
+    # The budget is spent: the same key answers its job, a new key or none is refused.
+    assert submit_once(make_submission("key-1"), MAGIC_HOUR).job_id == first.job_id
+    fakes.store.usage.budgets[CLIENT] = 100  # even below the job's own estimate
+    assert submit_once(make_submission("key-1"), MAGIC_HOUR).job_id == first.job_id
+    for key in ("key-2", None):
+        with pytest.raises(errors.BudgetExceeded):
+            submit_once(make_submission(key), MAGIC_HOUR)
+    assert day(fakes) == spent
+    assert creates == [first.job_id]
 
 
 @pytest.mark.parametrize("raw", [None, ""])
@@ -164,9 +173,10 @@ def test_a_malformed_day_is_validation_failed_at_query_day(raw: str) -> None:
     ]
 
 
-def test_usage_report_has_the_contract_shape(store: FakeUsage) -> None:
-    store.budgets["client-a"] = 500
-    store.spent[("client-a", "2026-11-23")] = 120
+def test_usage_report_has_the_contract_shape(fakes: Fakes) -> None:
+    fakes.store.usage.budgets["client-a"] = 500
+    # Reserved credits are no spending: the report shows what Magic Hour charged.
+    fakes.store.usage.days[("client-a", "2026-11-23")] = {"reserved": 300, "charged": 120, "jobs": 7}
     report = queries.usage_report("client-a", "2026-11-23")
     assert report.model_dump() == {
         "day": "2026-11-23",
@@ -181,52 +191,3 @@ def test_seconds_until_the_next_utc_day() -> None:
     assert budgets.seconds_until_next_utc_day(datetime(2026, 12, 1, 23, 59, 30, tzinfo=UTC)) == 30
     assert budgets.seconds_until_next_utc_day(datetime(2026, 12, 1, 0, 0, 0, tzinfo=UTC)) == 86400
     assert budgets.seconds_until_next_utc_day(datetime(2026, 12, 1, 23, 59, 59, 999000, tzinfo=UTC)) == 1
-
-
-def test_a_charge_is_counted_today_with_its_credits(
-    store: FakeUsage, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(budgets, "utc_today", lambda: TODAY)
-    budgets.record_charge("client-a", "job_1", 150)
-    budgets.record_charge("client-a", "job_2", None)  # Magic Hour said nothing: the job still counts
-    assert store.charges == [("client-a", "job_1", 150, TODAY), ("client-a", "job_2", 0, TODAY)]
-
-
-def test_a_counter_that_cannot_be_written_never_fails_the_caller(store: FakeUsage) -> None:
-    store.fail_writes = True
-    budgets.record_charge("client-a", "job_1", 150)
-    budgets.refund_if_failed(
-        _job("job_1", JobStatus.FAILED, JobError(code="x", message="x", source="magic_hour"))
-    )
-
-
-@pytest.mark.parametrize(
-    ("status", "source", "refunded"),
-    [
-        (JobStatus.FAILED, "magic_hour", True),
-        (JobStatus.FAILED, "submit", True),
-        (JobStatus.FAILED, "download", False),  # rendered and charged for good
-        (JobStatus.COMPLETED, None, False),
-        (JobStatus.CANCELED, None, False),
-    ],
-)
-def test_only_a_job_magic_hour_failed_is_refunded(
-    store: FakeUsage, status: JobStatus, source: Any, refunded: bool
-) -> None:
-    error = JobError(code="boom", message="boom", source=source) if source else None
-    budgets.refund_if_failed(_job("job_1", status, error))
-    assert store.refunds == ([("client-a", "job_1")] if refunded else [])
-
-
-def test_a_job_the_sweep_fails_is_refunded(store: FakeUsage, monkeypatch: pytest.MonkeyPatch) -> None:
-    from pipeline.sweep import sweep
-
-    rendering = _job("job_1", JobStatus.RENDERING)
-
-    def fail(job: Job, error: JobError, *_: Any) -> Job:
-        return job.model_copy(update={"status": JobStatus.FAILED, "error": error})
-
-    monkeypatch.setattr(sweep.job_store, "fail", fail)
-    monkeypatch.setattr(sweep.callback_state, "announce_end", lambda job: None)
-    sweep._fail(rendering, "project_not_found", "gone", "magic_hour")
-    assert store.refunds == [("client-a", "job_1")]

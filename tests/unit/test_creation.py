@@ -62,7 +62,7 @@ class Recorder:
     def wake(self, delay: int = 0) -> None:
         self.calls.append(("wake", delay))
 
-    def delete(self, job: Job) -> None:
+    def delete(self, job: Job, changes: tuple[Any, ...] = ()) -> None:
         self.calls.append(("delete", job.job_id))
 
     def kinds(self) -> list[str]:

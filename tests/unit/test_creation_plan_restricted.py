@@ -47,7 +47,7 @@ def seen(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
 
     monkeypatch.setattr(creation.moves, "fail", fail)
     monkeypatch.setattr(
-        creation.job_store, "delete_submitting_job", lambda job: calls.append(("delete", job))
+        creation.job_store, "delete_submitting_job", lambda job, changes=(): calls.append(("delete", job))
     )
     monkeypatch.setattr(creation, "emit", lambda metric, **dims: calls.append(("emit", dims)))
     monkeypatch.setattr(creation.logger, "error", lambda *a, **k: calls.append(("log_error", a)))

@@ -159,3 +159,25 @@ def test_a_retry_waits_at_least_a_second_even_when_every_delay_is_zero(
     extra = recorder.lines[0][2]
     assert extra is not None
     assert extra["retry_in"] == 1
+
+
+def test_a_project_that_could_not_be_recorded_is_counted_and_logged_with_its_id(
+    seen: tuple[Signals, Fakes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Magic Hour charged it and the record failed: the operator must be able to find the project."""
+
+    def down(*_: object, **__: object) -> None:
+        raise RuntimeError("DynamoDB InternalServerError")
+
+    monkeypatch.setattr(creation.moves.job_store, "attach_project", down)
+    monkeypatch.setattr(creation.job_store, "mark_create_unknown", down)
+    recorder = run(seen, CreatedProject("proj_1", 5))
+    assert recorder.metrics == [("MagicHourCreates", {"outcome": "created_unrecorded"})]
+    assert recorder.lines == [
+        (
+            "exception",
+            "Magic Hour created the project but it could not be recorded; the webhook will",
+            {"job_id": JOB_ID, "client_id": "client-a", "project_id": "proj_1"},
+        ),
+        ("exception", "could not note the unknown outcome", {"job_id": JOB_ID}),
+    ]

@@ -1,4 +1,5 @@
-"""The dispatcher never sends a waiting job whose client has spent its daily budget meanwhile."""
+"""The dispatcher re-checks a waiting job's reservation when its turn comes (pipeline.dispatch.dispatch
+with the fakes of tests/fakes.py): a job whose client's budget no longer holds it is never sent."""
 
 from __future__ import annotations
 
@@ -6,13 +7,18 @@ from typing import Any
 
 import pytest
 
+from pipeline.create import creation
 from pipeline.dispatch import dispatch
 from pipeline.jobs import budgets
 from pipeline.models.job import Job, JobStatus
 from pipeline.platform.timeutil import now_iso
+from tests.fakes import Fakes, install
+
+TODAY = "2026-12-07"
+YESTERDAY = "2026-12-06"
 
 
-def _waiting() -> Job:
+def _waiting(**money: Any) -> Job:
     now = now_iso()
     return Job(
         job_id="job_aaaaaaaaaaaaaaaaaaaaaaaaaa",
@@ -23,31 +29,94 @@ def _waiting() -> Job:
         created_at=now,
         updated_at=now,
         fair_key="000000000001#x",
+        **money,
     )
 
 
-@pytest.mark.parametrize(("spent", "sent"), [(499, True), (500, False)])
-def test_a_waiting_job_over_budget_fails_instead_of_being_created(
-    monkeypatch: pytest.MonkeyPatch, spent: int, sent: bool
-) -> None:
-    job = _waiting()
-    failures: list[Any] = []
-    claims: list[str] = []
-    queue = [job]
+@pytest.fixture
+def fakes(monkeypatch: pytest.MonkeyPatch) -> Fakes:
+    installed = install(monkeypatch)
+    monkeypatch.setattr(budgets, "utc_today", lambda: TODAY)
     monkeypatch.setattr(dispatch.slots, "hold", lambda: (0, 0))
-    monkeypatch.setattr(dispatch, "next_due_job", lambda: queue.pop() if queue else None)
+    monkeypatch.setattr(dispatch.slots, "note_dispatched", lambda round_: None)
     monkeypatch.setattr(dispatch, "get_settings", lambda: type("S", (), {"magic_hour_max_concurrency": 0})())
-    monkeypatch.setattr(budgets.usage, "budget_of", lambda client_id: 500)
-    monkeypatch.setattr(
-        budgets.usage, "usage_of", lambda client_id, day: type("U", (), {"credits_charged": spent})()
-    )
-    monkeypatch.setattr(dispatch.moves, "fail", lambda job, error, allowed: failures.append((error, allowed)))
-    monkeypatch.setattr(dispatch, "claim", lambda job, slot: claims.append(job.job_id))
-    report = dispatch.run(None, lambda: True)  # type: ignore[arg-type]
-    assert bool(claims) is sent
-    if sent:
-        assert failures == []
-    else:
-        ((error, allowed),) = failures
-        assert (error.code, error.source, allowed) == ("budget_exceeded", "submit", [JobStatus.WAITING])
-        assert report.outcomes == {"budget_exceeded": 1}
+
+    def next_due_job() -> Job | None:
+        for job in installed.store.jobs.values():
+            if job.status is JobStatus.WAITING:
+                return job.model_copy(deep=True)
+        return None
+
+    monkeypatch.setattr(dispatch, "next_due_job", next_due_job)
+    return installed
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    created: list[str] = []
+
+    def create(job: Job, magic_hour: Any, *, inline: bool) -> Job:
+        created.append(job.job_id)
+        return job
+
+    monkeypatch.setattr(creation, "create", create)
+    return created
+
+
+def _run() -> dispatch.DispatchReport:
+    return dispatch.run(None, lambda: True)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("budget", "is_sent"), [(None, True), (20, True), (500, True), (19, False), (0, False)]
+)
+def test_a_waiting_job_is_sent_only_while_its_reservation_fits_the_budget_as_it_is_now(
+    fakes: Fakes, sent: list[str], budget: int | None, is_sent: bool
+) -> None:
+    """It reserved 20 credits when admitted; the operator may have lowered the budget since."""
+    if budget is not None:
+        fakes.store.usage.budgets["client-a"] = budget
+    fakes.store.usage.days[("client-a", TODAY)] = {"reserved": 20, "charged": 0, "jobs": 0}
+    fakes.store.put(_waiting(reserved_credits=20, budget_day=TODAY))
+    report = _run()
+    job = fakes.store.get_job("job_aaaaaaaaaaaaaaaaaaaaaaaaaa")
+    assert job is not None
+    if is_sent:
+        assert sent == [job.job_id]
+        assert job.status is JobStatus.SUBMITTING
+        assert fakes.store.usage.day("client-a", TODAY) == {"reserved": 20, "charged": 0, "jobs": 0}
+        return
+    assert sent == []
+    assert job.status is JobStatus.FAILED
+    assert job.error is not None
+    assert (job.error.code, job.error.source) == ("budget_exceeded", "submit")
+    assert report.outcomes == {"budget_exceeded": 1}
+    # Nothing created: its reservation is given back.
+    assert fakes.store.usage.day("client-a", TODAY) == {"reserved": 0, "charged": 0, "jobs": 0}
+
+
+def test_a_reservation_made_yesterday_moves_to_the_day_its_create_is_sent(
+    fakes: Fakes, sent: list[str]
+) -> None:
+    fakes.store.usage.budgets["client-a"] = 100
+    fakes.store.usage.days[("client-a", YESTERDAY)] = {"reserved": 20, "charged": 500, "jobs": 5}
+    fakes.store.usage.days[("client-a", TODAY)] = {"reserved": 0, "charged": 80, "jobs": 4}
+    fakes.store.put(_waiting(reserved_credits=20, budget_day=YESTERDAY))
+    _run()
+    assert len(sent) == 1
+    assert fakes.store.usage.day("client-a", YESTERDAY) == {"reserved": 0, "charged": 500, "jobs": 5}
+    assert fakes.store.usage.day("client-a", TODAY) == {"reserved": 20, "charged": 80, "jobs": 4}
+    assert fakes.store.get_job(sent[0]).budget_day == TODAY  # type: ignore[union-attr]
+
+
+def test_a_reservation_from_yesterday_that_does_not_fit_today_is_not_sent(
+    fakes: Fakes, sent: list[str]
+) -> None:
+    fakes.store.usage.budgets["client-a"] = 100
+    fakes.store.usage.days[("client-a", YESTERDAY)] = {"reserved": 20, "charged": 0, "jobs": 0}
+    fakes.store.usage.days[("client-a", TODAY)] = {"reserved": 0, "charged": 81, "jobs": 4}
+    fakes.store.put(_waiting(reserved_credits=20, budget_day=YESTERDAY))
+    _run()
+    assert sent == []
+    assert fakes.store.usage.day("client-a", YESTERDAY) == {"reserved": 0, "charged": 0, "jobs": 0}
+    assert fakes.store.usage.day("client-a", TODAY) == {"reserved": 0, "charged": 81, "jobs": 4}

@@ -172,3 +172,62 @@ def test_the_samples_match_their_schema(sample: str, detail_type: str) -> None:
         bad = _sample(sample)
         bad["detail"]["job"]["outputs"][0]["download_url"] = "https://example/x"
         assert not validator.is_valid(bad)
+
+
+def _submitting_record(
+    old_status: str | None, sent_at: int, written_at: int, **new: dict[str, str]
+) -> dict[str, Any]:
+    """A job stored `submitting` whose create was sent at `sent_at`, written at `written_at`."""
+    record = _completed_record()
+    image = record["dynamodb"]["NewImage"]
+    for name in ("outputs", "output_count", "project_id"):
+        image.pop(name, None)
+    image.update({"status": {"S": "submitting"}, "create_sent_at": {"N": str(sent_at)}, **new})
+    record["dynamodb"]["ApproximateCreationDateTime"] = written_at
+    if old_status is None:
+        del record["dynamodb"]["OldImage"]
+    else:
+        record["dynamodb"]["OldImage"] = {**copy.deepcopy(image), "status": {"S": old_status}}
+    return record
+
+
+def test_a_create_in_flight_is_announced_as_clients_see_it_waiting() -> None:
+    # Written at the send: clients see `waiting` until the create's outcome is known.
+    inserted = mapping.job_status_changed(_submitting_record(None, sent_at=1000, written_at=1000))
+    assert inserted is not None
+    assert (inserted.previous_status, inserted.job.status) == (None, "waiting")
+    # waiting -> submitting (stored), still in flight: nothing a client could see changed.
+    assert mapping.job_status_changed(_submitting_record("waiting", sent_at=1000, written_at=1000)) is None
+
+
+def test_a_create_answered_429_is_no_step_back() -> None:
+    record = _submitting_record("waiting", sent_at=1000, written_at=1001)
+    # The answer takes the stored status back to waiting: the new image is `waiting`, the old
+    # one the in-flight `submitting` (shown `waiting`).
+    record["dynamodb"]["OldImage"], record["dynamodb"]["NewImage"] = (
+        copy.deepcopy(record["dynamodb"]["NewImage"]),
+        {**record["dynamodb"]["NewImage"], "status": {"S": "waiting"}},
+    )
+    record["dynamodb"]["NewImage"].pop("create_sent_at")
+    record["dynamodb"]["NewImage"]["fair_key"] = {"S": "0001#2026"}
+    assert mapping.job_status_changed(record) is None
+
+
+def test_an_unknown_create_outcome_is_announced_submitting() -> None:
+    record = _submitting_record(
+        "waiting", sent_at=1000, written_at=1020, create_outcome_unknown={"BOOL": True}
+    )
+    record["dynamodb"]["OldImage"]["create_outcome_unknown"] = {"BOOL": False}
+    detail = mapping.job_status_changed(record)
+    assert detail is not None
+    assert (detail.previous_status, detail.job.status) == ("waiting", "submitting")
+
+
+def test_an_item_that_is_not_a_job_is_not_mistaken_for_one() -> None:
+    # Another kind of item in the table (a batch's, say) is not an unreadable job: no event, and
+    # nothing that would hold the shard back.
+    record = _completed_record()
+    record["dynamodb"]["NewImage"] = {"job_id": {"S": "batch#batch_7hQ2"}, "status": {"S": "running"}}
+    del record["dynamodb"]["OldImage"]
+    assert mapping.job_status_changed(record) is None
+    assert stream.publish_records([record], "bus") == []

@@ -16,7 +16,6 @@ from pipeline.models.job import Job, JobStatus
 from pipeline.platform import observability
 from pipeline.platform.settings import Settings, get_settings
 from pipeline.platform.timeutil import now_iso
-from pipeline.store import usage
 from tests.fakes import Fakes, install
 
 JOB_ID = "job_0123456789abcdef0123456789abcdef"
@@ -50,16 +49,24 @@ def fakes(monkeypatch: pytest.MonkeyPatch) -> Fakes:
     return install(monkeypatch)
 
 
-@pytest.fixture
-def refunds(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
-    made: list[tuple[str, str]] = []
+DAY = "2026-12-01"
 
-    def record_refund(client_id: str, job_id: str) -> bool:
-        made.append((client_id, job_id))
-        return True
 
-    monkeypatch.setattr(usage, "record_refund", record_refund)
-    return made
+def counted(fakes: Fakes, job: Job) -> Job:
+    """`job` with its money as the pipeline left it: reserved before its project, else charged,
+    and the client's day counters to match."""
+    if job.status in (JobStatus.WAITING, JobStatus.SUBMITTING):
+        job = job.model_copy(update={"reserved_credits": 20, "budget_day": DAY})
+        fakes.store.usage.days[("client-a", DAY)] = {"reserved": 20, "charged": 0, "jobs": 0}
+    else:
+        job = job.model_copy(update={"counted_credits": 20, "budget_day": DAY})
+        fakes.store.usage.days[("client-a", DAY)] = {"reserved": 0, "charged": 20, "jobs": 1}
+    fakes.store.put(job)
+    return job
+
+
+def day(fakes: Fakes) -> dict[str, int]:
+    return fakes.store.usage.day("client-a", DAY)
 
 
 def ended_metrics(printed: str) -> list[dict[str, Any]]:
@@ -67,10 +74,8 @@ def ended_metrics(printed: str) -> list[dict[str, Any]]:
     return [record for record in records if "JobsEnded" in record]
 
 
-def test_an_operators_fail_is_the_pipelines_failure(
-    fakes: Fakes, refunds: list[tuple[str, str]], capsys: pytest.CaptureFixture[str]
-) -> None:
-    fakes.store.put(make_job(JobStatus.RENDERING, project_id="p1", slot=2))
+def test_an_operators_fail_is_the_pipelines_failure(fakes: Fakes, capsys: pytest.CaptureFixture[str]) -> None:
+    counted(fakes, make_job(JobStatus.RENDERING, project_id="p1", slot=2))
     failed = jobs.fail(JOB_ID, "Magic Hour lost the project")
     assert failed is not None
     assert failed.status is JobStatus.FAILED
@@ -81,8 +86,8 @@ def test_an_operators_fail_is_the_pipelines_failure(
     assert fakes.store.released_slots == [2]
     assert fakes.store.get_job(JOB_ID).slot is None  # type: ignore[union-attr]
     assert fakes.queues.wakeups == [0]
-    # Not counted against the client's spend any more.
-    assert refunds == [("client-a", JOB_ID)]
+    # Magic Hour rendered (and charges) it: an operator's failure is no refund.
+    assert day(fakes) == {"reserved": 0, "charged": 20, "jobs": 1}
     # Its callback owed, announced and marked queued, with the id the pipeline gives this ending.
     assert [task.webhook_id for task in fakes.queues.callbacks] == [webhook_id_for(failed)]
     stored = fakes.store.get_job(JOB_ID)
@@ -96,38 +101,38 @@ def test_an_operators_fail_is_the_pipelines_failure(
 
 
 @pytest.mark.parametrize(
-    ("status", "source", "refunded"),
+    ("status", "source", "after"),
     [
-        (JobStatus.WAITING, "submit", True),
-        (JobStatus.SUBMITTING, "submit", True),
-        (JobStatus.QUEUED, "magic_hour", True),
+        # Nothing created: the reservation is released.
+        (JobStatus.WAITING, "submit", {"reserved": 0, "charged": 0, "jobs": 0}),
+        (JobStatus.SUBMITTING, "submit", {"reserved": 0, "charged": 0, "jobs": 0}),
+        # Created: Magic Hour charges it whatever the operator says.
+        (JobStatus.QUEUED, "magic_hour", {"reserved": 0, "charged": 20, "jobs": 1}),
         # Rendered and charged for good: a download's failure keeps its credits counted.
-        (JobStatus.DOWNLOADING, "download", False),
+        (JobStatus.DOWNLOADING, "download", {"reserved": 0, "charged": 20, "jobs": 1}),
     ],
 )
 def test_whose_failure_it_is_follows_where_the_job_stood(
-    fakes: Fakes, refunds: list[tuple[str, str]], status: JobStatus, source: str, refunded: bool
+    fakes: Fakes, status: JobStatus, source: str, after: dict[str, int]
 ) -> None:
     extra: dict[str, Any] = {"fair_key": "00000001#x"} if status is JobStatus.WAITING else {}
-    fakes.store.put(make_job(status, callback_url=None, **extra))
+    counted(fakes, make_job(status, callback_url=None, **extra))
     failed = jobs.fail(JOB_ID, "why")
     assert failed is not None
     assert failed.error is not None
     assert failed.error.source == source
-    assert bool(refunds) is refunded
+    assert day(fakes) == after
     assert JOB_ID not in fakes.store.next_checks  # no callback owed: the sweep lets it go
     assert fakes.queues.callbacks == []
     assert fakes.queues.wakeups == []  # it held no slot
 
 
 @pytest.mark.parametrize("status", [JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED])
-def test_an_ended_job_is_never_changed(
-    fakes: Fakes, refunds: list[tuple[str, str]], status: JobStatus
-) -> None:
-    fakes.store.put(make_job(status))
+def test_an_ended_job_is_never_changed(fakes: Fakes, status: JobStatus) -> None:
+    counted(fakes, make_job(status))
     assert jobs.fail(JOB_ID, "why") is None
     assert fakes.store.writes == []
-    assert refunds == []
+    assert day(fakes) == {"reserved": 0, "charged": 20, "jobs": 1}
     assert fakes.queues.callbacks == []
 
 

@@ -182,3 +182,11 @@ def test_local_iam_callers_parse_and_refuse_what_is_malformed() -> None:
     for bad in ("AK1=client", "AK1:secret", ":s=c", "AK1:s=client#x"):
         with pytest.raises(SystemExit):
             parse_callers(bad, ACCOUNT_ID)
+
+
+def test_a_host_header_no_url_could_hold_is_only_a_signed_header(gate: Gate) -> None:
+    # The signature covers the Host header as sent; it is never parsed as part of a URL.
+    headers = signed_headers("GET", f"{URL}/v1/jobs", headers={"Host": "["})
+    assert gate.send("GET", "/v1/jobs", headers)[0] == 202
+    gate.events.clear()
+    assert "does not match" in refused(gate, {**headers, "Host": "[::1"})

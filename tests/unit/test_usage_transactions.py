@@ -1,5 +1,5 @@
-"""How the usage store reads a cancelled DynamoDB transaction (pipeline.store.usage), with the
-table's client faked: moto serializes transactions, so it never shows a conflict."""
+"""How the usage store reads a cancelled DynamoDB transaction (pipeline.store.usage.transact),
+with the table's client faked: moto serializes transactions, so it never shows a conflict."""
 
 from __future__ import annotations
 
@@ -45,26 +45,50 @@ def _use(monkeypatch: pytest.MonkeyPatch, table: FakeTable) -> None:
     monkeypatch.setattr(usage.clients, "table", lambda: table)
 
 
+PARTS: list[dict[str, Any]] = [{"Update": {}}, {"Update": {}}]
+
+
 def test_a_conflict_with_another_transaction_is_retried(monkeypatch: pytest.MonkeyPatch, quick: None) -> None:
     table = FakeTable(_cancelled("None", "TransactionConflict"), _cancelled("TransactionConflict", "None"))
     _use(monkeypatch, table)
-    assert usage.record_charge("client-a", "job_1", 10, "2026-12-01") is True
+    assert usage.transact(PARTS) is None
     assert table.calls == 3
 
 
-def test_a_failed_condition_means_already_charged(monkeypatch: pytest.MonkeyPatch, quick: None) -> None:
-    table = FakeTable(_cancelled("ConditionalCheckFailed", "None"))
+def test_a_failed_condition_says_which_part_failed(monkeypatch: pytest.MonkeyPatch, quick: None) -> None:
+    table = FakeTable(_cancelled("None", "ConditionalCheckFailed"))
     _use(monkeypatch, table)
-    assert usage.record_charge("client-a", "job_1", 10, "2026-12-01") is False
+    assert usage.transact(PARTS) == [False, True]
     assert table.calls == 1
+    # A condition failure wins over a conflict in the same answer: retrying cannot help.
+    _use(monkeypatch, FakeTable(_cancelled("ConditionalCheckFailed", "TransactionConflict")))
+    assert usage.transact(PARTS) == [True, False]
 
 
 def test_endless_conflicts_and_other_cancellations_raise(
     monkeypatch: pytest.MonkeyPatch, quick: None
 ) -> None:
-    _use(monkeypatch, FakeTable(*[_cancelled("TransactionConflict")] * 10))
+    table = FakeTable(*[_cancelled("TransactionConflict")] * 10)
+    _use(monkeypatch, table)
     with pytest.raises(ClientError):
-        usage.record_charge("client-a", "job_1", 10, "2026-12-01")
+        usage.transact(PARTS)
+    assert table.calls == 8
     _use(monkeypatch, FakeTable(_cancelled("ValidationError")))
     with pytest.raises(ClientError):
-        usage.record_charge("client-a", "job_1", 10, "2026-12-01")
+        usage.transact(PARTS)
+    other = ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "x"}}, "T")
+    _use(monkeypatch, FakeTable(other))
+    with pytest.raises(ClientError):
+        usage.transact(PARTS)
+
+
+def test_apply_raises_over_budget_when_a_bound_fails(monkeypatch: pytest.MonkeyPatch, quick: None) -> None:
+    from pipeline.models.usage import OverBudget, UsageChange
+
+    _use(monkeypatch, FakeTable(_cancelled("ConditionalCheckFailed")))
+    with pytest.raises(OverBudget):
+        usage.apply((UsageChange("client-a", "2026-12-01", reserved=5, within=0),))
+    table = FakeTable()
+    _use(monkeypatch, table)
+    usage.apply(())
+    assert table.calls == 0

@@ -95,7 +95,7 @@ def create(job: Job, magic_hour: MagicHourClient, *, inline: bool) -> Job:
             logger.error("Magic Hour rejected our API key", extra={"status": ours.status_code})
             emit(MAGIC_HOUR_CREATES, outcome="auth_failed")
         if inline:
-            job_store.delete_submitting_job(job)
+            moves.remove_unsent(job)
             if job.slot is not None:
                 moves.wake_dispatcher()
             if auth:

@@ -13,14 +13,15 @@ from dataclasses import dataclass, field
 
 from pipeline.create import creation
 from pipeline.jobs import budgets, moves
-from pipeline.magic_hour import account
+from pipeline.magic_hour import account, rates
 from pipeline.magic_hour.client import MagicHourClient
 from pipeline.models.job import Job, JobError, JobStatus
+from pipeline.models.usage import OverBudget
 from pipeline.platform.observability import logger
 from pipeline.platform.settings import get_settings
 from pipeline.platform.timeutil import epoch_of, epoch_seconds
 from pipeline.store import jobs as job_store
-from pipeline.store import slots
+from pipeline.store import slots, usage
 
 # How much of the queue's head one look reads: enough to step over entries the index still shows
 # for jobs that have just left it.
@@ -60,9 +61,6 @@ def run(magic_hour: MagicHourClient, time_left: Callable[[], bool]) -> DispatchR
             )
             report.count("past_deadline")
             continue
-        if over_budget(job):
-            report.count("budget_exceeded")
-            continue
         slot = None
         if limit:
             slot = slots.free_slot(limit)
@@ -72,6 +70,9 @@ def run(magic_hour: MagicHourClient, time_left: Callable[[], bool]) -> DispatchR
         claimed = claim(job, slot)
         if claimed is None:
             report.count("raced")
+            continue
+        if claimed.status is JobStatus.FAILED:
+            report.count("budget_exceeded")
             continue
         slots.note_dispatched(slots.round_of(job.fair_key))
         result = creation.create(claimed, magic_hour, inline=False)
@@ -84,23 +85,21 @@ def run(magic_hour: MagicHourClient, time_left: Callable[[], bool]) -> DispatchR
 
 def claim(job: Job, slot: int | None) -> Job | None:
     """Take a `waiting` job for its create: with `slot` in the same write when the deployment has
-    a concurrency limit. None when it is no longer waiting or the slot was taken meanwhile."""
-    if slot is None:
-        return moves.move(job, JobStatus.SUBMITTING, [JobStatus.WAITING])
-    return moves.claim_for_create(job, slot)
+    a concurrency limit. None when it is no longer waiting or the slot was taken meanwhile.
 
-
-def over_budget(job: Job) -> bool:
-    """A job that waited while its client's spending reached the daily budget is not sent: it
-    fails as the submission would have been refused (402 budget_exceeded) had it come now."""
+    Its reservation is checked against the budget in the same write: a job whose client's budget
+    was lowered (or whose reservation no longer fits on the day its create would be sent) is not
+    sent, and fails as the submission would have been refused (402 budget_exceeded) had it come
+    now; the failed job is returned."""
     try:
-        budgets.check_budget(job.client_id, budgets.utc_today())
-    except budgets.BudgetExceeded as exceeded:
-        moves.fail(
+        return moves.claim_for_create(job, slot)
+    except OverBudget:
+        budget = usage.budget_of(job.client_id) or 0
+        estimate = job.reserved_credits or rates.estimate_credits(job.tool, job.input)
+        exceeded = budgets.refusal(job.client_id, budgets.utc_today(), budget, estimate)
+        return moves.fail(
             job, JobError(code="budget_exceeded", message=str(exceeded), source="submit"), [JobStatus.WAITING]
         )
-        return True
-    return False
 
 
 def next_due_job() -> Job | None:
@@ -140,9 +139,10 @@ def claim_now(job: Job) -> Job | None:
         slot = slots.free_slot(limit)
         if slot is None:
             return None
-        claimed = moves.claim_for_create(job, slot)
+        claimed = claim(job, slot)
         if claimed is not None:
-            slots.note_dispatched(slots.round_of(job.fair_key))
+            if claimed.status is JobStatus.SUBMITTING:
+                slots.note_dispatched(slots.round_of(job.fair_key))
             return claimed
         current = job_store.get_job(job.job_id)
         if current is None or current.status is not JobStatus.WAITING:

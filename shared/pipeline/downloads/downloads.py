@@ -13,6 +13,7 @@ from pipeline.downloads.http_to_s3 import (
 )
 from pipeline.jobs import moves
 from pipeline.magic_hour.client import MagicHourClient
+from pipeline.magic_hour.credits import storable_credits
 from pipeline.magic_hour.errors import MagicHourError, MagicHourNotFound
 from pipeline.models.job import Job, JobError, JobStatus, StoredOutput
 from pipeline.models.tasks import DownloadTask
@@ -39,7 +40,7 @@ def process(task: DownloadTask, magic_hour: MagicHourClient) -> None:
         _process_late(job, task, magic_hour)
         return
     if str(task.index) in job.outputs:
-        _complete_if_done(job)  # a repeat, whose first delivery may have died before completing
+        _complete_if_done(job, magic_hour)  # a repeat, whose first delivery may have died before completing
         return
     if _redriven(job, task):
         # The dead-lettered download that failed the job, redriven after a fix: downloading again.
@@ -60,7 +61,7 @@ def process(task: DownloadTask, magic_hour: MagicHourClient) -> None:
 
     stored = _store(task, magic_hour)
     updated = job_store.record_output(task.job_id, stored)
-    done = _complete_if_done(updated) if updated is not None else None
+    done = _complete_if_done(updated, magic_hour) if updated is not None else None
     if (
         done is not None
         and done.status is JobStatus.COMPLETED
@@ -185,16 +186,33 @@ def _fresh_url(task: DownloadTask, magic_hour: MagicHourClient) -> str:
     return str(downloads[task.index]["url"])
 
 
-def _complete_if_done(job: Job) -> Job:
+def _complete_if_done(job: Job, magic_hour: MagicHourClient) -> Job:
     if job.status is not JobStatus.DOWNLOADING or job.output_count is None:
         return job
     if len(job.outputs) < job.output_count:
         return job
-    completed = moves.move(job, JobStatus.COMPLETED, [JobStatus.DOWNLOADING])
+    completed = moves.move(
+        job, JobStatus.COMPLETED, [JobStatus.DOWNLOADING], credits_charged=settled_charge(job, magic_hour)
+    )
     if completed is not None:
         logger.info("job completed", extra={"job_id": job.job_id, "outputs": len(job.outputs)})
         return completed
     return job_store.get_job(job.job_id) or job
+
+
+def settled_charge(job: Job, magic_hour: MagicHourClient) -> int | None:
+    """A job that settles while Magic Hour never said what it charged (its estimate still reserved)
+    reads the charge from the project; None (its estimate counts) when Magic Hour cannot tell."""
+    if job.reserved_credits is None or job.counted_credits is None or job.project_id is None:
+        return None
+    try:
+        project = magic_hour.get_project(job.kind, job.project_id)
+    except MagicHourError as exc:
+        logger.warning(
+            "could not read a project's charge", extra={"job_id": job.job_id, "error": exc.message}
+        )
+        return None
+    return storable_credits(project.get("credits_charged"))[0]
 
 
 def _delete_project(job: Job, magic_hour: MagicHourClient) -> None:

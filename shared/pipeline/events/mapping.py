@@ -29,6 +29,8 @@ from pipeline.events.models import (
 )
 from pipeline.jobs import job_view
 from pipeline.models.job import Job, StoredOutput
+from pipeline.platform import ids
+from pipeline.platform.timeutil import epoch_seconds
 from pipeline.store import outputs
 
 # A batch's endings (CONTRACT §1 "Batches"): its status moves validating -> running -> completed,
@@ -61,20 +63,36 @@ def job_from_image(item: Mapping[str, Any]) -> Job:
 
 
 def job_status_changed(record: Mapping[str, Any]) -> JobStatusChanged | None:
-    """The event a stream record reports, or None when its status did not change."""
+    """The event a stream record reports, or None when the status clients see did not change.
+
+    The status is the one the API shows (jobs/job_view.shown_status: a job whose create is in
+    flight shows `waiting`, though stored `submitting`), as of the write itself, so a record
+    delivered again maps to the same event, and statuses only move forward: a create answered
+    429 takes the stored status back to `waiting`, which the client never saw leave."""
     new = image(record, "NewImage")
-    if new is None or "job_id" not in new:
+    # Only jobs: another kind of item in the table (batches, #28, if they are kept there) is
+    # mapped by its own function (batch_ended), never mistaken for an unreadable job.
+    if new is None or not ids.is_job_id(str(new.get("job_id", ""))):
         return None
-    old = image(record, "OldImage")
-    previous = old.get("status") if old else None
-    if previous == new.get("status"):
-        return None
+    at = write_time(record)
     job = job_from_image(new)
+    status = job_view.shown_status(job, at)
+    old = image(record, "OldImage")
+    previous = job_view.shown_status(job_from_image(old), at) if old else None
+    if previous == status:
+        return None
+    resource = event_job(job).model_copy(update={"status": status.value})
     return JobStatusChanged(
-        job=event_job(job),
-        previous_status=str(previous) if previous is not None else None,
+        job=resource,
+        previous_status=previous.value if previous is not None else None,
         client_id=job.client_id,
     )
+
+
+def write_time(record: Mapping[str, Any]) -> int:
+    """When the change was written: the stream's ApproximateCreationDateTime (epoch seconds)."""
+    created = (record.get("dynamodb") or {}).get("ApproximateCreationDateTime")
+    return int(created) if isinstance(created, (int, float, Decimal)) else epoch_seconds()
 
 
 def event_job(job: Job) -> EventJob:

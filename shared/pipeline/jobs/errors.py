@@ -102,15 +102,21 @@ class RequestInProgress(RequestRefused):
 
 
 class BudgetExceeded(RequestRefused):
-    """The client's credits charged today have reached its daily budget."""
+    """The job's estimated cost does not fit in what is left of the client's daily budget."""
 
-    def __init__(self, client_id: str, day: str, budget: int, spent: int, retry_after_seconds: int) -> None:
-        self.summary = f"daily credit budget of {budget} reached: {spent} credits charged on {day} (UTC)"
+    def __init__(
+        self, client_id: str, day: str, budget: int, spent: int, retry_after_seconds: int, estimate: int = 0
+    ) -> None:
+        self.summary = (
+            f"daily credit budget of {budget} cannot take a job estimated at {estimate} credits: "
+            f"{spent} credits charged or reserved on {day} (UTC)"
+        )
         super().__init__(f"{self.summary}; no job was created. Spending starts again at 00:00 UTC")
         self.client_id = client_id
         self.day = day
         self.budget = budget
         self.spent = spent
+        self.estimate = estimate
         # Until the next UTC midnight, when the day's spending starts again from 0.
         self.retry_after_seconds = retry_after_seconds
 

@@ -60,14 +60,14 @@ def to_resource(job: Job) -> JobResource:
     return resource
 
 
-def without_outputs(job: Job) -> JobResource:
+def without_outputs(job: Job, now: int | None = None) -> JobResource:
     """The job resource with empty output lists: for a view that lists the outputs its own way
     (an event carries no presigned URL, pipeline/events/mapping.py)."""
     return JobResource(
         job_id=job.job_id,
         tool=job.tool,
         kind=job.kind,
-        status=shown_status(job).value,
+        status=shown_status(job, now).value,
         project_id=job.project_id,
         credits_charged=job.credits_charged,
         name=_readable(job.name),

@@ -4,36 +4,74 @@ All of the pipeline's status changes go through here, so the consequences of a m
 in one place: what the move writes for the sweep, the callback and the slot pool beside the status
 (jobs/bookkeeping.py), and what follows it: a job that ends announces its ending (once: only the
 write that ended it gets here with a job), and a job that gives back its Magic Hour slot wakes the
-dispatcher so the next waiting job is created without waiting for the sweep.
+dispatcher so the next waiting job is created without waiting for the sweep. What a move does to
+its client's usage (jobs/reservations.py) is written in the same transaction as the move.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from pipeline.jobs import bookkeeping, budgets, callback_state
+from pipeline.jobs import bookkeeping, budgets, callback_state, reservations
+from pipeline.magic_hour import rates
 from pipeline.models.job import Job, JobError, JobStatus
 from pipeline.platform import observability
 from pipeline.platform.observability import logger
 from pipeline.platform.timeutil import epoch_seconds
-from pipeline.store import dispatch_queue
+from pipeline.store import dispatch_queue, usage
 from pipeline.store import jobs as job_store
+
+# A move refused because its money fields changed under it is made again from the fresh job.
+_MONEY_ATTEMPTS = 4
 
 
 def move(
-    job: Job, to: JobStatus, allowed_from: Iterable[JobStatus], sets: dict[str, Any] | None = None
+    job: Job,
+    to: JobStatus,
+    allowed_from: Iterable[JobStatus],
+    sets: dict[str, Any] | None = None,
+    *,
+    credits_charged: int | None = None,
 ) -> Job | None:
-    moved = job_store.transition(job, to, allowed_from, bookkeeping.for_move(job, to, epoch_seconds()), sets)
+    """`credits_charged`: what Magic Hour says it charged, when the news that moves the job says."""
+    allowed = list(allowed_from)
+
+    def write(current: Job) -> Job | None:
+        keeping = reservations.apply(
+            bookkeeping.for_move(current, to, epoch_seconds()),
+            current,
+            reservations.settle(current, to, budgets.utc_today(), credits=credits_charged),
+        )
+        extra = dict(sets or {})
+        if credits_charged is not None and current.credits_charged is None:
+            extra["credits_charged"] = credits_charged
+        return job_store.transition(current, to, allowed, keeping, extra)
+
+    moved = _with_fresh_money(job, allowed, write)
     _after(job, moved)
     return moved
 
 
-def claim_for_create(job: Job, slot: int) -> Job | None:
-    """`waiting` to `submitting` holding Magic Hour slot `slot`, taken in the same write. None when
-    the job is no longer waiting or another job took the slot first."""
-    keeping = bookkeeping.for_move(job, JobStatus.SUBMITTING, epoch_seconds())
-    moved = job_store.claim_for_create(job, slot, keeping)
+def claim_for_create(job: Job, slot: int | None) -> Job | None:
+    """`waiting` to `submitting`, holding Magic Hour slot `slot` (taken in the same write) when the
+    deployment has a limit, its reservation checked against the budget as it is now. None when the
+    job is no longer waiting or another job took the slot first; OverBudget when it no longer fits."""
+    budget = usage.budget_of(job.client_id)
+
+    def write(current: Job) -> Job | None:
+        keeping = reservations.apply(
+            bookkeeping.for_move(current, JobStatus.SUBMITTING, epoch_seconds()),
+            current,
+            reservations.claim(
+                current, budget, budgets.utc_today(), rates.estimate_credits(current.tool, current.input)
+            ),
+        )
+        if slot is None:
+            return job_store.transition(current, JobStatus.SUBMITTING, [JobStatus.WAITING], keeping)
+        return job_store.claim_for_create(current, slot, keeping)
+
+    moved = _with_fresh_money(job, [JobStatus.WAITING], write)
     _after(job, moved)
     return moved
 
@@ -41,19 +79,61 @@ def claim_for_create(job: Job, slot: int) -> Job | None:
 def fail(
     job: Job, error: JobError, allowed_from: Iterable[JobStatus], sets: dict[str, Any] | None = None
 ) -> Job | None:
-    keeping = bookkeeping.for_move(job, JobStatus.FAILED, epoch_seconds())
-    moved = job_store.fail(job, error, allowed_from, keeping, sets)
+    allowed = list(allowed_from)
+
+    def write(current: Job) -> Job | None:
+        keeping = reservations.apply(
+            bookkeeping.for_move(current, JobStatus.FAILED, epoch_seconds()),
+            current,
+            reservations.settle(current, JobStatus.FAILED, budgets.utc_today(), error=error),
+        )
+        return job_store.fail(current, error, allowed, keeping, sets)
+
+    moved = _with_fresh_money(job, allowed, write)
     _after(job, moved)
     return moved
 
 
 def attach(job: Job, project_id: str, credits_charged: int | None) -> Job | None:
-    keeping = bookkeeping.for_move(job, JobStatus.QUEUED, epoch_seconds())
-    moved = job_store.attach_project(job, project_id, credits_charged, keeping)
-    if moved is not None:  # Magic Hour charged the project: one attach per job succeeds
-        budgets.record_charge(moved.client_id, moved.job_id, credits_charged)
+    """Record the job's Magic Hour project: its reservation becomes the charge in the same write
+    (one attach per job succeeds)."""
+
+    def write(current: Job) -> Job | None:
+        keeping = reservations.apply(
+            bookkeeping.for_move(current, JobStatus.QUEUED, epoch_seconds()),
+            current,
+            reservations.settle(current, JobStatus.QUEUED, budgets.utc_today(), credits=credits_charged),
+        )
+        return job_store.attach_project(current, project_id, credits_charged, keeping)
+
+    moved = _with_fresh_money(job, [JobStatus.SUBMITTING, JobStatus.WAITING], write)
     _after(job, moved)
     return moved
+
+
+def remove_unsent(job: Job) -> None:
+    """Delete a `submitting` job whose create certainly sent nothing, with its reservation."""
+    job_store.delete_submitting_job(job, reservations.release(job, budgets.utc_today()))
+
+
+def _with_fresh_money(job: Job, allowed: list[JobStatus], write: Callable[[Job], Job | None]) -> Job | None:
+    """A move's usage change is computed from the job as read; when another move changed the
+    job's money fields meanwhile (it is still in a status the move starts from), the write is
+    refused, and the move is made again from the job as it stands."""
+    current = job
+    for _ in range(_MONEY_ATTEMPTS):
+        moved = write(current)
+        if moved is not None:
+            return moved
+        fresh = job_store.get_job(job.job_id)
+        if (
+            fresh is None
+            or fresh.status not in allowed
+            or reservations.expects(fresh) == reservations.expects(current)
+        ):
+            return None
+        current = fresh
+    return None
 
 
 def wake_dispatcher(delay_seconds: int = 0) -> None:
@@ -67,8 +147,6 @@ def wake_dispatcher(delay_seconds: int = 0) -> None:
 def _after(before: Job, after: Job | None) -> None:
     if after is None:
         return
-    # First: from this write on the job reads `failed`, and its usage should agree at once.
-    budgets.refund_if_failed(after)
     if before.slot is not None and after.slot is None:
         wake_dispatcher()
     if after.status.is_terminal:

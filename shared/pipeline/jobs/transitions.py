@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
 
-from pipeline.jobs import moves
+from pipeline.jobs import budgets, moves, reservations
 from pipeline.jobs.errors import DeliveryInProgress
-from pipeline.models.job import Job, JobError, JobStatus, Kind
+from pipeline.magic_hour import rates
+from pipeline.models.job import Bookkeeping, Job, JobError, JobStatus, Kind
 from pipeline.models.tasks import DownloadTask
 from pipeline.models.webhook_events import ProjectDownload, ProjectError
 from pipeline.platform import ids
@@ -94,7 +95,9 @@ def apply(update: ProjectUpdate) -> Outcome:
             return Outcome.ALREADY_APPLIED
 
     if update.event == "started":
-        moved = moves.move(job, JobStatus.RENDERING, [JobStatus.QUEUED])
+        moved = moves.move(
+            job, JobStatus.RENDERING, [JobStatus.QUEUED], credits_charged=update.credits_charged
+        )
     elif update.event == "errored":
         error = update.error or ProjectError()
         moved = moves.fail(
@@ -107,7 +110,12 @@ def apply(update: ProjectUpdate) -> Outcome:
             [JobStatus.QUEUED, JobStatus.RENDERING],
         )
     elif update.event == "canceled":
-        moved = moves.move(job, JobStatus.CANCELED, [JobStatus.QUEUED, JobStatus.RENDERING])
+        moved = moves.move(
+            job,
+            JobStatus.CANCELED,
+            [JobStatus.QUEUED, JobStatus.RENDERING],
+            credits_charged=update.credits_charged,
+        )
     else:
         return _start_downloads(job, update)
     return _outcome(moved)
@@ -128,8 +136,16 @@ def _may_have_late_outputs(job: Job, update: ProjectUpdate) -> bool:
 
 
 def _late_project(job: Job, update: ProjectUpdate) -> Outcome:
+    # Charged: it counts in the same write, unless the job's own charge still does.
+    ledger = reservations.late_project(
+        job, update.credits_charged, rates.estimate_credits(job.tool, job.input), budgets.utc_today()
+    )
     claimed = job_store.claim_late_project(
-        job, update.project_id, update.credits_charged, len(update.downloads)
+        job,
+        update.project_id,
+        update.credits_charged,
+        len(update.downloads),
+        reservations.apply(Bookkeeping(), job, ledger),
     )
     if claimed is not None:
         emit(LATE_PROJECTS)
@@ -159,7 +175,11 @@ def _late_project(job: Job, update: ProjectUpdate) -> Outcome:
 def _start_downloads(job: Job, update: ProjectUpdate) -> Outcome:
     if not update.downloads:
         moved = moves.move(
-            job, JobStatus.COMPLETED, [JobStatus.QUEUED, JobStatus.RENDERING], {"output_count": 0}
+            job,
+            JobStatus.COMPLETED,
+            [JobStatus.QUEUED, JobStatus.RENDERING],
+            {"output_count": 0},
+            credits_charged=update.credits_charged,
         )
         return _outcome(moved)
     moved = moves.move(
@@ -171,6 +191,7 @@ def _start_downloads(job: Job, update: ProjectUpdate) -> Outcome:
             "downloads_queued": False,
             "queue_lease_until": int(time.time()) + QUEUE_LEASE_SECONDS,
         },
+        credits_charged=update.credits_charged,
     )
     if moved is not None:
         _queue(moved, update)

@@ -72,7 +72,7 @@ def publish_balance(magic_hour: MagicHourClient, now: float | None = None) -> Ac
     if account is None:
         return None
     _known.balance_published_at = moment
-    emit(MAGIC_HOUR_CREDITS, account.credits)
+    emit(MAGIC_HOUR_CREDITS, account.credits, tier=account.tier)
     logger.info("Magic Hour account", extra={"credits": account.credits, "tier": account.tier})
     if get_settings().magic_hour_max_concurrency == "auto":
         _remember(account, moment)  # the same read refreshes the limit

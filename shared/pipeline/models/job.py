@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pipeline.models.usage import UsageChange
+
 
 class JobStatus(StrEnum):
     # Accepted, not yet sent to Magic Hour: over the concurrency limit, or Magic Hour answered the
@@ -40,6 +42,10 @@ class Bookkeeping:
     sets: dict[str, Any] = field(default_factory=dict)
     removes: tuple[str, ...] = ()
     release_slot: bool = False
+    # What the move does to its client's usage (jobs/reservations.py), in the same transaction;
+    # the move happens only while the job's money fields are still as `expects` says (None: absent).
+    usage: tuple[UsageChange, ...] = ()
+    expects: tuple[tuple[str, Any], ...] = ()
 
 
 Kind = Literal["video", "image", "audio"]
@@ -123,6 +129,12 @@ class Job(BaseModel):
     # The create was answered with an unknown outcome (502, 504, 520, a timeout, a cut answer):
     # from then on the job shows `submitting` (logic/job_view.py) until its webhook or the sweep.
     create_outcome_unknown: bool = False
+    # Money (jobs/reservations.py): the estimate this job holds of its client's budget until its
+    # charge is known, the UTC day its reservation and charge count on, and the credits counted as
+    # charged for it there (None: nothing counted; 0 while a recorded project's charge is unknown).
+    reserved_credits: int | None = None
+    budget_day: str | None = None
+    counted_credits: int | None = None
 
     def stored_outputs(self) -> list[StoredOutput]:
         return sorted(self.outputs.values(), key=lambda output: output.index)

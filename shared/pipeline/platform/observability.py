@@ -173,13 +173,15 @@ SLOTS_RECLAIMED = Metric("SlotsReclaimed", "Count")
 CREDITS_OUT_OF_RANGE = Metric("MagicHourCreditsOutOfRange", "Count")
 # The Magic Hour account's credit balance (GET /v1/account), published by the sweep at most once a
 # minute (alarm MagicHourCreditsLow).
-MAGIC_HOUR_CREDITS = Metric("MagicHourCredits", "Count")
+# tier (the dashboard shows it; the alarm reads the total, published without it too).
+MAGIC_HOUR_CREDITS = Metric("MagicHourCredits", "Count", ("tier",))
 # A submitting job whose project was found by its name.
 ORPHAN_PROJECTS_ATTACHED = Metric("OrphanProjectsAttached", "Count")
 # An error no handler expected (the submit API answered 503 for it).
 UNHANDLED_ERRORS = Metric("UnhandledErrors", "Count")
-# Daily credit budgets. outcome: exceeded (a create refused, 402) | not_recorded (a charge or
-# refund that could not be written: the day's usage is off by that job).
+# Daily credit budgets. outcome: exceeded (a job's estimate did not fit: a create refused 402, or a
+# waiting job failed at its turn). Usage is written in the job move's own transaction: it cannot
+# be lost on its own.
 BUDGETS = Metric("Budgets", "Count", ("outcome",))
 
 CATALOGUE = (

@@ -18,11 +18,12 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from pipeline.models.job import Bookkeeping, Job, JobError, JobStatus, StoredOutput
+from pipeline.models.usage import OverBudget, UsageChange
 from pipeline.platform import ids
 from pipeline.platform.aws import dynamodb_table
 from pipeline.platform.settings import get_settings
 from pipeline.platform.timeutil import epoch_seconds, now_iso
-from pipeline.store import slots
+from pipeline.store import slots, usage
 
 CLIENT_INDEX = "ClientJobsIndex"
 ACTIVE_INDEX = "ActiveJobsIndex"
@@ -133,13 +134,25 @@ def check_storable(job: Job, next_check_at: int | None = None) -> None:
         raise JobTooLarge(size)
 
 
-def put_new_job(job: Job, next_check_at: int | None) -> bool:
+def put_new_job(job: Job, next_check_at: int | None, changes: tuple[UsageChange, ...] = ()) -> bool:
     """Write a job that must not exist yet, for the sweep to look at `next_check_at` (never, when
-    None). False when a job with that id is already there."""
+    None), with its usage `changes` (its reservation) in the same transaction. False when a job
+    with that id is already there (then nothing is reserved); OverBudget when the reservation did
+    not fit (then no job is written)."""
+    put: dict[str, Any] = {
+        "TableName": _table().name,
+        "Item": _to_item(job, next_check_at),
+        "ConditionExpression": "attribute_not_exists(job_id)",
+    }
+    if changes:
+        failed = usage.transact([{"Put": put}, *(usage.part(change) for change in changes)], _transact)
+        if failed is None:
+            return True
+        if failed[0]:
+            return False
+        raise OverBudget(job.client_id)
     try:
-        _table().put_item(
-            Item=_to_item(job, next_check_at), ConditionExpression="attribute_not_exists(job_id)"
-        )
+        _table().put_item(Item=put["Item"], ConditionExpression=put["ConditionExpression"])
     except ClientError as error:
         if _is_condition_failure(error):
             return False
@@ -152,35 +165,26 @@ def get_job(job_id: str) -> Job | None:
     return _from_item(item) if item else None
 
 
-def delete_submitting_job(job: Job) -> None:
+def delete_submitting_job(job: Job, changes: tuple[UsageChange, ...] = ()) -> None:
     """Remove a job whose create certainly made nothing at Magic Hour (so a retry may start over),
-    giving back its slot in the same transaction."""
+    giving back its slot and its reservation (`changes`) in the same transaction."""
     delete: dict[str, Any] = {
         "Key": {"job_id": job.job_id},
         "ConditionExpression": "#s = :submitting",
         "ExpressionAttributeNames": {"#s": "status"},
         "ExpressionAttributeValues": {":submitting": JobStatus.SUBMITTING.value},
     }
-    try:
-        if job.slot is None:
+    if job.slot is None and not changes:
+        try:
             _table().delete_item(**delete)
-        else:
-            _transact(
-                [{"Delete": {"TableName": _table().name, **delete}}, slots.give_back(job.slot, job.job_id)]
-            )
-    except ClientError as error:
-        if not _is_condition_failure(error) and not _is_cancelled(error):
-            raise
-
-
-def _is_cancelled(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") == "TransactionCanceledException"
-
-
-def _cancelled_by(error: ClientError) -> list[bool]:
-    """Per part of a cancelled transaction: did its own condition fail?"""
-    reasons = error.response.get("CancellationReasons") or []
-    return [reason.get("Code") == "ConditionalCheckFailed" for reason in reasons]
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+        return
+    parts = [{"Delete": {"TableName": _table().name, **delete}}]
+    if job.slot is not None:
+        parts.append(slots.give_back(job.slot, job.job_id))
+    usage.transact([*parts, *(usage.part(change) for change in changes)], _transact)
 
 
 def _transact(parts: list[dict[str, Any]]) -> None:
@@ -229,12 +233,15 @@ def transition(
         "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": values,
     }
+    _expect(update, keeping)
     if releases:
         assert job.slot is not None  # narrows the type; releases only when it holds a slot  # nosec B101
         names["#slot"] = "slot"
         values[":slot"] = job.slot
-        update["ConditionExpression"] = f"{condition} AND #slot = :slot"
-        return _transition_releasing(job, job.slot, update)
+        update["ConditionExpression"] += " AND #slot = :slot"
+        return _transition_releasing(job, job.slot, update, keeping.usage)
+    if keeping.usage:
+        return _with_usage(job, update, [], keeping.usage)
     try:
         answer = _table().update_item(**update, ReturnValues="ALL_NEW")
     except ClientError as error:
@@ -264,24 +271,58 @@ def _update_expression(
     return expression, names, values
 
 
-def _transition_releasing(job: Job, slot: int, update: dict[str, Any]) -> Job | None:
+def _expect(update: dict[str, Any], keeping: Bookkeeping) -> None:
+    """The job's money fields must still be as the usage change was computed from."""
+    names, values = update["ExpressionAttributeNames"], update["ExpressionAttributeValues"]
+    for i, (name, value) in enumerate(keeping.expects):
+        names[f"#money{i}"] = name
+        if value is None:
+            update["ConditionExpression"] += f" AND attribute_not_exists(#money{i})"
+        else:
+            values[f":money{i}"] = value
+            update["ConditionExpression"] += f" AND #money{i} = :money{i}"
+
+
+def _with_usage(
+    job: Job, update: dict[str, Any], others: list[dict[str, Any]], changes: tuple[UsageChange, ...]
+) -> Job | None:
+    """The job's update with `others` and its usage changes in one transaction: the job as it
+    stands, or None when the job's own condition failed. OverBudget when a reservation did not
+    fit; a condition of `others` failing raises SlotRefused."""
+    failed = usage.transact(
+        [{"Update": {"TableName": _table().name, **update}}, *others, *(usage.part(c) for c in changes)],
+        _transact,
+    )
+    if failed is None:
+        return get_job(job.job_id)
+    if failed[0]:
+        return None
+    if any(failed[1 + len(others) :]):
+        raise OverBudget(job.client_id)
+    raise SlotRefused(job.job_id)
+
+
+class SlotRefused(Exception):
+    """The slot part of a job's transaction failed its condition (nothing was written)."""
+
+
+def _transition_releasing(
+    job: Job, slot: int, update: dict[str, Any], changes: tuple[UsageChange, ...]
+) -> Job | None:
     try:
-        _transact([{"Update": {"TableName": _table().name, **update}}, slots.give_back(slot, job.job_id)])
-    except ClientError as error:
-        if not _is_cancelled(error):
-            raise
-        job_refused, slot_refused = [*_cancelled_by(error), False, False][:2]
-        if job_refused:
-            return None
-        if not slot_refused:
-            raise
+        return _with_usage(job, update, [slots.give_back(slot, job.job_id)], changes)
+    except SlotRefused:
         # The slot was already reclaimed (the sweep found it stale): move the job alone.
-        try:
-            _table().update_item(**update)
-        except ClientError as inner:
-            if _is_condition_failure(inner):
-                return None
-            raise
+        return _with_usage(job, update, [], changes) if changes else _update_alone(job, update)
+
+
+def _update_alone(job: Job, update: dict[str, Any]) -> Job | None:
+    try:
+        _table().update_item(**update)
+    except ClientError as inner:
+        if _is_condition_failure(inner):
+            return None
+        raise
     return get_job(job.job_id)
 
 
@@ -299,20 +340,18 @@ def claim_for_create(job: Job, slot: int, keeping: Bookkeeping) -> Job | None:
     expression, names, values = _update_expression(assignments, [*keeping.removes, "waiting"])
     names["#status"] = "status"
     values[":waiting"] = JobStatus.WAITING.value
-    update = {
+    update: dict[str, Any] = {
         "Key": {"job_id": job.job_id},
         "UpdateExpression": expression,
         "ConditionExpression": "#status = :waiting",
         "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": values,
     }
+    _expect(update, keeping)
     try:
-        _transact([slots.take(slot, job.job_id), {"Update": {"TableName": _table().name, **update}}])
-    except ClientError as error:
-        if _is_cancelled(error):
-            return None
-        raise
-    return get_job(job.job_id)
+        return _with_usage(job, update, [slots.take(slot, job.job_id)], keeping.usage)
+    except SlotRefused:
+        return None  # another job took the slot first
 
 
 def waiting_jobs(limit: int) -> list[WaitingEntry]:
@@ -343,29 +382,38 @@ def attach_project(
 
 
 def claim_late_project(
-    job: Job, project_id: str, credits_charged: int | None, output_count: int
+    job: Job,
+    project_id: str,
+    credits_charged: int | None,
+    output_count: int,
+    money: Bookkeeping = Bookkeeping(),  # noqa: B008 (frozen: one shared value is safe)
 ) -> Job | None:
     """A project Magic Hour completed for a job that had already failed: note it once, so its
-    outputs are stored under the job (apart from `outputs`) while the job stays failed."""
-    values: dict[str, Any] = {
-        ":project": project_id,
-        ":count": output_count,
-        ":failed": JobStatus.FAILED.value,
-        ":now": now_iso(),
+    outputs are stored under the job (apart from `outputs`) while the job stays failed. `money`
+    (its charge, jobs/reservations.py) is written in the same transaction."""
+    assignments: dict[str, Any] = {
+        "late_project_id": project_id,
+        "late_output_count": output_count,
+        "updated_at": now_iso(),
+        **money.sets,
     }
-    expression = "SET late_project_id = :project, late_output_count = :count, updated_at = :now"
     if credits_charged is not None:
-        expression += ", late_credits_charged = :credits"
-        values[":credits"] = credits_charged
+        assignments["late_credits_charged"] = credits_charged
+    expression, names, values = _update_expression(assignments, list(money.removes))
+    names["#s"] = "status"
+    values[":failed"] = JobStatus.FAILED.value
+    update: dict[str, Any] = {
+        "Key": {"job_id": job.job_id},
+        "UpdateExpression": expression,
+        "ConditionExpression": "#s = :failed AND attribute_not_exists(late_project_id)",
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+    }
+    _expect(update, money)
+    if money.usage:
+        return _with_usage(job, update, [], money.usage)
     try:
-        answer = _table().update_item(
-            Key={"job_id": job.job_id},
-            UpdateExpression=expression,
-            ConditionExpression="#s = :failed AND attribute_not_exists(late_project_id)",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues=values,
-            ReturnValues="ALL_NEW",
-        )
+        answer = _table().update_item(**update, ReturnValues="ALL_NEW")
     except ClientError as error:
         if _is_condition_failure(error):
             return None

@@ -21,18 +21,19 @@ from pydantic import ValidationError
 
 from pipeline.create import creation, inputs
 from pipeline.dispatch import dispatch
-from pipeline.jobs import bookkeeping, errors, moves
-from pipeline.magic_hour import account
+from pipeline.jobs import bookkeeping, budgets, errors, moves, reservations
+from pipeline.magic_hour import account, rates
 from pipeline.magic_hour.catalogue import Tool, check_input, find_tool
 from pipeline.magic_hour.client import MagicHourClient
 from pipeline.models.api import CreateJobRequest
 from pipeline.models.job import Job, JobStatus
+from pipeline.models.usage import OverBudget
 from pipeline.platform import ids, strict_json
 from pipeline.platform.observability import about_job, logger
 from pipeline.platform.settings import get_settings
 from pipeline.platform.timeutil import epoch_seconds, now_iso
 from pipeline.store import jobs as job_store
-from pipeline.store import slots
+from pipeline.store import slots, usage
 
 MAX_BODY_BYTES = 256 * 1024
 IDEMPOTENCY_KEY_MAX = 255
@@ -185,11 +186,22 @@ def submit_claim_seconds() -> int:
 
 
 def submit(submission: Submission, job_id: str, magic_hour: MagicHourClient) -> Job | None:
-    """Write the job, then create its Magic Hour project when a slot is free (else it waits for the
-    dispatcher). None, and nothing done, when a job with this id exists already: that is a retry,
-    the first attempt owns the project (submit/idempotency.py decides its answer)."""
+    """Write the job with its reservation, then create its Magic Hour project when a slot is free
+    (else it waits for the dispatcher). None, and nothing done, when a job with this id exists
+    already: that is a retry, the first attempt owns the project (submit/idempotency.py decides
+    its answer), whatever the budget says. BudgetExceeded (nothing written, nothing sent) when the
+    job's estimate does not fit in what is left of its client's daily budget."""
     about_job(job_id, submission.client_id)
     request = submission.request
+    today = budgets.utc_today()
+    budget = usage.budget_of(submission.client_id)
+    estimate = rates.estimate_credits(request.tool, request.input)
+    try:
+        admitted = reservations.admit(submission.client_id, estimate, budget, today)
+    except OverBudget:
+        if job_store.get_job(job_id) is not None:
+            return None  # a replay is no new spending
+        raise budgets.refusal(submission.client_id, today, budget or 0, estimate) from None
     now = now_iso()
     waits = account.concurrency_limit(magic_hour) > 0
     project_name = ids.project_name_for(
@@ -214,6 +226,7 @@ def submit(submission: Submission, job_id: str, magic_hour: MagicHourClient) -> 
         submit_claim_until=epoch_seconds() + submit_claim_seconds(),
         # Sent at once when there is no slot to wait for: the sweep's grace starts now.
         create_sent_at=None if waits else epoch_seconds(),
+        **admitted.sets,
     )
     try:
         job_store.check_storable(job, bookkeeping.first_check_at())
@@ -221,10 +234,15 @@ def submit(submission: Submission, job_id: str, magic_hour: MagicHourClient) -> 
         # Refused before any write: stored anyway, a later write of the job (its project id) would
         # be refused after Magic Hour charged the project.
         raise errors.BodyTooLarge(f"{too_large}; send a smaller input") from too_large
-    if not job_store.put_new_job(job, bookkeeping.first_check_at()):
-        return None
+    try:
+        if not job_store.put_new_job(job, bookkeeping.first_check_at(), admitted.usage):
+            return None
+    except OverBudget:
+        raise budgets.refusal(submission.client_id, today, budget or 0, estimate) from None
     if waits:
         claimed = dispatch.claim_now(job)
+        if claimed is not None and claimed.status is JobStatus.FAILED:
+            return claimed  # the budget was lowered under it: failed budget_exceeded, nothing sent
         if claimed is None:
             moves.wake_dispatcher()
             logger.info(
