@@ -19,6 +19,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from pipeline.models.usage import OverBudget, UsageChange
+from pipeline.platform.settings import get_settings
 from pipeline.platform.timeutil import epoch_seconds
 from pipeline.store import clients
 
@@ -111,8 +112,11 @@ def usage_of(client_id: str, day: str) -> Usage:
 
 
 def budget_of(client_id: str) -> int | None:
+    """The client's daily credit budget: its own, else the deployment's default (None: none)."""
     budget = clients.get_profile(client_id).get(BUDGET_FIELD)
-    return None if budget is None else int(budget)
+    if budget is None:
+        return get_settings().default_daily_credit_budget or None
+    return int(budget)
 
 
 def set_budget(client_id: str, credits: int | None) -> None:
