@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 from pipeline.models.usage import OverBudget, UsageChange
 from pipeline.platform.settings import get_settings
 from pipeline.platform.timeutil import epoch_seconds
-from pipeline.store import clients
+from pipeline.store import clients, dynamo
 
 # Usage answers are asked for by day; a year and a bit covers any monthly or yearly reconciliation.
 USAGE_TTL_DAYS = 400
@@ -79,7 +79,7 @@ def transact(
         try:
             send(parts)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+            if not dynamo.is_cancelled(exc):
                 raise
             codes = [reason.get("Code") for reason in exc.response.get("CancellationReasons") or []]
             if "ConditionalCheckFailed" in codes:
