@@ -25,12 +25,17 @@ class CreateJobRequest(BaseModel):
     @field_validator("metadata")
     @classmethod
     def _flat_and_small(cls, value: dict[str, Any]) -> dict[str, Any]:
-        for key, item in value.items():
-            if isinstance(item, dict | list):
-                raise ValueError(f"metadata must be a flat object; '{key}' holds a nested value")
-        if len(json.dumps(value, separators=(",", ":")).encode()) > METADATA_MAX_BYTES:
-            raise ValueError(f"metadata must be at most {METADATA_MAX_BYTES} bytes as JSON")
-        return value
+        return flat_metadata(value)
+
+
+def flat_metadata(value: dict[str, Any]) -> dict[str, Any]:
+    """A job's or a batch's `metadata`: a flat JSON object of at most 2 KB."""
+    for key, item in value.items():
+        if isinstance(item, dict | list):
+            raise ValueError(f"metadata must be a flat object; '{key}' holds a nested value")
+    if len(json.dumps(value, separators=(",", ":")).encode()) > METADATA_MAX_BYTES:
+        raise ValueError(f"metadata must be at most {METADATA_MAX_BYTES} bytes as JSON")
+    return value
 
 
 class OutputResource(BaseModel):
