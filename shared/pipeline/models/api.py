@@ -81,6 +81,9 @@ class JobResource(BaseModel):
     # Outputs of a project Magic Hour completed after the job had already failed (the job stays
     # failed; the credits were spent, so the files are kept).
     late_outputs: list[OutputResource] = Field(default_factory=list)
+    # A batch job's batch and its custom_id there (POST /v1/batches); null for a job of its own.
+    batch_id: str | None = None
+    custom_id: str | None = None
 
 
 class JobList(BaseModel):
