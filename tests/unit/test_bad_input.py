@@ -28,8 +28,8 @@ from pipeline.platform.observability import metrics
 from pipeline.store import jobs as job_store
 from pipeline.submit.submission import parse_submission
 from pipeline.webhook import webhook_delivery
+from tests.adapters.test_magic_hour_client import create, response
 from tests.schema_inputs import minimal_valid
-from tests.unit.test_magic_hour_client import create, response
 
 GOOD: dict[str, Any] = {"tool": "ai-image-generator", "input": {"image_count": 1, "style": {"prompt": "fox"}}}
 
