@@ -70,9 +70,10 @@ mutants: setup  ## mutation testing of the state machine and money-safety logic 
 	@rm -rf $(MUTMUT_TREE)/mutants
 	cd $(MUTMUT_TREE) && ../../$(BIN)/mutmut run --max-children $(or $(JOBS),2); ../../$(BIN)/mutmut results
 
-lint: setup  ## ruff and mypy
+lint: setup  ## ruff, the layering of shared/pipeline (import-linter) and mypy
 	$(BIN)/ruff check .
-	$(BIN)/mypy shared local scripts bench ops
+	PYTHONPATH=shared $(BIN)/lint-imports --no-cache
+	$(BIN)/mypy shared local scripts bench ops tests/fakes.py
 	@# Every function's module is called app.py (Lambda's handler path), so each is checked alone.
 	@for handler in functions/*/app.py; do $(BIN)/mypy $$handler || exit 1; done
 

@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 from test_state_machine import JOB_ID, PROJECT, SETTINGS, FakeMagicHour, make_job, project
 
-from pipeline.create import creation
-from pipeline.dispatch import dispatch
+from pipeline.create import claims, creation
 from pipeline.jobs import transitions
 from pipeline.magic_hour.errors import MagicHourUnavailable
 from pipeline.models.job import Job, JobStatus
@@ -43,7 +42,7 @@ class Slots:
 
 @pytest.fixture
 def fakes(monkeypatch: pytest.MonkeyPatch) -> Fakes:
-    for module in (transitions, sweep, dispatch, creation):
+    for module in (transitions, sweep, claims, creation):
         monkeypatch.setattr(module, "get_settings", lambda: SETTINGS)
     installed = install(monkeypatch)
     monkeypatch.setattr(job_store, "waiting_jobs", lambda limit: [])

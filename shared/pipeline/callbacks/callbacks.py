@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -24,8 +23,9 @@ from pipeline.jobs import bookkeeping
 from pipeline.jobs.job_view import to_resource
 from pipeline.models.job import Job
 from pipeline.models.tasks import CallbackTask
-from pipeline.platform.observability import CALLBACKS, emit
+from pipeline.platform.observability import CALLBACKS, about_job, emit
 from pipeline.platform.settings import get_settings
+from pipeline.platform.timeutil import utc_now
 from pipeline.store import jobs as job_store
 
 USER_AGENT = "magic-hour-pipeline-callbacks/1"
@@ -45,6 +45,8 @@ def deliver(task: CallbackTask) -> Job | None:
     """One attempt. Returns the job once its callback is settled, raises CallbackFailed or
     CallbackRefused otherwise."""
     job = job_store.get_job(task.job_id)
+    if job is not None:
+        about_job(job.job_id, job.client_id)  # every line of this attempt names the client too
     if job is None or job.callback_url is None or job.callback_state != "pending":
         return job  # already delivered, given up, or nothing to deliver
     settings = get_settings()
@@ -52,7 +54,7 @@ def deliver(task: CallbackTask) -> Job | None:
         job.callback_url, settings.require_https_callbacks, settings.callback_allow_private_addresses
     )
     payload = to_resource(job).model_dump_json()
-    timestamp = datetime.now(UTC)
+    timestamp = utc_now()
     # The job's own client's secrets: no other client can make a signature this receiver accepts.
     signature = callback_secrets.sign(
         callback_secrets.secrets_for_delivery(job.client_id), task.webhook_id, timestamp, payload

@@ -221,7 +221,7 @@ _ERRORS: dict[Answer, type[MagicHourError]] = {
     Answer.REJECTED: MagicHourRejected,
     Answer.PAYMENT_REQUIRED: MagicHourPaymentRequired,
     Answer.AUTH_FAILED: MagicHourAuthFailed,
-    # The key is good, the plan does not allow the feature (CONTRACT §1 Errors: plan_restricted).
+    # The key is good, the plan does not allow the feature (docs/api.md, "Errors": plan_restricted).
     Answer.PLAN_RESTRICTED: MagicHourPlanRestricted,
     Answer.NOT_FOUND: MagicHourNotFound,
 }

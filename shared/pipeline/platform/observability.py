@@ -1,4 +1,4 @@
-"""One Logger, Tracer and Metrics per function; service name and namespace come from the
+"""One Logger and Tracer per function, and the metric catalogue; service name and namespace come from the
 POWERTOOLS_* environment variables set in template.yaml.
 
 The tracer is lazy: Powertools' Tracer imports and patches the X-Ray SDK when it is constructed
@@ -20,16 +20,16 @@ import functools
 import json
 import os
 import threading
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics.base import SingleMetric
 
 from pipeline.platform.redaction import RedactingFormatter
+from pipeline.platform.timeutil import parse_iso
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Tracer
@@ -104,11 +104,7 @@ class LazyTracer:
 # Every line is redacted on its way out: a signed URL in an exception text never reaches the logs.
 logger = Logger(logger_formatter=RedactingFormatter())
 tracer = LazyTracer()
-metrics = Metrics()
 NAMESPACE = "MagicHourPipeline"  # template.yaml sets POWERTOOLS_METRICS_NAMESPACE to the same
-
-# Every metric goes through `emit`, so the handlers' flush often has nothing of its own to publish.
-warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 
 def about_job(job_id: str | None, client_id: str | None = None) -> None:
@@ -242,4 +238,4 @@ def job_ended(status: str, kind: str, created_at: str, ended_at: str, credits_ch
 
 
 def _moment(iso_text: str) -> datetime:
-    return datetime.fromisoformat(iso_text.replace("Z", "+00:00"))
+    return parse_iso(iso_text)

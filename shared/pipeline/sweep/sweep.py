@@ -7,8 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pipeline.create import creation
-from pipeline.dispatch import dispatch
+from pipeline.create import claims, creation
 from pipeline.jobs import callback_state, moves, transitions
 from pipeline.magic_hour.client import MagicHourClient
 from pipeline.magic_hour.credits import storable_credits
@@ -236,7 +235,7 @@ def _owed_callback(job: Job, now: int) -> str:
 
 
 def _waiting(job: Job, now: int) -> str:
-    if dispatch.past_deadline(job, now):
+    if claims.past_deadline(job, now):
         creation.fail_past_deadline(
             job, job.last_create_error or creation.UNAVAILABLE, job.create_attempts, [JobStatus.WAITING]
         )

@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pipeline.magic_hour import account
 from pipeline.magic_hour.client import client_from_settings
-from pipeline.platform.observability import logger, metrics, tracer
+from pipeline.platform.observability import logger, tracer
 from pipeline.platform.settings import get_settings
 from pipeline.platform.timeutil import epoch_seconds
 from pipeline.sweep import sweep
@@ -20,7 +20,6 @@ magic_hour = client_from_settings()
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
-@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:  # noqa: ARG001 - scheduled
     # The request id names this invocation as the lease holder: a retried or overlapping
     # invocation is another holder and waits its turn.
