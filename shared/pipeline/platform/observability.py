@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import sys
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -117,6 +118,15 @@ def about_job(job_id: str | None, client_id: str | None = None) -> None:
         logger.append_keys(**keys)
 
 
+def about_job_in_thread(job_id: str | None, client_id: str | None = None) -> None:
+    """`about_job` for one thread of several working at once (the sweep's checks): only this
+    thread's lines name the job."""
+    logger.thread_safe_remove_keys(["job_id", "client_id"])
+    keys = {k: v for k, v in (("job_id", job_id), ("client_id", client_id)) if v}
+    if keys:
+        logger.thread_safe_append_keys(**keys)
+
+
 @dataclass(frozen=True)
 class Metric:
     name: str
@@ -147,6 +157,8 @@ CALLBACKS = Metric("Callbacks", "Count", ("outcome",))
 SWEEP_CHECKS = Metric("SweepChecks", "Count", ("outcome",))
 # A sweep that did not look at everything due. outcome: overlap | cut_short.
 SWEEP_RUNS = Metric("SweepRuns", "Count", ("outcome",))
+# At the end of each sweep run: how long the oldest check it left undone has been due (0: none).
+SWEEP_OVERDUE = Metric("SweepOldestOverdue", "Seconds")
 # A create put off for a later try (Magic Hour 429/5xx, or our key unreadable): nothing was created.
 CREATE_RETRIES = Metric("MagicHourCreateRetries", "Count")
 # Magic Hour completed a project for a job that had already failed (its outputs are kept apart).
@@ -180,6 +192,7 @@ CATALOGUE = (
     CALLBACKS,
     SWEEP_CHECKS,
     SWEEP_RUNS,
+    SWEEP_OVERDUE,
     CREATE_RETRIES,
     LATE_PROJECTS,
     SLOTS_RECLAIMED,
@@ -220,7 +233,9 @@ def emit(metric: Metric, value: float = 1, **dimensions: str) -> None:
     except Exception:  # a metric must never break the work it measures
         logger.exception("metric not recorded", extra={"metric": metric.name})
         return
-    print(line, flush=True)
+    # One write per line: the sweep's checks emit from several threads at once.
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
 
 
 def job_ended(status: str, kind: str, created_at: str, ended_at: str, credits_charged: int | None) -> None:
