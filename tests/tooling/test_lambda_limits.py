@@ -18,7 +18,7 @@ from local.runtime import FunctionPool, Invocation
 from local.template import FunctionSpec
 from tests.conftest import running_moto_server
 
-CODE_URI = "tests/integration/runtime_handlers"
+CODE_URI = "tests/tooling/runtime_handlers"
 
 
 @pytest.fixture(scope="module")
