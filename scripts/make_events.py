@@ -94,6 +94,14 @@ def main() -> None:
         "submit-cancel-job.json": api_event(
             gateway, "POST", "/v1/jobs/job_aaaaaaaaaaaaaaaaaaaaaaaaaa/cancel"
         ),
+        "submit-get-batch.json": api_event(gateway, "GET", "/v1/batches/batch_aaaaaaaaaaaaaaaaaaaaaaaaaa"),
+        "submit-create-batch.json": api_event(
+            gateway,
+            "POST",
+            "/v1/batches",
+            json.dumps({"jobs": [{"custom_id": "row-1", **create}]}).encode(),
+            {"Content-Type": "application/json"},
+        ),
         "submit-list-tools.json": api_event(gateway, "GET", "/v1/tools"),
         "submit-create-upload.json": api_event(
             gateway,

@@ -21,6 +21,7 @@ from pipeline.http import (
 )
 from pipeline.jobs.job_view import to_resource
 from pipeline.models.api import (
+    BatchResource,
     CallbackSecret,
     ErrorBody,
     JobList,
@@ -145,6 +146,49 @@ def cancel_job(job_id: str) -> Response[str]:
 
     job = cancel(client_id_of(app.current_event), job_id)
     return json_response(202, to_resource(job))
+
+
+@app.post(
+    "/v1/batches",
+    summary="Create a batch of jobs",
+    description=(
+        "Request body: {jobs: [1..500 job envelopes, each with a custom_id], callback_url?, metadata?}. "
+        "Every job is validated before anything is written (422 with loc [body, jobs, i, ...]); the "
+        "batch's estimate is checked against the daily budget as a whole (402). Optional header "
+        "Idempotency-Key as for jobs. The jobs wait in the fair queue as any job."
+    ),
+    tags=["batches"],
+    responses=_answers(202, BatchResource, "The batch", 400, 402, 409, 413, 422, 503),
+)
+@tracer.capture_method
+def create_batch() -> Response[str]:
+    from pipeline.submit import batches
+    from pipeline.submit.batch_request import parse_inline_batch
+
+    event = app.current_event
+    batch = parse_inline_batch(
+        client_id_of(event),
+        raw_body(event),
+        event.headers.get("idempotency-key"),
+        settings.require_https_callbacks,
+    )
+    item = batches.create_batch(batch)
+    headers = {"Location": f"/v1/batches/{item['batch_id']}"}
+    return json_response(202, batches.to_resource(item), headers=headers)
+
+
+@app.get(
+    "/v1/batches/<batch_id>",
+    summary="Get a batch",
+    tags=["batches"],
+    responses=_answers(200, BatchResource, "The batch, with its counts", 404),
+)
+@tracer.capture_method
+def get_batch(batch_id: str) -> Response[str]:
+    from pipeline.submit import batches
+
+    item = batches.get_batch(client_id_of(app.current_event), batch_id)
+    return json_response(200, batches.to_resource(item))
 
 
 @app.get(

@@ -17,6 +17,8 @@ CLIENT_ROUTES = {
     ("get", "/v1/jobs"),
     ("get", "/v1/jobs/{job_id}"),
     ("post", "/v1/jobs/{job_id}/cancel"),
+    ("post", "/v1/batches"),
+    ("get", "/v1/batches/{batch_id}"),
     ("get", "/v1/tools"),
     ("get", "/v1/usage"),
     ("post", "/v1/uploads"),

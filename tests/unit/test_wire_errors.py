@@ -30,6 +30,7 @@ EXPECTED: dict[type[Exception], tuple[int, str]] = {
     errors.PlanRestricted: (403, "plan_restricted"),
     errors.JobNotFound: (404, "not_found"),
     errors.RouteNotFound: (404, "not_found"),
+    errors.BatchNotFound: (404, "not_found"),
     errors.IdempotencyConflict: (409, "idempotency_conflict"),
     errors.RequestInProgress: (409, "idempotency_in_progress"),
     errors.NotCancelable: (409, "not_cancelable"),

@@ -86,6 +86,32 @@ class JobResource(BaseModel):
     custom_id: str | None = None
 
 
+class BatchCountsResource(BaseModel):
+    total: int
+    waiting: int
+    submitting: int
+    queued: int
+    rendering: int
+    downloading: int
+    completed: int
+    failed: int
+    canceled: int
+
+
+class BatchResource(BaseModel):
+    batch_id: str
+    status: str
+    counts: BatchCountsResource
+    credits_charged: int | None
+    metadata: dict[str, Any]
+    created_at: str
+    updated_at: str
+    ended_at: str | None
+    results_url: str | None
+    errors: list[dict[str, Any]] | None
+    callback: CallbackResource | None
+
+
 class JobList(BaseModel):
     jobs: list[JobResource]
     next_cursor: str | None

@@ -1,0 +1,63 @@
+"""Batch items: one per batch in its client's partition of the clients table (`batch#<id>`),
+beside the counts its jobs' moves keep (store/batch_counts.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from pipeline.models.job import JobStatus
+from pipeline.models.usage import OverBudget, UsageChange
+from pipeline.store import batch_counts, clients, dynamo, usage
+
+
+def get_batch(client_id: str, batch_id: str) -> dict[str, Any] | None:
+    """The client's batch item; another client's batch is simply not in this partition."""
+    return clients.get_item(client_id, batch_counts.batch_item(batch_id))
+
+
+def put_new_batch(item: dict[str, Any], reservation: UsageChange) -> bool:
+    """Write a batch that must not exist yet, `validating` with every job counted `waiting`,
+    and reserve its whole estimate in the same transaction. False when it exists already (then
+    nothing is reserved); OverBudget when the estimate does not fit (then nothing is written)."""
+    fields = {
+        **{k: v for k, v in item.items() if k != "client_id"},
+        "status": "validating",
+        batch_counts.count_field(JobStatus.WAITING): item["total"],
+    }
+    expression, names, values = dynamo.update_expression(fields, [])
+    names["#i"] = "item"
+    # An update that creates the item (the function's role updates the clients table; it puts
+    # nothing there), refused when the batch exists.
+    put = {
+        "Update": {
+            "TableName": clients.table().name,
+            "Key": {"client_id": item["client_id"], "item": batch_counts.batch_item(item["batch_id"])},
+            "UpdateExpression": expression,
+            "ConditionExpression": "attribute_not_exists(#i)",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+    }
+    failed = usage.transact([put, usage.part(reservation)])
+    if failed is None:
+        return True
+    if failed[0]:
+        return False
+    raise OverBudget(item["client_id"])
+
+
+def mark_running(client_id: str, batch_id: str, now: str) -> None:
+    """Every job of the batch is written: from `validating` to `running` (once)."""
+    try:
+        clients.table().update_item(
+            Key={"client_id": client_id, "item": batch_counts.batch_item(batch_id)},
+            UpdateExpression="SET #s = :running, updated_at = :now",
+            ConditionExpression="#s = :validating",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":running": "running", ":validating": "validating", ":now": now},
+        )
+    except ClientError as error:
+        if not dynamo.is_condition_failure(error):
+            raise
