@@ -61,6 +61,17 @@ def wait_counts(
     return batch
 
 
+def wait_status(stack: StackHandle, batch_id: str, status: str, timeout: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    batch: dict[str, Any] = get_batch(stack, batch_id).json()
+    while batch["status"] != status:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"batch stayed {batch['status']}, expected {status}")
+        time.sleep(0.2)
+        batch = get_batch(stack, batch_id).json()
+    return batch
+
+
 def test_a_batch_runs_its_jobs_and_its_counts_follow_them(stack: StackHandle) -> None:
     answer = post_batch(stack, {"jobs": jobs(3), "metadata": {"run": 1}})
     assert answer.status_code == 202, answer.text
@@ -69,8 +80,9 @@ def test_a_batch_runs_its_jobs_and_its_counts_follow_them(stack: StackHandle) ->
     assert batch["counts"]["total"] == 3
     assert batch["metadata"] == {"run": 1}
     assert answer.headers["Location"] == f"/v1/batches/{batch['batch_id']}"
-    ended = wait_counts(stack, batch["batch_id"], {"total": 3, "completed": 3})
-    assert ended["batch_id"] == batch["batch_id"]
+    wait_counts(stack, batch["batch_id"], {"total": 3, "completed": 3})
+    ended = wait_status(stack, batch["batch_id"], "completed")
+    assert ended["ended_at"] is not None
     mine = [job for job in all_jobs(stack) if job["batch_id"] == batch["batch_id"]]
     assert sorted(job["custom_id"] for job in mine) == ["row-0", "row-1", "row-2"]
     assert {job["status"] for job in mine} == {"completed"}

@@ -61,3 +61,34 @@ def mark_running(client_id: str, batch_id: str, now: str) -> None:
     except ClientError as error:
         if not dynamo.is_condition_failure(error):
             raise
+    # Its jobs may all have ended while it was still `validating`: none of their moves ended it.
+    end_if_done(client_id, batch_id, now)
+
+
+TERMINAL = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED)
+
+
+def end_if_done(client_id: str, batch_id: str, now: str) -> bool:
+    """End a running batch whose every job is terminal (`completed`, or `canceled` after a
+    cancel). Read after the job's own move was written, so the last job to end always sees every
+    ending; two last moves at once end it once (the write is conditional on `running`)."""
+    item = get_batch(client_id, batch_id)
+    if item is None or item.get("status") != "running":
+        return False
+    counts = batch_counts.counts_of(item)
+    if sum(counts[status.value] for status in TERMINAL) < int(item["total"]):
+        return False
+    ending = "canceled" if item.get("cancel_requested") else "completed"
+    try:
+        clients.table().update_item(
+            Key={"client_id": client_id, "item": batch_counts.batch_item(batch_id)},
+            UpdateExpression="SET #s = :ending, ended_at = :now, updated_at = :now",
+            ConditionExpression="#s = :running",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":ending": ending, ":running": "running", ":now": now},
+        )
+    except ClientError as error:
+        if dynamo.is_condition_failure(error):
+            return False
+        raise
+    return True
