@@ -102,6 +102,9 @@ def main() -> None:
             json.dumps({"jobs": [{"custom_id": "row-1", **create}]}).encode(),
             {"Content-Type": "application/json"},
         ),
+        "submit-cancel-batch.json": api_event(
+            gateway, "POST", "/v1/batches/batch_aaaaaaaaaaaaaaaaaaaaaaaaaa/cancel"
+        ),
         "submit-list-tools.json": api_event(gateway, "GET", "/v1/tools"),
         "submit-create-upload.json": api_event(
             gateway,

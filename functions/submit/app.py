@@ -191,6 +191,25 @@ def get_batch(batch_id: str) -> Response[str]:
     return json_response(200, batches.to_resource(item))
 
 
+@app.post(
+    "/v1/batches/<batch_id>/cancel",
+    summary="Cancel every job of a batch not yet sent to Magic Hour",
+    description=(
+        "Every job still waiting ends canceled (canceled_by_client); jobs already at Magic Hour run "
+        "to their end, and the batch then ends canceled. 202 with the batch while it has not ended "
+        "(repeating it is harmless), 409 not_cancelable once it has."
+    ),
+    tags=["batches"],
+    responses=_answers(202, BatchResource, "The batch", 404, 409, 503),
+)
+@tracer.capture_method
+def cancel_batch(batch_id: str) -> Response[str]:
+    from pipeline.submit import batches
+
+    item = batches.cancel_batch(client_id_of(app.current_event), batch_id)
+    return json_response(202, batches.to_resource(item))
+
+
 @app.get(
     "/v1/jobs",
     summary="List jobs",

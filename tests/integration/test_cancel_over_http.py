@@ -189,3 +189,39 @@ def test_a_cancel_racing_the_dispatcher_is_one_or_the_other(stack: StackHandle) 
             assert job["status"] == "completed", job
             assert job["project_id"] is not None, job
     assert stack.sim_stats()["creates"] - creates == sum(job["status"] == "completed" for job in ended)
+
+
+def test_a_batch_cancel_ends_what_waits_and_the_batch_after_the_rest(stack: StackHandle) -> None:
+    """One slot: the batch's first job goes to Magic Hour, the others wait. The cancel ends the
+    waiting ones at once; the first runs to its end, and then the batch ends `canceled`."""
+    stack.scenario(render_seconds=2)
+    jobs = [{"custom_id": f"row-{i}", **VOICE} for i in range(3)]
+    posted = requests.post(
+        f"{stack.api}/v1/batches", json={"jobs": jobs}, headers=stack.headers(), timeout=30
+    )
+    assert posted.status_code == 202, posted.text
+    batch_id = posted.json()["batch_id"]
+    url = f"{stack.api}/v1/batches/{batch_id}"
+    deadline = time.monotonic() + 15
+    while requests.get(url, headers=stack.headers(), timeout=10).json()["counts"]["waiting"] != 2:
+        assert time.monotonic() < deadline, "the batch's first job never left waiting"
+        time.sleep(0.1)
+
+    answer = requests.post(f"{url}/cancel", headers=stack.headers(), timeout=30)
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["counts"]["canceled"] == 2
+    assert answer.json()["status"] == "running"  # its first job still runs at Magic Hour
+    again = requests.post(f"{url}/cancel", headers=stack.headers(), timeout=30)
+    assert again.status_code == 202, again.text
+
+    deadline = time.monotonic() + 30
+    while (batch := requests.get(url, headers=stack.headers(), timeout=10).json())["status"] == "running":
+        assert time.monotonic() < deadline, batch
+        time.sleep(0.2)
+    assert batch["status"] == "canceled"
+    assert {k: v for k, v in batch["counts"].items() if v} == {"total": 3, "completed": 1, "canceled": 2}
+    ended = requests.post(f"{url}/cancel", headers=stack.headers(), timeout=30)
+    assert ended.status_code == 409, ended.text
+    assert ended.json()["error"]["code"] == "not_cancelable"
+    other = requests.post(f"{url}/cancel", headers=stack.headers("key-beta"), timeout=30)
+    assert other.status_code == 404, other.text

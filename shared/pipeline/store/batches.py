@@ -92,3 +92,29 @@ def end_if_done(client_id: str, batch_id: str, now: str) -> bool:
             return False
         raise
     return True
+
+
+ENDED = ("completed", "canceled", "rejected")
+
+
+def request_cancel(client_id: str, batch_id: str, now: str) -> bool:
+    """Mark a batch not yet ended as canceled by its client: it ends `canceled` rather than
+    `completed`. False when it has ended already (nothing written)."""
+    try:
+        clients.table().update_item(
+            Key={"client_id": client_id, "item": batch_counts.batch_item(batch_id)},
+            UpdateExpression="SET cancel_requested = :yes, updated_at = :now",
+            ConditionExpression="#s IN (:validating, :running)",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={
+                ":yes": True,
+                ":now": now,
+                ":validating": "validating",
+                ":running": "running",
+            },
+        )
+    except ClientError as error:
+        if dynamo.is_condition_failure(error):
+            return False
+        raise
+    return True

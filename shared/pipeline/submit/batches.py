@@ -22,6 +22,7 @@ from pipeline.platform import ids
 from pipeline.platform.timeutil import now_iso
 from pipeline.store import batch_counts, batches, fair_queue, usage
 from pipeline.store import jobs as job_store
+from pipeline.submit import cancel
 from pipeline.submit.batch_request import BatchSubmission
 
 
@@ -127,3 +128,19 @@ def to_resource(item: dict[str, Any]) -> BatchResource:
         errors=None,
         callback=None,
     )
+
+
+def cancel_batch(client_id: str, batch_id: str) -> dict[str, Any]:
+    """Every job of the batch still `waiting` ends `canceled` (canceled_by_client); jobs already at
+    Magic Hour run to their end, and the batch ends `canceled` with the last of them. Repeating it
+    while the batch runs is harmless; once the batch has ended it is NotCancelable."""
+    item = get_batch(client_id, batch_id)
+    if not batches.request_cancel(client_id, batch_id, now_iso()):
+        raise errors.NotCancelable(f"the batch has already ended ({item.get('status')})")
+    for index in range(int(item["total"])):
+        job = job_store.get_job(ids.job_id_in_batch(batch_id, index))
+        if job is not None and job.status is JobStatus.WAITING:
+            cancel.cancel_if_waiting(job)
+    # Nothing was waiting and everything had ended already: no job's move ends the batch.
+    batches.end_if_done(client_id, batch_id, now_iso())
+    return get_batch(client_id, batch_id)

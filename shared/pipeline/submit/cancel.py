@@ -29,9 +29,7 @@ def cancel_job(client_id: str, job_id: str) -> Job:
     NotCancelable when it was sent to Magic Hour or ended another way (it is left unchanged)."""
     job = _own_job(client_id, job_id)
     if job.status is JobStatus.WAITING:
-        moved = moves.move(
-            job, JobStatus.CANCELED, [JobStatus.WAITING], {"error": canceled_by_client().model_dump()}
-        )
+        moved = cancel_if_waiting(job)
         if moved is not None:
             return moved
         # Lost a race (the dispatcher claimed it, or another cancel ended it): answer what it is now.
@@ -39,6 +37,13 @@ def cancel_job(client_id: str, job_id: str) -> Job:
     if was_canceled_by_client(job):
         return job  # repeating the cancel that ended it: the same answer
     raise errors.NotCancelable(_why_not(job))
+
+
+def cancel_if_waiting(job: Job) -> Job | None:
+    """`waiting -> canceled`, conditional on the stored status; None when it is not waiting."""
+    return moves.move(
+        job, JobStatus.CANCELED, [JobStatus.WAITING], {"error": canceled_by_client().model_dump()}
+    )
 
 
 def was_canceled_by_client(job: Job) -> bool:
