@@ -105,6 +105,9 @@ def main() -> None:
         "submit-cancel-batch.json": api_event(
             gateway, "POST", "/v1/batches/batch_aaaaaaaaaaaaaaaaaaaaaaaaaa/cancel"
         ),
+        "submit-list-batch-jobs.json": api_event(
+            gateway, "GET", "/v1/batches/batch_aaaaaaaaaaaaaaaaaaaaaaaaaa/jobs", query="limit=10"
+        ),
         "submit-list-tools.json": api_event(gateway, "GET", "/v1/tools"),
         "submit-create-upload.json": api_event(
             gateway,

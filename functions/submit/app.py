@@ -191,6 +191,33 @@ def get_batch(batch_id: str) -> Response[str]:
     return json_response(200, batches.to_resource(item))
 
 
+@app.get(
+    "/v1/batches/<batch_id>/jobs",
+    summary="List a batch's jobs",
+    description=(
+        "The batch's jobs in the batch's order. Query: status (optional), limit 1..100 (default 20), "
+        "cursor (next_cursor of the last page)."
+    ),
+    tags=["batches"],
+    responses=_answers(200, JobList, "The batch's jobs", 400, 404, 422),
+)
+@tracer.capture_method(capture_response=False)  # presigned URLs stay out of traces
+def list_batch_jobs(batch_id: str) -> Response[str]:
+    from pipeline.submit import batches
+
+    event = app.current_event
+    return json_response(
+        200,
+        batches.list_batch_jobs(
+            client_id_of(event),
+            batch_id,
+            event.get_query_string_value("status"),
+            event.get_query_string_value("limit"),
+            event.get_query_string_value("cursor"),
+        ),
+    )
+
+
 @app.post(
     "/v1/batches/<batch_id>/cancel",
     summary="Cancel every job of a batch not yet sent to Magic Hour",

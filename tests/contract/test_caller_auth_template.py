@@ -19,6 +19,7 @@ CLIENT_ROUTES = {
     ("post", "/v1/jobs/{job_id}/cancel"),
     ("post", "/v1/batches"),
     ("get", "/v1/batches/{batch_id}"),
+    ("get", "/v1/batches/{batch_id}/jobs"),
     ("post", "/v1/batches/{batch_id}/cancel"),
     ("get", "/v1/tools"),
     ("get", "/v1/usage"),

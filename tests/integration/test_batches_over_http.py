@@ -129,3 +129,33 @@ def test_another_clients_batch_is_not_found(stack: StackHandle) -> None:
         answer = get_batch(stack, batch_id, key)
         assert answer.status_code == 404, answer.text
         assert answer.json()["error"]["code"] == "not_found"
+
+
+def test_a_batchs_jobs_are_listed_in_its_order_page_by_page(stack: StackHandle) -> None:
+    batch = post_batch(stack, {"jobs": jobs(5, "page")}).json()
+    url = f"{stack.api}/v1/batches/{batch['batch_id']}/jobs"
+    wait_status(stack, batch["batch_id"], "completed")
+    seen: list[str] = []
+    cursor: str | None = None
+    while True:
+        params = {"limit": "2", **({"cursor": cursor} if cursor else {})}
+        page = requests.get(url, params=params, headers=stack.headers(), timeout=10)
+        assert page.status_code == 200, page.text
+        assert len(page.json()["jobs"]) <= 2
+        seen += [job["custom_id"] for job in page.json()["jobs"]]
+        cursor = page.json()["next_cursor"]
+        if not cursor:
+            break
+    assert seen == [f"page-{i}" for i in range(5)]
+    filtered = requests.get(url, params={"status": "failed"}, headers=stack.headers(), timeout=10).json()
+    assert filtered == {"jobs": [], "next_cursor": None}
+    first = requests.get(url, params={"limit": "2"}, headers=stack.headers(), timeout=10).json()
+    # A cursor is bound to its batch, its filter and its client.
+    for params, key in [
+        ({"cursor": first["next_cursor"], "status": "completed"}, "key-alpha"),
+        ({"cursor": "bm9wZQ"}, "key-alpha"),
+    ]:
+        answer = requests.get(url, params=params, headers=stack.headers(key), timeout=10)
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["error"]["code"] == "invalid_cursor"
+    assert requests.get(url, headers=stack.headers("key-beta"), timeout=10).status_code == 404

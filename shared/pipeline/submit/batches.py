@@ -15,14 +15,16 @@ import json
 from typing import Any
 
 from pipeline.jobs import bookkeeping, budgets, errors, moves
-from pipeline.models.api import BatchCountsResource, BatchResource
+from pipeline.jobs.job_view import to_resource as to_job_resource
+from pipeline.models.api import BatchCountsResource, BatchResource, JobList, JobResource
 from pipeline.models.job import Job, JobStatus
 from pipeline.models.usage import OverBudget, UsageChange
 from pipeline.platform import ids
 from pipeline.platform.timeutil import now_iso
 from pipeline.store import batch_counts, batches, fair_queue, usage
+from pipeline.store import cursor as cursor_codec
 from pipeline.store import jobs as job_store
-from pipeline.submit import cancel
+from pipeline.submit import cancel, queries
 from pipeline.submit.batch_request import BatchSubmission
 
 
@@ -144,3 +146,34 @@ def cancel_batch(client_id: str, batch_id: str) -> dict[str, Any]:
     # Nothing was waiting and everything had ended already: no job's move ends the batch.
     batches.end_if_done(client_id, batch_id, now_iso())
     return get_batch(client_id, batch_id)
+
+
+# A page with a status filter reads at most this many of the batch's jobs, so one request stays
+# bounded whatever the filter matches; the cursor goes on from there.
+MAX_READS_PER_PAGE = 500
+
+
+def list_batch_jobs(
+    client_id: str, batch_id: str, status: str | None, limit: str | None, cursor: str | None
+) -> JobList:
+    """The batch's jobs in the batch's order (their ids follow from the batch and the index, so
+    no index is queried), optionally of one shown status."""
+    item = get_batch(client_id, batch_id)
+    status_filter, page_size = queries.parse_list_query(status, limit)
+    scope = f"batch:{batch_id}:{status_filter.value if status_filter else ''}"
+    try:
+        position = cursor_codec.decode_position(cursor, client_id, scope) if cursor else 0
+    except cursor_codec.InvalidCursor as exc:
+        raise errors.InvalidCursor(str(exc)) from exc
+    total, reads = int(item["total"]), 0
+    found: list[JobResource] = []
+    while position < total and len(found) < page_size and reads < MAX_READS_PER_PAGE:
+        job = job_store.get_job(ids.job_id_in_batch(batch_id, position))
+        position, reads = position + 1, reads + 1
+        if job is None:
+            continue  # not written yet (the batch is still validating)
+        resource = to_job_resource(job)
+        if status_filter is None or resource.status == status_filter.value:
+            found.append(resource)
+    next_cursor = cursor_codec.encode({"i": str(position)}, client_id, scope) if position < total else None
+    return JobList(jobs=found, next_cursor=next_cursor)
