@@ -119,6 +119,15 @@ class FakeJobStore:
         job = self.jobs.get(job_id)
         return job.model_copy(deep=True) if job is not None else None
 
+    def waiting_jobs(self, limit: int) -> list[job_store.WaitingEntry]:
+        """The fair queue's head, as the sparse index orders it: waiting jobs by fair key."""
+        waiting = sorted(
+            (job.fair_key, job.job_id)
+            for job in self.jobs.values()
+            if job.status is JobStatus.WAITING and job.fair_key is not None
+        )
+        return [job_store.WaitingEntry(job_id=job_id, fair_key=key) for key, job_id in waiting[:limit]]
+
     def find_job_by_project(self, project_id: str) -> Job | None:
         for job in self.jobs.values():
             if job.project_id == project_id:
@@ -354,6 +363,7 @@ def install(monkeypatch: pytest.MonkeyPatch) -> Fakes:
         "end_submit_claim",
         "get_job",
         "find_job_by_project",
+        "waiting_jobs",
         "transition",
         "fail",
         "attach_project",

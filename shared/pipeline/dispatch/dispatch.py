@@ -126,26 +126,41 @@ def ahead_of(job: Job) -> bool:
     return False
 
 
+def jobs_wait() -> bool:
+    """Whether any job waits in the fair queue (the index may lag a write by a moment)."""
+    return bool(job_store.waiting_jobs(1))
+
+
 def claim_now(job: Job) -> Job | None:
     """Submit's own try: take a slot for a new job at once, unless the limit is reached or others
-    wait ahead of it (fair share holds for every client). A pause after Magic Hour's last
-    refusal does not stop it: each new job gets its one immediate try, and waits in fair order
-    if Magic Hour refuses it too."""
+    wait ahead of it (fair share holds for every client). With a limit of ours, a pause after
+    Magic Hour's last refusal does not stop it: each new job gets its one immediate try, and waits
+    in fair order if Magic Hour refuses it too. Without one (Magic Hour's 429s are the limit) the
+    job only queued because others wait: it goes first only when it heads the queue and no pause
+    holds, else its turn comes from the dispatcher."""
     # submit read the limit a moment ago (account.py keeps it for an hour): no second read here.
     limit = account.concurrency_limit()
     if ahead_of(job):
         return None
+    if not limit:
+        hold_until, _ = slots.hold()
+        return None if hold_until > epoch_seconds() else _noted(job, claim(job, None))
     for _ in range(3):  # another job may take the free slot first
         slot = slots.free_slot(limit)
         if slot is None:
             return None
         claimed = claim(job, slot)
         if claimed is not None:
-            if claimed.status is JobStatus.SUBMITTING:
-                slots.note_dispatched(slots.round_of(job.fair_key))
-            return claimed
+            return _noted(job, claimed)
         current = job_store.get_job(job.job_id)
         if current is None or current.status is not JobStatus.WAITING:
             return None  # a dispatcher took it: it creates it, never this request too
     logger.info("no slot could be taken at submit; the job waits", extra={"job_id": job.job_id})
     return None
+
+
+def _noted(job: Job, claimed: Job | None) -> Job | None:
+    """A job taken for its create moves the round being dispatched forward."""
+    if claimed is not None and claimed.status is JobStatus.SUBMITTING:
+        slots.note_dispatched(slots.round_of(job.fair_key))
+    return claimed

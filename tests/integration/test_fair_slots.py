@@ -1,0 +1,76 @@
+"""Fair slots over HTTP on the local stack, whatever sets the limit: with no limit of ours (the
+shared stack, LOCAL_MAGIC_HOUR_MAX_CONCURRENCY=0) Magic Hour's 429s for its plan's concurrency are
+the limit, and a client posting steadily still never takes every slot Magic Hour frees while
+another client's jobs wait."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import requests
+from conftest import StackHandle
+
+from pipeline.platform import ids
+
+VOICE = {"tool": "ai-voice-generator", "input": {"style": {"prompt": "hi", "voice_name": "Elon Musk"}}}
+
+
+def _projects(stack: StackHandle) -> list[dict[str, Any]]:
+    answer = requests.get(f"{stack.magic_hour}/_sim/projects", timeout=5)
+    answer.raise_for_status()
+    body = answer.json()
+    return list(body["projects"] if isinstance(body, dict) else body)
+
+
+class SteadyPoster:
+    """Client A: one job every `every` seconds until stopped."""
+
+    def __init__(self, stack: StackHandle, key: str, every: float) -> None:
+        self.stack, self.key, self.every = stack, key, every
+        self.jobs: list[dict[str, Any]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> SteadyPoster:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            answer = self.stack.post_job(VOICE, key=self.key)
+            assert answer.status_code == 202, answer.text
+            self.jobs.append(answer.json())
+            self._stop.wait(self.every)
+
+
+def test_a_client_posting_steadily_never_takes_every_slot_magic_hour_frees(stack: StackHandle) -> None:
+    busy = sum(p["status"] in ("queued", "rendering") for p in _projects(stack))
+    plan = busy + 2  # Magic Hour's plan has room for two of ours; it answers 429 beyond it
+    stack.scenario(render_seconds=1.5, plan_concurrency=plan)
+    with SteadyPoster(stack, "key-alpha", every=0.3) as alpha:
+        time.sleep(1.0)  # let A fill the plan and queue up behind it (no polling to do here)
+        beta = [stack.post_job(VOICE, key="key-beta").json() for _ in range(3)]
+        assert {job["status"] for job in beta} == {"waiting"}, beta
+        done = [
+            stack.wait_for(job["job_id"], {"completed", "failed"}, timeout=60, key="key-beta") for job in beta
+        ]
+    assert [job["status"] for job in done] == ["completed"] * len(beta), done
+    beta_ids = {job["job_id"] for job in beta}
+    alpha_ids = {job["job_id"] for job in alpha.jobs}
+    created = {ids.job_id_from_project_name(p["name"]): p["created_at"] for p in _projects(stack)}
+    last_beta = max(created[job_id] for job_id in beta_ids)
+    # A's creates while B's jobs waited: round-robin gives A about one per B job (one more for a
+    # job of A's that Magic Hour refused and that keeps its earlier place).
+    overtook = sorted(
+        created[job_id] for job_id in alpha_ids if beta[0]["created_at"] < created.get(job_id, "") < last_beta
+    )
+    assert len(overtook) <= len(beta) + 1, (len(overtook), len(alpha.jobs))
+    for job in alpha.jobs:
+        ended = stack.wait_for(job["job_id"], {"completed", "failed"}, timeout=90)
+        assert ended["status"] == "completed", ended
