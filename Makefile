@@ -70,9 +70,10 @@ mutants: setup  ## mutation testing of the state machine and money-safety logic 
 	@rm -rf $(MUTMUT_TREE)/mutants
 	cd $(MUTMUT_TREE) && ../../$(BIN)/mutmut run --max-children $(or $(JOBS),2); ../../$(BIN)/mutmut results
 
-lint: setup  ## ruff and mypy
+lint: setup  ## ruff, the layering of shared/pipeline (import-linter) and mypy
 	$(BIN)/ruff check .
-	$(BIN)/mypy shared local scripts bench ops
+	PYTHONPATH=shared $(BIN)/lint-imports --no-cache
+	$(BIN)/mypy shared local scripts bench ops tests/fakes.py
 	@# Every function's module is called app.py (Lambda's handler path), so each is checked alone.
 	@for handler in functions/*/app.py; do $(BIN)/mypy $$handler || exit 1; done
 
@@ -133,7 +134,7 @@ smoke: setup  ## one cheap job through a deployed stack: make smoke API_URL=http
 	@test -n "$(API_URL)" -a -n "$(API_KEY)" || (echo "usage: make smoke API_URL=<stack output ApiUrl> API_KEY=<an API key value>" && exit 2)
 	$(BIN)/python -m ops.smoke --api-url "$(API_URL)" --api-key "$(API_KEY)"
 
-bench: setup  ## measured figures: burst throughput, download memory/throughput vs raw GET/PUT, latency, cold starts (source and built artifact), recovery cost of killed environments
+bench: setup  ## measured figures: burst throughput, download memory/throughput vs raw GET/PUT, latency, cold starts (source and built artifact), recovery cost of killed environments, the fair sweep
 	$(BIN)/python -m bench
 
 bench-slots: setup  ## a burst against Magic Hour's plan limit: slots, 429s, fairness (about 2 minutes)

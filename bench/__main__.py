@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-BENCHMARKS = ("burst", "download", "submit", "webhook", "cold", "artifact", "recovery")
+BENCHMARKS = ("burst", "download", "submit", "webhook", "cold", "artifact", "recovery", "sweep")
 METHOD = {
     "units": "sizes binary (1GB = 1024**3 bytes); RSS in MiB; throughput in MiB/s; latency in ms",
     "downloads": (
@@ -44,6 +44,10 @@ METHOD = {
     "posted by 4 clients that retry a 5xx with the same Idempotency-Key, first undisturbed, then "
     "while random execution environments are SIGKILLed (local/chaos.py, busy ones 3 times in 4) at "
     "--recovery-kills a minute; settle = first POST until every job has ended; ratio = with / without",
+    "sweep": "its own local stack (bench/sweep.py): client A's watched rendering jobs written into the "
+    "jobs table, all overdue, on one long render; client B's job with its webhook never sent; B's time "
+    "from POST to completed, in periods of the local schedule; capacity = checks / seconds of the "
+    "busiest sweep run (its report in the function log)",
     "artifact_cold_start": "the layer as sam build makes it, for this machine's architecture (the "
     "arm64 build's compiled extensions cannot load here; pure-Python modules are the same bytes), "
     "plus each function's code, read-only, imported by `python -S` (stdlib + function + layer "
@@ -190,6 +194,13 @@ def main(argv: list[str] | None = None) -> int:
 
         results["recovery"], found = recovery.run(args.recovery_jobs, args.recovery_kills)
         failures += found
+    if "sweep" in wanted:
+        from bench import sweep
+
+        print("  sweep: 10,000 watched jobs of A, a lost webhook of B ...", file=sys.stderr, flush=True)
+        results["sweep"] = sweep.run()
+        if results["sweep"].get("b_status") != "completed":
+            failures.append(f"sweep: client B's job ended {results['sweep'].get('b_status')!r}")
     results["failures"] = failures
     results["machine"]["load_average_at_end"] = _load()
     results["duration_s"] = round(time.perf_counter() - began, 1)

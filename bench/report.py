@@ -230,6 +230,15 @@ def render(results: dict[str, Any]) -> str:
                 f"{built.get('pyc_files')} .pyc"
             )
         lines.append("")
+    fair = results.get("sweep")
+    if fair:
+        lines.append(
+            f"Sweep: capacity {fair.get('sweep_capacity_checks_per_s')} checks/s (busiest run); client A "
+            f"holding {fair.get('watched_by_a')} watched jobs (all overdue), client B's lost webhook "
+            f"recovered in {fair.get('b_recovered_s')} s = {fair.get('b_recovered_periods')} periods of "
+            f"{fair.get('period_s')} s (goal {fair.get('goal_periods')}); {fair.get('magic_hour_gets')} GETs"
+        )
+        lines.append("")
     failures = results.get("failures") or []
     if failures:
         lines.append(f"FAILED ({len(failures)}):")

@@ -1,4 +1,4 @@
-"""Settings of the local stack (CONTRACT §2), each overridable from the environment."""
+"""Settings of the local stack (docs/local-stack.md), each overridable from the environment."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The AWS fault proxy (CONTRACT §2): between the functions and the AWS endpoint, for tests that
+"""The AWS fault proxy (docs/local-stack.md): between the functions and the AWS endpoint, for tests that
 prove a failure midway loses nothing.
 
 A reverse proxy in front of the moto server. Every AWS call of the functions goes through it

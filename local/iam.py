@@ -6,7 +6,7 @@ runtime installs `install()` in each worker before the handler is imported: ever
 that worker is mapped to the IAM actions and resource ARNs AWS would authorize it against, and
 refused with AWS's AccessDenied (naming the function, the action and the ARN, also written to the
 function log) when the role does not allow it. Nothing else is checked: tests and operators talk
-to the moto server with any credentials, as CONTRACT §2 says.
+to the moto server with any credentials, as docs/local-stack.md says.
 
 Evaluation is the identity-policy part of AWS's logic: an explicit Deny wins, then any Allow;
 Action/NotAction and Resource/NotResource with `*` and `?` wildcards. A statement with a Condition

@@ -1,6 +1,6 @@
 """SigV4 callers of the local gateway, checked as API Gateway's AWS_IAM authorization checks them.
 
-`LOCAL_IAM_CALLERS` names the credentials the local gateway accepts (CONTRACT §2). A signed
+`LOCAL_IAM_CALLERS` names the credentials the local gateway accepts (docs/local-stack.md). A signed
 request's signature is recomputed with botocore's own signer over the request as received (its
 method, path, query, the headers it says it signed, its body) and compared; nothing of SigV4 is
 written here but reading the Authorization header. The signer covers the body's hash, so a body

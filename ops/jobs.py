@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 
 from pipeline.jobs import moves
 from pipeline.models.job import ErrorSource, Job, JobError, JobStatus
+from pipeline.store import dynamo
 from pipeline.store import jobs as job_store
 
 # The jobs table's index by status and last move (template.yaml, JobsTable).
@@ -232,7 +233,7 @@ def reopen_callback(table: Any, job_id: str) -> str:
             ExpressionAttributeValues={":pending": "pending", ":failed": "failed", ":yes": True},
         )
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+        if dynamo.is_condition_failure(error):
             return "already_pending"
         raise
     return "reopened"
@@ -252,7 +253,7 @@ def allow_redrive(table: Any, job_id: str, index: int) -> str:
             ExpressionAttributeValues={":index": index, ":failed": JobStatus.FAILED.value},
         )
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+        if not dynamo.is_condition_failure(error):
             raise
         return "not_failed" if get(table, job_id) is not None else "missing"
     return "marked"

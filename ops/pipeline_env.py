@@ -20,10 +20,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
-
 from ops import targets
-from pipeline.platform import aws, observability, settings
+from pipeline.platform import environment as pipeline_environment
+from pipeline.platform import observability
 
 # Target field -> the pipeline's environment variable for it (template.yaml, each function's
 # Environment; the setting's name upper-cased).
@@ -123,15 +122,4 @@ def publish(cloudwatch: Any, lines: list[str]) -> None:
 
 
 def _set(values: dict[str, str | None]) -> None:
-    for name, value in values.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
-    # What was read from the environment before is stale now: settings, clients, and boto3's
-    # default session (it keeps the credentials and region it found first).
-    settings.get_settings.cache_clear()
-    aws.dynamodb_table.cache_clear()
-    aws.s3_client.cache_clear()
-    aws.sqs_client.cache_clear()
-    boto3.DEFAULT_SESSION = None
+    pipeline_environment.apply(values)

@@ -143,7 +143,7 @@ def main() -> None:
             ]
         },
     }
-    samples["sweeper-scheduled.json"] = {
+    samples["sweep-scheduled.json"] = {
         "version": "0",
         "id": "5f1e2c7a-53c4-4b36-9a8c-0f4d1a2b3c4d",
         "detail-type": "Scheduled Event",
@@ -165,14 +165,14 @@ def main() -> None:
         ),
         eventSourceARN="arn:aws:sqs:us-east-1:123456789012:magic-hour-local-CallbackQueue",
     )
-    samples["callbacks-sqs-batch.json"] = {"Records": [callback_record]}
+    samples["callback-sqs-batch.json"] = {"Records": [callback_record]}
     wakeup_record = dict(samples["downloader-sqs-batch.json"]["Records"][0])  # type: ignore[index]
     wakeup_record.update(
         messageId="5b2f0c1e-3a4d-4e6f-9a8b-7c6d5e4f3a2b",
         body='{"wake":true}',
         eventSourceARN="arn:aws:sqs:us-east-1:123456789012:magic-hour-local-DispatchQueue",
     )
-    samples["dispatcher-sqs-wakeup.json"] = {"Records": [wakeup_record]}
+    samples["dispatch-sqs-wakeup.json"] = {"Records": [wakeup_record]}
     EVENTS.mkdir(exist_ok=True)
     for name, event in samples.items():
         (EVENTS / name).write_text(json.dumps(event, indent=2) + "\n")

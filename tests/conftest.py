@@ -190,7 +190,7 @@ def moto_endpoint() -> Iterator[str]:
 @pytest.fixture
 def pointed_at_moto(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The pipeline's settings and boto3 clients pointed at `moto_endpoint`."""
-    from pipeline.platform import aws, settings
+    from pipeline.platform import environment
 
     for name, value in {
         "AWS_ENDPOINT_URL": moto_endpoint,
@@ -201,8 +201,6 @@ def pointed_at_moto(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iter
         "JOBS_TABLE_NAME": f"{STORE_STACK}-JobsTable",
     }.items():
         monkeypatch.setenv(name, value)
-    settings.get_settings.cache_clear()
-    aws.dynamodb_table.cache_clear()
+    environment.forget()
     yield
-    settings.get_settings.cache_clear()
-    aws.dynamodb_table.cache_clear()
+    environment.forget()

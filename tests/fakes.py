@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -23,6 +23,7 @@ from pipeline.models.usage import OverBudget, UsageChange
 from pipeline.platform.timeutil import epoch_seconds, now_iso
 from pipeline.store import callback_queue, dispatch_queue, download_queue, usage
 from pipeline.store import jobs as job_store
+from pipeline.store.protocols import JOB_STORE_FUNCTIONS, JobStore
 
 Write = tuple[Any, ...]
 
@@ -347,6 +348,11 @@ class FakeQueues:
         self.callbacks.append(task)
 
 
+if TYPE_CHECKING:
+    # mypy (make lint) holds the fake to the store's protocol, as it holds the store.
+    _fake_conforms: JobStore = FakeJobStore()
+
+
 @dataclass
 class Fakes:
     store: FakeJobStore
@@ -358,27 +364,7 @@ def install(monkeypatch: pytest.MonkeyPatch) -> Fakes:
     calls them through their module, so patching the module's functions is enough)."""
     store = FakeJobStore()
     queues = FakeQueues()
-    for name in (
-        "put_new_job",
-        "end_submit_claim",
-        "get_job",
-        "find_job_by_project",
-        "waiting_jobs",
-        "transition",
-        "fail",
-        "attach_project",
-        "claim_for_create",
-        "claim_late_project",
-        "mark_downloads_queued",
-        "release_queueing",
-        "claim_queueing",
-        "postpone_check",
-        "mark_callback_queued",
-        "record_callback_attempt",
-        "delete_submitting_job",
-        "mark_create_unknown",
-        "note_download_attempt",
-    ):
+    for name in JOB_STORE_FUNCTIONS:
         monkeypatch.setattr(job_store, name, getattr(store, name))
     for name in ("budget_of", "usage_of"):
         monkeypatch.setattr(usage, name, getattr(store.usage, name))

@@ -24,7 +24,7 @@ from pipeline.magic_hour.client import client_from_settings
 from pipeline.magic_hour.errors import MagicHourError
 from pipeline.models.tasks import DownloadTask
 from pipeline.platform import sqs_batch
-from pipeline.platform.observability import about_job, logger, metrics, tracer
+from pipeline.platform.observability import about_job, logger, tracer
 from pipeline.platform.settings import get_settings
 
 settings = get_settings()
@@ -80,6 +80,5 @@ def _park(record: SQSRecord, task: DownloadTask, reason: str) -> None:
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
-@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return sqs_batch.process(event, context, handle_record)

@@ -11,7 +11,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pipeline.events import stream
-from pipeline.platform.observability import logger, metrics, tracer
+from pipeline.platform.observability import logger, tracer
 from pipeline.platform.settings import get_settings
 
 settings = get_settings()
@@ -19,7 +19,6 @@ settings = get_settings()
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
-@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:  # noqa: ARG001 - stream batch
     failed = stream.publish_records(event.get("Records") or [], settings.require("event_bus_name"))
     return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence in failed]}

@@ -1,4 +1,4 @@
-"""Our HTTP API for services: create jobs, read them, list tools (CONTRACT §1)."""
+"""Our HTTP API for services: create jobs, read them, list tools (docs/api.md)."""
 
 # No `from __future__ import annotations` here: Powertools reads the route signatures at run time
 # to describe the API (scripts/export_openapi.py).
@@ -12,8 +12,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from pipeline.callbacks import callback_secrets
-from pipeline.http import client_id_of, error_response, json_response, raw_body, unexpected_response
-from pipeline.jobs.errors import RequestRefused, RouteNotFound
+from pipeline.http import (
+    client_id_of,
+    install_error_handlers,
+    json_response,
+    raw_body,
+    unexpected_response,
+)
 from pipeline.jobs.job_view import to_resource
 from pipeline.models.api import (
     CallbackSecret,
@@ -24,7 +29,7 @@ from pipeline.models.api import (
     UploadResource,
     UsageReport,
 )
-from pipeline.platform.observability import UNHANDLED_ERRORS, emit, logger, metrics, tracer
+from pipeline.platform.observability import UNHANDLED_ERRORS, emit, logger, tracer
 from pipeline.platform.settings import get_settings
 from pipeline.submit import queries
 
@@ -167,12 +172,12 @@ def list_tools() -> Response[str]:
 )
 @tracer.capture_method(capture_response=False)  # the answer carries a presigned URL
 def create_upload() -> Response[str]:
-    from pipeline.create import inputs  # as the create path: loaded by the first POST that needs it
+    from pipeline.submit import uploads  # as the create path: loaded by the first POST that needs it
 
     event = app.current_event
     client_id = client_id_of(event)
-    request = inputs.parse_upload_request(raw_body(event))
-    return json_response(201, inputs.create_upload(client_id, request))
+    request = uploads.parse_upload_request(raw_body(event))
+    return json_response(201, uploads.create_upload(client_id, request))
 
 
 @app.get(
@@ -224,22 +229,6 @@ def get_usage() -> Response[str]:
     return json_response(200, queries.usage_report(client_id_of(event), event.get_query_string_value("day")))
 
 
-@app.exception_handler(RequestRefused)
-def handle_refused(error: RequestRefused) -> Response[str]:
-    response = error_response(error)
-    if response.status_code >= 500:
-        logger.warning(
-            "request failed", extra={"error": type(error).__name__, "status": response.status_code}
-        )
-    return response
-
-
-@app.not_found
-def handle_not_found(_: Exception) -> Response[str]:
-    return error_response(RouteNotFound())
-
-
-@app.exception_handler(Exception)
 def handle_unexpected(_: Exception) -> Response[str]:
     # Our own fault (a dependency down, a bug): logged with its trace, answered without one.
     logger.exception("unhandled error")
@@ -247,9 +236,11 @@ def handle_unexpected(_: Exception) -> Response[str]:
     return unexpected_response()
 
 
+install_error_handlers(app, handle_unexpected)
+
+
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
 # Answers carry presigned URLs and callback secrets: never captured into traces.
 @tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

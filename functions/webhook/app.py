@@ -12,10 +12,9 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from pipeline.http import error_response, json_response, raw_body, unexpected_response
-from pipeline.jobs.errors import DeliveryInProgress, RequestRefused, RouteNotFound
+from pipeline.http import install_error_handlers, json_response, raw_body, unexpected_response
 from pipeline.platform import secret_store
-from pipeline.platform.observability import WEBHOOKS, emit, logger, metrics, tracer
+from pipeline.platform.observability import WEBHOOKS, emit, logger, tracer
 from pipeline.platform.settings import get_settings
 from pipeline.platform.timeutil import epoch_seconds
 from pipeline.webhook import webhook_delivery
@@ -41,22 +40,6 @@ def receive() -> Response[str]:
     return json_response(200, {"received": True, "outcome": outcome.value})
 
 
-@app.exception_handler(RequestRefused)
-def handle_refused(error: RequestRefused) -> Response[str]:
-    return error_response(error)
-
-
-@app.exception_handler(DeliveryInProgress)
-def handle_delivery_in_progress(error: DeliveryInProgress) -> Response[str]:
-    return error_response(error)
-
-
-@app.not_found
-def handle_not_found(_: Exception) -> Response[str]:
-    return error_response(RouteNotFound())
-
-
-@app.exception_handler(Exception)
 def handle_unexpected(_: Exception) -> Response[str]:
     # A 5xx makes Magic Hour retry; every write above is conditional, so the retry is safe.
     logger.exception("webhook processing failed")
@@ -64,8 +47,10 @@ def handle_unexpected(_: Exception) -> Response[str]:
     return unexpected_response("could not process the delivery; retry")
 
 
+install_error_handlers(app, handle_unexpected)
+
+
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
 @tracer.capture_lambda_handler
-@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

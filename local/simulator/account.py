@@ -1,4 +1,5 @@
-"""`GET /v1/account`: the account's credit balance and tier, as Magic Hour answers it (CONTRACT §3).
+"""`GET /v1/account`: the account's credit balance and tier, as Magic Hour answers it
+(local/simulator/README.md).
 
 The balance is derived, never kept in step by hand: it is what the scenario's `account_credits`
 set (1000000 after a reset) minus what every project has been charged since then. A project's

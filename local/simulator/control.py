@@ -1,4 +1,4 @@
-"""The test-control API under /_sim/ (CONTRACT section 3)."""
+"""The test-control API under /_sim/ (local/simulator/README.md)."""
 
 from __future__ import annotations
 

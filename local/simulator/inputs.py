@@ -1,4 +1,4 @@
-"""Fetching a create's input files, as Magic Hour does before it renders (CONTRACT section 3).
+"""Fetching a create's input files, as Magic Hour does before it renders (local/simulator/README.md).
 
 Only loopback URLs are fetched: locally they are presigned URLs of the local AWS endpoint or the
 simulator's own uploads, while any other host would mean the simulator reaching out to the internet.

@@ -1,4 +1,4 @@
-"""The fault-injection scenario (CONTRACT section 3): defaults, validation and merging."""
+"""The fault-injection scenario (local/simulator/README.md): defaults, validation and merging."""
 
 from __future__ import annotations
 

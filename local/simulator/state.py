@@ -41,7 +41,7 @@ class VideoInfo:
 
 @dataclass(frozen=True)
 class InputFile:
-    """One `*_file_path` of a create body and what fetching it gave (CONTRACT section 3)."""
+    """One `*_file_path` of a create body and what fetching it gave (local/simulator/README.md)."""
 
     field: str  # key path in the body, e.g. assets.video_file_path
     kind: Kind

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 from local.simulator.schema import Validator, compile_schema, validate
+from pipeline.magic_hour.catalogue import find_tool
+from pipeline.magic_hour.rates import Rate, rate_of
 
 Kind = Literal["video", "image", "audio"]
 
@@ -54,10 +56,6 @@ CONTENT_TYPES: dict[str, str] = {
     "mp3": "audio/mpeg",
 }
 
-# Credit maths only has to be plausible and deterministic: Magic Hour bills video per frame at 30 fps.
-_VIDEO_CREDITS_PER_SECOND = 30
-_IMAGE_CREDITS_PER_IMAGE = 5
-_AUDIO_CREDITS = 20
 _MAX_IMAGE_COUNT = 16
 # Credits beyond this lose precision in JSON (JavaScript numbers), so no real bill can be that large.
 MAX_CREDITS = 2**53 - 1
@@ -95,19 +93,31 @@ class Tool:
         return int(count)
 
     def credits(self, body: dict[str, Any], outputs: int) -> int:
-        """Raises Unprocessable when the bill is no finite, JSON-safe number (e.g. 1.7e308 seconds)."""
-        if self.kind == "video":
-            seconds = _number(body.get("end_seconds"), 5.0) - _number(body.get("start_seconds"), 0.0)
-            frames = seconds * _VIDEO_CREDITS_PER_SECOND
-            if not math.isfinite(frames) or frames > MAX_CREDITS:
-                raise Unprocessable("The requested duration is too long")
-            return max(1, math.ceil(frames))
-        if self.kind == "image":
-            return _IMAGE_CREDITS_PER_IMAGE * max(1, outputs)
-        if self.name == "ai-music-generator":
-            # "Costs 1 credits per requested second" (the SDK's docstring); the schema bounds it.
-            return max(1, math.ceil(_number(body.get("duration"), 30.0)))
-        return _AUDIO_CREDITS
+        """The bill, at the product's rate table (pipeline/magic_hour/rates.py: per requested
+        second, per image made, per job), for what this body asks and the outputs made.
+
+        Raises Unprocessable when the bill is no finite, JSON-safe number (e.g. 1.7e308 seconds)."""
+        rate = _rate(self.name)
+        credits = float(rate.credits_per_job)
+        if rate.credits_per_second:
+            if rate.duration_field is not None:
+                seconds = _number(body.get(rate.duration_field), 30.0)
+            else:
+                seconds = _number(body.get("end_seconds"), 5.0) - _number(body.get("start_seconds"), 0.0)
+            credits += seconds * rate.credits_per_second
+        if rate.credits_per_image:
+            credits += rate.credits_per_image * max(1, outputs)
+        if not math.isfinite(credits) or credits > MAX_CREDITS:
+            raise Unprocessable("The requested duration is too long")
+        return max(1, math.ceil(credits))
+
+
+def _rate(tool: str) -> Rate:
+    # The product's own table, so what the simulator charges is what the pipeline estimates.
+    found = find_tool(tool)
+    if found is None:  # the simulator serves the product's catalogue, so every tool has a rate
+        raise KeyError(tool)
+    return rate_of(found)
 
 
 def _number(value: Any, default: float) -> float:

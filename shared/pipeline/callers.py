@@ -1,4 +1,4 @@
-"""Who is calling: the client an API key or a SigV4 signer belongs to (CONTRACT §1).
+"""Who is calling: the client an API key or a SigV4 signer belongs to (docs/api.md).
 
 API Gateway has already authenticated the caller (the key is in a usage plan; the signature is
 valid and the resource policy admits the account) when the function runs. What is left is the

@@ -1,20 +1,22 @@
 """What the HTTP handlers share: raw body bytes, the caller's identity, JSON answers, and the one
-table that says how each refusal of the logic is answered on the wire (CONTRACT §1 error table)."""
+table that says how each refusal of the logic is answered on the wire (docs/api.md, "Errors")."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from pydantic import BaseModel
 
 from pipeline import callers
 from pipeline.jobs import errors
+from pipeline.platform.observability import logger
 from pipeline.platform.settings import get_settings
 
 JSON = "application/json"
@@ -136,3 +138,27 @@ def unexpected_response(
     message: str = "the service could not complete the request; retry shortly",
 ) -> Response[str]:
     return _answer(UNEXPECTED, message, None, UNEXPECTED.retry_after)
+
+
+def install_error_handlers(
+    app: APIGatewayRestResolver, on_unexpected: Callable[[Exception], Response[str]]
+) -> None:
+    """The one way a resolver answers what its routes raise: a refusal of the logic (or a
+    delivery in progress) as the wire table says, a 5xx one logged; an unknown route 404
+    `not_found`; anything else through `on_unexpected`, the function's own log line, metric and
+    words (it must answer without the error's text)."""
+
+    @app.exception_handler([errors.RequestRefused, errors.DeliveryInProgress])
+    def handle_refused(error: Exception) -> Response[str]:
+        response = error_response(error)
+        if response.status_code >= 500:
+            logger.warning(
+                "request failed", extra={"error": type(error).__name__, "status": response.status_code}
+            )
+        return response
+
+    @app.not_found
+    def handle_not_found(_: Exception) -> Response[str]:
+        return error_response(errors.RouteNotFound())
+
+    app.exception_handler(Exception)(on_unexpected)

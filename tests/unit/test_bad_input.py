@@ -24,8 +24,7 @@ from pipeline.magic_hour.credits import MAX_CREDITS, storable_credits
 from pipeline.models.job import Job, JobError, JobStatus
 from pipeline.models.webhook_events import ProjectPayload
 from pipeline.platform import strict_json
-from pipeline.platform.observability import metrics
-from pipeline.store import jobs as job_store
+from pipeline.store import cursor as cursor_codec
 from pipeline.submit.submission import parse_submission
 from pipeline.webhook import webhook_delivery
 from tests.schema_inputs import minimal_valid
@@ -252,11 +251,8 @@ def test_create_answer_with_negative_credits_keeps_the_project() -> None:
 
 
 @pytest.fixture
-def _metrics(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _metrics(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "test")
-    metrics.clear_metrics()
-    yield
-    metrics.clear_metrics()
 
 
 @pytest.mark.usefixtures("_metrics")
@@ -308,11 +304,11 @@ def cursor(document: Any) -> str:
 
 def test_issued_cursors_decode() -> None:
     plain = {"job_id": JOB_ID, "client_id": "client-a", "client_created": CREATED}
-    issued = job_store._encode_cursor(plain, "client-a", "")
-    assert job_store._decode_cursor(issued, "client-a", "") == plain
+    issued = cursor_codec.encode(plain, "client-a", "")
+    assert cursor_codec.decode(issued, "client-a", "") == plain
     scoped = {"job_id": JOB_ID, "client_status": "client-a#waiting", "client_created": CREATED}
-    issued = job_store._encode_cursor(scoped, "client-a", "waiting")
-    assert job_store._decode_cursor(issued, "client-a", "waiting") == scoped
+    issued = cursor_codec.encode(scoped, "client-a", "waiting")
+    assert cursor_codec.decode(issued, "client-a", "waiting") == scoped
 
 
 @pytest.mark.parametrize(
@@ -398,16 +394,16 @@ def test_issued_cursors_decode() -> None:
     ],
 )
 def test_forged_cursors_are_refused_before_they_reach_dynamodb(document: Any, scope: str) -> None:
-    with pytest.raises(job_store.InvalidCursor):
-        job_store._decode_cursor(cursor(document), "client-a", scope)
+    with pytest.raises(cursor_codec.InvalidCursor):
+        cursor_codec.decode(cursor(document), "client-a", scope)
 
 
 @pytest.mark.parametrize(
     "raw", ["!!!", "a", "\u00e9t\u00e9", "x" * 5000, base64.b64encode(b"\xff\xfe").decode()]
 )
 def test_garbage_cursors_are_refused(raw: str) -> None:
-    with pytest.raises(job_store.InvalidCursor):
-        job_store._decode_cursor(raw, "client-a", "")
+    with pytest.raises(cursor_codec.InvalidCursor):
+        cursor_codec.decode(raw, "client-a", "")
 
 
 # -- 8. the callback shows from the start ----------------------------------------------------------

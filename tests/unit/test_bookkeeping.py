@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.dispatch import dispatch
+from pipeline.create import claims
 from pipeline.jobs import bookkeeping, moves
 from pipeline.models.job import Bookkeeping, Job, JobError, JobStatus
 from pipeline.platform.settings import Settings
@@ -168,7 +168,7 @@ def test_a_claimed_job_is_watched_from_its_claim_with_or_without_a_slot(
     job = _job(JobStatus.WAITING).model_copy(update={"sweep_checks": 7})
     fakes.store.put(job)
     fakes.store.next_checks[job.job_id] = NOW + 6 * 3600
-    claimed = dispatch.claim(job, slot)
+    claimed = claims.claim(job, slot)
     assert claimed is not None
     assert (claimed.status, claimed.slot, claimed.sweep_checks) == (JobStatus.SUBMITTING, slot, 0)
     assert fakes.store.next_checks == {job.job_id: NOW + QUIET}

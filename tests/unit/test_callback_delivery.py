@@ -303,6 +303,43 @@ def test_an_unresolvable_name_is_a_failed_attempt_not_a_refusal() -> None:
         resolve_destination("https://hooks.example/h", True, False, resolver=broken)
 
 
+@pytest.mark.parametrize("port", [22, 6379, 8080, 9000])
+def test_deployed_a_callback_port_other_than_the_web_ports_is_refused_unresolved(port: int) -> None:
+    resolve, calls = _resolver(["93.184.215.14"])
+    with pytest.raises(CallbackRefused, match="443, 80 or 8443"):
+        resolve_destination(f"https://hooks.example:{port}/h", True, False, resolver=resolve)
+    assert calls == []  # not even looked up: nothing learnt about what listens where
+
+
+@pytest.mark.parametrize(
+    "url", ["https://hooks.example/h", "http://hooks.example/h", "https://hooks.example:8443/h"]
+)
+def test_deployed_the_web_ports_are_allowed(url: str) -> None:
+    resolve, _ = _resolver(["93.184.215.14"])
+    assert resolve_destination(url, False, False, resolver=resolve).port in (443, 80, 8443)
+
+
+def test_locally_any_port_is_allowed() -> None:
+    resolve, _ = _resolver(["127.0.0.1"])
+    assert resolve_destination("http://127.0.0.1:54321/h", False, True, resolver=resolve).port == 54321
+
+
+def test_a_slow_name_server_costs_the_attempt_its_budget_not_more() -> None:
+    release = threading.Event()
+
+    def slow(*_: Any, **__: Any) -> list[Any]:
+        release.wait(10)  # a name server that answers after 10 s
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.215.14", 443))]
+
+    began = time.monotonic()
+    try:
+        with pytest.raises(CallbackFailed, match=r"within 0\.3 s"):
+            resolve_destination("https://hooks.example/h", True, False, resolver=slow, timeout=0.3)
+        assert time.monotonic() - began < 2
+    finally:
+        release.set()
+
+
 # -- https: the certificate is checked against the name, the connection goes to the address ----
 
 

@@ -1,5 +1,5 @@
 """The callbacks function counts every failed attempt, whatever failed, and tells the client only
-plain text (functions/callbacks/app.py, with fakes at the job store and the queue)."""
+plain text (functions/callback/app.py, with fakes at the job store and the queue)."""
 
 from __future__ import annotations
 
@@ -16,14 +16,14 @@ from pipeline.jobs.retry_policy import RetryLater
 from pipeline.store import redelivery as redelivery
 
 ROOT = Path(__file__).resolve().parents[2]
-RECORD = json.loads((ROOT / "events" / "callbacks-sqs-batch.json").read_text())["Records"][0]
+RECORD = json.loads((ROOT / "events" / "callback-sqs-batch.json").read_text())["Records"][0]
 
 
 @pytest.fixture
 def handler(monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "test")
     spec = importlib.util.spec_from_file_location(
-        "callbacks_app", ROOT / "functions" / "callbacks" / "app.py"
+        "callbacks_app", ROOT / "functions" / "callback" / "app.py"
     )
     assert spec is not None
     assert spec.loader is not None

@@ -1,4 +1,4 @@
-"""The create body carries the job's name tag only where the tool has a `name` field (logic/creation.py)."""
+"""The create body carries the job's name tag only where the tool has a `name` field (create/creation.py)."""
 
 from __future__ import annotations
 

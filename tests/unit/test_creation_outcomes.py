@@ -46,14 +46,16 @@ def fakes(monkeypatch: pytest.MonkeyPatch) -> Fakes:
     monkeypatch.setattr(creation, "get_settings", lambda: SETTINGS)
     monkeypatch.setattr(creation, "epoch_seconds", lambda: NOW)
     rounds: list[str] = []
-    monkeypatch.setattr(creation.slots, "next_round_for", lambda client_id: rounds.append(client_id) or 3)
+    monkeypatch.setattr(
+        creation.fair_queue, "next_round_for", lambda client_id: rounds.append(client_id) or 3
+    )
     installed = install(monkeypatch)
     installed.rounds = rounds  # type: ignore[attr-defined]
     # Magic Hour's refusals pause every create (the pipeline's hold, in the clients table).
     holds: list[tuple[int, int]] = []
-    monkeypatch.setattr(creation.slots, "hold", lambda: (0, 0))
-    monkeypatch.setattr(creation.slots, "set_hold", lambda until, streak: holds.append((until, streak)))
-    monkeypatch.setattr(creation.slots, "clear_hold", lambda: holds.append((0, 0)))
+    monkeypatch.setattr(creation.fair_queue, "hold", lambda: (0, 0))
+    monkeypatch.setattr(creation.fair_queue, "set_hold", lambda until, streak: holds.append((until, streak)))
+    monkeypatch.setattr(creation.fair_queue, "clear_hold", lambda: holds.append((0, 0)))
     installed.holds = holds  # type: ignore[attr-defined]
     return installed
 
@@ -269,6 +271,6 @@ def test_a_project_whose_create_pause_cannot_be_lifted_is_still_recorded(
     def down() -> None:
         raise StoreDown("DynamoDB InternalServerError")
 
-    monkeypatch.setattr(creation.slots, "clear_hold", down)
+    monkeypatch.setattr(creation.fair_queue, "clear_hold", down)
     result = creation.create(job, Tools(CreatedProject("proj_1", 5)), inline=True)  # type: ignore[arg-type]
     assert (result.status, result.project_id) == (JobStatus.QUEUED, "proj_1")

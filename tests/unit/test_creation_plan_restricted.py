@@ -1,4 +1,4 @@
-"""Magic Hour's 403 is this job's plan limit, not our key (logic/creation.py, issue #26)."""
+"""Magic Hour's 403 is this job's plan limit, not our key (create/creation.py, issue #26)."""
 
 from __future__ import annotations
 

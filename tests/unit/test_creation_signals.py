@@ -28,10 +28,10 @@ def seen(monkeypatch: pytest.MonkeyPatch) -> tuple[Signals, Fakes]:
     monkeypatch.setattr(creation, "get_settings", lambda: SETTINGS)
     monkeypatch.setattr(creation, "epoch_seconds", lambda: NOW)
     fakes = install(monkeypatch)
-    monkeypatch.setattr(creation.slots, "next_round_for", lambda client_id: 1)
-    monkeypatch.setattr(creation.slots, "hold", lambda: (0, 0))
-    monkeypatch.setattr(creation.slots, "set_hold", lambda until, streak: None)
-    monkeypatch.setattr(creation.slots, "clear_hold", lambda: None)
+    monkeypatch.setattr(creation.fair_queue, "next_round_for", lambda client_id: 1)
+    monkeypatch.setattr(creation.fair_queue, "hold", lambda: (0, 0))
+    monkeypatch.setattr(creation.fair_queue, "set_hold", lambda until, streak: None)
+    monkeypatch.setattr(creation.fair_queue, "clear_hold", lambda: None)
     return recorder, fakes
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.create import creation
+from pipeline.create import claims, creation
 from pipeline.dispatch import dispatch
 from pipeline.jobs import budgets
 from pipeline.models.job import Job, JobStatus
@@ -37,9 +37,9 @@ def _waiting(**money: Any) -> Job:
 def fakes(monkeypatch: pytest.MonkeyPatch) -> Fakes:
     installed = install(monkeypatch)
     monkeypatch.setattr(budgets, "utc_today", lambda: TODAY)
-    monkeypatch.setattr(dispatch.slots, "hold", lambda: (0, 0))
-    monkeypatch.setattr(dispatch.slots, "note_dispatched", lambda round_: None)
-    monkeypatch.setattr(dispatch, "get_settings", lambda: type("S", (), {"magic_hour_max_concurrency": 0})())
+    monkeypatch.setattr(dispatch.fair_queue, "hold", lambda: (0, 0))
+    monkeypatch.setattr(dispatch.fair_queue, "note_dispatched", lambda round_: None)
+    monkeypatch.setattr(dispatch.account, "concurrency_limit", lambda magic_hour=None: 0)
 
     def next_due_job() -> Job | None:
         for job in installed.store.jobs.values():
@@ -47,7 +47,7 @@ def fakes(monkeypatch: pytest.MonkeyPatch) -> Fakes:
                 return job.model_copy(deep=True)
         return None
 
-    monkeypatch.setattr(dispatch, "next_due_job", next_due_job)
+    monkeypatch.setattr(claims, "next_due_job", next_due_job)
     return installed
 
 

@@ -15,7 +15,7 @@ from pipeline.models.job import Job, JobStatus
 from pipeline.platform import ids
 from pipeline.platform.settings import Settings
 from pipeline.platform.timeutil import epoch_seconds
-from pipeline.store import slots
+from pipeline.store import fair_queue
 from pipeline.submit import submission
 from pipeline.submit.submission import Submission
 from tests.fakes import Fakes, install
@@ -25,7 +25,7 @@ MAGIC_HOUR = cast(MagicHourClient, object())  # never reached: creation.create i
 
 
 class Rounds:
-    """Stands in for the clients table's rounds: each client's next round, as slots.py gives it."""
+    """Stands in for the clients table's rounds: each client's next round, as store/fair_queue.py gives it."""
 
     def __init__(self) -> None:
         self.dispatched = 0
@@ -52,9 +52,9 @@ def fakes(monkeypatch: pytest.MonkeyPatch) -> Fakes:
 @pytest.fixture
 def rounds(monkeypatch: pytest.MonkeyPatch) -> Rounds:
     fake = Rounds()
-    monkeypatch.setattr(slots, "next_round_for", fake.next_round_for)
-    monkeypatch.setattr(slots, "note_dispatched", fake.note_dispatched)
-    monkeypatch.setattr(slots, "hold", lambda: (fake.hold_until, 1 if fake.hold_until else 0))
+    monkeypatch.setattr(fair_queue, "next_round_for", fake.next_round_for)
+    monkeypatch.setattr(fair_queue, "note_dispatched", fake.note_dispatched)
+    monkeypatch.setattr(fair_queue, "hold", lambda: (fake.hold_until, 1 if fake.hold_until else 0))
     return fake
 
 
@@ -94,7 +94,7 @@ def waiting_job(fakes: Fakes, client_id: str, round_: int) -> Job:
             status=JobStatus.WAITING,
             created_at=now,
             updated_at=now,
-            fair_key=slots.fair_key(round_, now, job_id),
+            fair_key=fair_queue.fair_key(round_, now, job_id),
             create_attempts=1,
             last_create_error=creation.RATE_LIMITED,
         )

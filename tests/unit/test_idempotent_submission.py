@@ -8,8 +8,7 @@ from typing import Any, cast
 
 import pytest
 
-from pipeline.create import creation
-from pipeline.dispatch import dispatch
+from pipeline.create import claims, creation
 from pipeline.jobs import errors, moves
 from pipeline.magic_hour.catalogue import find_tool
 from pipeline.magic_hour.client import MagicHourClient
@@ -227,8 +226,8 @@ def test_a_first_request_whose_job_waits_for_a_slot_ends_its_claim(
     limited = settings.model_copy(update={"magic_hour_max_concurrency": 1})
     monkeypatch.setattr(submission, "get_settings", lambda: limited)
     monkeypatch.setattr(submission.account, "get_settings", lambda: limited)  # the limit is read there
-    monkeypatch.setattr(submission.slots, "next_round_for", lambda client_id: 0)
-    monkeypatch.setattr(dispatch, "claim_now", lambda job: None)
+    monkeypatch.setattr(submission.fair_queue, "next_round_for", lambda client_id: 0)
+    monkeypatch.setattr(claims, "claim_now", lambda job: None)
     monkeypatch.setattr(moves, "wake_dispatcher", lambda *_: None)
     first = once(clock)
     assert first.status is JobStatus.WAITING

@@ -18,6 +18,7 @@ from pipeline.magic_hour.errors import MagicHourUnavailable
 from pipeline.models.api import CreateUploadRequest
 from pipeline.platform.settings import Settings
 from pipeline.store import inputs as input_store
+from pipeline.submit import uploads
 from pipeline.submit.submission import parse_submission
 
 BUCKET = "pipeline-inputs"
@@ -52,6 +53,7 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> FakeS3:
     monkeypatch.setattr(input_store, "head", fake.head)
     settings = Settings(input_bucket_name=BUCKET, input_bucket_names=[SHARED], input_url_ttl_seconds=7200)
     monkeypatch.setattr(inputs, "get_settings", lambda: settings)
+    monkeypatch.setattr(uploads, "get_settings", lambda: settings)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
@@ -234,7 +236,7 @@ def test_for_magic_hour_copies_an_input_without_s3_values_unchanged(s3: FakeS3) 
 
 
 def test_create_upload_is_scoped_to_the_client_and_signs_a_put(s3: FakeS3) -> None:
-    upload = inputs.create_upload("client-a", CreateUploadRequest(extension="mp4"))
+    upload = uploads.create_upload("client-a", CreateUploadRequest(extension="mp4"))
     assert upload.file_path.startswith(f"s3://{BUCKET}/uploads/client-a/")
     assert upload.file_path.endswith(".mp4")
     url = urlsplit(upload.upload_url)
@@ -248,21 +250,21 @@ def test_create_upload_is_scoped_to_the_client_and_signs_a_put(s3: FakeS3) -> No
 
 
 def test_a_signed_content_type_is_returned_as_a_header_to_send(s3: FakeS3) -> None:
-    upload = inputs.create_upload("client-a", CreateUploadRequest(extension="png", content_type="image/png"))
+    upload = uploads.create_upload("client-a", CreateUploadRequest(extension="png", content_type="image/png"))
     assert upload.upload_headers == {"Content-Type": "image/png"}
     assert "content-type" in parse_qs(urlsplit(upload.upload_url).query)["X-Amz-SignedHeaders"][0]
 
 
 @pytest.mark.parametrize("extension", ["mp4", "MOV", "png", "jpeg", "mp3", "webm", "gif", "tif"])
 def test_extensions_magic_hour_accepts_parse(extension: str) -> None:
-    request = inputs.parse_upload_request(json.dumps({"extension": extension}).encode())
+    request = uploads.parse_upload_request(json.dumps({"extension": extension}).encode())
     assert request.extension == extension.lower()
 
 
 @pytest.mark.parametrize("extension", ["exe", "txt", ".mp4", "mp4 ", "svg", "pdf"])
 def test_other_extensions_are_refused_with_the_list(extension: str) -> None:
     with pytest.raises(errors.RequestRefused) as caught:
-        inputs.parse_upload_request(json.dumps({"extension": extension}).encode())
+        uploads.parse_upload_request(json.dumps({"extension": extension}).encode())
     assert isinstance(caught.value, errors.ValidationFailed)
     (detail,) = caught.value.details or []
     assert detail["loc"] == ["body", "extension"]
@@ -281,11 +283,13 @@ def test_other_extensions_are_refused_with_the_list(extension: str) -> None:
         (b'{"extension": "mp4", "content_type": "not a type"}', errors.ValidationFailed),
         (b'{"extension": "mp4", "content_type": "video/mp4\\r\\nx: y"}', errors.ValidationFailed),
         (b"{" + b" " * 5000 + b"}", errors.BodyTooLarge),
+        # Strict JSON, as every client body: NaN is not JSON, so not a body with an unknown field.
+        (b'{"extension": "mp4", "x": NaN}', errors.MalformedBody),
     ],
 )
 def test_bad_upload_requests_get_precise_errors(raw: bytes, refusal: type[errors.RequestRefused]) -> None:
     with pytest.raises(errors.RequestRefused) as caught:
-        inputs.parse_upload_request(raw)
+        uploads.parse_upload_request(raw)
     assert type(caught.value) is refusal
 
 

@@ -13,9 +13,10 @@ import pytest
 from pipeline.create import inputs
 from pipeline.models.api import CreateUploadRequest
 from pipeline.models.tasks import CallbackTask
-from pipeline.platform import aws, secret_store
+from pipeline.platform import environment, secret_store
 from pipeline.platform.settings import MissingSetting, Settings
 from pipeline.store import callback_queue, clients, dispatch_queue, download_queue, jobs, outputs
+from pipeline.submit import uploads
 
 UPLOAD = "s3://some-bucket/uploads/client-a/" + "a" * 32 + ".mp4"
 FACE_SWAP = {"assets": {"video_source": "file", "video_file_path": UPLOAD, "image_file_path": UPLOAD}}
@@ -38,8 +39,8 @@ CASES: list[tuple[ModuleType, Callable[[], Any], str]] = [
     (secret_store, secret_store.webhook_secrets, "MAGIC_HOUR_WEBHOOK_SECRET"),
     (secret_store, secret_store.callback_master_secret, "CALLBACK_SIGNING_SECRET"),
     (
-        inputs,
-        lambda: inputs.create_upload("client-a", CreateUploadRequest(extension="mp4")),
+        uploads,
+        lambda: uploads.create_upload("client-a", CreateUploadRequest(extension="mp4")),
         "INPUT_BUCKET_NAME",
     ),
     (inputs, lambda: inputs.check_s3_inputs("client-a", FACE_SWAP), "INPUT_BUCKET_NAME"),
@@ -47,8 +48,7 @@ CASES: list[tuple[ModuleType, Callable[[], Any], str]] = [
 
 
 def _clear_clients() -> None:
-    for factory in (aws.dynamodb_table, aws.s3_client, aws.sqs_client):
-        factory.cache_clear()
+    environment.forget()
 
 
 @pytest.fixture(autouse=True)

@@ -92,6 +92,7 @@ def test_pipeline_alarms_watch_catalogued_metrics_with_their_dimensions(template
         ("MagicHourCreates", ("auth_failed",)),
         ("MagicHourCredits", ()),
         ("Webhooks", ("signature_rejected",)),
+        ("SweepOldestOverdue", ()),
     }
 
 

@@ -13,7 +13,7 @@ import pytest
 from ops import jobs, pipeline_env, targets
 from pipeline.jobs.callback_state import webhook_id_for
 from pipeline.models.job import Job, JobStatus
-from pipeline.platform import observability
+from pipeline.platform import environment, observability
 from pipeline.platform.settings import Settings, get_settings
 from pipeline.platform.timeutil import now_iso
 from tests.fakes import Fakes, install
@@ -39,9 +39,9 @@ def make_job(status: JobStatus, **changes: Any) -> Job:
 @pytest.fixture(autouse=True)
 def fresh_settings() -> Any:
     # Settings are read once and cached: what a test's environment made them must not outlive it.
-    get_settings.cache_clear()
+    environment.forget()
     yield
-    get_settings.cache_clear()
+    environment.forget()
 
 
 @pytest.fixture
@@ -176,7 +176,7 @@ def test_the_pipeline_sees_the_targets_while_bound_and_its_own_settings_after(
 ) -> None:
     monkeypatch.setenv("JOBS_TABLE_NAME", "before")
     monkeypatch.setenv("DOWNLOAD_QUEUE_URL", "the operator's own")
-    get_settings.cache_clear()
+    environment.forget()
     session = targets.Session("http://127.0.0.1:1", "eu-west-1", local_credentials=True)
     with pipeline_env.bound(session, WHERE):
         settings = get_settings()

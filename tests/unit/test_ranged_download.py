@@ -19,8 +19,7 @@ from typing import Any
 import pytest
 
 from pipeline.downloads.http_to_s3 import DownloadFailed, Transfer, fetch_into_s3
-from pipeline.platform import aws
-from pipeline.platform.settings import get_settings
+from pipeline.platform import aws, environment
 from pipeline.store import outputs
 
 BUCKET = "ranged-test-bucket"
@@ -123,8 +122,7 @@ def s3_calls(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Coun
         "DOWNLOAD_REQUIRE_HTTPS": "false",
     }.items():
         monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    aws.s3_client.cache_clear()
+    environment.forget()
     client = aws.s3_client()
     with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
         client.create_bucket(Bucket=BUCKET)
@@ -136,8 +134,7 @@ def s3_calls(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Coun
     client.meta.events.register("before-call.s3.*", count)
     yield calls
     client.meta.events.unregister("before-call.s3.*", count)
-    get_settings.cache_clear()
-    aws.s3_client.cache_clear()
+    environment.forget()
 
 
 @pytest.fixture

@@ -35,7 +35,7 @@ def _event_record(name: str) -> dict[str, Any]:
 
 
 DOWNLOAD_RECORD = _event_record("downloader-sqs-batch.json")
-CALLBACK_RECORD = _event_record("callbacks-sqs-batch.json")
+CALLBACK_RECORD = _event_record("callback-sqs-batch.json")
 JOB_ID = json.loads(DOWNLOAD_RECORD["body"])["job_id"]
 CALLBACK_JOB_ID = json.loads(CALLBACK_RECORD["body"])["job_id"]
 
@@ -44,15 +44,15 @@ def _load(function: str, monkeypatch: pytest.MonkeyPatch, **environment: str) ->
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "test")
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
-    from pipeline.platform.settings import get_settings
+    from pipeline.platform import environment
 
-    get_settings.cache_clear()
+    environment.forget()
     spec = importlib.util.spec_from_file_location(f"{function}_app", ROOT / "functions" / function / "app.py")
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    get_settings.cache_clear()  # other tests get their own settings
+    environment.forget()  # other tests get their own settings
     return module
 
 
@@ -96,7 +96,7 @@ def downloader(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
 @pytest.fixture
 def callback_handler(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     return _load(
-        "callbacks",
+        "callback",
         monkeypatch,
         CALLBACK_RETRY_DELAYS_SECONDS="5,7",
         CALLBACK_DEAD_LETTER_QUEUE_URL=DLQ,

@@ -40,7 +40,7 @@ CODE_ONLY = {
     "download_read_timeout_seconds": "transport detail of the file server fetch",
     "webhook_tolerance_seconds": "the signature scheme's replay window, not ours to choose",
     "webhook_queue_wait_seconds": "bounded by the webhook's 10 s answer time, not a choice",
-    "sweep_batch_limit": "sized to the sweep's timeout, not a choice",
+    "sweep_scan_limit": "a memory bound, sized with the sweep's MemorySize",
     "callback_timeout_seconds": "the contract's bound on one callback attempt",
     "callback_connect_timeout_seconds": "part of the callback attempt bound",
 }

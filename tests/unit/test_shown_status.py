@@ -1,4 +1,4 @@
-"""Forward only as clients see it (logic/job_view.shown_status): a job whose create is in flight is
+"""Forward only as clients see it (jobs/job_view.shown_status): a job whose create is in flight is
 stored `submitting`, and a 429/500/503 answer takes it back to `waiting`. So it shows `waiting`
 until its create can no longer be known to have failed, and never a step back after that."""
 

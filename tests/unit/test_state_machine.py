@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.create import creation
-from pipeline.dispatch import dispatch
+from pipeline.create import claims, creation
 from pipeline.jobs import errors, transitions
 from pipeline.jobs.transitions import Outcome, ProjectUpdate
 from pipeline.magic_hour.errors import MagicHourNotFound, MagicHourUnavailable
@@ -43,7 +42,7 @@ SETTINGS = Settings(
 
 @pytest.fixture
 def fakes(monkeypatch: pytest.MonkeyPatch) -> Fakes:
-    for module in (transitions, sweep, dispatch, creation):
+    for module in (transitions, sweep, claims, creation):
         monkeypatch.setattr(module, "get_settings", lambda: SETTINGS)
     return install(monkeypatch)
 

@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 from test_state_machine import JOB_ID, PROJECT, SETTINGS, TAG, FakeMagicHour, make_job, project
 
-from pipeline.create import creation
-from pipeline.dispatch import dispatch
+from pipeline.create import claims, creation
 from pipeline.jobs import transitions
 from pipeline.magic_hour.errors import MagicHourNotFound
 from pipeline.models.job import JobStatus
@@ -22,7 +21,7 @@ from tests.fakes import Fakes, install
 
 @pytest.fixture
 def fakes(monkeypatch: pytest.MonkeyPatch) -> Fakes:
-    for module in (transitions, sweep, dispatch, creation):
+    for module in (transitions, sweep, claims, creation):
         monkeypatch.setattr(module, "get_settings", lambda: SETTINGS)
     return install(monkeypatch)
 

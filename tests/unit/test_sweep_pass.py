@@ -9,16 +9,17 @@ from typing import Any
 import pytest
 from test_state_machine import JOB_ID, PROJECT, SETTINGS, FakeMagicHour, make_job, project
 
-from pipeline.create import creation
-from pipeline.dispatch import dispatch
+from pipeline.create import claims, creation
 from pipeline.jobs import transitions
 from pipeline.magic_hour.errors import MagicHourUnavailable
 from pipeline.models.job import Job, JobStatus
 from pipeline.platform import ids
 from pipeline.platform.timeutil import epoch_seconds
+from pipeline.store import due_checks as due_checks_store
 from pipeline.store import jobs as job_store
 from pipeline.store import slots
-from pipeline.sweep import sweep
+from pipeline.store.due_checks import DueCheck
+from pipeline.sweep import sweep, sweep_batch
 from tests.fakes import Fakes, install
 
 OTHER_ID = ids.job_id_for_idempotency_key("client-b", "sweep-run")
@@ -43,7 +44,7 @@ class Slots:
 
 @pytest.fixture
 def fakes(monkeypatch: pytest.MonkeyPatch) -> Fakes:
-    for module in (transitions, sweep, dispatch, creation):
+    for module in (transitions, sweep, sweep_batch, claims, creation):
         monkeypatch.setattr(module, "get_settings", lambda: SETTINGS)
     installed = install(monkeypatch)
     monkeypatch.setattr(job_store, "waiting_jobs", lambda limit: [])
@@ -61,17 +62,18 @@ class FreeLease:
         pass
 
 
-def due(monkeypatch: pytest.MonkeyPatch, fakes: Fakes, *jobs: Job) -> list[tuple[int, int]]:
-    """Make `jobs` the ones due; returns the (now, limit) the sweep asked with."""
-    asked: list[tuple[int, int]] = []
+def due(monkeypatch: pytest.MonkeyPatch, fakes: Fakes, *jobs: Job) -> list[tuple[int | None, int, int]]:
+    """Make `jobs` the ones due; returns the (after, now, limit) the sweep read them with."""
+    asked: list[tuple[int | None, int, int]] = []
     for job in jobs:
         fakes.store.put(job)
 
-    def due_for_check(now: int, limit: int) -> list[Job]:
-        asked.append((now, limit))
-        return [job.model_copy(deep=True) for job in jobs]
+    def due_checks(after: int | None, now: int, limit: int) -> list[DueCheck]:
+        asked.append((after, now, limit))
+        listed = jobs if after is None else ()
+        return [DueCheck(job.job_id, job.client_id, job.status.value, now) for job in listed][:limit]
 
-    monkeypatch.setattr(job_store, "due_for_check", due_for_check)
+    monkeypatch.setattr(due_checks_store, "due_checks", due_checks)
     return asked
 
 
@@ -91,7 +93,7 @@ def test_every_due_job_is_checked_and_counted(fakes: Fakes, monkeypatch: pytest.
         make_job(JobStatus.RENDERING, job_id=OTHER_ID, project_id="proj_other", magic_hour_name=None),
     )
     report = sweep.run(now, FakeMagicHour(project("complete")))  # type: ignore[arg-type]
-    assert asked == [(now, SETTINGS.sweep_batch_limit)]
+    assert asked[0] == (None, now, SETTINGS.sweep_scan_limit)
     assert report.checked == 2
     assert report.outcomes == {"recovered_completed": 2}
 

@@ -7,7 +7,12 @@ from typing import Any
 import pytest
 
 from pipeline.models.job import Job, JobStatus
+from pipeline.platform.settings import get_settings
+from pipeline.store import due_checks
+from pipeline.store.due_checks import DueCheck
 from pipeline.sweep import sweep
+
+SETTINGS = get_settings()
 
 
 def _job(n: int) -> Job:
@@ -42,10 +47,24 @@ class FakeLeases:
             self.held_by = None
 
 
+def serve_due(monkeypatch: pytest.MonkeyPatch, jobs: Any) -> None:
+    """The sweep's index holds `jobs()` (all due), and each job reads as itself."""
+
+    def due(after: int | None, now: int, limit: int) -> list[DueCheck]:
+        # Everything is due at once: a later read (after=...) finds nothing new.
+        listed = jobs() if after is None else []
+        return [DueCheck(j.job_id, j.client_id, j.status.value, 0) for j in listed][:limit]
+
+    monkeypatch.setattr(due_checks, "due_checks", due)
+    monkeypatch.setattr(
+        sweep.job_store, "get_job", lambda job_id: next((j for j in jobs() if j.job_id == job_id), None)
+    )
+
+
 @pytest.fixture
 def wired(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     state: dict[str, Any] = {"checked": [], "leases": FakeLeases(), "jobs": [_job(n) for n in range(10)]}
-    monkeypatch.setattr(sweep.job_store, "due_for_check", lambda now, limit: state["jobs"][:limit])
+    serve_due(monkeypatch, lambda: state["jobs"])
     monkeypatch.setattr(sweep, "leases", state["leases"])
     monkeypatch.setattr(sweep, "reclaim_stale_slots", lambda: 0)
     monkeypatch.setattr(sweep.job_store, "waiting_jobs", lambda limit: [])
@@ -82,6 +101,10 @@ def test_the_sweep_stops_when_one_more_check_might_not_finish(
         return original_check(job, now, magic_hour)
 
     monkeypatch.setattr(sweep, "check", slow_check)
+    # One check at a time, so each takes its share of the time in turn.
+    monkeypatch.setattr(
+        sweep.sweep_batch, "get_settings", lambda: SETTINGS.model_copy(update={"sweep_concurrency": 1})
+    )
     report = sweep.run(0, magic_hour=None, remaining_ms=remaining)  # type: ignore[arg-type]
     assert report.checked == 3
     assert report.stopped == "time"
@@ -112,10 +135,10 @@ def test_the_lease_lasts_as_long_as_the_invocation_and_is_released(wired: dict[s
 def test_the_lease_is_released_when_the_loop_fails(
     wired: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(now: int, limit: int) -> list[Job]:
+    def broken(after: int | None, now: int, limit: int) -> list[DueCheck]:
         raise RuntimeError("DynamoDB is down")
 
-    monkeypatch.setattr(sweep.job_store, "due_for_check", broken)
+    monkeypatch.setattr(due_checks, "due_checks", broken)
     with pytest.raises(RuntimeError):
         sweep.run(0, magic_hour=None, remaining_ms=lambda: 120_000, holder="me")  # type: ignore[arg-type]
     assert wired["leases"].released == [("sweep", "me")]

@@ -14,10 +14,14 @@ from pipeline.models.job import Job
 from pipeline.sweep import sweep
 from tests.fakes import Signals, install_signals
 
+# Every run that did its work says how overdue the oldest check it left is.
+OVERDUE = ("SweepOldestOverdue", {})
+
 
 @pytest.fixture
 def signals(wired: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Signals:  # noqa: F811
     seen = install_signals(monkeypatch, sweep)
+    monkeypatch.setattr(sweep, "about_job_in_thread", seen.about_job)
     seen.postponed = []  # type: ignore[attr-defined]
     monkeypatch.setattr(
         sweep.job_store,
@@ -30,7 +34,7 @@ def signals(wired: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Signals: 
 
 def test_each_check_is_counted_by_its_outcome_and_names_its_job(signals: Signals) -> None:
     sweep.run(0, magic_hour=None, remaining_ms=lambda: 120_000)  # type: ignore[arg-type]
-    assert signals.metrics == [("SweepChecks", {"outcome": "unchanged"})]
+    assert signals.metrics == [("SweepChecks", {"outcome": "unchanged"}), OVERDUE]
     assert signals.jobs[0] == ("job_1", "c")
     assert signals.jobs[-1] == (None, None)  # lines after the loop name no job
 
@@ -44,7 +48,7 @@ def test_magic_hour_down_is_counted_logged_and_postponed(
     monkeypatch.setattr(sweep, "check", down)
     report = sweep.run(1000, magic_hour=None, remaining_ms=lambda: 120_000)  # type: ignore[arg-type]
     assert report.outcomes == {"magic_hour_unavailable": 1}
-    assert signals.metrics == [("SweepChecks", {"outcome": "magic_hour_unavailable"})]
+    assert signals.metrics == [("SweepChecks", {"outcome": "magic_hour_unavailable"}), OVERDUE]
     assert signals.lines == [
         (
             "warning",
@@ -64,7 +68,7 @@ def test_a_job_that_breaks_its_check_is_counted_logged_and_postponed(
     monkeypatch.setattr(sweep, "check", broken)
     report = sweep.run(1000, magic_hour=None, remaining_ms=lambda: 120_000)  # type: ignore[arg-type]
     assert report.outcomes == {"error": 1}
-    assert signals.metrics == [("SweepChecks", {"outcome": "error"})]
+    assert signals.metrics == [("SweepChecks", {"outcome": "error"}), OVERDUE]
     assert signals.lines == [
         ("exception", "sweep could not check a job", {"job_id": "job_1", "client_id": "c"})
     ]
@@ -75,7 +79,7 @@ def test_a_run_cut_short_is_counted_and_logged(signals: Signals) -> None:
     needed = sweep.time_needed_per_check_ms()
     report = sweep.run(0, magic_hour=None, remaining_ms=lambda: needed - 1)  # type: ignore[arg-type]
     assert report.stopped == "time"
-    assert signals.metrics == [("SweepRuns", {"outcome": "cut_short"})]
+    assert signals.metrics == [("SweepRuns", {"outcome": "cut_short"}), OVERDUE]
     assert signals.lines == [("warning", "sweep stopped before its timeout", {"checked": 0})]
 
 

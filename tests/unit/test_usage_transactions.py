@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from pipeline.models.job import Job, JobStatus
+from pipeline.store import jobs as job_store
 from pipeline.store import usage
 
 
@@ -92,3 +94,29 @@ def test_apply_raises_over_budget_when_a_bound_fails(monkeypatch: pytest.MonkeyP
     _use(monkeypatch, table)
     usage.apply(())
     assert table.calls == 0
+
+
+def _submitting_job_with_slot() -> Job:
+    return Job(
+        job_id="job_1",
+        client_id="client-a",
+        tool="ai-voice-generator",
+        kind="audio",
+        status=JobStatus.SUBMITTING,
+        created_at="2026-12-01T00:00:00Z",
+        updated_at="2026-12-01T00:00:00Z",
+        input={},
+        slot=3,
+    )
+
+
+def test_the_jobs_table_retries_a_conflict_as_the_usage_table_does(
+    monkeypatch: pytest.MonkeyPatch, quick: None
+) -> None:
+    # One retry policy: a job's transaction (here: delete it and give back its slot) is tried
+    # again after a conflict, and not after a failed condition.
+    table = FakeTable(_cancelled("TransactionConflict", "None"))
+    monkeypatch.setattr(job_store, "_table", lambda: table)
+    monkeypatch.setattr(usage.clients, "table", lambda: table)
+    job_store.delete_submitting_job(_submitting_job_with_slot())
+    assert table.calls == 2

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from pipeline import http
 from pipeline.jobs import errors
-from pipeline.platform.observability import metrics
 from pipeline.webhook import webhook_delivery
 from pipeline.webhook.signature import sign
 
@@ -19,11 +17,8 @@ NOW = 1_729_314_984
 
 
 @pytest.fixture(autouse=True)
-def _clean_metrics(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _clean_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "test")
-    metrics.clear_metrics()
-    yield
-    metrics.clear_metrics()
 
 
 def delivery(event_type: str, **payload: Any) -> bytes:

@@ -1,4 +1,4 @@
-"""Each client's own callback signing secret (CONTRACT §1, Callbacks).
+"""Each client's own callback signing secret (docs/api.md, "Callbacks").
 
 Secrets are derived, never stored: HMAC-SHA256 of the master secret (Secrets Manager) over the
 client id and a per-client version kept on the client's profile. A client's secret therefore says

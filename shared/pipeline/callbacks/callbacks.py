@@ -12,8 +12,9 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -24,8 +25,9 @@ from pipeline.jobs import bookkeeping
 from pipeline.jobs.job_view import to_resource
 from pipeline.models.job import Job
 from pipeline.models.tasks import CallbackTask
-from pipeline.platform.observability import CALLBACKS, emit
+from pipeline.platform.observability import CALLBACKS, about_job, emit
 from pipeline.platform.settings import get_settings
+from pipeline.platform.timeutil import utc_now
 from pipeline.store import jobs as job_store
 
 USER_AGENT = "magic-hour-pipeline-callbacks/1"
@@ -45,14 +47,22 @@ def deliver(task: CallbackTask) -> Job | None:
     """One attempt. Returns the job once its callback is settled, raises CallbackFailed or
     CallbackRefused otherwise."""
     job = job_store.get_job(task.job_id)
+    if job is not None:
+        about_job(job.job_id, job.client_id)  # every line of this attempt names the client too
     if job is None or job.callback_url is None or job.callback_state != "pending":
         return job  # already delivered, given up, or nothing to deliver
     settings = get_settings()
+    # The name lookup is part of the attempt's budget: a slow name server costs this attempt
+    # its few seconds, never more.
+    started = time.monotonic()
     destination = resolve_destination(
-        job.callback_url, settings.require_https_callbacks, settings.callback_allow_private_addresses
+        job.callback_url,
+        settings.require_https_callbacks,
+        settings.callback_allow_private_addresses,
+        timeout=settings.callback_timeout_seconds,
     )
     payload = to_resource(job).model_dump_json()
-    timestamp = datetime.now(UTC)
+    timestamp = utc_now()
     # The job's own client's secrets: no other client can make a signature this receiver accepts.
     signature = callback_secrets.sign(
         callback_secrets.secrets_for_delivery(job.client_id), task.webhook_id, timestamp, payload
@@ -68,8 +78,9 @@ def deliver(task: CallbackTask) -> Job | None:
         destination,
         payload.encode(),
         headers,
-        total_seconds=settings.callback_timeout_seconds,
+        total_seconds=max(settings.callback_timeout_seconds - (time.monotonic() - started), 0.001),
         connect_seconds=settings.callback_connect_timeout_seconds,
+        budget_seconds=settings.callback_timeout_seconds,
     )
     if not 200 <= status < 300:
         raise CallbackFailed(f"callback URL answered HTTP {status}")
@@ -124,14 +135,21 @@ def address_refusal(address: str) -> str | None:
     return None
 
 
+WEB_PORTS = (443, 80, 8443)
+# Name lookups run here so an attempt can stop waiting for one (getaddrinfo has no timeout).
+_LOOKUPS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="callback-dns")
+
+
 def resolve_destination(
     url: str,
     require_https: bool,
     allow_private: bool,
     resolver: Callable[..., list[Any]] = socket.getaddrinfo,
+    timeout: float | None = None,
 ) -> Destination:
-    """SSRF guard: http(s) only (https when deployed), resolved once, and, when deployed, every
-    address the name resolves to must be public."""
+    """SSRF guard: http(s) only (https when deployed), on a web port when deployed, resolved
+    once (within `timeout` seconds), and, when deployed, every address the name resolves to must
+    be public."""
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.hostname or parts.username or parts.password:
         raise CallbackRefused("callback URL must be http(s) with a host and no credentials")
@@ -144,8 +162,16 @@ def resolve_destination(
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError as exc:
         raise CallbackRefused("callback URL port is invalid") from exc
+    if not allow_private and port not in WEB_PORTS:
+        # Deployed, receivers listen where web servers do: any other port would let callback URLs
+        # probe what listens where.
+        raise CallbackRefused("callback URL port must be 443, 80 or 8443")
+    lookup = _LOOKUPS.submit(resolver, host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
     try:
-        infos = resolver(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+        infos = lookup.result(timeout=timeout)
+    except FutureTimeout as exc:
+        # The lookup thread finishes by itself (the resolver's own timeout); the attempt ends now.
+        raise CallbackFailed(f"cannot resolve {host} within {timeout:g} s") from exc
     except OSError as exc:
         raise CallbackFailed(f"cannot resolve {host}") from exc
     addresses = tuple((int(info[0]), info[4]) for info in infos)
@@ -182,12 +208,15 @@ def post_once(
     headers: dict[str, str],
     total_seconds: float,
     connect_seconds: float,
+    budget_seconds: float | None = None,
 ) -> int:
     """POST `body` and return the answer's status code. The whole attempt (connect, TLS, send,
     answer) ends within `total_seconds` whatever the receiver does: a watchdog shuts the socket
     down at the deadline, so a receiver trickling a byte at a time cannot stretch it, and at most
     MAX_ANSWER_BYTES of its answer are read, so a huge body costs nothing."""
     deadline = time.monotonic() + total_seconds
+    # What the client reads as the bound: the attempt's whole budget, its name lookup included.
+    bound = f"no answer within {budget_seconds or total_seconds:g} s"
     request = _request_bytes(destination, body, headers)
     last_error = "no address to connect to"
     for family, sockaddr in destination.addresses:
@@ -212,17 +241,17 @@ def post_once(
             if status is not None:
                 return status
             if watchdog.fired or time.monotonic() >= deadline:
-                raise CallbackFailed(f"no answer within {total_seconds:g} s")
+                raise CallbackFailed(bound)
             raise CallbackFailed("callback URL did not answer with an HTTP status line")
         except (OSError, ValueError) as exc:
             if watchdog.fired or time.monotonic() >= deadline:
-                raise CallbackFailed(f"no answer within {total_seconds:g} s") from exc
+                raise CallbackFailed(bound) from exc
             raise CallbackFailed(f"callback attempt failed ({exc.__class__.__name__})") from exc
         finally:
             watchdog.cancel()
             raw.close()
     if time.monotonic() >= deadline:
-        raise CallbackFailed(f"no answer within {total_seconds:g} s")
+        raise CallbackFailed(bound)
     raise CallbackFailed(last_error)
 
 

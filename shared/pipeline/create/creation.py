@@ -40,8 +40,8 @@ from pipeline.platform.observability import (
 )
 from pipeline.platform.settings import get_settings
 from pipeline.platform.timeutil import epoch_of, epoch_seconds, now_iso
+from pipeline.store import fair_queue
 from pipeline.store import jobs as job_store
-from pipeline.store import slots
 
 RATE_LIMITED = "upstream_rate_limited"
 UNAVAILABLE = "upstream_unavailable"
@@ -130,7 +130,7 @@ def create(job: Job, magic_hour: MagicHourClient, *, inline: bool) -> Job:
 
 def _record(job: Job, created: CreatedProject) -> Job:
     try:
-        slots.clear_hold()
+        fair_queue.clear_hold()
     except Exception:  # the pause only spaces out creates; the next refusal sets it anew
         logger.exception("could not lift the create pause", extra={"job_id": job.job_id})
     if created.credits_out_of_range:
@@ -204,11 +204,13 @@ def retry_later(job: Job, code: str, message: str, retry_after: int) -> Job:
             extra={"job_id": job.job_id, "client_id": job.client_id, "code": code},
         )
         return fail_past_deadline(job, code, attempts, [JobStatus.SUBMITTING]) or job
-    _, streak = slots.hold()
+    _, streak = fair_queue.hold()
     delays = settings.create_retry_delays_seconds
     delay = max(1, retry_after, delays[min(streak + 1, len(delays)) - 1])
-    slots.set_hold(now + delay, streak + 1)
-    fair_key = job.fair_key or slots.fair_key(slots.next_round_for(job.client_id), now_iso(), job.job_id)
+    fair_queue.set_hold(now + delay, streak + 1)
+    fair_key = job.fair_key or fair_queue.fair_key(
+        fair_queue.next_round_for(job.client_id), now_iso(), job.job_id
+    )
     waiting = moves.move(
         job,
         JobStatus.WAITING,

@@ -1,4 +1,4 @@
-"""Inputs from S3: uploads (`POST /v1/uploads`) and `s3://` values in a tool's file fields.
+"""Inputs from S3: `s3://` values in a tool's file fields (the uploads route: submit/uploads.py).
 
 Magic Hour can only fetch a URL, so an `s3://bucket/key` input is checked at submit (the object
 exists and this client may use it) and turned into a presigned GET right before the create. The
@@ -11,29 +11,21 @@ it; any object of a bucket the deployment lists (`InputBucketNames`) by every cl
 
 from __future__ import annotations
 
-import json
 import re
-import uuid
 from collections.abc import Callable, Iterator
-from datetime import timedelta
 from typing import Any, cast
 from urllib.parse import quote
 
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import ValidationError
 
-from pipeline.jobs import errors
 from pipeline.magic_hour.catalogue import InputProblem
 from pipeline.magic_hour.client import MagicHourClient
 from pipeline.magic_hour.errors import MagicHourUnavailable
-from pipeline.models.api import CreateUploadRequest, UploadResource
 from pipeline.models.job import Kind
 from pipeline.platform.settings import get_settings
-from pipeline.platform.timeutil import iso, utc_now
 from pipeline.store import inputs as input_store
 
 UPLOAD_PREFIX = "uploads/"
-MAX_UPLOAD_REQUEST_BYTES = 4096
 
 # Extensions Magic Hour accepts for an input file (its upload-urls API and file guide), by the kind
 # of field that takes them, with the media type a fetcher is told. `gif` (and webp/webm as
@@ -82,58 +74,7 @@ _UPLOAD_NAME = re.compile(r"^[0-9a-f]{32}\.[a-z0-9]+$")
 _MAX_KEY_BYTES = 1024
 
 
-# -- uploads -------------------------------------------------------------------------------------
-
-
-def parse_upload_request(raw_body: bytes) -> CreateUploadRequest:
-    if len(raw_body) > MAX_UPLOAD_REQUEST_BYTES:
-        raise errors.BodyTooLarge(f"request body is over {MAX_UPLOAD_REQUEST_BYTES} bytes")
-    try:
-        document = json.loads(raw_body)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise errors.MalformedBody("request body is not valid JSON") from exc
-    if not isinstance(document, dict):
-        raise errors.MalformedBody("request body must be a JSON object")
-    try:
-        request = CreateUploadRequest.model_validate(document)
-    except ValidationError as exc:
-        raise errors.ValidationFailed(
-            [{"loc": ["body", *error["loc"]], "msg": error["msg"]} for error in exc.errors()],
-            "request body breaks the upload schema",
-        ) from exc
-    extension = request.extension.lower()
-    if extension not in MEDIA_TYPES:
-        raise errors.ValidationFailed(
-            [
-                {
-                    "loc": ["body", "extension"],
-                    "msg": "Magic Hour accepts no input file with this extension; use one of "
-                    + ", ".join(ACCEPTED_EXTENSIONS)
-                    + " (without the dot)",
-                }
-            ],
-            f"extension '{request.extension[:20]}' is not one Magic Hour accepts",
-        )
-    return request.model_copy(update={"extension": extension})
-
-
-def create_upload(client_id: str, request: CreateUploadRequest) -> UploadResource:
-    """A place for one input file of this client, and a URL to PUT its bytes to."""
-    settings = get_settings()
-    key = f"{_client_prefix(client_id)}{uuid.uuid4().hex}.{request.extension}"
-    bucket = settings.require("input_bucket_name")
-    expires_in = settings.upload_url_ttl_seconds
-    expires_at = utc_now() + timedelta(seconds=expires_in)
-    url = input_store.presigned_put(bucket, key, expires_in, request.content_type)
-    return UploadResource(
-        file_path=f"s3://{bucket}/{key}",
-        upload_url=url,
-        expires_at=iso(expires_at),
-        upload_headers={"Content-Type": request.content_type} if request.content_type else {},
-    )
-
-
-def _client_prefix(client_id: str) -> str:
+def client_prefix(client_id: str) -> str:
     # Percent-encoding is injective (`/` and `%` are encoded too), so no client id can name a
     # prefix that is, or contains, another client's.
     return f"{UPLOAD_PREFIX}{quote(client_id, safe='')}/"
@@ -278,7 +219,7 @@ def _problem_with(client_id: str, uri: str, input_bucket: str, allowed: list[str
     if any(segment in (".", "..") for segment in key.split("/")):
         return "the key must not contain '.' or '..' segments"
     if bucket == input_bucket:
-        prefix = _client_prefix(client_id)
+        prefix = client_prefix(client_id)
         if not key.startswith(prefix) or not _UPLOAD_NAME.match(key[len(prefix) :]):
             return "not an upload of this client: use the file_path POST /v1/uploads gave you"
         missing = "no such upload: PUT the file to its upload_url first (uploads expire)"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from pipeline.downloads.http_to_s3 import (
     DownloadRefused,
     FetchedObject,
@@ -17,10 +15,10 @@ from pipeline.magic_hour.credits import storable_credits
 from pipeline.magic_hour.errors import MagicHourError, MagicHourNotFound
 from pipeline.models.job import Job, JobError, JobStatus, StoredOutput
 from pipeline.models.tasks import DownloadTask
-from pipeline.platform.observability import DOWNLOADED_BYTES, DOWNLOADS, emit, logger
+from pipeline.platform.observability import DOWNLOADED_BYTES, DOWNLOADS, about_job, emit, logger
 from pipeline.platform.redaction import for_client
 from pipeline.platform.settings import get_settings
-from pipeline.platform.timeutil import epoch_seconds, now_iso
+from pipeline.platform.timeutil import epoch_seconds, now_iso, parse_iso, utc_now
 from pipeline.store import jobs as job_store
 from pipeline.store import outputs
 
@@ -36,6 +34,7 @@ def process(task: DownloadTask, magic_hour: MagicHourClient) -> None:
     if job is None:
         logger.warning("download for a job that no longer exists", extra={"job_id": task.job_id})
         return
+    about_job(job.job_id, job.client_id)  # every line of this task names the client too
     if task.late:
         _process_late(job, task, magic_hour)
         return
@@ -166,12 +165,10 @@ def _expired(expires_at: str | None) -> bool:
     if not expires_at:
         return False
     try:
-        moment = datetime.fromisoformat(expires_at.replace("Z", "+00:00"))
+        moment = parse_iso(expires_at)
     except ValueError:
         return False
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment <= datetime.now(UTC)
+    return moment <= utc_now()
 
 
 def _fresh_url(task: DownloadTask, magic_hour: MagicHourClient) -> str:

@@ -10,19 +10,22 @@ import re
 from datetime import UTC, date, datetime, timedelta
 
 from pipeline.jobs import errors
-from pipeline.jobs.errors import BudgetExceeded
+
+# Re-exported: create/claims.py catches it as budgets.BudgetExceeded.
+from pipeline.jobs.errors import BudgetExceeded as BudgetExceeded
 from pipeline.platform.observability import BUDGETS, emit, logger
+from pipeline.platform.timeutil import utc_now
 from pipeline.store import usage
 
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # ASCII digits only (\d takes any script)
 
 
 def utc_today() -> str:
-    return datetime.now(UTC).date().isoformat()
+    return utc_now().date().isoformat()
 
 
 def seconds_until_next_utc_day(now: datetime | None = None) -> int:
-    moment = now or datetime.now(UTC)
+    moment = now or utc_now()
     midnight = datetime.combine(moment.date() + timedelta(days=1), datetime.min.time(), UTC)
     return max(1, int((midnight - moment).total_seconds() + 0.999))
 

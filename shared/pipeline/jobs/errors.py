@@ -121,7 +121,7 @@ class BudgetExceeded(RequestRefused):
         self.retry_after_seconds = retry_after_seconds
 
     def __str__(self) -> str:
-        # What a waiting job that ran into the budget records as its error (dispatch/dispatch.py): no
+        # What a waiting job that ran into the budget records as its error (create/claims.py): no
         # word of a request that was refused, as there was none.
         return self.summary
 

@@ -1,4 +1,4 @@
-"""The job resource callers see (CONTRACT §1), built from the stored job."""
+"""The job resource callers see (docs/api.md), built from the stored job."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def _readable(value: T) -> T:
 
 
 def shown_status(job: Job, now: int | None = None) -> JobStatus:
-    """The status a client sees, forward only (CONTRACT: `waiting -> submitting -> ...`).
+    """The status a client sees, forward only (docs/api.md, "Statuses": `waiting -> submitting -> ...`).
 
     A job holds `submitting` in the store while its create is in flight; an answer of 429, 500
     or 503 then takes it back to `waiting`. So while its create may still turn out to have made
@@ -82,7 +82,7 @@ def without_outputs(job: Job, now: int | None = None) -> JobResource:
         )
         if job.error
         else None,
-        # A job with a callback_url owes a callback from the start (CONTRACT §1): `pending` with no
+        # A job with a callback_url owes a callback from the start (docs/api.md): `pending` with no
         # attempt until the job ends and the sender records its first one.
         callback=CallbackResource(
             state=job.callback_state or "pending",

@@ -29,6 +29,7 @@ from pipeline.platform.observability import (
     logger,
 )
 from pipeline.platform.settings import get_settings
+from pipeline.platform.timeutil import epoch_seconds
 from pipeline.store import download_queue
 from pipeline.store import jobs as job_store
 
@@ -189,7 +190,7 @@ def _start_downloads(job: Job, update: ProjectUpdate) -> Outcome:
         {
             "output_count": len(update.downloads),
             "downloads_queued": False,
-            "queue_lease_until": int(time.time()) + QUEUE_LEASE_SECONDS,
+            "queue_lease_until": epoch_seconds() + QUEUE_LEASE_SECONDS,
         },
         credits_charged=update.credits_charged,
     )

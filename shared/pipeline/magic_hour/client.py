@@ -59,9 +59,9 @@ class UploadUrl:
     file_path: str
 
 
-def new_pool() -> urllib3.PoolManager:
+def new_pool(maxsize: int = 4) -> urllib3.PoolManager:
     # The CA bundle requests used (certifi), so trust does not depend on the runtime image.
-    return urllib3.PoolManager(ca_certs=certifi.where(), retries=False, maxsize=4)
+    return urllib3.PoolManager(ca_certs=certifi.where(), retries=False, maxsize=maxsize)
 
 
 class MagicHourClient:
@@ -177,8 +177,9 @@ def _is_project_id(value: Any) -> TypeGuard[str]:
     return isinstance(value, str) and 1 <= len(value) <= 200 and value.isascii() and value.isprintable()
 
 
-def client_from_settings() -> MagicHourClient:
-    """The client every function uses: base URL and timeouts from settings, key from the secret store."""
+def client_from_settings(connections: int = 4) -> MagicHourClient:
+    """The client every function uses: base URL and timeouts from settings, key from the secret
+    store; `connections` kept open (the sweep's checks run several at once)."""
     from pipeline.platform import secret_store
     from pipeline.platform.settings import get_settings
 
@@ -187,6 +188,7 @@ def client_from_settings() -> MagicHourClient:
         settings.magic_hour_base_url,
         secret_store.magic_hour_api_key,
         timeout=(settings.magic_hour_connect_timeout_seconds, settings.magic_hour_read_timeout_seconds),
+        http=new_pool(connections),
     )
 
 
@@ -221,7 +223,7 @@ _ERRORS: dict[Answer, type[MagicHourError]] = {
     Answer.REJECTED: MagicHourRejected,
     Answer.PAYMENT_REQUIRED: MagicHourPaymentRequired,
     Answer.AUTH_FAILED: MagicHourAuthFailed,
-    # The key is good, the plan does not allow the feature (CONTRACT §1 Errors: plan_restricted).
+    # The key is good, the plan does not allow the feature (docs/api.md, "Errors": plan_restricted).
     Answer.PLAN_RESTRICTED: MagicHourPlanRestricted,
     Answer.NOT_FOUND: MagicHourNotFound,
 }

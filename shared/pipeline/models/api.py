@@ -1,4 +1,4 @@
-"""HTTP payloads of our own API (CONTRACT §1)."""
+"""HTTP payloads of our own API (docs/api.md)."""
 
 from __future__ import annotations
 
@@ -105,7 +105,7 @@ class ErrorInfo(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    """Every error answer (CONTRACT §1)."""
+    """Every error answer (docs/api.md)."""
 
     error: ErrorInfo
 

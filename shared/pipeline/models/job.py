@@ -127,7 +127,7 @@ class Job(BaseModel):
     # sweep's grace for an unconfirmed create runs from here, not from the job's acceptance.
     create_sent_at: int | None = None
     # The create was answered with an unknown outcome (502, 504, 520, a timeout, a cut answer):
-    # from then on the job shows `submitting` (logic/job_view.py) until its webhook or the sweep.
+    # from then on the job shows `submitting` (jobs/job_view.py) until its webhook or the sweep.
     create_outcome_unknown: bool = False
     # Money (jobs/reservations.py): the estimate this job holds of its client's budget until its
     # charge is known, the UTC day its reservation and charge count on, and the credits counted as

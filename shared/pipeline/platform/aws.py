@@ -52,3 +52,11 @@ def sqs_client() -> SQSClient:
 @lru_cache(maxsize=1)
 def events_client() -> Any:
     return boto3.client("events", config=_CONFIG)
+
+
+def warm_up(*table_names: str) -> None:
+    """Create the clients a pool of threads will share, before it starts: boto3 creates clients
+    from one session, which is not thread-safe; a created client (and table) is."""
+    for name in table_names:
+        dynamodb_table(name)
+    sqs_client()

@@ -1,4 +1,4 @@
-"""One Logger, Tracer and Metrics per function; service name and namespace come from the
+"""One Logger and Tracer per function, and the metric catalogue; service name and namespace come from the
 POWERTOOLS_* environment variables set in template.yaml.
 
 The tracer is lazy: Powertools' Tracer imports and patches the X-Ray SDK when it is constructed
@@ -19,17 +19,18 @@ from __future__ import annotations
 import functools
 import json
 import os
+import sys
 import threading
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics.base import SingleMetric
 
 from pipeline.platform.redaction import RedactingFormatter
+from pipeline.platform.timeutil import parse_iso
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Tracer
@@ -104,11 +105,7 @@ class LazyTracer:
 # Every line is redacted on its way out: a signed URL in an exception text never reaches the logs.
 logger = Logger(logger_formatter=RedactingFormatter())
 tracer = LazyTracer()
-metrics = Metrics()
 NAMESPACE = "MagicHourPipeline"  # template.yaml sets POWERTOOLS_METRICS_NAMESPACE to the same
-
-# Every metric goes through `emit`, so the handlers' flush often has nothing of its own to publish.
-warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 
 def about_job(job_id: str | None, client_id: str | None = None) -> None:
@@ -119,6 +116,15 @@ def about_job(job_id: str | None, client_id: str | None = None) -> None:
     keys = {k: v for k, v in (("job_id", job_id), ("client_id", client_id)) if v}
     if keys:
         logger.append_keys(**keys)
+
+
+def about_job_in_thread(job_id: str | None, client_id: str | None = None) -> None:
+    """`about_job` for one thread of several working at once (the sweep's checks): only this
+    thread's lines name the job."""
+    logger.thread_safe_remove_keys(["job_id", "client_id"])
+    keys = {k: v for k, v in (("job_id", job_id), ("client_id", client_id)) if v}
+    if keys:
+        logger.thread_safe_append_keys(**keys)
 
 
 @dataclass(frozen=True)
@@ -151,6 +157,8 @@ CALLBACKS = Metric("Callbacks", "Count", ("outcome",))
 SWEEP_CHECKS = Metric("SweepChecks", "Count", ("outcome",))
 # A sweep that did not look at everything due. outcome: overlap | cut_short.
 SWEEP_RUNS = Metric("SweepRuns", "Count", ("outcome",))
+# At the end of each sweep run: how long the oldest check it left undone has been due (0: none).
+SWEEP_OVERDUE = Metric("SweepOldestOverdue", "Seconds")
 # A create put off for a later try (Magic Hour 429/5xx, or our key unreadable): nothing was created.
 CREATE_RETRIES = Metric("MagicHourCreateRetries", "Count")
 # Magic Hour completed a project for a job that had already failed (its outputs are kept apart).
@@ -184,6 +192,7 @@ CATALOGUE = (
     CALLBACKS,
     SWEEP_CHECKS,
     SWEEP_RUNS,
+    SWEEP_OVERDUE,
     CREATE_RETRIES,
     LATE_PROJECTS,
     SLOTS_RECLAIMED,
@@ -224,7 +233,9 @@ def emit(metric: Metric, value: float = 1, **dimensions: str) -> None:
     except Exception:  # a metric must never break the work it measures
         logger.exception("metric not recorded", extra={"metric": metric.name})
         return
-    print(line, flush=True)
+    # One write per line: the sweep's checks emit from several threads at once.
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
 
 
 def job_ended(status: str, kind: str, created_at: str, ended_at: str, credits_charged: int | None) -> None:
@@ -242,4 +253,4 @@ def job_ended(status: str, kind: str, created_at: str, ended_at: str, credits_ch
 
 
 def _moment(iso_text: str) -> datetime:
-    return datetime.fromisoformat(iso_text.replace("Z", "+00:00"))
+    return parse_iso(iso_text)

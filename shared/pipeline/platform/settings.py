@@ -116,7 +116,11 @@ class Settings(BaseModel):
     sweep_submit_grace_seconds: int = 900
     sweep_download_stuck_seconds: int = 7200
     sweep_give_up_seconds: int = 86400
-    sweep_batch_limit: int = 200
+    # How many checks run at once (each mostly waits on one Magic Hour GET), and how many due
+    # entries one run keeps in memory at most: the batch itself has no fixed size, it grows with
+    # the backlog for as long as the run's time budget lasts (pipeline/logic/sweep_batch.py).
+    sweep_concurrency: int = Field(default=8, ge=1, le=64)
+    sweep_scan_limit: int = Field(default=20000, ge=1)
     # Client callbacks (Standard Webhooks), delivered from their own queue.
     callback_queue_url: str | None = None
     callback_dead_letter_queue_url: str | None = None
@@ -134,6 +138,9 @@ class Settings(BaseModel):
     # over it wait (`waiting`) and are created by the dispatcher as slots free.
     # `auto`: the limit of the account's tier, read from Magic Hour (pipeline/magic_hour/account.py).
     # Read it through account.concurrency_limit(), never here.
+    # The daily credit budget of a client the operator gave none (0 = none): a new key is never
+    # an unlimited one by accident. A client's own budget (ops set-budget) always wins.
+    default_daily_credit_budget: int = Field(default=0, ge=0)
     magic_hour_max_concurrency: Annotated[int, Field(ge=0, le=1000)] | Literal["auto"] = 0
     dispatch_queue_url: str | None = None
     # A create that Magic Hour answers 429/500/503 (nothing created) is retried after these delays

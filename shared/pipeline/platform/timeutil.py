@@ -22,5 +22,12 @@ def epoch_seconds() -> int:
     return int(time.time())
 
 
+def parse_iso(text: str) -> datetime:
+    """The one parser of ISO 8601 timestamps (`Z` or an offset; none means UTC), aware.
+    ValueError when `text` is not one."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def epoch_of(iso_text: str) -> int:
-    return int(datetime.fromisoformat(iso_text.replace("Z", "+00:00")).timestamp())
+    return int(parse_iso(iso_text).timestamp())

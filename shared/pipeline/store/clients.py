@@ -13,6 +13,9 @@ from pipeline.platform.aws import dynamodb_table
 from pipeline.platform.settings import get_settings
 
 PROFILE = "profile"
+# The pipeline's own partition (slots, the fair queue's `dispatch` item, leases): API key ids never
+# start with '#'.
+PIPELINE = "#pipeline"
 
 
 def usage_item(day: str) -> str:

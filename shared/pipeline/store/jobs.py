@@ -6,10 +6,8 @@ a job backwards: DynamoDB refuses the write and the caller learns nothing change
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -19,11 +17,14 @@ from botocore.exceptions import ClientError
 
 from pipeline.models.job import Bookkeeping, Job, JobError, JobStatus, StoredOutput
 from pipeline.models.usage import OverBudget, UsageChange
-from pipeline.platform import ids
 from pipeline.platform.aws import dynamodb_table
 from pipeline.platform.settings import get_settings
 from pipeline.platform.timeutil import epoch_seconds, now_iso
-from pipeline.store import slots, usage
+from pipeline.store import cursor as cursor_codec
+from pipeline.store import dynamo, slots, usage
+
+# Re-exported: submit/queries.py catches it as job_store.InvalidCursor.
+from pipeline.store.cursor import InvalidCursor as InvalidCursor
 
 CLIENT_INDEX = "ClientJobsIndex"
 ACTIVE_INDEX = "ActiveJobsIndex"
@@ -34,10 +35,6 @@ PROJECT_INDEX = "ProjectIndex"
 # The fair queue: sparse (only `waiting` jobs carry `waiting`), ordered by fair_key.
 WAITING_INDEX = "WaitingJobsIndex"
 WAITING = "1"
-
-
-class InvalidCursor(ValueError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -54,10 +51,6 @@ class JobPage:
 
 def _table() -> Any:
     return dynamodb_table(get_settings().require("jobs_table_name"))
-
-
-def _is_condition_failure(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
 def _to_item(job: Job, next_check_at: int | None = None) -> dict[str, Any]:
@@ -154,7 +147,7 @@ def put_new_job(job: Job, next_check_at: int | None, changes: tuple[UsageChange,
     try:
         _table().put_item(Item=put["Item"], ConditionExpression=put["ConditionExpression"])
     except ClientError as error:
-        if _is_condition_failure(error):
+        if dynamo.is_condition_failure(error):
             return False
         raise
     return True
@@ -178,7 +171,7 @@ def delete_submitting_job(job: Job, changes: tuple[UsageChange, ...] = ()) -> No
         try:
             _table().delete_item(**delete)
         except ClientError as error:
-            if not _is_condition_failure(error):
+            if not dynamo.is_condition_failure(error):
                 raise
         return
     parts = [{"Delete": {"TableName": _table().name, **delete}}]
@@ -245,7 +238,7 @@ def transition(
     try:
         answer = _table().update_item(**update, ReturnValues="ALL_NEW")
     except ClientError as error:
-        if _is_condition_failure(error):
+        if dynamo.is_condition_failure(error):
             return None
         raise
     return _from_item(answer["Attributes"])
@@ -263,12 +256,7 @@ def _update_expression(
         assignments["active"] = ACTIVE
     if "next_check_at" in removals:
         removals.append("active")
-    names = {f"#f{i}": field for i, field in enumerate([*assignments, *removals])}
-    values: dict[str, Any] = {f":v{i}": value for i, value in enumerate(assignments.values())}
-    expression = "SET " + ", ".join([*(f"#f{i} = :v{i}" for i in range(len(assignments))), *extra_sets])
-    if removals:
-        expression += " REMOVE " + ", ".join(f"#f{len(assignments) + i}" for i in range(len(removals)))
-    return expression, names, values
+    return dynamo.update_expression(assignments, removals, *extra_sets)
 
 
 def _expect(update: dict[str, Any], keeping: Bookkeeping) -> None:
@@ -320,7 +308,7 @@ def _update_alone(job: Job, update: dict[str, Any]) -> Job | None:
     try:
         _table().update_item(**update)
     except ClientError as inner:
-        if _is_condition_failure(inner):
+        if dynamo.is_condition_failure(inner):
             return None
         raise
     return get_job(job.job_id)
@@ -415,7 +403,7 @@ def claim_late_project(
     try:
         answer = _table().update_item(**update, ReturnValues="ALL_NEW")
     except ClientError as error:
-        if _is_condition_failure(error):
+        if dynamo.is_condition_failure(error):
             return None
         raise
     return _from_item(answer["Attributes"])
@@ -432,7 +420,7 @@ def record_late_output(job_id: str, output: StoredOutput) -> None:
             ExpressionAttributeValues={":output": output.model_dump()},
         )
     except ClientError as error:
-        if not _is_condition_failure(error):
+        if not dynamo.is_condition_failure(error):
             raise
 
 
@@ -483,7 +471,7 @@ def claim_queueing(job_id: str, lease_seconds: int) -> bool:
             },
         )
     except ClientError as error:
-        if _is_condition_failure(error):
+        if dynamo.is_condition_failure(error):
             return False
         raise
     return True
@@ -506,7 +494,7 @@ def record_output(job_id: str, output: StoredOutput) -> Job | None:
             ReturnValues="ALL_NEW",
         )
     except ClientError as error:
-        if not _is_condition_failure(error):
+        if not dynamo.is_condition_failure(error):
             raise
         job = get_job(job_id)
         if job is None or job.status is not JobStatus.DOWNLOADING:
@@ -536,54 +524,11 @@ def list_jobs(client_id: str, status: JobStatus | None, limit: int, cursor: str 
     }
     scope = status.value if status is not None else ""
     if cursor:
-        query["ExclusiveStartKey"] = _decode_cursor(cursor, client_id, scope)
+        query["ExclusiveStartKey"] = cursor_codec.decode(cursor, client_id, scope)
     answer = _table().query(**query)
     jobs = [_from_item(item) for item in answer.get("Items", [])]
     last_key = answer.get("LastEvaluatedKey")
-    return JobPage(jobs, _encode_cursor(last_key, client_id, scope) if last_key else None)
-
-
-def _encode_cursor(last_key: dict[str, Any], client_id: str, scope: str) -> str:
-    """Opaque to callers; bound to the client and the status filter it was issued for."""
-    document = {"c": client_id, "s": scope, "k": {name: str(value) for name, value in last_key.items()}}
-    return base64.urlsafe_b64encode(json.dumps(document, separators=(",", ":")).encode()).decode().rstrip("=")
-
-
-# A cursor is DynamoDB's LastEvaluatedKey, so a forged one reaches DynamoDB as ExclusiveStartKey:
-# anything but exactly the key of the index queried (the table key plus the index's keys, of this
-# client and this status filter) makes DynamoDB answer ValidationException. So every part is
-# checked: names, types, formats, and that they belong to this client and listing.
-_CURSOR_MAX_CHARS = 1024
-_CREATED = re.compile(
-    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z#(?P<job_id>[a-z0-9_]{1,64})", re.ASCII
-)
-
-
-def _decode_cursor(cursor: str, client_id: str, scope: str) -> dict[str, Any]:
-    try:
-        if len(cursor) > _CURSOR_MAX_CHARS or not cursor.isascii():
-            raise ValueError("not a cursor")
-        padded = cursor + "=" * (-len(cursor) % 4)
-        document = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        key = document["k"]
-        if not isinstance(key, dict) or not all(isinstance(value, str) for value in key.values()):
-            raise TypeError("cursor key is not a map of strings")
-        partition = ("client_status", f"{client_id}#{scope}") if scope else ("client_id", client_id)
-        created = _CREATED.fullmatch(key.get("client_created", ""))
-        valid = (
-            document["c"] == client_id
-            and document.get("s", "") == scope
-            and set(key) == {"job_id", "client_created", partition[0]}
-            and key[partition[0]] == partition[1]
-            and ids.is_job_id(key["job_id"])
-            and created is not None
-            and created["job_id"] == key["job_id"]
-        )
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InvalidCursor("cursor is not one this API issued") from exc
-    if not valid:
-        raise InvalidCursor("cursor is not one this API issued")
-    return dict(key)
+    return JobPage(jobs, cursor_codec.encode(last_key, client_id, scope) if last_key else None)
 
 
 def due_for_check(now: int, limit: int) -> list[Job]:
@@ -613,7 +558,7 @@ def schedule_check(job_id: str, next_check_at: int, checks: int) -> bool:
             ExpressionAttributeValues={":at": next_check_at, ":checks": checks},
         )
     except ClientError as error:
-        if _is_condition_failure(error):
+        if dynamo.is_condition_failure(error):
             return False
         raise
     return True
@@ -649,7 +594,7 @@ def record_callback_attempt(job_id: str, outcome: str, error: str | None, keepin
             ReturnValues="ALL_NEW",
         )
     except ClientError as exc:
-        if _is_condition_failure(exc):
+        if dynamo.is_condition_failure(exc):
             return None
         raise
     return _from_item(answer["Attributes"])
@@ -667,7 +612,7 @@ def note_download_attempt(job_id: str, at: int) -> None:
             ExpressionAttributeValues={":at": at, ":downloading": JobStatus.DOWNLOADING.value},
         )
     except ClientError as error:
-        if not _is_condition_failure(error):
+        if not dynamo.is_condition_failure(error):
             raise
 
 
@@ -684,7 +629,7 @@ def mark_create_unknown(job_id: str) -> Job | None:
             ReturnValues="ALL_NEW",
         )
     except ClientError as error:
-        if _is_condition_failure(error):
+        if dynamo.is_condition_failure(error):
             return None
         raise
     return _from_item(answer["Attributes"])
@@ -699,5 +644,5 @@ def end_submit_claim(job_id: str) -> None:
             ConditionExpression="attribute_exists(job_id)",
         )
     except ClientError as error:
-        if not _is_condition_failure(error):
+        if not dynamo.is_condition_failure(error):
             raise

@@ -1,7 +1,7 @@
 """Short leases in the clients table, so a scheduled job never runs twice at once.
 
 A lease is an item `lease#<name>` in the pipeline's own partition (no API key's id starts with "#",
-see store/slots.py), holding the holder's id and when it runs out; a holder that crashes simply lets
+see store/clients.py), holding the holder's id and when it runs out; a holder that crashes simply lets
 it run out.
 """
 
@@ -12,9 +12,9 @@ import contextlib
 from botocore.exceptions import ClientError
 
 from pipeline.platform.timeutil import epoch_seconds
-from pipeline.store import clients, slots
+from pipeline.store import clients, dynamo
 
-LEASE_PARTITION = slots.PIPELINE
+LEASE_PARTITION = clients.PIPELINE
 
 
 def acquire(name: str, holder: str, seconds: int) -> bool:
@@ -33,7 +33,7 @@ def acquire(name: str, holder: str, seconds: int) -> bool:
             ExpressionAttributeValues={":now": now, ":holder": holder},
         )
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+        if dynamo.is_condition_failure(error):
             return False
         raise
     return True

@@ -19,8 +19,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from pipeline.models.usage import OverBudget, UsageChange
+from pipeline.platform.settings import get_settings
 from pipeline.platform.timeutil import epoch_seconds
-from pipeline.store import clients
+from pipeline.store import clients, dynamo
 
 # Usage answers are asked for by day; a year and a bit covers any monthly or yearly reconciliation.
 USAGE_TTL_DAYS = 400
@@ -78,7 +79,7 @@ def transact(
         try:
             send(parts)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+            if not dynamo.is_cancelled(exc):
                 raise
             codes = [reason.get("Code") for reason in exc.response.get("CancellationReasons") or []]
             if "ConditionalCheckFailed" in codes:
@@ -111,8 +112,11 @@ def usage_of(client_id: str, day: str) -> Usage:
 
 
 def budget_of(client_id: str) -> int | None:
+    """The client's daily credit budget: its own, else the deployment's default (None: none)."""
     budget = clients.get_profile(client_id).get(BUDGET_FIELD)
-    return None if budget is None else int(budget)
+    if budget is None:
+        return get_settings().default_daily_credit_budget or None
+    return int(budget)
 
 
 def set_budget(client_id: str, credits: int | None) -> None:

@@ -19,8 +19,7 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
-from pipeline.create import creation, inputs
-from pipeline.dispatch import dispatch
+from pipeline.create import claims, creation, inputs
 from pipeline.jobs import bookkeeping, budgets, errors, moves, reservations
 from pipeline.magic_hour import account, rates
 from pipeline.magic_hour.catalogue import Tool, check_input, find_tool
@@ -32,8 +31,8 @@ from pipeline.platform import ids, strict_json
 from pipeline.platform.observability import about_job, logger
 from pipeline.platform.settings import get_settings
 from pipeline.platform.timeutil import epoch_seconds, now_iso
+from pipeline.store import fair_queue, usage
 from pipeline.store import jobs as job_store
-from pipeline.store import slots, usage
 
 MAX_BODY_BYTES = 256 * 1024
 IDEMPOTENCY_KEY_MAX = 255
@@ -205,7 +204,7 @@ def submit(submission: Submission, job_id: str, magic_hour: MagicHourClient) -> 
     now = now_iso()
     # With no cap of ours, Magic Hour's 429s set the limit: while anyone's jobs wait, a new job
     # queues behind them too, or a client posting steadily would take every slot Magic Hour frees.
-    waits = account.concurrency_limit(magic_hour) > 0 or dispatch.jobs_wait()
+    waits = account.concurrency_limit(magic_hour) > 0 or claims.jobs_wait()
     project_name = ids.project_name_for(
         job_id, request.name or str(request.input.get("name") or request.tool)
     )
@@ -224,7 +223,9 @@ def submit(submission: Submission, job_id: str, magic_hour: MagicHourClient) -> 
         magic_hour_name=project_name,
         input=request.input,
         callback_state="pending" if request.callback_url else None,
-        fair_key=slots.fair_key(slots.next_round_for(submission.client_id), now, job_id) if waits else None,
+        fair_key=fair_queue.fair_key(fair_queue.next_round_for(submission.client_id), now, job_id)
+        if waits
+        else None,
         submit_claim_until=epoch_seconds() + submit_claim_seconds(),
         # Sent at once when there is no slot to wait for: the sweep's grace starts now.
         create_sent_at=None if waits else epoch_seconds(),
@@ -242,7 +243,7 @@ def submit(submission: Submission, job_id: str, magic_hour: MagicHourClient) -> 
     except OverBudget:
         raise budgets.refusal(submission.client_id, today, budget or 0, estimate) from None
     if waits:
-        claimed = dispatch.claim_now(job)
+        claimed = claims.claim_now(job)
         if claimed is not None and claimed.status is JobStatus.FAILED:
             return claimed  # the budget was lowered under it: failed budget_exceeded, nothing sent
         if claimed is None:

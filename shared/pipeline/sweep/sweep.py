@@ -4,22 +4,33 @@ through the same transitions the webhook uses."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pipeline.create import creation
-from pipeline.dispatch import dispatch
+from pipeline.create import claims, creation
 from pipeline.jobs import callback_state, moves, transitions
 from pipeline.magic_hour.client import MagicHourClient
 from pipeline.magic_hour.credits import storable_credits
 from pipeline.magic_hour.errors import MagicHourError, MagicHourNotFound
-from pipeline.models.job import SLOT_STATUSES, Job, JobError, JobStatus
+from pipeline.models.job import Job, JobError, JobStatus
 from pipeline.models.webhook_events import ProjectDownload, ProjectError
-from pipeline.platform.observability import SLOTS_RECLAIMED, SWEEP_CHECKS, SWEEP_RUNS, about_job, emit, logger
+from pipeline.platform.observability import (
+    SWEEP_CHECKS,
+    SWEEP_OVERDUE,
+    SWEEP_RUNS,
+    about_job,
+    about_job_in_thread,
+    emit,
+    logger,
+)
 from pipeline.platform.settings import get_settings
 from pipeline.platform.timeutil import epoch_of
 from pipeline.store import jobs as job_store
-from pipeline.store import leases, slots
+from pipeline.store import leases
+from pipeline.store.due_checks import DueCheck
+from pipeline.sweep import sweep_batch
+from pipeline.sweep.slot_reclaim import reclaim_stale_slots
 
 # What a project's status at Magic Hour means for our job (statuses without an entry mean "wait").
 _EVENT_FOR_STATUS: dict[str, transitions.ProjectEvent] = {
@@ -42,6 +53,10 @@ class SweepReport:
     # Why the sweep stopped early, if it did: "overlap" (another sweep holds the lease) or
     # "time" (too little of the invocation left for one more Magic Hour call).
     stopped: str | None = None
+    # How long the oldest check this run left undone had been due (0: it did all that was due).
+    oldest_overdue_seconds: int = 0
+    # How long its checks took, reading the index included (checked / seconds: its capacity).
+    seconds: float = 0.0
 
     def count(self, outcome: str) -> None:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
@@ -71,7 +86,8 @@ def run(
     remaining_ms: Callable[[], int] | None = None,
     holder: str = "sweep",
 ) -> SweepReport:
-    """Check every job that is due, one at a time, while there is time for another check.
+    """Check every job that is due, fairly between clients, while there is time for another check
+    (pipeline/logic/sweep_batch.py says how).
 
     `remaining_ms` is the invocation's remaining time (Lambda's context); the lease, held for
     as long as this invocation may live, keeps a slow sweep and the next scheduled one apart.
@@ -85,32 +101,27 @@ def run(
         return report
     try:
         needed = time_needed_per_check_ms()
-        for job in job_store.due_for_check(now, get_settings().sweep_batch_limit):
-            if remaining_ms is not None and remaining_ms() < needed:
-                logger.warning("sweep stopped before its timeout", extra={"checked": report.checked})
-                report.stopped = "time"
-                emit(SWEEP_RUNS, outcome="cut_short")
-                break
+
+        def counted(outcome: str) -> None:
             report.checked += 1
-            about_job(job.job_id, job.client_id)
-            try:
-                outcome = check(job, now, magic_hour)
-            except MagicHourError as exc:
-                logger.warning(
-                    "Magic Hour unavailable for the sweep",
-                    extra={"job_id": job.job_id, "client_id": job.client_id, "error": exc.message},
-                )
-                outcome = "magic_hour_unavailable"
-                _postpone(job, now)
-            except Exception:  # one bad job must not stop the sweep
-                logger.exception(
-                    "sweep could not check a job", extra={"job_id": job.job_id, "client_id": job.client_id}
-                )
-                outcome = "error"
-                _postpone(job, now)
             report.count(outcome)
             emit(SWEEP_CHECKS, outcome=outcome)
-        about_job(None)
+
+        batch = sweep_batch.Batch(
+            now,
+            lambda entry, at: check_entry(entry, at, magic_hour),
+            counted,
+            lambda: remaining_ms is None or remaining_ms() >= needed,
+        )
+        began = time.monotonic()
+        batch.run()
+        report.seconds = round(time.monotonic() - began, 2)
+        if batch.stopped:
+            logger.warning("sweep stopped before its timeout", extra={"checked": report.checked})
+            report.stopped = batch.stopped
+            emit(SWEEP_RUNS, outcome="cut_short")
+        report.oldest_overdue_seconds = batch.oldest_overdue_seconds()
+        emit(SWEEP_OVERDUE, report.oldest_overdue_seconds)
         reclaimed = reclaim_stale_slots()
         if reclaimed:
             report.outcomes["slots_reclaimed"] = reclaimed
@@ -122,21 +133,33 @@ def run(
     return report
 
 
-def reclaim_stale_slots() -> int:
-    """Give back slots whose holder no longer holds them (its job vanished, or moved on without
-    the slot — neither happens by design, since slots move in the same transaction as jobs)."""
-    reclaimed = 0
-    for index, job_id in slots.holders().items():
-        job = job_store.get_job(job_id)
-        if job is not None and job.slot == index and job.status in SLOT_STATUSES:
-            continue
-        if slots.reclaim(index, job_id):
-            reclaimed += 1
-            logger.warning("reclaimed a stale Magic Hour slot", extra={"job_id": job_id, "slot": index})
-            emit(SLOTS_RECLAIMED)
-    if reclaimed:
-        moves.wake_dispatcher()
-    return reclaimed
+def check_entry(entry: DueCheck, now: int, magic_hour: MagicHourClient) -> str:
+    """One check of the batch, on the job as it is now; never raises (one bad job must not stop
+    the sweep: it is logged and looked at again later)."""
+    job = None
+    about_job_in_thread(entry.job_id, entry.client_id)
+    try:
+        job = job_store.get_job(entry.job_id)
+        if job is None:
+            return "vanished"
+        return check(job, now, magic_hour)
+    except MagicHourError as exc:
+        logger.warning(
+            "Magic Hour unavailable for the sweep",
+            extra={"job_id": entry.job_id, "client_id": entry.client_id, "error": exc.message},
+        )
+        outcome = "magic_hour_unavailable"
+    except Exception:
+        logger.exception(
+            "sweep could not check a job", extra={"job_id": entry.job_id, "client_id": entry.client_id}
+        )
+        outcome = "error"
+    if job is not None:
+        try:
+            _postpone(job, now)
+        except Exception:
+            logger.exception("sweep could not postpone a job", extra={"job_id": entry.job_id})
+    return outcome
 
 
 def check(job: Job, now: int, magic_hour: MagicHourClient) -> str:
@@ -236,13 +259,27 @@ def _owed_callback(job: Job, now: int) -> str:
 
 
 def _waiting(job: Job, now: int) -> str:
-    if dispatch.past_deadline(job, now):
+    if claims.past_deadline(job, now):
         creation.fail_past_deadline(
             job, job.last_create_error or creation.UNAVAILABLE, job.create_attempts, [JobStatus.WAITING]
         )
         return "create_deadline_passed"
-    _postpone(job, now)  # run() wakes the dispatcher once for all waiting jobs
+    # The dispatcher creates it when its turn comes (run() wakes it once for all waiting jobs);
+    # the sweep only watches its deadlines, so it looks again at the next one, not every back-off
+    # step: thousands of waiting jobs cost the sweep one check each, not one per period. A move
+    # (a refused create puts it back to `waiting`) schedules its check afresh.
+    job_store.postpone_check(job.job_id, max(_next_deadline(job), now + 1), job.sweep_checks + 1)
     return "waiting"
+
+
+def _next_deadline(job: Job) -> int:
+    """When a waiting job next needs the sweep: its give-up, or its create deadline once Magic
+    Hour has refused it (dispatch.past_deadline)."""
+    settings = get_settings()
+    deadline = epoch_of(job.updated_at) + settings.sweep_give_up_seconds + 1
+    if job.create_attempts > 0:
+        deadline = min(deadline, epoch_of(job.created_at) + settings.create_deadline_seconds)
+    return deadline
 
 
 def _give_up(job: Job, quiet_for: int) -> str:

@@ -1,5 +1,6 @@
 """Scheduled reconciliation sweep: finds jobs that have not moved for a while (through the jobs
-table's ActiveJobsIndex, never a scan) and settles them with Magic Hour's view of the project."""
+table's ActiveJobsIndex, never a scan) and settles them with Magic Hour's view of the project,
+several at once and round-robin between clients."""
 
 from __future__ import annotations
 
@@ -10,18 +11,21 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pipeline.magic_hour import account
 from pipeline.magic_hour.client import client_from_settings
-from pipeline.platform.observability import logger, metrics, tracer
+from pipeline.platform.aws import warm_up
+from pipeline.platform.observability import logger, tracer
 from pipeline.platform.settings import get_settings
 from pipeline.platform.timeutil import epoch_seconds
 from pipeline.sweep import sweep
 
-magic_hour = client_from_settings()
+magic_hour = client_from_settings(connections=get_settings().sweep_concurrency)
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
-@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:  # noqa: ARG001 - scheduled
+    # The checks run in threads that share these clients: they are made here (once per container).
+    settings = get_settings()
+    warm_up(settings.require("jobs_table_name"), settings.require("clients_table_name"))
     # The request id names this invocation as the lease holder: a retried or overlapping
     # invocation is another holder and waits its turn.
     report = sweep.run(
@@ -31,7 +35,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         logger.info("sweep done", extra=asdict(report))
     # The balance as a metric (MagicHourCreditsLow), at most once a minute; after the sweep, so a
     # slow account read never costs the sweep its time, and only when a whole read still fits.
-    settings = get_settings()
     read_ms = (settings.magic_hour_connect_timeout_seconds + settings.magic_hour_read_timeout_seconds) * 1000
     if context.get_remaining_time_in_millis() > read_ms + 1000:
         account.publish_balance(magic_hour)

@@ -20,7 +20,7 @@ from pipeline.callbacks import callbacks
 from pipeline.jobs import callback_state, retry_policy
 from pipeline.models.tasks import CallbackTask
 from pipeline.platform import sqs_batch
-from pipeline.platform.observability import CALLBACKS, about_job, emit, logger, metrics, tracer
+from pipeline.platform.observability import CALLBACKS, about_job, emit, logger, tracer
 from pipeline.platform.settings import get_settings
 
 settings = get_settings()
@@ -64,6 +64,5 @@ def _retry_or_give_up(record: SQSRecord, task: CallbackTask, reason: str) -> Non
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
-@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return sqs_batch.process(event, context, handle_record)

@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pipeline.dispatch import dispatch
 from pipeline.magic_hour.client import client_from_settings
-from pipeline.platform.observability import logger, metrics, tracer
+from pipeline.platform.observability import logger, tracer
 from pipeline.platform.settings import get_settings
 
 magic_hour = client_from_settings()
@@ -26,7 +26,6 @@ _RESERVE_MS = int(
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:  # noqa: ARG001 - wake-ups only
     report = dispatch.run(magic_hour, lambda: context.get_remaining_time_in_millis() > _RESERVE_MS)
     if report.jobs_created or report.outcomes:

@@ -1,0 +1,106 @@
+"""Taking a `waiting` job for its create: the claim (with its slot when the deployment has a limit,
+and the budget check of its reservation in the same write), the fair queue's head, and the
+deadline a waiting job runs against.
+
+Shared by the dispatcher (its loop), submit (a new job's one immediate try, `claim_now`) and the
+sweep (`past_deadline`). A claim is a conditional write, so two claimers never create one job.
+"""
+
+from __future__ import annotations
+
+from pipeline.jobs import budgets, moves
+from pipeline.magic_hour import account, rates
+from pipeline.models.job import Job, JobError, JobStatus
+from pipeline.models.usage import OverBudget
+from pipeline.platform.observability import logger
+from pipeline.platform.settings import get_settings
+from pipeline.platform.timeutil import epoch_of, epoch_seconds
+from pipeline.store import fair_queue, slots, usage
+from pipeline.store import jobs as job_store
+
+# How much of the queue's head one look reads: enough to step over entries the index still shows
+# for jobs that have just left it.
+_QUEUE_HEAD = 25
+
+
+def claim(job: Job, slot: int | None) -> Job | None:
+    """Take a `waiting` job for its create: with `slot` in the same write when the deployment has
+    a concurrency limit. None when it is no longer waiting or the slot was taken meanwhile.
+
+    Its reservation is checked against the budget in the same write: a job whose client's budget
+    was lowered (or whose reservation no longer fits on the day its create would be sent) is not
+    sent, and fails as the submission would have been refused (402 budget_exceeded) had it come
+    now; the failed job is returned."""
+    try:
+        return moves.claim_for_create(job, slot)
+    except OverBudget:
+        budget = usage.budget_of(job.client_id) or 0
+        estimate = job.reserved_credits or rates.estimate_credits(job.tool, job.input)
+        exceeded = budgets.refusal(job.client_id, budgets.utc_today(), budget, estimate)
+        return moves.fail(
+            job, JobError(code="budget_exceeded", message=str(exceeded), source="submit"), [JobStatus.WAITING]
+        )
+
+
+def next_due_job() -> Job | None:
+    """The fairest job still waiting (the index may lag a write by a moment)."""
+    for entry in job_store.waiting_jobs(_QUEUE_HEAD):
+        job = job_store.get_job(entry.job_id)
+        if job is not None and job.status is JobStatus.WAITING:
+            return job
+    return None
+
+
+def past_deadline(job: Job, now: int) -> bool:
+    """Only a job Magic Hour has refused runs against the create deadline; one that waits for a
+    slot of our own waits its turn (the sweep's give-up still bounds it)."""
+    return (
+        job.create_attempts > 0 and now >= epoch_of(job.created_at) + get_settings().create_deadline_seconds
+    )
+
+
+def ahead_of(job: Job) -> bool:
+    """Whether another job waits ahead of this one in the fair queue."""
+    for entry in job_store.waiting_jobs(1):
+        return entry.job_id != job.job_id and (job.fair_key is None or entry.fair_key < job.fair_key)
+    return False
+
+
+def jobs_wait() -> bool:
+    """Whether any job waits in the fair queue (the index may lag a write by a moment)."""
+    return bool(job_store.waiting_jobs(1))
+
+
+def claim_now(job: Job) -> Job | None:
+    """Submit's own try: take a slot for a new job at once, unless the limit is reached or others
+    wait ahead of it (fair share holds for every client). With a limit of ours, a pause after
+    Magic Hour's last refusal does not stop it: each new job gets its one immediate try, and waits
+    in fair order if Magic Hour refuses it too. Without one (Magic Hour's 429s are the limit) the
+    job only queued because others wait: it goes first only when it heads the queue and no pause
+    holds, else its turn comes from the dispatcher."""
+    # submit read the limit a moment ago (account.py keeps it for an hour): no second read here.
+    limit = account.concurrency_limit()
+    if ahead_of(job):
+        return None
+    if not limit:
+        hold_until, _ = fair_queue.hold()
+        return None if hold_until > epoch_seconds() else _noted(job, claim(job, None))
+    for _ in range(3):  # another job may take the free slot first
+        slot = slots.free_slot(limit)
+        if slot is None:
+            return None
+        claimed = claim(job, slot)
+        if claimed is not None:
+            return _noted(job, claimed)
+        current = job_store.get_job(job.job_id)
+        if current is None or current.status is not JobStatus.WAITING:
+            return None  # a dispatcher took it: it creates it, never this request too
+    logger.info("no slot could be taken at submit; the job waits", extra={"job_id": job.job_id})
+    return None
+
+
+def _noted(job: Job, claimed: Job | None) -> Job | None:
+    """A job taken for its create moves the round being dispatched forward."""
+    if claimed is not None and claimed.status is JobStatus.SUBMITTING:
+        fair_queue.note_dispatched(fair_queue.round_of(job.fair_key))
+    return claimed

@@ -1,0 +1,120 @@
+"""The sweep's batch (logic/sweep_batch.py): round-robin by client, waiting jobs in one lane, no
+fixed size, newly due checks read as it goes, and the oldest overdue check it leaves."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from pipeline.platform.settings import get_settings
+from pipeline.store import due_checks
+from pipeline.store.due_checks import DueCheck
+from pipeline.sweep import sweep_batch
+from pipeline.sweep.sweep_batch import Batch, Lanes
+
+SETTINGS = get_settings()
+
+
+def entry(job_id: str, client: str, due: int = 0, status: str = "rendering") -> DueCheck:
+    return DueCheck(job_id, client, status, due)
+
+
+def test_lanes_go_round_robin_between_clients_each_oldest_first() -> None:
+    lanes = Lanes()
+    lanes.add([entry(f"a{n}", "A", n) for n in range(5)] + [entry("b0", "B", 10), entry("b1", "B", 11)])
+    lanes.add([entry("c0", "C", 20), entry("a0", "A", 0)])  # a0 is queued already: not twice
+    taken = [e.job_id for e in iter(lanes.take, None)]
+    assert taken == ["a0", "b0", "c0", "a1", "b1", "a2", "a3", "a4"]
+
+
+def test_all_waiting_jobs_share_one_turn() -> None:
+    lanes = Lanes()
+    lanes.add([entry(f"w{n}", f"client-{n}", n, "waiting") for n in range(3)] + [entry("b0", "B", 9)])
+    assert [e.job_id for e in iter(lanes.take, None)] == ["w0", "b0", "w1", "w2"]
+
+
+class Index:
+    """The sweep's index: entries due by a time; a check postpones its job (it leaves the due set)."""
+
+    def __init__(self, entries: list[DueCheck]) -> None:
+        self.entries = {e.job_id: e for e in entries}
+        self.lock = threading.Lock()
+        self.reads: list[tuple[int | None, int, int]] = []
+
+    def due(self, after: int | None, now: int, limit: int) -> list[DueCheck]:
+        with self.lock:
+            self.reads.append((after, now, limit))
+            found = sorted(
+                (
+                    e
+                    for e in self.entries.values()
+                    if e.next_check_at <= now and (after is None or e.next_check_at > after)
+                ),
+                key=lambda e: e.next_check_at,
+            )
+            return found[:limit]
+
+    def checked(self, job_id: str) -> None:
+        with self.lock:
+            self.entries.pop(job_id, None)
+
+
+def run_batch(monkeypatch: pytest.MonkeyPatch, index: Index, **settings: object) -> tuple[Batch, list[str]]:
+    monkeypatch.setattr(due_checks, "due_checks", index.due)
+    monkeypatch.setattr(sweep_batch, "get_settings", lambda: SETTINGS.model_copy(update=settings))
+    order: list[str] = []
+
+    def check(e: DueCheck, now: int) -> str:
+        index.checked(e.job_id)
+        return "unchanged"
+
+    batch = Batch(1000, check, order.append, lambda: True)
+    original = batch.lanes.take
+
+    def take() -> DueCheck | None:
+        taken = original()
+        if taken is not None:
+            order.append(taken.job_id)
+        return taken
+
+    monkeypatch.setattr(batch.lanes, "take", take)
+    batch.run()
+    return batch, [o for o in order if o != "unchanged"]
+
+
+def test_one_clients_thousands_of_due_checks_cost_another_client_one_turn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A's 3,000 checks are all older than B's one; B's is still the second taken.
+    index = Index([entry(f"a{n}", "A", n // 4) for n in range(3000)] + [entry("b", "B", 999)])
+    batch, order = run_batch(monkeypatch, index, sweep_concurrency=1)
+    assert order[:2] == ["a0", "b"]
+    assert len(order) == 3001  # no fixed batch size: everything due is checked
+    assert batch.oldest_overdue_seconds() == 0
+
+
+def test_what_the_scan_limit_leaves_is_read_as_room_frees(monkeypatch: pytest.MonkeyPatch) -> None:
+    index = Index([entry(f"a{n}", "A", n) for n in range(50)])
+    _, order = run_batch(monkeypatch, index, sweep_concurrency=4, sweep_scan_limit=10)
+    assert sorted(order) == sorted(f"a{n}" for n in range(50))
+    assert index.reads[0] == (None, 1000, 10)
+
+
+def test_a_run_cut_short_reports_its_oldest_overdue_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    index = Index([entry(f"a{n}", "A", 100 + n) for n in range(5)])
+    monkeypatch.setattr(due_checks, "due_checks", index.due)
+    monkeypatch.setattr(
+        sweep_batch, "get_settings", lambda: SETTINGS.model_copy(update={"sweep_concurrency": 1})
+    )
+    budget = iter([True, True, False])
+    batch = Batch(
+        1000,
+        lambda e, now: (index.checked(e.job_id), "unchanged")[1],
+        lambda outcome: None,
+        lambda: next(budget),
+    )
+    batch.run()
+    assert batch.stopped == "time"
+    assert len(index.entries) == 3
+    assert batch.oldest_overdue_seconds() == 1000 - 102
