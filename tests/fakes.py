@@ -123,11 +123,11 @@ class FakeJobStore:
     def waiting_jobs(self, limit: int) -> list[job_store.WaitingEntry]:
         """The fair queue's head, as the sparse index orders it: waiting jobs by fair key."""
         waiting = sorted(
-            (job.fair_key, job.job_id)
+            (job.fair_key, job.job_id, job.client_id)
             for job in self.jobs.values()
             if job.status is JobStatus.WAITING and job.fair_key is not None
         )
-        return [job_store.WaitingEntry(job_id=job_id, fair_key=key) for key, job_id in waiting[:limit]]
+        return [job_store.WaitingEntry(job_id, key, client_id) for key, job_id, client_id in waiting[:limit]]
 
     def find_job_by_project(self, project_id: str) -> Job | None:
         for job in self.jobs.values():
