@@ -47,7 +47,7 @@ simulator: setup  ## run only the Magic Hour simulator
 test: setup  ## unit, simulator, integration and end-to-end tests
 	$(BIN)/python -m pytest -q
 
-unit: setup  ## unit tests only (a few seconds)
+unit: setup  ## unit tests only (a few seconds, sockets off: tests/README.md)
 	$(BIN)/python -m pytest -q tests/unit
 
 integration: setup  ## integration and end-to-end tests (each session starts its own local stack)

@@ -7,7 +7,7 @@ of truth: [project.dependencies] in pyproject.toml, every one pinned exactly.
 The lock is resolved for Lambda's platform (python3.13 on arm64 Linux), every package pinned with
 its hashes, so `sam build` (pip) installs exactly these files or nothing. Its header carries a
 digest of the dependency list it was made from, so a change to pyproject.toml without a new lock
-is caught offline (tests/unit/test_requirements_lock.py, make lock-check).
+is caught offline (tests/contract/test_requirements_lock.py, make lock-check).
 """
 
 from __future__ import annotations

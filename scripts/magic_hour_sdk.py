@@ -7,7 +7,7 @@ TypedDicts (`magic_hour.types.params.V1<Tool>CreateBody`), so each becomes a JSO
 Numbers carry no bounds in the types (only in the prose), so `SDK_BOUNDS` states them, each with
 the SDK's sentence it comes from; docs/magic-hour-tools.md lists every field taken from the SDK.
 
-Used by scripts/sync_magic_hour_spec.py and tests/unit/test_catalogue_sdk.py; never at run time.
+Used by scripts/sync_magic_hour_spec.py and tests/contract/test_catalogue_sdk.py; never at run time.
 """
 
 from __future__ import annotations

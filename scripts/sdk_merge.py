@@ -153,7 +153,7 @@ def document(catalogue: dict[str, Any], additions: list[Addition]) -> str:
         "SDK's request types add the tools, fields and enum values the spec lacks. Unknown fields are",
         "refused. Numbers neither source bounds get a bound by field name (`INPUT_BOUNDS` in",
         f"`shared/pipeline/magic_hour/catalogue.py`), else ±{DEFAULT_NUMBER_BOUND:,}. To update: replace",
-        "the spec and/or the SDK pin, run `make sync-spec`, commit; `tests/unit/test_catalogue_sdk.py`",
+        "the spec and/or the SDK pin, run `make sync-spec`, commit; `tests/contract/test_catalogue_sdk.py`",
         "fails while the pinned SDK has a create endpoint or a request field the catalogue lacks.",
         "",
         "## The tools",

@@ -9,7 +9,8 @@ scripts/magic_hour_sdk.py) adds the create endpoints and fields the spec lacks a
 it does not list yet: the newer of the two wins, a bound the spec sets is kept. Every addition is
 listed in docs/magic-hour-tools.md, written here too. The product never reads the spec or the SDK
 at run time; updating is replacing spec/magic-hour/openapi.json and/or the SDK pin, running this
-script and committing the results (tests/unit/test_catalogue*.py check they agree).
+script and committing the results (tests/unit/test_catalogue.py and
+tests/contract/test_catalogue_sdk.py check they agree).
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import requests
+from pytest_socket import disable_socket
 
 WEBHOOK_SECRET = "whsec_integration_secret"
 CALLBACK_SECRET = "whsec_dGVzdC1jYWxsYmFjay1zZWNyZXQtMzItYnl0ZXMhIQ=="
@@ -24,6 +25,19 @@ CLIENT_KEYS = {"key-alpha": "client-alpha", "key-beta": "client-beta", "key-gamm
 IAM_CALLERS = (
     "AKIDALPHA:alpha-secret=client-alpha,AKIDBETA:beta-secret=client-beta,AKIDDELTA:delta-secret=client-delta"
 )
+
+
+UNIT_TESTS = Path(__file__).parent / "unit"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """tests/unit has sockets off (unix sockets aside), its fixtures included: a unit test that
+    reaches a server is an adapter test (tests/adapters). Set here rather than in a
+    tests/unit/conftest.py, which would shadow the `from conftest import` of the other folders.
+    pytest-socket lifts it after each test."""
+    if item.path.is_relative_to(UNIT_TESTS):
+        disable_socket(allow_unix_socket=True)
 
 
 def free_port() -> int:

@@ -27,8 +27,8 @@ from pipeline.platform import strict_json
 from pipeline.store import cursor as cursor_codec
 from pipeline.submit.submission import parse_submission
 from pipeline.webhook import webhook_delivery
+from tests.adapters.test_magic_hour_client import create, response
 from tests.schema_inputs import minimal_valid
-from tests.unit.test_magic_hour_client import create, response
 
 GOOD: dict[str, Any] = {"tool": "ai-image-generator", "input": {"image_count": 1, "style": {"prompt": "fox"}}}
 

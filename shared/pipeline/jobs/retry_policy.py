@@ -6,7 +6,7 @@ their number (the last delay repeats); attempt max_attempts that fails is the la
 gives up itself (its domain action, then the message goes to the dead-letter queue with the
 reason, and is deleted). The queue's RedrivePolicy maxReceiveCount equals max_attempts, so SQS
 never dead-letters a message the function would still retry, and dead-letters at the same count
-any message whose attempts all crashed before deciding (tests/unit/test_retry_template.py).
+any message whose attempts all crashed before deciding (tests/contract/test_retry_template.py).
 """
 
 from __future__ import annotations

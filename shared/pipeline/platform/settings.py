@@ -5,7 +5,7 @@ Each field is read from the variable of its name upper-cased, and is one of thre
 - a resource of the stack (ResourceSetting): no default, read with `require`, which fails naming
   the variable when the function's Environment lacks it;
 - a deployment choice set from a template Parameter: its default here equals the Parameter's
-  Default (tests/unit/test_settings_template.py compares them, parsed as here);
+  Default (tests/contract/test_settings_template.py compares them, parsed as here);
 - a fixed figure no Parameter sets (timeouts of our own transports, windows of protocols): the
   same test lists each with the reason it is not a Parameter.
 """
@@ -32,7 +32,7 @@ WEBHOOK_TOLERANCE_SECONDS = 300
 # have no default: a function started without one must not quietly talk to a table called "jobs".
 # Each is None until read, and reading it (Settings.require) where the template did not set it
 # fails naming the variable. Not every function has every one: each function's Environment in
-# template.yaml sets what its code reads (tests/unit/test_settings_template.py checks it).
+# template.yaml sets what its code reads (tests/contract/test_settings_template.py checks it).
 ResourceSetting = Literal[
     "jobs_table_name",
     "clients_table_name",

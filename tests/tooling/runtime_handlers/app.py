@@ -1,4 +1,4 @@
-"""Handlers for the local runtime's own tests (tests/integration/test_lambda_limits.py): each does
+"""Handlers for the local runtime's own tests (tests/tooling/test_lambda_limits.py): each does
 one thing a Lambda limit must stop. They talk to the AWS endpoint the test gives them."""
 
 from __future__ import annotations

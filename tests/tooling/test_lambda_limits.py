@@ -18,7 +18,7 @@ from local.runtime import FunctionPool, Invocation
 from local.template import FunctionSpec
 from tests.conftest import running_moto_server
 
-CODE_URI = "tests/integration/runtime_handlers"
+CODE_URI = "tests/tooling/runtime_handlers"
 
 
 @pytest.fixture(scope="module")
@@ -135,12 +135,27 @@ def test_a_response_over_lambdas_6_mb_is_a_function_error(endpoint: str) -> None
     assert "(6291556 bytes)" in over.payload["errorMessage"]
 
 
+def _wait_until_dead(pid: int, timeout: float = 10.0) -> None:
+    """Until the kernel has ended the process (a zombie awaiting its parent's reap, or gone)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                if stat.read().rsplit(")", 1)[1].split()[0] in {"Z", "X"}:
+                    return
+        except FileNotFoundError:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"process {pid} still running {timeout} s after SIGKILL")
+
+
 def test_an_environment_that_died_idle_is_never_handed_an_invocation(endpoint: str) -> None:
     pool = _pool(endpoint, "sleep", timeout=10)
     try:
         pool.warm_up()
         (idle,) = pool.pids(busy=False)
         os.kill(idle, signal.SIGKILL)
+        _wait_until_dead(idle)  # SIGKILL lands asynchronously: "died idle" means died, then invoked
         answer = pool.invoke({"sleep": 0})
     finally:
         pool.shutdown()

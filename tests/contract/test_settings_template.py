@@ -1,6 +1,6 @@
 """Settings (shared/pipeline/platform/settings.py) and template.yaml agree.
 
-What a function "needs" is read from its code, the way tests/unit/test_iam_grants.py finds its AWS
+What a function "needs" is read from its code, the way tests/contract/test_iam_grants.py finds its AWS
 calls (local/code_actions.py): from the handler module, every function and class it references is
 followed through the `pipeline` package; in what is reachable, `settings.require("<field>")` is a
 resource it needs and `<anything>.<field>` (a Settings field name) is a setting it reads. The
