@@ -121,6 +121,15 @@ class FakeJobStore:
         job = self.jobs.get(job_id)
         return job.model_copy(deep=True) if job is not None else None
 
+    def waiting_jobs(self, limit: int) -> list[job_store.WaitingEntry]:
+        """The fair queue's head, as the sparse index orders it: waiting jobs by fair key."""
+        waiting = sorted(
+            (job.fair_key, job.job_id, job.client_id)
+            for job in self.jobs.values()
+            if job.status is JobStatus.WAITING and job.fair_key is not None
+        )
+        return [job_store.WaitingEntry(job_id, key, client_id) for key, job_id, client_id in waiting[:limit]]
+
     def find_job_by_project(self, project_id: str) -> Job | None:
         for job in self.jobs.values():
             if job.project_id == project_id:
