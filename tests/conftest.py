@@ -16,6 +16,8 @@ import pytest
 import requests
 from pytest_socket import disable_socket
 
+from tests.polling import poll
+
 WEBHOOK_SECRET = "whsec_integration_secret"
 CALLBACK_SECRET = "whsec_dGVzdC1jYWxsYmFjay1zZWNyZXQtMzItYnl0ZXMhIQ=="
 MAGIC_HOUR_KEY = "mh-integration-key"
@@ -73,14 +75,14 @@ class StackHandle:
     def wait_for(
         self, job_id: str, statuses: set[str], timeout: float = 30.0, key: str = "key-alpha"
     ) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        job: dict[str, Any] = {}
-        while time.monotonic() < deadline:
-            job = self.get_job(job_id, key).json()
-            if job.get("status") in statuses:
-                return job
-            time.sleep(0.2)
-        raise AssertionError(f"job {job_id} did not reach {statuses} in {timeout}s; last seen {job}")
+        job: dict[str, Any] = poll(
+            lambda: self.get_job(job_id, key).json(),
+            timeout,
+            f"job {job_id} in {statuses}",
+            until=lambda job: job.get("status") in statuses,
+            interval=0.2,
+        )
+        return job
 
     def scenario(self, **fields: Any) -> None:
         requests.put(f"{self.magic_hour}/_sim/scenario", json=fields, timeout=5).raise_for_status()

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import pytest
 
 from pipeline.jobs.bookkeeping import NEXT_CHECK_AT
+from pipeline.magic_hour.client import CreatedProject, UploadUrl
 from pipeline.models.job import Bookkeeping, Job, JobError, JobStatus
 from pipeline.models.tasks import CallbackTask, DownloadTask
 from pipeline.models.usage import OverBudget, UsageChange
@@ -119,6 +120,15 @@ class FakeJobStore:
     def get_job(self, job_id: str) -> Job | None:
         job = self.jobs.get(job_id)
         return job.model_copy(deep=True) if job is not None else None
+
+    def waiting_jobs(self, limit: int) -> list[job_store.WaitingEntry]:
+        """The fair queue's head, as the sparse index orders it: waiting jobs by fair key."""
+        waiting = sorted(
+            (job.fair_key, job.job_id, job.client_id)
+            for job in self.jobs.values()
+            if job.status is JobStatus.WAITING and job.fair_key is not None
+        )
+        return [job_store.WaitingEntry(job_id, key, client_id) for key, job_id, client_id in waiting[:limit]]
 
     def find_job_by_project(self, project_id: str) -> Job | None:
         for job in self.jobs.values():
@@ -337,6 +347,41 @@ class FakeQueues:
 
     def send_callback_task(self, task: CallbackTask) -> None:
         self.callbacks.append(task)
+
+
+class FakeMagicHour:
+    """Magic Hour's client as the logic calls it (pipeline.magic_hour.client), scripted: a create or
+    a project read answers `answer` (raised when it is an exception); an upload URL is numbered.
+    Every call is recorded, so a test can say what was asked and sent."""
+
+    def __init__(self, answer: Any = None) -> None:
+        self.answer = answer
+        self.tools: list[str] = []
+        self.bodies: list[dict[str, Any]] = []
+        self.asked: list[tuple[str, str]] = []  # (kind, project_id) read, or (asset_type, extension) uploaded
+        self.put: list[tuple[str, bytes, int]] = []
+
+    def _answer(self) -> Any:
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+    def create_project(self, tool: str, body: dict[str, Any]) -> CreatedProject:
+        self.tools.append(tool)
+        self.bodies.append(body)
+        return self._answer()  # type: ignore[no-any-return]
+
+    def get_project(self, kind: str, project_id: str) -> dict[str, Any]:
+        self.asked.append((kind, project_id))
+        return self._answer()  # type: ignore[no-any-return]
+
+    def upload_url(self, asset_type: str, extension: str) -> UploadUrl:
+        self.asked.append((asset_type, extension))
+        number = len(self.asked)
+        return UploadUrl(f"https://storage.test/{number}", f"api-assets/{number}/{asset_type}.{extension}")
+
+    def put_file(self, upload_url: str, body: BinaryIO, size_bytes: int) -> None:
+        self.put.append((upload_url, body.read(), size_bytes))
 
 
 if TYPE_CHECKING:

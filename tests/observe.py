@@ -6,7 +6,6 @@ flight or delayed: whatever was going to happen has happened)."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import requests
 
 from local.resources import client
+from tests.polling import poll
 
 
 def all_jobs(stack: Any, key: str = "key-alpha", status: str | None = None) -> list[dict[str, Any]]:
@@ -47,13 +47,12 @@ def wait_drained(stack: Any, queue: str = "DownloadQueue", timeout: float = 30.0
         "ApproximateNumberOfMessagesNotVisible",
         "ApproximateNumberOfMessagesDelayed",
     ]
-    deadline = time.monotonic() + timeout
-    while True:
-        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
-        if all(int(attributes.get(name, 0)) == 0 for name in names):
-            return
-        assert time.monotonic() < deadline, f"{queue} did not drain in {timeout}s: {attributes}"
-        time.sleep(0.1)
+    poll(
+        lambda: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"],
+        timeout,
+        f"{queue} drained",
+        until=lambda attributes: all(int(attributes.get(name, 0)) == 0 for name in names),
+    )
 
 
 class CallbackReceiver:

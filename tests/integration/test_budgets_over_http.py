@@ -4,7 +4,6 @@ own whose clients have budgets (LOCAL_CLIENT_BUDGETS): alpha 500 credits, gamma 
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -15,6 +14,7 @@ import requests
 from conftest import StackHandle, start_stack
 
 from pipeline.platform import ids
+from tests.polling import poll
 
 # 5 s of video at the simulator's 30 credits a second: 150 credits a job.
 VIDEO = {"tool": "text-to-video", "input": {"end_seconds": 5, "style": {"prompt": "rain on a window"}}}
@@ -60,13 +60,12 @@ def today() -> str:
 
 
 def wait_for_counters(stack: StackHandle, key: str, expected: tuple[int, int], timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    seen = counters(stack, key)
-    while seen != expected:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"usage of {key} stayed {seen}, expected {expected}")
-        time.sleep(0.1)
-        seen = counters(stack, key)
+    poll(
+        lambda: counters(stack, key),
+        timeout,
+        f"usage of {key} at {expected}",
+        until=lambda seen: seen == expected,
+    )
 
 
 def job_ids(stack: StackHandle, key: str) -> set[str]:

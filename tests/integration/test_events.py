@@ -21,7 +21,7 @@ from pipeline.models.job import Job, JobStatus
 from pipeline.platform import ids
 from pipeline.platform.timeutil import iso, utc_now
 from pipeline.store.jobs import _to_item
-from tests.integration.test_ops_command import poll
+from tests.polling import poll
 
 BUS = "magic-hour-pipeline"
 IMAGE = {"tool": "ai-image-generator", "input": {"image_count": 1, "style": {"prompt": "a quiet harbour"}}}

@@ -15,20 +15,14 @@ from conftest import MAGIC_HOUR_KEY, StackHandle, start_stack
 
 from pipeline.platform import ids
 from tests.observe import download_batches, wait_drained
+from tests.polling import poll
 
 VOICE = {"tool": "ai-voice-generator", "input": {"style": {"prompt": "hi", "voice_name": "Elon Musk"}}}
 LIMIT = 3
 
 
 def _eventually(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"{what} did not happen in {timeout}s; last seen {last!r}")
+    return poll(check, timeout, what, interval=0.2)
 
 
 def _projects(stack: StackHandle) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ from conftest import StackHandle, start_stack
 
 from ops.cli import main
 from tests.observe import CallbackReceiver
+from tests.polling import poll
 
 VOICE = {"tool": "ai-voice-generator", "input": {"style": {"prompt": "hi", "voice_name": "Elon Musk"}}}
 STACK_NAME = "pipeline-test"  # tests/conftest.py start_stack
@@ -43,16 +44,6 @@ def ops(stack: StackHandle, capsys: pytest.CaptureFixture[str]) -> Callable[...,
         return code, captured.out, captured.err
 
     return run
-
-
-def poll(condition: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"{what} not reached in {timeout}s")
 
 
 def callback_of(stack: StackHandle, job_id: str) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from pipeline.platform import ids
 from pipeline.platform.timeutil import iso
 from pipeline.store.jobs import _to_item
 from tests.observe import CallbackReceiver
+from tests.polling import poll
 
 VOICE = {"tool": "ai-voice-generator", "input": {"style": {"prompt": "hi", "voice_name": "Elon Musk"}}}
 IMAGES = {"tool": "ai-image-generator", "input": {"image_count": 2, "style": {"prompt": "two owls"}}}
@@ -263,15 +264,14 @@ def _wait_callback(
     timeout: float = 30,
     attempts: int = 0,
 ) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    job: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        job = stack.get_job(job_id, key).json()
+    def reached(job: dict[str, Any]) -> bool:
         callback = job.get("callback") or {}
-        if callback.get("state") in states and callback.get("attempts", 0) >= attempts:
-            return dict(job)
-        time.sleep(0.1)
-    raise AssertionError(f"callback of {job_id} never reached {states}: {job.get('callback')}")
+        return callback.get("state") in states and callback.get("attempts", 0) >= attempts
+
+    job: dict[str, Any] = poll(
+        lambda: stack.get_job(job_id, key).json(), timeout, f"callback of {job_id} in {states}", until=reached
+    )
+    return dict(job)
 
 
 def _callback_secret(stack: StackHandle, key: str) -> str:

@@ -14,6 +14,8 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 from conftest import CALLBACK_SECRET, MAGIC_HOUR_KEY, WEBHOOK_SECRET, StackHandle
 
+from tests.polling import poll
+
 IMAGES = {"tool": "ai-image-generator", "input": {"image_count": 2, "style": {"prompt": "two owls"}}}
 # A Magic Hour download URL as it would arrive in a webhook, with a distinctive signature.
 SIGNED_URL = "https://videos.magichour.ai/id/output.mp4?auth-value=telemetry-sig-7f3a9c"
@@ -25,14 +27,11 @@ def _log_text(stack: StackHandle) -> str:
 
 
 def _wait_for_log(stack: StackHandle, needle: str, timeout: float = 15) -> str:
-    deadline = time.monotonic() + timeout
-    text = ""
-    while time.monotonic() < deadline:
+    def with_needle() -> str:
         text = _log_text(stack)
-        if needle in text:
-            return text
-        time.sleep(0.1)
-    raise AssertionError(f"{needle!r} never appeared in the function log")
+        return text if needle in text else ""  # the log is long: a failure names only the needle
+
+    return poll(with_needle, timeout, f"{needle!r} in the function log")
 
 
 def _secret_forms(secret: str) -> list[str]:

@@ -14,6 +14,7 @@ from typing import Any
 import requests
 
 from local.simulator import RunningSimulator
+from tests.polling import poll
 
 API_KEY = "mh-test-key"
 WEBHOOK_SECRET = "whsec_test_secret"
@@ -123,14 +124,13 @@ class SimClient:
         return requests.get(f"{self.url}/v1/{kind}-projects/{project_id}", headers=self.auth, timeout=10)
 
     def wait_status(self, kind: str, project_id: str, timeout: float = 10.0) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            body = dict(self.get(kind, project_id).json())
-            if body["status"] in {"complete", "error", "canceled"}:
-                return body
-            if time.monotonic() > deadline:
-                raise AssertionError(f"project {project_id} still {body['status']}")
-            time.sleep(0.02)
+        return poll(
+            lambda: dict(self.get(kind, project_id).json()),
+            timeout,
+            f"project {project_id} ended",
+            until=lambda body: body["status"] in {"complete", "error", "canceled"},
+            interval=0.02,
+        )
 
     def sim_project(self, project_id: str) -> dict[str, Any]:
         response = requests.get(f"{self.url}/_sim/projects/{project_id}", timeout=60)

@@ -17,7 +17,7 @@ from local.environment import Invocation
 from local.resources import client
 from local.stream_trigger import StreamPoller, StreamTrigger, stream_triggers
 from local.template import Template, load_template
-from tests.integration.test_ops_command import poll
+from tests.polling import poll
 
 Answer = Callable[[list[str]], Invocation]
 

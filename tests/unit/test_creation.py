@@ -22,18 +22,7 @@ from pipeline.magic_hour.errors import (
 from pipeline.models.job import Job, JobStatus
 from pipeline.platform.settings import Settings
 from pipeline.platform.timeutil import now_iso
-
-
-class FakeMagicHour:
-    def __init__(self, answer: CreatedProject | Exception) -> None:
-        self.answer = answer
-        self.bodies: list[dict[str, Any]] = []
-
-    def create_project(self, tool: str, body: dict[str, Any]) -> CreatedProject:
-        self.bodies.append(body)
-        if isinstance(self.answer, Exception):
-            raise self.answer
-        return self.answer
+from tests.fakes import FakeMagicHour
 
 
 class Recorder:

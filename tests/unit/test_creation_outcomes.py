@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from test_creation import FakeMagicHour
 
 from pipeline.create import creation
 from pipeline.magic_hour.client import CreatedProject
@@ -23,22 +22,12 @@ from pipeline.models.job import Job, JobStatus
 from pipeline.platform import ids
 from pipeline.platform.settings import Settings
 from pipeline.platform.timeutil import iso
-from tests.fakes import Fakes, install
+from tests.fakes import FakeMagicHour, Fakes, install
 
 JOB_ID = ids.job_id_for_idempotency_key("client-a", "creation")
 NOW = 1_900_000_000
 DEADLINE = 3600
 SETTINGS = Settings(create_retry_delays_seconds=[2, 10, 60], create_deadline_seconds=DEADLINE)
-
-
-class Tools(FakeMagicHour):
-    def __init__(self, answer: CreatedProject | Exception) -> None:
-        super().__init__(answer)
-        self.tools: list[str] = []
-
-    def create_project(self, tool: str, body: dict[str, Any]) -> CreatedProject:
-        self.tools.append(tool)
-        return super().create_project(tool, body)
 
 
 @pytest.fixture
@@ -79,11 +68,11 @@ def submitting(age: int, **changes: Any) -> Job:
 
 def create(fakes: Fakes, job: Job, answer: CreatedProject | Exception, inline: bool = False) -> Job:
     fakes.store.put(job)
-    return creation.create(job, Tools(answer), inline=inline)  # type: ignore[arg-type]
+    return creation.create(job, FakeMagicHour(answer), inline=inline)  # type: ignore[arg-type]
 
 
 def test_the_create_names_the_jobs_tool(fakes: Fakes) -> None:
-    magic_hour = Tools(CreatedProject("proj_1", 5))
+    magic_hour = FakeMagicHour(CreatedProject("proj_1", 5))
     fakes.store.put(submitting(0))
     creation.create(submitting(0), magic_hour, inline=True)  # type: ignore[arg-type]
     assert magic_hour.tools == ["ai-voice-generator"]
@@ -94,7 +83,7 @@ def test_an_unknown_outcome_returns_the_job_as_stored(fakes: Fakes) -> None:
     # Meanwhile the webhook adopted the project (it recovers jobs by the name tag).
     job = submitting(0)
     fakes.store.put(job.model_copy(update={"status": JobStatus.QUEUED, "project_id": "proj_w"}))
-    result = creation.create(job, Tools(MagicHourOutcomeUnknown("timeout")), inline=True)  # type: ignore[arg-type]
+    result = creation.create(job, FakeMagicHour(MagicHourOutcomeUnknown("timeout")), inline=True)  # type: ignore[arg-type]
     assert (result.status, result.project_id) == (JobStatus.QUEUED, "proj_w")
     assert fakes.store.writes == []
 
@@ -102,7 +91,7 @@ def test_an_unknown_outcome_returns_the_job_as_stored(fakes: Fakes) -> None:
 def test_a_project_the_webhook_attached_first_is_returned_as_stored(fakes: Fakes) -> None:
     job = submitting(0)
     fakes.store.put(job.model_copy(update={"status": JobStatus.RENDERING, "project_id": "proj_1"}))
-    result = creation.create(job, Tools(CreatedProject("proj_1", 5)), inline=True)  # type: ignore[arg-type]
+    result = creation.create(job, FakeMagicHour(CreatedProject("proj_1", 5)), inline=True)  # type: ignore[arg-type]
     assert result.status is JobStatus.RENDERING
     assert fakes.store.writes == []
 
@@ -110,7 +99,7 @@ def test_a_project_the_webhook_attached_first_is_returned_as_stored(fakes: Fakes
 def test_a_refusal_that_lost_the_race_returns_the_job_as_stored(fakes: Fakes) -> None:
     job = submitting(0)
     fakes.store.put(job.model_copy(update={"status": JobStatus.QUEUED, "project_id": "proj_w"}))
-    result = creation.create(job, Tools(MagicHourRejected("bad", 422)), inline=False)  # type: ignore[arg-type]
+    result = creation.create(job, FakeMagicHour(MagicHourRejected("bad", 422)), inline=False)  # type: ignore[arg-type]
     assert result.status is JobStatus.QUEUED
 
 
@@ -255,7 +244,7 @@ def test_a_project_that_cannot_be_recorded_answers_the_job_as_it_stands(
     if also_reads_fail:  # the whole store is down: the job in hand is the answer
         monkeypatch.setattr(creation.job_store, "get_job", down)
         monkeypatch.setattr(creation.job_store, "mark_create_unknown", down)
-    result = creation.create(job, Tools(CreatedProject("proj_1", 5)), inline=True)  # type: ignore[arg-type]
+    result = creation.create(job, FakeMagicHour(CreatedProject("proj_1", 5)), inline=True)  # type: ignore[arg-type]
     assert (result.status, result.project_id) == (JobStatus.SUBMITTING, None)
     # Where it can still be written, the job shows `submitting` from now on (never `waiting`).
     assert result.create_outcome_unknown is not also_reads_fail
@@ -272,5 +261,5 @@ def test_a_project_whose_create_pause_cannot_be_lifted_is_still_recorded(
         raise StoreDown("DynamoDB InternalServerError")
 
     monkeypatch.setattr(creation.fair_queue, "clear_hold", down)
-    result = creation.create(job, Tools(CreatedProject("proj_1", 5)), inline=True)  # type: ignore[arg-type]
+    result = creation.create(job, FakeMagicHour(CreatedProject("proj_1", 5)), inline=True)  # type: ignore[arg-type]
     assert (result.status, result.project_id) == (JobStatus.QUEUED, "proj_1")

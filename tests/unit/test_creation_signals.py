@@ -5,7 +5,7 @@ which names the job and its client so one Logs Insights query on `job_id` tells 
 from __future__ import annotations
 
 import pytest
-from test_creation_outcomes import JOB_ID, NOW, SETTINGS, Tools, submitting
+from test_creation_outcomes import JOB_ID, NOW, SETTINGS, submitting
 
 from pipeline.create import creation
 from pipeline.magic_hour.client import CreatedProject
@@ -19,7 +19,7 @@ from pipeline.magic_hour.errors import (
     MagicHourUnavailable,
 )
 from pipeline.models.job import JobStatus
-from tests.fakes import Fakes, Signals, install, install_signals
+from tests.fakes import FakeMagicHour, Fakes, Signals, install, install_signals
 
 
 @pytest.fixture
@@ -39,7 +39,7 @@ def run(seen: tuple[Signals, Fakes], answer: CreatedProject | Exception, *, age:
     recorder, fakes = seen
     job = submitting(age)
     fakes.store.put(job)
-    creation.create(job, Tools(answer), inline=False)  # type: ignore[arg-type]
+    creation.create(job, FakeMagicHour(answer), inline=False)  # type: ignore[arg-type]
     return recorder
 
 

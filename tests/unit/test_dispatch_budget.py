@@ -41,7 +41,7 @@ def fakes(monkeypatch: pytest.MonkeyPatch) -> Fakes:
     monkeypatch.setattr(dispatch.fair_queue, "note_dispatched", lambda round_: None)
     monkeypatch.setattr(dispatch.account, "concurrency_limit", lambda magic_hour=None: 0)
 
-    def next_due_job() -> Job | None:
+    def next_due_job(limit: int = 0) -> Job | None:
         for job in installed.store.jobs.values():
             if job.status is JobStatus.WAITING:
                 return job.model_copy(deep=True)

@@ -13,13 +13,13 @@ from botocore.exceptions import ClientError
 
 from pipeline.create import inputs
 from pipeline.jobs import errors
-from pipeline.magic_hour.client import UploadUrl
 from pipeline.magic_hour.errors import MagicHourUnavailable
 from pipeline.models.api import CreateUploadRequest
 from pipeline.platform.settings import Settings
 from pipeline.store import inputs as input_store
 from pipeline.submit import uploads
 from pipeline.submit.submission import parse_submission
+from tests.fakes import FakeMagicHour
 
 BUCKET = "pipeline-inputs"
 SHARED = "shared-media"
@@ -298,22 +298,6 @@ def test_every_accepted_extension_has_a_media_type() -> None:
 
 
 # -- Magic Hour's own upload (MagicHourUploadMinBytes) -----------------------------------------
-
-
-class FakeMagicHour:
-    def __init__(self) -> None:
-        self.asked: list[tuple[str, str]] = []
-        self.put: list[tuple[str, bytes, int]] = []
-
-    def upload_url(self, asset_type: str, extension: str) -> UploadUrl:
-        self.asked.append((asset_type, extension))
-        return UploadUrl(
-            f"https://storage.test/{len(self.asked)}",
-            f"api-assets/{len(self.asked)}/{asset_type}.{extension}",
-        )
-
-    def put_file(self, upload_url: str, body: io.BytesIO, size_bytes: int) -> None:
-        self.put.append((upload_url, body.read(), size_bytes))
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from pipeline.platform import ids
 from pipeline.platform.settings import Settings
 from pipeline.platform.timeutil import epoch_seconds, iso, now_iso
 from pipeline.sweep import sweep
-from tests.fakes import Fakes, install
+from tests.fakes import FakeMagicHour, Fakes, install
 
 JOB_ID = ids.job_id_for_idempotency_key("client-a", "state-machine")
 PROJECT = "proj_main"
@@ -410,18 +410,6 @@ def test_a_name_tag_for_a_job_that_does_not_exist_falls_back_to_the_project(fake
 
 
 # --- the sweep ------------------------------------------------------------------------------------
-
-
-class FakeMagicHour:
-    def __init__(self, answer: dict[str, Any] | Exception) -> None:
-        self.answer = answer
-        self.asked: list[tuple[str, str]] = []
-
-    def get_project(self, kind: str, project_id: str) -> dict[str, Any]:
-        self.asked.append((kind, project_id))
-        if isinstance(self.answer, Exception):
-            raise self.answer
-        return self.answer
 
 
 def project(status: str, **changes: Any) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from test_state_machine import JOB_ID, PROJECT, SETTINGS, TAG, FakeMagicHour, make_job, project
+from test_state_machine import JOB_ID, PROJECT, SETTINGS, TAG, make_job, project
 
 from pipeline.create import claims, creation
 from pipeline.jobs import transitions
@@ -16,7 +16,7 @@ from pipeline.magic_hour.errors import MagicHourNotFound
 from pipeline.models.job import JobStatus
 from pipeline.platform.timeutil import epoch_seconds, iso
 from pipeline.sweep import sweep
-from tests.fakes import Fakes, install
+from tests.fakes import FakeMagicHour, Fakes, install
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from test_state_machine import JOB_ID, PROJECT, SETTINGS, FakeMagicHour, make_job, project
+from test_state_machine import JOB_ID, PROJECT, SETTINGS, make_job, project
 
 from pipeline.create import claims, creation
 from pipeline.jobs import transitions
@@ -20,7 +20,7 @@ from pipeline.store import jobs as job_store
 from pipeline.store import slots
 from pipeline.store.due_checks import DueCheck
 from pipeline.sweep import sweep, sweep_batch
-from tests.fakes import Fakes, install
+from tests.fakes import FakeMagicHour, Fakes, install
 
 OTHER_ID = ids.job_id_for_idempotency_key("client-b", "sweep-run")
 

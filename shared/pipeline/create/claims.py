@@ -8,13 +8,14 @@ sweep (`past_deadline`). A claim is a conditional write, so two claimers never c
 
 from __future__ import annotations
 
+from pipeline.create import fair_share
 from pipeline.jobs import budgets, moves
 from pipeline.magic_hour import account, rates
 from pipeline.models.job import Job, JobError, JobStatus
 from pipeline.models.usage import OverBudget
 from pipeline.platform.observability import logger
 from pipeline.platform.settings import get_settings
-from pipeline.platform.timeutil import epoch_of
+from pipeline.platform.timeutil import epoch_of, epoch_seconds
 from pipeline.store import fair_queue, slots, usage
 from pipeline.store import jobs as job_store
 
@@ -42,9 +43,13 @@ def claim(job: Job, slot: int | None) -> Job | None:
         )
 
 
-def next_due_job() -> Job | None:
-    """The fairest job still waiting (the index may lag a write by a moment)."""
-    for entry in job_store.waiting_jobs(_QUEUE_HEAD):
+def next_due_job(limit: int = 0) -> Job | None:
+    """The fairest job still waiting (the index may lag a write by a moment) whose client is not at
+    its cap of the `limit` slots (fair_share.py)."""
+    head = job_store.waiting_jobs(_QUEUE_HEAD)
+    if limit:
+        head = fair_share.within_cap(head, slots.held_by_client(), limit)
+    for entry in head:
         job = job_store.get_job(entry.job_id)
         if job is not None and job.status is JobStatus.WAITING:
             return job
@@ -66,26 +71,44 @@ def ahead_of(job: Job) -> bool:
     return False
 
 
+def jobs_wait() -> bool:
+    """Whether any job waits in the fair queue (the index may lag a write by a moment)."""
+    return bool(job_store.waiting_jobs(1))
+
+
 def claim_now(job: Job) -> Job | None:
     """Submit's own try: take a slot for a new job at once, unless the limit is reached or others
-    wait ahead of it (fair share holds for every client). A pause after Magic Hour's last
-    refusal does not stop it: each new job gets its one immediate try, and waits in fair order
-    if Magic Hour refuses it too."""
+    wait ahead of it or its client holds its cap while others wait (fair share holds for every
+    client). With a limit of ours, a pause after
+    Magic Hour's last refusal does not stop it: each new job gets its one immediate try, and waits
+    in fair order if Magic Hour refuses it too. Without one (Magic Hour's 429s are the limit) the
+    job only queued because others wait: it goes first only when it heads the queue and no pause
+    holds, else its turn comes from the dispatcher."""
     # submit read the limit a moment ago (account.py keeps it for an hour): no second read here.
     limit = account.concurrency_limit()
     if ahead_of(job):
         return None
+    if not limit:
+        hold_until, _ = fair_queue.hold()
+        return None if hold_until > epoch_seconds() else _noted(job, claim(job, None))
+    if fair_share.at_cap(job.client_id, job_store.waiting_jobs(_QUEUE_HEAD), slots.held_by_client(), limit):
+        return None  # the next free slot is another waiting client's
     for _ in range(3):  # another job may take the free slot first
         slot = slots.free_slot(limit)
         if slot is None:
             return None
         claimed = claim(job, slot)
         if claimed is not None:
-            if claimed.status is JobStatus.SUBMITTING:
-                fair_queue.note_dispatched(fair_queue.round_of(job.fair_key))
-            return claimed
+            return _noted(job, claimed)
         current = job_store.get_job(job.job_id)
         if current is None or current.status is not JobStatus.WAITING:
             return None  # a dispatcher took it: it creates it, never this request too
     logger.info("no slot could be taken at submit; the job waits", extra={"job_id": job.job_id})
     return None
+
+
+def _noted(job: Job, claimed: Job | None) -> Job | None:
+    """A job taken for its create moves the round being dispatched forward."""
+    if claimed is not None and claimed.status is JobStatus.SUBMITTING:
+        fair_queue.note_dispatched(fair_queue.round_of(job.fair_key))
+    return claimed

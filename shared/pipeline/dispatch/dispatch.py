@@ -45,7 +45,7 @@ def run(magic_hour: MagicHourClient, time_left: Callable[[], bool]) -> DispatchR
             moves.wake_dispatcher(hold_until - now)
             report.count("on_hold")
             break
-        job = claims.next_due_job()
+        job = claims.next_due_job(limit)
         if job is None:
             break
         if claims.past_deadline(job, epoch_seconds()):

@@ -41,6 +41,7 @@ WAITING = "1"
 class WaitingEntry:
     job_id: str
     fair_key: str
+    client_id: str = ""  # projected by the index: the fair share counts the clients waiting
 
 
 @dataclass(frozen=True)
@@ -379,7 +380,7 @@ def claim_for_create(job: Job, slot: int, keeping: Bookkeeping) -> Job | None:
     }
     _expect(update, keeping)
     try:
-        parts = [slots.take(slot, job.job_id), *_counted(job, JobStatus.SUBMITTING)]
+        parts = [slots.take(slot, job.job_id, job.client_id), *_counted(job, JobStatus.SUBMITTING)]
         return _with_usage(job, update, parts, keeping.usage)
     except SlotRefused:
         return None  # another job took the slot first (a batch's count part has no condition)
@@ -394,6 +395,7 @@ def waiting_jobs(limit: int) -> list[WaitingEntry]:
         WaitingEntry(
             job_id=str(item["job_id"]),
             fair_key=str(item["fair_key"]),
+            client_id=str(item.get("client_id", "")),
         )
         for item in answer.get("Items", [])
     ]

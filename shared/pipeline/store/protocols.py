@@ -13,6 +13,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pipeline.models.job import Bookkeeping, Job, JobError, JobStatus
 
+if TYPE_CHECKING:
+    from pipeline.store.jobs import WaitingEntry
+
 
 class JobStore(Protocol):
     def put_new_job(self, job: Job, next_check_at: int | None) -> bool: ...
@@ -22,6 +25,8 @@ class JobStore(Protocol):
     def get_job(self, job_id: str) -> Job | None: ...
 
     def find_job_by_project(self, project_id: str) -> Job | None: ...
+
+    def waiting_jobs(self, limit: int) -> list[WaitingEntry]: ...
 
     def transition(
         self,

@@ -10,6 +10,8 @@ consistent query, so the sweep can check each holder and reclaim a slot whose jo
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
@@ -25,21 +27,29 @@ def slot_item(index: int) -> str:
     return f"{_SLOT_PREFIX}{index:04d}"
 
 
-def holders() -> dict[int, str]:
-    """Every taken slot and the job holding it."""
-    taken: dict[int, str] = {}
+def _taken() -> Iterator[dict[str, Any]]:
+    """Every slot item that names a holder (one strongly consistent query, paged)."""
     query: dict[str, Any] = {
         "KeyConditionExpression": Key("client_id").eq(PIPELINE) & Key("item").begins_with(_SLOT_PREFIX),
         "ConsistentRead": True,
     }
     while True:
         answer = clients.table().query(**query)
-        for item in answer.get("Items", []):
-            if item.get("holder"):
-                taken[int(str(item["item"])[len(_SLOT_PREFIX) :])] = str(item["holder"])
+        yield from (item for item in answer.get("Items", []) if item.get("holder"))
         if "LastEvaluatedKey" not in answer:
-            return taken
+            return
         query["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+
+def holders() -> dict[int, str]:
+    """Every taken slot and the job holding it."""
+    return {int(str(item["item"])[len(_SLOT_PREFIX) :]): str(item["holder"]) for item in _taken()}
+
+
+def held_by_client() -> dict[str, int]:
+    """How many slots each client's jobs hold. A slot taken before slots named their client
+    counts for nobody until it is given back."""
+    return dict(Counter(str(item["holder_client"]) for item in _taken() if item.get("holder_client")))
 
 
 def free_slot(limit: int) -> int | None:
@@ -47,15 +57,16 @@ def free_slot(limit: int) -> int | None:
     return next((index for index in range(limit) if index not in taken), None)
 
 
-def take(index: int, job_id: str) -> dict[str, Any]:
-    """The transaction part that takes a free slot for a job."""
+def take(index: int, job_id: str, client_id: str) -> dict[str, Any]:
+    """The transaction part that takes a free slot for a job (naming its client, for the cap on
+    what one client holds while others wait)."""
     return {
         "Update": {
             "TableName": clients.table().name,
             "Key": {"client_id": PIPELINE, "item": slot_item(index)},
-            "UpdateExpression": "SET holder = :job",
+            "UpdateExpression": "SET holder = :job, holder_client = :client",
             "ConditionExpression": "attribute_not_exists(holder)",
-            "ExpressionAttributeValues": {":job": job_id},
+            "ExpressionAttributeValues": {":job": job_id, ":client": client_id},
         }
     }
 
@@ -66,7 +77,7 @@ def give_back(index: int, job_id: str) -> dict[str, Any]:
         "Update": {
             "TableName": clients.table().name,
             "Key": {"client_id": PIPELINE, "item": slot_item(index)},
-            "UpdateExpression": "REMOVE holder",
+            "UpdateExpression": "REMOVE holder, holder_client",
             "ConditionExpression": "holder = :job",
             "ExpressionAttributeValues": {":job": job_id},
         }
@@ -78,7 +89,7 @@ def reclaim(index: int, job_id: str) -> bool:
     try:
         clients.table().update_item(
             Key={"client_id": PIPELINE, "item": slot_item(index)},
-            UpdateExpression="REMOVE holder",
+            UpdateExpression="REMOVE holder, holder_client",
             ConditionExpression="holder = :job",
             ExpressionAttributeValues={":job": job_id},
         )
