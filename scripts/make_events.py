@@ -91,6 +91,23 @@ def main() -> None:
         ),
         "submit-get-job.json": api_event(gateway, "GET", "/v1/jobs/job_aaaaaaaaaaaaaaaaaaaaaaaaaa"),
         "submit-list-jobs.json": api_event(gateway, "GET", "/v1/jobs", query="status=completed&limit=10"),
+        "submit-cancel-job.json": api_event(
+            gateway, "POST", "/v1/jobs/job_aaaaaaaaaaaaaaaaaaaaaaaaaa/cancel"
+        ),
+        "submit-get-batch.json": api_event(gateway, "GET", "/v1/batches/batch_aaaaaaaaaaaaaaaaaaaaaaaaaa"),
+        "submit-create-batch.json": api_event(
+            gateway,
+            "POST",
+            "/v1/batches",
+            json.dumps({"jobs": [{"custom_id": "row-1", **create}]}).encode(),
+            {"Content-Type": "application/json"},
+        ),
+        "submit-cancel-batch.json": api_event(
+            gateway, "POST", "/v1/batches/batch_aaaaaaaaaaaaaaaaaaaaaaaaaa/cancel"
+        ),
+        "submit-list-batch-jobs.json": api_event(
+            gateway, "GET", "/v1/batches/batch_aaaaaaaaaaaaaaaaaaaaaaaaaa/jobs", query="limit=10"
+        ),
         "submit-list-tools.json": api_event(gateway, "GET", "/v1/tools"),
         "submit-create-upload.json": api_event(
             gateway,

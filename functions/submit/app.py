@@ -21,6 +21,7 @@ from pipeline.http import (
 )
 from pipeline.jobs.job_view import to_resource
 from pipeline.models.api import (
+    BatchResource,
     CallbackSecret,
     ErrorBody,
     JobList,
@@ -72,7 +73,8 @@ ERROR_DESCRIPTIONS = {
     404: "not_found: no such job for this client",
     409: (
         "idempotency_conflict: same Idempotency-Key, different body; idempotency_in_progress: the "
-        "first request with this key is still being processed (Retry-After set)"
+        "first request with this key is still being processed (Retry-After set); not_cancelable: "
+        "the job was sent to Magic Hour or has ended"
     ),
     413: "payload_too_large: body over 256 KB",
     422: "validation_failed (details point at the field) or upstream_rejected",
@@ -125,6 +127,114 @@ def create_job() -> Response[str]:
 @tracer.capture_method(capture_response=False)  # presigned URLs stay out of traces
 def get_job(job_id: str) -> Response[str]:
     return json_response(200, queries.get_job(client_id_of(app.current_event), job_id))
+
+
+@app.post(
+    "/v1/jobs/<job_id>/cancel",
+    summary="Cancel a job not yet sent to Magic Hour",
+    description=(
+        "A waiting job ends canceled (error.code canceled_by_client, source submit) at no cost. A job "
+        "already sent to Magic Hour runs to its end (Magic Hour has no cancellation API): 409 "
+        "not_cancelable, as for an ended job, except that repeating the cancel that ended it answers 202."
+    ),
+    tags=["jobs"],
+    responses=_answers(202, JobResource, "The canceled job", 404, 409, 503),
+)
+@tracer.capture_method(capture_response=False)
+def cancel_job(job_id: str) -> Response[str]:
+    from pipeline.submit.cancel import cancel_job as cancel  # the move's modules, as for a create
+
+    job = cancel(client_id_of(app.current_event), job_id)
+    return json_response(202, to_resource(job))
+
+
+@app.post(
+    "/v1/batches",
+    summary="Create a batch of jobs",
+    description=(
+        "Request body: {jobs: [1..500 job envelopes, each with a custom_id], callback_url?, metadata?}. "
+        "Every job is validated before anything is written (422 with loc [body, jobs, i, ...]); the "
+        "batch's estimate is checked against the daily budget as a whole (402). Optional header "
+        "Idempotency-Key as for jobs. The jobs wait in the fair queue as any job."
+    ),
+    tags=["batches"],
+    responses=_answers(202, BatchResource, "The batch", 400, 402, 409, 413, 422, 503),
+)
+@tracer.capture_method
+def create_batch() -> Response[str]:
+    from pipeline.submit import batches
+    from pipeline.submit.batch_request import parse_inline_batch
+
+    event = app.current_event
+    batch = parse_inline_batch(
+        client_id_of(event),
+        raw_body(event),
+        event.headers.get("idempotency-key"),
+        settings.require_https_callbacks,
+    )
+    item = batches.create_batch(batch)
+    headers = {"Location": f"/v1/batches/{item['batch_id']}"}
+    return json_response(202, batches.to_resource(item), headers=headers)
+
+
+@app.get(
+    "/v1/batches/<batch_id>",
+    summary="Get a batch",
+    tags=["batches"],
+    responses=_answers(200, BatchResource, "The batch, with its counts", 404),
+)
+@tracer.capture_method
+def get_batch(batch_id: str) -> Response[str]:
+    from pipeline.submit import batches
+
+    item = batches.get_batch(client_id_of(app.current_event), batch_id)
+    return json_response(200, batches.to_resource(item))
+
+
+@app.get(
+    "/v1/batches/<batch_id>/jobs",
+    summary="List a batch's jobs",
+    description=(
+        "The batch's jobs in the batch's order. Query: status (optional), limit 1..100 (default 20), "
+        "cursor (next_cursor of the last page)."
+    ),
+    tags=["batches"],
+    responses=_answers(200, JobList, "The batch's jobs", 400, 404, 422),
+)
+@tracer.capture_method(capture_response=False)  # presigned URLs stay out of traces
+def list_batch_jobs(batch_id: str) -> Response[str]:
+    from pipeline.submit import batches
+
+    event = app.current_event
+    return json_response(
+        200,
+        batches.list_batch_jobs(
+            client_id_of(event),
+            batch_id,
+            event.get_query_string_value("status"),
+            event.get_query_string_value("limit"),
+            event.get_query_string_value("cursor"),
+        ),
+    )
+
+
+@app.post(
+    "/v1/batches/<batch_id>/cancel",
+    summary="Cancel every job of a batch not yet sent to Magic Hour",
+    description=(
+        "Every job still waiting ends canceled (canceled_by_client); jobs already at Magic Hour run "
+        "to their end, and the batch then ends canceled. 202 with the batch while it has not ended "
+        "(repeating it is harmless), 409 not_cancelable once it has."
+    ),
+    tags=["batches"],
+    responses=_answers(202, BatchResource, "The batch", 404, 409, 503),
+)
+@tracer.capture_method
+def cancel_batch(batch_id: str) -> Response[str]:
+    from pipeline.submit import batches
+
+    item = batches.cancel_batch(client_id_of(app.current_event), batch_id)
+    return json_response(202, batches.to_resource(item))
 
 
 @app.get(

@@ -59,9 +59,11 @@ WIRE_ERRORS: dict[type[Exception], WireError] = {
     errors.PlanRestricted: WireError(403, "plan_restricted"),
     errors.JobNotFound: WireError(404, "not_found"),
     errors.RouteNotFound: WireError(404, "not_found"),
+    errors.BatchNotFound: WireError(404, "not_found"),
     errors.IdempotencyConflict: WireError(409, "idempotency_conflict"),
     # 409, as the IETF Idempotency-Key draft answers a retry while the original is in flight.
     errors.RequestInProgress: WireError(409, "idempotency_in_progress", IN_PROGRESS_RETRY_AFTER_SECONDS),
+    errors.NotCancelable: WireError(409, "not_cancelable"),
     errors.BodyTooLarge: WireError(413, "payload_too_large"),
     errors.ValidationFailed: WireError(422, "validation_failed"),
     errors.UpstreamRejected: WireError(422, "upstream_rejected"),

@@ -46,6 +46,11 @@ def test_routes_and_their_api_key_requirements(template: Template) -> None:
         ("POST", "/v1/jobs"),
         ("GET", "/v1/jobs"),
         ("GET", "/v1/jobs/{job_id}"),
+        ("POST", "/v1/jobs/{job_id}/cancel"),
+        ("POST", "/v1/batches"),
+        ("GET", "/v1/batches/{batch_id}"),
+        ("GET", "/v1/batches/{batch_id}/jobs"),
+        ("POST", "/v1/batches/{batch_id}/cancel"),
         ("GET", "/v1/tools"),
         ("POST", "/v1/uploads"),
         ("GET", "/v1/callback-secret"),
@@ -57,6 +62,11 @@ def test_routes_and_their_api_key_requirements(template: Template) -> None:
         ("POST", "/v1/jobs"),
         ("GET", "/v1/jobs"),
         ("GET", "/v1/jobs/{job_id}"),
+        ("POST", "/v1/jobs/{job_id}/cancel"),
+        ("POST", "/v1/batches"),
+        ("GET", "/v1/batches/{batch_id}"),
+        ("GET", "/v1/batches/{batch_id}/jobs"),
+        ("POST", "/v1/batches/{batch_id}/cancel"),
         ("GET", "/v1/tools"),
         ("POST", "/v1/uploads"),
         ("GET", "/v1/callback-secret"),
@@ -73,7 +83,9 @@ def test_routes_and_their_api_key_requirements(template: Template) -> None:
 
 def test_literal_routes_come_before_parameterised_ones(template: Template) -> None:
     paths = [route.path for route in template.routes()]
-    assert paths.index("/v1/jobs/{job_id}") == len(paths) - 1
+    params = [path.count("{") for path in paths]
+    assert params == sorted(params)
+    assert paths.index("/v1/jobs/{job_id}") > paths.index("/v1/jobs")
 
 
 def test_sqs_trigger_reports_batch_item_failures(template: Template) -> None:

@@ -48,6 +48,8 @@ class EventJob(BaseModel):
     error: ErrorResource | None
     callback: CallbackResource | None = None
     late_outputs: list[EventOutput] = Field(default_factory=list)
+    batch_id: str | None = None
+    custom_id: str | None = None
 
 
 class JobStatusChanged(BaseModel):

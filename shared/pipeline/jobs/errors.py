@@ -71,6 +71,18 @@ class JobNotFound(RequestRefused):
         super().__init__(message)
 
 
+class BatchNotFound(RequestRefused):
+    """No such batch for this client (another client's batch is not found either)."""
+
+    def __init__(self, message: str = "no such batch") -> None:
+        super().__init__(message)
+
+
+class NotCancelable(RequestRefused):
+    """The job (or no job of the batch) can no longer be cancelled: it was sent to Magic Hour,
+    which has no cancellation API, or it has ended some other way."""
+
+
 class RouteNotFound(RequestRefused):
     def __init__(self, message: str = "no such route") -> None:
         super().__init__(message)

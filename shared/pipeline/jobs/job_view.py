@@ -91,6 +91,8 @@ def without_outputs(job: Job, now: int | None = None) -> JobResource:
         )
         if job.callback_url
         else None,
+        batch_id=job.batch_id,
+        custom_id=job.custom_id,
     )
 
 

@@ -18,8 +18,8 @@ from pipeline.magic_hour import rates
 from pipeline.models.job import Job, JobError, JobStatus
 from pipeline.platform import observability
 from pipeline.platform.observability import logger
-from pipeline.platform.timeutil import epoch_seconds
-from pipeline.store import dispatch_queue, usage
+from pipeline.platform.timeutil import epoch_seconds, now_iso
+from pipeline.store import batches, dispatch_queue, usage
 from pipeline.store import jobs as job_store
 
 # A move refused because its money fields changed under it is made again from the fresh job.
@@ -149,8 +149,20 @@ def _after(before: Job, after: Job | None) -> None:
         return
     if before.slot is not None and after.slot is None:
         wake_dispatcher()
+    if after.status.is_terminal and after.batch_id is not None:
+        _end_batch_if_done(after)
     if after.status.is_terminal:
         observability.job_ended(
             after.status.value, after.kind, after.created_at, after.updated_at, after.credits_charged
         )
         callback_state.announce_end(after)
+
+
+def _end_batch_if_done(job: Job) -> None:
+    """Best effort: the batch's end is read from its counts, which this job's move already wrote;
+    a failure here leaves the batch running until another of its jobs (or the sweep) looks."""
+    assert job.batch_id is not None  # narrows the type; checked by the caller  # nosec B101
+    try:
+        batches.end_if_done(job.client_id, job.batch_id, now_iso())
+    except Exception:
+        logger.exception("could not end the batch", extra={"job_id": job.job_id})

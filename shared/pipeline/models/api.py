@@ -25,12 +25,17 @@ class CreateJobRequest(BaseModel):
     @field_validator("metadata")
     @classmethod
     def _flat_and_small(cls, value: dict[str, Any]) -> dict[str, Any]:
-        for key, item in value.items():
-            if isinstance(item, dict | list):
-                raise ValueError(f"metadata must be a flat object; '{key}' holds a nested value")
-        if len(json.dumps(value, separators=(",", ":")).encode()) > METADATA_MAX_BYTES:
-            raise ValueError(f"metadata must be at most {METADATA_MAX_BYTES} bytes as JSON")
-        return value
+        return flat_metadata(value)
+
+
+def flat_metadata(value: dict[str, Any]) -> dict[str, Any]:
+    """A job's or a batch's `metadata`: a flat JSON object of at most 2 KB."""
+    for key, item in value.items():
+        if isinstance(item, dict | list):
+            raise ValueError(f"metadata must be a flat object; '{key}' holds a nested value")
+    if len(json.dumps(value, separators=(",", ":")).encode()) > METADATA_MAX_BYTES:
+        raise ValueError(f"metadata must be at most {METADATA_MAX_BYTES} bytes as JSON")
+    return value
 
 
 class OutputResource(BaseModel):
@@ -76,6 +81,35 @@ class JobResource(BaseModel):
     # Outputs of a project Magic Hour completed after the job had already failed (the job stays
     # failed; the credits were spent, so the files are kept).
     late_outputs: list[OutputResource] = Field(default_factory=list)
+    # A batch job's batch and its custom_id there (POST /v1/batches); null for a job of its own.
+    batch_id: str | None = None
+    custom_id: str | None = None
+
+
+class BatchCountsResource(BaseModel):
+    total: int
+    waiting: int
+    submitting: int
+    queued: int
+    rendering: int
+    downloading: int
+    completed: int
+    failed: int
+    canceled: int
+
+
+class BatchResource(BaseModel):
+    batch_id: str
+    status: str
+    counts: BatchCountsResource
+    credits_charged: int | None
+    metadata: dict[str, Any]
+    created_at: str
+    updated_at: str
+    ended_at: str | None
+    results_url: str | None
+    errors: list[dict[str, Any]] | None
+    callback: CallbackResource | None
 
 
 class JobList(BaseModel):

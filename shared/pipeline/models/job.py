@@ -135,6 +135,10 @@ class Job(BaseModel):
     reserved_credits: int | None = None
     budget_day: str | None = None
     counted_credits: int | None = None
+    # The batch this job belongs to (POST /v1/batches), and its id within it; None for a job of
+    # its own. A batch job's every move also moves its batch's counts (store/jobs.py).
+    batch_id: str | None = None
+    custom_id: str | None = None
 
     def stored_outputs(self) -> list[StoredOutput]:
         return sorted(self.outputs.values(), key=lambda output: output.index)

@@ -46,3 +46,27 @@ def job_id_from_project_name(name: str | None) -> str | None:
         return None
     match = _NAME_TAG.search(name)
     return match.group(1) if match else None
+
+
+BATCH_ID_PREFIX = "batch_"
+BATCH_ID_PATTERN = re.compile(rf"{BATCH_ID_PREFIX}[a-z2-7]{{{_JOB_ID_BODY}}}")
+
+
+def new_batch_id() -> str:
+    return BATCH_ID_PREFIX + _encode(secrets.token_bytes(17))
+
+
+def batch_id_for_idempotency_key(client_id: str, idempotency_key: str) -> str:
+    """As for jobs, but never the same digest as a job's under the same key."""
+    digest = hashlib.sha256(f"batch\x00{client_id}\x00{idempotency_key}".encode()).digest()
+    return BATCH_ID_PREFIX + _encode(digest)
+
+
+def is_batch_id(value: str) -> bool:
+    return bool(BATCH_ID_PATTERN.fullmatch(value))
+
+
+def job_id_in_batch(batch_id: str, index: int) -> str:
+    """The job at `index` of a batch: the same on every retry of the batch's writing."""
+    digest = hashlib.sha256(f"{batch_id}\x00{index}".encode()).digest()
+    return JOB_ID_PREFIX + _encode(digest)

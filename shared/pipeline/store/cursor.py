@@ -59,3 +59,28 @@ def decode(cursor: str, client_id: str, scope: str) -> dict[str, Any]:
     if not valid:
         raise InvalidCursor("cursor is not one this API issued")
     return dict(key)
+
+
+def decode_position(cursor: str, client_id: str, scope: str) -> int:
+    """The position a cursor of `encode({"i": ...})` names (a batch's jobs are listed by their
+    place in the batch, not by a DynamoDB key): checked like any cursor of this client and scope."""
+    try:
+        if len(cursor) > _CURSOR_MAX_CHARS or not cursor.isascii():
+            raise ValueError("not a cursor")
+        document = json.loads(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()))
+        key = document["k"]
+        position = key["i"]
+        valid = (
+            document["c"] == client_id
+            and document.get("s", "") == scope
+            and set(key) == {"i"}
+            and isinstance(position, str)
+            and position.isascii()
+            and position.isdigit()
+            and len(position) <= 6
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InvalidCursor("cursor is not one this API issued") from exc
+    if not valid:
+        raise InvalidCursor("cursor is not one this API issued")
+    return int(position)

@@ -20,8 +20,8 @@ from pipeline.models.usage import OverBudget, UsageChange
 from pipeline.platform.aws import dynamodb_table
 from pipeline.platform.settings import get_settings
 from pipeline.platform.timeutil import epoch_seconds, now_iso
+from pipeline.store import batch_counts, dynamo, slots, usage
 from pipeline.store import cursor as cursor_codec
-from pipeline.store import dynamo, slots, usage
 
 # Re-exported: submit/queries.py catches it as job_store.InvalidCursor.
 from pipeline.store.cursor import InvalidCursor as InvalidCursor
@@ -198,8 +198,43 @@ def transition(
 
     Beside the status it writes `keeping` (decided by jobs/bookkeeping.py) and then `sets`, as
     given; when `keeping` releases the slot, the job gives it back in the same transaction. A job
-    entering `waiting` joins the fair queue's index, and leaves it with its next move.
+    entering `waiting` joins the fair queue's index, and leaves it with its next move. A batch
+    job's move also moves its batch's counts in that transaction (store/batch_counts.py): it is
+    then made from the exact status read, and from the fresh job if that status is gone.
     """
+    allowed = list(allowed_from)
+    if job.batch_id is None:
+        return _transition_once(job, to, allowed, keeping, sets)
+    current: Job | None = job
+    for _ in range(_BATCH_MOVE_ATTEMPTS):
+        if current is None or current.status not in allowed:
+            return None
+        moved = _transition_once(current, to, [current.status], keeping, sets)
+        if moved is not None:
+            return moved
+        current = get_job(job.job_id)
+    return None
+
+
+# A batch job's move made from the status read is refused when another move got there first; it
+# is made again from the job as it stands (each retry follows a real move, so a few suffice).
+_BATCH_MOVE_ATTEMPTS = 4
+
+
+def _counted(job: Job, to: JobStatus) -> list[dict[str, Any]]:
+    """The batch's count part of `job`'s move to `to` (none for a job of its own)."""
+    if job.batch_id is None or job.status is to:
+        return []
+    return [batch_counts.move_part(job.client_id, job.batch_id, job.status, to)]
+
+
+def _transition_once(
+    job: Job,
+    to: JobStatus,
+    allowed_from: list[JobStatus],
+    keeping: Bookkeeping,
+    sets: dict[str, Any] | None,
+) -> Job | None:
     assignments: dict[str, Any] = {
         "status": to.value,
         "client_status": f"{job.client_id}#{to.value}",
@@ -233,9 +268,10 @@ def transition(
         names["#slot"] = "slot"
         values[":slot"] = job.slot
         update["ConditionExpression"] += " AND #slot = :slot"
-        return _transition_releasing(job, job.slot, update, keeping.usage)
-    if keeping.usage:
-        return _with_usage(job, update, [], keeping.usage)
+        return _transition_releasing(job, job.slot, update, keeping.usage, _counted(job, to))
+    counted = _counted(job, to)
+    if keeping.usage or counted:
+        return _with_usage(job, update, counted, keeping.usage)
     try:
         answer = _table().update_item(**update, ReturnValues="ALL_NEW")
     except ClientError as error:
@@ -296,13 +332,19 @@ class SlotRefused(Exception):
 
 
 def _transition_releasing(
-    job: Job, slot: int, update: dict[str, Any], changes: tuple[UsageChange, ...]
+    job: Job,
+    slot: int,
+    update: dict[str, Any],
+    changes: tuple[UsageChange, ...],
+    counted: list[dict[str, Any]],
 ) -> Job | None:
     try:
-        return _with_usage(job, update, [slots.give_back(slot, job.job_id)], changes)
+        return _with_usage(job, update, [slots.give_back(slot, job.job_id), *counted], changes)
     except SlotRefused:
         # The slot was already reclaimed (the sweep found it stale): move the job alone.
-        return _with_usage(job, update, [], changes) if changes else _update_alone(job, update)
+        if changes or counted:
+            return _with_usage(job, update, counted, changes)
+        return _update_alone(job, update)
 
 
 def _update_alone(job: Job, update: dict[str, Any]) -> Job | None:
@@ -338,9 +380,10 @@ def claim_for_create(job: Job, slot: int, keeping: Bookkeeping) -> Job | None:
     }
     _expect(update, keeping)
     try:
-        return _with_usage(job, update, [slots.take(slot, job.job_id, job.client_id)], keeping.usage)
+        parts = [slots.take(slot, job.job_id, job.client_id), *_counted(job, JobStatus.SUBMITTING)]
+        return _with_usage(job, update, parts, keeping.usage)
     except SlotRefused:
-        return None  # another job took the slot first
+        return None  # another job took the slot first (a batch's count part has no condition)
 
 
 def waiting_jobs(limit: int) -> list[WaitingEntry]:

@@ -27,6 +27,16 @@ def get_job(client_id: str, job_id: str) -> JobResource:
 
 
 def list_jobs(client_id: str, status: str | None, limit: str | None, cursor: str | None) -> JobList:
+    status_filter, page_size = parse_list_query(status, limit)
+    try:
+        page = job_store.list_jobs(client_id, status_filter, page_size, cursor or None)
+    except job_store.InvalidCursor as exc:
+        raise errors.InvalidCursor(str(exc)) from exc
+    return JobList(jobs=[to_resource(job) for job in page.jobs], next_cursor=page.next_cursor)
+
+
+def parse_list_query(status: str | None, limit: str | None) -> tuple[JobStatus | None, int]:
+    """`status` and `limit` of a list of jobs, as given in the query (empty: the defaults)."""
     problems = []
     status_filter: JobStatus | None = None
     if status:
@@ -44,11 +54,7 @@ def list_jobs(client_id: str, status: str | None, limit: str | None, cursor: str
             page_size = int(limit)
     if problems:
         raise errors.ValidationFailed(problems, "query parameters are invalid")
-    try:
-        page = job_store.list_jobs(client_id, status_filter, page_size, cursor or None)
-    except job_store.InvalidCursor as exc:
-        raise errors.InvalidCursor(str(exc)) from exc
-    return JobList(jobs=[to_resource(job) for job in page.jobs], next_cursor=page.next_cursor)
+    return status_filter, page_size
 
 
 def list_tools() -> ToolList:

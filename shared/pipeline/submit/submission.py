@@ -62,6 +62,13 @@ def parse_submission(
     client_id: str, raw_body: bytes, idempotency_key: str | None, require_https_callbacks: bool
 ) -> Submission:
     """Everything a create request must pass before any state is written."""
+    document = parse_body(raw_body, idempotency_key)
+    return submission_of(client_id, document, idempotency_key, require_https_callbacks)
+
+
+def parse_body(raw_body: bytes, idempotency_key: str | None) -> dict[str, Any]:
+    """The request body as a JSON object, checked as every create route checks it (size, key,
+    strict JSON, Unicode text), before anything of its meaning is looked at."""
     if len(raw_body) > MAX_BODY_BYTES:
         raise errors.BodyTooLarge(f"request body is over {MAX_BODY_BYTES // 1024} KB")
     if idempotency_key is not None:
@@ -73,6 +80,14 @@ def parse_submission(
     if not isinstance(document, dict):
         raise errors.MalformedBody("request body must be a JSON object")
     _refuse_lone_surrogates(document)
+    return document
+
+
+def submission_of(
+    client_id: str, document: dict[str, Any], idempotency_key: str | None, require_https_callbacks: bool
+) -> Submission:
+    """One job envelope (a create's body, or one job of a batch), validated; `loc`s start at
+    `"body"` as for a create."""
     if isinstance(document.get("tool"), str) and find_tool(document["tool"]) is None:
         raise errors.UnknownTool(
             f"'{document['tool'][:100]}' is not a Magic Hour tool this deployment accepts; "
@@ -93,7 +108,7 @@ def parse_submission(
             [{"loc": list(problem.loc), "msg": problem.msg}], f"input breaks the schema of '{tool.name}'"
         )
     if request.callback_url is not None:
-        _check_callback_url(request.callback_url, require_https_callbacks)
+        check_callback_url(request.callback_url, require_https_callbacks)
     # Last: it asks S3 about each s3:// input, so everything cheaper is refused first.
     s3_problems = inputs.check_s3_inputs(client_id, request.input)
     if s3_problems:
@@ -132,7 +147,7 @@ def _check_idempotency_key(key: str) -> None:
         )
 
 
-def _check_callback_url(url: str, require_https: bool) -> None:
+def check_callback_url(url: str, require_https: bool) -> None:
     if not _is_callback_url(url, ("https",) if require_https else ("https", "http")):
         need = "an https URL" if require_https else "an http(s) URL"
         raise errors.ValidationFailed(
