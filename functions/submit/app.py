@@ -19,6 +19,7 @@ from pipeline.http import (
     raw_body,
     unexpected_response,
 )
+from pipeline.jobs import batch_view
 from pipeline.jobs.job_view import to_resource
 from pipeline.models.api import (
     BatchResource,
@@ -174,7 +175,7 @@ def create_batch() -> Response[str]:
     )
     item = batches.create_batch(batch)
     headers = {"Location": f"/v1/batches/{item['batch_id']}"}
-    return json_response(202, batches.to_resource(item), headers=headers)
+    return json_response(202, batch_view.to_resource(item), headers=headers)
 
 
 @app.get(
@@ -188,7 +189,7 @@ def get_batch(batch_id: str) -> Response[str]:
     from pipeline.submit import batches
 
     item = batches.get_batch(client_id_of(app.current_event), batch_id)
-    return json_response(200, batches.to_resource(item))
+    return json_response(200, batch_view.to_resource(item))
 
 
 @app.get(
@@ -234,7 +235,7 @@ def cancel_batch(batch_id: str) -> Response[str]:
     from pipeline.submit import batches
 
     item = batches.cancel_batch(client_id_of(app.current_event), batch_id)
-    return json_response(202, batches.to_resource(item))
+    return json_response(202, batch_view.to_resource(item))
 
 
 @app.get(

@@ -358,6 +358,7 @@ def test_allowed_input_buckets_become_one_object_arn_each(
     attributes = {(name, "Arn"): f"arn:aws:s3:::{name.lower()}" for name in template.resources}
     attributes.update({(name, "QueueName"): name for name in template.resources})
     attributes[("JobsTable", "StreamArn")] = "arn:aws:dynamodb:us-east-1:1:table/jobs/stream/1"
+    attributes[("ClientsTable", "StreamArn")] = "arn:aws:dynamodb:us-east-1:1:table/clients/stream/1"
     resolver = Resolver(
         {**template.parameter_defaults(), "InputBucketNames": buckets},
         {name: f"ref-{name}" for name in template.resources},

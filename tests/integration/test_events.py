@@ -168,6 +168,12 @@ def _write_job(stack: StackHandle, status: JobStatus) -> str:
     return job_id
 
 
+def _jobs_poller(stack: StackHandle) -> Any:
+    # The events function reads two streams (jobs and clients tables); these tests write jobs.
+    (poller,) = (p for p in stack.stack.stream_pollers if p.trigger.table == "JobsTable")
+    return poller
+
+
 def _dynamodb(stack: StackHandle) -> Any:
     from local.resources import client
 
@@ -204,7 +210,7 @@ def test_an_event_survives_the_publishing_function_being_killed(
     """The events function's environment is frozen, handed the records of a new write, and
     killed with them: the records are delivered again, and the event arrives."""
     pool = stack.stack.pools["EventsFunction"]
-    (poller,) = stack.stack.stream_pollers
+    poller = _jobs_poller(stack)
     environments = pool.pids()
     assert environments
     for pid in environments:
@@ -229,7 +235,7 @@ def test_an_event_eventbridge_refused_is_published_when_it_recovers(
     """PutEvents failing as AWS fails (HTTP 500), past the SDK's own retries: the function fails,
     the checkpoint stays, and the records come again until the event gets out."""
     assert stack.stack.faults is not None
-    (poller,) = stack.stack.stream_pollers
+    poller = _jobs_poller(stack)
     failed = poller.counters.failed
     # Two invocations' worth: each makes the SDK's five attempts (the first and four retries).
     stack.stack.faults.inject("PutEvents", count=10)

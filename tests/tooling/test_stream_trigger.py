@@ -57,9 +57,12 @@ class Function:
 
 @pytest.fixture(scope="module")
 def trigger() -> StreamTrigger:
-    (found,) = stream_triggers(Template(load_template()))
-    assert found.function == "EventsFunction"
-    assert found.table == "JobsTable"
+    triggers = {found.table: found for found in stream_triggers(Template(load_template()))}
+    # Both tables' streams feed the events function, with the same settings.
+    assert set(triggers) == {"JobsTable", "ClientsTable"}
+    found = triggers["JobsTable"]
+    assert found.function == triggers["ClientsTable"].function == "EventsFunction"
+    assert triggers["ClientsTable"] == StreamTrigger(**{**vars(found), "table": "ClientsTable"})
     assert found.bisect
     assert found.report_batch_item_failures
     assert found.on_failure == "EventsFailureQueue"

@@ -27,11 +27,11 @@ from pipeline.events.models import (
     EventOutput,
     JobStatusChanged,
 )
-from pipeline.jobs import job_view
+from pipeline.jobs import batch_view, job_view
 from pipeline.models.job import Job, StoredOutput
 from pipeline.platform import ids
 from pipeline.platform.timeutil import epoch_seconds
-from pipeline.store import outputs
+from pipeline.store import batch_counts, outputs
 
 # A batch's endings (CONTRACT §1 "Batches"): its status moves validating -> running -> completed,
 # or ends rejected or canceled.
@@ -122,6 +122,26 @@ def batch_ended(previous_status: str | None, batch: Mapping[str, Any], client_id
         return None
     fields = {key: _plain(value) for key, value in batch.items() if key != "results_url"}
     return BatchEnded(batch=EventBatch.model_validate(fields), client_id=client_id)
+
+
+def batch_record_ended(record: Mapping[str, Any]) -> BatchEnded | None:
+    """The `Batch Ended` a clients-table stream record reports, or None: only a batch item
+    (`batch#<id>`) whose status moved into an ending publishes; profiles, usage and counts-only
+    writes (a job's move) publish nothing. The resource is the one GET /v1/batches/{id} renders,
+    as of the write itself, so a record delivered again maps to the same event."""
+    new = image(record, "NewImage")
+    if new is None or not str(new.get("item", "")).startswith(batch_counts.ITEM_PREFIX):
+        return None
+    # The batch's first write (its reservation's part) carries no status yet: not an ending.
+    if "status" not in new:
+        return None
+    old = image(record, "OldImage")
+    previous = str(old["status"]) if old and "status" in old else None
+    try:
+        resource = batch_view.to_resource(new).model_dump(mode="json")
+    except (KeyError, ValueError) as error:
+        raise NotAJob(f"batch item {new.get('item')!r}: {error}") from None
+    return batch_ended(previous, resource, str(new["client_id"]))
 
 
 def _plain(value: Any) -> Any:

@@ -1,4 +1,4 @@
-"""One batch of jobs-table stream records -> their events on the bus, in order.
+"""One batch of jobs-table or clients-table stream records -> their events on the bus, in order.
 
 What goes wrong is reported by sequence number (`batchItemFailures`): Lambda checkpoints just
 before the earliest one and delivers it again with all that follows, so an event is never lost.
@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pipeline.events import mapping, publish
+from pipeline.events.models import BatchEnded, JobStatusChanged
 from pipeline.platform.observability import logger
 
 
@@ -22,7 +23,11 @@ def publish_records(records: Sequence[Mapping[str, Any]], bus_name: str) -> list
     owners: list[int] = []  # entries[i] reports records[owners[i]]
     for position, record in enumerate(records):
         try:
-            detail = mapping.job_status_changed(record)
+            detail: JobStatusChanged | BatchEnded | None
+            if _from_clients_table(record):
+                detail = mapping.batch_record_ended(record)
+            else:
+                detail = mapping.job_status_changed(record)
         except mapping.NotAJob as error:
             # Not skipped: after the retries the batch goes to the on-failure queue, where the
             # operator sees it (docs/runbook.md#events).
@@ -32,6 +37,12 @@ def publish_records(records: Sequence[Mapping[str, Any]], bus_name: str) -> list
             entries.append(mapping.entry(detail, bus_name))
             owners.append(position)
     return _failed(records, entries, owners, len(records))
+
+
+def _from_clients_table(record: Mapping[str, Any]) -> bool:
+    # Both tables' streams feed this function; a clients-table item is keyed by `item`.
+    keys = (record.get("dynamodb") or {}).get("Keys") or {}
+    return "item" in keys
 
 
 def _failed(

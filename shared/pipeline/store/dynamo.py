@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 
 T = TypeVar("T")
 
+
 def _code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 

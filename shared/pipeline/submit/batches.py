@@ -16,12 +16,12 @@ from typing import Any
 
 from pipeline.jobs import bookkeeping, budgets, errors, moves
 from pipeline.jobs.job_view import to_resource as to_job_resource
-from pipeline.models.api import BatchCountsResource, BatchResource, JobList, JobResource
+from pipeline.models.api import JobList, JobResource
 from pipeline.models.job import Job, JobStatus
 from pipeline.models.usage import OverBudget, UsageChange
 from pipeline.platform import ids
 from pipeline.platform.timeutil import now_iso
-from pipeline.store import batch_counts, batches, fair_queue, usage
+from pipeline.store import batches, fair_queue, usage
 from pipeline.store import cursor as cursor_codec
 from pipeline.store import jobs as job_store
 from pipeline.submit import cancel, queries
@@ -113,23 +113,6 @@ def get_batch(client_id: str, batch_id: str) -> dict[str, Any]:
     if found is None:
         raise errors.BatchNotFound()
     return found
-
-
-def to_resource(item: dict[str, Any]) -> BatchResource:
-    counts = batch_counts.counts_of(item)
-    return BatchResource(
-        batch_id=str(item["batch_id"]),
-        status=str(item["status"]),
-        counts=BatchCountsResource(total=int(item["total"]), **counts),
-        credits_charged=None,
-        metadata=json.loads(str(item.get("metadata_json") or "{}")),
-        created_at=str(item["created_at"]),
-        updated_at=str(item["updated_at"]),
-        ended_at=item.get("ended_at"),
-        results_url=None,
-        errors=None,
-        callback=None,
-    )
 
 
 def cancel_batch(client_id: str, batch_id: str) -> dict[str, Any]:
