@@ -154,6 +154,7 @@ def test_the_template_roles_resolve_to_the_local_resources() -> None:
         attributes[(name, "Arn")] = f"arn:{name}"
         attributes[(name, "QueueName")] = name
     attributes[("JobsTable", "StreamArn")] = "arn:JobsTable/stream/1"
+    attributes[("ClientsTable", "StreamArn")] = "arn:ClientsTable/stream/1"
     resolver = Resolver(
         template.parameter_defaults(),
         refs,
@@ -172,10 +173,12 @@ def test_the_template_roles_resolve_to_the_local_resources() -> None:
     assert not webhook.allows("secretsmanager:GetSecretValue", "ref-MagicHourApiKeySecret")
     assert policies["DownloaderFunction"].allows("sqs:ReceiveMessage", "arn:DownloadQueue")
     assert not policies["DownloaderFunction"].allows("sqs:ReceiveMessage", "arn:CallbackQueue")
-    # The events function: the stream read and PutEvents on the stack's bus, nothing else.
+    # The events function: the two stream reads (jobs, and batches in the clients table) and
+    # PutEvents on the stack's bus, nothing else (no item read of either table).
     events = policies["EventsFunction"]
     assert events.allows("dynamodb:GetRecords", "arn:JobsTable/stream/1")
-    assert not events.allows("dynamodb:GetRecords", "arn:ClientsTable/stream/1")
+    assert events.allows("dynamodb:GetRecords", "arn:ClientsTable/stream/1")
+    assert not events.allows("dynamodb:GetItem", "arn:ClientsTable")
     assert not events.allows("dynamodb:GetItem", "arn:JobsTable")
     assert events.allows("events:PutEvents", "arn:EventBus")
     assert not events.allows("events:PutEvents", "arn:aws:events:us-east-1:123456789012:event-bus/default")
