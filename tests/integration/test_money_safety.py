@@ -275,7 +275,8 @@ def test_magic_hours_plan_limit_alone_makes_jobs_wait_not_fail(stack: StackHandl
     # (The simulator's max_active counts since its start, across tests: watched here instead.)
     with ActiveWatcher(stack) as watcher:
         jobs = _submit_all(stack, [("key-alpha", VOICE)] * 6)
-        assert "waiting" in {job["status"] for job in jobs}
+        # Not asserted on the answers: earlier tests' renders counted in `busy` may end meanwhile,
+        # leaving room for all six at once. Magic Hour's refusals below are what show the wait.
         for job in jobs:
             done = stack.wait_for(job["job_id"], {"completed", "failed"}, timeout=60)
             assert done["status"] == "completed", done
