@@ -57,7 +57,7 @@ fuzz: setup  ## property-based fuzzing of every entry point, longer than in `mak
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-5000} $(BIN)/python -m pytest -q --timeout=0 tests/integration/test_fuzz.py
 
 chaos: setup  ## the chaos test, longer than in `make test`: random Lambda environments killed under a burst (CHAOS_JOBS=60, CHAOS_KILLS_PER_MIN=60)
-	CHAOS=1 CHAOS_JOBS=$${CHAOS_JOBS:-60} CHAOS_KILLS_PER_MIN=$${CHAOS_KILLS_PER_MIN:-60} $(BIN)/python -m pytest -q -s --timeout=0 tests/integration/test_chaos.py
+	CHAOS_JOBS=$${CHAOS_JOBS:-60} CHAOS_KILLS_PER_MIN=$${CHAOS_KILLS_PER_MIN:-60} $(BIN)/python -m pytest -q -s --timeout=0 tests/integration/test_chaos.py
 
 MUTMUT_TREE := .local/mutmut
 MUTMUT_LINKS := tests local scripts functions events docs spec openapi.json template.yaml README.md pyproject.toml bench

@@ -31,6 +31,12 @@ LAMBDA_REQUEST_LIMIT_BYTES = 6 * 1024 * 1024
 # reach the limit are worth serialising.
 _EVENT_OVERHEAD_CHECK_BYTES = 4 * 1024 * 1024
 BINARY_TYPES = ("application/octet-stream", "image/", "audio/", "video/")
+# API Gateway's integration timeout (REST API; the default, and what most accounts get): past
+# it the caller gets `504` (INTEGRATION_TIMEOUT, "Endpoint request timed out") whatever the
+# function does; a function that errs or times out sooner is a `502`. Its clock starts before the
+# invocation's (the cold start and the network count), so a function whose Timeout is 29 s (the
+# submit function) that runs into it is a 504 deployed, and is one here.
+INTEGRATION_TIMEOUT_SECONDS = 29.0
 
 
 class Gateway:
@@ -43,8 +49,10 @@ class Gateway:
         stage: str,
         iam_callers: dict[str, sigv4.IamCaller] | None = None,
         region: str = "us-east-1",
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.routes = routes
+        self.clock = clock
         self.gateway_responses = gateway_responses
         self.api_keys = api_keys
         self.invoke = invoke
@@ -156,6 +164,7 @@ class Gateway:
         headers: list[tuple[str, str]],
         body: bytes,
     ) -> tuple[int, dict[str, str] | list[tuple[str, str]], bytes]:
+        received = self.clock()
         parts = urlsplit(target)
         found = self.match(method, parts.path)
         if found is None:
@@ -192,6 +201,10 @@ class Gateway:
             # Lambda refuses the invocation (RequestEntityTooLargeException) before any code runs.
             return self.gateway_response("REQUEST_TOO_LARGE", 413, "Request Too Long")
         result = self.invoke(route.function, event)
+        if self.clock() - received >= INTEGRATION_TIMEOUT_SECONDS:
+            # Every API function's Timeout is at most 29 s (tests/contract/test_api_timeouts.py),
+            # so waiting for the invocation never holds the answer past API Gateway's.
+            return self.gateway_response("INTEGRATION_TIMEOUT", 504, "Endpoint request timed out")
         return self._to_http(result)
 
     def _to_http(self, result: Invocation) -> tuple[int, list[tuple[str, str]], bytes]:

@@ -1,7 +1,7 @@
 """Crash consistency: random execution environments of the local stack are killed (SIGKILL, as
 Lambda may lose one at any moment) while a burst of jobs runs through it; then every invariant
 must hold. CHAOS_JOBS (default 20) and CHAOS_KILLS_PER_MIN (default 60) size it; `make chaos`
-runs a longer one."""
+runs a longer one (60 jobs)."""
 
 from __future__ import annotations
 
@@ -28,18 +28,14 @@ JOBS = int(os.environ.get("CHAOS_JOBS", "20"))
 KILLS_PER_MINUTE = float(os.environ.get("CHAOS_KILLS_PER_MIN", "60"))
 # How long environments are killed for: the burst's submits and most of its renders.
 KILLING_SECONDS = float(os.environ.get("CHAOS_SECONDS", str(max(15.0, JOBS * 0.75))))
-SETTLE_SECONDS = 150.0
+# Generous but bounded: a longer `make chaos` burst gets more.
+SETTLE_SECONDS = max(150.0, JOBS * 3.0)
 # Forward only: a job may sit at a rank or move up, never down; a terminal status never changes.
 RANK = {"waiting": 0, "submitting": 0, "queued": 1, "rendering": 2, "downloading": 3}
 TERMINAL = {"completed", "failed", "canceled"}
 
-pytestmark = [
-    pytest.mark.timeout(60 + KILLING_SECONDS + SETTLE_SECONDS),
-    # Out of the default run for now: on a loaded 2-core CI machine one job in some runs ended with
-    # its callback never delivered or the burst did not settle in time (cause still open, see
-    # CHANGELOG); `make chaos` runs it (CHAOS=1).
-    pytest.mark.skipif(os.environ.get("CHAOS") != "1", reason="chaos run: make chaos (CHAOS=1)"),
-]
+# The stack's start, the burst's submits (retried under the chaos), the settling: bounded.
+pytestmark = pytest.mark.timeout(60 + KILLING_SECONDS + SETTLE_SECONDS)
 
 
 def _job_body(index: int, callback_url: str) -> dict[str, Any]:
