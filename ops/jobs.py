@@ -17,7 +17,7 @@ from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from pipeline.jobs import moves
-from pipeline.models.job import ErrorSource, Job, JobError, JobStatus
+from pipeline.models.job import Job, JobError, JobStatus, failure_source
 from pipeline.store import dynamo
 from pipeline.store import jobs as job_store
 
@@ -27,13 +27,6 @@ NOT_ENDED = tuple(status.value for status in JobStatus if not status.is_terminal
 ENDED = tuple(status.value for status in JobStatus if status.is_terminal)
 STATUSES = NOT_ENDED + ENDED
 OPERATOR_FAILED = "operator_failed"
-# Whose failure an operator's is, by where the job stood: before Magic Hour had it, ours (submit);
-# while it downloads, the download's (rendered and charged for good: no refund); else Magic Hour's.
-_SOURCE_FOR_STATUS: dict[str, ErrorSource] = {
-    "waiting": "submit",
-    "submitting": "submit",
-    "downloading": "download",
-}
 
 
 def iso(moment: datetime) -> str:
@@ -202,7 +195,7 @@ def fail(job_id: str, reason: str) -> Job | None:
     error = JobError(
         code=OPERATOR_FAILED,
         message=f"failed by an operator: {reason}"[:500],
-        source=_SOURCE_FOR_STATUS.get(job.status.value, "magic_hour"),
+        source=failure_source(job.status),
     )
     return moves.fail(job, error, [JobStatus(status) for status in NOT_ENDED])
 

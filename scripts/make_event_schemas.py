@@ -1,5 +1,5 @@
 """Regenerate docs/schemas/*.json, the JSON Schema of each event on the bus, from the detail
-models (python scripts/make_event_schemas.py). tests/unit/test_event_schemas.py keeps them equal."""
+models (python scripts/make_event_schemas.py). tests/unit/test_event_mapping.py keeps them equal."""
 
 from __future__ import annotations
 

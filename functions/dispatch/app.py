@@ -14,20 +14,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pipeline.dispatch import dispatch
 from pipeline.magic_hour.client import client_from_settings
 from pipeline.platform.observability import logger, tracer
-from pipeline.platform.settings import get_settings
+from pipeline.platform.time_budget import TimeBudget
 
 magic_hour = client_from_settings()
-settings = get_settings()
-# One create may take the whole Magic Hour timeout; stop taking jobs before that no longer fits.
-_RESERVE_MS = int(
-    (settings.magic_hour_connect_timeout_seconds + settings.magic_hour_read_timeout_seconds + 5) * 1000
-)
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:  # noqa: ARG001 - wake-ups only
-    report = dispatch.run(magic_hour, lambda: context.get_remaining_time_in_millis() > _RESERVE_MS)
+    report = dispatch.run(magic_hour, TimeBudget.of(context))
     if report.jobs_created or report.outcomes:
         logger.info("dispatch done", extra=asdict(report))
     # Every record is handled by this one pass: none is reported as failed.

@@ -103,7 +103,8 @@ def create_job() -> Response[str]:
     # client) is loaded by the first POST: a container that only answers reads, as most do (status
     # polls), never pays for it at cold start (`make bench`, "cold start").
     from pipeline.submit.idempotency import submit_once
-    from pipeline.submit.submission import parse_submission, refusal_error
+    from pipeline.submit.submission import refusal_error
+    from pipeline.submit.validation import parse_submission
 
     event = app.current_event
     client_id = client_id_of(event)

@@ -14,6 +14,7 @@ from pipeline.magic_hour.client import client_from_settings
 from pipeline.platform.aws import warm_up
 from pipeline.platform.observability import logger, tracer
 from pipeline.platform.settings import get_settings
+from pipeline.platform.time_budget import TimeBudget
 from pipeline.platform.timeutil import epoch_seconds
 from pipeline.sweep import sweep
 
@@ -28,14 +29,13 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     warm_up(settings.require("jobs_table_name"), settings.require("clients_table_name"))
     # The request id names this invocation as the lease holder: a retried or overlapping
     # invocation is another holder and waits its turn.
-    report = sweep.run(
-        epoch_seconds(), magic_hour, context.get_remaining_time_in_millis, holder=context.aws_request_id
-    )
+    budget = TimeBudget.of(context)
+    report = sweep.run(epoch_seconds(), magic_hour, budget, holder=context.aws_request_id)
     if report.checked or report.stopped:
         logger.info("sweep done", extra=asdict(report))
     # The balance as a metric (MagicHourCreditsLow), at most once a minute; after the sweep, so a
     # slow account read never costs the sweep its time, and only when a whole read still fits.
     read_ms = (settings.magic_hour_connect_timeout_seconds + settings.magic_hour_read_timeout_seconds) * 1000
-    if context.get_remaining_time_in_millis() > read_ms + 1000:
+    if budget.left_ms() > read_ms + 1000:
         account.publish_balance(magic_hour)
     return asdict(report)

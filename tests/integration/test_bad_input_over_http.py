@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from pipeline.webhook.signature import sign
+from tests.polling import poll
 
 VOICE = {"tool": "ai-voice-generator", "input": {"style": {"prompt": "hi", "voice_name": "Elon Musk"}}}
 AUDIO_TO_VIDEO = {
@@ -103,10 +104,13 @@ def test_webhook_with_absurd_credits_still_moves_its_job(stack) -> None:
     stack.scenario(webhook_send=False, render_seconds=0.1)
     job = stack.post_job(VOICE).json()
     assert job["status"] == "queued", job
-    deadline = time.monotonic() + 10
-    while stack.sim_project(job["project_id"])["status"] != "complete":
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    poll(
+        lambda: stack.sim_project(job["project_id"])["status"],
+        10,
+        "the project's end at the simulator",
+        until=lambda status: status == "complete",
+        interval=0.05,
+    )
     project = requests.get(
         f"{stack.magic_hour}/v1/audio-projects/{job['project_id']}",
         headers={"Authorization": f"Bearer {stack.stack.config.magic_hour_api_key}"},

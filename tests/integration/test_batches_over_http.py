@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +11,7 @@ import requests
 from conftest import StackHandle, start_stack
 
 from tests.observe import all_jobs
+from tests.polling import poll
 
 VOICE = {"tool": "ai-voice-generator", "input": {"style": {"prompt": "hi", "voice_name": "Elon Musk"}}}
 
@@ -51,24 +51,24 @@ def jobs(n: int, prefix: str = "row") -> list[dict[str, Any]]:
 def wait_counts(
     stack: StackHandle, batch_id: str, expected: dict[str, int], timeout: float = 60
 ) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    batch: dict[str, Any] = get_batch(stack, batch_id).json()
-    while {k: v for k, v in batch["counts"].items() if v} != expected:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"counts stayed {batch['counts']}, expected {expected}")
-        time.sleep(0.2)
-        batch = get_batch(stack, batch_id).json()
+    batch: dict[str, Any] = poll(
+        lambda: get_batch(stack, batch_id).json(),
+        timeout,
+        f"the batch's counts {expected}",
+        until=lambda batch: {k: v for k, v in batch["counts"].items() if v} == expected,
+        interval=0.2,
+    )
     return batch
 
 
 def wait_status(stack: StackHandle, batch_id: str, status: str, timeout: float = 30) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    batch: dict[str, Any] = get_batch(stack, batch_id).json()
-    while batch["status"] != status:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"batch stayed {batch['status']}, expected {status}")
-        time.sleep(0.2)
-        batch = get_batch(stack, batch_id).json()
+    batch: dict[str, Any] = poll(
+        lambda: get_batch(stack, batch_id).json(),
+        timeout,
+        f"the batch's status {status}",
+        until=lambda batch: batch["status"] == status,
+        interval=0.2,
+    )
     return batch
 
 

@@ -5,7 +5,6 @@ client-gamma (400 credits), so a released reservation shows as room for the next
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -16,6 +15,7 @@ from conftest import StackHandle, start_stack
 from standardwebhooks.webhooks import Webhook
 
 from tests.observe import CallbackReceiver
+from tests.polling import poll
 
 # 5 s of video at 30 credits a second: 150 credits a job, so two fit in 400 and three do not.
 VIDEO = {"tool": "text-to-video", "input": {"end_seconds": 5, "style": {"prompt": "rain on a window"}}}
@@ -155,10 +155,7 @@ def test_the_cancel_sends_the_signed_callback_once(stack: StackHandle) -> None:
         holding_the_slot(stack, render_seconds=2)
         waiting = submit(stack, {**VOICE, "callback_url": receiver.url}, expect="waiting")
         assert cancel(stack, waiting["job_id"]).status_code == 202
-        deadline = time.monotonic() + 20
-        while not receiver.accepted() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        [(_, headers, body)] = receiver.accepted()
+        [(_, headers, body)] = poll(receiver.accepted, 20, "the cancel's callback")
         secret = requests.get(f"{stack.api}/v1/callback-secret", headers=stack.headers(), timeout=10).json()[
             "secret"
         ]
@@ -202,10 +199,12 @@ def test_a_batch_cancel_ends_what_waits_and_the_batch_after_the_rest(stack: Stac
     assert posted.status_code == 202, posted.text
     batch_id = posted.json()["batch_id"]
     url = f"{stack.api}/v1/batches/{batch_id}"
-    deadline = time.monotonic() + 15
-    while requests.get(url, headers=stack.headers(), timeout=10).json()["counts"]["waiting"] != 2:
-        assert time.monotonic() < deadline, "the batch's first job never left waiting"
-        time.sleep(0.1)
+    poll(
+        lambda: requests.get(url, headers=stack.headers(), timeout=10).json()["counts"]["waiting"],
+        15,
+        "the batch's first job leaving waiting",
+        until=lambda waiting: waiting == 2,
+    )
 
     answer = requests.post(f"{url}/cancel", headers=stack.headers(), timeout=30)
     assert answer.status_code == 202, answer.text
@@ -214,10 +213,13 @@ def test_a_batch_cancel_ends_what_waits_and_the_batch_after_the_rest(stack: Stac
     again = requests.post(f"{url}/cancel", headers=stack.headers(), timeout=30)
     assert again.status_code == 202, again.text
 
-    deadline = time.monotonic() + 30
-    while (batch := requests.get(url, headers=stack.headers(), timeout=10).json())["status"] == "running":
-        assert time.monotonic() < deadline, batch
-        time.sleep(0.2)
+    batch = poll(
+        lambda: requests.get(url, headers=stack.headers(), timeout=10).json(),
+        30,
+        "the batch's end",
+        until=lambda batch: batch["status"] != "running",
+        interval=0.2,
+    )
     assert batch["status"] == "canceled"
     assert {k: v for k, v in batch["counts"].items() if v} == {"total": 3, "completed": 1, "canceled": 2}
     ended = requests.post(f"{url}/cancel", headers=stack.headers(), timeout=30)

@@ -18,6 +18,7 @@ from pipeline.magic_hour.catalogue import all_tools
 from pipeline.platform import ids
 from pipeline.submit.idempotency import IN_PROGRESS_WAIT_SECONDS
 from tests.observe import all_jobs
+from tests.polling import poll
 
 TOOLS = sorted(all_tools())
 VOICE = {"tool": "ai-voice-generator", "input": {"style": {"prompt": "hi", "voice_name": "Elon Musk"}}}
@@ -149,10 +150,13 @@ def test_a_duplicate_of_a_request_still_creating_is_409_in_progress_then_the_sam
     first: list[requests.Response] = []
     sender = threading.Thread(target=lambda: first.append(stack.post_job(VOICE, **{"Idempotency-Key": key})))
     sender.start()
-    deadline = time.monotonic() + 10
-    while stack.get_job(job_id).status_code == 404:  # the first request has written its job
-        assert time.monotonic() < deadline, "the first request wrote no job"
-        time.sleep(0.05)
+    poll(  # the first request has written its job
+        lambda: stack.get_job(job_id).status_code,
+        10,
+        "the first request's job",
+        until=lambda status: status != 404,
+        interval=0.05,
+    )
 
     duplicate = stack.post_job(VOICE, **{"Idempotency-Key": key})
     sender.join()

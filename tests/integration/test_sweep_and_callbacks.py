@@ -154,11 +154,13 @@ def test_a_project_that_shows_up_after_the_grace_period_keeps_the_job_failed(swe
     job_id, name = _orphan(swept, "late")
     assert swept.wait_for(job_id, {"failed"}, timeout=30)["error"]["code"] == "submit_unconfirmed"
     project = _create_at_magic_hour(swept, "ai-voice-generator", {"name": name, **VOICE["input"]})
-    deadline = time.monotonic() + 30
-    job = swept.get_job(job_id).json()
-    while not job["late_outputs"] and time.monotonic() < deadline:
-        time.sleep(0.2)
-        job = swept.get_job(job_id).json()
+    job = poll(
+        lambda: swept.get_job(job_id).json(),
+        30,
+        "the late project's outputs",
+        until=lambda job: job["late_outputs"],
+        interval=0.2,
+    )
     assert job["status"] == "failed"
     assert job["error"]["code"] == "submit_unconfirmed"
     assert job["project_id"] is None
@@ -173,10 +175,13 @@ def test_a_downloading_job_whose_messages_vanished_gets_them_queued_again(swept)
     project = _create_at_magic_hour(
         swept, "text-to-video", {"name": ids.project_name_for(job_id, "x"), **VIDEO["input"]}
     )
-    deadline = time.monotonic() + 10
-    while swept.sim_project(project["id"])["status"] != "complete":
-        assert time.monotonic() < deadline, "the project never completed"
-        time.sleep(0.05)
+    poll(
+        lambda: swept.sim_project(project["id"])["status"],
+        10,
+        "the project's end at the simulator",
+        until=lambda status: status == "complete",
+        interval=0.05,
+    )
     quiet_since = iso(datetime.now(UTC) - timedelta(seconds=30))
     _put_job(
         swept,
@@ -224,9 +229,7 @@ def test_opt_in_deletes_the_project_at_magic_hour_once_outputs_are_stored(swept,
     assert job["status"] == "completed"
     assert len(job["outputs"]) == 2
     # The delete follows the job's completion (same invocation, just after it).
-    deadline = time.monotonic() + 10
-    while not swept.sim_project(job["project_id"])["deleted"] and time.monotonic() < deadline:
-        time.sleep(0.1)
+    poll(lambda: swept.sim_project(job["project_id"])["deleted"], 10, "the project's delete")
     assert swept.sim_project(job["project_id"])["deleted"] is True
     # The default (off) keeps the project.
     kept = local_stack.wait_for(local_stack.post_job(VOICE).json()["job_id"], {"completed"})
@@ -317,10 +320,7 @@ def test_failed_jobs_call_back_too(stack, receiver_factory) -> None:
     stack.scenario(create_status=422)
     answer = stack.post_job({**VOICE, "callback_url": receiver.url})
     assert answer.status_code == 422
-    deadline = time.monotonic() + 15
-    while not receiver.accepted() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    ((_, _, body),) = receiver.accepted()
+    ((_, _, body),) = poll(receiver.accepted, 15, "the failed job's callback")
     assert json.loads(body)["status"] == "failed"
     assert json.loads(body)["error"]["code"] == "upstream_rejected"
 
@@ -469,10 +469,8 @@ def test_a_trickling_receiver_gets_bounded_attempts_and_delays_no_other_client(
     try:
         slow_job = stack.post_job({**VOICE, "callback_url": hostile.url}, key="key-beta").json()["job_id"]
         stack.wait_for(slow_job, {"completed"}, key="key-beta")
-        deadline = time.monotonic() + 10
-        while hostile.connections == 0 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert hostile.connections >= 1  # its attempt is under way now
+        # Its attempt is under way now.
+        poll(lambda: hostile.connections, 10, "the hostile receiver's connection", interval=0.05)
         # Another client's callback, queued while the hostile attempt holds a worker.
         receiver = receiver_factory(failures=0)
         job_id = stack.post_job({**VOICE, "callback_url": receiver.url}).json()["job_id"]
@@ -492,16 +490,15 @@ def test_a_trickling_receiver_gets_bounded_attempts_and_delays_no_other_client(
 def test_the_sweep_publishes_the_account_balance_with_its_tier(swept) -> None:
     # The first sweep of this stack read the simulator's default account (1000000, business);
     # later ones within a minute publish nothing more (at most once a minute per environment).
-    deadline = time.monotonic() + 20
-    records: list[dict] = []
-    while not records and time.monotonic() < deadline:
+    def balance_records() -> list[dict]:
         text = Path(swept.stack.function_log).read_text(errors="replace")
-        for line in text.splitlines():
-            start = line.find('{"_aws"')
-            if start >= 0 and '"MagicHourCredits"' in line:
-                records.append(json.loads(line[start:]))
-        time.sleep(0.2)
-    assert records, "no MagicHourCredits record in the function log"
+        return [
+            json.loads(line[line.find('{"_aws"') :])
+            for line in text.splitlines()
+            if '{"_aws"' in line and '"MagicHourCredits"' in line
+        ]
+
+    records = poll(balance_records, 20, "a MagicHourCredits record in the function log", interval=0.2)
     # Other tests of this stack may have spent credits before that first sweep: the figure lies
     # between the default balance and what is left now (charges only lower it).
     published = records[0]["MagicHourCredits"]

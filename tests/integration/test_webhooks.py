@@ -18,6 +18,7 @@ import requests
 from pipeline.platform import ids
 from pipeline.webhook.signature import sign
 from tests.observe import download_batches, wait_drained
+from tests.polling import poll
 
 JOBS = {
     "video": {"tool": "text-to-video", "input": {"end_seconds": 2, "style": {"prompt": "waves"}}},
@@ -32,10 +33,13 @@ def quiet_job(stack, kind: str, outcome: str = "complete") -> tuple[dict[str, An
     stack.scenario(webhook_send=False, render_seconds=0.1, outcome=outcome)
     job = stack.post_job(JOBS[kind]).json()
     assert job["status"] == "queued", job
-    deadline = time.monotonic() + 10
-    while stack.sim_project(job["project_id"])["status"] not in ("complete", "error", "canceled"):
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    poll(
+        lambda: stack.sim_project(job["project_id"])["status"],
+        10,
+        "the project's end at the simulator",
+        until=lambda status: status in ("complete", "error", "canceled"),
+        interval=0.05,
+    )
     project = requests.get(
         f"{stack.magic_hour}/v1/{kind}-projects/{job['project_id']}",
         headers={"Authorization": f"Bearer {stack.stack.config.magic_hour_api_key}"},
@@ -159,10 +163,13 @@ def test_unknown_project_is_acknowledged_and_writes_nothing(stack) -> None:
         headers=auth,
         timeout=5,
     ).json()
-    deadline = time.monotonic() + 10
-    while stack.sim_project(created["id"])["status"] != "complete":
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    poll(
+        lambda: stack.sim_project(created["id"])["status"],
+        10,
+        "the project's end at the simulator",
+        until=lambda status: status == "complete",
+        interval=0.05,
+    )
     payload = requests.get(
         f"{stack.magic_hour}/v1/video-projects/{created['id']}", headers=auth, timeout=5
     ).json()

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+
+from tests.polling import poll
 
 from .helpers import AUDIO_BODY, FACE_SWAP_BODY, IMAGE_BODY, SimClient
 
@@ -159,14 +160,14 @@ def test_status_moves_through_queued_and_rendering(make_sim: Any) -> None:
     sim.scenario(render_seconds=0.9)
     project_id = sim.create("face-swap", FACE_SWAP_BODY)
     seen: list[str] = []
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        status = sim.get("video", project_id).json()["status"]
-        if not seen or seen[-1] != status:
-            seen.append(status)
-        if status == "complete":
-            break
-        time.sleep(0.03)
+
+    def status() -> str:
+        now = str(sim.get("video", project_id).json()["status"])
+        if not seen or seen[-1] != now:
+            seen.append(now)
+        return now
+
+    poll(status, 5, "the project's end", until=lambda now: now == "complete", interval=0.03)
     assert seen == ["queued", "rendering", "complete"]
 
 

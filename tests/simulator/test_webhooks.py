@@ -12,6 +12,7 @@ from typing import Any
 import requests
 
 from local.simulator import webhook_signature
+from tests.polling import poll
 
 from .helpers import AUDIO_BODY, FACE_SWAP_BODY, IMAGE_BODY, WEBHOOK_SECRET, Delivery, Receiver, SimClient
 
@@ -163,9 +164,13 @@ def test_connection_errors_are_retried(make_sim: Any) -> None:
     sim = make_sim(webhook_url="http://127.0.0.1:9/nothing-listens", webhook_retry_base_seconds=0.01)
     sim.scenario(render_seconds=0, webhook_started=False)
     sim.create("face-swap", FACE_SWAP_BODY)
-    deadline = time.monotonic() + 5
-    while sim.stats()["webhook_attempts"] < 6 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    poll(
+        lambda: sim.stats()["webhook_attempts"],
+        5,
+        "six webhook attempts",
+        until=lambda attempts: attempts >= 6,
+        interval=0.05,
+    )
     assert sim.stats()["webhook_attempts"] == 6
     record = requests.get(f"{sim.url}/_sim/webhooks", timeout=10).json()["deliveries"][0]
     assert all(a["status_code"] is None and a["error"] for a in record["attempts"])

@@ -25,9 +25,9 @@ from pipeline.models.job import Job, JobError, JobStatus
 from pipeline.models.webhook_events import ProjectPayload
 from pipeline.platform import strict_json
 from pipeline.store import cursor as cursor_codec
-from pipeline.submit.submission import parse_submission
+from pipeline.submit.validation import parse_submission
 from pipeline.webhook import webhook_delivery
-from tests.adapters.test_magic_hour_client import create, response
+from tests.magic_hour_answers import create, response
 from tests.schema_inputs import minimal_valid
 
 GOOD: dict[str, Any] = {"tool": "ai-image-generator", "input": {"image_count": 1, "style": {"prompt": "fox"}}}

@@ -19,7 +19,7 @@ from pipeline.platform import ids
 from pipeline.platform.settings import Settings
 from pipeline.submit import queries, submission
 from pipeline.submit.idempotency import submit_once
-from pipeline.submit.submission import Submission
+from pipeline.submit.validation import Submission
 from tests.fakes import Fakes, install
 
 TODAY = "2026-12-01"

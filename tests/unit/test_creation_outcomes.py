@@ -126,7 +126,7 @@ def test_any_other_failure_is_an_unknown_outcome_never_sent_again(fakes: Fakes, 
 
 def test_every_status_from_100_to_599_leaves_the_job_as_the_table_says(fakes: Fakes) -> None:
     """Through the real client and its outcome table: waiting only for 429/500/503."""
-    from tests.adapters.test_magic_hour_client import client_with, response
+    from tests.magic_hour_answers import client_with, response
 
     seen: dict[str, set[int]] = {}
     for status in range(100, 600):

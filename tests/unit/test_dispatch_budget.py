@@ -11,6 +11,7 @@ from pipeline.create import claims, creation
 from pipeline.dispatch import dispatch
 from pipeline.jobs import budgets
 from pipeline.models.job import Job, JobStatus
+from pipeline.platform.time_budget import TimeBudget
 from pipeline.platform.timeutil import now_iso
 from tests.fakes import Fakes, install
 
@@ -64,7 +65,7 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def _run() -> dispatch.DispatchReport:
-    return dispatch.run(None, lambda: True)  # type: ignore[arg-type]
+    return dispatch.run(None, TimeBudget.fixed())  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

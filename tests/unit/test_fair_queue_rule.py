@@ -17,7 +17,7 @@ from pipeline.platform.settings import Settings
 from pipeline.platform.timeutil import epoch_seconds
 from pipeline.store import fair_queue
 from pipeline.submit import submission
-from pipeline.submit.submission import Submission
+from pipeline.submit.validation import Submission
 from tests.fakes import Fakes, install
 
 VOICE = {"tool": "ai-voice-generator", "input": {"style": {"prompt": "hi", "voice_name": "Elon Musk"}}}

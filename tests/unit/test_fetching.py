@@ -1,5 +1,5 @@
 """The downloader's pure parts: the host guard, file extensions, the hashing reader
-(pipeline.downloads.http_to_s3)."""
+(pipeline.downloads.http_source)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from urllib3.exceptions import ProtocolError, ReadTimeoutError
 
-from pipeline.downloads.http_to_s3 import DownloadFailed, _BodyReader, extension_of, host_allowed
+from pipeline.downloads.fetch_errors import DownloadFailed
+from pipeline.downloads.http_source import BodyReader, extension_of, host_allowed
 
 ALLOWED = ["magichour.ai", "cloudfront.net"]
 
@@ -120,12 +121,12 @@ class FakeRaw:
         return chunk
 
 
-def reader_for(chunks: list[bytes | Exception], declared: int | None) -> tuple[_BodyReader, FakeRaw]:
+def reader_for(chunks: list[bytes | Exception], declared: int | None) -> tuple[BodyReader, FakeRaw]:
     raw = FakeRaw(chunks)
-    return _BodyReader(raw, declared), raw  # type: ignore[arg-type]
+    return BodyReader(raw, declared), raw  # type: ignore[arg-type]
 
 
-def drain(reader: _BodyReader, size: int = 4) -> bytes:
+def drain(reader: BodyReader, size: int = 4) -> bytes:
     out = b""
     while chunk := reader.read(size):
         out += chunk

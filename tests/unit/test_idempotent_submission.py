@@ -20,7 +20,7 @@ from pipeline.platform.timeutil import epoch_seconds
 from pipeline.submit import idempotency as idempotency
 from pipeline.submit import submission
 from pipeline.submit.idempotency import IN_PROGRESS_WAIT_SECONDS, submit_once
-from pipeline.submit.submission import Submission
+from pipeline.submit.validation import Submission
 from tests.fakes import Fakes, install
 
 CLIENT = "client-a"

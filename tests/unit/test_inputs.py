@@ -18,7 +18,7 @@ from pipeline.models.api import CreateUploadRequest
 from pipeline.platform.settings import Settings
 from pipeline.store import inputs as input_store
 from pipeline.submit import uploads
-from pipeline.submit.submission import parse_submission
+from pipeline.submit.validation import parse_submission
 from tests.fakes import FakeMagicHour
 
 BUCKET = "pipeline-inputs"

@@ -14,7 +14,7 @@ from pipeline.magic_hour.catalogue import find_tool
 from pipeline.models.api import CreateJobRequest
 from pipeline.models.job import Job, JobStatus
 from pipeline.store import job_items
-from pipeline.submit.submission import Submission
+from pipeline.submit.validation import Submission
 from tests.fakes import Fakes
 
 __all__ = ["creates", "fakes", "settings"]  # fixtures, used by name

@@ -19,7 +19,7 @@ from pipeline.magic_hour.errors import (
     MagicHourUnavailable,
 )
 from pipeline.magic_hour.outcomes import Answer, answer_of
-from tests.adapters.test_magic_hour_client import create, response
+from tests.magic_hour_answers import create, response
 
 ALL_STATUSES = range(100, 600)
 NOTHING_CREATED = {500, 503}
@@ -108,7 +108,7 @@ def test_an_unavailable_answer_is_never_an_unknown_one() -> None:
 def test_an_unknown_answer_to_the_upload_url_call_created_nothing(status: int) -> None:
     # The upload URL call costs nothing and creates no project: the create it serves was not
     # sent, so the job may wait and be tried again instead of sitting `submitting`.
-    from tests.adapters.test_magic_hour_client import client_with
+    from tests.magic_hour_answers import client_with
 
     client, _ = client_with(response(status, {"message": "gateway"}))
     with pytest.raises(MagicHourUnavailable):

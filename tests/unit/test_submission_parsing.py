@@ -9,7 +9,8 @@ import pytest
 
 from pipeline.jobs import errors
 from pipeline.models.job import Job, JobError, JobStatus
-from pipeline.submit.submission import MAX_BODY_BYTES, parse_submission, refusal_error
+from pipeline.submit.submission import refusal_error
+from pipeline.submit.validation import MAX_BODY_BYTES, parse_submission
 
 GOOD: dict[str, Any] = {
     "tool": "ai-image-generator",

@@ -8,6 +8,7 @@ import pytest
 
 from pipeline.models.job import Job, JobStatus
 from pipeline.platform.settings import get_settings
+from pipeline.platform.time_budget import TimeBudget, magic_hour_step_ms
 from pipeline.store import due_checks
 from pipeline.store.due_checks import DueCheck
 from pipeline.sweep import sweep
@@ -78,7 +79,7 @@ def wired(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 
 
 def test_every_due_job_is_checked_when_time_allows(wired: dict[str, Any]) -> None:
-    report = sweep.run(0, magic_hour=None, remaining_ms=lambda: 120_000)  # type: ignore[arg-type]
+    report = sweep.run(0, magic_hour=None, budget=TimeBudget.fixed(120_000))  # type: ignore[arg-type]
     assert report.checked == 10
     assert report.stopped is None
     assert report.outcomes == {"unchanged": 10}
@@ -87,7 +88,7 @@ def test_every_due_job_is_checked_when_time_allows(wired: dict[str, Any]) -> Non
 def test_the_sweep_stops_when_one_more_check_might_not_finish(
     wired: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    needed = sweep.time_needed_per_check_ms()
+    needed = magic_hour_step_ms()
     # Each check "takes" one check's worst case: 3.5 checks' worth of time leaves room for 3.
     clock = {"left": int(needed * 3.5)}
 
@@ -105,7 +106,7 @@ def test_the_sweep_stops_when_one_more_check_might_not_finish(
     monkeypatch.setattr(
         sweep.sweep_batch, "get_settings", lambda: SETTINGS.model_copy(update={"sweep_concurrency": 1})
     )
-    report = sweep.run(0, magic_hour=None, remaining_ms=remaining)  # type: ignore[arg-type]
+    report = sweep.run(0, magic_hour=None, budget=TimeBudget(remaining))  # type: ignore[arg-type]
     assert report.checked == 3
     assert report.stopped == "time"
     assert wired["checked"] == ["job_0", "job_1", "job_2"]
@@ -113,12 +114,12 @@ def test_the_sweep_stops_when_one_more_check_might_not_finish(
 
 def test_the_time_kept_back_covers_a_magic_hour_call() -> None:
     # 20 s read timeout + 3.05 s connect: a check started with less than that may outlive the sweep.
-    assert sweep.time_needed_per_check_ms() >= 23_050
+    assert magic_hour_step_ms() >= 23_050
 
 
 def test_a_sweep_does_nothing_while_another_holds_the_lease(wired: dict[str, Any]) -> None:
     wired["leases"].held_by = "other-invocation"
-    report = sweep.run(0, magic_hour=None, remaining_ms=lambda: 120_000, holder="me")  # type: ignore[arg-type]
+    report = sweep.run(0, magic_hour=None, budget=TimeBudget.fixed(120_000), holder="me")  # type: ignore[arg-type]
     assert report.stopped == "overlap"
     assert report.checked == 0
     assert wired["checked"] == []
@@ -128,8 +129,8 @@ def test_a_sweep_does_nothing_while_another_holds_the_lease(wired: dict[str, Any
 def test_the_lease_lasts_two_checks_not_the_invocation_and_is_released(wired: dict[str, Any]) -> None:
     # A sweep whose environment dies never releases its lease: held for the whole invocation
     # (280 s deployed) it kept every later sweep out that long, so no owed callback was queued.
-    sweep.run(0, magic_hour=None, remaining_ms=lambda: 280_000, holder="me")  # type: ignore[arg-type]
-    two_checks = -(-2 * sweep.time_needed_per_check_ms() // 1000)
+    sweep.run(0, magic_hour=None, budget=TimeBudget.fixed(280_000), holder="me")  # type: ignore[arg-type]
+    two_checks = -(-2 * magic_hour_step_ms() // 1000)
     assert two_checks < 280
     assert wired["leases"].acquired == [("sweep", "me", two_checks)]
     assert wired["leases"].released == [("sweep", "me")]
@@ -137,7 +138,7 @@ def test_the_lease_lasts_two_checks_not_the_invocation_and_is_released(wired: di
 
 
 def test_the_lease_never_outlasts_the_invocation(wired: dict[str, Any]) -> None:
-    sweep.run(0, magic_hour=None, remaining_ms=lambda: 20_000, holder="me")  # type: ignore[arg-type]
+    sweep.run(0, magic_hour=None, budget=TimeBudget.fixed(20_000), holder="me")  # type: ignore[arg-type]
     assert wired["leases"].acquired == [("sweep", "me", 21)]
 
 
@@ -146,7 +147,7 @@ def test_a_long_run_renews_its_lease_and_stops_when_it_was_taken_over(
 ) -> None:
     clock = {"now": 0.0}
     monkeypatch.setattr(sweep.sweep_lease, "_now", lambda: clock["now"])
-    seconds = sweep.sweep_lease.lease_seconds(sweep.time_needed_per_check_ms(), 280_000)
+    seconds = sweep.sweep_lease.lease_seconds(magic_hour_step_ms(), 280_000)
     original_check = sweep.check
 
     def slow_check(job: Job, now: int, magic_hour: Any) -> str:
@@ -160,7 +161,7 @@ def test_a_long_run_renews_its_lease_and_stops_when_it_was_taken_over(
     monkeypatch.setattr(
         sweep.sweep_batch, "get_settings", lambda: SETTINGS.model_copy(update={"sweep_concurrency": 1})
     )
-    report = sweep.run(0, magic_hour=None, remaining_ms=lambda: 280_000, holder="me")  # type: ignore[arg-type]
+    report = sweep.run(0, magic_hour=None, budget=TimeBudget.fixed(280_000), holder="me")  # type: ignore[arg-type]
     # Renewed before the checks that came a third of the lease or more after the last renewal.
     assert wired["leases"].acquired == [("sweep", "me", seconds)] * 4
     assert wired["checked"] == ["job_0", "job_1", "job_2", "job_3"]
@@ -176,5 +177,5 @@ def test_the_lease_is_released_when_the_loop_fails(
 
     monkeypatch.setattr(due_checks, "due_checks", broken)
     with pytest.raises(RuntimeError):
-        sweep.run(0, magic_hour=None, remaining_ms=lambda: 120_000, holder="me")  # type: ignore[arg-type]
+        sweep.run(0, magic_hour=None, budget=TimeBudget.fixed(120_000), holder="me")  # type: ignore[arg-type]
     assert wired["leases"].released == [("sweep", "me")]

@@ -11,6 +11,7 @@ from test_sweep_run import _job, wired  # noqa: F401 - the fixture is used by na
 
 from pipeline.magic_hour.errors import MagicHourUnavailable
 from pipeline.models.job import Job
+from pipeline.platform.time_budget import TimeBudget, magic_hour_step_ms
 from pipeline.sweep import sweep
 from tests.fakes import Signals, install_signals
 
@@ -33,7 +34,7 @@ def signals(wired: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Signals: 
 
 
 def test_each_check_is_counted_by_its_outcome_and_names_its_job(signals: Signals) -> None:
-    sweep.run(0, magic_hour=None, remaining_ms=lambda: 120_000)  # type: ignore[arg-type]
+    sweep.run(0, magic_hour=None, budget=TimeBudget.fixed(120_000))  # type: ignore[arg-type]
     assert signals.metrics == [("SweepChecks", {"outcome": "unchanged"}), OVERDUE]
     assert signals.jobs[0] == ("job_1", "c")
     assert signals.jobs[-1] == (None, None)  # lines after the loop name no job
@@ -46,7 +47,7 @@ def test_magic_hour_down_is_counted_logged_and_postponed(
         raise MagicHourUnavailable("Magic Hour is down", 503)
 
     monkeypatch.setattr(sweep, "check", down)
-    report = sweep.run(1000, magic_hour=None, remaining_ms=lambda: 120_000)  # type: ignore[arg-type]
+    report = sweep.run(1000, magic_hour=None, budget=TimeBudget.fixed(120_000))  # type: ignore[arg-type]
     assert report.outcomes == {"magic_hour_unavailable": 1}
     assert signals.metrics == [("SweepChecks", {"outcome": "magic_hour_unavailable"}), OVERDUE]
     assert signals.lines == [
@@ -66,7 +67,7 @@ def test_a_job_that_breaks_its_check_is_counted_logged_and_postponed(
         raise KeyError("a bug")
 
     monkeypatch.setattr(sweep, "check", broken)
-    report = sweep.run(1000, magic_hour=None, remaining_ms=lambda: 120_000)  # type: ignore[arg-type]
+    report = sweep.run(1000, magic_hour=None, budget=TimeBudget.fixed(120_000))  # type: ignore[arg-type]
     assert report.outcomes == {"error": 1}
     assert signals.metrics == [("SweepChecks", {"outcome": "error"}), OVERDUE]
     assert signals.lines == [
@@ -76,23 +77,23 @@ def test_a_job_that_breaks_its_check_is_counted_logged_and_postponed(
 
 
 def test_a_run_cut_short_is_counted_and_logged(signals: Signals) -> None:
-    needed = sweep.time_needed_per_check_ms()
-    report = sweep.run(0, magic_hour=None, remaining_ms=lambda: needed - 1)  # type: ignore[arg-type]
+    needed = magic_hour_step_ms()
+    report = sweep.run(0, magic_hour=None, budget=TimeBudget.fixed(needed - 1))  # type: ignore[arg-type]
     assert report.stopped == "time"
     assert signals.metrics == [("SweepRuns", {"outcome": "cut_short"}), OVERDUE]
     assert signals.lines == [("warning", "sweep stopped before its timeout", {"checked": 0})]
 
 
 def test_exactly_one_checks_worth_of_time_left_is_enough_for_one_more(signals: Signals) -> None:
-    needed = sweep.time_needed_per_check_ms()
-    report = sweep.run(0, magic_hour=None, remaining_ms=lambda: needed)  # type: ignore[arg-type]
+    needed = magic_hour_step_ms()
+    report = sweep.run(0, magic_hour=None, budget=TimeBudget.fixed(needed))  # type: ignore[arg-type]
     assert report.checked == 1
     assert report.stopped is None
 
 
 def test_an_overlapping_run_is_counted_and_logged(signals: Signals, wired: dict[str, Any]) -> None:  # noqa: F811
     wired["leases"].held_by = "another"
-    sweep.run(0, magic_hour=None, remaining_ms=lambda: 120_000)  # type: ignore[arg-type]
+    sweep.run(0, magic_hour=None, budget=TimeBudget.fixed(120_000))  # type: ignore[arg-type]
     assert signals.metrics == [("SweepRuns", {"outcome": "overlap"})]
     assert signals.lines == [("warning", "another sweep is still running; this one does nothing", None)]
 
@@ -104,6 +105,6 @@ def test_without_a_lambda_context_the_lease_is_two_checks_not_lambdas_longest_ru
     sweep.run(0, magic_hour=None)  # type: ignore[arg-type]
     # Two checks' worst case (sweep_lease.py), well short of 15 minutes (Lambda's maximum run):
     # a sweep whose environment died keeps the next one out that long at most.
-    two_checks = -(-2 * sweep.time_needed_per_check_ms() // 1000)
+    two_checks = -(-2 * magic_hour_step_ms() // 1000)
     assert two_checks < 900
     assert wired["leases"].acquired == [("sweep", "sweep", two_checks)]

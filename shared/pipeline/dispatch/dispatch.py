@@ -8,7 +8,6 @@ same job and never hold more slots than the limit.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pipeline.create import claims, creation
@@ -16,6 +15,7 @@ from pipeline.jobs import moves
 from pipeline.magic_hour import account
 from pipeline.magic_hour.client import MagicHourClient
 from pipeline.models.job import JobStatus
+from pipeline.platform.time_budget import TimeBudget
 from pipeline.platform.timeutil import epoch_seconds
 from pipeline.store import fair_queue, slots
 
@@ -31,11 +31,13 @@ class DispatchReport:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
 
 
-def run(magic_hour: MagicHourClient, time_left: Callable[[], bool]) -> DispatchReport:
+def run(magic_hour: MagicHourClient, budget: TimeBudget) -> DispatchReport:
+    """Create jobs from the head of the fair queue while a create (a whole Magic Hour call) still
+    fits in `budget`, a slot is free and a job is due."""
     report = DispatchReport()
     limit = account.concurrency_limit(magic_hour)
     while report.jobs_created < MAX_CREATES_PER_RUN:
-        if not time_left():
+        if not budget.fits_magic_hour_step():
             moves.wake_dispatcher()  # a fresh invocation carries on
             report.count("out_of_time")
             break

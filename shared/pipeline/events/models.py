@@ -1,55 +1,31 @@
 """The events' detail, as consumers read it (docs/schemas/ holds their JSON Schema).
 
 The job in an event is the job resource of the API without its download URLs: an event is kept in
-archives and read by other accounts, so it must carry nothing that grants access. The field list
-is the API's own (tests/unit/test_event_mapping.py compares the two models).
+archives and read by other accounts, so it must carry nothing that grants access. Both are
+models/api.py's `JobFields`, each with its own output type.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
-from pipeline.models.api import CallbackResource, ErrorResource
+from pipeline.models.api import CallbackResource, JobFields, StoredOutputFields
 
 SOURCE = "magic-hour-pipeline"
 JOB_STATUS_CHANGED = "Job Status Changed"
 BATCH_ENDED = "Batch Ended"
 
 
-class EventOutput(BaseModel):
+class EventOutput(StoredOutputFields):
     """A stored output, by where it is: no presigned URL."""
 
     model_config = ConfigDict(extra="forbid")
 
-    index: int
-    s3_uri: str
-    size_bytes: int
-    content_type: str
-    sha256: str
 
-
-class EventJob(BaseModel):
+class EventJob(JobFields[EventOutput]):
     model_config = ConfigDict(extra="forbid")
-
-    job_id: str
-    tool: str
-    kind: str
-    status: str
-    project_id: str | None
-    credits_charged: int | None
-    name: str | None
-    metadata: dict[str, Any]
-    callback_url: str | None
-    created_at: str
-    updated_at: str
-    outputs: list[EventOutput]
-    error: ErrorResource | None
-    callback: CallbackResource | None = None
-    late_outputs: list[EventOutput] = Field(default_factory=list)
-    batch_id: str | None = None
-    custom_id: str | None = None
 
 
 class JobStatusChanged(BaseModel):

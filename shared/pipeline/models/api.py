@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -38,12 +38,17 @@ def flat_metadata(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
-class OutputResource(BaseModel):
+class StoredOutputFields(BaseModel):
+    # A stored output by where it is: the API's output resource and the events' (which carry no
+    # presigned URL, events/models.py) both start from these fields, in this order.
     index: int
     s3_uri: str
     size_bytes: int
     content_type: str
     sha256: str
+
+
+class OutputResource(StoredOutputFields):
     download_url: str | None = None
     download_url_expires_at: str | None = None
 
@@ -63,7 +68,13 @@ class CallbackResource(BaseModel):
     last_error: str | None = None
 
 
-class JobResource(BaseModel):
+OutputT = TypeVar("OutputT", bound=StoredOutputFields)
+
+
+class JobFields(BaseModel, Generic[OutputT]):
+    # The one definition of a job as a client sees it: the API's job resource (its outputs with
+    # download URLs) and the events' job (events/models.py: outputs by where they are) are this
+    # with their own output type.
     job_id: str
     tool: str
     kind: str
@@ -75,15 +86,19 @@ class JobResource(BaseModel):
     callback_url: str | None
     created_at: str
     updated_at: str
-    outputs: list[OutputResource]
+    outputs: list[OutputT]
     error: ErrorResource | None
     callback: CallbackResource | None = None
     # Outputs of a project Magic Hour completed after the job had already failed (the job stays
     # failed; the credits were spent, so the files are kept).
-    late_outputs: list[OutputResource] = Field(default_factory=list)
+    late_outputs: list[OutputT] = Field(default_factory=list)
     # A batch job's batch and its custom_id there (POST /v1/batches); null for a job of its own.
     batch_id: str | None = None
     custom_id: str | None = None
+
+
+class JobResource(JobFields[OutputResource]):
+    pass
 
 
 class BatchCountsResource(BaseModel):

@@ -50,6 +50,19 @@ class Bookkeeping:
 
 Kind = Literal["video", "image", "audio"]
 ErrorSource = Literal["submit", "magic_hour", "download"]
+# Whose failure it is when a job fails for no reason of its own (the sweep gives up on it, an
+# operator fails it), by where the job stood: before Magic Hour had it, ours (submit); while it
+# downloads, the download's (rendered and charged for good: no refund); else Magic Hour's.
+_SOURCE_FOR_STATUS: dict[JobStatus, ErrorSource] = {
+    JobStatus.WAITING: "submit",
+    JobStatus.SUBMITTING: "submit",
+    JobStatus.DOWNLOADING: "download",
+}
+
+
+def failure_source(status: JobStatus) -> ErrorSource:
+    """Whose failure ending a job that stands at `status` is (the sweep's and ops' one rule)."""
+    return _SOURCE_FOR_STATUS.get(status, "magic_hour")
 
 
 class JobError(BaseModel):

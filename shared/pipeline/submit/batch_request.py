@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pipeline.jobs import errors
 from pipeline.magic_hour import rates
 from pipeline.models.api import flat_metadata
-from pipeline.submit.submission import Submission, check_callback_url, parse_body, submission_of
+from pipeline.submit.validation import Submission, check_callback_url, parse_body, submission_of
 
 MAX_INLINE_JOBS = 500
 MAX_DETAILS = 100

@@ -26,7 +26,8 @@ from pipeline.models.job import Job, JobStatus
 from pipeline.platform import ids
 from pipeline.platform.timeutil import epoch_seconds
 from pipeline.store import jobs as job_store
-from pipeline.submit.submission import Submission, submit
+from pipeline.submit.submission import submit
+from pipeline.submit.validation import Submission
 
 # How long a duplicate waits for the first request to create the project: long enough for the
 # usual create (well under a second, a few seconds when Magic Hour is slow), short enough that the

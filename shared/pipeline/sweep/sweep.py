@@ -5,7 +5,6 @@ through the same transitions the webhook uses."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pipeline.create import claims, creation
@@ -13,7 +12,7 @@ from pipeline.jobs import callback_state, moves, transitions
 from pipeline.magic_hour.client import MagicHourClient
 from pipeline.magic_hour.credits import storable_credits
 from pipeline.magic_hour.errors import MagicHourError, MagicHourNotFound
-from pipeline.models.job import Job, JobError, JobStatus
+from pipeline.models.job import Job, JobError, JobStatus, failure_source
 from pipeline.models.webhook_events import ProjectDownload, ProjectError
 from pipeline.platform.observability import (
     SWEEP_CHECKS,
@@ -25,6 +24,7 @@ from pipeline.platform.observability import (
     logger,
 )
 from pipeline.platform.settings import get_settings
+from pipeline.platform.time_budget import TimeBudget, magic_hour_step_ms
 from pipeline.platform.timeutil import epoch_of
 from pipeline.store import jobs as job_store
 from pipeline.store.due_checks import DueCheck
@@ -63,39 +63,25 @@ class SweepReport:
 
 
 SWEEP_LEASE = "sweep"
-# Time kept back after the last job: one more check may wait a Magic Hour call out (connect plus
-# read timeout) and a few DynamoDB/SQS writes; the sweep never starts one it cannot finish.
-_WRITES_MARGIN_SECONDS = 5.0
-
-
-def time_needed_per_check_ms() -> int:
-    settings = get_settings()
-    return int(
-        (
-            settings.magic_hour_connect_timeout_seconds
-            + settings.magic_hour_read_timeout_seconds
-            + _WRITES_MARGIN_SECONDS
-        )
-        * 1000
-    )
 
 
 def run(
     now: int,
     magic_hour: MagicHourClient,
-    remaining_ms: Callable[[], int] | None = None,
+    budget: TimeBudget | None = None,
     holder: str = "sweep",
 ) -> SweepReport:
     """Check every job that is due, fairly between clients, while there is time for another check
     (pipeline/logic/sweep_batch.py says how).
 
-    `remaining_ms` is the invocation's remaining time (Lambda's context); the lease, renewed
-    before each check (sweep_lease.py), keeps a slow sweep and the next scheduled one apart.
+    `budget` is the invocation's time (Lambda's longest without one): a check starts only while
+    a whole one fits. The lease, renewed before each check (sweep_lease.py), keeps a slow sweep and
+    the next scheduled one apart.
     """
     report = SweepReport()
-    budget_ms = remaining_ms() if remaining_ms is not None else 15 * 60 * 1000
-    needed = time_needed_per_check_ms()
-    lease = sweep_lease.HeldLease(SWEEP_LEASE, holder, sweep_lease.lease_seconds(needed, budget_ms))
+    time_left = budget or TimeBudget.fixed()
+    needed = magic_hour_step_ms()
+    lease = sweep_lease.HeldLease(SWEEP_LEASE, holder, sweep_lease.lease_seconds(needed, time_left.left_ms()))
     if not lease.acquire():
         logger.warning("another sweep is still running; this one does nothing")
         report.stopped = "overlap"
@@ -112,7 +98,7 @@ def run(
             now,
             lambda entry, at: check_entry(entry, at, magic_hour),
             counted,
-            lambda: lease.keep() and (remaining_ms is None or remaining_ms() >= needed),
+            lambda: lease.keep() and time_left.fits(needed),
         )
         began = time.monotonic()
         batch.run()
@@ -284,11 +270,11 @@ def _next_deadline(job: Job) -> int:
 
 
 def _give_up(job: Job, quiet_for: int) -> str:
-    source = {"waiting": "submit", "submitting": "submit", "downloading": "download"}.get(
-        job.status.value, "magic_hour"
-    )
     return _fail(
-        job, "gave_up", f"the job made no progress for {quiet_for} s; the sweep gave up on it", source
+        job,
+        "gave_up",
+        f"the job made no progress for {quiet_for} s; the sweep gave up on it",
+        failure_source(job.status),
     )
 
 
