@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 METADATA_MAX_BYTES = 2048
 NAME_MAX_CHARS = 100
@@ -156,6 +156,9 @@ class CreateUploadRequest(BaseModel):
         max_length=127,
         pattern=r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*$",
     )
+    # The file's exact size: signed into the URL as its Content-Length, so S3 refuses a PUT of any
+    # other size. At most the deployment's MaxUploadBytes (checked in submit/uploads.py).
+    size_bytes: StrictInt | None = Field(default=None, ge=1)
 
 
 class UploadResource(BaseModel):
@@ -181,3 +184,5 @@ class UsageReport(BaseModel):
     credits_charged: int
     jobs: int
     daily_credit_budget: int | None
+    # Upload URLs minted that day (POST /v1/uploads), counted against DailyUploadQuota.
+    uploads: int = 0
