@@ -111,7 +111,7 @@ class LocalStack:
                 port=config.magic_hour_port,
                 api_key=config.magic_hour_api_key,
                 webhook_secret=config.webhook_secret,
-                webhook_url=f"{config.api_url}/webhooks/magic-hour",
+                webhook_url=self.webhook_url(),
                 log_requests=self.log_requests,
             )
         )
@@ -226,6 +226,14 @@ class LocalStack:
             )
             poller.start()
             self.stream_pollers.append(poller)
+
+    def webhook_url(self) -> str:
+        """Where the simulator delivers: the plain route, or, once a stack turns it off
+        (WebhookPlainRoute=false), the secret path with the seeded token, as a deployer registers
+        it with Magic Hour. Never printed: it carries the token."""
+        if self.extra_parameters.get("WebhookPlainRoute", "true") == "false":
+            return f"{self.config.api_url}/webhooks/magic-hour/{self.config.webhook_path_token}"
+        return f"{self.config.api_url}/webhooks/magic-hour"
 
     def parameter_overrides(self) -> dict[str, str]:
         """What `sam deploy --parameter-overrides` would say for this machine. The sweep's

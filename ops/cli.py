@@ -28,6 +28,7 @@ SECRETS = {
     "magic-hour-api-key": "magic_hour_api_key_secret",
     "magic-hour-webhook-secret": "magic_hour_webhook_secret",
     "callback-signing-secret": "callback_signing_secret",
+    "webhook-path-token": "webhook_path_token_secret",
 }
 
 
@@ -139,7 +140,10 @@ def parser() -> argparse.ArgumentParser:
     rotate.add_argument(
         "--phase",
         choices=["begin", "finish"],
-        help="magic-hour-webhook-secret: begin (accept old and new) then finish (new only)",
+        help=(
+            "magic-hour-webhook-secret: begin (accept old and new) then finish (new only); "
+            "webhook-path-token: begin (a new token, the old one still accepted) then finish"
+        ),
     )
     clients_cli.add_parser(commands)
     return top
@@ -353,6 +357,12 @@ def _rotate(args: argparse.Namespace, session: targets.Session, where: targets.T
             if args.phase == "begin"
             else secrets.webhook_finish(client, secret_id)
         )
+    elif args.secret == "webhook-path-token":  # noqa: S105 - a name
+        if args.phase is None:
+            raise ValueError("webhook-path-token rotates in two phases: --phase begin, then --phase finish")
+        # The token is generated here and never printed: read it from the secret to register it.
+        begin = args.phase == "begin"
+        result = (secrets.path_token_begin if begin else secrets.path_token_finish)(client, secret_id)
     elif args.secret == "callback-signing-secret" and args.generate:  # noqa: S105 - a name
         result = secrets.put(client, secret_id, secrets.new_callback_secret())
     else:

@@ -57,6 +57,32 @@ def webhook_finish(client: Any, secret_id: str) -> str:
     return put(client, secret_id, str(document["next"]))
 
 
+def path_token_begin(client: Any, secret_id: str) -> str:
+    """Phase 1 of a webhook path token rotation: a new random token, the old one still accepted
+    (`{"current": "<new>", "previous": "<old>"}`). Repeating it while a rotation is open changes
+    nothing, so a retried command never strands the URL just registered."""
+    existing = (current(client, secret_id) or "").strip()
+    if existing.startswith("{"):
+        document = json.loads(existing)
+        if document.get("previous"):
+            return "unchanged"
+        existing = str(document.get("current") or "")
+    new = random.token_hex(20)
+    document = {"current": new, "previous": existing} if existing else {"current": new}
+    return put(client, secret_id, json.dumps(document))
+
+
+def path_token_finish(client: Any, secret_id: str) -> str:
+    """Phase 2, once Magic Hour delivers to the new URL: the old token no longer opens the route."""
+    existing = (current(client, secret_id) or "").strip()
+    if not existing.startswith("{"):
+        return "unchanged"
+    document = json.loads(existing)
+    if not document.get("current"):
+        raise ValueError("the stored rotation names no current token")
+    return put(client, secret_id, str(document["current"]))
+
+
 def new_callback_secret() -> str:
     """Standard Webhooks format: whsec_ + base64 of 32 random bytes."""
     return "whsec_" + base64.b64encode(random.token_bytes(32)).decode()

@@ -22,6 +22,7 @@ OUTPUTS = {
     "MagicHourApiKeySecretArn": "magic_hour_api_key_secret",
     "MagicHourWebhookSecretArn": "magic_hour_webhook_secret",
     "CallbackSigningSecretArn": "callback_signing_secret",
+    "WebhookPathTokenSecretArn": "webhook_path_token_secret",
     "SweepFunctionName": "sweep_function",
     "ApiId": "api_id",
     "ApiStageName": "api_stage",
@@ -39,6 +40,7 @@ class Targets:
     magic_hour_api_key_secret: str = ""
     magic_hour_webhook_secret: str = ""
     callback_signing_secret: str = ""
+    webhook_path_token_secret: str = ""
     sweep_function: str = ""
     dispatch_queue_url: str = ""
     # The key API and its stage, for each API-key client's own usage plan (none locally).
@@ -89,6 +91,7 @@ def from_local_naming(sqs: Any, stack: str) -> Targets:
         magic_hour_api_key_secret=f"{stack}/magic-hour/api-key",
         magic_hour_webhook_secret=f"{stack}/magic-hour/webhook-secret",
         callback_signing_secret=f"{stack}/callbacks/signing-secret",
+        webhook_path_token_secret=f"{stack}/magic-hour/webhook-path-token",
     )
 
 

@@ -22,7 +22,7 @@ from pipeline.models.job import Bookkeeping, Job, JobError, JobStatus
 from pipeline.models.tasks import CallbackTask, DownloadTask
 from pipeline.models.usage import OverBudget, UsageChange
 from pipeline.platform.timeutil import epoch_seconds, now_iso
-from pipeline.store import callback_queue, dispatch_queue, download_queue, usage
+from pipeline.store import callback_queue, dispatch_queue, download_queue, upload_counts, usage
 from pipeline.store import jobs as job_store
 from pipeline.store.protocols import JOB_STORE_FUNCTIONS, JobStore
 
@@ -37,6 +37,15 @@ class FakeUsage:
     budgets: dict[str, int] = field(default_factory=dict)
     # (client_id, day) -> {"reserved", "charged", "jobs"}
     days: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
+    # (client_id, day) -> upload URLs minted (store/upload_counts.py)
+    uploads: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def count_upload(self, client_id: str, day: str, quota: int) -> bool:
+        count = self.uploads.get((client_id, day), 0)
+        if quota and count >= quota:
+            return False
+        self.uploads[(client_id, day)] = count + 1
+        return True
 
     def budget_of(self, client_id: str) -> int | None:
         return self.budgets.get(client_id)
@@ -47,7 +56,11 @@ class FakeUsage:
     def usage_of(self, client_id: str, day: str) -> usage.Usage:
         counters = self.day(client_id, day)
         return usage.Usage(
-            day, counters["charged"], counters["jobs"], counters["charged"] + counters["reserved"]
+            day,
+            counters["charged"],
+            counters["jobs"],
+            counters["charged"] + counters["reserved"],
+            self.uploads.get((client_id, day), 0),
         )
 
     def check(self, changes: tuple[UsageChange, ...]) -> None:
@@ -404,6 +417,7 @@ def install(monkeypatch: pytest.MonkeyPatch) -> Fakes:
         monkeypatch.setattr(job_store, name, getattr(store, name))
     for name in ("budget_of", "usage_of"):
         monkeypatch.setattr(usage, name, getattr(store.usage, name))
+    monkeypatch.setattr(upload_counts, "count_one", store.usage.count_upload)
     monkeypatch.setattr(download_queue, "send_download_tasks", queues.send_download_tasks)
     monkeypatch.setattr(dispatch_queue, "send_wakeup", queues.send_wakeup)
     monkeypatch.setattr(callback_queue, "send_callback_task", queues.send_callback_task)

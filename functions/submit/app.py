@@ -80,6 +80,7 @@ ERROR_DESCRIPTIONS = {
     ),
     413: "payload_too_large: body over 256 KB",
     422: "validation_failed (details point at the field) or upstream_rejected",
+    429: "upload_quota_exceeded: the client's daily upload quota is used up (Retry-After: until 00:00 UTC)",
     502: "upstream_misconfigured: Magic Hour rejected our API key",
     503: "service_unavailable: our own dependency failed; retry (Retry-After set)",
 }
@@ -301,12 +302,16 @@ def list_tools() -> Response[str]:
     "/v1/uploads",
     summary="Upload an input file",
     description=(
-        'Body: CreateUploadRequest ({"extension": "mp4"}, optional content_type). PUT the file\'s '
-        "bytes to upload_url (with upload_headers) before expires_at, then use file_path (s3://...) "
-        "in any *_file_path field of a job's input. Only this client can use it."
+        'Body: CreateUploadRequest ({"extension": "mp4"}, optional content_type and size_bytes). PUT '
+        "the file's bytes to upload_url (with upload_headers) before expires_at, then use file_path "
+        "(s3://...) in any *_file_path field of a job's input. Only this client can use it. With "
+        "size_bytes the URL takes exactly that many bytes; without it, a job naming an upload over "
+        "the deployment's limit is refused (422). Each upload counts against a daily quota (429)."
     ),
     tags=["uploads"],
-    responses=_answers(201, UploadResource, "Where to PUT the file, and its file_path", 400, 413, 422, 503),
+    responses=_answers(
+        201, UploadResource, "Where to PUT the file, and its file_path", 400, 413, 422, 429, 503
+    ),
 )
 @tracer.capture_method(capture_response=False)  # the answer carries a presigned URL
 def create_upload() -> Response[str]:
@@ -356,7 +361,8 @@ def rotate_callback_secret() -> Response[str]:
     summary="The client's spending for one UTC day",
     description=(
         "Query: day YYYY-MM-DD (default today, UTC). Credits charged and jobs that day (failed jobs "
-        "excluded: Magic Hour refunds them), and the client's daily credit budget (null when none)."
+        "excluded: Magic Hour refunds them), the client's daily credit budget (null when none), and "
+        "the upload URLs minted that day."
     ),
     tags=["usage"],
     responses=_answers(200, UsageReport, "Usage of the day", 422),

@@ -57,6 +57,7 @@ WIRE_ERRORS: dict[type[Exception], WireError] = {
     errors.InsufficientCredits: WireError(402, "insufficient_credits"),
     errors.BudgetExceeded: WireError(402, "budget_exceeded"),
     errors.PlanRestricted: WireError(403, "plan_restricted"),
+    errors.UploadQuotaExceeded: WireError(429, "upload_quota_exceeded"),
     errors.JobNotFound: WireError(404, "not_found"),
     errors.RouteNotFound: WireError(404, "not_found"),
     errors.BatchNotFound: WireError(404, "not_found"),

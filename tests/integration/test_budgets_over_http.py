@@ -76,7 +76,13 @@ def job_ids(stack: StackHandle, key: str) -> set[str]:
 def test_submissions_are_refused_once_the_budget_is_reached(stack: StackHandle) -> None:
     start = usage(stack, "key-alpha")
     assert start.status_code == 200
-    assert start.json() == {"day": today(), "credits_charged": 0, "jobs": 0, "daily_credit_budget": 500}
+    assert start.json() == {
+        "day": today(),
+        "credits_charged": 0,
+        "jobs": 0,
+        "daily_credit_budget": 500,
+        "uploads": 0,
+    }
 
     accepted: list[tuple[str, str]] = []
     refused: requests.Response | None = None
@@ -109,7 +115,13 @@ def test_submissions_are_refused_once_the_budget_is_reached(stack: StackHandle) 
     assert job_ids(stack, "key-alpha") == {job_id for _, job_id in accepted}
 
     spent = usage(stack, "key-alpha").json()
-    assert spent == {"day": today(), "credits_charged": 450, "jobs": 3, "daily_credit_budget": 500}
+    assert spent == {
+        "day": today(),
+        "credits_charged": 450,
+        "jobs": 3,
+        "daily_credit_budget": 500,
+        "uploads": 0,
+    }
 
     # Without an Idempotency-Key too; and a retry of the refused request is refused again.
     assert stack.post_job(VIDEO, "key-alpha").json()["error"]["code"] == "budget_exceeded"
@@ -270,11 +282,17 @@ def test_usage_without_a_budget_and_for_another_day(stack: StackHandle) -> None:
     answer = usage(stack, "key-beta", "?day=")
     assert answer.status_code == 200
     body: dict[str, Any] = answer.json()
-    assert set(body) == {"day", "credits_charged", "jobs", "daily_credit_budget"}
+    assert set(body) == {"day", "credits_charged", "jobs", "daily_credit_budget", "uploads"}
     assert body["day"] == today()
     assert body["daily_credit_budget"] is None
     past = usage(stack, "key-alpha", "?day=2020-02-29")
-    assert past.json() == {"day": "2020-02-29", "credits_charged": 0, "jobs": 0, "daily_credit_budget": 500}
+    assert past.json() == {
+        "day": "2020-02-29",
+        "credits_charged": 0,
+        "jobs": 0,
+        "daily_credit_budget": 500,
+        "uploads": 0,
+    }
 
 
 @pytest.mark.parametrize("day", ["2026-02-30", "2026-1-01", "20261201", "yesterday", "2026-12-01T00:00:00Z"])

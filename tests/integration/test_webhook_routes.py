@@ -17,10 +17,13 @@ import pytest
 import requests
 from conftest import StackHandle, start_stack
 
+from local.config import DEFAULT_WEBHOOK_PATH_TOKEN
 from pipeline.webhook.signature import sign
 
 CURRENT = "tokNewRotatedIn0123456789abcdefABCDEF"
-PREVIOUS = "tokOldStillAccepted0123456789abcdefAB"
+# The seeded token, which the simulator delivers with (the plain route is off): mid-rotation, as
+# when Magic Hour's dashboard still names the old URL.
+PREVIOUS = DEFAULT_WEBHOOK_PATH_TOKEN
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +78,7 @@ def test_the_secret_path_takes_deliveries_with_the_current_and_the_previous_toke
     [
         f"/webhooks/magic-hour/{CURRENT[:-1]}",  # one character short
         f"/webhooks/magic-hour/{CURRENT}x",
-        "/webhooks/magic-hour/local-webhook-path-token",  # the seeded token, rotated out
+        "/webhooks/magic-hour/tokOldRotatedOutLongAgo0123456789abcd",
         "/webhooks/magic-hour",  # the plain route, turned off
     ],
 )
@@ -98,6 +101,18 @@ def test_a_bad_signature_on_the_secret_path_is_still_refused(routes_stack: Stack
     )
     assert answer.status_code == 401
     assert answer.json()["error"]["code"] == "invalid_signature"
+
+
+def test_a_job_runs_to_completed_with_the_plain_route_off(routes_stack: StackHandle) -> None:
+    """The simulator delivers to the secret path (local/stack.py), as Magic Hour would once the
+    deployer registered it: the job's webhooks are applied and its outputs stored."""
+    routes_stack.scenario(render_seconds=0.2)
+    job = routes_stack.post_job(
+        {"tool": "ai-image-generator", "input": {"image_count": 1, "style": {"prompt": "fox"}}}
+    )
+    assert job.status_code == 202, job.text
+    done = routes_stack.wait_for(job.json()["job_id"], {"completed", "failed"})
+    assert done["status"] == "completed", done
 
 
 def test_no_token_reaches_the_function_log(routes_stack: StackHandle) -> None:

@@ -115,6 +115,23 @@ def test_webhook_secret_rotation_accepts_both_then_only_the_new() -> None:
     assert store.puts == 2
 
 
+def test_webhook_path_token_rotation_accepts_both_then_only_the_new() -> None:
+    store = FakeSecrets("tok-old")
+    assert secrets.path_token_begin(store, "id") == "stored"
+    document = json.loads(store.value or "")
+    assert document["previous"] == "tok-old"
+    new = document["current"]
+    assert len(new) == 40
+    assert new != "tok-old"
+    # A repeated begin keeps the token Magic Hour may already have been given.
+    assert secrets.path_token_begin(store, "id") == "unchanged"
+    assert json.loads(store.value or "")["current"] == new
+    assert secrets.path_token_finish(store, "id") == "stored"
+    assert store.value == new
+    assert secrets.path_token_finish(store, "id") == "unchanged"
+    assert store.puts == 2
+
+
 def test_empty_secrets_are_refused() -> None:
     with pytest.raises(ValueError, match="empty"):
         secrets.put(FakeSecrets("x"), "id", "  ")

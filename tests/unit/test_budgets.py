@@ -177,12 +177,14 @@ def test_usage_report_has_the_contract_shape(fakes: Fakes) -> None:
     fakes.store.usage.budgets["client-a"] = 500
     # Reserved credits are no spending: the report shows what Magic Hour charged.
     fakes.store.usage.days[("client-a", "2026-11-23")] = {"reserved": 300, "charged": 120, "jobs": 7}
+    fakes.store.usage.uploads[("client-a", "2026-11-23")] = 4
     report = queries.usage_report("client-a", "2026-11-23")
     assert report.model_dump() == {
         "day": "2026-11-23",
         "credits_charged": 120,
         "jobs": 7,
         "daily_credit_budget": 500,
+        "uploads": 4,
     }
     assert queries.usage_report("client-b", "2026-11-23").daily_credit_budget is None
 

@@ -17,9 +17,10 @@ from pipeline.magic_hour.errors import MagicHourUnavailable
 from pipeline.models.api import CreateUploadRequest
 from pipeline.platform.settings import Settings
 from pipeline.store import inputs as input_store
+from pipeline.store import upload_counts
 from pipeline.submit import uploads
 from pipeline.submit.validation import parse_submission
-from tests.fakes import FakeMagicHour
+from tests.fakes import FakeMagicHour, FakeUsage
 
 BUCKET = "pipeline-inputs"
 SHARED = "shared-media"
@@ -47,11 +48,28 @@ class FakeS3:
         return None if size is None else input_store.InputObject(size, "video/mp4")
 
 
+MAX_UPLOAD = 50_000
+QUOTA = 3
+
+
 @pytest.fixture
-def s3(monkeypatch: pytest.MonkeyPatch) -> FakeS3:
+def counts(monkeypatch: pytest.MonkeyPatch) -> FakeUsage:
+    fake = FakeUsage()
+    monkeypatch.setattr(upload_counts, "count_one", fake.count_upload)
+    return fake
+
+
+@pytest.fixture
+def s3(monkeypatch: pytest.MonkeyPatch, counts: FakeUsage) -> FakeS3:
     fake = FakeS3()
     monkeypatch.setattr(input_store, "head", fake.head)
-    settings = Settings(input_bucket_name=BUCKET, input_bucket_names=[SHARED], input_url_ttl_seconds=7200)
+    settings = Settings(
+        input_bucket_name=BUCKET,
+        input_bucket_names=[SHARED],
+        input_url_ttl_seconds=7200,
+        max_upload_bytes=MAX_UPLOAD,
+        daily_upload_quota=QUOTA,
+    )
     monkeypatch.setattr(inputs, "get_settings", lambda: settings)
     monkeypatch.setattr(uploads, "get_settings", lambda: settings)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
@@ -388,3 +406,52 @@ def test_an_input_the_role_may_not_read_fails_like_a_create_that_sent_nothing(
     s3.denied.add(SHARED)
     with pytest.raises(MagicHourUnavailable):
         inputs.for_magic_hour({"assets": {"video_file_path": f"s3://{SHARED}/big.mp4"}}, cast(Any, copying))
+
+
+# -- bounded uploads ---------------------------------------------------------------------------
+
+
+def test_a_given_size_is_signed_into_the_put_as_its_content_length(s3: FakeS3) -> None:
+    upload = uploads.create_upload("client-a", CreateUploadRequest(extension="mp4", size_bytes=4096))
+    signed = parse_qs(urlsplit(upload.upload_url).query)["X-Amz-SignedHeaders"][0].split(";")
+    assert "content-length" in signed
+    assert upload.upload_headers == {"Content-Length": "4096"}
+    unsized = uploads.create_upload("client-a", CreateUploadRequest(extension="mp4"))
+    assert "content-length" not in parse_qs(urlsplit(unsized.upload_url).query)["X-Amz-SignedHeaders"][0]
+
+
+@pytest.mark.parametrize("size", [MAX_UPLOAD + 1, 0, -1, "12", True, 12.0])
+def test_a_size_over_the_limit_or_not_a_whole_positive_number_is_refused(s3: FakeS3, size: Any) -> None:
+    body = json.dumps({"extension": "mp4", "size_bytes": size}).encode()
+    with pytest.raises(errors.ValidationFailed) as refused:
+        uploads.parse_upload_request(body)
+    assert refused.value.details[0]["loc"] == ["body", "size_bytes"]
+
+
+def test_the_size_limit_itself_is_accepted(s3: FakeS3) -> None:
+    body = json.dumps({"extension": "mp4", "size_bytes": MAX_UPLOAD}).encode()
+    assert uploads.parse_upload_request(body).size_bytes == MAX_UPLOAD
+
+
+def test_an_upload_over_the_limit_is_refused_where_a_job_uses_it(s3: FakeS3) -> None:
+    s3.put(UPLOAD, size=MAX_UPLOAD + 1)
+    (problem,) = problems(s3, face_swap(UPLOAD)).values()
+    assert f"limit of {MAX_UPLOAD}" in problem
+    s3.put(UPLOAD, size=MAX_UPLOAD)
+    assert problems(s3, face_swap(UPLOAD)) == {}
+
+
+def test_an_object_of_an_allowed_bucket_is_not_bound_by_the_upload_limit(s3: FakeS3) -> None:
+    s3.put(f"s3://{SHARED}/big.mp4", size=MAX_UPLOAD * 10)
+    assert problems(s3, face_swap(f"s3://{SHARED}/big.mp4")) == {}
+
+
+def test_the_daily_quota_refuses_the_next_upload_of_that_client_only(s3: FakeS3, counts: FakeUsage) -> None:
+    for _ in range(QUOTA):
+        uploads.create_upload("client-a", CreateUploadRequest(extension="png"))
+    with pytest.raises(errors.UploadQuotaExceeded) as refused:
+        uploads.create_upload("client-a", CreateUploadRequest(extension="png"))
+    assert 0 < refused.value.retry_after_seconds <= 86400
+    assert f"quota of {QUOTA} uploads" in refused.value.message
+    uploads.create_upload("client-b", CreateUploadRequest(extension="png"))
+    assert sorted(counts.uploads.values()) == [1, QUOTA]  # the refusal counted nothing

@@ -28,6 +28,7 @@ EXPECTED: dict[type[Exception], tuple[int, str]] = {
     errors.InsufficientCredits: (402, "insufficient_credits"),
     errors.BudgetExceeded: (402, "budget_exceeded"),
     errors.PlanRestricted: (403, "plan_restricted"),
+    errors.UploadQuotaExceeded: (429, "upload_quota_exceeded"),
     errors.JobNotFound: (404, "not_found"),
     errors.RouteNotFound: (404, "not_found"),
     errors.BatchNotFound: (404, "not_found"),
@@ -110,6 +111,7 @@ def test_a_refusal_without_details_has_none_in_its_body() -> None:
         (errors.DeliveryInProgress("busy"), str(http.WEBHOOK_RETRY_LATER_SECONDS)),
         (errors.RequestInProgress("job_x"), str(http.IN_PROGRESS_RETRY_AFTER_SECONDS)),
         (errors.BudgetExceeded("c", "2026-01-01", 10, 10, retry_after_seconds=3600), "3600"),
+        (errors.UploadQuotaExceeded(1000, "2026-01-01", retry_after_seconds=1800), "1800"),
     ],
 )
 def test_retry_after_comes_from_the_table_or_the_error(error: Exception, retry_after: str) -> None:

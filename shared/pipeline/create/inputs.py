@@ -115,7 +115,11 @@ def check_s3_inputs(client_id: str, tool_input: dict[str, Any]) -> list[InputPro
     for loc, value in s3_values(tool_input):
         if value not in verdicts:
             verdicts[value] = _problem_with(
-                client_id, value, settings.require("input_bucket_name"), settings.input_bucket_names
+                client_id,
+                value,
+                settings.require("input_bucket_name"),
+                settings.input_bucket_names,
+                settings.max_upload_bytes,
             )
         problem = verdicts[value]
         if problem is not None:
@@ -211,7 +215,9 @@ def _split(uri: str) -> tuple[str, str] | None:
     return bucket, key
 
 
-def _problem_with(client_id: str, uri: str, input_bucket: str, allowed: list[str]) -> str | None:
+def _problem_with(
+    client_id: str, uri: str, input_bucket: str, allowed: list[str], max_upload_bytes: int
+) -> str | None:
     parts = _split(uri)
     if parts is None:
         return "must be s3://<bucket>/<key> with a valid bucket name and a key"
@@ -235,4 +241,8 @@ def _problem_with(client_id: str, uri: str, input_bucket: str, allowed: list[str
         return missing
     if found.size_bytes == 0:
         return "the object is empty"
+    if bucket == input_bucket and found.size_bytes > max_upload_bytes:
+        # An upload minted without size_bytes could be PUT at any size up to S3's 5 GB: bounded here,
+        # where it is used (the object itself expires with the other uploads).
+        return f"the upload is {found.size_bytes} bytes, over this deployment's limit of {max_upload_bytes}"
     return None

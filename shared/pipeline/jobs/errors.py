@@ -138,6 +138,18 @@ class BudgetExceeded(RequestRefused):
         return self.summary
 
 
+class UploadQuotaExceeded(RequestRefused):
+    """The client has minted its daily number of upload URLs (DailyUploadQuota); no URL was made."""
+
+    def __init__(self, quota: int, day: str, retry_after_seconds: int) -> None:
+        super().__init__(
+            f"the daily quota of {quota} uploads is used up for {day} (UTC); no upload was made. "
+            "Uploads start again at 00:00 UTC"
+        )
+        # Until the next UTC midnight, when the day's count starts again from 0.
+        self.retry_after_seconds = retry_after_seconds
+
+
 # -- Magic Hour's answer to the create -------------------------------------------------------------
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 METADATA_MAX_BYTES = 2048
 NAME_MAX_CHARS = 100
@@ -176,6 +176,9 @@ class CreateUploadRequest(BaseModel):
         max_length=127,
         pattern=r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*$",
     )
+    # The file's exact size: signed into the URL as its Content-Length, so S3 refuses a PUT of any
+    # other size. At most the deployment's MaxUploadBytes (checked in submit/uploads.py).
+    size_bytes: StrictInt | None = Field(default=None, ge=1)
 
 
 class UploadResource(BaseModel):
@@ -201,3 +204,5 @@ class UsageReport(BaseModel):
     credits_charged: int
     jobs: int
     daily_credit_budget: int | None
+    # Upload URLs minted that day (POST /v1/uploads), counted against DailyUploadQuota.
+    uploads: int = 0

@@ -162,7 +162,12 @@ class Settings(BaseModel):
     # How long the presigned GET handed to Magic Hour works (see README, "Inputs from S3").
     input_url_ttl_seconds: int = Field(default=6 * 3600, ge=60, le=PRESIGNED_URL_MAX_SECONDS)
     # How long a client has to PUT the bytes to its upload URL.
-    upload_url_ttl_seconds: int = Field(default=3600, ge=60, le=PRESIGNED_URL_MAX_SECONDS)
+    upload_url_ttl_seconds: int = Field(default=900, ge=60, le=PRESIGNED_URL_MAX_SECONDS)
+    # The largest upload (MaxUploadBytes): signed into the PUT when the client says its size, else
+    # checked (HEAD) when a job names the upload. At most S3's limit of one PUT, 5 GiB.
+    max_upload_bytes: int = Field(default=1024**3, ge=1, le=5 * 1024**3)
+    # Upload URLs one client may mint per UTC day (DailyUploadQuota); 0 = no limit.
+    daily_upload_quota: int = Field(default=1000, ge=0)
     # s3:// inputs of at least this many bytes are copied into Magic Hour's own storage instead of
     # being handed over as a presigned GET; 0: never, 1: always.
     magic_hour_upload_min_bytes: int = Field(default=0, ge=0)

@@ -43,11 +43,16 @@ def head(bucket: str, key: str) -> InputObject | None:
     return InputObject(size_bytes=int(answer["ContentLength"]), content_type=answer.get("ContentType"))
 
 
-def presigned_put(bucket: str, key: str, expires_in: int, content_type: str | None) -> str:
-    params: dict[str, str] = {"Bucket": bucket, "Key": key}
+def presigned_put(
+    bucket: str, key: str, expires_in: int, content_type: str | None, content_length: int | None = None
+) -> str:
+    params: dict[str, str | int] = {"Bucket": bucket, "Key": key}
     if content_type is not None:
         # Signed in: the PUT must then send exactly this Content-Type.
         params["ContentType"] = content_type
+    if content_length is not None:
+        # Signed in too (X-Amz-SignedHeaders names content-length): S3 refuses a PUT of any other size.
+        params["ContentLength"] = content_length
     return s3_client().generate_presigned_url("put_object", Params=params, ExpiresIn=expires_in)
 
 

@@ -38,6 +38,8 @@ class Usage:
     jobs: int
     # Charged plus reserved: what the day's budget is measured against.
     committed: int = 0
+    # Upload URLs minted that day (store/upload_counts.py).
+    uploads: int = 0
 
 
 def _expiry() -> int:
@@ -108,6 +110,7 @@ def usage_of(client_id: str, day: str) -> Usage:
         credits_charged=int(found.get("credits_charged", 0)),
         jobs=int(found.get("jobs", 0)),
         committed=int(found.get("committed", 0)),
+        uploads=int(found.get("uploads", 0)),
     )
 
 

@@ -74,4 +74,5 @@ def usage_report(client_id: str, raw_day: str | None) -> UsageReport:
         credits_charged=spent.credits_charged,
         jobs=spent.jobs,
         daily_credit_budget=usage.budget_of(client_id),
+        uploads=spent.uploads,
     )

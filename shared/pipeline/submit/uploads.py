@@ -10,12 +10,13 @@ from datetime import timedelta
 from pydantic import ValidationError
 
 from pipeline.create import inputs
-from pipeline.jobs import errors
+from pipeline.jobs import budgets, errors
 from pipeline.models.api import CreateUploadRequest, UploadResource
 from pipeline.platform import strict_json
 from pipeline.platform.settings import get_settings
 from pipeline.platform.timeutil import iso, utc_now
 from pipeline.store import inputs as input_store
+from pipeline.store import upload_counts
 
 MAX_UPLOAD_REQUEST_BYTES = 4096
 
@@ -49,20 +50,41 @@ def parse_upload_request(raw_body: bytes) -> CreateUploadRequest:
             ],
             f"extension '{request.extension[:20]}' is not one Magic Hour accepts",
         )
+    limit = get_settings().max_upload_bytes
+    if request.size_bytes is not None and request.size_bytes > limit:
+        raise errors.ValidationFailed(
+            [
+                {
+                    "loc": ["body", "size_bytes"],
+                    "msg": f"must be at most {limit} bytes, this deployment's upload limit",
+                }
+            ],
+            "the file is larger than this deployment takes",
+        )
     return request.model_copy(update={"extension": extension})
 
 
 def create_upload(client_id: str, request: CreateUploadRequest) -> UploadResource:
-    """A place for one input file of this client, and a URL to PUT its bytes to."""
+    """A place for one input file of this client, and a URL to PUT its bytes to, counted against
+    the client's daily upload quota (UploadQuotaExceeded when it is used up)."""
     settings = get_settings()
     key = f"{inputs.client_prefix(client_id)}{uuid.uuid4().hex}.{request.extension}"
     bucket = settings.require("input_bucket_name")
     expires_in = settings.upload_url_ttl_seconds
     expires_at = utc_now() + timedelta(seconds=expires_in)
-    url = input_store.presigned_put(bucket, key, expires_in, request.content_type)
+    # Signed first (local, no request): once the upload is counted, nothing is left to fail.
+    url = input_store.presigned_put(bucket, key, expires_in, request.content_type, request.size_bytes)
+    day = budgets.utc_today()
+    if not upload_counts.count_one(client_id, day, settings.daily_upload_quota):
+        raise errors.UploadQuotaExceeded(
+            settings.daily_upload_quota, day, budgets.seconds_until_next_utc_day()
+        )
+    headers = {"Content-Type": request.content_type} if request.content_type else {}
+    if request.size_bytes is not None:
+        headers["Content-Length"] = str(request.size_bytes)
     return UploadResource(
         file_path=f"s3://{bucket}/{key}",
         upload_url=url,
         expires_at=iso(expires_at),
-        upload_headers={"Content-Type": request.content_type} if request.content_type else {},
+        upload_headers=headers,
     )
