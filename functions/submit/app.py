@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 
 app = APIGatewayRestResolver()
 settings = get_settings()
+# What a batch's writing leaves of the function's time: a chunk of jobs and the answer.
+_BATCH_RESERVE_MS = 8000
 
 
 @cache
@@ -156,8 +158,10 @@ def cancel_job(job_id: str) -> Response[str]:
     "/v1/batches",
     summary="Create a batch of jobs",
     description=(
-        "Request body: {jobs: [1..500 job envelopes, each with a custom_id], callback_url?, metadata?}. "
-        "Every job is validated before anything is written (422 with loc [body, jobs, i, ...]); the "
+        "Request body: {jobs: [1..500 job envelopes, each with a custom_id], callback_url?, metadata?}, "
+        "or {manifest: s3://... (a jsonl upload of yours, up to 10,000 lines), callback_url?, metadata?}. "
+        "Every job is validated before anything is written (422 with loc [body, jobs, i, ...], or for a "
+        "manifest [body, manifest, line, ...] with line, custom_id and code); the "
         "batch's estimate is checked against the daily budget as a whole (402). Optional header "
         "Idempotency-Key as for jobs. The jobs wait in the fair queue as any job."
     ),
@@ -166,17 +170,19 @@ def cancel_job(job_id: str) -> Response[str]:
 )
 @tracer.capture_method
 def create_batch() -> Response[str]:
-    from pipeline.submit import batches
-    from pipeline.submit.batch_request import parse_inline_batch
+    from pipeline.submit import batches, manifest
 
     event = app.current_event
-    batch = parse_inline_batch(
+    batch = manifest.parse_batch(
         client_id_of(event),
         raw_body(event),
         event.headers.get("idempotency-key"),
         settings.require_https_callbacks,
     )
-    item = batches.create_batch(batch)
+    # Jobs are written while a chunk of them still fits before API Gateway's 29 s; the rest by a
+    # retry with the same key or the sweep (the batch answers `validating` until then).
+    context = app.lambda_context
+    item = batches.create_batch(batch, lambda: context.get_remaining_time_in_millis() > _BATCH_RESERVE_MS)
     headers = {"Location": f"/v1/batches/{item['batch_id']}"}
     return json_response(202, batch_view.to_resource(item), headers=headers)
 

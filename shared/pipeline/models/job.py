@@ -152,6 +152,9 @@ class Job(BaseModel):
     # its own. A batch job's every move also moves its batch's counts (store/jobs.py).
     batch_id: str | None = None
     custom_id: str | None = None
+    # Its place in the batch (the manifest's line - 1, or the inline list's index), from 0: the
+    # order of the batch's results file; its id is ids.job_id_in_batch(batch_id, ordinal).
+    ordinal: int | None = None
 
     def stored_outputs(self) -> list[StoredOutput]:
         return sorted(self.outputs.values(), key=lambda output: output.index)

@@ -15,6 +15,7 @@ from pipeline.store import cursor as cursor_codec
 
 LIST_INDEX = "ClientBatchesIndex"
 LIST_PARTITION, LIST_SORT = "batch_client", "batch_created"
+PENDING_INDEX, PENDING_PARTITION, VALIDATING = "ValidatingBatchesIndex", "batch_validating", "validating"
 
 
 def get_batch(client_id: str, batch_id: str) -> dict[str, Any] | None:
@@ -50,6 +51,9 @@ def put_new_batch(item: dict[str, Any], reservation: UsageChange) -> bool:
         # The keys of ClientBatchesIndex (GET /v1/batches, newest first).
         LIST_PARTITION: item["client_id"],
         LIST_SORT: f"{item['created_at']}#{item['batch_id']}",
+        # The sweep's ValidatingBatchesIndex while its jobs are being written (mark_running drops it).
+        PENDING_PARTITION: VALIDATING,
+        "jobs_written": 0,
     }
     expression, names, values = dynamo.update_expression(fields, [])
     names["#i"] = "item"
@@ -78,7 +82,9 @@ def mark_running(client_id: str, batch_id: str, now: str) -> None:
     try:
         clients.table().update_item(
             Key={"client_id": client_id, "item": batch_counts.batch_item(batch_id)},
-            UpdateExpression="SET #s = :running, updated_at = :now",
+            # What only a resumption of its writing needed goes: the inline request (up to 256 KB,
+            # rewritten with every count's move otherwise) and the sweep's entry.
+            UpdateExpression="SET #s = :running, updated_at = :now REMOVE inline_request, batch_validating",
             ConditionExpression="#s = :validating",
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues={":running": "running", ":validating": "validating", ":now": now},
@@ -88,6 +94,31 @@ def mark_running(client_id: str, batch_id: str, now: str) -> None:
             raise
     # Its jobs may all have ended while it was still `validating`: none of their moves ended it.
     end_if_done(client_id, batch_id, now)
+
+
+def note_written(client_id: str, batch_id: str, written: int) -> None:
+    """Jobs 0..written-1 are all written: a resumption starts at `written` (it only grows)."""
+    try:
+        clients.table().update_item(
+            Key={"client_id": client_id, "item": batch_counts.batch_item(batch_id)},
+            UpdateExpression="SET jobs_written = :n",
+            ConditionExpression="jobs_written < :n",
+            ExpressionAttributeValues={":n": written},
+        )
+    except ClientError as error:
+        if not dynamo.is_condition_failure(error):
+            raise
+
+
+def stuck_validating(created_before: str, limit: int) -> list[dict[str, Any]]:
+    """Batches, of any client, still `validating` that were created before `created_before`
+    (oldest first): their writer died or ran out of time. A query of a sparse index, never a scan."""
+    answer = clients.table().query(
+        IndexName=PENDING_INDEX,
+        KeyConditionExpression=Key(PENDING_PARTITION).eq(VALIDATING) & Key(LIST_SORT).lt(created_before),
+        Limit=limit,
+    )
+    return list(answer.get("Items", []))
 
 
 TERMINAL = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED)

@@ -95,3 +95,27 @@ def round_of(key: str | None) -> int:
         return int((key or "").split("#", 1)[0])
     except ValueError:
         return 0
+
+
+def next_rounds_for(client_id: str, count: int) -> int:
+    """The first of `count` consecutive rounds for a client's next jobs: what `count` calls of
+    next_round_for would hand out, in at most three calls (a batch's jobs, a chunk at a time)."""
+    now = dispatched_round()
+    try:
+        clients.table().update_item(
+            Key={"client_id": client_id, "item": clients.PROFILE},
+            UpdateExpression="SET fair_round = :last",
+            ConditionExpression="attribute_not_exists(fair_round) OR fair_round < :r",
+            ExpressionAttributeValues={":r": now, ":last": now + count - 1},
+        )
+        return now
+    except ClientError as error:
+        if not dynamo.is_condition_failure(error):
+            raise
+    answer = clients.table().update_item(
+        Key={"client_id": client_id, "item": clients.PROFILE},
+        UpdateExpression="ADD fair_round :n",
+        ExpressionAttributeValues={":n": count},
+        ReturnValues="UPDATED_NEW",
+    )
+    return int(answer["Attributes"]["fair_round"]) - count + 1

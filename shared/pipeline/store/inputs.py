@@ -69,3 +69,35 @@ def open_object(bucket: str, key: str) -> tuple[IO[bytes], int]:
     answer = s3_client().get_object(Bucket=bucket, Key=key)
     body: IO[bytes] = answer["Body"]  # type: ignore[assignment]  # StreamingBody reads like a file
     return body, int(answer["ContentLength"])
+
+
+def open_versioned(bucket: str, key: str) -> tuple[IO[bytes], int, str] | None:
+    """As open_object, with the ETag of exactly the bytes streamed; None when it does not exist."""
+    try:
+        answer = s3_client().get_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        if code in _MISSING:
+            return None
+        if code in _DENIED:
+            raise InputUnreadable(bucket) from error
+        raise
+    body: IO[bytes] = answer["Body"]  # type: ignore[assignment]  # StreamingBody reads like a file
+    return body, int(answer["ContentLength"]), str(answer["ETag"])
+
+
+class ObjectChanged(Exception):
+    """The source object is no longer the version read (its ETag moved)."""
+
+
+def copy_if_unchanged(bucket: str, key: str, etag: str, to_key: str) -> None:
+    """Copy `key` to `to_key` in the bucket, only if `key` still has `etag` (ObjectChanged if not)."""
+    try:
+        s3_client().copy_object(
+            Bucket=bucket, Key=to_key, CopySource={"Bucket": bucket, "Key": key}, CopySourceIfMatch=etag
+        )
+    except ClientError as error:
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        if code in ("PreconditionFailed", "412", *_MISSING):
+            raise ObjectChanged(key) from error
+        raise

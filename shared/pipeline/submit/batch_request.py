@@ -52,6 +52,18 @@ class BatchItem:
 
 
 @dataclass(frozen=True)
+class ManifestRef:
+    """A manifest upload as validated: where, which version (ETag), its lines and estimate."""
+
+    bucket: str
+    key: str
+    etag: str
+    total: int
+    estimate: int
+    digest: str
+
+
+@dataclass(frozen=True)
 class BatchSubmission:
     client_id: str
     items: tuple[BatchItem, ...]
@@ -59,16 +71,28 @@ class BatchSubmission:
     metadata: dict[str, Any]
     fingerprint: str
     idempotency_key: str | None
+    # Inline: the request's body, kept with the batch until every job is written, so any
+    # resumption (a retry, the sweep) writes exactly these jobs.
+    raw_body: bytes | None = None
+    # Manifest batches: the validated upload; their items are read again as they are written.
+    manifest: ManifestRef | None = None
+
+    @property
+    def total(self) -> int:
+        return self.manifest.total if self.manifest else len(self.items)
 
     @property
     def estimate(self) -> int:
         """The batch's estimated cost, checked against the budget as a whole."""
+        if self.manifest:
+            return self.manifest.estimate
         return sum(item.estimate for item in self.items)
 
 
-def parse_inline_batch(
-    client_id: str, raw_body: bytes, idempotency_key: str | None, require_https_callbacks: bool
-) -> BatchSubmission:
+def parse_envelope(
+    raw_body: bytes, idempotency_key: str | None, require_https_callbacks: bool
+) -> BatchEnvelope:
+    """The batch's own fields, checked: exactly one of `jobs` and `manifest`, its callback URL."""
     document = parse_body(raw_body, idempotency_key)
     try:
         envelope = BatchEnvelope.model_validate(document)
@@ -87,18 +111,31 @@ def parse_inline_batch(
             ],
             "request body breaks the batch schema",
         )
-    if envelope.jobs is None:
-        raise errors.ValidationFailed(
-            [
-                {
-                    "loc": ["body", "manifest"],
-                    "msg": "manifest batches are not accepted by this deployment yet",
-                }
-            ],
-            "request body breaks the batch schema",
-        )
     if envelope.callback_url is not None:
         check_callback_url(envelope.callback_url, require_https_callbacks)
+    return envelope
+
+
+def parse_inline_batch(
+    client_id: str, raw_body: bytes, idempotency_key: str | None, require_https_callbacks: bool
+) -> BatchSubmission:
+    envelope = parse_envelope(raw_body, idempotency_key, require_https_callbacks)
+    return inline_batch(client_id, envelope, raw_body, idempotency_key, require_https_callbacks)
+
+
+def inline_batch(
+    client_id: str,
+    envelope: BatchEnvelope,
+    raw_body: bytes,
+    idempotency_key: str | None,
+    require_https_callbacks: bool,
+) -> BatchSubmission:
+    """An inline batch's jobs, every one validated (ValidationFailed naming each bad one)."""
+    if envelope.jobs is None:
+        raise errors.ValidationFailed(
+            [{"loc": ["body", "manifest"], "msg": "a manifest batch is read by submit/manifest.py"}],
+            "request body breaks the batch schema",
+        )
     items, problems = _items(client_id, envelope.jobs, require_https_callbacks)
     if problems:
         raise errors.ValidationFailed(problems[:MAX_DETAILS], f"{_count(problems)} of the batch are invalid")
@@ -121,6 +158,7 @@ def parse_inline_batch(
         metadata=envelope.metadata,
         fingerprint=hashlib.sha256(canonical.encode()).hexdigest(),
         idempotency_key=idempotency_key,
+        raw_body=raw_body,
     )
 
 
@@ -135,8 +173,7 @@ def _items(
         if not isinstance(job, dict):
             problems.append({"loc": where, "msg": "must be a job object"})
             continue
-        envelope = dict(job)
-        custom_id = envelope.pop("custom_id", None)
+        custom_id = job.get("custom_id")
         if not isinstance(custom_id, str) or not CUSTOM_ID.match(custom_id):
             problems.append({"loc": [*where, "custom_id"], "msg": CUSTOM_ID_RULE})
         elif custom_id in seen:
@@ -145,20 +182,31 @@ def _items(
             )
         else:
             seen[custom_id] = index
-        try:
-            submission = submission_of(client_id, envelope, None, require_https)
-        except errors.ValidationFailed as refused:
-            problems.extend(_within(where, detail) for detail in refused.details or [])
-            continue
-        except errors.UnknownTool as refused:
-            problems.append({"loc": [*where, "tool"], "msg": refused.message})
-            continue
-        if isinstance(custom_id, str):
-            request = submission.request
-            items.append(
-                BatchItem(custom_id, submission, rates.estimate_credits(request.tool, request.input))
-            )
+        item, job_problems = job_of(client_id, job, require_https)
+        problems.extend(_within(where, detail) for detail in job_problems)
+        if item is not None:
+            items.append(item)
     return items, problems
+
+
+def job_of(
+    client_id: str, job: dict[str, Any], require_https: bool
+) -> tuple[BatchItem | None, list[dict[str, Any]]]:
+    """One job of a batch checked as POST /v1/jobs checks one (its `custom_id` is the caller's to
+    check): the item (None when invalid, or its custom_id is not even a string) and the problems
+    of its envelope and input, their `loc`s from `"body"` as for a create."""
+    envelope = dict(job)
+    custom_id = envelope.pop("custom_id", None)
+    try:
+        submission = submission_of(client_id, envelope, None, require_https)
+    except errors.ValidationFailed as refused:
+        return None, list(refused.details or [])
+    except errors.UnknownTool as refused:
+        return None, [{"loc": ["body", "tool"], "msg": refused.message}]
+    if not isinstance(custom_id, str):
+        return None, []
+    request = submission.request
+    return BatchItem(custom_id, submission, rates.estimate_credits(request.tool, request.input)), []
 
 
 def _within(where: list[str | int], detail: dict[str, Any]) -> dict[str, Any]:

@@ -12,60 +12,119 @@ dispatcher as every other job.
 from __future__ import annotations
 
 import json
+import zlib
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from pipeline.jobs import batch_view, bookkeeping, budgets, errors, moves
+from pipeline.jobs import batch_view, budgets, errors, moves
 from pipeline.jobs.job_view import to_resource as to_job_resource
 from pipeline.models.api import BatchList, JobList, JobResource
-from pipeline.models.job import Job, JobStatus
+from pipeline.models.job import JobStatus
 from pipeline.models.usage import OverBudget, UsageChange
 from pipeline.platform import ids
+from pipeline.platform.settings import get_settings
 from pipeline.platform.timeutil import now_iso
-from pipeline.store import batches, fair_queue, usage
+from pipeline.store import batches, usage
 from pipeline.store import cursor as cursor_codec
+from pipeline.store import inputs as input_store
 from pipeline.store import jobs as job_store
-from pipeline.submit import cancel, queries
-from pipeline.submit.batch_request import BatchSubmission
+from pipeline.submit import batch_writer, cancel, manifest, queries
+from pipeline.submit.batch_request import BatchItem, BatchSubmission, parse_inline_batch
 
 
-def create_batch(batch: BatchSubmission) -> dict[str, Any]:
+def create_batch(batch: BatchSubmission, time_left: Callable[[], bool] = lambda: True) -> dict[str, Any]:
+    """The batch, written with its reservation, and as many of its jobs as `time_left` allows:
+    `running` when all are, else still `validating` (a retry with the same key, or the sweep,
+    writes the rest: `resume`)."""
     client_id = batch.client_id
     if batch.idempotency_key is not None:
         batch_id = ids.batch_id_for_idempotency_key(client_id, batch.idempotency_key)
     else:
         batch_id = ids.new_batch_id()
-    now, today = now_iso(), budgets.utc_today()
     existing = batches.get_batch(client_id, batch_id)
     if existing is None:
-        budget = usage.budget_of(client_id)
-        within = None if budget is None else budget - batch.estimate
-        reservation = UsageChange(client_id, today, reserved=batch.estimate, within=within)
+        existing = _put_new(batch, batch_id)
+    if existing.get("request_fingerprint") != batch.fingerprint:
+        raise errors.IdempotencyConflict()
+    if existing.get("status") != "validating":
+        return existing
+    items = None if batch.manifest else list(enumerate(batch.items))  # in hand: not parsed again
+    return resume(existing, time_left, items)
+
+
+def _put_new(batch: BatchSubmission, batch_id: str) -> dict[str, Any]:
+    """Write the batch `validating` and reserve its whole estimate, or refuse it (402); the batch
+    as stored (another request's, when it won the race to write it)."""
+    client_id, now, today = batch.client_id, now_iso(), budgets.utc_today()
+    item = _item(batch, batch_id, now, today)
+    if batch.manifest is not None:
+        # The validated bytes, to a key no client can write; refused if the upload changed since.
+        item["manifest_key"] = manifest.copy_key(client_id, batch_id)
         try:
-            if within is not None and within < 0:
-                raise OverBudget(client_id)
-            written = batches.put_new_batch(_item(batch, batch_id, now, today), reservation)
-        except OverBudget:
-            raise budgets.refusal(client_id, today, budget or 0, batch.estimate) from None
-        existing = batches.get_batch(client_id, batch_id) if not written else None
-    if existing is not None:
-        if existing.get("request_fingerprint") != batch.fingerprint:
-            raise errors.IdempotencyConflict()
-        if existing.get("status") != "validating":
-            return existing
-        today = str(existing.get("budget_day") or today)
-    _write_jobs(batch, batch_id, today)
-    batches.mark_running(client_id, batch_id, now_iso())
-    moves.wake_dispatcher()
+            input_store.copy_if_unchanged(
+                batch.manifest.bucket, batch.manifest.key, batch.manifest.etag, item["manifest_key"]
+            )
+        except input_store.ObjectChanged:
+            raise manifest.refuse("the manifest changed while it was read: submit the batch again") from None
+    budget = usage.budget_of(client_id)
+    within = None if budget is None else budget - batch.estimate
+    reservation = UsageChange(client_id, today, reserved=batch.estimate, within=within)
+    try:
+        if within is not None and within < 0:
+            raise OverBudget(client_id)
+        batches.put_new_batch(item, reservation)
+    except OverBudget:
+        raise budgets.refusal(client_id, today, budget or 0, batch.estimate) from None
+    stored = batches.get_batch(client_id, batch_id)
+    assert stored is not None  # narrows the type; written above  # nosec B101
+    return stored
+
+
+def resume(
+    item: dict[str, Any],
+    time_left: Callable[[], bool],
+    items: Iterable[tuple[int, BatchItem]] | None = None,
+) -> dict[str, Any]:
+    """Write a `validating` batch's jobs not written yet, then move it to `running`. Its jobs come
+    from `items`, or else from what the batch item kept: the inline request, the manifest's copy."""
+    client_id, batch_id = str(item["client_id"]), str(item["batch_id"])
+    if items is None:
+        items = _kept_items(item)
+    today = str(item.get("budget_day") or budgets.utc_today())
+    start = int(item.get("jobs_written", 0))
+    if batch_writer.write_jobs(client_id, batch_id, today, items, start, time_left):
+        batches.mark_running(client_id, batch_id, now_iso())
+        moves.wake_dispatcher()
+        _cancel_late_jobs(client_id, batch_id)
     found = batches.get_batch(client_id, batch_id)
     assert found is not None  # narrows the type; written above  # nosec B101
     return found
 
 
+def _kept_items(item: dict[str, Any]) -> Iterable[tuple[int, BatchItem]]:
+    client_id, https = str(item["client_id"]), get_settings().require_https_callbacks
+    if item.get("manifest_key"):
+        bucket = get_settings().require("input_bucket_name")
+        return manifest.items_of(client_id, bucket, str(item["manifest_key"]), https)
+    raw = zlib.decompress(bytes(item["inline_request"]))
+    return enumerate(parse_inline_batch(client_id, raw, None, https).items)
+
+
+def _cancel_late_jobs(client_id: str, batch_id: str) -> None:
+    """A cancel while the batch was `validating` cancels what was written by then; what was written
+    after it is cancelled here: the cancel marked the batch first, so this read sees the mark."""
+    found = batches.get_batch(client_id, batch_id)
+    if found is not None and found.get("cancel_requested"):
+        _cancel_waiting(batch_id, int(found["total"]))
+        batches.end_if_done(client_id, batch_id, now_iso())
+
+
 def _item(batch: BatchSubmission, batch_id: str, now: str, today: str) -> dict[str, Any]:
-    return {
+    item: dict[str, Any] = {
         "client_id": batch.client_id,
         "batch_id": batch_id,
-        "total": len(batch.items),
+        "total": batch.total,
+        "estimate": batch.estimate,
         # As JSON text: DynamoDB would hand its numbers back as Decimals.
         "metadata_json": json.dumps(batch.metadata, separators=(",", ":")),
         "callback_url": batch.callback_url,
@@ -74,36 +133,9 @@ def _item(batch: BatchSubmission, batch_id: str, now: str, today: str) -> dict[s
         "request_fingerprint": batch.fingerprint,
         "budget_day": today,
     }
-
-
-def _write_jobs(batch: BatchSubmission, batch_id: str, today: str) -> None:
-    for index, item in enumerate(batch.items):
-        request = item.submission.request
-        job_id = ids.job_id_in_batch(batch_id, index)
-        now = now_iso()
-        job = Job(
-            job_id=job_id,
-            client_id=batch.client_id,
-            tool=request.tool,
-            kind=item.submission.tool.kind,
-            status=JobStatus.WAITING,
-            name=request.name,
-            metadata=request.metadata,
-            callback_url=request.callback_url,
-            created_at=now,
-            updated_at=now,
-            request_fingerprint=item.submission.fingerprint,
-            magic_hour_name=ids.project_name_for(job_id, request.name or request.tool),
-            input=request.input,
-            callback_state="pending" if request.callback_url else None,
-            fair_key=fair_queue.fair_key(fair_queue.next_round_for(batch.client_id), now, job_id),
-            # Its share of the batch's reservation, already counted on the day by the batch's write.
-            reserved_credits=item.estimate,
-            budget_day=today,
-            batch_id=batch_id,
-            custom_id=item.custom_id,
-        )
-        job_store.put_new_job(job, bookkeeping.first_check_at())  # False: written by a first try
+    if batch.raw_body is not None:
+        item["inline_request"] = zlib.compress(batch.raw_body)
+    return item
 
 
 def get_batch(client_id: str, batch_id: str) -> dict[str, Any]:
@@ -132,13 +164,17 @@ def cancel_batch(client_id: str, batch_id: str) -> dict[str, Any]:
     item = get_batch(client_id, batch_id)
     if not batches.request_cancel(client_id, batch_id, now_iso()):
         raise errors.NotCancelable(f"the batch has already ended ({item.get('status')})")
-    for index in range(int(item["total"])):
-        job = job_store.get_job(ids.job_id_in_batch(batch_id, index))
-        if job is not None and job.status is JobStatus.WAITING:
-            cancel.cancel_if_waiting(job)
+    _cancel_waiting(batch_id, int(item["total"]))
     # Nothing was waiting and everything had ended already: no job's move ends the batch.
     batches.end_if_done(client_id, batch_id, now_iso())
     return get_batch(client_id, batch_id)
+
+
+def _cancel_waiting(batch_id: str, total: int) -> None:
+    for index in range(total):
+        job = job_store.get_job(ids.job_id_in_batch(batch_id, index))
+        if job is not None and job.status is JobStatus.WAITING:
+            cancel.cancel_if_waiting(job)
 
 
 # A page with a status filter reads at most this many of the batch's jobs, so one request stays

@@ -19,6 +19,7 @@ from pipeline.store import inputs as input_store
 from pipeline.store import upload_counts
 
 MAX_UPLOAD_REQUEST_BYTES = 4096
+MANIFEST_EXTENSION = "jsonl"
 
 
 def parse_upload_request(raw_body: bytes) -> CreateUploadRequest:
@@ -38,14 +39,15 @@ def parse_upload_request(raw_body: bytes) -> CreateUploadRequest:
             "request body breaks the upload schema",
         ) from exc
     extension = request.extension.lower()
-    if extension not in inputs.MEDIA_TYPES:
+    # Besides Magic Hour's input files: a batch's JSON Lines manifest (POST /v1/batches).
+    if extension not in inputs.MEDIA_TYPES and extension != MANIFEST_EXTENSION:
         raise errors.ValidationFailed(
             [
                 {
                     "loc": ["body", "extension"],
                     "msg": "Magic Hour accepts no input file with this extension; use one of "
                     + ", ".join(inputs.ACCEPTED_EXTENSIONS)
-                    + " (without the dot)",
+                    + f" (without the dot), or {MANIFEST_EXTENSION} for a batch's manifest",
                 }
             ],
             f"extension '{request.extension[:20]}' is not one Magic Hour accepts",
