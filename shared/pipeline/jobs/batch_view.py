@@ -17,7 +17,7 @@ def to_resource(item: dict[str, Any]) -> BatchResource:
         batch_id=str(item["batch_id"]),
         status=str(item["status"]),
         counts=BatchCountsResource(total=int(item["total"]), **counts),
-        credits_charged=None,
+        credits_charged=batch_counts.credits_of(item),
         metadata=json.loads(str(item.get("metadata_json") or "{}")),
         created_at=str(item["created_at"]),
         updated_at=str(item["updated_at"]),

@@ -221,11 +221,15 @@ def transition(
 _BATCH_MOVE_ATTEMPTS = 4
 
 
-def _counted(job: Job, to: JobStatus) -> list[dict[str, Any]]:
-    """The batch's count part of `job`'s move to `to` (none for a job of its own)."""
-    if job.batch_id is None or job.status is to:
+def _counted(job: Job, to: JobStatus, changes: tuple[UsageChange, ...] = ()) -> list[dict[str, Any]]:
+    """The batch's part of `job`'s move to `to` with its usage `changes`: its counts, and what the
+    move charges or refunds (none for a job of its own)."""
+    if job.batch_id is None:
         return []
-    return [batch_counts.move_part(job.client_id, job.batch_id, job.status, to)]
+    charged = batch_counts.charged_by(changes)
+    if job.status is to:
+        return [batch_counts.charge_part(job.client_id, job.batch_id, charged)] if charged else []
+    return [batch_counts.move_part(job.client_id, job.batch_id, job.status, to, charged)]
 
 
 def _transition_once(
@@ -268,8 +272,8 @@ def _transition_once(
         names["#slot"] = "slot"
         values[":slot"] = job.slot
         update["ConditionExpression"] += " AND #slot = :slot"
-        return _transition_releasing(job, job.slot, update, keeping.usage, _counted(job, to))
-    counted = _counted(job, to)
+        return _transition_releasing(job, job.slot, update, keeping.usage, _counted(job, to, keeping.usage))
+    counted = _counted(job, to, keeping.usage)
     if keeping.usage or counted:
         return _with_usage(job, update, counted, keeping.usage)
     try:
@@ -380,7 +384,8 @@ def claim_for_create(job: Job, slot: int, keeping: Bookkeeping) -> Job | None:
     }
     _expect(update, keeping)
     try:
-        parts = [slots.take(slot, job.job_id, job.client_id), *_counted(job, JobStatus.SUBMITTING)]
+        counted = _counted(job, JobStatus.SUBMITTING, keeping.usage)
+        parts = [slots.take(slot, job.job_id, job.client_id), *counted]
         return _with_usage(job, update, parts, keeping.usage)
     except SlotRefused:
         return None  # another job took the slot first (a batch's count part has no condition)
@@ -444,7 +449,8 @@ def claim_late_project(
     }
     _expect(update, money)
     if money.usage:
-        return _with_usage(job, update, [], money.usage)
+        # A batch job's late charge counts in its batch's credits too.
+        return _with_usage(job, update, _counted(job, job.status, money.usage), money.usage)
     try:
         answer = _table().update_item(**update, ReturnValues="ALL_NEW")
     except ClientError as error:
