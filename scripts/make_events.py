@@ -105,6 +105,7 @@ def main() -> None:
         "submit-cancel-batch.json": api_event(
             gateway, "POST", "/v1/batches/batch_aaaaaaaaaaaaaaaaaaaaaaaaaa/cancel"
         ),
+        "submit-list-batches.json": api_event(gateway, "GET", "/v1/batches", query="limit=10"),
         "submit-list-batch-jobs.json": api_event(
             gateway, "GET", "/v1/batches/batch_aaaaaaaaaaaaaaaaaaaaaaaaaa/jobs", query="limit=10"
         ),

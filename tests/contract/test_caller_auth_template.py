@@ -18,6 +18,7 @@ CLIENT_ROUTES = {
     ("get", "/v1/jobs/{job_id}"),
     ("post", "/v1/jobs/{job_id}/cancel"),
     ("post", "/v1/batches"),
+    ("get", "/v1/batches"),
     ("get", "/v1/batches/{batch_id}"),
     ("get", "/v1/batches/{batch_id}/jobs"),
     ("post", "/v1/batches/{batch_id}/cancel"),
