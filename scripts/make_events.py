@@ -131,6 +131,18 @@ def main() -> None:
                 "magic-hour-event-signature": sign(TEST_SECRET, VECTOR_TIMESTAMP, VECTOR_BODY.encode()),
             },
         ),
+        # The secret path, with the token of the documented test value (local/config.py's default).
+        "webhook-video-completed-secret-path.json": api_event(
+            gateway,
+            "POST",
+            "/webhooks/magic-hour/local-webhook-path-token",
+            VECTOR_BODY.encode(),
+            {
+                "Content-Type": "application/json",
+                "magic-hour-event-timestamp": VECTOR_TIMESTAMP,
+                "magic-hour-event-signature": sign(TEST_SECRET, VECTOR_TIMESTAMP, VECTOR_BODY.encode()),
+            },
+        ),
         "downloader-sqs-batch.json": {
             "Records": [
                 {

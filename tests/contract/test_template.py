@@ -58,6 +58,7 @@ def test_routes_and_their_api_key_requirements(template: Template) -> None:
         ("POST", "/v1/callback-secret/rotate"),
         ("GET", "/v1/usage"),
         ("POST", "/webhooks/magic-hour"),
+        ("POST", "/webhooks/magic-hour/{token}"),
     }
     for key in [
         ("POST", "/v1/jobs"),
