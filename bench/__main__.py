@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-BENCHMARKS = ("burst", "download", "submit", "webhook", "cold", "artifact", "recovery", "sweep")
+BENCHMARKS = ("burst", "download", "submit", "webhook", "cold", "artifact", "recovery", "sweep", "batch_end")
 METHOD = {
     "units": "sizes binary (1GB = 1024**3 bytes); RSS in MiB; throughput in MiB/s; latency in ms",
     "downloads": (
@@ -48,6 +48,10 @@ METHOD = {
     "jobs table, all overdue, on one long render; client B's job with its webhook never sent; B's time "
     "from POST to completed, in periods of the local schedule; capacity = checks / seconds of the "
     "busiest sweep run (its report in the function log)",
+    "batch_end": "its own local stack (bench/batch_end.py): an inline batch of --batch-jobs voice "
+    "jobs; time from the counts showing every job terminal (polled every 50 ms) until results_url "
+    "is set and the file answers 200; baseline = one put_object of the file's bytes into the same "
+    "moto; ratio = that time / baseline",
     "artifact_cold_start": "the layer as sam build makes it, for this machine's architecture (the "
     "arm64 build's compiled extensions cannot load here; pure-Python modules are the same bytes), "
     "plus each function's code, read-only, imported by `python -S` (stdlib + function + layer "
@@ -89,6 +93,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--recovery-kills", type=float, default=30, help="environments killed a minute (default 30)"
+    )
+    parser.add_argument(
+        "--batch-jobs", type=int, default=200, help="jobs in the batch-end batch (default 200)"
     )
     parser.add_argument(
         "--only",
@@ -201,6 +208,12 @@ def main(argv: list[str] | None = None) -> int:
         results["sweep"] = sweep.run()
         if results["sweep"].get("b_status") != "completed":
             failures.append(f"sweep: client B's job ended {results['sweep'].get('b_status')!r}")
+    if "batch_end" in wanted:
+        from bench import batch_end
+
+        print(f"  batch end: a batch of {args.batch_jobs} jobs ...", file=sys.stderr, flush=True)
+        results["batch_end"] = batch_end.run(args.batch_jobs)
+        failures += [f"batch_end: {failure}" for failure in results["batch_end"]["failures"]]
     results["failures"] = failures
     results["machine"]["load_average_at_end"] = _load()
     results["duration_s"] = round(time.perf_counter() - began, 1)

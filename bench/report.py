@@ -239,6 +239,14 @@ def render(results: dict[str, Any]) -> str:
             f"{fair.get('period_s')} s (goal {fair.get('goal_periods')}); {fair.get('magic_hour_gets')} GETs"
         )
         lines.append("")
+    ending = results.get("batch_end")
+    if ending:
+        lines.append(
+            f"Batch end: {ending.get('jobs')} jobs, last job's end to results file readable "
+            f"{ending.get('last_end_to_readable_s')} s for {ending.get('file_bytes')} bytes; one plain "
+            f"S3 PUT of the same bytes {ending.get('baseline_put_s')} s (ratio {ending.get('ratio')})"
+        )
+        lines.append("")
     failures = results.get("failures") or []
     if failures:
         lines.append(f"FAILED ({len(failures)}):")

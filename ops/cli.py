@@ -308,6 +308,9 @@ def _redrive(args: argparse.Namespace, session: targets.Session, where: targets.
         table = session.table(where.need("jobs_table"))
 
         def reopen(body: dict[str, Any]) -> str:
+            if isinstance(body.get("batch_id"), str) and isinstance(body.get("client_id"), str):
+                clients = session.table(where.need("clients_table"))
+                return jobs.reopen_batch_end(clients, body["client_id"], body["batch_id"])
             job_id = body.get("job_id")
             if not isinstance(job_id, str) or "webhook_id" not in body:
                 return "not_a_task"

@@ -232,6 +232,25 @@ def reopen_callback(table: Any, job_id: str) -> str:
     return "reopened"
 
 
+def reopen_batch_end(table: Any, client_id: str, batch_id: str) -> str:
+    """Before a dead-lettered batch end (its results file, its callback) is redelivered: a batch
+    still without its file is sent back as it is (the task writes it first), a `failed` callback
+    goes back to `pending`. Returns `send`, `delivered` (nothing left to do) or `missing`."""
+    key = {"client_id": client_id, "item": f"batch#{batch_id}"}
+    item = table.get_item(Key=key, ConsistentRead=True).get("Item")
+    if item is None:
+        return "missing"
+    if item.get("callback_state") == "failed":
+        table.update_item(
+            Key=key,
+            UpdateExpression="SET callback_state = :pending",
+            ExpressionAttributeValues={":pending": "pending"},
+        )
+        return "send"
+    owed = item.get("callback_url") and item.get("callback_state") != "delivered"
+    return "send" if owed or not item.get("results_key") else "delivered"
+
+
 def allow_redrive(table: Any, job_id: str, index: int) -> str:
     """Before a dead-lettered download is sent back: the operator's mark that lets that output's
     message revive the job it failed (the downloader revives nothing without it). Returns

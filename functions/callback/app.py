@@ -16,9 +16,9 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from pipeline.callbacks import callbacks
+from pipeline.callbacks import batch_end, callbacks
 from pipeline.jobs import callback_state, retry_policy
-from pipeline.models.tasks import CallbackTask
+from pipeline.models.tasks import BatchEndTask, CallbackTask
 from pipeline.platform import sqs_batch
 from pipeline.platform.observability import CALLBACKS, about_job, emit, logger, tracer
 from pipeline.platform.settings import get_settings
@@ -35,8 +35,13 @@ def handle_record(record: SQSRecord) -> None:
     try:
         task = CallbackTask.model_validate_json(record.body)
     except ValidationError:
-        logger.error("message is not a callback task; dropped")
-        emit(CALLBACKS, outcome="malformed")
+        try:
+            ended = BatchEndTask.model_validate_json(record.body)
+        except ValidationError:
+            logger.error("message is not a callback task; dropped")
+            emit(CALLBACKS, outcome="malformed")
+            return
+        handle_batch_end(record, ended)
         return
     about_job(task.job_id)
     try:
@@ -59,6 +64,31 @@ def _retry_or_give_up(record: SQSRecord, task: CallbackTask, reason: str) -> Non
         give_up=lambda _attempt, reason: callback_state.give_up(task.job_id, reason),
         on_retry=lambda reason: callback_state.note_failed_attempt(task.job_id, reason),
         job_id=task.job_id,
+    )
+
+
+def handle_batch_end(record: SQSRecord, task: BatchEndTask) -> None:
+    """A batch's results file, then its callback: a failure of either is retried like a job's
+    callback, and the last attempt gives the callback up."""
+    about_job(None, task.client_id)
+    try:
+        batch_end.deliver(task)
+        return
+    except callbacks.CallbackRefused as refused:
+        logger.warning("callback URL refused", extra={"batch_id": task.batch_id, "reason": str(refused)})
+        batch_end.give_up(task, str(refused))
+        return
+    except callbacks.CallbackFailed as failed:
+        reason = str(failed)
+    except Exception:  # our own trouble (S3, DynamoDB, the secret store): it counts as an attempt
+        logger.exception("batch end failed unexpectedly", extra={"batch_id": task.batch_id})
+        reason = callbacks.INTERNAL_ERROR
+    failed_attempts.settle(
+        record,
+        reason,
+        give_up=lambda _attempt, reason: batch_end.give_up(task, reason),
+        on_retry=lambda reason: batch_end.note_failed_attempt(task, reason),
+        batch_id=task.batch_id,
     )
 
 

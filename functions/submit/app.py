@@ -218,12 +218,12 @@ def list_batches() -> Response[str]:
     tags=["batches"],
     responses=_answers(200, BatchResource, "The batch, with its counts", 404),
 )
-@tracer.capture_method
+@tracer.capture_method(capture_response=False)  # results_url is a presigned URL
 def get_batch(batch_id: str) -> Response[str]:
     from pipeline.submit import batches
 
     item = batches.get_batch(client_id_of(app.current_event), batch_id)
-    return json_response(200, batch_view.to_resource(item))
+    return json_response(200, batch_view.with_results_url(item))
 
 
 @app.get(
@@ -264,12 +264,12 @@ def list_batch_jobs(batch_id: str) -> Response[str]:
     tags=["batches"],
     responses=_answers(202, BatchResource, "The batch", 404, 409, 503),
 )
-@tracer.capture_method
+@tracer.capture_method(capture_response=False)  # results_url is a presigned URL
 def cancel_batch(batch_id: str) -> Response[str]:
     from pipeline.submit import batches
 
     item = batches.cancel_batch(client_id_of(app.current_event), batch_id)
-    return json_response(202, batch_view.to_resource(item))
+    return json_response(202, batch_view.with_results_url(item))
 
 
 @app.get(

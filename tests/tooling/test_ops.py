@@ -251,3 +251,38 @@ def test_a_query_that_never_finishes_is_reported() -> None:
         )
     with pytest.raises(LookupError, match="ended Failed"):
         cli.job_logs(FakeLogs(["Failed"]), ["g"], "job_1", 1, sleep=lambda _: None)
+
+
+class FakeBatchTable:
+    def __init__(self, item: dict[str, Any] | None) -> None:
+        self.item = item
+        self.updates: list[dict[str, Any]] = []
+
+    def get_item(self, Key: dict[str, str], ConsistentRead: bool) -> dict[str, Any]:
+        return {"Item": self.item} if self.item else {}
+
+    def update_item(self, **update: Any) -> None:
+        self.updates.append(update)
+
+
+@pytest.mark.parametrize(
+    ("item", "outcome", "reopened"),
+    [
+        (None, "missing", False),
+        ({"status": "completed"}, "send", False),  # no results file yet: the task writes it
+        ({"results_key": "k"}, "delivered", False),
+        (
+            {"results_key": "k", "callback_url": "https://x", "callback_state": "delivered"},
+            "delivered",
+            False,
+        ),
+        ({"results_key": "k", "callback_url": "https://x", "callback_state": "failed"}, "send", True),
+        ({"results_key": "k", "callback_url": "https://x", "callback_state": "pending"}, "send", False),
+    ],
+)
+def test_a_dead_lettered_batch_end_is_sent_back_while_it_has_work_left(
+    item: dict[str, Any] | None, outcome: str, reopened: bool
+) -> None:
+    table = FakeBatchTable(item)
+    assert jobs.reopen_batch_end(table, "c", "batch_1") == outcome
+    assert bool(table.updates) is reopened

@@ -51,26 +51,36 @@ def deliver(task: CallbackTask) -> Job | None:
         about_job(job.job_id, job.client_id)  # every line of this attempt names the client too
     if job is None or job.callback_url is None or job.callback_state != "pending":
         return job  # already delivered, given up, or nothing to deliver
+    send_signed(job.client_id, job.callback_url, task.webhook_id, to_resource(job).model_dump_json())
+    emit(CALLBACKS, outcome="delivered")
+    return job_store.record_callback_attempt(
+        job.job_id, "delivered", None, bookkeeping.for_callback_attempt("delivered")
+    )
+
+
+def send_signed(client_id: str, url: str, webhook_id: str, payload: str) -> None:
+    """One signed POST of `payload` to `url`, the one delivery path of job and batch callbacks.
+    Raises CallbackFailed unless the receiver answered 2xx, CallbackRefused for a URL that can
+    never be delivered to."""
     settings = get_settings()
     # The name lookup is part of the attempt's budget: a slow name server costs this attempt
     # its few seconds, never more.
     started = time.monotonic()
     destination = resolve_destination(
-        job.callback_url,
+        url,
         settings.require_https_callbacks,
         settings.callback_allow_private_addresses,
         timeout=settings.callback_timeout_seconds,
     )
-    payload = to_resource(job).model_dump_json()
     timestamp = utc_now()
-    # The job's own client's secrets: no other client can make a signature this receiver accepts.
+    # The client's own secrets: no other client can make a signature this receiver accepts.
     signature = callback_secrets.sign(
-        callback_secrets.secrets_for_delivery(job.client_id), task.webhook_id, timestamp, payload
+        callback_secrets.secrets_for_delivery(client_id), webhook_id, timestamp, payload
     )
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
-        "webhook-id": task.webhook_id,
+        "webhook-id": webhook_id,
         "webhook-timestamp": str(int(timestamp.timestamp())),
         "webhook-signature": signature,
     }
@@ -84,10 +94,6 @@ def deliver(task: CallbackTask) -> Job | None:
     )
     if not 200 <= status < 300:
         raise CallbackFailed(f"callback URL answered HTTP {status}")
-    emit(CALLBACKS, outcome="delivered")
-    return job_store.record_callback_attempt(
-        job.job_id, "delivered", None, bookkeeping.for_callback_attempt("delivered")
-    )
 
 
 # -- where the callback goes: resolved once, vetted, pinned -------------------------------------

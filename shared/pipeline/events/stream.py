@@ -13,7 +13,9 @@ from typing import Any
 
 from pipeline.events import mapping, publish
 from pipeline.events.models import BatchEnded, JobStatusChanged
+from pipeline.models.tasks import BatchEndTask
 from pipeline.platform.observability import logger
+from pipeline.store import callback_queue
 
 
 def publish_records(records: Sequence[Mapping[str, Any]], bus_name: str) -> list[str]:
@@ -26,6 +28,8 @@ def publish_records(records: Sequence[Mapping[str, Any]], bus_name: str) -> list
             detail: JobStatusChanged | BatchEnded | None
             if _from_clients_table(record):
                 detail = mapping.batch_record_ended(record)
+                if detail is not None and not _queue_batch_end(detail):
+                    return _failed(records, entries, owners, stop=position)
             else:
                 detail = mapping.job_status_changed(record)
         except mapping.NotAJob as error:
@@ -37,6 +41,19 @@ def publish_records(records: Sequence[Mapping[str, Any]], bus_name: str) -> list
             entries.append(mapping.entry(detail, bus_name))
             owners.append(position)
     return _failed(records, entries, owners, len(records))
+
+
+def _queue_batch_end(ended: BatchEnded) -> bool:
+    """Queue the ended batch's results file and callback (the callbacks function writes and sends
+    them); False when it could not be queued (the record comes again, so no ending is missed)."""
+    try:
+        callback_queue.send_callback_task(
+            BatchEndTask.for_ending(ended.client_id, ended.batch.batch_id, ended.batch.status)
+        )
+    except Exception:
+        logger.exception("could not queue the batch's end; its record comes again")
+        return False
+    return True
 
 
 def _from_clients_table(record: Mapping[str, Any]) -> bool:

@@ -114,6 +114,10 @@ class BatchCountsResource(BaseModel):
 
 
 class BatchResource(BaseModel):
+    """A batch: `credits_charged` is the sum of its jobs' charges (refunds taken off);
+    `results_url`, once the ended batch's results file is written, a presigned GET of its JSON
+    Lines (one line per job in the batch's order); `callback` as a job's."""
+
     batch_id: str
     status: str
     counts: BatchCountsResource

@@ -27,3 +27,17 @@ class CallbackTask(BaseModel):
 
     job_id: str
     webhook_id: str
+
+
+class BatchEndTask(BaseModel):
+    """A batch ended: write its results file, then tell its client (when it has a callback URL).
+    Queued on the callback queue from the clients table's stream, so no ending is missed."""
+
+    client_id: str
+    batch_id: str
+    webhook_id: str
+
+    @classmethod
+    def for_ending(cls, client_id: str, batch_id: str, status: str) -> BatchEndTask:
+        # The same webhook id on every copy of the task: receivers drop repeats.
+        return cls(client_id=client_id, batch_id=batch_id, webhook_id=f"msg_{batch_id}_{status}")

@@ -174,3 +174,44 @@ def request_cancel(client_id: str, batch_id: str, now: str) -> bool:
             return False
         raise
     return True
+
+
+def record_results(client_id: str, batch_id: str, key: str, size_bytes: int, now: str) -> None:
+    """The ended batch's results file is written: GET /v1/batches/{id} hands out its URL from now."""
+    clients.table().update_item(
+        Key={"client_id": client_id, "item": batch_counts.batch_item(batch_id)},
+        UpdateExpression="SET results_key = :key, results_bytes = :size, results_written_at = :now",
+        ConditionExpression="#s IN (:completed, :canceled)",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={
+            ":key": key,
+            ":size": size_bytes,
+            ":now": now,
+            ":completed": "completed",
+            ":canceled": "canceled",
+        },
+    )
+
+
+def record_callback_attempt(client_id: str, batch_id: str, outcome: str, error: str | None) -> bool:
+    """Count one attempt of the batch's callback while it is still owed (`pending`, or never tried);
+    `outcome` is `delivered`, `failed` (given up) or `pending`. False when it was settled already."""
+    names = {"#state": "callback_state"}
+    values: dict[str, Any] = {":outcome": outcome, ":zero": 0, ":one": 1, ":pending": "pending"}
+    expression = "SET #state = :outcome, callback_attempts = if_not_exists(callback_attempts, :zero) + :one"
+    if error is not None:
+        expression += ", callback_last_error = :error"
+        values[":error"] = error[:500]
+    try:
+        clients.table().update_item(
+            Key={"client_id": client_id, "item": batch_counts.batch_item(batch_id)},
+            UpdateExpression=expression,
+            ConditionExpression="attribute_not_exists(#state) OR #state = :pending",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+    except ClientError as failure:
+        if dynamo.is_condition_failure(failure):
+            return False
+        raise
+    return True

@@ -129,11 +129,15 @@ def attach_project(
     return transition(job, JobStatus.QUEUED, [JobStatus.SUBMITTING, JobStatus.WAITING], keeping, sets)
 
 
-def _counted(job: Job, to: JobStatus) -> list[dict[str, Any]]:
-    """The batch's count part of `job`'s move to `to` (none for a job of its own)."""
-    if job.batch_id is None or job.status is to:
+def _counted(job: Job, to: JobStatus, changes: tuple[UsageChange, ...] = ()) -> list[dict[str, Any]]:
+    """The batch's part of `job`'s move to `to` with its usage `changes`: its counts, and what the
+    move charges or refunds (none for a job of its own)."""
+    if job.batch_id is None:
         return []
-    return [batch_counts.move_part(job.client_id, job.batch_id, job.status, to)]
+    charged = batch_counts.charged_by(changes)
+    if job.status is to:
+        return [batch_counts.charge_part(job.client_id, job.batch_id, charged)] if charged else []
+    return [batch_counts.move_part(job.client_id, job.batch_id, job.status, to, charged)]
 
 
 def _guarded_update(
@@ -197,8 +201,10 @@ def _transition_once(
         update["ExpressionAttributeNames"]["#slot"] = "slot"
         update["ExpressionAttributeValues"][":slot"] = job.slot
         update["ConditionExpression"] += " AND #slot = :slot"
-        return job_transactions.releasing(job, job.slot, update, keeping.usage, _counted(job, to))
-    counted = _counted(job, to)
+        return job_transactions.releasing(
+            job, job.slot, update, keeping.usage, _counted(job, to, keeping.usage)
+        )
+    counted = _counted(job, to, keeping.usage)
     if keeping.usage or counted:
         return job_transactions.with_usage(job, update, counted, keeping.usage)
     return job_transactions.update_returning(update)
@@ -224,7 +230,8 @@ def claim_for_create(job: Job, slot: int, keeping: Bookkeeping) -> Job | None:
         keeping,
     )
     try:
-        parts = [slots.take(slot, job.job_id, job.client_id), *_counted(job, JobStatus.SUBMITTING)]
+        counted = _counted(job, JobStatus.SUBMITTING, keeping.usage)
+        parts = [slots.take(slot, job.job_id, job.client_id), *counted]
         return job_transactions.with_usage(job, update, parts, keeping.usage)
     except job_transactions.SlotRefused:
         return None  # another job took the slot first (a batch's count part has no condition)
@@ -257,5 +264,6 @@ def claim_late_project(
         money,
     )
     if money.usage:
-        return job_transactions.with_usage(job, update, [], money.usage)
+        # A batch job's late charge counts in its batch's credits too.
+        return job_transactions.with_usage(job, update, _counted(job, job.status, money.usage), money.usage)
     return job_transactions.update_returning(update)

@@ -39,10 +39,12 @@ from pipeline.store.job_moves import delete_submitting_job as delete_submitting_
 from pipeline.store.job_moves import fail as fail
 from pipeline.store.job_moves import put_new_job as put_new_job
 from pipeline.store.job_moves import transition as transition
+from pipeline.store.job_reads import BATCH_GET_KEYS as BATCH_GET_KEYS
 from pipeline.store.job_reads import JobPage as JobPage
 from pipeline.store.job_reads import WaitingEntry as WaitingEntry
 from pipeline.store.job_reads import due_for_check as due_for_check
 from pipeline.store.job_reads import find_job_by_project as find_job_by_project
 from pipeline.store.job_reads import get_job as get_job
+from pipeline.store.job_reads import get_jobs as get_jobs
 from pipeline.store.job_reads import list_jobs as list_jobs
 from pipeline.store.job_reads import waiting_jobs as waiting_jobs
