@@ -20,7 +20,7 @@ from urllib.parse import quote, urlsplit
 
 import certifi
 
-from pipeline.callbacks import callback_secrets
+from pipeline.callbacks import callback_secrets, lanes
 from pipeline.jobs import bookkeeping
 from pipeline.jobs.job_view import to_resource
 from pipeline.models.job import Job
@@ -51,12 +51,18 @@ def deliver(task: CallbackTask) -> Job | None:
         about_job(job.job_id, job.client_id)  # every line of this attempt names the client too
     if job is None or job.callback_url is None or job.callback_state != "pending":
         return job  # already delivered, given up, or nothing to deliver
+    # From before the name lookup to the end: the whole attempt holds one of its client's places.
+    with lanes.place_in_lane(job.client_id):
+        return _attempt(job, job.callback_url, task)
+
+
+def _attempt(job: Job, callback_url: str, task: CallbackTask) -> Job | None:
     settings = get_settings()
     # The name lookup is part of the attempt's budget: a slow name server costs this attempt
     # its few seconds, never more.
     started = time.monotonic()
     destination = resolve_destination(
-        job.callback_url,
+        callback_url,
         settings.require_https_callbacks,
         settings.callback_allow_private_addresses,
         timeout=settings.callback_timeout_seconds,
