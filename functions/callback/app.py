@@ -50,6 +50,9 @@ def handle_record(record: SQSRecord) -> None:
         logger.warning("callback URL refused", extra={"job_id": task.job_id, "reason": str(refused)})
         callback_state.give_up(task.job_id, str(refused))
     except callbacks.CallbackFailed as failed:
+        # The client reads the coarse text (callbacks.NO_ANSWER or the HTTP status); the detail
+        # (what failed, which address) is for us.
+        logger.info("callback attempt got no 2xx", extra={"job_id": task.job_id, "detail": failed.detail})
         _retry_or_give_up(record, task, str(failed), attempt)
     except Exception:  # our own trouble (secret store, DynamoDB): it counts as an attempt
         logger.exception("callback attempt failed unexpectedly", extra={"job_id": task.job_id})

@@ -104,3 +104,7 @@ def test_a_clients_hanging_receivers_never_delay_another_clients_callbacks(stack
         until=lambda states: all(state == "failed" for state in states),
         interval=0.5,
     )
+    # Hung up on or refused, the client reads the same: no address, no timing.
+    assert {stack.get_job(job_id, NOISY).json()["callback"]["last_error"] for job_id in noisy} == {
+        "no HTTP answer"
+    }
