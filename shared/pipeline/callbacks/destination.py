@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from pipeline.platform.settings import CALLBACK_WEB_PORTS
+
 # What a client reads as `callback.last_error` for every attempt that got no HTTP status: refused,
 # timed out, reset, a TLS failure, a name that does not resolve (or resolves where callbacks never
 # go), an answer that is not HTTP. One text for all, with no address, DNS answer or timing in it,
@@ -83,7 +85,7 @@ def address_refusal(address: str) -> str | None:
     return None
 
 
-WEB_PORTS = (443, 80, 8443)
+WEB_PORTS = CALLBACK_WEB_PORTS
 # Name lookups run here so an attempt can stop waiting for one (getaddrinfo has no timeout).
 _LOOKUPS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="callback-dns")
 

@@ -28,6 +28,11 @@ PRESIGNED_URL_MAX_SECONDS = 7 * 24 * 3600
 # refused as a replay (the window of the signature scheme, not a deployment choice).
 WEBHOOK_TOLERANCE_SECONDS = 300
 
+# Deployed (callback_allow_private_addresses false), callback URLs must use one of these ports:
+# receivers listen where web servers do, and any other port would let a callback URL probe what
+# listens where. Submit refuses others (422) and delivery refuses them again, with one rule.
+CALLBACK_WEB_PORTS = (443, 80, 8443)
+
 # The stack's own resources: table and bucket names, queue URLs, names (or ARNs) of secrets. They
 # have no default: a function started without one must not quietly talk to a table called "jobs".
 # Each is None until read, and reading it (Settings.require) where the template did not set it
