@@ -41,7 +41,9 @@ WORKERS_PER_FUNCTION = {
     "WebhookFunction": 4,
     "DownloaderFunction": 2,
     "SweepFunction": 1,
-    "CallbackFunction": 2,
+    # Two places in each client's lane locally (CallbackClientConcurrency), so another client's
+    # callbacks always find a worker free.
+    "CallbackFunction": 4,
     "DispatchFunction": 2,
     # One invocation per stream shard at a time, as the mapping's ParallelizationFactor 1.
     "EventsFunction": 1,
@@ -265,6 +267,8 @@ class LocalStack:
             "CreateRetryDelays": self.config.create_retry_delays,
             "SweepDownloadStuckSeconds": periods(3),
             "CallbackRetryDelays": self.config.callback_retry_delays,
+            "CallbackClientConcurrency": "2",
+            "CallbackLaneWaitSeconds": "1",
             "AllowPrivateCallbackAddresses": "true",
             "MagicHourBaseUrl": self.config.magic_hour_url,
             "DownloadAllowedHosts": "127.0.0.1,localhost",

@@ -215,6 +215,7 @@ def pointed_at_moto(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iter
         "AWS_SECRET_ACCESS_KEY": "local",
         "CLIENTS_TABLE_NAME": f"{STORE_STACK}-ClientsTable",
         "JOBS_TABLE_NAME": f"{STORE_STACK}-JobsTable",
+        "CALLBACK_LANES_TABLE_NAME": f"{STORE_STACK}-CallbackLanesTable",
     }.items():
         monkeypatch.setenv(name, value)
     environment.forget()

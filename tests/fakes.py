@@ -358,7 +358,7 @@ class FakeQueues:
     def send_wakeup(self, delay_seconds: int = 0) -> None:
         self.wakeups.append(delay_seconds)
 
-    def send_callback_task(self, task: CallbackTask) -> None:
+    def send_callback_task(self, task: CallbackTask, delay_seconds: int = 0) -> None:
         self.callbacks.append(task)
 
 

@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from pipeline.callbacks import batch_end, callbacks
+from pipeline.callbacks import batch_end, callbacks, lanes
 from pipeline.jobs import callback_state, retry_policy
 from pipeline.models.tasks import BatchEndTask, CallbackTask
 from pipeline.platform import sqs_batch
@@ -44,23 +44,32 @@ def handle_record(record: SQSRecord) -> None:
         handle_batch_end(record, ended)
         return
     about_job(task.job_id)
+    # This delivery's attempt number: copies sent again while the client's lane was full carry
+    # what their earlier copies attempted.
+    attempt = task.prior_attempts + retry_policy.attempt_of(record)
     try:
         callbacks.deliver(task)
+    except lanes.LaneFull as full:
+        lanes.wait_in_lane(task, full.client_id, attempt)
     except callbacks.CallbackRefused as refused:
         logger.warning("callback URL refused", extra={"job_id": task.job_id, "reason": str(refused)})
         callback_state.give_up(task.job_id, str(refused))
     except callbacks.CallbackFailed as failed:
-        _retry_or_give_up(record, task, str(failed))
+        # The client reads the coarse text (callbacks.NO_ANSWER or the HTTP status); the detail
+        # (what failed, which address) is for us.
+        logger.info("callback attempt got no 2xx", extra={"job_id": task.job_id, "detail": failed.detail})
+        _retry_or_give_up(record, task, str(failed), attempt)
     except Exception:  # our own trouble (secret store, DynamoDB): it counts as an attempt
         logger.exception("callback attempt failed unexpectedly", extra={"job_id": task.job_id})
         # Raw botocore text can name accounts and roles: the client sees a stable, plain reason.
-        _retry_or_give_up(record, task, callbacks.INTERNAL_ERROR)
+        _retry_or_give_up(record, task, callbacks.INTERNAL_ERROR, attempt)
 
 
-def _retry_or_give_up(record: SQSRecord, task: CallbackTask, reason: str) -> None:
+def _retry_or_give_up(record: SQSRecord, task: CallbackTask, reason: str, attempt: int) -> None:
     failed_attempts.settle(
         record,
         reason,
+        attempt=attempt,
         give_up=lambda _attempt, reason: callback_state.give_up(task.job_id, reason),
         on_retry=lambda reason: callback_state.note_failed_attempt(task.job_id, reason),
         job_id=task.job_id,

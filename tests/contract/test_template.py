@@ -319,7 +319,7 @@ def test_tables_are_on_demand_with_ttl_and_point_in_time_recovery(
 
 def test_every_table_in_the_template_is_on_demand_with_ttl_and_pitr(template: Template) -> None:
     tables = template.of_type("AWS::DynamoDB::Table")
-    assert set(tables) == {"JobsTable", "ClientsTable"}
+    assert set(tables) == {"JobsTable", "ClientsTable", "CallbackLanesTable"}
     for name, spec in tables.items():
         properties = spec["Properties"]
         assert properties["BillingMode"] == "PAY_PER_REQUEST", name

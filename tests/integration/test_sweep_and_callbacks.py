@@ -482,7 +482,8 @@ def test_a_trickling_receiver_gets_bounded_attempts_and_delays_no_other_client(
         # The hostile receiver's attempt ended at the deadline and was counted.
         slow = _wait_callback(stack, slow_job, {"pending", "failed"}, key="key-beta", attempts=1)
         assert slow["callback"]["attempts"] >= 1
-        assert slow["callback"]["last_error"] == "no answer within 5 s"
+        # The same text as any other failure without an HTTP status: no timing, no address.
+        assert slow["callback"]["last_error"] == "no HTTP answer"
     finally:
         hostile.stop()
 

@@ -22,9 +22,7 @@ RECORD = json.loads((ROOT / "events" / "callback-sqs-batch.json").read_text())["
 @pytest.fixture
 def handler(monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "test")
-    spec = importlib.util.spec_from_file_location(
-        "callbacks_app", ROOT / "functions" / "callback" / "app.py"
-    )
+    spec = importlib.util.spec_from_file_location("callbacks_app", ROOT / "functions" / "callback" / "app.py")
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -11,6 +11,7 @@ from pipeline.jobs import errors
 from pipeline.models.job import Job, JobError, JobStatus
 from pipeline.submit.submission import refusal_error
 from pipeline.submit.validation import MAX_BODY_BYTES, parse_submission
+from tests.unit.test_callback_ports import allow_any_callback_port
 
 GOOD: dict[str, Any] = {
     "tool": "ai-image-generator",
@@ -179,7 +180,8 @@ def test_http_callback_is_refused_when_https_is_required() -> None:
     assert locs(error) == [["body", "callback_url"]]
 
 
-def test_http_callback_is_accepted_when_https_is_not_required() -> None:
+def test_http_callback_is_accepted_when_https_is_not_required(monkeypatch: pytest.MonkeyPatch) -> None:
+    allow_any_callback_port(monkeypatch)  # as locally
     url = "http://127.0.0.1:8080/hook"
     assert parse(body(callback_url=url), require_https=False).request.callback_url == url
 

@@ -5,22 +5,23 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import ipaddress
 import re
 import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
-from typing import Any
-from urllib.parse import quote, urlsplit
 
 import certifi
 
-from pipeline.callbacks import callback_secrets
+from pipeline.callbacks import callback_secrets, lanes
+
+# Re-exported (`X as X`): the callbacks function and the tests know this one module.
+from pipeline.callbacks.destination import NO_ANSWER as NO_ANSWER
+from pipeline.callbacks.destination import WEB_PORTS as WEB_PORTS
+from pipeline.callbacks.destination import CallbackFailed as CallbackFailed
+from pipeline.callbacks.destination import CallbackRefused as CallbackRefused
+from pipeline.callbacks.destination import Destination, no_answer, resolve_destination
+from pipeline.callbacks.destination import address_refusal as address_refusal
 from pipeline.jobs import bookkeeping
 from pipeline.jobs.job_view import to_resource
 from pipeline.models.job import Job
@@ -35,14 +36,6 @@ USER_AGENT = "magic-hour-pipeline-callbacks/1"
 INTERNAL_ERROR = "the pipeline could not attempt the callback (internal error); it will retry"
 
 
-class CallbackFailed(Exception):
-    """This attempt did not get a 2xx; worth trying again later."""
-
-
-class CallbackRefused(Exception):
-    """The URL can never be delivered to (for example it points into a private network)."""
-
-
 def deliver(task: CallbackTask) -> Job | None:
     """One attempt. Returns the job once its callback is settled, raises CallbackFailed or
     CallbackRefused otherwise."""
@@ -51,7 +44,9 @@ def deliver(task: CallbackTask) -> Job | None:
         about_job(job.job_id, job.client_id)  # every line of this attempt names the client too
     if job is None or job.callback_url is None or job.callback_state != "pending":
         return job  # already delivered, given up, or nothing to deliver
-    send_signed(job.client_id, job.callback_url, task.webhook_id, to_resource(job).model_dump_json())
+    # From before the name lookup to the end: the whole attempt holds one of its client's places.
+    with lanes.place_in_lane(job.client_id):
+        send_signed(job.client_id, job.callback_url, task.webhook_id, to_resource(job).model_dump_json())
     emit(CALLBACKS, outcome="delivered")
     return job_store.record_callback_attempt(
         job.job_id, "delivered", None, bookkeeping.for_callback_attempt("delivered")
@@ -96,104 +91,6 @@ def send_signed(client_id: str, url: str, webhook_id: str, payload: str) -> None
         raise CallbackFailed(f"callback URL answered HTTP {status}")
 
 
-# -- where the callback goes: resolved once, vetted, pinned -------------------------------------
-
-# Public-looking IPv6 ranges that lead back to IPv4 (possibly private) addresses, so they are
-# refused outright instead of trusting what they embed.
-_TRANSLATED_NETWORKS = (
-    ipaddress.ip_network("64:ff9b::/96"),  # NAT64 (RFC 6052); is_global is True for it
-    ipaddress.ip_network("64:ff9b:1::/48"),  # local-use NAT64 (RFC 8215)
-    ipaddress.ip_network("2002::/16"),  # 6to4
-    ipaddress.ip_network("2001::/32"),  # Teredo
-    ipaddress.ip_network("::/96"),  # IPv4-compatible (deprecated)
-)
-_HOST_NAME = re.compile(r"^[A-Za-z0-9._-]+$|^[0-9A-Fa-f:.]+$")
-
-
-@dataclass(frozen=True)
-class Destination:
-    """A callback URL resolved once: every connection goes to one of `addresses` (already
-    vetted), so a second DNS answer (DNS rebinding) can never redirect it."""
-
-    scheme: str
-    host: str
-    port: int
-    target: str
-    addresses: tuple[tuple[int, Any], ...]  # (address family, sockaddr) as getaddrinfo gave them
-
-    @property
-    def host_header(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        default = 443 if self.scheme == "https" else 80
-        return host if self.port == default else f"{host}:{self.port}"
-
-
-def address_refusal(address: str) -> str | None:
-    """Why a callback must not go to this address, or None when it is a public unicast one."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return "an IPv4-mapped IPv6 address"
-        if any(ip in network for network in _TRANSLATED_NETWORKS):
-            return "an IPv6 address that translates to IPv4 (NAT64, 6to4, Teredo or IPv4-compatible)"
-    if not ip.is_global or ip.is_multicast or ip.is_reserved or ip.is_unspecified:
-        return "a non-public address"
-    return None
-
-
-WEB_PORTS = (443, 80, 8443)
-# Name lookups run here so an attempt can stop waiting for one (getaddrinfo has no timeout).
-_LOOKUPS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="callback-dns")
-
-
-def resolve_destination(
-    url: str,
-    require_https: bool,
-    allow_private: bool,
-    resolver: Callable[..., list[Any]] = socket.getaddrinfo,
-    timeout: float | None = None,
-) -> Destination:
-    """SSRF guard: http(s) only (https when deployed), on a web port when deployed, resolved
-    once (within `timeout` seconds), and, when deployed, every address the name resolves to must
-    be public."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname or parts.username or parts.password:
-        raise CallbackRefused("callback URL must be http(s) with a host and no credentials")
-    if require_https and parts.scheme != "https":
-        raise CallbackRefused("callback URL must be https")
-    host = parts.hostname
-    if not _HOST_NAME.match(host):
-        raise CallbackRefused("callback URL host is not a valid host name")
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError as exc:
-        raise CallbackRefused("callback URL port is invalid") from exc
-    if not allow_private and port not in WEB_PORTS:
-        # Deployed, receivers listen where web servers do: any other port would let callback URLs
-        # probe what listens where.
-        raise CallbackRefused("callback URL port must be 443, 80 or 8443")
-    lookup = _LOOKUPS.submit(resolver, host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
-    try:
-        infos = lookup.result(timeout=timeout)
-    except FutureTimeout as exc:
-        # The lookup thread finishes by itself (the resolver's own timeout); the attempt ends now.
-        raise CallbackFailed(f"cannot resolve {host} within {timeout:g} s") from exc
-    except OSError as exc:
-        raise CallbackFailed(f"cannot resolve {host}") from exc
-    addresses = tuple((int(info[0]), info[4]) for info in infos)
-    if not addresses:
-        raise CallbackFailed(f"cannot resolve {host}")
-    if not allow_private:
-        for _, sockaddr in addresses:
-            reason = address_refusal(str(sockaddr[0]))
-            if reason is not None:
-                raise CallbackRefused(f"callback host {host} resolves to {reason}")
-    target = quote(parts.path or "/", safe="/%:@!$&'()*+,;=-._~")
-    if parts.query:
-        target += "?" + quote(parts.query, safe="/%:@!$&'()*+,;=-._~?")
-    return Destination(parts.scheme, host, port, target, addresses)
-
-
 # -- one bounded attempt ----------------------------------------------------------------------
 
 # The status line is all we need from an answer; nothing beyond this many bytes is ever read.
@@ -221,7 +118,7 @@ def post_once(
     down at the deadline, so a receiver trickling a byte at a time cannot stretch it, and at most
     MAX_ANSWER_BYTES of its answer are read, so a huge body costs nothing."""
     deadline = time.monotonic() + total_seconds
-    # What the client reads as the bound: the attempt's whole budget, its name lookup included.
+    # For our logs: the attempt's whole budget, its name lookup included.
     bound = f"no answer within {budget_seconds or total_seconds:g} s"
     request = _request_bytes(destination, body, headers)
     last_error = "no address to connect to"
@@ -247,18 +144,18 @@ def post_once(
             if status is not None:
                 return status
             if watchdog.fired or time.monotonic() >= deadline:
-                raise CallbackFailed(bound)
-            raise CallbackFailed("callback URL did not answer with an HTTP status line")
+                raise no_answer(bound)
+            raise no_answer("callback URL did not answer with an HTTP status line")
         except (OSError, ValueError) as exc:
             if watchdog.fired or time.monotonic() >= deadline:
-                raise CallbackFailed(bound) from exc
-            raise CallbackFailed(f"callback attempt failed ({exc.__class__.__name__})") from exc
+                raise no_answer(bound) from exc
+            raise no_answer(f"callback attempt failed ({exc.__class__.__name__})") from exc
         finally:
             watchdog.cancel()
             raw.close()
     if time.monotonic() >= deadline:
-        raise CallbackFailed(bound)
-    raise CallbackFailed(last_error)
+        raise no_answer(bound)
+    raise no_answer(last_error)
 
 
 class _Watchdog:

@@ -25,7 +25,9 @@ def announce_end(job: Job) -> None:
     if not job.callback_url or job.callback_state != "pending":
         return
     try:
-        callback_queue.send_callback_task(CallbackTask(job_id=job.job_id, webhook_id=webhook_id_for(job)))
+        callback_queue.send_callback_task(
+            CallbackTask(job_id=job.job_id, webhook_id=webhook_id_for(job), client_id=job.client_id)
+        )
         job_store.mark_callback_queued(job.job_id)
     except Exception:
         logger.exception("could not queue the callback; the sweep will", extra={"job_id": job.job_id})

@@ -114,11 +114,14 @@ class FailedAttempts:
         reason: str,
         give_up: Callable[[int, str], None],
         on_retry: Callable[[str], None] | None = None,
+        attempt: int | None = None,
         **context: object,
     ) -> None:
         """Retry the record after the policy's delay (raises RetryLater) or, on its last attempt,
-        give up: `give_up(attempt, reason)`, then dead-letter it (returns; the record is deleted)."""
-        attempt = attempt_of(record)
+        give up: `give_up(attempt, reason)`, then dead-letter it (returns; the record is deleted).
+        `attempt` is the record's attempt number when it is not its receive count (a callback
+        sent again while its client's lane was full)."""
+        attempt = attempt_of(record) if attempt is None else attempt
         emit(self.metric, outcome="attempt_failed")
         decision = self.policy.decide(attempt)
         if isinstance(decision, GiveUp):

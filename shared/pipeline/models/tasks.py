@@ -27,6 +27,13 @@ class CallbackTask(BaseModel):
 
     job_id: str
     webhook_id: str
+    # The job's client: the message's fair-queue group and its callback lane. Messages queued
+    # before it was carried have none; the job names the client then.
+    client_id: str | None = None
+    # Attempts made before this message was sent: a message over its client's lane is sent again
+    # (store/callback_queue.py) carrying what its earlier copies attempted, so the wait in the
+    # lane never counts as an attempt and the retry schedule stays the same.
+    prior_attempts: int = Field(default=0, ge=0)
 
 
 class BatchEndTask(BaseModel):

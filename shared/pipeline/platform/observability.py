@@ -152,7 +152,8 @@ DOWNLOADS = Metric("Downloads", "Count", ("outcome",))
 DOWNLOADED_BYTES = Metric("DownloadedBytes", "Bytes")
 # Download messages sent. outcome: queued | requeued.
 DOWNLOAD_TASKS = Metric("DownloadTasks", "Count", ("outcome",))
-# Client callbacks. outcome: delivered | attempt_failed | failed | dead_lettered | malformed.
+# Client callbacks. outcome: delivered | attempt_failed | failed | dead_lettered | malformed |
+# lane_full (the client had its most attempts in flight; the message waits, not an attempt).
 CALLBACKS = Metric("Callbacks", "Count", ("outcome",))
 # One job looked at by the sweep. outcome: what the sweep did (gave_up, recovered_completed, ...).
 SWEEP_CHECKS = Metric("SweepChecks", "Count", ("outcome",))

@@ -28,6 +28,11 @@ PRESIGNED_URL_MAX_SECONDS = 7 * 24 * 3600
 # refused as a replay (the window of the signature scheme, not a deployment choice).
 WEBHOOK_TOLERANCE_SECONDS = 300
 
+# Deployed (callback_allow_private_addresses false), callback URLs must use one of these ports:
+# receivers listen where web servers do, and any other port would let a callback URL probe what
+# listens where. Submit refuses others (422) and delivery refuses them again, with one rule.
+CALLBACK_WEB_PORTS = (443, 80, 8443)
+
 # The stack's own resources: table and bucket names, queue URLs, names (or ARNs) of secrets. They
 # have no default: a function started without one must not quietly talk to a table called "jobs".
 # Each is None until read, and reading it (Settings.require) where the template did not set it
@@ -42,6 +47,7 @@ ResourceSetting = Literal[
     "download_dead_letter_queue_url",
     "callback_queue_url",
     "callback_dead_letter_queue_url",
+    "callback_lanes_table_name",
     "dispatch_queue_url",
     "magic_hour_api_key_secret",
     "magic_hour_webhook_secret",
@@ -139,6 +145,13 @@ class Settings(BaseModel):
     )
     # Deployed, callback URLs must not resolve to private, loopback or link-local addresses.
     callback_allow_private_addresses: bool = False
+    # Each client's callback lane (store/callback_lanes.py): at most this many of one client's
+    # attempts at once, well under the function's MaximumConcurrency, so one client's hanging
+    # receivers never hold the places another client's callbacks need.
+    callback_lanes_table_name: str | None = None
+    callback_client_concurrency: int = Field(default=10, ge=1, le=1000)
+    # A message over its client's lane comes back after about this long (not as an attempt).
+    callback_lane_wait_seconds: int = Field(default=5, ge=1, le=900)
     # Magic Hour's plan caps renders at once (3 on Creator, 5 on Pro); 0 = no cap of ours. Jobs
     # over it wait (`waiting`) and are created by the dispatcher as slots free.
     # `auto`: the limit of the account's tier, read from Magic Hour (pipeline/magic_hour/account.py).

@@ -21,6 +21,7 @@ from pipeline.jobs import errors
 from pipeline.magic_hour.catalogue import Tool, check_input, find_tool
 from pipeline.models.api import CreateJobRequest
 from pipeline.platform import strict_json
+from pipeline.platform.settings import CALLBACK_WEB_PORTS, get_settings
 
 MAX_BODY_BYTES = 256 * 1024
 IDEMPOTENCY_KEY_MAX = 255
@@ -137,6 +138,19 @@ def check_callback_url(url: str, require_https: bool) -> None:
             ],
             "callback_url is invalid",
         )
+    # The rule delivery applies (callbacks/destination.py), told now rather than as a failed
+    # callback when the job ends. Locally (private addresses allowed) receivers use any port.
+    if not get_settings().callback_allow_private_addresses and _port_of(url) not in CALLBACK_WEB_PORTS:
+        ports = ", ".join(str(port) for port in CALLBACK_WEB_PORTS)
+        raise errors.ValidationFailed(
+            [{"loc": ["body", "callback_url"], "msg": f"port must be one of {ports}"}],
+            "callback_url is invalid",
+        )
+
+
+def _port_of(url: str) -> int:
+    parts = urlsplit(url)  # already parsed once by _is_callback_url: cannot raise here
+    return parts.port or (443 if parts.scheme == "https" else 80)
 
 
 # One DNS label (RFC 1123, plus the underscore some internal names carry; IDNs in punycode form).
