@@ -154,7 +154,21 @@ class _Code:
             base = f"{module.name}.{node.id}"
         else:
             return None
-        return ".".join([base, *attrs])
+        return self._through_reexports(".".join([base, *attrs]))
+
+    def _through_reexports(self, qualified: str) -> str:
+        """A name a module only imports (a re-export, as store/jobs.py's) stands for its
+        definition: `pipeline.store.jobs.get_job` is `pipeline.store.job_reads.get_job`."""
+        for _ in range(8):  # re-exports of re-exports, without looping on a cycle
+            module = self._module_of(qualified)
+            if module is None or module not in self.modules or qualified == module:
+                return qualified
+            name, _, rest = qualified[len(module) + 1 :].partition(".")
+            target = self.modules[module].aliases.get(name)
+            if target is None or f"{module}.{name}" in self.modules[module].defs:
+                return qualified
+            qualified = ".".join([target, rest]) if rest else target
+        return qualified
 
 
 def _scopes(module: _Module) -> Iterator[tuple[str, ast.AST, str | None]]:

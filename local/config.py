@@ -10,6 +10,8 @@ from local.sigv4 import IamCaller, parse_callers
 
 DEFAULT_MAGIC_HOUR_API_KEY = "mh-local-key"
 DEFAULT_WEBHOOK_SECRET = "whsec_local_dev_secret"  # noqa: S105 - documented local-only default
+# The token of the webhook's secret path (POST /webhooks/magic-hour/<token>); local use only.
+DEFAULT_WEBHOOK_PATH_TOKEN = "local-webhook-path-token"  # noqa: S105 - documented local-only default
 # Standard Webhooks secrets are "whsec_" + base64 of random bytes; this one is for local use only.
 DEFAULT_CALLBACK_SECRET = "whsec_bG9jYWwtY2FsbGJhY2stc2lnbmluZy1zZWNyZXQ="  # noqa: S105 - local only
 # Production waits 10 s, 30 s, 2 min... between download, callback and create attempts; locally a
@@ -74,6 +76,8 @@ class LocalConfig:
     client_budgets: dict[str, int] = field(default_factory=dict)
     # SigV4 callers the local gateway accepts, by access key id (LOCAL_IAM_CALLERS).
     iam_callers: dict[str, IamCaller] = field(default_factory=dict)
+    # LOCAL_WEBHOOK_PATH_TOKEN: seeded into WebhookPathTokenSecret (the webhook's secret path).
+    webhook_path_token: str = DEFAULT_WEBHOOK_PATH_TOKEN
     # LOCAL_AWS_FAULTS=1: the AWS fault proxy between the functions and moto (local/faults.py).
     aws_faults: bool = False
     faults_port: int = 5001
@@ -90,6 +94,7 @@ class LocalConfig:
             magic_hour_api_key=env.get("LOCAL_MAGIC_HOUR_API_KEY", DEFAULT_MAGIC_HOUR_API_KEY),
             webhook_secret=env.get("LOCAL_WEBHOOK_SECRET", DEFAULT_WEBHOOK_SECRET),
             callback_secret=env.get("LOCAL_CALLBACK_SECRET", DEFAULT_CALLBACK_SECRET),
+            webhook_path_token=env.get("LOCAL_WEBHOOK_PATH_TOKEN", DEFAULT_WEBHOOK_PATH_TOKEN),
             schedule_seconds=float(env.get("LOCAL_SCHEDULE_SECONDS", "60")),
             region=env.get("AWS_DEFAULT_REGION", "us-east-1"),
             stack_name=env.get("LOCAL_STACK_NAME", "magic-hour-local"),

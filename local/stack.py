@@ -30,6 +30,7 @@ from pipeline.platform.settings import MAGIC_HOUR_CONNECT_TIMEOUT_SECONDS
 SECRET_SOURCES = {
     "MagicHourApiKeySecret": "magic_hour_api_key",
     "MagicHourWebhookSecret": "webhook_secret",
+    "WebhookPathTokenSecret": "webhook_path_token",
     "CallbackSigningSecret": "callback_secret",
 }
 # Added to the create timeout plus two sweep periods, the grace the functions require to be

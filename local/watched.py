@@ -19,7 +19,7 @@ from local.resources import client
 from pipeline.models.job import Job, JobStatus
 from pipeline.platform import ids
 from pipeline.platform.timeutil import iso
-from pipeline.store.jobs import _to_item
+from pipeline.store.job_items import to_item
 
 VOICE = {"style": {"prompt": "a long render", "voice_name": "Elon Musk"}}
 _BATCH = 25  # DynamoDB's BatchWriteItem maximum
@@ -64,7 +64,7 @@ def seed(
             magic_hour_name=ids.project_name_for(job_id, "watched"),
             sweep_checks=20,
         )
-        item = _to_item(job, due_at)
+        item = to_item(job, due_at)
         jobs.append({"PutRequest": {"Item": {k: serializer.serialize(v) for k, v in item.items()}}})
     dynamodb = client("dynamodb", aws_url, region)
 

@@ -80,29 +80,42 @@ def build() -> dict[str, Any]:
         },
         {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}},
     ]
-    document["paths"]["/webhooks/magic-hour"] = {
-        "post": {
-            "summary": "Magic Hour's webhook deliveries",
-            "description": "Authenticated by the magic-hour-event-timestamp and "
-            "magic-hour-event-signature headers (hex HMAC-SHA256 of `timestamp.body`), not by an API key.",
-            "tags": ["webhooks"],
-            "security": [],
-            "operationId": "magic_hour_webhook",
-            "responses": {
-                str(status): {
-                    "description": text,
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
-                }
-                for status, text in (
-                    (400, "invalid_json, unknown_event or invalid_event"),
-                    (401, "invalid_signature"),
-                    (413, "payload_too_large"),
-                    (503, "processing failed; Magic Hour retries"),
-                )
-            }
-            | {"200": {"description": "Received (also for duplicates and unknown projects)"}},
-        }
+    error_content = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+    responses: dict[str, Any] = {
+        str(status): {"description": text, "content": error_content}
+        for status, text in (
+            (400, "invalid_json, unknown_event or invalid_event"),
+            (401, "invalid_signature"),
+            (404, "not_found: the plain route is turned off (WebhookPlainRoute=false)"),
+            (413, "payload_too_large"),
+            (503, "processing failed; Magic Hour retries"),
+        )
+    } | {"200": {"description": "Received (also for duplicates and unknown projects)"}}
+    webhook: dict[str, Any] = {
+        "summary": "Magic Hour's webhook deliveries",
+        "description": "Authenticated by the magic-hour-event-timestamp and "
+        "magic-hour-event-signature headers (hex HMAC-SHA256 of `timestamp.body`), not by an API key.",
+        "tags": ["webhooks"],
+        "security": [],
+        "operationId": "magic_hour_webhook",
+        "responses": responses,
     }
+    document["paths"]["/webhooks/magic-hour"] = {"post": webhook}
+    # The URL registered with Magic Hour: a wrong token is answered as a route that does not exist.
+    secret_path = {
+        **webhook,
+        "summary": "Magic Hour's webhook deliveries, on the secret path registered with Magic Hour",
+        "operationId": "magic_hour_webhook_secret_path",
+        "parameters": [{"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}],
+        "responses": responses
+        | {
+            "404": {
+                "description": "not_found: not the deployment's token (the same answer as no such route)",
+                "content": error_content,
+            }
+        },
+    }
+    document["paths"]["/webhooks/magic-hour/{token}"] = {"post": secret_path}
     schemas.setdefault("ErrorBody", ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}"))
     for unused in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
         schemas.pop(unused, None)

@@ -18,7 +18,7 @@ from boto3.dynamodb.types import TypeSerializer  # noqa: E402
 from pipeline.events import mapping  # noqa: E402
 from pipeline.events.models import BatchEnded, JobStatusChanged  # noqa: E402
 from pipeline.models.job import Job, JobStatus, StoredOutput  # noqa: E402
-from pipeline.store.jobs import _to_item  # noqa: E402
+from pipeline.store.job_items import to_item  # noqa: E402
 
 EVENTS = ROOT / "events"
 STREAM_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/magic-hour-pipeline-JobsTable/stream/2026-11-23"
@@ -43,7 +43,7 @@ def _job(status: JobStatus, updated_at: str, **fields: object) -> Job:
 
 def _image(job: Job) -> dict[str, object]:
     serializer = TypeSerializer()
-    item = _to_item(job)
+    item = to_item(job)
     item["expires_at_epoch"] = 1771912800  # fixed, so the sample does not change on every run
     return {name: serializer.serialize(value) for name, value in item.items()}
 

@@ -105,6 +105,7 @@ def main() -> None:
         "submit-cancel-batch.json": api_event(
             gateway, "POST", "/v1/batches/batch_aaaaaaaaaaaaaaaaaaaaaaaaaa/cancel"
         ),
+        "submit-list-batches.json": api_event(gateway, "GET", "/v1/batches", query="limit=10"),
         "submit-list-batch-jobs.json": api_event(
             gateway, "GET", "/v1/batches/batch_aaaaaaaaaaaaaaaaaaaaaaaaaa/jobs", query="limit=10"
         ),
@@ -123,6 +124,18 @@ def main() -> None:
             gateway,
             "POST",
             "/webhooks/magic-hour",
+            VECTOR_BODY.encode(),
+            {
+                "Content-Type": "application/json",
+                "magic-hour-event-timestamp": VECTOR_TIMESTAMP,
+                "magic-hour-event-signature": sign(TEST_SECRET, VECTOR_TIMESTAMP, VECTOR_BODY.encode()),
+            },
+        ),
+        # The secret path, with the token of the documented test value (local/config.py's default).
+        "webhook-video-completed-secret-path.json": api_event(
+            gateway,
+            "POST",
+            "/webhooks/magic-hour/local-webhook-path-token",
             VECTOR_BODY.encode(),
             {
                 "Content-Type": "application/json",

@@ -22,6 +22,7 @@ from pipeline.http import (
 from pipeline.jobs import batch_view
 from pipeline.jobs.job_view import to_resource
 from pipeline.models.api import (
+    BatchList,
     BatchResource,
     CallbackSecret,
     ErrorBody,
@@ -176,6 +177,31 @@ def create_batch() -> Response[str]:
     item = batches.create_batch(batch)
     headers = {"Location": f"/v1/batches/{item['batch_id']}"}
     return json_response(202, batch_view.to_resource(item), headers=headers)
+
+
+@app.get(
+    "/v1/batches",
+    summary="List batches",
+    description=(
+        "The client's batches, newest first. Query: limit 1..100 (default 20), cursor (next_cursor "
+        "of the last page)."
+    ),
+    tags=["batches"],
+    responses=_answers(200, BatchList, "The client's batches, newest first", 400, 422),
+)
+@tracer.capture_method
+def list_batches() -> Response[str]:
+    from pipeline.submit import batches
+
+    event = app.current_event
+    return json_response(
+        200,
+        batches.list_batches(
+            client_id_of(event),
+            event.get_query_string_value("limit"),
+            event.get_query_string_value("cursor"),
+        ),
+    )
 
 
 @app.get(

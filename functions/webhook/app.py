@@ -13,11 +13,12 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pipeline.http import install_error_handlers, json_response, raw_body, unexpected_response
+from pipeline.jobs import errors
 from pipeline.platform import secret_store
 from pipeline.platform.observability import WEBHOOKS, emit, logger, tracer
 from pipeline.platform.settings import get_settings
 from pipeline.platform.timeutil import epoch_seconds
-from pipeline.webhook import webhook_delivery
+from pipeline.webhook import path_token, webhook_delivery
 
 app = APIGatewayRestResolver()
 settings = get_settings()
@@ -26,6 +27,26 @@ settings = get_settings()
 @app.post("/webhooks/magic-hour")
 @tracer.capture_method
 def receive() -> Response[str]:
+    if not settings.webhook_plain_route:
+        # Turned off by the deployer (WebhookPlainRoute): the same answer as a route never made.
+        emit(WEBHOOKS, outcome="wrong_path")
+        raise errors.RouteNotFound()
+    return _deliver()
+
+
+# Registered with Magic Hour as its webhook URL (docs/runbook.md): an anonymous flood of the plain
+# route cannot use up this route's throttle. The token is never logged: log lines, traces of this
+# function and the access log carry the route template, not the path.
+@app.post("/webhooks/magic-hour/<token>")
+@tracer.capture_method
+def receive_on_secret_path(token: str) -> Response[str]:
+    if not path_token.accepted(token, secret_store.webhook_path_tokens()):
+        emit(WEBHOOKS, outcome="wrong_path")
+        raise errors.RouteNotFound()
+    return _deliver()
+
+
+def _deliver() -> Response[str]:
     event = app.current_event
     body = raw_body(event)
     webhook_delivery.authenticate(

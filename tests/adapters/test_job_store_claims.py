@@ -12,8 +12,8 @@ import pytest
 from pipeline.jobs import bookkeeping
 from pipeline.models.job import Job, JobStatus
 from pipeline.platform.timeutil import epoch_seconds
+from pipeline.store import job_items, slots
 from pipeline.store import jobs as job_store
-from pipeline.store import slots
 
 pytestmark = pytest.mark.usefixtures("pointed_at_moto")
 BACKED_OFF = 6 * 3600  # a job that waited long: the sweep's back-off had pushed its check far out
@@ -34,7 +34,7 @@ def _waiting_job() -> Job:
 
 
 def _item(job_id: str) -> dict[str, Any]:
-    return dict(job_store._table().get_item(Key={"job_id": job_id}, ConsistentRead=True)["Item"])
+    return dict(job_items.table().get_item(Key={"job_id": job_id}, ConsistentRead=True)["Item"])
 
 
 def _claim(job: Job, slot: int) -> Job | None:

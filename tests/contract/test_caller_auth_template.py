@@ -18,6 +18,7 @@ CLIENT_ROUTES = {
     ("get", "/v1/jobs/{job_id}"),
     ("post", "/v1/jobs/{job_id}/cancel"),
     ("post", "/v1/batches"),
+    ("get", "/v1/batches"),
     ("get", "/v1/batches/{batch_id}"),
     ("get", "/v1/batches/{batch_id}/jobs"),
     ("post", "/v1/batches/{batch_id}/cancel"),
@@ -28,6 +29,10 @@ CLIENT_ROUTES = {
     ("post", "/v1/callback-secret/rotate"),
 }
 WEBHOOK = ("post", "/webhooks/magic-hour")
+# The same receiver on the secret path Magic Hour is registered with: its token is checked by the
+# function, so API Gateway asks for no credential there either.
+WEBHOOK_SECRET_PATH = ("post", "/webhooks/magic-hour/{token}")
+WEBHOOKS = {WEBHOOK, WEBHOOK_SECRET_PATH}
 ACCOUNT = "111111111111"
 
 
@@ -53,14 +58,15 @@ def methods(transformed: dict[str, Any], api: str) -> dict[tuple[str, str], dict
 
 def test_each_client_route_takes_an_api_key_on_the_key_api(transformed: dict[str, Any]) -> None:
     routes = methods(transformed, "Api")
-    assert set(routes) == CLIENT_ROUTES | {WEBHOOK}
+    assert set(routes) == CLIENT_ROUTES | WEBHOOKS
     for route in CLIENT_ROUTES:
         assert routes[route]["security"] == [{"api_key": []}], route
 
 
 def test_the_webhook_takes_no_credential_but_its_signature(transformed: dict[str, Any]) -> None:
-    assert methods(transformed, "Api")[WEBHOOK].get("security", []) == []
-    assert WEBHOOK not in methods(transformed, "IamApi")
+    for webhook in WEBHOOKS:
+        assert methods(transformed, "Api")[webhook].get("security", []) == [], webhook
+        assert webhook not in methods(transformed, "IamApi"), webhook
 
 
 def test_each_client_route_has_an_iam_twin_that_callers_need_no_lambda_grant_for(
@@ -145,8 +151,9 @@ def test_locally_each_client_route_takes_either_credential(document: dict[str, A
     for route in CLIENT_ROUTES:
         assert routes[route].api_key_required, route
         assert routes[route].iam, route
-    assert not routes[WEBHOOK].api_key_required
-    assert not routes[WEBHOOK].iam
+    for webhook in WEBHOOKS:
+        assert not routes[webhook].api_key_required, webhook
+        assert not routes[webhook].iam, webhook
 
 
 def test_the_submit_function_is_told_the_caller_auth(document: dict[str, Any]) -> None:

@@ -38,6 +38,7 @@ AS_DOCUMENTED: dict[str, Callable[[LocalConfig], str]] = {
     "LOCAL_MAGIC_HOUR_API_KEY": lambda config: config.magic_hour_api_key,
     "LOCAL_WEBHOOK_SECRET": lambda config: config.webhook_secret,
     "LOCAL_CALLBACK_SECRET": lambda config: config.callback_secret,
+    "LOCAL_WEBHOOK_PATH_TOKEN": lambda config: config.webhook_path_token,
     "LOCAL_SCHEDULE_SECONDS": lambda config: f"{config.schedule_seconds:g}",
     "LOCAL_DOWNLOAD_RETRY_DELAYS": lambda config: config.download_retry_delays,
     "LOCAL_CALLBACK_RETRY_DELAYS": lambda config: config.callback_retry_delays,

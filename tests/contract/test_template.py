@@ -48,6 +48,7 @@ def test_routes_and_their_api_key_requirements(template: Template) -> None:
         ("GET", "/v1/jobs/{job_id}"),
         ("POST", "/v1/jobs/{job_id}/cancel"),
         ("POST", "/v1/batches"),
+        ("GET", "/v1/batches"),
         ("GET", "/v1/batches/{batch_id}"),
         ("GET", "/v1/batches/{batch_id}/jobs"),
         ("POST", "/v1/batches/{batch_id}/cancel"),
@@ -57,6 +58,7 @@ def test_routes_and_their_api_key_requirements(template: Template) -> None:
         ("POST", "/v1/callback-secret/rotate"),
         ("GET", "/v1/usage"),
         ("POST", "/webhooks/magic-hour"),
+        ("POST", "/webhooks/magic-hour/{token}"),
     }
     for key in [
         ("POST", "/v1/jobs"),
@@ -64,6 +66,7 @@ def test_routes_and_their_api_key_requirements(template: Template) -> None:
         ("GET", "/v1/jobs/{job_id}"),
         ("POST", "/v1/jobs/{job_id}/cancel"),
         ("POST", "/v1/batches"),
+        ("GET", "/v1/batches"),
         ("GET", "/v1/batches/{batch_id}"),
         ("GET", "/v1/batches/{batch_id}/jobs"),
         ("POST", "/v1/batches/{batch_id}/cancel"),

@@ -159,3 +159,38 @@ def test_a_batchs_jobs_are_listed_in_its_order_page_by_page(stack: StackHandle) 
         assert answer.status_code == 400, answer.text
         assert answer.json()["error"]["code"] == "invalid_cursor"
     assert requests.get(url, headers=stack.headers("key-beta"), timeout=10).status_code == 404
+
+
+def list_batches(stack: StackHandle, key: str = "key-alpha", **params: str) -> requests.Response:
+    return requests.get(f"{stack.api}/v1/batches", params=params, headers=stack.headers(key), timeout=10)
+
+
+def test_the_clients_batches_are_listed_newest_first_page_by_page(stack: StackHandle) -> None:
+    made = [
+        post_batch(stack, {"jobs": jobs(1, f"list{i}")}, key="key-beta").json()["batch_id"] for i in range(3)
+    ]
+    seen: list[str] = []
+    cursor: str | None = None
+    while True:
+        page = list_batches(stack, "key-beta", limit="2", **({"cursor": cursor} if cursor else {}))
+        assert page.status_code == 200, page.text
+        assert len(page.json()["batches"]) <= 2
+        seen += [batch["batch_id"] for batch in page.json()["batches"]]
+        cursor = page.json()["next_cursor"]
+        if not cursor:
+            break
+    assert seen[: len(made)] == made[::-1]
+    assert set(made) <= set(seen)
+    # Another client's batches are never listed, and its cursors are not accepted.
+    alpha = {batch["batch_id"] for batch in list_batches(stack, limit="100").json()["batches"]}
+    assert alpha.isdisjoint(made)
+    beta_cursor = list_batches(stack, "key-beta", limit="1").json()["next_cursor"]
+    assert beta_cursor
+    for params in [{"cursor": beta_cursor}, {"cursor": "bm9wZQ"}, {"cursor": beta_cursor[:-2] + "xx"}]:
+        answer = list_batches(stack, "key-alpha", **params)
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["error"]["code"] == "invalid_cursor"
+    for limit in ["0", "101", "x"]:
+        answer = list_batches(stack, "key-beta", limit=limit)
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["error"]["details"][0]["loc"] == ["query", "limit"]

@@ -22,6 +22,7 @@ from conftest import StackHandle, start_stack
 from local.chaos import EnvironmentKiller
 from local.resources import client
 from tests.observe import CallbackReceiver, all_jobs
+from tests.polling import poll
 
 JOBS = int(os.environ.get("CHAOS_JOBS", "20"))
 KILLS_PER_MINUTE = float(os.environ.get("CHAOS_KILLS_PER_MIN", "60"))
@@ -121,6 +122,53 @@ def _watch(
                 )
 
 
+def _settled(job: dict[str, Any]) -> bool:
+    return job["status"] in TERMINAL and (job.get("callback") or {}).get("state") in ("delivered", "failed")
+
+
+def _settle(handle: StackHandle, job_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Every job as it stands once all have ended and their callbacks landed; at SETTLE_SECONDS, as
+    they stand then (the invariants say what is missing), with the stored rows of the unsettled."""
+    seen: dict[str, dict[str, Any]] = {}
+
+    def read() -> bool:
+        for job_id in job_ids:
+            if job_id not in seen or not _settled(seen[job_id]):
+                seen[job_id] = handle.get_job(job_id).json()
+        return all(_settled(job) for job in seen.values())
+
+    try:
+        poll(read, timeout=SETTLE_SECONDS, what="every job ended and its callback settled", interval=0.5)
+    except AssertionError:
+        rows = [_stored(handle, job_id) for job_id, job in seen.items() if not _settled(job)]
+        print(f"chaos: not settled in {SETTLE_SECONDS}s: {rows}")
+    return seen
+
+
+def _stored(handle: StackHandle, job_id: str) -> dict[str, Any]:
+    """What the pipeline holds about a job, for the report: its row's bookkeeping, the queues."""
+    refs = handle.stack.resolver.refs
+    row = (
+        client("dynamodb", handle.aws, "us-east-1")
+        .get_item(TableName=refs["JobsTable"], Key={"job_id": {"S": job_id}})
+        .get("Item", {})
+    )
+    sqs = client("sqs", handle.aws, "us-east-1")
+    depth = {
+        name: sqs.get_queue_attributes(QueueUrl=refs[name], AttributeNames=["All"])["Attributes"]
+        for name in ("CallbackQueue", "CallbackDeadLetterQueue")
+    }
+    keep = ("status", "callback_state", "callback_queued", "callback_attempts", "next_check_at", "updated_at")
+    return {
+        "job_id": job_id,
+        **{name: next(iter(row[name].values())) for name in keep if name in row},
+        **{
+            name: {k: v for k, v in attributes.items() if k.startswith("ApproximateNumberOfMessages")}
+            for name, attributes in depth.items()
+        },
+    }
+
+
 @pytest.fixture(scope="module")
 def chaos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChaosRun]:
     # A short create timeout keeps the grace of a create that died unconfirmed (it waits for
@@ -150,18 +198,7 @@ def chaos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChaosRun]:
         with ThreadPoolExecutor(max_workers=4) as submitting:
             job_ids = list(submitting.map(lambda i: _submit(handle, i, receiver.url), range(JOBS)))
         ending.join()
-        deadline = time.monotonic() + SETTLE_SECONDS
-        jobs: dict[str, dict[str, Any]] = {}
-        while time.monotonic() < deadline:  # polls until every job has ended and its callback landed
-            jobs = {job_id: handle.get_job(job_id).json() for job_id in job_ids}
-            settled = all(
-                job["status"] in TERMINAL
-                and (job.get("callback") or {}).get("state") in ("delivered", "failed")
-                for job in jobs.values()
-            )
-            if settled:
-                break
-            time.sleep(0.5)
+        jobs = _settle(handle, job_ids)
         run = ChaosRun(handle, job_ids, statuses, timeline, jobs, kills=len(killer.kills))
         run.settle_seconds = time.monotonic() - started
         stop_watching.set()

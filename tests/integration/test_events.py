@@ -20,7 +20,7 @@ from pipeline.events.schema import event_schema
 from pipeline.models.job import Job, JobStatus
 from pipeline.platform import ids
 from pipeline.platform.timeutil import iso, utc_now
-from pipeline.store.jobs import _to_item
+from pipeline.store.job_items import to_item
 from tests.polling import poll
 
 BUS = "magic-hour-pipeline"
@@ -163,7 +163,7 @@ def _write_job(stack: StackHandle, status: JobStatus) -> str:
         updated_at=now,
     )
     serializer = TypeSerializer()
-    item = {key: serializer.serialize(value) for key, value in _to_item(job).items()}
+    item = {key: serializer.serialize(value) for key, value in to_item(job).items()}
     _dynamodb(stack).put_item(TableName=stack.stack.resolver.refs["JobsTable"], Item=item)
     return job_id
 

@@ -23,7 +23,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from pipeline.models.job import Job, JobStatus
 from pipeline.platform import ids
 from pipeline.platform.timeutil import iso
-from pipeline.store.jobs import _to_item
+from pipeline.store.job_items import to_item
 from tests.observe import CallbackReceiver
 from tests.polling import poll
 
@@ -62,7 +62,7 @@ def swept(sweeping: StackHandle) -> Iterator[StackHandle]:
 def _put_job(stack: StackHandle, job: Job) -> None:
     serializer = TypeSerializer()
     # A job still in progress is due for the sweep now, whatever this process's settings say.
-    item = _to_item(job, None if job.status.is_terminal else int(time.time()))
+    item = to_item(job, None if job.status.is_terminal else int(time.time()))
     item = {key: serializer.serialize(value) for key, value in item.items()}
     from local.resources import client
 

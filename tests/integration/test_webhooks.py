@@ -181,7 +181,7 @@ def test_project_name_attaches_an_orphaned_submitting_job(stack, aws) -> None:
     """Submit wrote the job, Magic Hour created the project, and our write of its id never happened
     (a crash or a timeout): the first webhook adopts the project by the job id in its name."""
     from pipeline.models.job import Job, JobStatus
-    from pipeline.store.jobs import _to_item
+    from pipeline.store.job_items import to_item
 
     job_id = ids.new_job_id()
     name = ids.project_name_for(job_id, "orphan")
@@ -196,7 +196,7 @@ def test_project_name_attaches_an_orphaned_submitting_job(stack, aws) -> None:
         magic_hour_name=name,
     )
     table = stack.stack.resolver.refs["JobsTable"]
-    aws("dynamodb").put_item(TableName=table, Item=_dynamo(_to_item(orphan)))
+    aws("dynamodb").put_item(TableName=table, Item=_dynamo(to_item(orphan)))
     assert stack.get_job(job_id).json()["status"] == "submitting"
 
     stack.scenario(render_seconds=0.3)  # the simulator's own webhooks do the rest

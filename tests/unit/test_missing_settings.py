@@ -15,7 +15,7 @@ from pipeline.models.api import CreateUploadRequest
 from pipeline.models.tasks import CallbackTask
 from pipeline.platform import environment, secret_store
 from pipeline.platform.settings import MissingSetting, Settings
-from pipeline.store import callback_queue, clients, dispatch_queue, download_queue, jobs, outputs
+from pipeline.store import callback_queue, clients, dispatch_queue, download_queue, job_items, jobs, outputs
 from pipeline.submit import uploads
 
 UPLOAD = "s3://some-bucket/uploads/client-a/" + "a" * 32 + ".mp4"
@@ -23,7 +23,7 @@ FACE_SWAP = {"assets": {"video_source": "file", "video_file_path": UPLOAD, "imag
 
 # (module whose get_settings is used, the call, the variable it must name)
 CASES: list[tuple[ModuleType, Callable[[], Any], str]] = [
-    (jobs, lambda: jobs.get_job("job_x"), "JOBS_TABLE_NAME"),
+    (job_items, lambda: jobs.get_job("job_x"), "JOBS_TABLE_NAME"),
     (clients, lambda: clients.get_profile("client-a"), "CLIENTS_TABLE_NAME"),
     (outputs, lambda: outputs.s3_uri("jobs/x/output-0.mp4"), "OUTPUT_BUCKET_NAME"),
     (outputs, lambda: outputs.head("jobs/x/output-0.mp4"), "OUTPUT_BUCKET_NAME"),

@@ -48,7 +48,7 @@ def fakes(monkeypatch: pytest.MonkeyPatch) -> Fakes:
         monkeypatch.setattr(module, "get_settings", lambda: SETTINGS)
     installed = install(monkeypatch)
     monkeypatch.setattr(job_store, "waiting_jobs", lambda limit: [])
-    monkeypatch.setattr(sweep, "leases", FreeLease())
+    monkeypatch.setattr(sweep.sweep_lease, "leases", FreeLease())
     return installed
 
 

@@ -65,7 +65,7 @@ def serve_due(monkeypatch: pytest.MonkeyPatch, jobs: Any) -> None:
 def wired(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     state: dict[str, Any] = {"checked": [], "leases": FakeLeases(), "jobs": [_job(n) for n in range(10)]}
     serve_due(monkeypatch, lambda: state["jobs"])
-    monkeypatch.setattr(sweep, "leases", state["leases"])
+    monkeypatch.setattr(sweep.sweep_lease, "leases", state["leases"])
     monkeypatch.setattr(sweep, "reclaim_stale_slots", lambda: 0)
     monkeypatch.setattr(sweep.job_store, "waiting_jobs", lambda limit: [])
 
@@ -125,11 +125,47 @@ def test_a_sweep_does_nothing_while_another_holds_the_lease(wired: dict[str, Any
     assert wired["leases"].released == []  # it must not free the other sweep's lease
 
 
-def test_the_lease_lasts_as_long_as_the_invocation_and_is_released(wired: dict[str, Any]) -> None:
-    sweep.run(0, magic_hour=None, remaining_ms=lambda: 120_000, holder="me")  # type: ignore[arg-type]
-    assert wired["leases"].acquired == [("sweep", "me", 121)]
+def test_the_lease_lasts_two_checks_not_the_invocation_and_is_released(wired: dict[str, Any]) -> None:
+    # A sweep whose environment dies never releases its lease: held for the whole invocation
+    # (280 s deployed) it kept every later sweep out that long, so no owed callback was queued.
+    sweep.run(0, magic_hour=None, remaining_ms=lambda: 280_000, holder="me")  # type: ignore[arg-type]
+    two_checks = -(-2 * sweep.time_needed_per_check_ms() // 1000)
+    assert two_checks < 280
+    assert wired["leases"].acquired == [("sweep", "me", two_checks)]
     assert wired["leases"].released == [("sweep", "me")]
     assert wired["leases"].held_by is None
+
+
+def test_the_lease_never_outlasts_the_invocation(wired: dict[str, Any]) -> None:
+    sweep.run(0, magic_hour=None, remaining_ms=lambda: 20_000, holder="me")  # type: ignore[arg-type]
+    assert wired["leases"].acquired == [("sweep", "me", 21)]
+
+
+def test_a_long_run_renews_its_lease_and_stops_when_it_was_taken_over(
+    wired: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = {"now": 0.0}
+    monkeypatch.setattr(sweep.sweep_lease, "_now", lambda: clock["now"])
+    seconds = sweep.sweep_lease.lease_seconds(sweep.time_needed_per_check_ms(), 280_000)
+    original_check = sweep.check
+
+    def slow_check(job: Job, now: int, magic_hour: Any) -> str:
+        # Each check takes half the lease; after the fourth, another sweep takes the lease over.
+        clock["now"] += seconds / 2
+        if job.job_id == "job_3":
+            wired["leases"].held_by = "other-invocation"
+        return original_check(job, now, magic_hour)
+
+    monkeypatch.setattr(sweep, "check", slow_check)
+    monkeypatch.setattr(
+        sweep.sweep_batch, "get_settings", lambda: SETTINGS.model_copy(update={"sweep_concurrency": 1})
+    )
+    report = sweep.run(0, magic_hour=None, remaining_ms=lambda: 280_000, holder="me")  # type: ignore[arg-type]
+    # Renewed before the checks that came a third of the lease or more after the last renewal.
+    assert wired["leases"].acquired == [("sweep", "me", seconds)] * 4
+    assert wired["checked"] == ["job_0", "job_1", "job_2", "job_3"]
+    assert report.stopped == "lease"
+    assert wired["leases"].released == []  # the lease is the other sweep's now
 
 
 def test_the_lease_is_released_when_the_loop_fails(

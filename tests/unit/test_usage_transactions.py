@@ -10,8 +10,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from pipeline.models.job import Job, JobStatus
+from pipeline.store import job_items, usage
 from pipeline.store import jobs as job_store
-from pipeline.store import usage
 
 
 def _cancelled(*codes: str) -> ClientError:
@@ -116,7 +116,7 @@ def test_the_jobs_table_retries_a_conflict_as_the_usage_table_does(
     # One retry policy: a job's transaction (here: delete it and give back its slot) is tried
     # again after a conflict, and not after a failed condition.
     table = FakeTable(_cancelled("TransactionConflict", "None"))
-    monkeypatch.setattr(job_store, "_table", lambda: table)
+    monkeypatch.setattr(job_items, "table", lambda: table)
     monkeypatch.setattr(usage.clients, "table", lambda: table)
     job_store.delete_submitting_job(_submitting_job_with_slot())
     assert table.calls == 2

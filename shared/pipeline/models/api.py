@@ -112,6 +112,11 @@ class BatchResource(BaseModel):
     callback: CallbackResource | None
 
 
+class BatchList(BaseModel):
+    batches: list[BatchResource]
+    next_cursor: str | None
+
+
 class JobList(BaseModel):
     jobs: list[JobResource]
     next_cursor: str | None

@@ -144,7 +144,8 @@ JOB_DURATION = Metric("JobDuration", "Seconds", ("status",))
 # after its job had failed. status (failed: paid for, not delivered).
 CREDITS_CHARGED = Metric("CreditsCharged", "Count", ("status",))
 # A webhook delivery. outcome: applied | already_applied | unknown_project | signature_rejected |
-# malformed | processing_failed.
+# malformed | processing_failed | wrong_path (a token in the path that is not ours, or the plain
+# route while WebhookPlainRoute is off: answered 404 like an unknown route).
 WEBHOOKS = Metric("Webhooks", "Count", ("outcome",))
 # Download work. outcome: stored | attempt_failed | dead_lettered | job_failed | url_refreshed.
 DOWNLOADS = Metric("Downloads", "Count", ("outcome",))

@@ -35,3 +35,16 @@ def webhook_secrets() -> list[str]:
         document = json.loads(raw)
         return [str(document[key]) for key in ("current", "next") if document.get(key)]
     return [raw]
+
+
+def webhook_path_tokens() -> list[str]:
+    """The tokens the webhook's secret path accepts: the current one, and the previous one while
+    Magic Hour may still deliver to its URL (docs/runbook.md, "Rotating the webhook path token").
+
+    The secret holds either the plain token or `{"current": "...", "previous": "..."}`.
+    """
+    raw = read_secret(get_settings().require("webhook_path_token_secret")).strip()
+    if raw.startswith("{"):
+        document = json.loads(raw)
+        return [str(document[key]).strip() for key in ("current", "previous") if document.get(key)]
+    return [raw] if raw else []

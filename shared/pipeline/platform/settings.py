@@ -45,6 +45,7 @@ ResourceSetting = Literal[
     "dispatch_queue_url",
     "magic_hour_api_key_secret",
     "magic_hour_webhook_secret",
+    "webhook_path_token_secret",
     "callback_signing_secret",
     "event_bus_name",
 ]
@@ -72,6 +73,10 @@ class Settings(BaseModel):
     # Names (or ARNs) of the secrets, not the secrets themselves.
     magic_hour_api_key_secret: str | None = None
     magic_hour_webhook_secret: str | None = None
+    # The secret holding the webhook route's path token(s) (POST /webhooks/magic-hour/{token}).
+    webhook_path_token_secret: str | None = None
+    # WebhookPlainRoute: whether POST /webhooks/magic-hour (no token) still takes deliveries.
+    webhook_plain_route: bool = True
     # Seconds a cached secret is trusted before Secrets Manager is asked again (rotation lag).
     secret_max_age_seconds: int = 300
     magic_hour_connect_timeout_seconds: float = MAGIC_HOUR_CONNECT_TIMEOUT_SECONDS

@@ -5,16 +5,38 @@ from __future__ import annotations
 
 from typing import Any
 
+from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from pipeline.models.job import JobStatus
 from pipeline.models.usage import OverBudget, UsageChange
 from pipeline.store import batch_counts, clients, dynamo, usage
+from pipeline.store import cursor as cursor_codec
+
+LIST_INDEX = "ClientBatchesIndex"
+LIST_PARTITION, LIST_SORT = "batch_client", "batch_created"
 
 
 def get_batch(client_id: str, batch_id: str) -> dict[str, Any] | None:
     """The client's batch item; another client's batch is simply not in this partition."""
     return clients.get_item(client_id, batch_counts.batch_item(batch_id))
+
+
+def list_batches(client_id: str, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of the client's batches, newest first, and the cursor of the next (None: the last).
+    A query of the client's own partition of the index: never a scan, never another's batch."""
+    query: dict[str, Any] = {
+        "IndexName": LIST_INDEX,
+        "KeyConditionExpression": Key(LIST_PARTITION).eq(client_id),
+        "ScanIndexForward": False,
+        "Limit": limit,
+    }
+    if cursor:
+        query["ExclusiveStartKey"] = cursor_codec.decode_batch_key(cursor, client_id)
+    answer = clients.table().query(**query)
+    last_key = answer.get("LastEvaluatedKey")
+    next_cursor = cursor_codec.encode(last_key, client_id, cursor_codec.BATCH_SCOPE) if last_key else None
+    return list(answer.get("Items", [])), next_cursor
 
 
 def put_new_batch(item: dict[str, Any], reservation: UsageChange) -> bool:
@@ -25,6 +47,9 @@ def put_new_batch(item: dict[str, Any], reservation: UsageChange) -> bool:
         **{k: v for k, v in item.items() if k != "client_id"},
         "status": "validating",
         batch_counts.count_field(JobStatus.WAITING): item["total"],
+        # The keys of ClientBatchesIndex (GET /v1/batches, newest first).
+        LIST_PARTITION: item["client_id"],
+        LIST_SORT: f"{item['created_at']}#{item['batch_id']}",
     }
     expression, names, values = dynamo.update_expression(fields, [])
     names["#i"] = "item"

@@ -84,3 +84,37 @@ def decode_position(cursor: str, client_id: str, scope: str) -> int:
     if not valid:
         raise InvalidCursor("cursor is not one this API issued")
     return int(position)
+
+
+_BATCH_CREATED = re.compile(
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z#(?P<batch_id>[a-z0-9_]{1,64})", re.ASCII
+)
+BATCH_SCOPE = "batches"
+
+
+def decode_batch_key(cursor: str, client_id: str) -> dict[str, Any]:
+    """The LastEvaluatedKey of a page of `GET /v1/batches` (ClientBatchesIndex): exactly the
+    clients table's key and the index's, all of this client's partition and one batch's item."""
+    try:
+        if len(cursor) > _CURSOR_MAX_CHARS or not cursor.isascii():
+            raise ValueError("not a cursor")
+        document = json.loads(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()))
+        key = document["k"]
+        if not isinstance(key, dict) or not all(isinstance(value, str) for value in key.values()):
+            raise TypeError("cursor key is not a map of strings")
+        created = _BATCH_CREATED.fullmatch(key.get("batch_created", ""))
+        valid = (
+            document["c"] == client_id
+            and document.get("s", "") == BATCH_SCOPE
+            and set(key) == {"client_id", "item", "batch_client", "batch_created"}
+            and key["client_id"] == client_id
+            and key["batch_client"] == client_id
+            and created is not None
+            and ids.is_batch_id(created["batch_id"])
+            and key["item"] == f"batch#{created['batch_id']}"
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InvalidCursor("cursor is not one this API issued") from exc
+    if not valid:
+        raise InvalidCursor("cursor is not one this API issued")
+    return dict(key)

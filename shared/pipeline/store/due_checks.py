@@ -14,7 +14,7 @@ from boto3.dynamodb.conditions import Key
 
 from pipeline.platform.aws import dynamodb_table
 from pipeline.platform.settings import get_settings
-from pipeline.store.jobs import ACTIVE, ACTIVE_INDEX
+from pipeline.store.job_items import ACTIVE, ACTIVE_INDEX
 
 # One page of the index: DynamoDB caps a page at 1 MB anyway; this keeps pages of light entries
 # short enough that a run starts checking quickly.

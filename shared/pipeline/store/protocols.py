@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pipeline.models.job import Bookkeeping, Job, JobError, JobStatus
 
 if TYPE_CHECKING:
-    from pipeline.store.jobs import WaitingEntry
+    from pipeline.store.job_reads import WaitingEntry
 
 
 class JobStore(Protocol):

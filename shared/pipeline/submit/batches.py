@@ -14,9 +14,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pipeline.jobs import bookkeeping, budgets, errors, moves
+from pipeline.jobs import batch_view, bookkeeping, budgets, errors, moves
 from pipeline.jobs.job_view import to_resource as to_job_resource
-from pipeline.models.api import JobList, JobResource
+from pipeline.models.api import BatchList, JobList, JobResource
 from pipeline.models.job import Job, JobStatus
 from pipeline.models.usage import OverBudget, UsageChange
 from pipeline.platform import ids
@@ -113,6 +113,16 @@ def get_batch(client_id: str, batch_id: str) -> dict[str, Any]:
     if found is None:
         raise errors.BatchNotFound()
     return found
+
+
+def list_batches(client_id: str, limit: str | None, cursor: str | None) -> BatchList:
+    """The client's batches, newest first (`limit` as for jobs)."""
+    _, page_size = queries.parse_list_query(None, limit)
+    try:
+        items, next_cursor = batches.list_batches(client_id, page_size, cursor or None)
+    except cursor_codec.InvalidCursor as exc:
+        raise errors.InvalidCursor(str(exc)) from exc
+    return BatchList(batches=[batch_view.to_resource(item) for item in items], next_cursor=next_cursor)
 
 
 def cancel_batch(client_id: str, batch_id: str) -> dict[str, Any]:

@@ -27,9 +27,8 @@ from pipeline.platform.observability import (
 from pipeline.platform.settings import get_settings
 from pipeline.platform.timeutil import epoch_of
 from pipeline.store import jobs as job_store
-from pipeline.store import leases
 from pipeline.store.due_checks import DueCheck
-from pipeline.sweep import sweep_batch
+from pipeline.sweep import sweep_batch, sweep_lease
 from pipeline.sweep.slot_reclaim import reclaim_stale_slots
 
 # What a project's status at Magic Hour means for our job (statuses without an entry mean "wait").
@@ -51,7 +50,8 @@ class SweepReport:
     checked: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
     # Why the sweep stopped early, if it did: "overlap" (another sweep holds the lease) or
-    # "time" (too little of the invocation left for one more Magic Hour call).
+    # "time" (too little of the invocation left for one more Magic Hour call), or "lease" (it
+    # outlived its lease and another sweep took over).
     stopped: str | None = None
     # How long the oldest check this run left undone had been due (0: it did all that was due).
     oldest_overdue_seconds: int = 0
@@ -89,18 +89,19 @@ def run(
     """Check every job that is due, fairly between clients, while there is time for another check
     (pipeline/logic/sweep_batch.py says how).
 
-    `remaining_ms` is the invocation's remaining time (Lambda's context); the lease, held for
-    as long as this invocation may live, keeps a slow sweep and the next scheduled one apart.
+    `remaining_ms` is the invocation's remaining time (Lambda's context); the lease, renewed
+    before each check (sweep_lease.py), keeps a slow sweep and the next scheduled one apart.
     """
     report = SweepReport()
     budget_ms = remaining_ms() if remaining_ms is not None else 15 * 60 * 1000
-    if not leases.acquire(SWEEP_LEASE, holder, budget_ms // 1000 + 1):
+    needed = time_needed_per_check_ms()
+    lease = sweep_lease.HeldLease(SWEEP_LEASE, holder, sweep_lease.lease_seconds(needed, budget_ms))
+    if not lease.acquire():
         logger.warning("another sweep is still running; this one does nothing")
         report.stopped = "overlap"
         emit(SWEEP_RUNS, outcome="overlap")
         return report
     try:
-        needed = time_needed_per_check_ms()
 
         def counted(outcome: str) -> None:
             report.checked += 1
@@ -111,14 +112,14 @@ def run(
             now,
             lambda entry, at: check_entry(entry, at, magic_hour),
             counted,
-            lambda: remaining_ms is None or remaining_ms() >= needed,
+            lambda: lease.keep() and (remaining_ms is None or remaining_ms() >= needed),
         )
         began = time.monotonic()
         batch.run()
         report.seconds = round(time.monotonic() - began, 2)
         if batch.stopped:
             logger.warning("sweep stopped before its timeout", extra={"checked": report.checked})
-            report.stopped = batch.stopped
+            report.stopped = "lease" if lease.lost else batch.stopped
             emit(SWEEP_RUNS, outcome="cut_short")
         report.oldest_overdue_seconds = batch.oldest_overdue_seconds()
         emit(SWEEP_OVERDUE, report.oldest_overdue_seconds)
@@ -129,7 +130,7 @@ def run(
             moves.wake_dispatcher()  # a lost wake-up never leaves a job waiting for ever
     finally:
         about_job(None)
-        leases.release(SWEEP_LEASE, holder)
+        lease.release()
     return report
 
 
