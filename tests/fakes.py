@@ -22,7 +22,15 @@ from pipeline.models.job import Bookkeeping, Job, JobError, JobStatus
 from pipeline.models.tasks import CallbackTask, DownloadTask
 from pipeline.models.usage import OverBudget, UsageChange
 from pipeline.platform.timeutil import epoch_seconds, now_iso
-from pipeline.store import callback_queue, dispatch_queue, download_queue, fair_queue, slots, usage
+from pipeline.store import (
+    callback_queue,
+    dispatch_queue,
+    download_queue,
+    due_checks,
+    fair_queue,
+    slots,
+    usage,
+)
 from pipeline.store import jobs as job_store
 from pipeline.store.protocols import JOB_STORE_FUNCTIONS, JobStore
 
@@ -480,3 +488,19 @@ def install_signals(monkeypatch: pytest.MonkeyPatch, module: Any) -> Signals:
     monkeypatch.setattr(module, "about_job", signals.about_job)
     monkeypatch.setattr(module, "logger", signals)
     return signals
+
+
+def serve_due_index(monkeypatch: pytest.MonkeyPatch, due: Any) -> None:
+    """Stand in for the sweep's index (store/due_checks.py) with `due(after, now, limit)`, the
+    due entries oldest first: `due_checks` is it, and `due_page` reads it page by page as the
+    index does, each page starting after the last one's key (due time, job id)."""
+
+    def page(after: int | None, now: int, start: Any, size: int) -> tuple[list[Any], Any]:
+        found = sorted(due(after, now, 10**9), key=lambda e: (e.next_check_at, e.job_id))
+        if start is not None:
+            found = [e for e in found if (e.next_check_at, e.job_id) > start]
+        chunk = found[:size]
+        return chunk, ((chunk[-1].next_check_at, chunk[-1].job_id) if len(found) > size else None)
+
+    monkeypatch.setattr(due_checks, "due_checks", due)
+    monkeypatch.setattr(due_checks, "due_page", page)
