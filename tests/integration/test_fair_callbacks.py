@@ -11,8 +11,10 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Iterator
 
-from conftest import StackHandle
+import pytest
+from conftest import StackHandle, start_stack
 
 from tests.observe import CallbackReceiver
 from tests.polling import poll
@@ -58,7 +60,19 @@ def _callback_states(stack: StackHandle, job_ids: list[str], key: str) -> list[s
     return [(stack.get_job(job_id, key).json().get("callback") or {}).get("state") for job_id in job_ids]
 
 
-def test_a_clients_hanging_receivers_never_delay_another_clients_callbacks(stack: StackHandle) -> None:
+@pytest.fixture(scope="module")
+def unshared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackHandle]:
+    """A stack of its own: its noisy client's callbacks retry and dead-letter long after the test,
+    which would change the shared stack's callback queues under later tests (ops redrive)."""
+    stack, handle = start_stack(tmp_path_factory, schedule_seconds=3600)
+    try:
+        yield handle
+    finally:
+        stack.stop()
+
+
+def test_a_clients_hanging_receivers_never_delay_another_clients_callbacks(unshared: StackHandle) -> None:
+    stack = unshared
     hanging = HangingReceiver()
     noisy: list[str] = []
     try:
