@@ -380,7 +380,10 @@ def test_smoke_catches_a_corrupted_output(
 
 def _log_lines(stack: StackHandle) -> list[dict[str, Any]]:
     lines = []
-    for raw in Path(stack.stack.function_log).read_text().splitlines():
+    text = Path(stack.stack.function_log).read_text()
+    # Functions still running append to the log as it is read: its last line may be half-written.
+    complete = text[: text.rfind("\n") + 1]
+    for raw in complete.splitlines():
         if raw.startswith("{") and '"level"' in raw:
             lines.append(json.loads(raw))
     return lines
