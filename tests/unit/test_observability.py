@@ -84,8 +84,8 @@ def test_tracing_follows_powertools_rule(environ: dict[str, str], expected: bool
     assert tracing_enabled(environ) is expected
 
 
-def test_disabled_tracer_calls_through_without_building_the_real_one(monkeypatch) -> None:
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+def test_disabled_tracer_calls_through_without_building_the_real_one(override_env) -> None:
+    override_env({"LAMBDA_TASK_ROOT": "/var/task", "POWERTOOLS_TRACE_DISABLED": "true"})
     tracer = LazyTracer()
 
     @tracer.capture_method
@@ -96,9 +96,8 @@ def test_disabled_tracer_calls_through_without_building_the_real_one(monkeypatch
     assert tracer._tracer is None
 
 
-def test_enabled_tracer_builds_the_real_one_once_on_first_call(monkeypatch) -> None:
-    monkeypatch.setenv("LAMBDA_TASK_ROOT", "/var/task")
-    monkeypatch.delenv("POWERTOOLS_TRACE_DISABLED", raising=False)
+def test_enabled_tracer_builds_the_real_one_once_on_first_call(monkeypatch, override_env) -> None:
+    override_env({"LAMBDA_TASK_ROOT": "/var/task", "POWERTOOLS_TRACE_DISABLED": None})
     tracer = LazyTracer()
     built: list[str] = []
 
@@ -119,9 +118,8 @@ def test_enabled_tracer_builds_the_real_one_once_on_first_call(monkeypatch) -> N
     assert built == ["capture_method"]
 
 
-def test_decorator_options_reach_the_real_tracer(monkeypatch) -> None:
-    monkeypatch.setenv("LAMBDA_TASK_ROOT", "/var/task")
-    monkeypatch.delenv("POWERTOOLS_TRACE_DISABLED", raising=False)
+def test_decorator_options_reach_the_real_tracer(monkeypatch, override_env) -> None:
+    override_env({"LAMBDA_TASK_ROOT": "/var/task", "POWERTOOLS_TRACE_DISABLED": None})
     tracer = LazyTracer()
     seen: list[dict[str, object]] = []
 
