@@ -26,7 +26,7 @@ from pipeline.models.api import (
     UsageReport,
 )
 from pipeline.platform.observability import UNHANDLED_ERRORS, emit, logger, tracer
-from pipeline.submit import batches, queries
+from pipeline.submit import queries
 from pipeline.submit.route_docs import answers
 
 app = APIGatewayRestResolver()
@@ -76,6 +76,10 @@ def list_jobs() -> Response[str]:
 )
 @tracer.capture_method
 def list_batches() -> Response[str]:
+    # The batches module holds the batch writes too (manifests, the create path's inputs): loaded
+    # by the first batch read, so a container that only answers job polls never pays for it.
+    from pipeline.submit import batches
+
     event = app.current_event
     return json_response(
         200,
@@ -95,6 +99,8 @@ def list_batches() -> Response[str]:
 )
 @tracer.capture_method(capture_response=False)  # results_url is a presigned URL
 def get_batch(batch_id: str) -> Response[str]:
+    from pipeline.submit import batches
+
     item = batches.get_batch(client_id_of(app.current_event), batch_id)
     return json_response(200, batch_view.with_results_url(item))
 
@@ -111,6 +117,8 @@ def get_batch(batch_id: str) -> Response[str]:
 )
 @tracer.capture_method(capture_response=False)  # presigned URLs stay out of traces
 def list_batch_jobs(batch_id: str) -> Response[str]:
+    from pipeline.submit import batches
+
     event = app.current_event
     return json_response(
         200,
