@@ -8,7 +8,7 @@ sweep (`past_deadline`). A claim is a conditional write, so two claimers never c
 
 from __future__ import annotations
 
-from pipeline.create import fair_share
+from pipeline.create import fair_share, learned_limit
 from pipeline.jobs import budgets, moves
 from pipeline.magic_hour import account, rates
 from pipeline.models.job import Job, JobError, JobStatus
@@ -45,10 +45,14 @@ def claim(job: Job, slot: int | None) -> Job | None:
 
 def next_due_job(limit: int = 0) -> Job | None:
     """The fairest job still waiting (the index may lag a write by a moment) whose client is not at
-    its cap of the `limit` slots (fair_share.py)."""
+    its cap (fair_share.py) of the `limit` slots, or of the limit Magic Hour's 429s showed."""
     head = job_store.waiting_jobs(_QUEUE_HEAD)
-    if limit:
-        head = fair_share.within_cap(head, slots.held_by_client(), limit)
+    most = learned_limit.cap_limit(limit)
+    if most and head:
+        capped = fair_share.within_cap(head, slots.held_by_client(), most)
+        # A learned limit may lag Magic Hour's real one (it is raised as creates go through): it
+        # picks who goes next, never stops everyone.
+        head = capped if capped or limit else head
     for entry in head:
         job = job_store.get_job(entry.job_id)
         if job is not None and job.status is JobStatus.WAITING:
@@ -79,24 +83,29 @@ def jobs_wait() -> bool:
 def claim_now(job: Job) -> Job | None:
     """Submit's own try: take a slot for a new job at once, unless the limit is reached or others
     wait ahead of it or its client holds its cap while others wait (fair share holds for every
-    client). With a limit of ours, a pause after
-    Magic Hour's last refusal does not stop it: each new job gets its one immediate try, and waits
-    in fair order if Magic Hour refuses it too. Without one (Magic Hour's 429s are the limit) the
-    job only queued because others wait: it goes first only when it heads the queue and no pause
-    holds, else its turn comes from the dispatcher."""
+    client; without a limit of ours the cap counts against the limit Magic Hour's 429s showed).
+    With a limit of ours, a pause after Magic Hour's last refusal does not stop it: each new job
+    gets its one immediate try, and waits in fair order if Magic Hour refuses it too. Without one
+    (Magic Hour's 429s are the limit) the job only queued because others wait: it goes first only
+    when it heads the queue and no pause holds, else its turn comes from the dispatcher."""
     # submit read the limit a moment ago (account.py keeps it for an hour): no second read here.
     limit = account.concurrency_limit()
     if ahead_of(job):
         return None
     if not limit:
         hold_until, _ = fair_queue.hold()
-        return None if hold_until > epoch_seconds() else _noted(job, claim(job, None))
-    if fair_share.at_cap(job.client_id, job_store.waiting_jobs(_QUEUE_HEAD), slots.held_by_client(), limit):
+        if hold_until > epoch_seconds():
+            return None
+    most = learned_limit.cap_limit(limit)
+    if most and fair_share.at_cap(
+        job.client_id, job_store.waiting_jobs(_QUEUE_HEAD), slots.held_by_client(), most
+    ):
         return None  # the next free slot is another waiting client's
     for _ in range(3):  # another job may take the free slot first
-        slot = slots.free_slot(limit)
+        slot = slots.free_slot(learned_limit.pool(limit), spread=not limit)
         if slot is None:
-            return None
+            # The open pool full (never, by its size) only loses the count, never the create.
+            return None if limit else _noted(job, claim(job, None))
         claimed = claim(job, slot)
         if claimed is not None:
             return _noted(job, claimed)
@@ -112,3 +121,19 @@ def _noted(job: Job, claimed: Job | None) -> Job | None:
     if claimed is not None and claimed.status is JobStatus.SUBMITTING:
         fair_queue.note_dispatched(fair_queue.round_of(job.fair_key))
     return claimed
+
+
+def count_in_flight(job: Job) -> Job:
+    """A job sent at once with no limit of ours (nothing waits) takes a slot of the open pool
+    before its create, so the slots count what each client has rendering (learned_limit.py)."""
+    try:
+        for _ in range(3):  # another job may take the same free slot first
+            slot = slots.free_slot(learned_limit.OPEN_POOL, spread=True)
+            if slot is None:
+                return job
+            held = job_store.take_open_slot(job, slot)
+            if held is not None:
+                return held
+    except Exception:  # the count only shapes the cap: the create goes on without it
+        logger.exception("could not count the job in flight", extra={"job_id": job.job_id})
+    return job

@@ -115,6 +115,8 @@ def submit(submission: Submission, job_id: str, magic_hour: MagicHourClient) -> 
             _end_claim(job_id)
             return job_store.get_job(job_id) or job
         job = claimed
+    else:
+        job = claims.count_in_flight(job)
     try:
         created = creation.create(job, magic_hour, inline=True)
     except creation.CreateNotSent as not_sent:
