@@ -2,7 +2,7 @@
 and the budget check of its reservation in the same write), the fair queue's head, and the
 deadline a waiting job runs against.
 
-Shared by the dispatcher (its loop), submit (a new job's one immediate try, `claim_now`) and the
+Shared by the dispatcher (its loop), submit (a new job's try when nothing else waits, `claim_now`) and the
 sweep (`past_deadline`). A claim is a conditional write, so two claimers never create one job.
 """
 
@@ -68,11 +68,10 @@ def past_deadline(job: Job, now: int) -> bool:
     )
 
 
-def ahead_of(job: Job) -> bool:
-    """Whether another job waits ahead of this one in the fair queue."""
-    for entry in job_store.waiting_jobs(1):
-        return entry.job_id != job.job_id and (job.fair_key is None or entry.fair_key < job.fair_key)
-    return False
+def others_wait(job: Job) -> bool:
+    """Whether any job but this one waits in the fair queue (the index may lag a write by a
+    moment): then the next free slot is the dispatcher's to hand out in fair order."""
+    return any(entry.job_id != job.job_id for entry in job_store.waiting_jobs(2))
 
 
 def jobs_wait() -> bool:
@@ -81,26 +80,20 @@ def jobs_wait() -> bool:
 
 
 def claim_now(job: Job) -> Job | None:
-    """Submit's own try: take a slot for a new job at once, unless the limit is reached or others
-    wait ahead of it or its client holds its cap while others wait (fair share holds for every
-    client; without a limit of ours the cap counts against the limit Magic Hour's 429s showed).
-    With a limit of ours, a pause after Magic Hour's last refusal does not stop it: each new job
-    gets its one immediate try, and waits in fair order if Magic Hour refuses it too. Without one
-    (Magic Hour's 429s are the limit) the job only queued because others wait: it goes first only
-    when it heads the queue and no pause holds, else its turn comes from the dispatcher."""
+    """Submit's own try: take a slot for a new job at once, only when no other job waits (the
+    fair queue is empty but for it) and, without a limit of ours, no pause after Magic Hour's
+    last 429 holds. Whatever sets the limit (ours, the one Magic Hour's 429s showed, or the pause
+    itself), a new submission never takes a freed slot ahead of another client's waiting job: it
+    queues, and the dispatcher hands slots out in fair order under the per-client cap
+    (next_due_job). With nobody else waiting there is nobody to be fair to, so no cap applies."""
     # submit read the limit a moment ago (account.py keeps it for an hour): no second read here.
     limit = account.concurrency_limit()
-    if ahead_of(job):
+    if others_wait(job):
         return None
     if not limit:
         hold_until, _ = fair_queue.hold()
         if hold_until > epoch_seconds():
             return None
-    most = learned_limit.cap_limit(limit)
-    if most and fair_share.at_cap(
-        job.client_id, job_store.waiting_jobs(_QUEUE_HEAD), slots.held_by_client(), most
-    ):
-        return None  # the next free slot is another waiting client's
     for _ in range(3):  # another job may take the free slot first
         slot = slots.free_slot(learned_limit.pool(limit), spread=not limit)
         if slot is None:
