@@ -18,8 +18,8 @@ from tests.observe import all_jobs
 
 VOICE = {"tool": "ai-voice-generator", "input": {"style": {"prompt": "hi", "voice_name": "Elon Musk"}}}
 TOTAL = 105
-# Rendering ~100 jobs through a loaded local stack takes a while.
-pytestmark = pytest.mark.timeout(420)
+# Writing ~100 jobs through a loaded local stack takes a while.
+pytestmark = pytest.mark.timeout(300)
 
 
 @pytest.fixture(scope="module")
@@ -47,10 +47,10 @@ def _batch(stack: StackHandle, batch_id: str) -> dict[str, Any]:
     return dict(answer.json())
 
 
-def _wait_ended(stack: StackHandle, batch_id: str, seconds: float = 360) -> dict[str, Any]:
-    deadline = time.monotonic() + seconds
+def _wait_status(stack: StackHandle, batch_id: str, statuses: tuple[str, ...]) -> dict[str, Any]:
+    deadline = time.monotonic() + 120
     batch = _batch(stack, batch_id)
-    while batch["status"] not in ("completed", "canceled"):
+    while batch["status"] not in statuses:
         if time.monotonic() > deadline:
             raise AssertionError(f"batch stayed {batch['status']}: {batch['counts']}")
         time.sleep(0.5)
@@ -78,15 +78,26 @@ def test_a_batch_whose_writer_died_midway_is_resumed_by_the_sweep(swept: StackHa
         assert 100 <= len(written) < TOTAL
     finally:
         swept.stack.faults.clear()
-    ended = _wait_ended(swept, stuck["batch_id"])
-    counts = ended["counts"]
-    assert counts["total"] == TOTAL
-    assert sum(value for name, value in counts.items() if name != "total") == TOTAL
-    # Every job ended (on a loaded box some may run into the local 60 s create deadline).
-    assert counts["completed"] + counts["failed"] == TOTAL, counts
+    # The sweep resumes it from its note: every job written, the batch `running`.
+    _wait_status(swept, stuck["batch_id"], ("running", "completed"))
     jobs = [job for job in all_jobs(swept) if job.get("batch_id") == stuck["batch_id"]]
     assert len(jobs) == TOTAL
     assert Counter(job["custom_id"] for job in jobs) == Counter(f"r-{i}" for i in range(TOTAL))
+    # Rendering 105 jobs on a loaded box is slow and beside the point: cancel what still waits, so
+    # the batch ends with what was sent at Magic Hour running to its end.
+    canceled = requests.post(
+        f"{swept.api}/v1/batches/{stuck['batch_id']}/cancel", headers=swept.headers(), timeout=30
+    )
+    assert canceled.status_code in (202, 409), canceled.text  # 409: it had ended already
+    ended = _wait_status(swept, stuck["batch_id"], ("completed", "canceled"))
+    counts = ended["counts"]
+    assert counts["total"] == TOTAL
+    assert sum(value for name, value in counts.items() if name != "total") == TOTAL
+    assert counts["completed"] + counts["failed"] + counts["canceled"] == TOTAL, counts
+    jobs = [job for job in all_jobs(swept) if job.get("batch_id") == stuck["batch_id"]]
+    assert Counter(job["status"] for job in jobs) == {
+        status: counts[status] for status in ("completed", "failed", "canceled") if counts[status]
+    }
     # No job was created at Magic Hour twice.
     projects = [job["project_id"] for job in jobs if job["project_id"]]
     assert len(set(projects)) == len(projects) >= counts["completed"]
