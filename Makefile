@@ -61,7 +61,7 @@ chaos: setup  ## the chaos test, longer than in `make test`: random Lambda envir
 	CHAOS_JOBS=$${CHAOS_JOBS:-60} CHAOS_KILLS_PER_MIN=$${CHAOS_KILLS_PER_MIN:-60} $(BIN)/python -m pytest -q -s --timeout=0 tests/integration/test_chaos.py
 
 MUTMUT_TREE := .local/mutmut
-MUTMUT_LINKS := tests local scripts functions events docs spec openapi.json template.yaml README.md pyproject.toml bench
+MUTMUT_LINKS := layer_path.py tests local scripts functions events docs spec openapi.json template.yaml README.md pyproject.toml bench
 
 mutants: setup  ## mutation testing of the state machine and money-safety logic with the unit tests (JOBS=2 workers)
 	@# mutmut only finds a package at the top of the tree (or under src/); ours is shared/pipeline.
@@ -74,7 +74,7 @@ mutants: setup  ## mutation testing of the state machine and money-safety logic 
 lint: setup  ## ruff, the layering of shared/pipeline (import-linter) and mypy
 	$(BIN)/ruff check .
 	PYTHONPATH=shared $(BIN)/lint-imports --no-cache
-	$(BIN)/mypy shared local scripts bench ops tests/fakes.py tests/polling.py tests/magic_hour_answers.py
+	$(BIN)/mypy layer_path.py shared local scripts bench ops tests/fakes.py tests/polling.py tests/magic_hour_answers.py
 	@# Every function's module is called app.py (Lambda's handler path), so each is checked alone.
 	@for handler in functions/*/app.py; do $(BIN)/mypy $$handler || exit 1; done
 
@@ -91,17 +91,17 @@ security: setup $(CHECKOV_VENV)/bin/checkov  ## checkov and cfn-lint's serverles
 	$(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation --quiet --compact --skip-download
 	@# What ships to Lambda; local/, scripts/ and bench/ are checked by ruff's flake8-bandit (S) rules.
 	$(BIN)/bandit -q -r shared functions
-	$(BIN)/python scripts/lock_requirements.py --check
+	$(BIN)/python -m scripts.lock_requirements --check
 
 $(CHECKOV_VENV)/bin/checkov: | setup
 	rm -rf $(CHECKOV_VENV) && $(PYTHON) -m venv $(CHECKOV_VENV)
 	$(BIN)/uv pip install --quiet --python $(CHECKOV_VENV)/bin/python checkov==$(CHECKOV_VERSION)
 
 requirements: setup  ## regenerate shared/requirements.txt (hashes, Lambda's platform) from pyproject.toml
-	$(BIN)/python scripts/lock_requirements.py
+	$(BIN)/python -m scripts.lock_requirements
 
 lock-check: setup  ## does shared/requirements.txt agree with pyproject.toml? (offline)
-	$(BIN)/python scripts/lock_requirements.py --check
+	$(BIN)/python -m scripts.lock_requirements --check
 
 sam-validate: $(SAM_VENV)/bin/sam  ## sam validate --lint, with the SAM CLI in its own venv
 	$(SAM_VENV)/bin/sam validate --lint --region us-east-1
@@ -145,10 +145,10 @@ bench-budgets: setup  ## 10 and 100 simultaneous creates against a daily credit 
 	$(BIN)/python -m bench.budgets
 
 openapi: setup  ## regenerate openapi.json from the routes (a test keeps it in sync)
-	$(BIN)/python scripts/export_openapi.py
+	$(BIN)/python -m scripts.export_openapi
 
 sync-spec: setup  ## re-derive the tool catalogue (and docs/magic-hour-tools.md) from spec/magic-hour/openapi.json (or SPEC=path) and the pinned magic-hour SDK
-	$(BIN)/python scripts/sync_magic_hour_spec.py $(SPEC)
+	$(BIN)/python -m scripts.sync_magic_hour_spec $(SPEC)
 
 help:  ## this list
 	@sed -n 's/^\([a-z-]*\):.*## \(.*\)/\1|\2/p' $(MAKEFILE_LIST) | column -t -s'|'

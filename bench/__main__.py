@@ -117,8 +117,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from bench import burst, coldstart, download, latency, report
     from bench.harness import BenchFailure, Harness
-    from bench.lambda_env import ROOT
     from bench.units import parse_sizes
+    from layer_path import ROOT
 
     args = _arguments(argv)
     wanted = {part.strip() for part in args.only.split(",") if part.strip()}

@@ -14,8 +14,9 @@ import time
 from typing import Any
 
 from bench.harness import Harness
-from bench.lambda_env import ROOT, function_environment
+from bench.lambda_env import function_environment
 from bench.units import kib_to_mib
+from layer_path import ROOT
 
 _PROBE_TIMEOUT_SECONDS = 60
 

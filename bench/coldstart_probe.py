@@ -9,7 +9,7 @@ import sys
 import time
 
 from bench import procfs
-from bench.lambda_env import load_handler
+from layer_path import load_handler
 
 
 def main(argv: list[str]) -> int:

@@ -32,9 +32,10 @@ import boto3
 import requests
 
 from bench.harness import DOWNLOAD_FUNCTION, VIDEO_JOB, BenchFailure, Harness
-from bench.lambda_env import ROOT, function_environment
+from bench.lambda_env import function_environment
 from bench.procfs import RssSampler, memory_kib
 from bench.units import MIB, format_size, kib_to_mib
+from layer_path import ROOT
 from pipeline.platform.aws import S3_CONFIG
 
 DEFAULT_SIZES = "1MB,64MB,1GB"

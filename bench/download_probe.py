@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import procfs
-from bench.lambda_env import LambdaContext, load_handler
+from bench.lambda_env import LambdaContext
+from layer_path import load_handler
 
 PHASES = ("fetch_into_s3",)
 

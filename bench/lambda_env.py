@@ -1,21 +1,15 @@
-"""Loading one function's handler the way the local runtime's workers do (local/runtime.py,
+"""What a benchmark probe runs a handler in, as the local runtime's workers do (local/runtime.py,
 `_init_worker`), in a process of our own. Standard library only, so the probes measure the handler
 and not the benchmark.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 import time
 import uuid
-from collections.abc import Callable, Mapping
-from pathlib import Path
-from typing import Any
+from collections.abc import Mapping
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED_DIR = ROOT / "shared"
 _CLEARED_PREFIXES = ("AWS_", "POWERTOOLS_", "_X_AMZN")
 
 
@@ -28,21 +22,6 @@ def function_environment(
     environment = {name: value for name, value in source.items() if not name.startswith(_CLEARED_PREFIXES)}
     environment.update(function_env)
     return environment
-
-
-def load_handler(code_dir: str, handler: str) -> Callable[[dict[str, Any], Any], Any]:
-    """Import the handler module (the cold start) and return the handler function."""
-    # Lambda puts the function's code first on the path, then the layers (/opt/python).
-    sys.path[:0] = [code_dir, str(SHARED_DIR)]
-    module_name, function_name = handler.rsplit(".", 1)
-    spec = importlib.util.spec_from_file_location(module_name, Path(code_dir) / f"{module_name}.py")
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {handler} from {code_dir}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
-    found: Callable[[dict[str, Any], Any], Any] = getattr(module, function_name)
-    return found
 
 
 class LambdaContext:

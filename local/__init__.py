@@ -3,9 +3,6 @@
 The layer's code (shared/) is importable here as it is in Lambda (/opt/python).
 """
 
-import sys
-from pathlib import Path
+import layer_path
 
-_SHARED = str(Path(__file__).resolve().parent.parent / "shared")
-if _SHARED not in sys.path:
-    sys.path.append(_SHARED)
+layer_path.use_layer()

@@ -15,7 +15,6 @@ the limits, as Lambda's sandbox does from outside the runtime:
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import multiprocessing
 import os
@@ -26,11 +25,10 @@ import traceback
 import uuid
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED_DIR = ROOT / "shared"
+from layer_path import load_handler
+
 # How often the parent looks at a running invocation's memory: fast enough that an allocation loop
 # cannot get far past the limit between two looks, cheap enough to not matter (one /proc read).
 WATCH_SECONDS = 0.02
@@ -84,16 +82,7 @@ def _load_handler(environment: dict[str, str], code_dir: str, handler: str, spec
         from local import iam
 
         iam.install(spec["policy"], spec["place"])
-    # Lambda puts the function's code first on the path, then the layers (/opt/python).
-    sys.path[:0] = [code_dir, str(SHARED_DIR)]
-    module_name, function_name = handler.rsplit(".", 1)
-    module_spec = importlib.util.spec_from_file_location(module_name, Path(code_dir) / f"{module_name}.py")
-    assert module_spec is not None
-    assert module_spec.loader is not None
-    module = importlib.util.module_from_spec(module_spec)
-    sys.modules[module_name] = module
-    module_spec.loader.exec_module(module)
-    return getattr(module, function_name)
+    return load_handler(code_dir, handler)
 
 
 def _serve(

@@ -14,7 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from local.environment import ROOT, Environment, Invocation, LambdaContext
+from layer_path import ROOT
+from local.environment import Environment, Invocation, LambdaContext
 from local.iam import Place, Policy
 from local.template import FunctionSpec
 

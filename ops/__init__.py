@@ -4,9 +4,6 @@ The pipeline's own code (shared/, the Lambda layer) is importable here as it is 
 (/opt/python): ops applies the pipeline's rules through it rather than copies of them.
 """
 
-import sys
-from pathlib import Path
+import layer_path
 
-_SHARED = str(Path(__file__).resolve().parent.parent / "shared")
-if _SHARED not in sys.path:
-    sys.path.append(_SHARED)
+layer_path.use_layer()

@@ -1,7 +1,7 @@
 """Write openapi.json: our API as Powertools describes the submit function's routes, plus what
 it cannot see (the request body we parse ourselves, the API key, the webhook route).
 
-Usage: python scripts/export_openapi.py [--check]   (--check: fail if the committed file differs)
+Usage: python -m scripts.export_openapi [--check]   (--check: fail if the committed file differs)
 """
 
 from __future__ import annotations
@@ -9,12 +9,11 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from layer_path import ROOT
+
 OUTPUT = ROOT / "openapi.json"
-sys.path[:0] = [str(ROOT / "shared")]
 
 
 def build() -> dict[str, Any]:
@@ -130,7 +129,7 @@ def main(argv: list[str]) -> int:
     text = render()
     if "--check" in argv:
         if not OUTPUT.exists() or OUTPUT.read_text() != text:
-            print("openapi.json is out of date: run python scripts/export_openapi.py", file=sys.stderr)
+            print("openapi.json is out of date: run python -m scripts.export_openapi", file=sys.stderr)
             return 1
         return 0
     OUTPUT.write_text(text)

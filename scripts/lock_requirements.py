@@ -1,8 +1,8 @@
 """shared/requirements.txt (what `sam build` installs into the layer), generated from the one source
 of truth: [project.dependencies] in pyproject.toml, every one pinned exactly.
 
-    python scripts/lock_requirements.py          # regenerate (resolves on PyPI with uv)
-    python scripts/lock_requirements.py --check  # offline: does the lock still agree?
+    python -m scripts.lock_requirements          # regenerate (resolves on PyPI with uv)
+    python -m scripts.lock_requirements --check  # offline: does the lock still agree?
 
 The lock is resolved for Lambda's platform (python3.13 on arm64 Linux), every package pinned with
 its hashes, so `sam build` (pip) installs exactly these files or nothing. Its header carries a
@@ -21,7 +21,8 @@ import tempfile
 import tomllib
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from layer_path import ROOT
+
 PYPROJECT = ROOT / "pyproject.toml"
 LOCK = ROOT / "shared" / "requirements.txt"
 # Lambda's runtime in template.yaml (Runtime: python3.13, Architectures: [arm64]).

@@ -1,4 +1,4 @@
-"""Regenerate the events function's samples in events/ (python scripts/make_event_samples.py):
+"""Regenerate the events function's samples in events/ (python -m scripts.make_event_samples):
 a jobs-table stream batch as EventsFunction receives it, and the events a rule's target then
 receives from the bus. tests/unit/test_event_mapping.py checks that one maps to the other."""
 
@@ -6,19 +6,17 @@ from __future__ import annotations
 
 import json
 import os
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "shared")]
+from layer_path import ROOT
+
 os.environ.setdefault("OUTPUT_BUCKET_NAME", "magic-hour-pipeline-outputbucket")
 
-from boto3.dynamodb.types import TypeSerializer  # noqa: E402
+from boto3.dynamodb.types import TypeSerializer
 
-from pipeline.events import mapping  # noqa: E402
-from pipeline.events.models import BatchEnded, JobStatusChanged  # noqa: E402
-from pipeline.models.job import Job, JobStatus, StoredOutput  # noqa: E402
-from pipeline.store.job_items import to_item  # noqa: E402
+from pipeline.events import mapping
+from pipeline.events.models import BatchEnded, JobStatusChanged
+from pipeline.models.job import Job, JobStatus, StoredOutput
+from pipeline.store.job_items import to_item
 
 EVENTS = ROOT / "events"
 STREAM_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/magic-hour-pipeline-JobsTable/stream/2026-11-23"

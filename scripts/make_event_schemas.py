@@ -1,16 +1,12 @@
 """Regenerate docs/schemas/*.json, the JSON Schema of each event on the bus, from the detail
-models (python scripts/make_event_schemas.py). tests/unit/test_event_mapping.py keeps them equal."""
+models (python -m scripts.make_event_schemas). tests/unit/test_event_mapping.py keeps them equal."""
 
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "shared")]
-
-from pipeline.events.schema import SCHEMA_FILES, event_schema  # noqa: E402
+from layer_path import ROOT
+from pipeline.events.schema import SCHEMA_FILES, event_schema
 
 
 def main() -> None:

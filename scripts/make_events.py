@@ -1,4 +1,4 @@
-"""Regenerate the sample events in events/ (python scripts/make_events.py).
+"""Regenerate the sample events in events/ (python -m scripts.make_events).
 
 API Gateway events are built by the local gateway itself, so the samples are exactly what the
 functions get locally; the webhook sample carries a valid signature for the documented test secret
@@ -8,17 +8,13 @@ functions get locally; the webhook sample carries a valid signature for the docu
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "shared")]
-
-from local.gateway import Gateway  # noqa: E402
-from local.resources import ACCOUNT_ID  # noqa: E402
-from local.sigv4 import IamCaller  # noqa: E402
-from local.template import Template, load_template  # noqa: E402
-from pipeline.webhook.signature import sign  # noqa: E402
+from layer_path import ROOT
+from local.gateway import Gateway
+from local.resources import ACCOUNT_ID
+from local.sigv4 import IamCaller
+from local.template import Template, load_template
+from pipeline.webhook.signature import sign
 
 EVENTS = ROOT / "events"
 TEST_SECRET = "whsec_test_secret"

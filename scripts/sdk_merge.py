@@ -9,16 +9,11 @@ by older clients, and Magic Hour answers it (or refuses it) itself.
 from __future__ import annotations
 
 import copy
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from magic_hour_sdk import SdkTool, sdk_version
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "shared"))
-
 from pipeline.magic_hour.catalogue import DEFAULT_NUMBER_BOUND, INPUT_BOUNDS
+from scripts.magic_hour_sdk import SdkTool, sdk_version
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Derive the tool catalogue the product ships from Magic Hour's OpenAPI spec and official SDK.
 
-Usage: python scripts/sync_magic_hour_spec.py [path/to/openapi.json]   (default: spec/magic-hour/openapi.json)
+Usage: python -m scripts.sync_magic_hour_spec [path/to/openapi.json]   (default: spec/magic-hour/openapi.json)
 
 Writes shared/pipeline/magic_hour/data/magic_hour_tools.json: for each create endpoint, its kind (from the
 project GET it belongs to), its required fields and its request body as a JSON Schema (draft 7)
@@ -20,11 +20,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import magic_hour_sdk  # noqa: E402 - next to this script, found through the path just set
-import sdk_merge  # noqa: E402
+from layer_path import ROOT
+from scripts import magic_hour_sdk, sdk_merge
 
 # A copy of Magic Hour's published spec lives in the repository, so a clean clone can re-derive
 # (and the tests can check) the catalogue; updating is replacing that file and running this script.

@@ -8,7 +8,7 @@ import contextlib
 import dataclasses
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -204,20 +204,36 @@ def moto_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture
-def pointed_at_moto(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The pipeline's settings and boto3 clients pointed at `moto_endpoint`."""
+def override_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Mapping[str, str | None]], None]]:
+    """The tests' one override point of what the pipeline reads from its environment: sets each
+    variable (None removes it) for this test only, and the settings, the Lambda and Powertools
+    variables and the boto3 clients are read again (pipeline.platform.environment.forget)."""
     from pipeline.platform import environment
 
-    for name, value in {
-        "AWS_ENDPOINT_URL": moto_endpoint,
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
-        "CLIENTS_TABLE_NAME": f"{STORE_STACK}-ClientsTable",
-        "JOBS_TABLE_NAME": f"{STORE_STACK}-JobsTable",
-        "CALLBACK_LANES_TABLE_NAME": f"{STORE_STACK}-CallbackLanesTable",
-    }.items():
-        monkeypatch.setenv(name, value)
+    def apply(values: Mapping[str, str | None]) -> None:
+        for name, value in values.items():
+            if value is None:
+                monkeypatch.delenv(name, raising=False)
+            else:
+                monkeypatch.setenv(name, value)
+        environment.forget()
+
+    yield apply
+    # monkeypatch puts the variables back after this; nothing reads them before then.
     environment.forget()
-    yield
-    environment.forget()
+
+
+@pytest.fixture
+def pointed_at_moto(moto_endpoint: str, override_env: Callable[[Mapping[str, str | None]], None]) -> None:
+    """The pipeline's settings and boto3 clients pointed at `moto_endpoint`."""
+    override_env(
+        {
+            "AWS_ENDPOINT_URL": moto_endpoint,
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "CLIENTS_TABLE_NAME": f"{STORE_STACK}-ClientsTable",
+            "JOBS_TABLE_NAME": f"{STORE_STACK}-JobsTable",
+            "CALLBACK_LANES_TABLE_NAME": f"{STORE_STACK}-CallbackLanesTable",
+        }
+    )

@@ -22,7 +22,16 @@ from pipeline.models.job import Bookkeeping, Job, JobError, JobStatus
 from pipeline.models.tasks import CallbackTask, DownloadTask
 from pipeline.models.usage import OverBudget, UsageChange
 from pipeline.platform.timeutil import epoch_seconds, now_iso
-from pipeline.store import callback_queue, dispatch_queue, download_queue, upload_counts, usage
+from pipeline.store import (
+    callback_queue,
+    dispatch_queue,
+    download_queue,
+    due_checks,
+    fair_queue,
+    slots,
+    upload_counts,
+    usage,
+)
 from pipeline.store import jobs as job_store
 from pipeline.store.protocols import JOB_STORE_FUNCTIONS, JobStore
 
@@ -91,6 +100,8 @@ class FakeJobStore:
     # The sweep's index: when the sweep next looks at each job it watches (absent: not watched).
     next_checks: dict[str, int] = field(default_factory=dict)
     callbacks_queued: list[str] = field(default_factory=list)
+    # The limit Magic Hour's 429s showed (store/fair_queue.py's dispatch item; 0: none yet).
+    learned_limit: int = 0
 
     def put(self, job: Job, lease_until: int | None = None) -> Job:
         self.jobs[job.job_id] = job.model_copy(deep=True)
@@ -158,6 +169,36 @@ class FakeJobStore:
         sets: dict[str, Any] | None = None,
     ) -> Job | None:
         return self._transition(job, to, list(allowed_from), keeping, sets, record=("transition", to.value))
+
+    def take_open_slot(self, job: Job, slot: int) -> Job | None:
+        if any(other.slot == slot for other in self.jobs.values() if other.job_id != job.job_id):
+            return None  # the slot is taken: the transaction is cancelled
+        stored = self.jobs.get(job.job_id)
+        if stored is None or stored.status is not JobStatus.SUBMITTING or stored.slot is not None:
+            return None
+        self.jobs[job.job_id] = stored.model_copy(update={"slot": slot})
+        self.writes.append(("take_open_slot", str(slot)))
+        return self.get_job(job.job_id)
+
+    # --- pipeline.store.slots and the learned limit of pipeline.store.fair_queue, from the jobs ----
+
+    def slot_holders(self) -> dict[int, str]:
+        """The slot items: a job's slot is given back in the write that moves it out (as stored)."""
+        return {job.slot: job.job_id for job in self.jobs.values() if job.slot is not None}
+
+    def held_by_client(self) -> dict[str, int]:
+        held: dict[str, int] = {}
+        for job in self.jobs.values():
+            if job.slot is not None:
+                held[job.client_id] = held.get(job.client_id, 0) + 1
+        return held
+
+    def learn_limit(self, in_flight: int) -> None:
+        self.learned_limit = max(1, in_flight)
+
+    def raise_learned_limit(self, in_flight: int) -> None:
+        if self.learned_limit and in_flight > self.learned_limit:
+            self.learned_limit = in_flight
 
     def claim_for_create(self, job: Job, slot: int, keeping: Bookkeeping) -> Job | None:
         if any(other.slot == slot for other in self.jobs.values() if other.job_id != job.job_id):
@@ -421,6 +462,11 @@ def install(monkeypatch: pytest.MonkeyPatch) -> Fakes:
     monkeypatch.setattr(download_queue, "send_download_tasks", queues.send_download_tasks)
     monkeypatch.setattr(dispatch_queue, "send_wakeup", queues.send_wakeup)
     monkeypatch.setattr(callback_queue, "send_callback_task", queues.send_callback_task)
+    monkeypatch.setattr(slots, "holders", store.slot_holders)
+    monkeypatch.setattr(slots, "held_by_client", store.held_by_client)
+    monkeypatch.setattr(fair_queue, "learned_limit", lambda: store.learned_limit)
+    monkeypatch.setattr(fair_queue, "learn_limit", store.learn_limit)
+    monkeypatch.setattr(fair_queue, "raise_learned_limit", store.raise_learned_limit)
     return Fakes(store, queues)
 
 
@@ -457,3 +503,19 @@ def install_signals(monkeypatch: pytest.MonkeyPatch, module: Any) -> Signals:
     monkeypatch.setattr(module, "about_job", signals.about_job)
     monkeypatch.setattr(module, "logger", signals)
     return signals
+
+
+def serve_due_index(monkeypatch: pytest.MonkeyPatch, due: Any) -> None:
+    """Stand in for the sweep's index (store/due_checks.py) with `due(after, now, limit)`, the
+    due entries oldest first: `due_checks` is it, and `due_page` reads it page by page as the
+    index does, each page starting after the last one's key (due time, job id)."""
+
+    def page(after: int | None, now: int, start: Any, size: int) -> tuple[list[Any], Any]:
+        found = sorted(due(after, now, 10**9), key=lambda e: (e.next_check_at, e.job_id))
+        if start is not None:
+            found = [e for e in found if (e.next_check_at, e.job_id) > start]
+        chunk = found[:size]
+        return chunk, ((chunk[-1].next_check_at, chunk[-1].job_id) if len(found) > size else None)
+
+    monkeypatch.setattr(due_checks, "due_checks", due)
+    monkeypatch.setattr(due_checks, "due_page", page)

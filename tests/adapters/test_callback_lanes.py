@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
@@ -62,15 +63,12 @@ def test_a_place_given_back_or_run_out_is_free_again() -> None:
 
 
 def test_a_callback_message_carries_its_client_as_its_fair_queue_group(
-    moto_endpoint: str, monkeypatch: pytest.MonkeyPatch
+    moto_endpoint: str, override_env: Callable[[Mapping[str, str]], None]
 ) -> None:
     from conftest import STORE_STACK
 
-    from pipeline.platform import environment
-
     queue_url = sqs_client().get_queue_url(QueueName=f"{STORE_STACK}-CallbackQueue")["QueueUrl"]
-    monkeypatch.setenv("CALLBACK_QUEUE_URL", queue_url)
-    environment.forget()
+    override_env({"CALLBACK_QUEUE_URL": queue_url})
     client = _client()
     callback_queue.send_callback_task(CallbackTask(job_id="job_x", webhook_id="msg_x", client_id=client))
     callback_queue.send_callback_task(CallbackTask(job_id="job_y", webhook_id="msg_y", client_id="bad id é"))

@@ -9,7 +9,7 @@ import hashlib
 import socket
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import pytest
@@ -17,7 +17,6 @@ from test_ranged_download import BUCKET, s3_calls, s3_endpoint
 
 from pipeline.downloads.http_to_s3 import DownloadFailed, OutputTooLarge, Transfer, fetch_into_s3
 from pipeline.platform import aws
-from pipeline.platform.settings import get_settings
 
 __all__ = ["s3_calls", "s3_endpoint"]  # fixtures, used by name
 
@@ -125,11 +124,9 @@ def test_a_chunked_body_cut_before_its_last_chunk_is_never_stored(
 
 
 @pytest.fixture
-def max_bytes(monkeypatch: pytest.MonkeyPatch, s3_calls: Counter[str]) -> Iterator[int]:
-    monkeypatch.setenv("DOWNLOAD_MAX_BYTES", "1000")
-    get_settings.cache_clear()
-    yield 1000
-    get_settings.cache_clear()
+def max_bytes(override_env: Callable[[Mapping[str, str]], None], s3_calls: Counter[str]) -> int:
+    override_env({"DOWNLOAD_MAX_BYTES": "1000"})
+    return 1000
 
 
 @pytest.mark.parametrize(

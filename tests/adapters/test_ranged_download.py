@@ -12,14 +12,14 @@ import socket
 import threading
 import zlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from pipeline.downloads.http_to_s3 import DownloadFailed, Transfer, fetch_into_s3
-from pipeline.platform import aws, environment
+from pipeline.platform import aws
 from pipeline.store import outputs
 
 BUCKET = "ranged-test-bucket"
@@ -111,18 +111,18 @@ def s3_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture
-def s3_calls(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
-    for name, value in {
-        "AWS_ENDPOINT_URL": s3_endpoint,
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "OUTPUT_BUCKET_NAME": BUCKET,
-        # The test's file server is plain http on loopback, as the local stack's simulator.
-        "DOWNLOAD_REQUIRE_HTTPS": "false",
-    }.items():
-        monkeypatch.setenv(name, value)
-    environment.forget()
+def s3_calls(s3_endpoint: str, override_env: Callable[[Mapping[str, str]], None]) -> Iterator[Counter[str]]:
+    override_env(
+        {
+            "AWS_ENDPOINT_URL": s3_endpoint,
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "OUTPUT_BUCKET_NAME": BUCKET,
+            # The test's file server is plain http on loopback, as the local stack's simulator.
+            "DOWNLOAD_REQUIRE_HTTPS": "false",
+        }
+    )
     client = aws.s3_client()
     with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
         client.create_bucket(Bucket=BUCKET)
@@ -134,7 +134,6 @@ def s3_calls(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Coun
     client.meta.events.register("before-call.s3.*", count)
     yield calls
     client.meta.events.unregister("before-call.s3.*", count)
-    environment.forget()
 
 
 @pytest.fixture

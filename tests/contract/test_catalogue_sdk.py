@@ -6,19 +6,15 @@ the script failed to carry over, or a newer SDK pinned without `make sync-spec`,
 
 from __future__ import annotations
 
-import sys
 import typing
 from importlib.metadata import version
-from pathlib import Path
 from typing import Any
 
 import pytest
 import typing_extensions
 
 from pipeline.magic_hour import catalogue
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-import magic_hour_sdk
+from scripts import magic_hour_sdk
 
 SDK_ONLY = {"ai-music-generator", "ai-ugc-ad", "ai-video-translator", "ai-video-upscaler"}
 SDK_TOOLS = magic_hour_sdk.create_endpoints()

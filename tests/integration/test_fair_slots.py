@@ -16,6 +16,7 @@ import requests
 from conftest import StackHandle, start_stack
 
 from pipeline.platform import ids
+from tests.polling import poll
 
 VOICE = {"tool": "ai-voice-generator", "input": {"style": {"prompt": "hi", "voice_name": "Elon Musk"}}}
 
@@ -70,7 +71,12 @@ def test_a_client_posting_steadily_never_takes_every_slot_magic_hour_frees(unsha
     plan = busy + 2  # Magic Hour's plan has room for two of ours; it answers 429 beyond it
     stack.scenario(render_seconds=1.5, plan_concurrency=plan)
     with SteadyPoster(stack, "key-alpha", every=0.3) as alpha:
-        time.sleep(1.0)  # let A fill the plan and queue up behind it (no polling to do here)
+        # A fills the plan and queues up behind it (a fresh stack's cold starts may take a while).
+        poll(
+            lambda: sum(job["status"] == "waiting" for job in list(alpha.jobs)),
+            until=lambda waiting: waiting >= 2,
+            what="client A's jobs queued behind the plan",
+        )
         beta = [stack.post_job(VOICE, key="key-beta").json() for _ in range(3)]
         assert {job["status"] for job in beta} == {"waiting"}, beta
         done = [

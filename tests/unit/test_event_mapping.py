@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,21 +18,17 @@ from pipeline.events import mapping, stream
 from pipeline.events.models import EventJob, EventOutput
 from pipeline.events.schema import SCHEMA_FILES, event_schema
 from pipeline.models.api import JobResource, OutputResource
-from pipeline.platform import settings
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
 SCHEMAS = ROOT / "docs" / "schemas"
-# What scripts/make_event_samples.py names the output bucket.
+# What python -m scripts.make_event_samples names the output bucket.
 SAMPLE_BUCKET = "magic-hour-pipeline-outputbucket"
 
 
 @pytest.fixture(autouse=True)
-def sample_bucket(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("OUTPUT_BUCKET_NAME", SAMPLE_BUCKET)
-    settings.get_settings.cache_clear()
-    yield
-    settings.get_settings.cache_clear()
+def sample_bucket(override_env: Callable[[Mapping[str, str]], None]) -> None:
+    override_env({"OUTPUT_BUCKET_NAME": SAMPLE_BUCKET})
 
 
 def _sample(name: str) -> dict[str, Any]:

@@ -5,16 +5,14 @@ Nor does a handler's import load the other packages kept off the cold start (doc
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
+from layer_path import ROOT, SHARED_DIR
 from pipeline.platform.observability import LazyTracer, tracing_enabled
-
-ROOT = Path(__file__).resolve().parents[2]
-
 
 # Per function: what only some of its paths need, loaded by the first request on such a path.
 KEPT_OFF = {
@@ -33,6 +31,11 @@ KEPT_OFF = {
 }
 
 
+def _lambda_path(function: str) -> str:
+    """A fresh interpreter's path as Lambda lays it out: the function's code, then the layer's."""
+    return os.pathsep.join([str(ROOT / "functions" / function), str(SHARED_DIR)])
+
+
 @pytest.mark.parametrize(
     "function", sorted(path.name for path in (ROOT / "functions").iterdir() if (path / "app.py").exists())
 )
@@ -47,12 +50,17 @@ def test_importing_a_handler_loads_nothing_kept_off_the_cold_start(function: str
         *KEPT_OFF.get(function, ()),
     )
     code = (
-        "import sys, json; sys.path[:0] = [sys.argv[1], sys.argv[2]]; import app; "
+        "import sys, json; import app; "
         f"print(json.dumps(sorted(m for m in sys.modules if m.startswith({kept_off!r}))))"
     )
-    env = {"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1", "LAMBDA_TASK_ROOT": "/var/task"}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "LAMBDA_TASK_ROOT": "/var/task",
+        "PYTHONPATH": _lambda_path(function),
+    }
     answer = subprocess.run(
-        [sys.executable, "-c", code, str(ROOT / "functions" / function), str(ROOT / "shared")],
+        [sys.executable, "-c", code],
         capture_output=True,
         text=True,
         env=env,
@@ -76,8 +84,8 @@ def test_tracing_follows_powertools_rule(environ: dict[str, str], expected: bool
     assert tracing_enabled(environ) is expected
 
 
-def test_disabled_tracer_calls_through_without_building_the_real_one(monkeypatch) -> None:
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+def test_disabled_tracer_calls_through_without_building_the_real_one(override_env) -> None:
+    override_env({"LAMBDA_TASK_ROOT": "/var/task", "POWERTOOLS_TRACE_DISABLED": "true"})
     tracer = LazyTracer()
 
     @tracer.capture_method
@@ -88,9 +96,8 @@ def test_disabled_tracer_calls_through_without_building_the_real_one(monkeypatch
     assert tracer._tracer is None
 
 
-def test_enabled_tracer_builds_the_real_one_once_on_first_call(monkeypatch) -> None:
-    monkeypatch.setenv("LAMBDA_TASK_ROOT", "/var/task")
-    monkeypatch.delenv("POWERTOOLS_TRACE_DISABLED", raising=False)
+def test_enabled_tracer_builds_the_real_one_once_on_first_call(monkeypatch, override_env) -> None:
+    override_env({"LAMBDA_TASK_ROOT": "/var/task", "POWERTOOLS_TRACE_DISABLED": None})
     tracer = LazyTracer()
     built: list[str] = []
 
@@ -111,9 +118,8 @@ def test_enabled_tracer_builds_the_real_one_once_on_first_call(monkeypatch) -> N
     assert built == ["capture_method"]
 
 
-def test_decorator_options_reach_the_real_tracer(monkeypatch) -> None:
-    monkeypatch.setenv("LAMBDA_TASK_ROOT", "/var/task")
-    monkeypatch.delenv("POWERTOOLS_TRACE_DISABLED", raising=False)
+def test_decorator_options_reach_the_real_tracer(monkeypatch, override_env) -> None:
+    override_env({"LAMBDA_TASK_ROOT": "/var/task", "POWERTOOLS_TRACE_DISABLED": None})
     tracer = LazyTracer()
     seen: list[dict[str, object]] = []
 
@@ -136,17 +142,15 @@ def test_the_template_spares_every_cold_start_pydantics_plugin_scan() -> None:
     from local.template import load_template
 
     variables = load_template()["Globals"]["Function"]["Environment"]["Variables"]
-    code = (
-        "import sys; sys.path[:0] = [sys.argv[1], sys.argv[2]]; import app; "
-        "from pydantic.plugin import _loader; print(_loader._plugins is None)"
-    )
+    code = "import app; from pydantic.plugin import _loader; print(_loader._plugins is None)"
     env = {
         "PATH": "/usr/bin:/bin",
         "AWS_DEFAULT_REGION": "us-east-1",
         "PYDANTIC_DISABLE_PLUGINS": str(variables.get("PYDANTIC_DISABLE_PLUGINS", "")),
+        "PYTHONPATH": _lambda_path("webhook"),
     }
     answer = subprocess.run(
-        [sys.executable, "-c", code, str(ROOT / "functions" / "webhook"), str(ROOT / "shared")],
+        [sys.executable, "-c", code],
         capture_output=True,
         text=True,
         env=env,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -40,19 +41,13 @@ JOB_ID = json.loads(DOWNLOAD_RECORD["body"])["job_id"]
 CALLBACK_JOB_ID = json.loads(CALLBACK_RECORD["body"])["job_id"]
 
 
-def _load(function: str, monkeypatch: pytest.MonkeyPatch, **environment: str) -> ModuleType:
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "test")
-    for name, value in environment.items():
-        monkeypatch.setenv(name, value)
-    from pipeline.platform import environment
-
-    environment.forget()
+def _load(function: str, override_env: Callable[[Mapping[str, str]], None], **environment: str) -> ModuleType:
+    override_env({"POWERTOOLS_METRICS_NAMESPACE": "test", **environment})
     spec = importlib.util.spec_from_file_location(f"{function}_app", ROOT / "functions" / function / "app.py")
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    environment.forget()  # other tests get their own settings
     return module
 
 
@@ -83,10 +78,10 @@ def outcomes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
 
 
 @pytest.fixture
-def downloader(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+def downloader(override_env: Callable[[Mapping[str, str]], None]) -> ModuleType:
     return _load(
         "downloader",
-        monkeypatch,
+        override_env,
         DOWNLOAD_RETRY_DELAYS_SECONDS="10,30",
         DOWNLOAD_MAX_ATTEMPTS="4",
         DOWNLOAD_DEAD_LETTER_QUEUE_URL=DLQ,
@@ -94,10 +89,10 @@ def downloader(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
 
 
 @pytest.fixture
-def callback_handler(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+def callback_handler(override_env: Callable[[Mapping[str, str]], None]) -> ModuleType:
     return _load(
         "callback",
-        monkeypatch,
+        override_env,
         CALLBACK_RETRY_DELAYS_SECONDS="5,7",
         CALLBACK_DEAD_LETTER_QUEUE_URL=DLQ,
     )

@@ -4,6 +4,7 @@ fixed size, newly due checks read as it goes, and the oldest overdue check it le
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import pytest
 
@@ -41,6 +42,7 @@ class Index:
         self.entries = {e.job_id: e for e in entries}
         self.lock = threading.Lock()
         self.reads: list[tuple[int | None, int, int]] = []
+        self.pages: list[tuple[int | None, int, int]] = []
 
     def due(self, after: int | None, now: int, limit: int) -> list[DueCheck]:
         with self.lock:
@@ -55,6 +57,16 @@ class Index:
             )
             return found[:limit]
 
+    def page(self, after: int | None, now: int, start: Any, size: int) -> tuple[list[DueCheck], Any]:
+        """One page as the index's key orders it (due time, job id), after `start`."""
+        with self.lock:
+            self.pages.append((after, now, size))
+        found = sorted(self.due(after, now, 10**9), key=lambda e: (e.next_check_at, e.job_id))
+        if start is not None:
+            found = [e for e in found if (e.next_check_at, e.job_id) > start]
+        chunk = found[:size]
+        return chunk, ((chunk[-1].next_check_at, chunk[-1].job_id) if len(found) > size else None)
+
     def checked(self, job_id: str) -> None:
         with self.lock:
             self.entries.pop(job_id, None)
@@ -62,6 +74,7 @@ class Index:
 
 def run_batch(monkeypatch: pytest.MonkeyPatch, index: Index, **settings: object) -> tuple[Batch, list[str]]:
     monkeypatch.setattr(due_checks, "due_checks", index.due)
+    monkeypatch.setattr(due_checks, "due_page", index.page)
     monkeypatch.setattr(sweep_batch, "get_settings", lambda: SETTINGS.model_copy(update=settings))
     order: list[str] = []
 
@@ -86,24 +99,75 @@ def run_batch(monkeypatch: pytest.MonkeyPatch, index: Index, **settings: object)
 def test_one_clients_thousands_of_due_checks_cost_another_client_one_turn(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # A's 3,000 checks are all older than B's one; B's is still the second taken.
+    # A's 3,000 checks are all older than B's one; B's waits for the pages before it, read one
+    # per check at worst (while the checks run, in the real sweep), never for A's 3,000 checks.
     index = Index([entry(f"a{n}", "A", n // 4) for n in range(3000)] + [entry("b", "B", 999)])
     batch, order = run_batch(monkeypatch, index, sweep_concurrency=1)
-    assert order[:2] == ["a0", "b"]
+    assert order[0] == "a0"
+    assert "b" in order[: 3000 // sweep_batch.PAGE + 2], order.index("b")
     assert len(order) == 3001  # no fixed batch size: everything due is checked
     assert batch.oldest_overdue_seconds() == 0
+
+
+def test_a_huge_backlog_starts_checking_after_one_page_and_holds_a_lane_at_most(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A's 10,000 due checks: the first check comes after one read of one page, and however far
+    # the reads go, A's lane never holds more than LANE_CAP (memory bounded, not the backlog).
+    index = Index([entry(f"a{n:05d}", "A", n // 10) for n in range(10_000)] + [entry("b", "B", 999)])
+    monkeypatch.setattr(due_checks, "due_checks", index.due)
+    monkeypatch.setattr(due_checks, "due_page", index.page)
+    monkeypatch.setattr(
+        sweep_batch, "get_settings", lambda: SETTINGS.model_copy(update={"sweep_concurrency": 4})
+    )
+    pages_at_first_check: list[int] = []
+    most_held: list[int] = [0]
+    order: list[str] = []
+    lock = threading.Lock()
+
+    def check(e: DueCheck, now: int) -> str:
+        with lock:
+            if not pages_at_first_check:
+                pages_at_first_check.append(len(index.pages))
+            order.append(e.job_id)
+        index.checked(e.job_id)
+        return "unchanged"
+
+    batch = Batch(1000, check, lambda outcome: None, lambda: True)
+    original = batch.read_page
+
+    def read_page() -> int:
+        found = original()
+        most_held[0] = max(most_held[0], len(batch.lanes))
+        return found
+
+    monkeypatch.setattr(batch, "read_page", read_page)
+    batch.run()
+    assert pages_at_first_check == [1]
+    assert index.pages[0][2] <= sweep_batch.PAGE
+    assert most_held[0] <= sweep_batch.LANE_CAP + 1  # A's lane, and B's one check
+    assert sorted(order) == sorted([*index_ids(10_000), "b"])
+    # B's check joins the rotation within the pass's quick reads (a slice of time each), a few
+    # turns after the first checks at worst: never behind A's backlog.
+    assert order.index("b") < 10_000 // sweep_batch.PAGE, order.index("b")
+    assert batch.oldest_overdue_seconds() == 0
+
+
+def index_ids(count: int) -> list[str]:
+    return [f"a{n:05d}" for n in range(count)]
 
 
 def test_what_the_scan_limit_leaves_is_read_as_room_frees(monkeypatch: pytest.MonkeyPatch) -> None:
     index = Index([entry(f"a{n}", "A", n) for n in range(50)])
     _, order = run_batch(monkeypatch, index, sweep_concurrency=4, sweep_scan_limit=10)
     assert sorted(order) == sorted(f"a{n}" for n in range(50))
-    assert index.reads[0] == (None, 1000, 10)
+    assert index.pages[0] == (None, 1000, 10)
 
 
 def test_a_run_cut_short_reports_its_oldest_overdue_check(monkeypatch: pytest.MonkeyPatch) -> None:
     index = Index([entry(f"a{n}", "A", 100 + n) for n in range(5)])
     monkeypatch.setattr(due_checks, "due_checks", index.due)
+    monkeypatch.setattr(due_checks, "due_page", index.page)
     monkeypatch.setattr(
         sweep_batch, "get_settings", lambda: SETTINGS.model_copy(update={"sweep_concurrency": 1})
     )

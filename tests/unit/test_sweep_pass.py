@@ -15,12 +15,11 @@ from pipeline.magic_hour.errors import MagicHourUnavailable
 from pipeline.models.job import Job, JobStatus
 from pipeline.platform import ids
 from pipeline.platform.timeutil import epoch_seconds
-from pipeline.store import due_checks as due_checks_store
 from pipeline.store import jobs as job_store
 from pipeline.store import slots
 from pipeline.store.due_checks import DueCheck
 from pipeline.sweep import sweep, sweep_batch
-from tests.fakes import FakeMagicHour, Fakes, install
+from tests.fakes import FakeMagicHour, Fakes, install, serve_due_index
 
 OTHER_ID = ids.job_id_for_idempotency_key("client-b", "sweep-run")
 
@@ -73,7 +72,7 @@ def due(monkeypatch: pytest.MonkeyPatch, fakes: Fakes, *jobs: Job) -> list[tuple
         listed = jobs if after is None else ()
         return [DueCheck(job.job_id, job.client_id, job.status.value, now) for job in listed][:limit]
 
-    monkeypatch.setattr(due_checks_store, "due_checks", due_checks)
+    serve_due_index(monkeypatch, due_checks)
     return asked
 
 
@@ -93,7 +92,7 @@ def test_every_due_job_is_checked_and_counted(fakes: Fakes, monkeypatch: pytest.
         make_job(JobStatus.RENDERING, job_id=OTHER_ID, project_id="proj_other", magic_hour_name=None),
     )
     report = sweep.run(now, FakeMagicHour(project("complete")))  # type: ignore[arg-type]
-    assert asked[0] == (None, now, SETTINGS.sweep_scan_limit)
+    assert asked[0][:2] == (None, now)  # everything due, read from the index's start
     assert report.checked == 2
     assert report.outcomes == {"recovered_completed": 2}
 

@@ -9,9 +9,9 @@ import pytest
 from pipeline.models.job import Job, JobStatus
 from pipeline.platform.settings import get_settings
 from pipeline.platform.time_budget import TimeBudget, magic_hour_step_ms
-from pipeline.store import due_checks
 from pipeline.store.due_checks import DueCheck
 from pipeline.sweep import sweep
+from tests.fakes import serve_due_index
 
 SETTINGS = get_settings()
 
@@ -56,7 +56,7 @@ def serve_due(monkeypatch: pytest.MonkeyPatch, jobs: Any) -> None:
         listed = jobs() if after is None else []
         return [DueCheck(j.job_id, j.client_id, j.status.value, 0) for j in listed][:limit]
 
-    monkeypatch.setattr(due_checks, "due_checks", due)
+    serve_due_index(monkeypatch, due)
     monkeypatch.setattr(
         sweep.job_store, "get_job", lambda job_id: next((j for j in jobs() if j.job_id == job_id), None)
     )
@@ -175,7 +175,7 @@ def test_the_lease_is_released_when_the_loop_fails(
     def broken(after: int | None, now: int, limit: int) -> list[DueCheck]:
         raise RuntimeError("DynamoDB is down")
 
-    monkeypatch.setattr(due_checks, "due_checks", broken)
+    serve_due_index(monkeypatch, broken)
     with pytest.raises(RuntimeError):
         sweep.run(0, magic_hour=None, budget=TimeBudget.fixed(120_000), holder="me")  # type: ignore[arg-type]
     assert wired["leases"].released == [("sweep", "me")]

@@ -2,13 +2,13 @@
 and the budget check of its reservation in the same write), the fair queue's head, and the
 deadline a waiting job runs against.
 
-Shared by the dispatcher (its loop), submit (a new job's one immediate try, `claim_now`) and the
+Shared by the dispatcher (its loop), submit (a new job's try when nothing else waits, `claim_now`) and the
 sweep (`past_deadline`). A claim is a conditional write, so two claimers never create one job.
 """
 
 from __future__ import annotations
 
-from pipeline.create import fair_share
+from pipeline.create import fair_share, learned_limit
 from pipeline.jobs import budgets, moves
 from pipeline.magic_hour import account, rates
 from pipeline.models.job import Job, JobError, JobStatus
@@ -45,10 +45,14 @@ def claim(job: Job, slot: int | None) -> Job | None:
 
 def next_due_job(limit: int = 0) -> Job | None:
     """The fairest job still waiting (the index may lag a write by a moment) whose client is not at
-    its cap of the `limit` slots (fair_share.py)."""
+    its cap (fair_share.py) of the `limit` slots, or of the limit Magic Hour's 429s showed."""
     head = job_store.waiting_jobs(_QUEUE_HEAD)
-    if limit:
-        head = fair_share.within_cap(head, slots.held_by_client(), limit)
+    most = learned_limit.cap_limit(limit)
+    if most and head:
+        capped = fair_share.within_cap(head, slots.held_by_client(), most)
+        # A learned limit may lag Magic Hour's real one (it is raised as creates go through): it
+        # picks who goes next, never stops everyone.
+        head = capped if capped or limit else head
     for entry in head:
         job = job_store.get_job(entry.job_id)
         if job is not None and job.status is JobStatus.WAITING:
@@ -64,11 +68,10 @@ def past_deadline(job: Job, now: int) -> bool:
     )
 
 
-def ahead_of(job: Job) -> bool:
-    """Whether another job waits ahead of this one in the fair queue."""
-    for entry in job_store.waiting_jobs(1):
-        return entry.job_id != job.job_id and (job.fair_key is None or entry.fair_key < job.fair_key)
-    return False
+def others_wait(job: Job) -> bool:
+    """Whether any job but this one waits in the fair queue (the index may lag a write by a
+    moment): then the next free slot is the dispatcher's to hand out in fair order."""
+    return any(entry.job_id != job.job_id for entry in job_store.waiting_jobs(2))
 
 
 def jobs_wait() -> bool:
@@ -77,26 +80,25 @@ def jobs_wait() -> bool:
 
 
 def claim_now(job: Job) -> Job | None:
-    """Submit's own try: take a slot for a new job at once, unless the limit is reached or others
-    wait ahead of it or its client holds its cap while others wait (fair share holds for every
-    client). With a limit of ours, a pause after
-    Magic Hour's last refusal does not stop it: each new job gets its one immediate try, and waits
-    in fair order if Magic Hour refuses it too. Without one (Magic Hour's 429s are the limit) the
-    job only queued because others wait: it goes first only when it heads the queue and no pause
-    holds, else its turn comes from the dispatcher."""
+    """Submit's own try: take a slot for a new job at once, only when no other job waits (the
+    fair queue is empty but for it) and, without a limit of ours, no pause after Magic Hour's
+    last 429 holds. Whatever sets the limit (ours, the one Magic Hour's 429s showed, or the pause
+    itself), a new submission never takes a freed slot ahead of another client's waiting job: it
+    queues, and the dispatcher hands slots out in fair order under the per-client cap
+    (next_due_job). With nobody else waiting there is nobody to be fair to, so no cap applies."""
     # submit read the limit a moment ago (account.py keeps it for an hour): no second read here.
     limit = account.concurrency_limit()
-    if ahead_of(job):
+    if others_wait(job):
         return None
     if not limit:
         hold_until, _ = fair_queue.hold()
-        return None if hold_until > epoch_seconds() else _noted(job, claim(job, None))
-    if fair_share.at_cap(job.client_id, job_store.waiting_jobs(_QUEUE_HEAD), slots.held_by_client(), limit):
-        return None  # the next free slot is another waiting client's
-    for _ in range(3):  # another job may take the free slot first
-        slot = slots.free_slot(limit)
-        if slot is None:
+        if hold_until > epoch_seconds():
             return None
+    for _ in range(3):  # another job may take the free slot first
+        slot = slots.free_slot(learned_limit.pool(limit), spread=not limit)
+        if slot is None:
+            # The open pool full (never, by its size) only loses the count, never the create.
+            return None if limit else _noted(job, claim(job, None))
         claimed = claim(job, slot)
         if claimed is not None:
             return _noted(job, claimed)
@@ -112,3 +114,19 @@ def _noted(job: Job, claimed: Job | None) -> Job | None:
     if claimed is not None and claimed.status is JobStatus.SUBMITTING:
         fair_queue.note_dispatched(fair_queue.round_of(job.fair_key))
     return claimed
+
+
+def count_in_flight(job: Job) -> Job:
+    """A job sent at once with no limit of ours (nothing waits) takes a slot of the open pool
+    before its create, so the slots count what each client has rendering (learned_limit.py)."""
+    try:
+        for _ in range(3):  # another job may take the same free slot first
+            slot = slots.free_slot(learned_limit.OPEN_POOL, spread=True)
+            if slot is None:
+                return job
+            held = job_store.take_open_slot(job, slot)
+            if held is not None:
+                return held
+    except Exception:  # the count only shapes the cap: the create goes on without it
+        logger.exception("could not count the job in flight", extra={"job_id": job.job_id})
+    return job

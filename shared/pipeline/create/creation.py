@@ -14,7 +14,7 @@ What Magic Hour's answer means for money (the table: pipeline/magic_hour/outcome
 
 from __future__ import annotations
 
-from pipeline.create import inputs
+from pipeline.create import inputs, learned_limit
 from pipeline.jobs import moves
 from pipeline.magic_hour import catalogue
 from pipeline.magic_hour.client import CreatedProject, MagicHourClient
@@ -104,7 +104,9 @@ def create(job: Job, magic_hour: MagicHourClient, *, inline: bool) -> Job:
         # An operator problem: the job waits (within its deadline) for the key to be fixed.
         return retry_later(job, MISCONFIGURED if auth else UNAVAILABLE, ours.message, 0)
     except MagicHourRateLimited as limited:
-        return retry_later(job, RATE_LIMITED, limited.message, limited.retry_after_seconds)
+        waiting = retry_later(job, RATE_LIMITED, limited.message, limited.retry_after_seconds)
+        learned_limit.after_rate_limited()  # its slot given back: what renders now filled the plan
+        return waiting
     except MagicHourError as failure:
         # Anything else is read by the outcome table too: only "nothing created" is tried again.
         answer = answer_of(failure.status_code) if failure.status_code is not None else None
@@ -142,6 +144,7 @@ def _record(job: Job, created: CreatedProject) -> Job:
         )
     attached = moves.attach(job, created.project_id, created.credits_charged)
     emit(MAGIC_HOUR_CREATES, outcome="created")
+    learned_limit.after_created(job.slot)
     if attached is None:  # the webhook got there first (it recovers jobs by project name)
         return job_store.get_job(job.job_id) or job
     logger.info(

@@ -1,8 +1,9 @@
 """The one override point for what the functions read from their environment.
 
-Settings (settings.py) and boto3's clients (aws.py) are read once per container. A process that
-points them elsewhere at run time (ops, tests) changes the variables and then calls `forget`, here,
-rather than clearing each cache itself: a cache added later is cleared in this one place.
+Settings (settings.py, with the Lambda and Powertools variables) and boto3's clients (aws.py) are
+read once per container. A process that points them elsewhere at run time (ops, tests) changes the
+variables and then calls `forget`, here, rather than clearing each cache itself: a cache added
+later is cleared in this one place.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ def forget() -> None:
     """Drop everything read from the environment: settings, the boto3 clients and tables, and
     boto3's default session (it keeps the credentials and region it found first)."""
     settings.get_settings.cache_clear()
+    settings.runtime_environment.cache_clear()
     aws.dynamodb_table.cache_clear()
     aws.s3_client.cache_clear()
     aws.sqs_client.cache_clear()

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import sys
 import threading
 from collections.abc import Callable, Mapping
@@ -30,6 +29,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics.base import SingleMetric
 
 from pipeline.platform.redaction import RedactingFormatter
+from pipeline.platform.settings import runtime_environment
 from pipeline.platform.timeutil import parse_iso
 
 if TYPE_CHECKING:
@@ -40,8 +40,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 _TRUTHY = {"1", "true", "yes", "on", "y", "t"}
 
 
-def tracing_enabled(environ: Mapping[str, str] = os.environ) -> bool:
+def tracing_enabled(environ: Mapping[str, str] | None = None) -> bool:
     """Powertools' own rule (Tracer._is_tracer_disabled), without importing the tracer."""
+    environ = runtime_environment() if environ is None else environ
     if environ.get("POWERTOOLS_TRACE_DISABLED", "false").strip().lower() in _TRUTHY:
         return False
     if not environ.get("LAMBDA_TASK_ROOT"):
@@ -209,7 +210,8 @@ CATALOGUE = (
 def emf_record(metric: Metric, value: float, dimensions: dict[str, str]) -> dict[str, object]:
     if set(dimensions) != set(metric.dimensions):
         raise ValueError(f"{metric.name} takes dimensions {metric.dimensions}, got {sorted(dimensions)}")
-    single = SingleMetric(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE), service="")
+    namespace = runtime_environment().get("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE)
+    single = SingleMetric(namespace=namespace, service="")
     single.add_metric(name=metric.name, unit=metric.unit, value=value)
     for key in metric.dimensions:
         single.add_dimension(name=key, value=dimensions[key])

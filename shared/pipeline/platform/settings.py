@@ -13,7 +13,9 @@ Each field is read from the variable of its name upper-cased, and is one of thre
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
@@ -233,3 +235,16 @@ def _from_environment(environ: dict[str, str]) -> Settings:
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return _from_environment(dict(os.environ))
+
+
+# What Lambda and Powertools themselves set, not the template: whether to trace, the metrics'
+# namespace. Read apart from Settings, which can fail to validate, so that a metric or a trace
+# never fails with them (the unhandled-error metric is written exactly when something is wrong).
+_RUNTIME_PREFIXES = ("POWERTOOLS_", "LAMBDA_", "AWS_SAM_LOCAL", "AWS_CHALICE_CLI_MODE")
+
+
+@lru_cache(maxsize=1)
+def runtime_environment() -> Mapping[str, str]:
+    """The Lambda and Powertools variables, read once per cold start like the settings."""
+    found = {name: value for name, value in os.environ.items() if name.startswith(_RUNTIME_PREFIXES)}
+    return MappingProxyType(found)

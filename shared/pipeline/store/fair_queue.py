@@ -46,6 +46,35 @@ def clear_hold() -> None:
         )
 
 
+def learned_limit() -> int:
+    """With no limit of ours, the limit Magic Hour's 429s showed (0: none seen yet): the cap on
+    what one client holds while others wait counts against it (create/fair_share.py)."""
+    item = clients.get_item(PIPELINE, DISPATCH) or {}
+    return int(item.get("learned_limit", 0))
+
+
+def learn_limit(in_flight: int) -> None:
+    """Magic Hour answered 429 with `in_flight` of our projects rendering: that is its limit now
+    (up or down: a plan changes, and projects of the account not ours count too)."""
+    clients.table().update_item(
+        Key={"client_id": PIPELINE, "item": DISPATCH},
+        UpdateExpression="SET learned_limit = :n",
+        ExpressionAttributeValues={":n": max(1, in_flight)},
+    )
+
+
+def raise_learned_limit(in_flight: int) -> None:
+    """A create went through with `in_flight` rendering: the limit is at least that. Only raised,
+    and only once a 429 set one (without it nothing is capped)."""
+    with contextlib.suppress(ClientError):
+        clients.table().update_item(
+            Key={"client_id": PIPELINE, "item": DISPATCH},
+            UpdateExpression="SET learned_limit = :n",
+            ConditionExpression="learned_limit < :n",
+            ExpressionAttributeValues={":n": in_flight},
+        )
+
+
 def dispatched_round() -> int:
     item = clients.get_item(PIPELINE, DISPATCH) or {}
     return int(item.get("round", 0))

@@ -237,6 +237,24 @@ def claim_for_create(job: Job, slot: int, keeping: Bookkeeping) -> Job | None:
         return None  # another job took the slot first (a batch's count part has no condition)
 
 
+def take_open_slot(job: Job, slot: int) -> Job | None:
+    """Give a `submitting` job sent at once (no limit of ours) slot `slot` of the open pool, in one
+    transaction with the slot item: it only counts what Magic Hour renders for whom (the cap while
+    others wait, the limit learned from 429s); Magic Hour's 429 stays the admission. None when the
+    slot was taken meanwhile or the job moved on (the caller looks again or goes without)."""
+    update: dict[str, Any] = {
+        "Key": {"job_id": job.job_id},
+        "UpdateExpression": "SET slot = :slot",
+        "ConditionExpression": "#status = :submitting AND attribute_not_exists(slot)",
+        "ExpressionAttributeNames": {"#status": "status"},
+        "ExpressionAttributeValues": {":slot": slot, ":submitting": JobStatus.SUBMITTING.value},
+    }
+    try:
+        return job_transactions.with_usage(job, update, [slots.take(slot, job.job_id, job.client_id)], ())
+    except job_transactions.SlotRefused:
+        return None
+
+
 def claim_late_project(
     job: Job,
     project_id: str,

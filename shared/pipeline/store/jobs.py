@@ -38,6 +38,7 @@ from pipeline.store.job_moves import claim_late_project as claim_late_project
 from pipeline.store.job_moves import delete_submitting_job as delete_submitting_job
 from pipeline.store.job_moves import fail as fail
 from pipeline.store.job_moves import put_new_job as put_new_job
+from pipeline.store.job_moves import take_open_slot as take_open_slot
 from pipeline.store.job_moves import transition as transition
 from pipeline.store.job_reads import BATCH_GET_KEYS as BATCH_GET_KEYS
 from pipeline.store.job_reads import JobPage as JobPage

@@ -10,6 +10,7 @@ consistent query, so the sweep can check each holder and reclaim a slot whose jo
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -52,8 +53,13 @@ def held_by_client() -> dict[str, int]:
     return dict(Counter(str(item["holder_client"]) for item in _taken() if item.get("holder_client")))
 
 
-def free_slot(limit: int) -> int | None:
+def free_slot(limit: int, spread: bool = False) -> int | None:
+    """A slot below `limit` nobody holds: the lowest, or with `spread` any one (concurrent takers
+    of a large pool then rarely race for the same item)."""
     taken = holders()
+    if spread:
+        free = [index for index in range(limit) if index not in taken]
+        return random.choice(free) if free else None  # noqa: S311  # nosec B311: spreading, not secret
     return next((index for index in range(limit) if index not in taken), None)
 
 

@@ -63,8 +63,8 @@ def submit(submission: Submission, job_id: str, magic_hour: MagicHourClient) -> 
             return None  # a replay is no new spending
         raise budgets.refusal(submission.client_id, today, budget or 0, estimate) from None
     now = now_iso()
-    # With no cap of ours, Magic Hour's 429s set the limit: while anyone's jobs wait, a new job
-    # queues behind them too, or a client posting steadily would take every slot Magic Hour frees.
+    # While anyone's jobs wait, a new job queues behind them whatever sets the limit (claim_now),
+    # or a client posting steadily would take every slot Magic Hour frees.
     waits = account.concurrency_limit(magic_hour) > 0 or claims.jobs_wait()
     project_name = ids.project_name_for(
         job_id, request.name or str(request.input.get("name") or request.tool)
@@ -115,6 +115,8 @@ def submit(submission: Submission, job_id: str, magic_hour: MagicHourClient) -> 
             _end_claim(job_id)
             return job_store.get_job(job_id) or job
         job = claimed
+    else:
+        job = claims.count_in_flight(job)
     try:
         created = creation.create(job, magic_hour, inline=True)
     except creation.CreateNotSent as not_sent:

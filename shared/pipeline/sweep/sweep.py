@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from pipeline.create import claims, creation
 from pipeline.jobs import callback_state, moves, transitions
 from pipeline.magic_hour.client import MagicHourClient
 from pipeline.magic_hour.credits import storable_credits
@@ -28,7 +27,7 @@ from pipeline.platform.time_budget import TimeBudget, magic_hour_step_ms
 from pipeline.platform.timeutil import epoch_of
 from pipeline.store import jobs as job_store
 from pipeline.store.due_checks import DueCheck
-from pipeline.sweep import sweep_batch, sweep_lease
+from pipeline.sweep import sweep_batch, sweep_lease, waiting_watch
 from pipeline.sweep.slot_reclaim import reclaim_stale_slots
 
 # What a project's status at Magic Hour means for our job (statuses without an entry mean "wait").
@@ -159,7 +158,7 @@ def check(job: Job, now: int, magic_hour: MagicHourClient) -> str:
     if quiet_for > settings.sweep_give_up_seconds:
         return _give_up(job, quiet_for)
     if job.status is JobStatus.WAITING:
-        return _waiting(job, now)
+        return waiting_watch.check(job, now)
     if job.status is JobStatus.SUBMITTING and job.project_id is None:
         # The grace runs from when the create was sent (the claim that sent it), so a job that
         # waited an hour for a slot gets all of it; jobs stored before create_sent_at existed
@@ -243,30 +242,6 @@ def _owed_callback(job: Job, now: int) -> str:
         return "callback_abandoned"
     _postpone(job, now)
     return "callback_in_flight"
-
-
-def _waiting(job: Job, now: int) -> str:
-    if claims.past_deadline(job, now):
-        creation.fail_past_deadline(
-            job, job.last_create_error or creation.UNAVAILABLE, job.create_attempts, [JobStatus.WAITING]
-        )
-        return "create_deadline_passed"
-    # The dispatcher creates it when its turn comes (run() wakes it once for all waiting jobs);
-    # the sweep only watches its deadlines, so it looks again at the next one, not every back-off
-    # step: thousands of waiting jobs cost the sweep one check each, not one per period. A move
-    # (a refused create puts it back to `waiting`) schedules its check afresh.
-    job_store.postpone_check(job.job_id, max(_next_deadline(job), now + 1), job.sweep_checks + 1)
-    return "waiting"
-
-
-def _next_deadline(job: Job) -> int:
-    """When a waiting job next needs the sweep: its give-up, or its create deadline once Magic
-    Hour has refused it (dispatch.past_deadline)."""
-    settings = get_settings()
-    deadline = epoch_of(job.updated_at) + settings.sweep_give_up_seconds + 1
-    if job.create_attempts > 0:
-        deadline = min(deadline, epoch_of(job.created_at) + settings.create_deadline_seconds)
-    return deadline
 
 
 def _give_up(job: Job, quiet_for: int) -> str:

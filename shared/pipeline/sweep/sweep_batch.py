@@ -6,10 +6,15 @@
   client, not one per job.
 - **Waiting jobs are the dispatcher's.** A `waiting` job needs no Magic Hour call, only its
   deadlines watched; all of them share one lane, so however many wait they take one client's share.
+- **Read a page at a time.** The index is read one page (`PAGE`) at a time, the first checks
+  start after the first page, and the next pages are read while they run, through to what is due
+  now (a pass). A lane holds at most `LANE_CAP` checks: what a client has beyond it stays in the
+  index, and a new pass from the index's start reads it once the client's lane has half drained.
+  So a huge backlog starts checking at once, memory stays bounded (lanes, not the backlog), and
+  another client's check at the backlog's end is found within one pass's reads.
 - **No fixed batch size.** The run checks `sweep_concurrency` jobs at once (each mostly waits on one
-  Magic Hour GET) and reads newly due entries as it goes, until nothing is due, its time budget
-  ends, or it has run one sweep period (the next run reads the index afresh and carries on). At
-  most `sweep_scan_limit` entries are held in memory; the rest stay due for the next read.
+  Magic Hour GET) until nothing is due, its time budget ends, or it has run one sweep period (the
+  next run reads the index afresh and carries on). At most `sweep_scan_limit` entries are held.
 """
 
 from __future__ import annotations
@@ -18,15 +23,22 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
 
 from pipeline.platform.settings import get_settings
 from pipeline.store import due_checks
-from pipeline.store.due_checks import DueCheck
+from pipeline.store.due_checks import DueCheck, PageKey
 
 # Lane of every `waiting` job (no client id is empty).
 WAITING_LANE = ""
-# How often a run looks for checks that became due since its last read.
+# How often a run looks for checks that became due since its last pass.
 REFRESH_SECONDS = 1.0
+# Entries one read of the index takes: light ones (job, client, status, due time).
+PAGE = 500
+# Checks held per lane; the rest of that client's backlog waits in the index for the next pass.
+LANE_CAP = 500
+# How long one look at the index may read pages on before the run hands out checks again.
+READ_SLICE_SECONDS = 0.2
 # How much of the index's head the overdue figure reads, to step over entries that lag.
 _HEAD = 50
 
@@ -38,13 +50,27 @@ class Lanes:
         self._lanes: OrderedDict[str, deque[DueCheck]] = OrderedDict()
         self._queued: set[str] = set()
 
-    def add(self, entries: Iterable[DueCheck]) -> None:
+    @staticmethod
+    def lane_of(entry: DueCheck) -> str:
+        return WAITING_LANE if entry.status == "waiting" else entry.client_id
+
+    def add(self, entries: Iterable[DueCheck], cap: int | None = None) -> set[str]:
+        """Queue `entries` (each once); the lanes that had no room for some (at `cap`)."""
+        full: set[str] = set()
         for entry in entries:
             if entry.job_id in self._queued:
                 continue
+            lane = self.lane_of(entry)
+            if cap is not None and self.size(lane) >= cap:
+                full.add(lane)
+                continue
             self._queued.add(entry.job_id)
-            lane = WAITING_LANE if entry.status == "waiting" else entry.client_id
             self._lanes.setdefault(lane, deque()).append(entry)
+        return full
+
+    def size(self, lane: str) -> int:
+        entries = self._lanes.get(lane)
+        return len(entries) if entries else 0
 
     def take(self) -> DueCheck | None:
         """The next check: the head of the lane whose turn it is (which then goes last)."""
@@ -66,6 +92,16 @@ class Lanes:
 
     def __len__(self) -> int:
         return len(self._queued)
+
+
+@dataclass
+class _Pass:
+    """One read of the index through to what was due when it began, page by page."""
+
+    after: int | None  # only checks due after this (None: from the index's start)
+    upper: int
+    start: PageKey | None = None
+    full: set[str] = field(default_factory=set)  # lanes that left checks in the index
 
 
 class Batch:
@@ -90,38 +126,91 @@ class Batch:
         self._workers = settings.sweep_concurrency
         self._limit = settings.sweep_scan_limit
         self.lanes = Lanes()
-        self._read_up_to: int | None = None
+        self._pass: _Pass | None = None
+        self._next_after: int | None = None  # where the next pass starts (None: the index's start)
+        self._left_in_index: set[str] = set()  # lanes the last pass could not hold whole
+        self._pass_ended = clock()
         self._taken: set[str] = set()
         self.stopped: str | None = None
+        self.pages_read = 0
 
     def now(self) -> int:
         return self._start_now + int(self._clock() - self._started)
 
-    def refill(self) -> int:
-        """Read what became due since the last read (everything due, the first time)."""
+    def read_page(self) -> int:
+        """Read the next page of the current pass (beginning one if none is open): how many entries
+        it found. A pass ends at the index's last page due by its start; the next one reads only
+        what became due since, unless a lane left checks in the index (then from its start)."""
         room = self._limit - len(self.lanes)
         if room <= 0:
             return 0
-        now = self.now()
-        found = due_checks.due_checks(self._read_up_to, now, room)
-        # Entries due in the same second as the last read but written after it wait for the next
-        # run; reading from here on never reads one twice.
-        self._read_up_to = found[-1].next_check_at if len(found) == room else now
-        self.lanes.add(found)
+        if self._pass is None:
+            upper = self.now()
+            if self._next_after is not None and self._next_after >= upper:
+                self._pass_ended = self._clock()  # nothing can have become due since the last pass
+                return 0
+            self._pass = _Pass(after=self._next_after, upper=upper)
+        current = self._pass
+        found, current.start = due_checks.due_page(
+            current.after, current.upper, current.start, min(PAGE, room)
+        )
+        self.pages_read += 1
+        fresh = [entry for entry in found if entry.job_id not in self._taken]
+        current.full |= self.lanes.add(fresh, LANE_CAP)
+        if current.start is None:
+            self._pass = None
+            self._pass_ended = self._clock()
+            self._left_in_index = current.full
+            # Entries due in the same second as the pass's end but written after it wait for the
+            # next run; reading on from here never reads one twice.
+            self._next_after = None if current.full else current.upper
         return len(found)
 
+    def _read_due(self) -> bool:
+        """Whether the next page is worth reading now: a pass is open; or a lane that left checks
+        in the index has half drained; or, with nothing left behind, a refresh has come."""
+        if len(self.lanes) >= self._limit:
+            return False
+        if self._pass is not None:
+            return True
+        if self._left_in_index:
+            return any(self.lanes.size(lane) < LANE_CAP // 2 for lane in self._left_in_index) or not len(
+                self.lanes
+            )
+        return self._clock() - self._pass_ended >= REFRESH_SECONDS
+
+    def _read_slice(self) -> None:
+        """Pages of the open pass while the checks run, for a slice of time at most: a pass over
+        a long backlog is a few quick reads, so another client's check at its end joins the
+        rotation long before the backlog's checks are done."""
+        began = self._clock()
+        self.read_page()
+        while (
+            self._pass is not None
+            and len(self.lanes) < self._limit
+            and self._clock() - began < READ_SLICE_SECONDS
+        ):
+            self.read_page()
+
+    def _read_until_queued(self) -> bool:
+        """With nothing queued: read until a check is, or the index has nothing more due now."""
+        passes = 0
+        while not len(self.lanes):
+            if self._pass is None:
+                passes += 1
+                if passes > 1 and not self._left_in_index:
+                    return False
+            self.read_page()
+        return True
+
     def run(self) -> None:
-        self.refill()
-        if not len(self.lanes):
+        if not self._read_until_queued():
             return
-        # The period counts from the first check: reading a long backlog must not eat it.
-        last_read = self._period_from = self._clock()
+        # The period counts from the first check, which comes after one page however long the backlog.
+        self._period_from = self._clock()
         with ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="sweep") as pool:
             running: set[Future[str]] = set()
             while True:
-                if self._clock() - last_read >= REFRESH_SECONDS and self._within_period():
-                    self.refill()
-                    last_read = self._clock()
                 while len(running) < self._workers and len(self.lanes):
                     # A run lasts one period at most: the next one reads the index afresh, so
                     # a check that became due meanwhile never waits behind a long backlog.
@@ -134,12 +223,18 @@ class Batch:
                     assert entry is not None  # the lanes are not empty  # nosec B101
                     self._taken.add(entry.job_id)
                     running.add(pool.submit(self._check, entry, self.now()))
+                reading = not self.stopped and self._within_period() and self._read_due()
+                if reading:
+                    self._read_slice()
                 if not running:
-                    if self.stopped or not self._within_period() or not self.refill():
+                    if self.stopped or not self._within_period():
                         break
-                    last_read = self._clock()
+                    if not len(self.lanes) and not self._read_until_queued():
+                        break
                     continue
-                done, running = wait(running, timeout=REFRESH_SECONDS, return_when=FIRST_COMPLETED)
+                done, running = wait(
+                    running, timeout=0 if reading else REFRESH_SECONDS, return_when=FIRST_COMPLETED
+                )
                 for future in done:
                     self._report(future.result())
 
