@@ -190,3 +190,37 @@ def test_a_run_cut_short_reports_its_oldest_overdue_check(monkeypatch: pytest.Mo
     assert batch.stopped == "time"
     assert len(index.entries) == 3
     assert batch.oldest_overdue_seconds() == 1000 - 102
+
+
+def test_a_pass_longer_than_a_period_is_read_to_its_end_before_the_run_stops(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Reads slower than the period (moto under load: each page ~1-2 s, 20 pages for A's 10,000):
+    # cut at each period, every run would start again at the index's head and never reach B's
+    # check at the backlog's end. The run reads its pass to the end first (its time budget bounds it).
+    index = Index([entry(f"a{n:05d}", "A", n // 10) for n in range(4000)] + [entry("b", "B", 999)])
+    clock = {"now": 0.0}
+    paged = index.page
+
+    def slow_page(after: int | None, now: int, start: Any, size: int) -> tuple[list[DueCheck], Any]:
+        clock["now"] += 10.0  # a page takes 10 s: the pass of 8 pages, 80 s, outlasts the 60 s period
+        return paged(after, now, start, size)
+
+    monkeypatch.setattr(due_checks, "due_checks", index.due)
+    monkeypatch.setattr(due_checks, "due_page", slow_page)
+    monkeypatch.setattr(
+        sweep_batch,
+        "get_settings",
+        lambda: SETTINGS.model_copy(update={"sweep_concurrency": 2, "sweep_interval_minutes": 1}),
+    )
+    checked: list[str] = []
+
+    def check(e: DueCheck, now: int) -> str:
+        checked.append(e.job_id)
+        index.checked(e.job_id)
+        return "unchanged"
+
+    batch = Batch(1000, check, lambda outcome: None, lambda: True, clock=lambda: clock["now"])
+    batch.run()
+    assert "b" in checked
+    assert batch.stopped == "period"  # it did stop, once the pass had ended

@@ -68,6 +68,9 @@ class Lanes:
             self._lanes.setdefault(lane, deque()).append(entry)
         return full
 
+    def names(self) -> set[str]:
+        return set(self._lanes)
+
     def size(self, lane: str) -> int:
         entries = self._lanes.get(lane)
         return len(entries) if entries else 0
@@ -129,6 +132,7 @@ class Batch:
         self._pass: _Pass | None = None
         self._next_after: int | None = None  # where the next pass starts (None: the index's start)
         self._left_in_index: set[str] = set()  # lanes the last pass could not hold whole
+        self._closing: set[str] = set()  # lanes owed a turn before a run past its period stops
         self._pass_ended = clock()
         self._taken: set[str] = set()
         self.stopped: str | None = None
@@ -166,6 +170,8 @@ class Batch:
             self._pass = None
             self._pass_ended = self._clock()
             self._left_in_index = current.full
+            if self._period_over():
+                self._closing = self.lanes.names()  # each gets one more turn before the run stops
             # Entries due in the same second as the pass's end but written after it wait for the
             # next run; reading on from here never reads one twice.
             self._next_after = None if current.full else current.upper
@@ -225,8 +231,10 @@ class Batch:
                     entry = self.lanes.take()
                     assert entry is not None  # the lanes are not empty  # nosec B101
                     self._taken.add(entry.job_id)
+                    self._closing.discard(Lanes.lane_of(entry))
                     running.add(pool.submit(self._check, entry, self.now()))
-                if reading is None and not self.stopped and self._within_period() and self._read_due():
+                more = self._pass is not None or not self._period_over()
+                if reading is None and not self.stopped and more and self._read_due():
                     current = self._next_read()
                     reading = None if current is None else (reader.submit(self._fetch, current), current)
                 if not running and reading is None:
@@ -245,8 +253,15 @@ class Batch:
                         running.discard(future)
                         self._report(future.result())
 
+    def _period_over(self) -> bool:
+        return self._clock() - self._period_from >= self._period
+
     def _within_period(self) -> bool:
-        return self._clock() - self._period_from < self._period
+        """One period, or longer (within the time budget) while the pass open at its end is read
+        through and then every lane it found has had one more turn: the next run reads from the
+        index's start, so a pass over a long backlog cut at each period would never reach another
+        client's check at its end. No new pass starts once the period is over."""
+        return not self._period_over() or self._pass is not None or bool(self._closing)
 
     def oldest_overdue_seconds(self) -> int:
         """How long the oldest check this run left undone has been due (0: none). Read from the
