@@ -239,12 +239,32 @@ def render(results: dict[str, Any]) -> str:
             f"{fair.get('period_s')} s (goal {fair.get('goal_periods')}); {fair.get('magic_hour_gets')} GETs"
         )
         lines.append("")
+    manifest = results.get("manifest")
+    if manifest:
+        lines.append(
+            f"Manifest batch: {manifest.get('lines')} lines ({manifest.get('manifest_bytes')} bytes) "
+            f"validated in {manifest.get('validate_seconds')} s (peak {manifest.get('validate_peak_mib')} "
+            f"MiB), its jobs written in {manifest.get('expand_seconds')} s (peak "
+            f"{manifest.get('expand_peak_mib')} MiB); {manifest.get('dynamodb_calls_per_job')} DynamoDB "
+            f"calls per job"
+        )
+        lines.append("")
     ending = results.get("batch_end")
     if ending:
         lines.append(
             f"Batch end: {ending.get('jobs')} jobs, last job's end to results file readable "
             f"{ending.get('last_end_to_readable_s')} s for {ending.get('file_bytes')} bytes; one plain "
             f"S3 PUT of the same bytes {ending.get('baseline_put_s')} s (ratio {ending.get('ratio')})"
+        )
+        lines.append("")
+    lanes = results.get("callbacks")
+    if lanes:
+        alone, noisy = lanes.get("b_alone_ms", {}), lanes.get("b_with_a_hanging_ms", {})
+        lines.append(
+            f"Callback lanes: client B's callback, job end to delivered, median {alone.get('median')} ms "
+            f"alone vs {noisy.get('median')} ms with client A's {lanes.get('noisy_jobs')} receivers "
+            f"hanging (ratio {lanes.get('ratio')}; max {noisy.get('max')} ms; A's lane_full waits "
+            f"{lanes.get('lane_full')})"
         )
         lines.append("")
     failures = results.get("failures") or []

@@ -38,6 +38,9 @@ SECRET_SOURCES = {
 _GRACE_MARGIN_SECONDS = 10
 WORKERS_PER_FUNCTION = {
     "SubmitFunction": 4,
+    # The reads' own workers: a client's polls never wait for the submit function's (Reserved
+    # concurrency, QueryMaxConcurrency deployed).
+    "QueryFunction": 2,
     "WebhookFunction": 4,
     "DownloaderFunction": 2,
     "SweepFunction": 1,
@@ -130,7 +133,7 @@ class LocalStack:
             transformed,
         )
         self._create_clients()
-        # Each function may call only what its role in template.yaml allows (local/iam.py).
+        # Each function may call only what its role in template.yaml allows (local/iam/).
         policies = iam.function_policies(self.template.document, self.resolver, config.region, transformed)
         place = iam.place_of(self.template, self.resolver, config.region, resources.ACCOUNT_ID)
         for name, spec in self.template.functions().items():
