@@ -233,10 +233,13 @@ def render(results: dict[str, Any]) -> str:
     fair = results.get("sweep")
     if fair:
         lines.append(
-            f"Sweep: capacity {fair.get('sweep_capacity_checks_per_s')} checks/s (busiest run); client A "
-            f"holding {fair.get('watched_by_a')} watched jobs (all overdue), client B's lost webhook "
-            f"recovered in {fair.get('b_recovered_s')} s = {fair.get('b_recovered_periods')} periods of "
-            f"{fair.get('period_s')} s (goal {fair.get('goal_periods')}); {fair.get('magic_hour_gets')} GETs"
+            f"Sweep: capacity {fair.get('sweep_capacity_checks_per_s')} checks/s (busiest run; "
+            f"{fair.get('capacity_ratio_to_raw')} x a bare check's reads, {fair.get('raw_checks_per_s')}/s); "
+            f"client A holding {fair.get('watched_by_a')} watched jobs (all overdue), client B's lost "
+            f"webhook recovered in {fair.get('b_recovered_s')} s = {fair.get('b_recovered_periods')} "
+            f"periods of {fair.get('period_s')} s (goal {fair.get('goal_periods')}; "
+            f"{fair.get('b_ratio_to_baseline')} x the {fair.get('b_baseline_s')} s with A holding "
+            f"nothing); {fair.get('magic_hour_gets')} GETs"
         )
         lines.append("")
     manifest = results.get("manifest")
