@@ -35,7 +35,7 @@ $(STAMP): pyproject.toml shared/requirements.txt
 
 setup: $(STAMP)  ## create .venv with everything the project needs
 
-demo: setup  ## start the local stack, run video/image/audio jobs through it, show where they landed, stop
+demo: setup  ## start the local stack, run video/image/audio jobs, a small batch and a cancel through it, show where they landed, stop
 	$(BIN)/python -m local.demo
 
 local: setup  ## run the whole pipeline locally in the foreground (Ctrl-C stops it)

@@ -4,11 +4,13 @@ Starts the local stack, uploads a small generated image (POST /v1/uploads, then 
 presigned URL), submits a video job that names it as `s3://...`, an image job (several outputs)
 and an audio job through the HTTP API, shows each job move, shows what Magic Hour fetched of the
 upload, prints where every output landed in S3 with its size and sha256 (checked against what the
-simulator served), and stops the stack.
+simulator served), then runs a small batch and cancels a job that waits for a slot
+(local/demo_batch.py), and stops the stack.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import struct
@@ -22,6 +24,7 @@ from typing import Any
 import requests
 
 from local.config import LocalConfig
+from local.demo_batch import DEMO_SLOTS, run_batch_and_cancel
 from local.stack import LocalStack
 
 JOBS: list[dict[str, Any]] = [
@@ -59,6 +62,9 @@ TERMINAL = {"completed", "failed", "canceled"}
 
 def main() -> int:
     config = LocalConfig.from_environment()
+    if "LOCAL_MAGIC_HOUR_MAX_CONCURRENCY" not in os.environ:
+        # A plan's few slots, so the batch queues and a job waits long enough to be cancelled.
+        config = dataclasses.replace(config, magic_hour_max_concurrency=DEMO_SLOTS)
     Path(".local").mkdir(exist_ok=True)
     log_path = str(Path(".local/demo-functions.log").resolve())
     Path(log_path).write_text("")
@@ -193,6 +199,7 @@ def run_demo(config: LocalConfig) -> int:
                 f"  ({match} what Magic Hour served)"
             )
         ok = ok and job["status"] == "completed"
+    ok = run_batch_and_cancel(config, headers) and ok
     print("\ndemo " + ("succeeded" if ok else "FAILED"))
     return 0 if ok else 1
 
