@@ -39,7 +39,7 @@ class Lane:
         self.taken = 0
 
     def take(self, client_id: str, holder: str, cap: int, seconds: int) -> int | None:
-        assert seconds > 20  # outlasts the callback function's 20 s timeout
+        assert seconds > 60  # outlasts the callback function's 60 s timeout
         free = next((place for place in range(self.cap) if place not in self.held), None)
         if free is not None:
             self.held[free] = holder
