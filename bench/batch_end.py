@@ -28,8 +28,8 @@ import boto3
 import requests
 
 import local  # noqa: F401 - puts shared/ on sys.path
-from bench.harness import free_port
 from local.config import LocalConfig
+from local.moto_process import free_port
 from local.stack import LocalStack
 
 VOICE = {"tool": "ai-voice-generator", "input": {"style": {"prompt": "hi", "voice_name": "Elon Musk"}}}

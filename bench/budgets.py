@@ -22,8 +22,8 @@ from typing import Any
 import requests
 
 import local  # noqa: F401 - puts shared/ on sys.path
-from bench.harness import free_port
 from local.config import LocalConfig
+from local.moto_process import free_port
 from local.stack import LocalStack
 
 VIDEO = {"tool": "text-to-video", "input": {"end_seconds": 5, "style": {"prompt": "rain on a window"}}}

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import socket
 import time
 import uuid
 from pathlib import Path
@@ -23,6 +22,7 @@ import requests
 
 import local  # noqa: F401 - puts shared/ on sys.path, as in Lambda's /opt/python
 from local.config import LocalConfig
+from local.moto_process import free_port
 from local.resources import client
 from local.sqs_trigger import QueuePoller
 from local.stack import LocalStack
@@ -52,12 +52,6 @@ SIGNATURE_HEADER = "magic-hour-event-signature"
 
 class BenchFailure(Exception):
     """Something the benchmark checks did not hold; the message says what, with evidence."""
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def encode_event(event_type: str, payload: dict[str, Any]) -> bytes:

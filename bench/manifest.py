@@ -8,58 +8,24 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess  # nosec B404 - our own moto server, fixed argv
-import sys
 import time
 import tracemalloc
 import uuid
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-import requests
-
-from bench.harness import free_port
+from local import moto_process
 
 STACK = "bench-manifest"
 CLIENT = "client-bench"
 VOICE = {"tool": "ai-voice-generator", "input": {"style": {"prompt": "hi", "voice_name": "Elon Musk"}}}
 
 
-@contextmanager
-def moto_server() -> Iterator[str]:
-    port = free_port()
-    server = subprocess.Popen(  # nosec B603 - fixed argv
-        [sys.executable, "-m", "local.moto_server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(f"{url}/moto-api/", timeout=1)
-                break
-            except requests.RequestException:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise
-                time.sleep(0.1)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-
-
 def _environment(url: str) -> None:
-    from local import resources
-    from local.template import Template, load_template
+    from pipeline.platform import environment
 
-    template = Template(load_template())
-    secrets = {name: "unused" for name in template.of_type("AWS::SecretsManager::Secret")}
-    made = resources.create_all(template, url, "us-east-1", STACK, template.parameter_defaults(), secrets)
-    os.environ.update(
+    made = moto_process.make_resources(url, STACK)
+    environment.apply(
         {
             "AWS_ENDPOINT_URL": url,
             "AWS_DEFAULT_REGION": "us-east-1",
@@ -126,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--lines", type=int, default=10_000)
     arguments = parser.parse_args(argv)
-    with moto_server() as url:
+    with moto_process.running() as url:
         _environment(url)
         print(json.dumps(run(arguments.lines), indent=2))
     return 0

@@ -19,9 +19,9 @@ from typing import Any
 
 import requests
 
-from bench.harness import free_port
 from local.chaos import EnvironmentKiller
 from local.config import LocalConfig
+from local.moto_process import free_port
 from local.stack import LocalStack
 
 _JOB: dict[str, Any] = {

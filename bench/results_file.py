@@ -13,7 +13,8 @@ import time
 from collections import Counter
 from typing import Any
 
-from bench.manifest import _count_calls, _environment, moto_server
+from bench.manifest import _count_calls, _environment
+from local import moto_process
 
 CLIENT = "client-bench"
 
@@ -64,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--jobs", type=int, default=10_000)
     arguments = parser.parse_args(argv)
-    with moto_server() as url:
+    with moto_process.running() as url:
         _environment(url)
         from pipeline.platform.settings import get_settings
 

@@ -26,8 +26,8 @@ from typing import Any
 import requests
 
 import local  # noqa: F401 - puts shared/ on sys.path
-from bench.harness import free_port
 from local.config import LocalConfig
+from local.moto_process import free_port
 from local.stack import LocalStack
 from pipeline.platform import ids
 

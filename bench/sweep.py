@@ -31,9 +31,9 @@ from typing import Any
 import requests
 
 import local  # noqa: F401 - puts shared/ on sys.path
-from bench.harness import free_port
 from local import watched
 from local.config import LocalConfig
+from local.moto_process import free_port
 from local.resources import client
 from local.stack import LocalStack
 from pipeline.platform.settings import get_settings

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import socket
-import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,7 @@ import pytest
 import requests
 from pytest_socket import disable_socket
 
+from local.moto_process import free_port
 from tests.polling import poll
 
 WEBHOOK_SECRET = "whsec_integration_secret"
@@ -40,12 +39,6 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     pytest-socket lifts it after each test."""
     if item.path.is_relative_to(UNIT_TESTS):
         disable_socket(allow_unix_socket=True)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclasses.dataclass
@@ -185,43 +178,20 @@ STORE_STACK = "store-test"
 def running_moto_server() -> Iterator[str]:
     """A moto server of the caller's own (local.moto_server, as the local stack runs it) on a free
     port: its URL while it answers, stopped on exit."""
-    import subprocess
-    import sys
+    from local import moto_process
 
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "local.moto_server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:  # polls readiness: moto has no start-up signal of its own
-            try:
-                requests.get(f"{url}/moto-api/", timeout=1)
-                break
-            except requests.RequestException:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise
-                time.sleep(0.1)
+    with moto_process.running() as url:
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
     """A moto server of the test module's own, with the template's tables, queues and buckets:
     for tests that call a store module (pipeline.store) directly."""
-    from local import resources
-    from local.template import Template, load_template
+    from local import moto_process
 
-    with running_moto_server() as url:
-        template = Template(load_template())
-        secrets = {name: "unused" for name in template.of_type("AWS::SecretsManager::Secret")}
-        resources.create_all(template, url, "us-east-1", STORE_STACK, template.parameter_defaults(), secrets)
+    with moto_process.running() as url:
+        moto_process.make_resources(url, STORE_STACK)
         yield url
 
 
