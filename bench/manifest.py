@@ -49,7 +49,11 @@ def moto_server() -> Iterator[str]:
         yield url
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # a loaded machine's slow exit
+            server.kill()
+            server.wait(timeout=10)
 
 
 def _environment(url: str) -> None:
