@@ -73,7 +73,7 @@ mutants: setup  ## mutation testing of the state machine and money-safety logic 
 lint: setup  ## ruff, the layering of shared/pipeline (import-linter) and mypy
 	$(BIN)/ruff check .
 	PYTHONPATH=shared $(BIN)/lint-imports --no-cache
-	$(BIN)/mypy layer_path.py shared local scripts bench ops tests/fakes.py tests/polling.py tests/magic_hour_answers.py
+	$(BIN)/mypy layer_path.py shared local scripts bench ops tests/fakes.py tests/polling.py tests/magic_hour_answers.py tests/handlers.py
 	@# Every function's module is called app.py (Lambda's handler path), so each is checked alone.
 	@for handler in functions/*/app.py; do $(BIN)/mypy $$handler || exit 1; done
 

@@ -5,25 +5,22 @@ that died between the two (docs/design.md "Cancel and batches")."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pipeline.events import stream
-from pipeline.platform import ids, settings
+from pipeline.platform import ids
 
 ROOT = Path(__file__).resolve().parents[2]
 BATCH_ID = ids.new_batch_id()
 
 
 @pytest.fixture(autouse=True)
-def sample_bucket(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("OUTPUT_BUCKET_NAME", "magic-hour-pipeline-outputbucket")
-    settings.get_settings.cache_clear()
-    yield
-    settings.get_settings.cache_clear()
+def sample_bucket(override_env: Callable[[Mapping[str, str]], None]) -> None:
+    override_env({"OUTPUT_BUCKET_NAME": "magic-hour-pipeline-outputbucket"})
 
 
 @pytest.fixture
