@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import StackHandle, start_stack
+from conftest import StackHandle, own_stack
 
 from tests.observe import all_jobs
 from tests.polling import poll
@@ -25,12 +25,9 @@ pytestmark = pytest.mark.timeout(420)
 
 @pytest.fixture(scope="module")
 def swept(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackHandle]:
-    stack, handle = start_stack(tmp_path_factory, schedule_seconds=2)
-    try:
+    with own_stack(tmp_path_factory, schedule_seconds=2) as handle:
         handle.scenario(render_seconds=0.1)
         yield handle
-    finally:
-        stack.stop()
 
 
 def _upload(stack: StackHandle, data: bytes) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import StackHandle, start_stack
+from conftest import StackHandle, own_stack
 
 from tests.polling import poll
 
@@ -20,13 +20,8 @@ pytestmark = pytest.mark.timeout(240)
 
 @pytest.fixture(scope="module")
 def unshared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackHandle]:
-    stack, handle = start_stack(
-        tmp_path_factory, schedule_seconds=3600, parameters={"MagicHourMaxConcurrency": str(LIMIT)}
-    )
-    try:
+    with own_stack(tmp_path_factory, parameters={"MagicHourMaxConcurrency": str(LIMIT)}) as handle:
         yield handle
-    finally:
-        stack.stop()
 
 
 def _batch(stack: StackHandle, batch_id: str) -> dict[str, Any]:
