@@ -54,7 +54,8 @@ integration: setup  ## integration and end-to-end tests (each session starts its
 	$(BIN)/python -m pytest -q tests/integration tests/e2e
 
 fuzz: setup  ## property-based fuzzing of every entry point, longer than in `make test` (FUZZ_EXAMPLES=5000 per entry point)
-	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-5000} $(BIN)/python -m pytest -q --timeout=0 tests/integration/test_fuzz.py
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-5000} $(BIN)/python -m pytest -q --timeout=0 tests/integration/test_fuzz.py \
+		tests/integration/test_fuzz_batches.py
 
 chaos: setup  ## the chaos test, longer than in `make test`: random Lambda environments killed under a burst (CHAOS_JOBS=60, CHAOS_KILLS_PER_MIN=60)
 	CHAOS_JOBS=$${CHAOS_JOBS:-60} CHAOS_KILLS_PER_MIN=$${CHAOS_KILLS_PER_MIN:-60} $(BIN)/python -m pytest -q -s --timeout=0 tests/integration/test_chaos.py

@@ -22,6 +22,7 @@ BENCHMARKS = (
     "sweep",
     "manifest",
     "batch_end",
+    "callbacks",
 )
 METHOD = {
     "units": "sizes binary (1GB = 1024**3 bytes); RSS in MiB; throughput in MiB/s; latency in ms",
@@ -57,8 +58,10 @@ METHOD = {
     "--recovery-kills a minute; settle = first POST until every job has ended; ratio = with / without",
     "sweep": "its own local stack (bench/sweep.py): client A's watched rendering jobs written into the "
     "jobs table, all overdue, on one long render; client B's job with its webhook never sent; B's time "
-    "from POST to completed, in periods of the local schedule; capacity = checks / seconds of the "
-    "busiest sweep run (its report in the function log)",
+    "from POST to completed, in periods of the local schedule, and as a ratio to the same measured "
+    "first on the same stack with A holding nothing; capacity = checks / seconds of the busiest sweep "
+    "run (its report in the function log), and its ratio to a bare check's reads (strongly consistent "
+    "GetItem + the simulator's project GET, as many at once as the sweep) on the same stack",
     "batch_end": "its own local stack (bench/batch_end.py): an inline batch of --batch-jobs voice "
     "jobs; time from the counts showing every job terminal (polled every 50 ms) until results_url "
     "is set and the file answers 200; baseline = one put_object of the file's bytes into the same "
@@ -68,6 +71,11 @@ METHOD = {
     "manifest.parse_batch (validation, streamed) and batches.create_batch (the jobs written, 100 "
     "a chunk by 8 writers) timed apart; peak = tracemalloc's peak of each phase; DynamoDB calls "
     "counted by a botocore hook on every call the code makes, per job",
+    "callbacks": "its own local stack (bench/callbacks.py): client B's voice jobs one after another, "
+    "each with a callback to a receiver answering 204, first alone, then after client A posted "
+    "--callback-noisy jobs (their creates refused, 422: each ends failed at once and owes its callback) "
+    "whose callback receivers accept and never answer (5 s per attempt); "
+    "latency = arrival at B's receiver - the job's updated_at in the body; ratio = median with A / alone",
     "artifact_cold_start": "the layer as sam build makes it, for this machine's architecture (the "
     "arm64 build's compiled extensions cannot load here; pure-Python modules are the same bytes), "
     "plus each function's code, read-only, imported by `python -S` (stdlib + function + layer "
@@ -120,6 +128,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         # a loaded 2-core box); `python -m bench.manifest --lines 10000` runs the whole one.
         default=2_000,
         help="lines of the manifest batch (default 2000; the contract's most is 10000)",
+    )
+    parser.add_argument(
+        "--callback-noisy",
+        type=int,
+        default=200,
+        help="client A's jobs with hanging callback receivers (default 200)",
     )
     parser.add_argument(
         "--only",
@@ -230,8 +244,9 @@ def main(argv: list[str] | None = None) -> int:
 
         print("  sweep: 10,000 watched jobs of A, a lost webhook of B ...", file=sys.stderr, flush=True)
         results["sweep"] = sweep.run()
-        if results["sweep"].get("b_status") != "completed":
-            failures.append(f"sweep: client B's job ended {results['sweep'].get('b_status')!r}")
+        for field in ("b_baseline_status", "b_status"):
+            if results["sweep"].get(field) != "completed":
+                failures.append(f"sweep: client B's job ({field}) ended {results['sweep'].get(field)!r}")
     if "manifest" in wanted:
         print(f"  manifest: a batch of {args.manifest_lines} lines ...", file=sys.stderr, flush=True)
         # A process of its own: its moto server and environment, and no client or setting cached
@@ -254,6 +269,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  batch end: a batch of {args.batch_jobs} jobs ...", file=sys.stderr, flush=True)
         results["batch_end"] = batch_end.run(args.batch_jobs)
         failures += [f"batch_end: {failure}" for failure in results["batch_end"]["failures"]]
+    if "callbacks" in wanted:
+        from bench import callbacks
+
+        print(
+            f"  callbacks: client B alone, then with A's {args.callback_noisy} receivers hanging ...",
+            file=sys.stderr,
+            flush=True,
+        )
+        results["callbacks"] = callbacks.run(args.callback_noisy)
+        failures += [f"callbacks: {failure}" for failure in results["callbacks"]["failures"]]
     results["failures"] = failures
     results["machine"]["load_average_at_end"] = _load()
     results["duration_s"] = round(time.perf_counter() - began, 1)

@@ -233,10 +233,13 @@ def render(results: dict[str, Any]) -> str:
     fair = results.get("sweep")
     if fair:
         lines.append(
-            f"Sweep: capacity {fair.get('sweep_capacity_checks_per_s')} checks/s (busiest run); client A "
-            f"holding {fair.get('watched_by_a')} watched jobs (all overdue), client B's lost webhook "
-            f"recovered in {fair.get('b_recovered_s')} s = {fair.get('b_recovered_periods')} periods of "
-            f"{fair.get('period_s')} s (goal {fair.get('goal_periods')}); {fair.get('magic_hour_gets')} GETs"
+            f"Sweep: capacity {fair.get('sweep_capacity_checks_per_s')} checks/s (busiest run; "
+            f"{fair.get('capacity_ratio_to_raw')} x a bare check's reads, {fair.get('raw_checks_per_s')}/s); "
+            f"client A holding {fair.get('watched_by_a')} watched jobs (all overdue), client B's lost "
+            f"webhook recovered in {fair.get('b_recovered_s')} s = {fair.get('b_recovered_periods')} "
+            f"periods of {fair.get('period_s')} s (goal {fair.get('goal_periods')}; "
+            f"{fair.get('b_ratio_to_baseline')} x the {fair.get('b_baseline_s')} s with A holding "
+            f"nothing); {fair.get('magic_hour_gets')} GETs"
         )
         lines.append("")
     manifest = results.get("manifest")
@@ -255,6 +258,16 @@ def render(results: dict[str, Any]) -> str:
             f"Batch end: {ending.get('jobs')} jobs, last job's end to results file readable "
             f"{ending.get('last_end_to_readable_s')} s for {ending.get('file_bytes')} bytes; one plain "
             f"S3 PUT of the same bytes {ending.get('baseline_put_s')} s (ratio {ending.get('ratio')})"
+        )
+        lines.append("")
+    lanes = results.get("callbacks")
+    if lanes:
+        alone, noisy = lanes.get("b_alone_ms", {}), lanes.get("b_with_a_hanging_ms", {})
+        lines.append(
+            f"Callback lanes: client B's callback, job end to delivered, median {alone.get('median')} ms "
+            f"alone vs {noisy.get('median')} ms with client A's {lanes.get('noisy_jobs')} receivers "
+            f"hanging (ratio {lanes.get('ratio')}; max {noisy.get('max')} ms; A's lane_full waits "
+            f"{lanes.get('lane_full')})"
         )
         lines.append("")
     failures = results.get("failures") or []

@@ -154,6 +154,14 @@ def test_a_manifest_over_the_budget_as_a_whole_is_refused(stack: StackHandle) ->
     assert answer.status_code == 402, answer.text
     assert answer.json()["error"]["code"] == "budget_exceeded"
     assert all_jobs(stack, "key-gamma") == []
+    # Nor a copy of the manifest: the batch's own key is made only for a batch that is written.
+    from local.resources import client
+
+    bucket = stack.stack.resolver.refs["InputBucket"]
+    copies = client("s3", stack.aws, "us-east-1").list_objects_v2(
+        Bucket=bucket, Prefix="batches/client-gamma/"
+    )
+    assert copies.get("KeyCount", 0) == 0, copies.get("Contents")
 
 
 def test_the_same_key_and_manifest_is_the_same_batch(stack: StackHandle) -> None:

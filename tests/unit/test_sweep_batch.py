@@ -43,6 +43,7 @@ class Index:
         self.lock = threading.Lock()
         self.reads: list[tuple[int | None, int, int]] = []
         self.pages: list[tuple[int | None, int, int]] = []
+        self.pages_at_check: dict[str, int] = {}  # pages read when each job was checked
 
     def due(self, after: int | None, now: int, limit: int) -> list[DueCheck]:
         with self.lock:
@@ -70,6 +71,7 @@ class Index:
     def checked(self, job_id: str) -> None:
         with self.lock:
             self.entries.pop(job_id, None)
+            self.pages_at_check[job_id] = len(self.pages)
 
 
 def run_batch(monkeypatch: pytest.MonkeyPatch, index: Index, **settings: object) -> tuple[Batch, list[str]]:
@@ -99,12 +101,13 @@ def run_batch(monkeypatch: pytest.MonkeyPatch, index: Index, **settings: object)
 def test_one_clients_thousands_of_due_checks_cost_another_client_one_turn(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # A's 3,000 checks are all older than B's one; B's waits for the pages before it, read one
-    # per check at worst (while the checks run, in the real sweep), never for A's 3,000 checks.
+    # A's 3,000 checks are all older than B's one; B's waits for the pages before it, read beside
+    # the checks (here instant, so as many run as the reads take), never for A's 3,000 checks.
     index = Index([entry(f"a{n}", "A", n // 4) for n in range(3000)] + [entry("b", "B", 999)])
     batch, order = run_batch(monkeypatch, index, sweep_concurrency=1)
     assert order[0] == "a0"
-    assert "b" in order[: 3000 // sweep_batch.PAGE + 2], order.index("b")
+    assert "b" in order[:2999], order.index("b")  # first-come, it was the last
+    assert pages_when(index, "b") <= 3000 // sweep_batch.PAGE + 2  # within one pass's reads
     assert len(order) == 3001  # no fixed batch size: everything due is checked
     assert batch.oldest_overdue_seconds() == 0
 
@@ -147,10 +150,15 @@ def test_a_huge_backlog_starts_checking_after_one_page_and_holds_a_lane_at_most(
     assert index.pages[0][2] <= sweep_batch.PAGE
     assert most_held[0] <= sweep_batch.LANE_CAP + 1  # A's lane, and B's one check
     assert sorted(order) == sorted([*index_ids(10_000), "b"])
-    # B's check joins the rotation within the pass's quick reads (a slice of time each), a few
-    # turns after the first checks at worst: never behind A's backlog.
-    assert order.index("b") < 10_000 // sweep_batch.PAGE, order.index("b")
+    # B's check joins the rotation once the pass's reads (beside the checks) reach it: never
+    # behind A's backlog (first-come, it was the last of 10,001).
+    assert order.index("b") < 9_000, order.index("b")
+    assert pages_when(index, "b") <= 10_000 // sweep_batch.PAGE + 2  # within one pass's reads
     assert batch.oldest_overdue_seconds() == 0
+
+
+def pages_when(index: Index, job_id: str) -> int:
+    return index.pages_at_check[job_id]
 
 
 def index_ids(count: int) -> list[str]:
@@ -182,3 +190,37 @@ def test_a_run_cut_short_reports_its_oldest_overdue_check(monkeypatch: pytest.Mo
     assert batch.stopped == "time"
     assert len(index.entries) == 3
     assert batch.oldest_overdue_seconds() == 1000 - 102
+
+
+def test_a_pass_longer_than_a_period_is_read_to_its_end_before_the_run_stops(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Reads slower than the period (moto under load: each page ~1-2 s, 20 pages for A's 10,000):
+    # cut at each period, every run would start again at the index's head and never reach B's
+    # check at the backlog's end. The run reads its pass to the end first (its time budget bounds it).
+    index = Index([entry(f"a{n:05d}", "A", n // 10) for n in range(4000)] + [entry("b", "B", 999)])
+    clock = {"now": 0.0}
+    paged = index.page
+
+    def slow_page(after: int | None, now: int, start: Any, size: int) -> tuple[list[DueCheck], Any]:
+        clock["now"] += 10.0  # a page takes 10 s: the pass of 8 pages, 80 s, outlasts the 60 s period
+        return paged(after, now, start, size)
+
+    monkeypatch.setattr(due_checks, "due_checks", index.due)
+    monkeypatch.setattr(due_checks, "due_page", slow_page)
+    monkeypatch.setattr(
+        sweep_batch,
+        "get_settings",
+        lambda: SETTINGS.model_copy(update={"sweep_concurrency": 2, "sweep_interval_minutes": 1}),
+    )
+    checked: list[str] = []
+
+    def check(e: DueCheck, now: int) -> str:
+        checked.append(e.job_id)
+        index.checked(e.job_id)
+        return "unchanged"
+
+    batch = Batch(1000, check, lambda outcome: None, lambda: True, clock=lambda: clock["now"])
+    batch.run()
+    assert "b" in checked
+    assert batch.stopped == "period"  # it did stop, once the pass had ended

@@ -7,11 +7,12 @@
 - **Waiting jobs are the dispatcher's.** A `waiting` job needs no Magic Hour call, only its
   deadlines watched; all of them share one lane, so however many wait they take one client's share.
 - **Read a page at a time.** The index is read one page (`PAGE`) at a time, the first checks
-  start after the first page, and the next pages are read while they run, through to what is due
-  now (a pass). A lane holds at most `LANE_CAP` checks: what a client has beyond it stays in the
-  index, and a new pass from the index's start reads it once the client's lane has half drained.
-  So a huge backlog starts checking at once, memory stays bounded (lanes, not the backlog), and
-  another client's check at the backlog's end is found within one pass's reads.
+  start after the first page, and the next pages are read on a thread of their own while they
+  run, through to what is due now (a pass): a slow read never holds back handing out checks. A
+  lane holds at most `LANE_CAP` checks: what a client has beyond it stays in the index, and a new
+  pass from the index's start reads it once the client's lane has half drained. So a huge backlog
+  starts checking at once, memory stays bounded (lanes, not the backlog), and another client's
+  check at the backlog's end is found within one pass's reads.
 - **No fixed batch size.** The run checks `sweep_concurrency` jobs at once (each mostly waits on one
   Magic Hour GET) until nothing is due, its time budget ends, or it has run one sweep period (the
   next run reads the index afresh and carries on). At most `sweep_scan_limit` entries are held.
@@ -24,6 +25,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from typing import Any
 
 from pipeline.platform.settings import get_settings
 from pipeline.store import due_checks
@@ -37,8 +39,6 @@ REFRESH_SECONDS = 1.0
 PAGE = 500
 # Checks held per lane; the rest of that client's backlog waits in the index for the next pass.
 LANE_CAP = 500
-# How long one look at the index may read pages on before the run hands out checks again.
-READ_SLICE_SECONDS = 0.2
 # How much of the index's head the overdue figure reads, to step over entries that lag.
 _HEAD = 50
 
@@ -67,6 +67,9 @@ class Lanes:
             self._queued.add(entry.job_id)
             self._lanes.setdefault(lane, deque()).append(entry)
         return full
+
+    def names(self) -> set[str]:
+        return set(self._lanes)
 
     def size(self, lane: str) -> int:
         entries = self._lanes.get(lane)
@@ -129,6 +132,7 @@ class Batch:
         self._pass: _Pass | None = None
         self._next_after: int | None = None  # where the next pass starts (None: the index's start)
         self._left_in_index: set[str] = set()  # lanes the last pass could not hold whole
+        self._closing: set[str] = set()  # lanes owed a turn before a run past its period stops
         self._pass_ended = clock()
         self._taken: set[str] = set()
         self.stopped: str | None = None
@@ -137,23 +141,28 @@ class Batch:
     def now(self) -> int:
         return self._start_now + int(self._clock() - self._started)
 
-    def read_page(self) -> int:
-        """Read the next page of the current pass (beginning one if none is open): how many entries
-        it found. A pass ends at the index's last page due by its start; the next one reads only
-        what became due since, unless a lane left checks in the index (then from its start)."""
-        room = self._limit - len(self.lanes)
-        if room <= 0:
-            return 0
+    def _next_read(self) -> _Pass | None:
+        """The pass the next page belongs to (beginning one if none is open); None when there is
+        nothing to read (no room, or nothing can have become due since the last pass)."""
+        if self._limit - len(self.lanes) <= 0:
+            return None
         if self._pass is None:
             upper = self.now()
             if self._next_after is not None and self._next_after >= upper:
                 self._pass_ended = self._clock()  # nothing can have become due since the last pass
-                return 0
+                return None
             self._pass = _Pass(after=self._next_after, upper=upper)
-        current = self._pass
-        found, current.start = due_checks.due_page(
-            current.after, current.upper, current.start, min(PAGE, room)
-        )
+        return self._pass
+
+    def _fetch(self, current: _Pass) -> tuple[list[DueCheck], PageKey | None]:
+        size = min(PAGE, max(1, self._limit - len(self.lanes)))
+        return due_checks.due_page(current.after, current.upper, current.start, size)
+
+    def _apply(self, current: _Pass, page: tuple[list[DueCheck], PageKey | None]) -> int:
+        """Queue a page read for `current`. A pass ends at the index's last page due by its start;
+        the next one reads only what became due since, unless a lane left checks in the index
+        (then from its start)."""
+        found, current.start = page
         self.pages_read += 1
         fresh = [entry for entry in found if entry.job_id not in self._taken]
         current.full |= self.lanes.add(fresh, LANE_CAP)
@@ -161,10 +170,17 @@ class Batch:
             self._pass = None
             self._pass_ended = self._clock()
             self._left_in_index = current.full
+            if self._period_over():
+                self._closing = self.lanes.names()  # each gets one more turn before the run stops
             # Entries due in the same second as the pass's end but written after it wait for the
             # next run; reading on from here never reads one twice.
             self._next_after = None if current.full else current.upper
         return len(found)
+
+    def read_page(self) -> int:
+        """Read the next page of the current pass, here and now: how many entries it found."""
+        current = self._next_read()
+        return 0 if current is None else self._apply(current, self._fetch(current))
 
     def _read_due(self) -> bool:
         """Whether the next page is worth reading now: a pass is open; or a lane that left checks
@@ -178,19 +194,6 @@ class Batch:
                 self.lanes
             )
         return self._clock() - self._pass_ended >= REFRESH_SECONDS
-
-    def _read_slice(self) -> None:
-        """Pages of the open pass while the checks run, for a slice of time at most: a pass over
-        a long backlog is a few quick reads, so another client's check at its end joins the
-        rotation long before the backlog's checks are done."""
-        began = self._clock()
-        self.read_page()
-        while (
-            self._pass is not None
-            and len(self.lanes) < self._limit
-            and self._clock() - began < READ_SLICE_SECONDS
-        ):
-            self.read_page()
 
     def _read_until_queued(self) -> bool:
         """With nothing queued: read until a check is, or the index has nothing more due now."""
@@ -208,8 +211,14 @@ class Batch:
             return
         # The period counts from the first check, which comes after one page however long the backlog.
         self._period_from = self._clock()
-        with ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="sweep") as pool:
-            running: set[Future[str]] = set()
+        with (
+            ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="sweep") as pool,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="sweep-read") as reader,
+        ):
+            running: set[Future[Any]] = set()
+            # The page being read beside the checks, and its pass: a read (slow on a long backlog,
+            # ~1 s a page on moto) never holds back handing out checks.
+            reading: tuple[Future[Any], _Pass] | None = None
             while True:
                 while len(running) < self._workers and len(self.lanes):
                     # A run lasts one period at most: the next one reads the index afresh, so
@@ -222,24 +231,37 @@ class Batch:
                     entry = self.lanes.take()
                     assert entry is not None  # the lanes are not empty  # nosec B101
                     self._taken.add(entry.job_id)
+                    self._closing.discard(Lanes.lane_of(entry))
                     running.add(pool.submit(self._check, entry, self.now()))
-                reading = not self.stopped and self._within_period() and self._read_due()
-                if reading:
-                    self._read_slice()
-                if not running:
+                more = self._pass is not None or not self._period_over()
+                if reading is None and not self.stopped and more and self._read_due():
+                    current = self._next_read()
+                    reading = None if current is None else (reader.submit(self._fetch, current), current)
+                if not running and reading is None:
                     if self.stopped or not self._within_period():
                         break
                     if not len(self.lanes) and not self._read_until_queued():
                         break
                     continue
-                done, running = wait(
-                    running, timeout=0 if reading else REFRESH_SECONDS, return_when=FIRST_COMPLETED
-                )
+                pending = running | ({reading[0]} if reading else set())
+                done, _ = wait(pending, timeout=REFRESH_SECONDS, return_when=FIRST_COMPLETED)
                 for future in done:
-                    self._report(future.result())
+                    if reading is not None and future is reading[0]:
+                        self._apply(reading[1], future.result())
+                        reading = None
+                    else:
+                        running.discard(future)
+                        self._report(future.result())
+
+    def _period_over(self) -> bool:
+        return self._clock() - self._period_from >= self._period
 
     def _within_period(self) -> bool:
-        return self._clock() - self._period_from < self._period
+        """One period, or longer (within the time budget) while the pass open at its end is read
+        through and then every lane it found has had one more turn: the next run reads from the
+        index's start, so a pass over a long backlog cut at each period would never reach another
+        client's check at its end. No new pass starts once the period is over."""
+        return not self._period_over() or self._pass is not None or bool(self._closing)
 
     def oldest_overdue_seconds(self) -> int:
         """How long the oldest check this run left undone has been due (0: none). Read from the
