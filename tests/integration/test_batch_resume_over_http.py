@@ -14,19 +14,20 @@ import pytest
 import requests
 from conftest import StackHandle, own_stack
 
+from pipeline.platform import ids
 from tests.observe import all_jobs
-from tests.polling import poll
 
 VOICE = {"tool": "ai-voice-generator", "input": {"style": {"prompt": "hi", "voice_name": "Elon Musk"}}}
 TOTAL = 105
 # Writing ~100 jobs through a loaded local stack takes a while.
-pytestmark = pytest.mark.timeout(420)
+pytestmark = pytest.mark.timeout(480)
 
 
 @pytest.fixture(scope="module")
 def swept(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackHandle]:
     with own_stack(tmp_path_factory, schedule_seconds=2) as handle:
-        handle.scenario(render_seconds=0.1)
+        # Room at Magic Hour for every job at once: no 429 pause slows the batch's ending.
+        handle.scenario(render_seconds=0.1, plan_concurrency=1000)
         yield handle
 
 
@@ -45,8 +46,10 @@ def _batch(stack: StackHandle, batch_id: str) -> dict[str, Any]:
     return dict(answer.json())
 
 
-def _wait_status(stack: StackHandle, batch_id: str, statuses: tuple[str, ...]) -> dict[str, Any]:
-    deadline = time.monotonic() + 120
+def _wait_status(
+    stack: StackHandle, batch_id: str, statuses: tuple[str, ...], seconds: float = 120
+) -> dict[str, Any]:
+    deadline = time.monotonic() + seconds
     batch = _batch(stack, batch_id)
     while batch["status"] not in statuses:
         if time.monotonic() > deadline:
@@ -70,8 +73,9 @@ def test_a_batch_whose_writer_died_midway_is_resumed_by_the_sweep(swept: StackHa
             timeout=60,
         )
         assert answer.status_code == 503, answer.text
-        listed = requests.get(f"{swept.api}/v1/batches", headers=swept.headers(), timeout=10).json()
-        stuck = next(b for b in listed["batches"] if b["status"] == "validating")
+        # Its id follows from the client and the key (GET /v1/batches may be slow on a loaded box).
+        stuck = _batch(swept, ids.batch_id_for_idempotency_key("client-alpha", "resume-1"))
+        assert stuck["status"] == "validating"
         written = [job for job in all_jobs(swept) if job.get("batch_id") == stuck["batch_id"]]
         assert 100 <= len(written) < TOTAL
     finally:
@@ -81,20 +85,7 @@ def test_a_batch_whose_writer_died_midway_is_resumed_by_the_sweep(swept: StackHa
     jobs = [job for job in all_jobs(swept) if job.get("batch_id") == stuck["batch_id"]]
     assert len(jobs) == TOTAL
     assert Counter(job["custom_id"] for job in jobs) == Counter(f"r-{i}" for i in range(TOTAL))
-    # Rendering 105 jobs on a loaded box is slow and beside the point: cancel what still waits, so
-    # the batch ends with what was sent at Magic Hour running to its end.
-    # Repeating it is harmless; on a loaded box one pass over 105 jobs may outlast the gateway's
-    # 29 s (504), and the next goes on where the jobs are no longer waiting.
-    poll(
-        lambda: requests.post(
-            f"{swept.api}/v1/batches/{stuck['batch_id']}/cancel", headers=swept.headers(), timeout=40
-        ).status_code,
-        until=lambda status: status in (202, 409),  # 409: it had ended already
-        what="the batch's cancel answered",
-        timeout=150,
-        interval=1,
-    )
-    ended = _wait_status(swept, stuck["batch_id"], ("completed", "canceled"))
+    ended = _wait_status(swept, stuck["batch_id"], ("completed",), seconds=240)
     counts = ended["counts"]
     assert counts["total"] == TOTAL
     assert sum(value for name, value in counts.items() if name != "total") == TOTAL
