@@ -20,7 +20,7 @@ from tests.observe import all_jobs
 VOICE = {"tool": "ai-voice-generator", "input": {"style": {"prompt": "hi", "voice_name": "Elon Musk"}}}
 TOTAL = 105
 # Writing ~100 jobs through a loaded local stack takes a while.
-pytestmark = pytest.mark.timeout(480)
+pytestmark = pytest.mark.timeout(720)
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +85,7 @@ def test_a_batch_whose_writer_died_midway_is_resumed_by_the_sweep(swept: StackHa
     jobs = [job for job in all_jobs(swept) if job.get("batch_id") == stuck["batch_id"]]
     assert len(jobs) == TOTAL
     assert Counter(job["custom_id"] for job in jobs) == Counter(f"r-{i}" for i in range(TOTAL))
-    ended = _wait_status(swept, stuck["batch_id"], ("completed",), seconds=240)
+    ended = _wait_status(swept, stuck["batch_id"], ("completed",), seconds=480)
     counts = ended["counts"]
     assert counts["total"] == TOTAL
     assert sum(value for name, value in counts.items() if name != "total") == TOTAL
