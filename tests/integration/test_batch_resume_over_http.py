@@ -12,24 +12,23 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import StackHandle, start_stack
+from conftest import StackHandle, own_stack
 
+from pipeline.platform import ids
 from tests.observe import all_jobs
 
 VOICE = {"tool": "ai-voice-generator", "input": {"style": {"prompt": "hi", "voice_name": "Elon Musk"}}}
 TOTAL = 105
 # Writing ~100 jobs through a loaded local stack takes a while.
-pytestmark = pytest.mark.timeout(300)
+pytestmark = pytest.mark.timeout(720)
 
 
 @pytest.fixture(scope="module")
 def swept(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackHandle]:
-    stack, handle = start_stack(tmp_path_factory, schedule_seconds=2)
-    try:
-        handle.scenario(render_seconds=0.1)
+    with own_stack(tmp_path_factory, schedule_seconds=2) as handle:
+        # Room at Magic Hour for every job at once: no 429 pause slows the batch's ending.
+        handle.scenario(render_seconds=0.1, plan_concurrency=1000)
         yield handle
-    finally:
-        stack.stop()
 
 
 def _upload(stack: StackHandle, data: bytes) -> str:
@@ -47,8 +46,10 @@ def _batch(stack: StackHandle, batch_id: str) -> dict[str, Any]:
     return dict(answer.json())
 
 
-def _wait_status(stack: StackHandle, batch_id: str, statuses: tuple[str, ...]) -> dict[str, Any]:
-    deadline = time.monotonic() + 120
+def _wait_status(
+    stack: StackHandle, batch_id: str, statuses: tuple[str, ...], seconds: float = 120
+) -> dict[str, Any]:
+    deadline = time.monotonic() + seconds
     batch = _batch(stack, batch_id)
     while batch["status"] not in statuses:
         if time.monotonic() > deadline:
@@ -72,8 +73,9 @@ def test_a_batch_whose_writer_died_midway_is_resumed_by_the_sweep(swept: StackHa
             timeout=60,
         )
         assert answer.status_code == 503, answer.text
-        listed = requests.get(f"{swept.api}/v1/batches", headers=swept.headers(), timeout=10).json()
-        stuck = next(b for b in listed["batches"] if b["status"] == "validating")
+        # Its id follows from the client and the key (GET /v1/batches may be slow on a loaded box).
+        stuck = _batch(swept, ids.batch_id_for_idempotency_key("client-alpha", "resume-1"))
+        assert stuck["status"] == "validating"
         written = [job for job in all_jobs(swept) if job.get("batch_id") == stuck["batch_id"]]
         assert 100 <= len(written) < TOTAL
     finally:
@@ -83,13 +85,7 @@ def test_a_batch_whose_writer_died_midway_is_resumed_by_the_sweep(swept: StackHa
     jobs = [job for job in all_jobs(swept) if job.get("batch_id") == stuck["batch_id"]]
     assert len(jobs) == TOTAL
     assert Counter(job["custom_id"] for job in jobs) == Counter(f"r-{i}" for i in range(TOTAL))
-    # Rendering 105 jobs on a loaded box is slow and beside the point: cancel what still waits, so
-    # the batch ends with what was sent at Magic Hour running to its end.
-    canceled = requests.post(
-        f"{swept.api}/v1/batches/{stuck['batch_id']}/cancel", headers=swept.headers(), timeout=30
-    )
-    assert canceled.status_code in (202, 409), canceled.text  # 409: it had ended already
-    ended = _wait_status(swept, stuck["batch_id"], ("completed", "canceled"))
+    ended = _wait_status(swept, stuck["batch_id"], ("completed",), seconds=480)
     counts = ended["counts"]
     assert counts["total"] == TOTAL
     assert sum(value for name, value in counts.items() if name != "total") == TOTAL

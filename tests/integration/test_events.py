@@ -21,6 +21,7 @@ from pipeline.events.schema import event_schema
 from pipeline.models.job import Job, JobStatus
 from pipeline.platform import ids
 from pipeline.platform.timeutil import iso, utc_now
+from pipeline.store import fair_queue
 from pipeline.store.job_items import to_item
 from tests.polling import poll
 
@@ -153,7 +154,8 @@ def test_a_failed_job_publishes_its_ending_with_the_error(stack: StackHandle, co
 def test_a_job_canceled_through_the_cancel_route_publishes_its_ending(
     stack: StackHandle, consumer: Consumer
 ) -> None:
-    # Written `waiting` outside the fair queue (no fair_key), so no dispatcher takes it first.
+    # Written `waiting` straight into the table: nothing wakes the dispatcher for it (the shared
+    # stack's sweep is hourly), so the cancel finds it still waiting.
     job_id = _write_job(stack, JobStatus.WAITING, project=False)
     answer = requests.post(
         f"{stack.api}/v1/jobs/{job_id}/cancel", headers=stack.headers("key-gamma"), timeout=10
@@ -177,6 +179,7 @@ def _write_job(stack: StackHandle, status: JobStatus, project: bool = True) -> s
         kind="image",
         status=status,
         project_id=f"proj-{job_id}" if project else None,
+        fair_key=None if project else fair_queue.fair_key(0, now, job_id),
         created_at=now,
         updated_at=now,
     )
