@@ -54,7 +54,8 @@ integration: setup  ## integration and end-to-end tests (each session starts its
 	$(BIN)/python -m pytest -q tests/integration tests/e2e
 
 fuzz: setup  ## property-based fuzzing of every entry point, longer than in `make test` (FUZZ_EXAMPLES=5000 per entry point)
-	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-5000} $(BIN)/python -m pytest -q --timeout=0 tests/integration/test_fuzz.py
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-5000} $(BIN)/python -m pytest -q --timeout=0 tests/integration/test_fuzz.py \
+		tests/integration/test_fuzz_batches.py
 
 chaos: setup  ## the chaos test, longer than in `make test`: random Lambda environments killed under a burst (CHAOS_JOBS=60, CHAOS_KILLS_PER_MIN=60)
 	CHAOS_JOBS=$${CHAOS_JOBS:-60} CHAOS_KILLS_PER_MIN=$${CHAOS_KILLS_PER_MIN:-60} $(BIN)/python -m pytest -q -s --timeout=0 tests/integration/test_chaos.py
@@ -73,7 +74,7 @@ mutants: setup  ## mutation testing of the state machine and money-safety logic 
 lint: setup  ## ruff, the layering of shared/pipeline (import-linter) and mypy
 	$(BIN)/ruff check .
 	PYTHONPATH=shared $(BIN)/lint-imports --no-cache
-	$(BIN)/mypy layer_path.py shared local scripts bench ops tests/fakes.py tests/polling.py tests/magic_hour_answers.py
+	$(BIN)/mypy layer_path.py shared local scripts bench ops tests/fakes.py tests/polling.py tests/magic_hour_answers.py tests/handlers.py
 	@# Every function's module is called app.py (Lambda's handler path), so each is checked alone.
 	@for handler in functions/*/app.py; do $(BIN)/mypy $$handler || exit 1; done
 

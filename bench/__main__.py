@@ -11,7 +11,18 @@ from __future__ import annotations
 import argparse
 import sys
 
-BENCHMARKS = ("burst", "download", "submit", "webhook", "cold", "artifact", "recovery", "sweep", "batch_end")
+BENCHMARKS = (
+    "burst",
+    "download",
+    "submit",
+    "webhook",
+    "cold",
+    "artifact",
+    "recovery",
+    "sweep",
+    "manifest",
+    "batch_end",
+)
 METHOD = {
     "units": "sizes binary (1GB = 1024**3 bytes); RSS in MiB; throughput in MiB/s; latency in ms",
     "downloads": (
@@ -54,6 +65,11 @@ METHOD = {
     "jobs; time from the counts showing every job terminal (polled every 50 ms) until results_url "
     "is set and the file answers 200; baseline = one put_object of the file's bytes into the same "
     "moto; ratio = that time / baseline",
+    "manifest": "its own moto server with the template's tables and buckets (bench/manifest.py), "
+    "in-process: a JSON Lines manifest of --manifest-lines voice jobs uploaded, then "
+    "manifest.parse_batch (validation, streamed) and batches.create_batch (the jobs written, 100 "
+    "a chunk by 8 writers) timed apart; peak = tracemalloc's peak of each phase; DynamoDB calls "
+    "counted by a botocore hook on every call the code makes, per job",
     "artifact_cold_start": "the layer as sam build makes it, for this machine's architecture (the "
     "arm64 build's compiled extensions cannot load here; pure-Python modules are the same bytes), "
     "plus each function's code, read-only, imported by `python -S` (stdlib + function + layer "
@@ -98,6 +114,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--batch-jobs", type=int, default=200, help="jobs in the batch-end batch (default 200)"
+    )
+    parser.add_argument(
+        "--manifest-lines",
+        type=int,
+        default=10_000,
+        help="lines of the manifest batch (default 10000, the contract's most)",
     )
     parser.add_argument(
         "--only",
@@ -211,6 +233,22 @@ def main(argv: list[str] | None = None) -> int:
         for field in ("b_baseline_status", "b_status"):
             if results["sweep"].get(field) != "completed":
                 failures.append(f"sweep: client B's job ({field}) ended {results['sweep'].get(field)!r}")
+    if "manifest" in wanted:
+        print(f"  manifest: a batch of {args.manifest_lines} lines ...", file=sys.stderr, flush=True)
+        # A process of its own: its moto server and environment, and no client or setting cached
+        # by the parts before it.
+        measured = subprocess.run(  # nosec B603 - our own module, fixed argv
+            [sys.executable, "-m", "bench.manifest", "--lines", str(args.manifest_lines)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
+        if measured.returncode == 0:
+            results["manifest"] = json.loads(measured.stdout)
+        else:
+            failures.append(f"manifest: exit {measured.returncode}: {measured.stderr.strip()[-300:]}")
     if "batch_end" in wanted:
         from bench import batch_end
 

@@ -92,7 +92,10 @@ def run(jobs: int = 200) -> dict[str, Any]:
         accepted = time.monotonic()
 
         def batch() -> dict[str, Any]:
-            return dict(requests.get(f"{api}/v1/batches/{batch_id}", headers=HEADERS, timeout=30).json())
+            answer = requests.get(f"{api}/v1/batches/{batch_id}", headers=HEADERS, timeout=30)
+            # A loaded machine's 502/503 is read again (_wait), never taken for the batch.
+            answer.raise_for_status()
+            return dict(answer.json())
 
         _wait(
             batch,

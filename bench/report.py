@@ -242,6 +242,16 @@ def render(results: dict[str, Any]) -> str:
             f"nothing); {fair.get('magic_hour_gets')} GETs"
         )
         lines.append("")
+    manifest = results.get("manifest")
+    if manifest:
+        lines.append(
+            f"Manifest batch: {manifest.get('lines')} lines ({manifest.get('manifest_bytes')} bytes) "
+            f"validated in {manifest.get('validate_seconds')} s (peak {manifest.get('validate_peak_mib')} "
+            f"MiB), its jobs written in {manifest.get('expand_seconds')} s (peak "
+            f"{manifest.get('expand_peak_mib')} MiB); {manifest.get('dynamodb_calls_per_job')} DynamoDB "
+            f"calls per job"
+        )
+        lines.append("")
     ending = results.get("batch_end")
     if ending:
         lines.append(

@@ -111,7 +111,7 @@ def create_all(
         refs[name] = secrets.create_secret(Name=secret_name, SecretString=value)["ARN"]
 
     # Not created on the endpoint (nothing local reads logs or assumes roles); their names and ARNs
-    # are what the roles' policies name, and local/iam.py enforces those policies.
+    # are what the roles' policies name, and local/iam/ enforces those policies.
     for name in template.of_type("AWS::Logs::LogGroup"):
         group = f"/aws/lambda/{stack_name}-{name}"
         refs[name] = group

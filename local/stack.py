@@ -130,7 +130,7 @@ class LocalStack:
             transformed,
         )
         self._create_clients()
-        # Each function may call only what its role in template.yaml allows (local/iam.py).
+        # Each function may call only what its role in template.yaml allows (local/iam/).
         policies = iam.function_policies(self.template.document, self.resolver, config.region, transformed)
         place = iam.place_of(self.template, self.resolver, config.region, resources.ACCOUNT_ID)
         for name, spec in self.template.functions().items():

@@ -15,21 +15,14 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from ops import account, clients_cli, jobs, pipeline_env, queues, secrets, targets
+from ops import account, clients_cli, jobs, logs_cli, pipeline_env, queues, secrets_cli, targets
+from ops.arguments import parser as _parser
 from pipeline.magic_hour.errors import MagicHourError
 from pipeline.store import jobs as job_store
 from pipeline.store import usage
-
-SECRETS = {
-    "magic-hour-api-key": "magic_hour_api_key_secret",
-    "magic-hour-webhook-secret": "magic_hour_webhook_secret",
-    "callback-signing-secret": "callback_signing_secret",
-    "webhook-path-token": "webhook_path_token_secret",
-}
 
 
 def log(action: str, **fields: Any) -> None:
@@ -52,101 +45,7 @@ def _plain(value: Any) -> Any:
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(
-        prog="python -m ops", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    where = top.add_mutually_exclusive_group()
-    where.add_argument(
-        "--stack", default=os.environ.get("OPS_STACK"), help="deployed stack name (CloudFormation outputs)"
-    )
-    where.add_argument(
-        "--local",
-        nargs="?",
-        const=targets.LOCAL_STACK_NAME,
-        metavar="NAME",
-        help=f"the local stack (default {targets.LOCAL_STACK_NAME}, on http://127.0.0.1:$LOCAL_AWS_PORT)",
-    )
-    top.add_argument(
-        "--endpoint-url", default=None, help="AWS endpoint (default: AWS_ENDPOINT_URL, else AWS)"
-    )
-    top.add_argument(
-        "--region", default=os.environ.get("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
-    )
-    for name in targets.field_names():
-        top.add_argument(
-            "--" + name.replace("_", "-"),
-            default=os.environ.get("OPS_" + name.upper()),
-            help=argparse.SUPPRESS,
-        )
-    commands = top.add_subparsers(dest="command", required=True)
-
-    find = commands.add_parser("jobs", help="find jobs across clients by status and age")
-    find.add_argument(
-        "--status", action="append", choices=jobs.STATUSES, help="repeatable; default: every status"
-    )
-    find.add_argument(
-        "--stuck", action="store_true", help="not ended and not moved for --older-than (default 1h)"
-    )
-    find.add_argument("--given-up", action="store_true", help="failed by the sweep (error.code gave_up)")
-    find.add_argument(
-        "--failed-by", choices=["submit", "magic_hour", "download"], help="failed, by error.source"
-    )
-    find.add_argument("--code", help="failed with this error.code")
-    find.add_argument("--older-than", help="not moved for this long: 90s, 15m, 6h, 2d")
-    find.add_argument("--client", help="only this client")
-    find.add_argument("--limit", type=int, default=100)
-
-    show = commands.add_parser("show", help="one job, with what is known of its history")
-    show.add_argument("job_id")
-    show.add_argument(
-        "--logs",
-        type=float,
-        metavar="HOURS",
-        help="deployed stacks: also every log line about it (Logs Insights)",
-    )
-
-    fail = commands.add_parser("fail", help="fail a job that has not ended (its callback is sent)")
-    fail.add_argument("job_id")
-    fail.add_argument("--reason", required=True)
-
-    resweep = commands.add_parser("resweep", help="have the next sweep check a job now (back-off reset)")
-    resweep.add_argument("job_id")
-
-    redrive = commands.add_parser("redrive", help="move a dead-letter queue's messages back")
-    redrive.add_argument("queue", choices=["download", "callback"])
-    redrive.add_argument("--limit", type=int, default=None)
-
-    commands.add_parser("queues", help="depth of every queue")
-
-    account_command = commands.add_parser(
-        "account", help="the Magic Hour account's credit balance and tier, and the limit `auto` takes"
-    )
-    account_command.add_argument(
-        "--magic-hour-url", help="Magic Hour's API (default MAGIC_HOUR_BASE_URL, locally the simulator)"
-    )
-
-    budget = commands.add_parser("set-budget", help="set a client's daily credit budget")
-    budget.add_argument("client_id")
-    amount = budget.add_mutually_exclusive_group(required=True)
-    amount.add_argument("--credits", type=int)
-    amount.add_argument("--unlimited", action="store_true", help="remove the budget")
-
-    rotate = commands.add_parser("rotate-secret", help="rotate one of the stack's secrets")
-    rotate.add_argument("secret", choices=sorted(SECRETS))
-    rotate.add_argument("--from-file", help="read the new value from this file ('-': stdin)")
-    rotate.add_argument(
-        "--generate", action="store_true", help="callback-signing-secret: make a new random one"
-    )
-    rotate.add_argument(
-        "--phase",
-        choices=["begin", "finish"],
-        help=(
-            "magic-hour-webhook-secret: begin (accept old and new) then finish (new only); "
-            "webhook-path-token: begin (a new token, the old one still accepted) then finish"
-        ),
-    )
-    clients_cli.add_parser(commands)
-    return top
+    return _parser(__doc__)
 
 
 def resolve(args: argparse.Namespace) -> tuple[targets.Session, targets.Targets]:
@@ -193,14 +92,14 @@ def run(args: argparse.Namespace, session: targets.Session, where: targets.Targe
         if item is None:
             raise LookupError(f"no job {args.job_id}")
         story = jobs.story(item)
-        story["logs_query"] = logs_query(args.job_id)
+        story["logs_query"] = logs_cli.logs_query(args.job_id)
         if args.logs:
             groups = [g for g in where.log_groups if "/aws/lambda/" in g]
             if not groups:
                 raise LookupError(
                     "--logs needs a deployed stack (--stack NAME): its log groups are its outputs"
                 )
-            story["logs"] = job_logs(session.client("logs"), groups, args.job_id, args.logs)
+            story["logs"] = logs_cli.job_logs(session.client("logs"), groups, args.job_id, args.logs)
         out(story)
         return 0
     if command == "fail":
@@ -239,7 +138,7 @@ def run(args: argparse.Namespace, session: targets.Session, where: targets.Targe
     if command == "set-budget":
         return _set_budget(args, session, where)
     if command == "rotate-secret":
-        return _rotate(args, session, where)
+        return secrets_cli.rotate(args, session, where, log)
     raise ValueError(f"unknown command {command}")
 
 
@@ -338,81 +237,3 @@ def _set_budget(args: argparse.Namespace, session: targets.Session, where: targe
     log("set-budget", client_id=args.client_id, daily_credit_budget=budget)
     print(f"{args.client_id}: daily credit budget {budget}")
     return 0
-
-
-def _read_value(path: str | None) -> str:
-    if path is None:
-        raise ValueError("give the new value with --from-file PATH (or '-' for stdin); it is never a flag")
-    text = sys.stdin.read() if path == "-" else open(path).read()  # noqa: SIM115 - read once
-    return text.strip()
-
-
-def _rotate(args: argparse.Namespace, session: targets.Session, where: targets.Targets) -> int:
-    client = session.client("secretsmanager")
-    secret_id = where.need(SECRETS[args.secret])
-    if args.secret == "magic-hour-webhook-secret":  # noqa: S105 - a name
-        if args.phase is None:
-            raise ValueError(
-                "magic-hour-webhook-secret rotates in two phases: --phase begin, then --phase finish"
-            )
-        result = (
-            secrets.webhook_begin(client, secret_id, _read_value(args.from_file))
-            if args.phase == "begin"
-            else secrets.webhook_finish(client, secret_id)
-        )
-    elif args.secret == "webhook-path-token":  # noqa: S105 - a name
-        if args.phase is None:
-            raise ValueError("webhook-path-token rotates in two phases: --phase begin, then --phase finish")
-        # The token is generated here and never printed: read it from the secret to register it.
-        begin = args.phase == "begin"
-        result = (secrets.path_token_begin if begin else secrets.path_token_finish)(client, secret_id)
-    elif args.secret == "callback-signing-secret" and args.generate:  # noqa: S105 - a name
-        result = secrets.put(client, secret_id, secrets.new_callback_secret())
-    else:
-        result = secrets.put(client, secret_id, _read_value(args.from_file))
-    log("rotate-secret", secret=args.secret, phase=args.phase, result=result)
-    print(f"{args.secret}: {result} (functions pick it up within 5 minutes)")
-    return 0
-
-
-def job_logs(
-    logs: Any,
-    groups: list[str],
-    job_id: str,
-    hours: float,
-    timeout: float = 60.0,
-    now: Callable[[], float] = time.time,
-    sleep: Callable[[float], None] = time.sleep,
-) -> list[dict[str, str]]:
-    """Run the job's Logs Insights query over the function log groups and wait for its rows."""
-    end = int(now())
-    query_id = logs.start_query(
-        logGroupNames=groups,
-        startTime=end - int(hours * 3600),
-        endTime=end,
-        queryString=logs_query(job_id),
-        limit=1000,
-    )["queryId"]
-    deadline = now() + timeout
-    while True:
-        answer = logs.get_query_results(queryId=query_id)
-        if answer["status"] in ("Complete", "Failed", "Cancelled", "Timeout", "Unknown"):
-            break
-        if now() > deadline:
-            raise LookupError(f"the logs query did not finish in {timeout:.0f}s (query {query_id})")
-        sleep(1.0)
-    if answer["status"] != "Complete":
-        raise LookupError(f"the logs query ended {answer['status']}")
-    return [
-        {cell["field"]: cell["value"] for cell in row if not cell["field"].startswith("@ptr")}
-        for row in answer.get("results", [])
-    ]
-
-
-def logs_query(job_id: str) -> str:
-    """The CloudWatch Logs Insights query that shows one job's whole story (every function)."""
-    return (
-        "fields @timestamp, service, level, message, status, outcome, error, reason\n"
-        f"| filter job_id = '{job_id}'\n"
-        "| sort @timestamp asc"
-    )

@@ -127,23 +127,45 @@ def start_stack(
     return stack, StackHandle(config.api_url, config.aws_url, config.magic_hour_url, WEBHOOK_SECRET, stack)
 
 
-@pytest.fixture(scope="session")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackHandle]:
-    """The shared stack. Its sweep runs hourly, so a test that drives a job by hand sees only what
-    it does itself; tests of the sweep use their own stack with a one-second schedule."""
-    stack, handle = start_stack(tmp_path_factory, schedule_seconds=3600)
+@contextlib.contextmanager
+def own_stack(
+    tmp_path_factory: pytest.TempPathFactory,
+    schedule_seconds: float = 3600,
+    parameters: dict[str, str] | None = None,
+    budgets: str | None = None,
+) -> Iterator[StackHandle]:
+    """A stack started for one test module (settings other than the shared one's), stopped after
+    it. `budgets` is LOCAL_CLIENT_BUDGETS ("client-gamma=100, ..."), the clients' daily budgets."""
+    with pytest.MonkeyPatch.context() as env:
+        if budgets is not None:
+            env.setenv("LOCAL_CLIENT_BUDGETS", budgets)
+        stack, handle = start_stack(tmp_path_factory, schedule_seconds, parameters)
     try:
         yield handle
     finally:
         stack.stop()
 
 
+def fresh_scenario(handle: StackHandle, render_seconds: float | None = None) -> StackHandle:
+    """The simulator's scenario back at its defaults, renders taking `render_seconds` if given."""
+    requests.delete(f"{handle.magic_hour}/_sim/scenario", timeout=5).raise_for_status()
+    if render_seconds is not None:
+        handle.scenario(render_seconds=render_seconds)
+    return handle
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackHandle]:
+    """The shared stack. Its sweep runs hourly, so a test that drives a job by hand sees only what
+    it does itself; tests of the sweep use their own stack with a one-second schedule."""
+    with own_stack(tmp_path_factory) as handle:
+        yield handle
+
+
 @pytest.fixture
 def stack(local_stack: StackHandle) -> Iterator[StackHandle]:
     """The shared stack with the simulator's scenario back at its defaults for each test."""
-    requests.delete(f"{local_stack.magic_hour}/_sim/scenario", timeout=5).raise_for_status()
-    local_stack.scenario(render_seconds=0.3)
-    yield local_stack
+    yield fresh_scenario(local_stack, render_seconds=0.3)
     requests.delete(f"{local_stack.magic_hour}/_sim/scenario", timeout=5)
     local_stack.stack.faults.clear()
 

@@ -18,7 +18,8 @@ from typing import Any, get_args
 
 import pytest
 
-from local.code_actions import _Code, handler_path, reachable
+from local.code_actions import handler_path
+from local.code_graph import Code, reachable
 from local.template import Template, load_template
 from pipeline.platform.settings import ResourceSetting, Settings, _from_environment
 from pipeline.sweep.sweep import CALLBACK_SETTLE_SECONDS
@@ -55,7 +56,7 @@ class Reads:
 def _reachable_scopes(handler: Path) -> list[ast.AST]:
     """The scopes (functions, module top levels) reachable from a handler module: the same walk
     as the IAM test's (local.code_actions)."""
-    return [scope.node for scope in reachable(_Code(handler))]
+    return [scope.node for scope in reachable(Code(handler))]
 
 
 def _reads(handler: Path) -> Reads:

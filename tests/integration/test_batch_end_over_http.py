@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import StackHandle, start_stack
+from conftest import StackHandle, fresh_scenario, own_stack
 from standardwebhooks.webhooks import Webhook
 
 from tests.observe import CallbackReceiver
@@ -22,18 +22,13 @@ VOICE = {"tool": "ai-voice-generator", "input": {"style": {"prompt": "hi", "voic
 
 @pytest.fixture(scope="module")
 def ending(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackHandle]:
-    stack, handle = start_stack(tmp_path_factory, schedule_seconds=3600)
-    try:
+    with own_stack(tmp_path_factory) as handle:
         yield handle
-    finally:
-        stack.stop()
 
 
 @pytest.fixture
 def stack(ending: StackHandle) -> StackHandle:
-    requests.delete(f"{ending.magic_hour}/_sim/scenario", timeout=5).raise_for_status()
-    ending.scenario(render_seconds=0.2)
-    return ending
+    return fresh_scenario(ending, render_seconds=0.2)
 
 
 def post_batch(stack: StackHandle, body: Any, key: str = "key-alpha") -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import StackHandle, start_stack
+from conftest import StackHandle, fresh_scenario, own_stack
 
 from tests.observe import all_jobs
 from tests.polling import poll
@@ -18,20 +18,13 @@ VOICE = {"tool": "ai-voice-generator", "input": {"style": {"prompt": "hi", "voic
 
 @pytest.fixture(scope="module")
 def batched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackHandle]:
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("LOCAL_CLIENT_BUDGETS", "client-gamma=100")
-        stack, handle = start_stack(tmp_path_factory, schedule_seconds=3600)
-    try:
+    with own_stack(tmp_path_factory, budgets="client-gamma=100") as handle:
         yield handle
-    finally:
-        stack.stop()
 
 
 @pytest.fixture
 def stack(batched: StackHandle) -> StackHandle:
-    requests.delete(f"{batched.magic_hour}/_sim/scenario", timeout=5).raise_for_status()
-    batched.scenario(render_seconds=0.2)
-    return batched
+    return fresh_scenario(batched, render_seconds=0.2)
 
 
 def post_batch(stack: StackHandle, body: Any, key: str = "key-alpha", **headers: str) -> requests.Response:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import StackHandle, start_stack
+from conftest import StackHandle, fresh_scenario, own_stack
 
 from pipeline.platform import ids
 from tests.polling import poll
@@ -25,23 +25,18 @@ VOICE_CREDITS = 20
 
 @pytest.fixture(scope="module")
 def budgeted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackHandle]:
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("LOCAL_CLIENT_BUDGETS", "client-alpha=500, client-gamma=200")
-        # A short create timeout shows a project adopted by its webhook within seconds.
-        stack, handle = start_stack(
-            tmp_path_factory, schedule_seconds=3600, parameters={"MagicHourReadTimeoutSeconds": "1"}
-        )
-    try:
+    # A short create timeout shows a project adopted by its webhook within seconds.
+    with own_stack(
+        tmp_path_factory,
+        parameters={"MagicHourReadTimeoutSeconds": "1"},
+        budgets="client-alpha=500, client-gamma=200",
+    ) as handle:
         yield handle
-    finally:
-        stack.stop()
 
 
 @pytest.fixture
 def stack(budgeted: StackHandle) -> Iterator[StackHandle]:
-    requests.delete(f"{budgeted.magic_hour}/_sim/scenario", timeout=5).raise_for_status()
-    budgeted.scenario(render_seconds=0.3)
-    yield budgeted
+    yield fresh_scenario(budgeted, render_seconds=0.3)
     requests.delete(f"{budgeted.magic_hour}/_sim/scenario", timeout=5)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import StackHandle, start_stack
+from conftest import StackHandle, fresh_scenario, own_stack
 from standardwebhooks.webhooks import Webhook
 
 from tests.observe import CallbackReceiver
@@ -25,21 +25,15 @@ CANCELED_BY_CLIENT = {"code": "canceled_by_client", "source": "submit"}
 
 @pytest.fixture(scope="module")
 def one_slot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackHandle]:
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("LOCAL_CLIENT_BUDGETS", "client-gamma=400")
-        stack, handle = start_stack(
-            tmp_path_factory, schedule_seconds=3600, parameters={"MagicHourMaxConcurrency": "1"}
-        )
-    try:
+    with own_stack(
+        tmp_path_factory, parameters={"MagicHourMaxConcurrency": "1"}, budgets="client-gamma=400"
+    ) as handle:
         yield handle
-    finally:
-        stack.stop()
 
 
 @pytest.fixture
 def stack(one_slot: StackHandle) -> Iterator[StackHandle]:
-    requests.delete(f"{one_slot.magic_hour}/_sim/scenario", timeout=5).raise_for_status()
-    yield one_slot
+    yield fresh_scenario(one_slot)
     requests.delete(f"{one_slot.magic_hour}/_sim/scenario", timeout=5)
     # Every test leaves the slot free for the next: whatever holds it runs to its end.
     for key in ("key-alpha", "key-gamma"):

@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import requests
 from boto3.dynamodb.types import TypeSerializer
 from conftest import StackHandle
 from jsonschema import Draft202012Validator
@@ -149,7 +150,24 @@ def test_a_failed_job_publishes_its_ending_with_the_error(stack: StackHandle, co
     assert final["error"]["source"] == "magic_hour"
 
 
-def _write_job(stack: StackHandle, status: JobStatus) -> str:
+def test_a_job_canceled_through_the_cancel_route_publishes_its_ending(
+    stack: StackHandle, consumer: Consumer
+) -> None:
+    # Written `waiting` outside the fair queue (no fair_key), so no dispatcher takes it first.
+    job_id = _write_job(stack, JobStatus.WAITING, project=False)
+    answer = requests.post(
+        f"{stack.api}/v1/jobs/{job_id}/cancel", headers=stack.headers("key-gamma"), timeout=10
+    )
+    assert answer.status_code == 202, answer.text
+    events = consumer.wait_for(job_id, "canceled")
+    _assert_clean(events, "client-gamma")
+    assert _changes(events) == [(None, "waiting"), ("waiting", "canceled")]
+    final = next(e for e in events if e["detail"]["job"]["status"] == "canceled")["detail"]["job"]
+    assert (final["error"]["code"], final["error"]["source"]) == ("canceled_by_client", "submit")
+    assert final["credits_charged"] in (0, None)
+
+
+def _write_job(stack: StackHandle, status: JobStatus, project: bool = True) -> str:
     job_id = ids.new_job_id()
     now = iso(utc_now())
     job = Job(
@@ -158,7 +176,7 @@ def _write_job(stack: StackHandle, status: JobStatus) -> str:
         tool="ai-image-generator",
         kind="image",
         status=status,
-        project_id=f"proj-{job_id}",
+        project_id=f"proj-{job_id}" if project else None,
         created_at=now,
         updated_at=now,
     )

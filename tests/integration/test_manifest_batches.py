@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import StackHandle, start_stack
+from conftest import StackHandle, fresh_scenario, own_stack
 
 from tests.observe import all_jobs
 
@@ -20,20 +20,13 @@ VOICE = {"tool": "ai-voice-generator", "input": {"style": {"prompt": "hi", "voic
 
 @pytest.fixture(scope="module")
 def manifests(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackHandle]:
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("LOCAL_CLIENT_BUDGETS", "client-gamma=100")
-        stack, handle = start_stack(tmp_path_factory, schedule_seconds=3600)
-    try:
+    with own_stack(tmp_path_factory, budgets="client-gamma=100") as handle:
         yield handle
-    finally:
-        stack.stop()
 
 
 @pytest.fixture
 def stack(manifests: StackHandle) -> StackHandle:
-    requests.delete(f"{manifests.magic_hour}/_sim/scenario", timeout=5).raise_for_status()
-    manifests.scenario(render_seconds=0.2)
-    return manifests
+    return fresh_scenario(manifests, render_seconds=0.2)
 
 
 def upload(stack: StackHandle, data: bytes, key: str = "key-alpha", extension: str = "jsonl") -> str:
@@ -161,6 +154,14 @@ def test_a_manifest_over_the_budget_as_a_whole_is_refused(stack: StackHandle) ->
     assert answer.status_code == 402, answer.text
     assert answer.json()["error"]["code"] == "budget_exceeded"
     assert all_jobs(stack, "key-gamma") == []
+    # Nor a copy of the manifest: the batch's own key is made only for a batch that is written.
+    from local.resources import client
+
+    bucket = stack.stack.resolver.refs["InputBucket"]
+    copies = client("s3", stack.aws, "us-east-1").list_objects_v2(
+        Bucket=bucket, Prefix="batches/client-gamma/"
+    )
+    assert copies.get("KeyCount", 0) == 0, copies.get("Contents")
 
 
 def test_the_same_key_and_manifest_is_the_same_batch(stack: StackHandle) -> None:

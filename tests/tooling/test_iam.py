@@ -1,4 +1,4 @@
-"""The local IAM evaluation (local/iam.py): which action and ARN each call is authorized against,
+"""The local IAM evaluation (local/iam/): which action and ARN each call is authorized against,
 how statements decide, and what a refused call looks like to the code and in the log."""
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from ops import cli, jobs, queues, secrets, targets
+from ops import cli, jobs, logs_cli, queues, secrets, targets
 
 
 @pytest.mark.parametrize(
@@ -201,7 +201,7 @@ def test_explicit_names_need_no_stack(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_the_logs_query_filters_on_the_job() -> None:
-    assert "filter job_id = 'job_1'" in cli.logs_query("job_1")
+    assert "filter job_id = 'job_1'" in logs_cli.logs_query("job_1")
 
 
 class FakeLogs:
@@ -228,7 +228,7 @@ class FakeLogs:
 def test_the_job_logs_are_the_rows_of_its_query_once_complete() -> None:
     logs = FakeLogs(["Running", "Running", "Complete"])
     naps: list[float] = []
-    rows = cli.job_logs(
+    rows = logs_cli.job_logs(
         logs, ["/aws/lambda/s-SubmitFunction"], "job_1", 2, now=lambda: 10_000.0, sleep=naps.append
     )
     assert rows == [{"@timestamp": "t1", "message": "m"}]
@@ -241,7 +241,7 @@ def test_the_job_logs_are_the_rows_of_its_query_once_complete() -> None:
 def test_a_query_that_never_finishes_is_reported() -> None:
     clock = iter(range(0, 1000, 30))
     with pytest.raises(LookupError, match="did not finish"):
-        cli.job_logs(
+        logs_cli.job_logs(
             FakeLogs(["Running"] * 50),
             ["g"],
             "job_1",
@@ -250,7 +250,7 @@ def test_a_query_that_never_finishes_is_reported() -> None:
             sleep=lambda _: None,
         )
     with pytest.raises(LookupError, match="ended Failed"):
-        cli.job_logs(FakeLogs(["Failed"]), ["g"], "job_1", 1, sleep=lambda _: None)
+        logs_cli.job_logs(FakeLogs(["Failed"]), ["g"], "job_1", 1, sleep=lambda _: None)
 
 
 class FakeBatchTable:

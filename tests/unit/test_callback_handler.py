@@ -3,8 +3,8 @@ plain text (functions/callback/app.py, with fakes at the job store and the queue
 
 from __future__ import annotations
 
-import importlib.util
 import json
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,25 +14,16 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pipeline.callbacks import callbacks
 from pipeline.jobs.retry_policy import RetryLater
 from pipeline.store import redelivery as redelivery
+from tests.handlers import callback_app
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORD = json.loads((ROOT / "events" / "callback-sqs-batch.json").read_text())["Records"][0]
 
 
 @pytest.fixture
-def handler(monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "test")
-    spec = importlib.util.spec_from_file_location("callbacks_app", ROOT / "functions" / "callback" / "app.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    # The template sets it for this function; the code has no default for a resource.
-    dead_letters = "https://sqs.us-east-1.amazonaws.com/123456789012/callbacks-dlq"
-    settings = module.settings.model_copy(update={"callback_dead_letter_queue_url": dead_letters})
-    monkeypatch.setattr(module, "settings", settings)
-    monkeypatch.setattr(module, "failed_attempts", module.retry_policy.callback_attempts(settings))
-    return module
+def handler(monkeypatch: pytest.MonkeyPatch, override_env: Callable[[Mapping[str, str]], None]) -> Any:
+    override_env({"POWERTOOLS_METRICS_NAMESPACE": "test"})
+    return callback_app(monkeypatch)
 
 
 @pytest.fixture

@@ -4,8 +4,8 @@ fakes at the lane store, the job store and the queue)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from pipeline.jobs.retry_policy import RetryLater
 from pipeline.models.tasks import CallbackTask
 from pipeline.store import callback_lanes, callback_queue
 from pipeline.store import redelivery as redelivery
+from tests.handlers import callback_app
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORD = json.loads((ROOT / "events" / "callback-sqs-batch.json").read_text())["Records"][0]
@@ -24,18 +25,9 @@ JOB_ID = json.loads(RECORD["body"])["job_id"]
 
 
 @pytest.fixture
-def handler(monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "test")
-    spec = importlib.util.spec_from_file_location("callbacks_app", ROOT / "functions" / "callback" / "app.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    dead_letters = "https://sqs.us-east-1.amazonaws.com/123456789012/callbacks-dlq"
-    settings = module.settings.model_copy(update={"callback_dead_letter_queue_url": dead_letters})
-    monkeypatch.setattr(module, "settings", settings)
-    monkeypatch.setattr(module, "failed_attempts", module.retry_policy.callback_attempts(settings))
-    return module
+def handler(monkeypatch: pytest.MonkeyPatch, override_env: Callable[[Mapping[str, str]], None]) -> Any:
+    override_env({"POWERTOOLS_METRICS_NAMESPACE": "test"})
+    return callback_app(monkeypatch)
 
 
 class Lane:
@@ -47,7 +39,7 @@ class Lane:
         self.taken = 0
 
     def take(self, client_id: str, holder: str, cap: int, seconds: int) -> int | None:
-        assert seconds > 20  # outlasts the callback function's 20 s timeout
+        assert seconds > 60  # outlasts the callback function's 60 s timeout
         free = next((place for place in range(self.cap) if place not in self.held), None)
         if free is not None:
             self.held[free] = holder

@@ -5,7 +5,6 @@ retry queue; the handlers are the real functions/*/app.py."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -25,6 +24,7 @@ from pipeline.jobs.retry_policy import RetryLater
 from pipeline.models.job import Job, JobStatus
 from pipeline.platform.timeutil import now_iso
 from pipeline.store import redelivery as redelivery
+from tests.handlers import load_app
 
 ROOT = Path(__file__).resolve().parents[2]
 DLQ = "https://sqs.us-east-1.amazonaws.com/123456789012/dead"
@@ -43,12 +43,7 @@ CALLBACK_JOB_ID = json.loads(CALLBACK_RECORD["body"])["job_id"]
 
 def _load(function: str, override_env: Callable[[Mapping[str, str]], None], **environment: str) -> ModuleType:
     override_env({"POWERTOOLS_METRICS_NAMESPACE": "test", **environment})
-    spec = importlib.util.spec_from_file_location(f"{function}_app", ROOT / "functions" / function / "app.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_app(function)
 
 
 @pytest.fixture

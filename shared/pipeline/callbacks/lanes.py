@@ -22,9 +22,9 @@ from pipeline.platform.observability import CALLBACKS, emit, logger
 from pipeline.platform.settings import get_settings
 from pipeline.store import callback_lanes, callback_queue
 
-# How long a place is held: longer than the callback function's 20 s timeout (template.yaml), so a
+# How long a place is held: longer than the callback function's 60 s timeout (template.yaml), so a
 # live attempt never loses its place, and an attempt that crashed frees it within this long.
-HOLD_SECONDS = 30
+HOLD_SECONDS = 70
 
 
 class LaneFull(Exception):

@@ -15,7 +15,8 @@ from pipeline.events import mapping, publish
 from pipeline.events.models import BatchEnded, JobStatusChanged
 from pipeline.models.tasks import BatchEndTask
 from pipeline.platform.observability import logger
-from pipeline.store import callback_queue
+from pipeline.platform.timeutil import now_iso
+from pipeline.store import batches, callback_queue
 
 
 def publish_records(records: Sequence[Mapping[str, Any]], bus_name: str) -> list[str]:
@@ -32,6 +33,8 @@ def publish_records(records: Sequence[Mapping[str, Any]], bus_name: str) -> list
                     return _failed(records, entries, owners, stop=position)
             else:
                 detail = mapping.job_status_changed(record)
+                if detail is not None and not _end_batch_if_done(detail):
+                    return _failed(records, entries, owners, stop=position)
         except mapping.NotAJob as error:
             # Not skipped: after the retries the batch goes to the on-failure queue, where the
             # operator sees it (docs/runbook.md#events).
@@ -52,6 +55,25 @@ def _queue_batch_end(ended: BatchEnded) -> bool:
         )
     except Exception:
         logger.exception("could not queue the batch's end; its record comes again")
+        return False
+    return True
+
+
+TERMINAL = frozenset({"completed", "failed", "canceled"})
+
+
+def _end_batch_if_done(changed: JobStatusChanged) -> bool:
+    """A batch job's ending: end its batch if every job is terminal now. The move that ended the
+    job tries the same right after its write (jobs/moves.py); this covers a function that died
+    between the two, since the stream holds the move either way (docs/design.md "Cancel and
+    batches"). False when the batch could not be read or written: the record comes again."""
+    job = changed.job
+    if job.batch_id is None or job.status not in TERMINAL:
+        return True
+    try:
+        batches.end_if_done(changed.client_id, job.batch_id, now_iso())
+    except Exception:
+        logger.exception("could not end the job's batch; its record comes again")
         return False
     return True
 

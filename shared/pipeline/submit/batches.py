@@ -57,6 +57,13 @@ def _put_new(batch: BatchSubmission, batch_id: str) -> dict[str, Any]:
     as stored (another request's, when it won the race to write it)."""
     client_id, now, today = batch.client_id, now_iso(), budgets.utc_today()
     item = _item(batch, batch_id, now, today)
+    budget = usage.budget_of(client_id)
+    within = None if budget is None else budget - batch.estimate
+    # Refused before the manifest's copy is made, so a 402 leaves no object behind. The write below
+    # still decides under concurrency: only a batch that loses a race for the last credits leaves
+    # its copy (under its own key, which a retry with the same Idempotency-Key writes again).
+    if within is not None and (within < 0 or usage.usage_of(client_id, today).committed > within):
+        raise budgets.refusal(client_id, today, budget or 0, batch.estimate)
     if batch.manifest is not None:
         # The validated bytes, to a key no client can write; refused if the upload changed since.
         item["manifest_key"] = manifest.copy_key(client_id, batch_id)
@@ -66,8 +73,6 @@ def _put_new(batch: BatchSubmission, batch_id: str) -> dict[str, Any]:
             )
         except input_store.ObjectChanged:
             raise manifest.refuse("the manifest changed while it was read: submit the batch again") from None
-    budget = usage.budget_of(client_id)
-    within = None if budget is None else budget - batch.estimate
     reservation = UsageChange(client_id, today, reserved=batch.estimate, within=within)
     try:
         if within is not None and within < 0:
