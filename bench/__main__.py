@@ -22,6 +22,7 @@ BENCHMARKS = (
     "sweep",
     "manifest",
     "batch_end",
+    "callbacks",
 )
 METHOD = {
     "units": "sizes binary (1GB = 1024**3 bytes); RSS in MiB; throughput in MiB/s; latency in ms",
@@ -70,6 +71,11 @@ METHOD = {
     "manifest.parse_batch (validation, streamed) and batches.create_batch (the jobs written, 100 "
     "a chunk by 8 writers) timed apart; peak = tracemalloc's peak of each phase; DynamoDB calls "
     "counted by a botocore hook on every call the code makes, per job",
+    "callbacks": "its own local stack (bench/callbacks.py): client B's voice jobs one after another, "
+    "each with a callback to a receiver answering 204, first alone, then after client A posted "
+    "--callback-noisy jobs (their creates refused, 422: each ends failed at once and owes its callback) "
+    "whose callback receivers accept and never answer (5 s per attempt); "
+    "latency = arrival at B's receiver - the job's updated_at in the body; ratio = median with A / alone",
     "artifact_cold_start": "the layer as sam build makes it, for this machine's architecture (the "
     "arm64 build's compiled extensions cannot load here; pure-Python modules are the same bytes), "
     "plus each function's code, read-only, imported by `python -S` (stdlib + function + layer "
@@ -120,6 +126,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         type=int,
         default=10_000,
         help="lines of the manifest batch (default 10000, the contract's most)",
+    )
+    parser.add_argument(
+        "--callback-noisy",
+        type=int,
+        default=200,
+        help="client A's jobs with hanging callback receivers (default 200)",
     )
     parser.add_argument(
         "--only",
@@ -255,6 +267,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  batch end: a batch of {args.batch_jobs} jobs ...", file=sys.stderr, flush=True)
         results["batch_end"] = batch_end.run(args.batch_jobs)
         failures += [f"batch_end: {failure}" for failure in results["batch_end"]["failures"]]
+    if "callbacks" in wanted:
+        from bench import callbacks
+
+        print(
+            f"  callbacks: client B alone, then with A's {args.callback_noisy} receivers hanging ...",
+            file=sys.stderr,
+            flush=True,
+        )
+        results["callbacks"] = callbacks.run(args.callback_noisy)
+        failures += [f"callbacks: {failure}" for failure in results["callbacks"]["failures"]]
     results["failures"] = failures
     results["machine"]["load_average_at_end"] = _load()
     results["duration_s"] = round(time.perf_counter() - began, 1)

@@ -260,6 +260,16 @@ def render(results: dict[str, Any]) -> str:
             f"S3 PUT of the same bytes {ending.get('baseline_put_s')} s (ratio {ending.get('ratio')})"
         )
         lines.append("")
+    lanes = results.get("callbacks")
+    if lanes:
+        alone, noisy = lanes.get("b_alone_ms", {}), lanes.get("b_with_a_hanging_ms", {})
+        lines.append(
+            f"Callback lanes: client B's callback, job end to delivered, median {alone.get('median')} ms "
+            f"alone vs {noisy.get('median')} ms with client A's {lanes.get('noisy_jobs')} receivers "
+            f"hanging (ratio {lanes.get('ratio')}; max {noisy.get('max')} ms; A's lane_full waits "
+            f"{lanes.get('lane_full')})"
+        )
+        lines.append("")
     failures = results.get("failures") or []
     if failures:
         lines.append(f"FAILED ({len(failures)}):")

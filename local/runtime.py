@@ -9,7 +9,9 @@ and a fresh one takes its place on the next invocation.
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -43,6 +45,7 @@ class FunctionPool:
         self._lock = threading.Lock()
         self._idle: list[Environment] = []
         self._all: list[Environment] = []
+        self._running = 0
         self._stopped = False
 
     def _new_environment(self) -> Environment:
@@ -74,8 +77,14 @@ class FunctionPool:
         with self._lock:
             self._idle.extend(fresh)
 
+    def busy(self) -> int:
+        """Invocations running now, what Lambda's ConcurrentExecutions counts (callers waiting for
+        a worker are not among them)."""
+        with self._lock:
+            return self._running
+
     def invoke(self, event: dict[str, Any]) -> Invocation:
-        with self._slots:
+        with self._slots, self._counted():
             environment = self._take_idle()
             if environment is None:
                 environment = self._new_environment()
@@ -94,6 +103,16 @@ class FunctionPool:
                     # a fresh environment, as Lambda does.
                     environment.kill()
                     self._forget(environment)
+
+    @contextlib.contextmanager
+    def _counted(self) -> Iterator[None]:
+        with self._lock:
+            self._running += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running -= 1
 
     def _take_idle(self) -> Environment | None:
         """A warm environment whose process still runs; ones that died while idle are dropped

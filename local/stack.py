@@ -38,6 +38,9 @@ SECRET_SOURCES = {
 _GRACE_MARGIN_SECONDS = 10
 WORKERS_PER_FUNCTION = {
     "SubmitFunction": 4,
+    # The reads' own workers: a client's polls never wait for the submit function's (Reserved
+    # concurrency, QueryMaxConcurrency deployed).
+    "QueryFunction": 2,
     "WebhookFunction": 4,
     "DownloaderFunction": 2,
     "SweepFunction": 1,

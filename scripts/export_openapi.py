@@ -1,4 +1,4 @@
-"""Write openapi.json: our API as Powertools describes the submit function's routes, plus what
+"""Write openapi.json: our API as Powertools describes its functions' routes (submit, query), plus what
 it cannot see (the request body we parse ourselves, the API key, the webhook route).
 
 Usage: python -m scripts.export_openapi [--check]   (--check: fail if the committed file differs)
@@ -16,20 +16,33 @@ from layer_path import ROOT
 OUTPUT = ROOT / "openapi.json"
 
 
-def build() -> dict[str, Any]:
-    spec = importlib.util.spec_from_file_location("submit_app", ROOT / "functions" / "submit" / "app.py")
+def _routes_of(function: str) -> dict[str, Any]:
+    """The OpenAPI document Powertools makes of one function's routes."""
+    spec = importlib.util.spec_from_file_location(f"{function}_app", ROOT / "functions" / function / "app.py")
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    from pipeline.models.api import CreateJobRequest, ErrorBody
-
-    document: dict[str, Any] = json.loads(
+    described: dict[str, Any] = json.loads(
         module.app.get_openapi_json_schema(
             title="Magic Hour pipeline",
             version="1.0.0",
             summary="Submit Magic Hour jobs; their outputs land verified in S3.",
         )
+    )
+    return described
+
+
+def build() -> dict[str, Any]:
+    from pipeline.models.api import CreateJobRequest, ErrorBody
+
+    # One API served by two functions: the submit function's writes and the query function's reads.
+    document = _routes_of("submit")
+    reads = _routes_of("query")
+    for path, operations in reads["paths"].items():
+        document["paths"].setdefault(path, {}).update(operations)
+    document.setdefault("components", {}).setdefault("schemas", {}).update(
+        reads.get("components", {}).get("schemas", {})
     )
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     schemas["CreateJobRequest"] = CreateJobRequest.model_json_schema(

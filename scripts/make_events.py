@@ -85,12 +85,12 @@ def main() -> None:
             {"Content-Type": "application/json", "Idempotency-Key": "sample-0002"},
             signer=IamCaller("AKIDLOCAL", "local-secret", "local", ACCOUNT_ID),
         ),
-        "submit-get-job.json": api_event(gateway, "GET", "/v1/jobs/job_aaaaaaaaaaaaaaaaaaaaaaaaaa"),
-        "submit-list-jobs.json": api_event(gateway, "GET", "/v1/jobs", query="status=completed&limit=10"),
+        "query-get-job.json": api_event(gateway, "GET", "/v1/jobs/job_aaaaaaaaaaaaaaaaaaaaaaaaaa"),
+        "query-list-jobs.json": api_event(gateway, "GET", "/v1/jobs", query="status=completed&limit=10"),
         "submit-cancel-job.json": api_event(
             gateway, "POST", "/v1/jobs/job_aaaaaaaaaaaaaaaaaaaaaaaaaa/cancel"
         ),
-        "submit-get-batch.json": api_event(gateway, "GET", "/v1/batches/batch_aaaaaaaaaaaaaaaaaaaaaaaaaa"),
+        "query-get-batch.json": api_event(gateway, "GET", "/v1/batches/batch_aaaaaaaaaaaaaaaaaaaaaaaaaa"),
         "submit-create-batch.json": api_event(
             gateway,
             "POST",
@@ -101,11 +101,11 @@ def main() -> None:
         "submit-cancel-batch.json": api_event(
             gateway, "POST", "/v1/batches/batch_aaaaaaaaaaaaaaaaaaaaaaaaaa/cancel"
         ),
-        "submit-list-batches.json": api_event(gateway, "GET", "/v1/batches", query="limit=10"),
-        "submit-list-batch-jobs.json": api_event(
+        "query-list-batches.json": api_event(gateway, "GET", "/v1/batches", query="limit=10"),
+        "query-list-batch-jobs.json": api_event(
             gateway, "GET", "/v1/batches/batch_aaaaaaaaaaaaaaaaaaaaaaaaaa/jobs", query="limit=10"
         ),
-        "submit-list-tools.json": api_event(gateway, "GET", "/v1/tools"),
+        "query-list-tools.json": api_event(gateway, "GET", "/v1/tools"),
         "submit-create-upload.json": api_event(
             gateway,
             "POST",
@@ -113,9 +113,9 @@ def main() -> None:
             json.dumps({"extension": "mp4"}).encode(),
             {"Content-Type": "application/json"},
         ),
-        "submit-get-callback-secret.json": api_event(gateway, "GET", "/v1/callback-secret"),
+        "query-get-callback-secret.json": api_event(gateway, "GET", "/v1/callback-secret"),
         "submit-rotate-callback-secret.json": api_event(gateway, "POST", "/v1/callback-secret/rotate"),
-        "submit-get-usage.json": api_event(gateway, "GET", "/v1/usage", query="day=2026-11-23"),
+        "query-get-usage.json": api_event(gateway, "GET", "/v1/usage", query="day=2026-11-23"),
         "webhook-video-completed.json": api_event(
             gateway,
             "POST",

@@ -1,4 +1,5 @@
-"""Our HTTP API for services: create jobs, read them, list tools (docs/api.md)."""
+"""Our HTTP API's writes: create and cancel jobs and batches, uploads, the callback secret's
+rotation (docs/api.md). The reads are the query function's (functions/query/app.py)."""
 
 # No `from __future__ import annotations` here: Powertools reads the route signatures at run time
 # to describe the API (scripts/export_openapi.py).
@@ -6,10 +7,8 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
 
 from pipeline.callbacks import callback_secrets
 from pipeline.http import (
@@ -21,20 +20,10 @@ from pipeline.http import (
 )
 from pipeline.jobs import batch_view
 from pipeline.jobs.job_view import to_resource
-from pipeline.models.api import (
-    BatchList,
-    BatchResource,
-    CallbackSecret,
-    ErrorBody,
-    JobList,
-    JobResource,
-    ToolList,
-    UploadResource,
-    UsageReport,
-)
+from pipeline.models.api import BatchResource, CallbackSecret, JobResource, UploadResource
 from pipeline.platform.observability import UNHANDLED_ERRORS, emit, logger, tracer
 from pipeline.platform.settings import get_settings
-from pipeline.submit import queries
+from pipeline.submit.route_docs import answers
 
 if TYPE_CHECKING:
     from pipeline.magic_hour.client import MagicHourClient
@@ -52,42 +41,6 @@ def _magic_hour() -> "MagicHourClient":
     return client_from_settings()
 
 
-def _answers(ok: int, model: type[BaseModel], description: str, *errors: int) -> dict[int, OpenAPIResponse]:
-    """OpenAPI responses of a route (the committed openapi.json is generated from these)."""
-    answers: dict[int, OpenAPIResponse] = {
-        ok: {"description": description, "content": {"application/json": {"model": model}}}
-    }
-    for status in (401, 403, *errors):
-        answers[status] = {
-            "description": ERROR_DESCRIPTIONS[status],
-            "content": {"application/json": {"model": ErrorBody}},
-        }
-    return answers
-
-
-ERROR_DESCRIPTIONS = {
-    400: "invalid_json, unknown_tool or invalid_cursor",
-    401: "unauthorized: missing or unknown API key",
-    402: "insufficient_credits (Magic Hour answered 402) or budget_exceeded (daily credit budget spent)",
-    403: (
-        "forbidden: a SigV4 signer mapped to no client, or an API key and a signature of different "
-        "clients; POST /v1/jobs also plan_restricted: Magic Hour answered 403 (the model, resolution "
-        "or feature is not on the plan)"
-    ),
-    404: "not_found: no such job for this client",
-    409: (
-        "idempotency_conflict: same Idempotency-Key, different body; idempotency_in_progress: the "
-        "first request with this key is still being processed (Retry-After set); not_cancelable: "
-        "the job was sent to Magic Hour or has ended"
-    ),
-    413: "payload_too_large: body over 256 KB",
-    422: "validation_failed (details point at the field) or upstream_rejected",
-    429: "upload_quota_exceeded: the client's daily upload quota is used up (Retry-After: until 00:00 UTC)",
-    502: "upstream_misconfigured: Magic Hour rejected our API key",
-    503: "service_unavailable: our own dependency failed; retry (Retry-After set)",
-}
-
-
 @app.post(
     "/v1/jobs",
     summary="Create a job",
@@ -98,13 +51,13 @@ ERROR_DESCRIPTIONS = {
         "Request body: CreateJobRequest."
     ),
     tags=["jobs"],
-    responses=_answers(202, JobResource, "The job", 400, 402, 403, 409, 413, 422, 502, 503),
+    responses=answers(202, JobResource, "The job", 400, 402, 403, 409, 413, 422, 502, 503),
 )
 @tracer.capture_method(capture_response=False)  # job resources carry presigned URLs
 def create_job() -> Response[str]:
     # The create path (tool catalogue and input schemas, the state machine's moves, the Magic Hour
-    # client) is loaded by the first POST: a container that only answers reads, as most do (status
-    # polls), never pays for it at cold start (`make bench`, "cold start").
+    # client) is loaded by the first create: a container that only answered cancels, uploads or a
+    # secret's rotation never paid for it at cold start (`make bench`, "cold start").
     from pipeline.submit.idempotency import submit_once
     from pipeline.submit.submission import refusal_error
     from pipeline.submit.validation import parse_submission
@@ -124,17 +77,6 @@ def create_job() -> Response[str]:
     return json_response(202, to_resource(job), headers={"Location": f"/v1/jobs/{job.job_id}"})
 
 
-@app.get(
-    "/v1/jobs/<job_id>",
-    summary="Get a job",
-    tags=["jobs"],
-    responses=_answers(200, JobResource, "The job, with presigned download URLs once stored", 404),
-)
-@tracer.capture_method(capture_response=False)  # presigned URLs stay out of traces
-def get_job(job_id: str) -> Response[str]:
-    return json_response(200, queries.get_job(client_id_of(app.current_event), job_id))
-
-
 @app.post(
     "/v1/jobs/<job_id>/cancel",
     summary="Cancel a job not yet sent to Magic Hour",
@@ -144,7 +86,7 @@ def get_job(job_id: str) -> Response[str]:
         "not_cancelable, as for an ended job, except that repeating the cancel that ended it answers 202."
     ),
     tags=["jobs"],
-    responses=_answers(202, JobResource, "The canceled job", 404, 409, 503),
+    responses=answers(202, JobResource, "The canceled job", 404, 409, 503),
 )
 @tracer.capture_method(capture_response=False)
 def cancel_job(job_id: str) -> Response[str]:
@@ -166,7 +108,7 @@ def cancel_job(job_id: str) -> Response[str]:
         "Idempotency-Key as for jobs. The jobs wait in the fair queue as any job."
     ),
     tags=["batches"],
-    responses=_answers(202, BatchResource, "The batch", 400, 402, 409, 413, 422, 503),
+    responses=answers(202, BatchResource, "The batch", 400, 402, 409, 413, 422, 503),
 )
 @tracer.capture_method
 def create_batch() -> Response[str]:
@@ -187,72 +129,6 @@ def create_batch() -> Response[str]:
     return json_response(202, batch_view.to_resource(item), headers=headers)
 
 
-@app.get(
-    "/v1/batches",
-    summary="List batches",
-    description=(
-        "The client's batches, newest first. Query: limit 1..100 (default 20), cursor (next_cursor "
-        "of the last page)."
-    ),
-    tags=["batches"],
-    responses=_answers(200, BatchList, "The client's batches, newest first", 400, 422),
-)
-@tracer.capture_method
-def list_batches() -> Response[str]:
-    from pipeline.submit import batches
-
-    event = app.current_event
-    return json_response(
-        200,
-        batches.list_batches(
-            client_id_of(event),
-            event.get_query_string_value("limit"),
-            event.get_query_string_value("cursor"),
-        ),
-    )
-
-
-@app.get(
-    "/v1/batches/<batch_id>",
-    summary="Get a batch",
-    tags=["batches"],
-    responses=_answers(200, BatchResource, "The batch, with its counts", 404),
-)
-@tracer.capture_method(capture_response=False)  # results_url is a presigned URL
-def get_batch(batch_id: str) -> Response[str]:
-    from pipeline.submit import batches
-
-    item = batches.get_batch(client_id_of(app.current_event), batch_id)
-    return json_response(200, batch_view.with_results_url(item))
-
-
-@app.get(
-    "/v1/batches/<batch_id>/jobs",
-    summary="List a batch's jobs",
-    description=(
-        "The batch's jobs in the batch's order. Query: status (optional), limit 1..100 (default 20), "
-        "cursor (next_cursor of the last page)."
-    ),
-    tags=["batches"],
-    responses=_answers(200, JobList, "The batch's jobs", 400, 404, 422),
-)
-@tracer.capture_method(capture_response=False)  # presigned URLs stay out of traces
-def list_batch_jobs(batch_id: str) -> Response[str]:
-    from pipeline.submit import batches
-
-    event = app.current_event
-    return json_response(
-        200,
-        batches.list_batch_jobs(
-            client_id_of(event),
-            batch_id,
-            event.get_query_string_value("status"),
-            event.get_query_string_value("limit"),
-            event.get_query_string_value("cursor"),
-        ),
-    )
-
-
 @app.post(
     "/v1/batches/<batch_id>/cancel",
     summary="Cancel every job of a batch not yet sent to Magic Hour",
@@ -262,7 +138,7 @@ def list_batch_jobs(batch_id: str) -> Response[str]:
         "(repeating it is harmless), 409 not_cancelable once it has."
     ),
     tags=["batches"],
-    responses=_answers(202, BatchResource, "The batch", 404, 409, 503),
+    responses=answers(202, BatchResource, "The batch", 404, 409, 503),
 )
 @tracer.capture_method(capture_response=False)  # results_url is a presigned URL
 def cancel_batch(batch_id: str) -> Response[str]:
@@ -270,38 +146,6 @@ def cancel_batch(batch_id: str) -> Response[str]:
 
     item = batches.cancel_batch(client_id_of(app.current_event), batch_id)
     return json_response(202, batch_view.with_results_url(item))
-
-
-@app.get(
-    "/v1/jobs",
-    summary="List jobs",
-    description="Query: status (optional), limit 1..100 (default 20), cursor (next_cursor of the last page).",
-    tags=["jobs"],
-    responses=_answers(200, JobList, "The client's jobs, newest first", 400, 422),
-)
-@tracer.capture_method(capture_response=False)  # presigned URLs stay out of traces
-def list_jobs() -> Response[str]:
-    event = app.current_event
-    return json_response(
-        200,
-        queries.list_jobs(
-            client_id_of(event),
-            event.get_query_string_value("status"),
-            event.get_query_string_value("limit"),
-            event.get_query_string_value("cursor"),
-        ),
-    )
-
-
-@app.get(
-    "/v1/tools",
-    summary="List the Magic Hour tools this deployment accepts",
-    tags=["tools"],
-    responses=_answers(200, ToolList, "Tools with their kind and required input fields"),
-)
-def list_tools() -> Response[str]:
-    client_id_of(app.current_event)  # the same for everyone, but only a client's caller is served
-    return json_response(200, queries.list_tools())
 
 
 @app.post(
@@ -315,7 +159,7 @@ def list_tools() -> Response[str]:
         "the deployment's limit is refused (422). Each upload counts against a daily quota (429)."
     ),
     tags=["uploads"],
-    responses=_answers(
+    responses=answers(
         201, UploadResource, "Where to PUT the file, and its file_path", 400, 413, 422, 429, 503
     ),
 )
@@ -329,22 +173,6 @@ def create_upload() -> Response[str]:
     return json_response(201, uploads.create_upload(client_id, request))
 
 
-@app.get(
-    "/v1/callback-secret",
-    summary="Get your callback signing secret",
-    description=(
-        "The secret that signs your callbacks (Standard Webhooks, whsec_...). It is yours alone: "
-        "no other client's secret verifies your callbacks."
-    ),
-    tags=["callbacks"],
-    responses=_answers(200, CallbackSecret, "Your current callback signing secret", 503),
-)
-@tracer.capture_method(capture_response=False)  # a secret never goes into a trace
-def get_callback_secret() -> Response[str]:
-    secret = callback_secrets.current_secret(client_id_of(app.current_event))
-    return json_response(200, CallbackSecret(secret=secret), headers={"Cache-Control": "no-store"})
-
-
 @app.post(
     "/v1/callback-secret/rotate",
     summary="Rotate your callback signing secret",
@@ -353,30 +181,13 @@ def get_callback_secret() -> Response[str]:
         "and the new secret), so receivers can switch without losing a delivery."
     ),
     tags=["callbacks"],
-    responses=_answers(200, CallbackSecret, "Your new callback signing secret", 503),
+    responses=answers(200, CallbackSecret, "Your new callback signing secret", 503),
 )
 @tracer.capture_method(capture_response=False)  # a secret never goes into a trace
 def rotate_callback_secret() -> Response[str]:
     secret = callback_secrets.rotate(client_id_of(app.current_event))
     logger.info("callback secret rotated")
     return json_response(200, CallbackSecret(secret=secret), headers={"Cache-Control": "no-store"})
-
-
-@app.get(
-    "/v1/usage",
-    summary="The client's spending for one UTC day",
-    description=(
-        "Query: day YYYY-MM-DD (default today, UTC). Credits charged and jobs that day (failed jobs "
-        "excluded: Magic Hour refunds them), the client's daily credit budget (null when none), and "
-        "the upload URLs minted that day."
-    ),
-    tags=["usage"],
-    responses=_answers(200, UsageReport, "Usage of the day", 422),
-)
-@tracer.capture_method
-def get_usage() -> Response[str]:
-    event = app.current_event
-    return json_response(200, queries.usage_report(client_id_of(event), event.get_query_string_value("day")))
 
 
 def handle_unexpected(_: Exception) -> Response[str]:

@@ -156,6 +156,7 @@ def test_locally_each_client_route_takes_either_credential(document: dict[str, A
         assert not routes[webhook].iam, webhook
 
 
-def test_the_submit_function_is_told_the_caller_auth(document: dict[str, Any]) -> None:
-    variables = document["Resources"]["SubmitFunction"]["Properties"]["Environment"]["Variables"]
+@pytest.mark.parametrize("function", ["SubmitFunction", "QueryFunction"])
+def test_the_api_functions_are_told_the_caller_auth(document: dict[str, Any], function: str) -> None:
+    variables = document["Resources"][function]["Properties"]["Environment"]["Variables"]
     assert variables["CALLER_AUTH"] == {"Ref": "CallerAuth"}

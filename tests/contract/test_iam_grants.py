@@ -20,6 +20,7 @@ from local.template import load_template
 
 FUNCTIONS = [
     "SubmitFunction",
+    "QueryFunction",
     "WebhookFunction",
     "DownloaderFunction",
     "SweepFunction",

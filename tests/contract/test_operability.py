@@ -120,6 +120,10 @@ def test_concurrency_is_bounded(template: Template) -> None:
     assert props(template, "SubmitFunction")["ReservedConcurrentExecutions"]["Fn::If"][0] == (
         "CapsSubmitConcurrency"
     )
+    # The reads' concurrency is their own: creates that fill the submit function cannot take it.
+    assert props(template, "QueryFunction")["ReservedConcurrentExecutions"] == {
+        "Fn::If": ["ReservesQueryConcurrency", {"Ref": "QueryMaxConcurrency"}, {"Ref": "AWS::NoValue"}]
+    }
     for name, spec in template.of_type("AWS::Serverless::Function").items():
         for event in spec["Properties"].get("Events", {}).values():
             if event["Type"] == "SQS":

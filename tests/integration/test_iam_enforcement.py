@@ -37,7 +37,7 @@ def _without(policy: Policy, action: str) -> Policy:
 def test_a_function_missing_a_grant_is_refused_and_says_what_to_grant(
     stack: StackHandle, tmp_path: Path
 ) -> None:
-    running = stack.stack.pools["SubmitFunction"]
+    running = stack.stack.pools["QueryFunction"]
     assert running.policy is not None
     log = tmp_path / "submit.log"
     pool = FunctionPool(
@@ -49,7 +49,7 @@ def test_a_function_missing_a_grant_is_refused_and_says_what_to_grant(
         place=running.place,
     )
     try:
-        event = json.loads((ROOT / "events" / "submit-list-jobs.json").read_text())
+        event = json.loads((ROOT / "events" / "query-list-jobs.json").read_text())
         answer = pool.invoke(event)
     finally:
         pool.shutdown()
@@ -60,17 +60,17 @@ def test_a_function_missing_a_grant_is_refused_and_says_what_to_grant(
     assert "arn:" not in answer.payload["body"]
 
     index = f"arn:aws:dynamodb:us-east-1:123456789012:table/{stack.stack.resolver.refs['JobsTable']}/index/"
-    expected = "SubmitFunction is not authorized to perform: dynamodb:Query on resource: " + index
+    expected = "QueryFunction is not authorized to perform: dynamodb:Query on resource: " + index
     # Written (and flushed) by the worker before it answered.
     text = log.read_text()
     assert expected in text
     denial = next(json.loads(line) for line in text.splitlines() if "local.iam" in line)
-    assert denial["function"] == "SubmitFunction"
+    assert denial["function"] == "QueryFunction"
     assert denial["message"].startswith("AccessDenied: ")
 
 
 def test_the_real_roles_allow_what_a_listing_needs(stack: StackHandle) -> None:
     answer = stack.stack.invoke(
-        "SubmitFunction", json.loads((ROOT / "events" / "submit-list-jobs.json").read_text())
+        "QueryFunction", json.loads((ROOT / "events" / "query-list-jobs.json").read_text())
     )
     assert answer.payload["statusCode"] == 200

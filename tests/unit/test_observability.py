@@ -25,6 +25,14 @@ KEPT_OFF = {
         "pipeline.magic_hour.client",
         "fastjsonschema",
     ),
+    # The reads never create: the query function has no create path to load at all.
+    "query": (
+        "pipeline.submit.submission",
+        "pipeline.submit.idempotency",
+        "pipeline.create",
+        "pipeline.magic_hour.client",
+        "fastjsonschema",
+    ),
     # Our API's answer models belong to the functions that answer clients.
     "webhook": ("pipeline.models.api",),
     "downloader": ("pipeline.models.api",),
