@@ -173,12 +173,15 @@ def test_the_template_roles_resolve_to_the_local_resources() -> None:
     assert not webhook.allows("secretsmanager:GetSecretValue", "ref-MagicHourApiKeySecret")
     assert policies["DownloaderFunction"].allows("sqs:ReceiveMessage", "arn:DownloadQueue")
     assert not policies["DownloaderFunction"].allows("sqs:ReceiveMessage", "arn:CallbackQueue")
-    # The events function: the two stream reads (jobs, and batches in the clients table) and
-    # PutEvents on the stack's bus, nothing else (no item read of either table).
+    # The events function: the two stream reads (jobs, and batches in the clients table), PutEvents
+    # on the stack's bus, and a batch's read and end (a batch job's ending ends its batch if it was
+    # the last); no job item read, no batch written whole.
     events = policies["EventsFunction"]
     assert events.allows("dynamodb:GetRecords", "arn:JobsTable/stream/1")
     assert events.allows("dynamodb:GetRecords", "arn:ClientsTable/stream/1")
-    assert not events.allows("dynamodb:GetItem", "arn:ClientsTable")
+    assert events.allows("dynamodb:GetItem", "arn:ClientsTable")
+    assert events.allows("dynamodb:UpdateItem", "arn:ClientsTable")
+    assert not events.allows("dynamodb:PutItem", "arn:ClientsTable")
     assert not events.allows("dynamodb:GetItem", "arn:JobsTable")
     assert events.allows("events:PutEvents", "arn:EventBus")
     assert not events.allows("events:PutEvents", "arn:aws:events:us-east-1:123456789012:event-bus/default")
