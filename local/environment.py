@@ -20,6 +20,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 import time
 import traceback
 import uuid
@@ -149,6 +150,9 @@ class Environment:
         self._child = child
         self.alive = False
         self.busy = False
+        # kill() comes from the invoking thread (a timeout, a memory kill) and from the pool's
+        # shutdown at once: two closes of one pipe would close a descriptor reused meanwhile.
+        self._kill_lock = threading.Lock()
 
     @property
     def pid(self) -> int | None:
@@ -231,12 +235,14 @@ class Environment:
 
     def kill(self) -> None:
         """Discard the environment at once, as Lambda does after a timeout (no cleanup runs)."""
-        self.alive = False
-        if self._process.pid is not None and self._process.exitcode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self._process.pid, signal.SIGKILL)
-            self._process.join(timeout=5)
-        self._conn.close()
+        with self._kill_lock:
+            self.alive = False
+            if self._process.pid is not None and self._process.exitcode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self._process.pid, signal.SIGKILL)
+                self._process.join(timeout=5)
+            if not self._conn.closed:
+                self._conn.close()
 
 
 def _too_large(payload: Any) -> bool:

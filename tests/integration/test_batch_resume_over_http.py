@@ -72,12 +72,18 @@ def test_a_batch_whose_writer_died_midway_is_resumed_by_the_sweep(swept: StackHa
             headers=swept.headers(**{"Idempotency-Key": "resume-1"}),
             timeout=60,
         )
-        assert answer.status_code == 503, answer.text
+        # 503 when the failed puts end the request; 504 when, on a loaded box, the gateway's 29 s
+        # passed first (the local gateway answers once the invocation has ended, as the function
+        # would have by its own 29 s deployed): either way the writer is gone, midway.
+        assert answer.status_code in (503, 504), answer.text
         # Its id follows from the client and the key (GET /v1/batches may be slow on a loaded box).
         stuck = _batch(swept, ids.batch_id_for_idempotency_key("client-alpha", "resume-1"))
         assert stuck["status"] == "validating"
         written = [job for job in all_jobs(swept) if job.get("batch_id") == stuck["batch_id"]]
-        assert 100 <= len(written) < TOTAL
+        assert len(written) < TOTAL
+        if answer.status_code == 503:
+            # The first chunk of 100 was written and noted before the puts began to fail.
+            assert len(written) >= 100
     finally:
         swept.stack.faults.clear()
     # The sweep resumes it from its note: every job written, the batch `running`.
